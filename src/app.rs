@@ -1,0 +1,344 @@
+//! What each subcommand does: load and check the input, pick the source and
+//! front end, and map the result to an exit code. `main` only calls [`run`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, RaceArgs, SimArgs};
+use crate::config::{self, LoadSpec, RaceSpec, SimSpec};
+use crate::engine::{self, RaceOutcome, RecordSink};
+use crate::error::{AppError, Exit};
+use crate::headless;
+use crate::report::{self, CsvWriter};
+use crate::sim;
+use crate::workload::PromptSet;
+
+pub async fn run(cli: Cli) -> Result<Exit, AppError> {
+    match cli.command {
+        Command::Race(args) => race(args).await,
+        Command::Sim(args) => serve_sim(args).await,
+        Command::Validate { file } => validate(&file),
+    }
+}
+
+fn validate(file: &Path) -> Result<Exit, AppError> {
+    let spec = config::load_race_file(file).map_err(AppError::bad_input)?;
+    println!("{}: ok: {}", file.display(), describe(&spec));
+    Ok(Exit::Success)
+}
+
+/// One line about a race: its name, engines, load and finish line.
+#[must_use]
+pub fn describe(spec: &RaceSpec) -> String {
+    let names: Vec<&str> = spec.engines.iter().map(|e| e.name.as_str()).collect();
+    let load = match spec.load {
+        LoadSpec::Users { users, spawn_rate } => {
+            format!("{users} users per engine (+{spawn_rate}/s)")
+        }
+        LoadSpec::Constant {
+            rate,
+            max_in_flight,
+        } => format!("constant {rate} req/s (max {max_in_flight} in flight)"),
+        LoadSpec::Poisson {
+            rate,
+            max_in_flight,
+        } => format!("Poisson {rate} req/s (max {max_in_flight} in flight)"),
+    };
+    let mut finish = Vec::new();
+    if spec.finish.duration_is_finish_line {
+        finish.push(format!("{} s", spec.finish.duration.as_secs_f64()));
+    }
+    if let Some(n) = spec.finish.requests {
+        finish.push(format!("{n} requests"));
+    }
+    if let Some(n) = spec.finish.output_tokens {
+        finish.push(format!("{n} output tokens"));
+    }
+    format!(
+        "'{}', {} engine{} ({}), {load}, finish at {}",
+        spec.name,
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        finish.join(" or "),
+    )
+}
+
+/// Applies command-line overrides to a validated race.
+fn apply_overrides(spec: &mut RaceSpec, args: &RaceArgs) -> Result<(), AppError> {
+    if let Some(secs) = args.duration {
+        spec.finish.duration = Duration::from_secs_f64(secs);
+        spec.finish.duration_is_finish_line = true;
+    }
+    if let Some(n) = args.users {
+        match &mut spec.load {
+            LoadSpec::Users { users, .. } => *users = n,
+            other => {
+                return Err(AppError::bad_input(anyhow::anyhow!(
+                    "--users applies to load mode 'users', but this race uses mode '{}'; set race.load.rate instead",
+                    other.mode_name()
+                )));
+            }
+        }
+    }
+    if let Some(seed) = args.seed {
+        spec.seed = seed;
+    }
+    if let Some(secs) = args.countdown {
+        spec.countdown = Duration::from_secs_f64(secs);
+    }
+    if let Some(dir) = &args.output_dir {
+        spec.output_dir.clone_from(dir);
+    }
+    Ok(())
+}
+
+/// Creates `<output_dir>/<slug>-<stamp>/` (with a numeric suffix if a race
+/// of the same name started in the same second).
+fn create_race_dir(spec: &RaceSpec, stamp: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(&spec.output_dir).with_context(|| {
+        format!(
+            "cannot create output folder '{}'",
+            spec.output_dir.display()
+        )
+    })?;
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{}-{stamp}", spec.slug)
+        } else {
+            format!("{}-{stamp}-{n}", spec.slug)
+        };
+        let dir = spec.output_dir.join(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot create '{}'", dir.display())),
+        }
+    }
+    anyhow::bail!(
+        "cannot find a free folder name in '{}'",
+        spec.output_dir.display()
+    )
+}
+
+/// First Ctrl-C or SIGTERM: stop (in-flight requests get the grace period).
+/// Second: abort in-flight requests. Results are written either way.
+fn watch_signals(stop: CancellationToken, abort: CancellationToken, grace: Duration) {
+    tokio::spawn(async move {
+        let mut terminate = terminate_signal();
+        next_stop_signal(&mut terminate).await;
+        eprintln!(
+            "stopping: letting in-flight requests finish for up to {:.0} s (Ctrl-C again to stop now)…",
+            grace.as_secs_f64()
+        );
+        stop.cancel();
+        next_stop_signal(&mut terminate).await;
+        eprintln!("aborting in-flight requests; writing results…");
+        abort.cancel();
+    });
+}
+
+#[cfg(unix)]
+type TerminateSignal = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type TerminateSignal = ();
+
+#[cfg(unix)]
+fn terminate_signal() -> TerminateSignal {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
+}
+#[cfg(not(unix))]
+fn terminate_signal() -> TerminateSignal {}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn next_stop_signal(terminate: &mut TerminateSignal) {
+    #[cfg(unix)]
+    let term = async {
+        match terminate {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = {
+        let () = terminate;
+        std::future::pending::<()>()
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+async fn race(args: RaceArgs) -> Result<Exit, AppError> {
+    let mut spec = config::load_race_file(&args.file).map_err(AppError::bad_input)?;
+    apply_overrides(&mut spec, &args)?;
+    let prompts = PromptSet::load(&spec.dataset, spec.seed).map_err(AppError::bad_input)?;
+    if prompts.skipped > 0 {
+        eprintln!(
+            "note: {} dataset records could not be read and were skipped",
+            prompts.skipped
+        );
+    }
+    eprintln!("race {}", describe(&spec));
+
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    let race_dir = if args.no_save {
+        None
+    } else {
+        Some(create_race_dir(&spec, &stamp)?)
+    };
+    let stop = CancellationToken::new();
+    let abort = CancellationToken::new();
+    watch_signals(stop.clone(), abort.clone(), spec.finish.grace);
+
+    // The CSV writer needs the start time, known only once the race is set
+    // up; records cannot arrive before the start signal, so a small
+    // forwarding sink bridges the gap.
+    let engine_names: Vec<String> = spec.engines.iter().map(|e| e.name.clone()).collect();
+    let (bridge, bridge_rx) = BridgeSink::new();
+    let sinks: Vec<Box<dyn RecordSink>> = if race_dir.is_some() {
+        vec![Box::new(bridge)]
+    } else {
+        Vec::new()
+    };
+    let running = engine::start(&spec, prompts, sinks, stop, abort)
+        .await
+        .map_err(|e| {
+            if e.is_bad_input() {
+                AppError::bad_input(e)
+            } else {
+                AppError::failure(e)
+            }
+        })?;
+    let csv = match &race_dir {
+        Some(dir) => {
+            let (mut sink, writer) =
+                CsvWriter::create(dir, &engine_names, &stamp, &spec.slug, running.started_at)?;
+            std::thread::spawn(move || {
+                for record in bridge_rx {
+                    sink.record(record);
+                }
+            });
+            Some(writer)
+        }
+        None => None,
+    };
+    let progress = tokio::spawn(headless::report_progress(
+        running.snapshots.clone(),
+        headless::PROGRESS_EVERY,
+        std::io::stderr(),
+    ));
+    let outcome = running.finish().await;
+    let _ = progress.await;
+    let outcome = outcome.map_err(AppError::failure)?;
+    finish_race(&outcome, race_dir.as_deref(), csv)
+}
+
+/// Writes the reports, prints the leaderboard and decides the exit code.
+fn finish_race(
+    outcome: &RaceOutcome,
+    race_dir: Option<&Path>,
+    csv: Option<CsvWriter>,
+) -> Result<Exit, AppError> {
+    let snapshot = &outcome.snapshot;
+    println!();
+    println!(
+        "🏁 {} — {:.1} s",
+        snapshot.race_name,
+        snapshot.elapsed.as_secs_f64()
+    );
+    print!("{}", report::table::leaderboard_table(snapshot));
+    if let Some(dir) = race_dir {
+        let summary = report::write_summary(dir, snapshot, outcome.started_at)?;
+        println!();
+        println!("summary: {}", summary.display());
+        if let Some(csv) = csv {
+            for path in csv.finish()? {
+                println!("requests: {}", path.display());
+            }
+        }
+    }
+    if outcome.no_engine_reachable() {
+        eprintln!(
+            "error: no engine could be reached (every request failed to connect); check the engines' url"
+        );
+        return Ok(Exit::Unreachable);
+    }
+    if snapshot.lanes.iter().all(|l| l.slo_pass) {
+        Ok(Exit::Success)
+    } else {
+        let failed: Vec<String> = snapshot
+            .lanes
+            .iter()
+            .filter(|l| !l.slo_pass)
+            .map(|l| l.name.clone())
+            .collect();
+        eprintln!("SLO failed for: {}", failed.join(", "));
+        Ok(Exit::SloFailed)
+    }
+}
+
+/// Forwards records from the aggregator to a std channel.
+struct BridgeSink {
+    tx: std::sync::mpsc::Sender<Box<crate::metrics::RequestRecord>>,
+}
+
+impl BridgeSink {
+    fn new() -> (
+        Self,
+        std::sync::mpsc::Receiver<Box<crate::metrics::RequestRecord>>,
+    ) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (BridgeSink { tx }, rx)
+    }
+}
+
+impl RecordSink for BridgeSink {
+    fn record(&mut self, record: Box<crate::metrics::RequestRecord>) {
+        let _ = self.tx.send(record);
+    }
+}
+
+async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
+    let mut spec = SimSpec {
+        ttft: Duration::from_secs_f64(args.ttft_ms / 1000.0),
+        tpot: Duration::from_secs_f64(args.tpot_ms / 1000.0),
+        jitter: args.jitter,
+        prefill_per_token: Duration::from_secs_f64(args.prefill_us_per_token / 1e6),
+        output_tokens: args.output_tokens,
+        capacity: args.capacity,
+        error_rate: args.error_rate,
+        seed: args.seed,
+        ..SimSpec::default()
+    };
+    for (kind, rate) in args.faults {
+        spec.faults.insert(kind, rate);
+    }
+    let total: f64 = spec.fault_probabilities().iter().map(|(_, p)| p).sum();
+    if total > 1.0 {
+        return Err(AppError::bad_input(anyhow::anyhow!(
+            "--error-rate and --fault add up to {total:.3}; together they must be at most 1"
+        )));
+    }
+    let cancel = CancellationToken::new();
+    let addr = std::net::SocketAddr::new(args.host, args.port);
+    let handle = sim::serve(spec, addr, cancel.clone())
+        .await
+        .map_err(AppError::bad_input)?;
+    println!("llm-locust sim listening on {}", handle.base_url());
+    println!(
+        "  POST {}/v1/chat/completions   POST {}/v1/completions",
+        handle.base_url(),
+        handle.base_url()
+    );
+    println!("Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
+    handle.shutdown().await;
+    Ok(Exit::Success)
+}

@@ -1,0 +1,197 @@
+//! The command line (clap derive). Parsing only; `app` acts on it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "llm-locust",
+    version,
+    about = "Load-test LLM inference endpoints as a live model race",
+    long_about = "Load-test OpenAI-compatible LLM inference endpoints (vLLM, TGI, Ollama, llama.cpp, SGLang, ...) \
+                  as a race: every engine gets the same prompts in the same order under the same load, \
+                  and every number is measured the same way.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a race described by a race file
+    Race(RaceArgs),
+    /// Serve the built-in simulated OpenAI-compatible endpoint until Ctrl-C
+    Sim(SimArgs),
+    /// Check a race file: exit 0 with a summary, or 2 with every problem
+    Validate {
+        /// The race file (YAML)
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RaceArgs {
+    /// The race file (YAML)
+    pub file: PathBuf,
+    /// Run headless: progress lines on stderr, leaderboard on stdout (for CI)
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Race duration in seconds (overrides the file's duration)
+    #[arg(long, value_name = "SECS", value_parser = positive_f64)]
+    pub duration: Option<f64>,
+    /// Concurrent users per engine (load mode users)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub users: Option<u32>,
+    /// Seed for the prompt order and arrival times
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Countdown before the start, in seconds (overrides countdown_s)
+    #[arg(long, value_name = "SECS", value_parser = non_negative_f64)]
+    pub countdown: Option<f64>,
+    /// Folder for results (overrides output_dir)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Write no files
+    #[arg(long)]
+    pub no_save: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Base time to first token, before prefill and queueing
+    #[arg(long, default_value_t = 150.0, value_parser = non_negative_f64)]
+    pub ttft_ms: f64,
+    /// Time per output token
+    #[arg(long, default_value_t = 20.0, value_parser = non_negative_f64)]
+    pub tpot_ms: f64,
+    /// Relative jitter of every delay (0.1 = ±10 %)
+    #[arg(long, default_value_t = 0.1, value_parser = fraction)]
+    pub jitter: f64,
+    /// Prefill time per input token, in microseconds
+    #[arg(long, default_value_t = 50.0, value_parser = non_negative_f64)]
+    pub prefill_us_per_token: f64,
+    /// Fixed output length (default: each request's max_tokens)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub output_tokens: Option<u32>,
+    /// Requests served at once; more wait in a queue
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub capacity: u32,
+    /// Probability of a fault per request, spread over every fault kind
+    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    pub error_rate: f64,
+    /// Probability of one fault kind, e.g. --fault http_429=0.05 (repeatable;
+    /// kinds: http_429, http_500, http_503, reset, stall, malformed, stream_error)
+    #[arg(long = "fault", value_name = "KIND=RATE", value_parser = fault)]
+    pub faults: Vec<(crate::config::FaultKind, f64)>,
+    /// Seed for jitter, output text and faults
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is not a finite number"))
+    }
+}
+
+fn positive_f64(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be greater than 0"))
+    }
+}
+
+fn non_negative_f64(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be 0 or more"))
+    }
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' must be between 0 and 1"))
+    }
+}
+
+fn fault(s: &str) -> Result<(crate::config::FaultKind, f64), String> {
+    use crate::config::FaultKind;
+    let (kind, rate) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not KIND=RATE, e.g. http_429=0.05"))?;
+    let kind = FaultKind::from_name(kind.trim()).ok_or_else(|| {
+        let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+        format!(
+            "unknown fault kind '{kind}'; use one of {}",
+            names.join(", ")
+        )
+    })?;
+    Ok((kind, fraction(rate)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn race_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "llm-locust",
+            "race",
+            "r.yaml",
+            "--no-tui",
+            "--duration",
+            "5",
+            "--users",
+            "3",
+        ])
+        .unwrap();
+        let Command::Race(args) = cli.command else {
+            panic!("not race")
+        };
+        assert!(args.no_tui);
+        assert_eq!(args.duration, Some(5.0));
+        assert_eq!(args.users, Some(3));
+    }
+
+    #[test]
+    fn bad_sim_values_are_rejected_with_the_reason() {
+        let err = Cli::try_parse_from(["llm-locust", "sim", "--jitter", "2"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("between 0 and 1"), "{err}");
+        let err = Cli::try_parse_from(["llm-locust", "sim", "--fault", "boom=0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown fault kind"), "{err}");
+    }
+}

@@ -1,0 +1,151 @@
+//! The race file as written (`races/*.yaml`): serde DTOs, nothing checked yet.
+//!
+//! Every field is optional so that `validate` can apply defaults, spot
+//! conflicts (`duration` and `finish.duration_s`) and report every problem at
+//! once. Unknown keys are errors everywhere: a misspelled `concurency` must
+//! fail, not silently run with defaults. Engines stay raw YAML here and are
+//! deserialised one by one, so one broken engine does not hide the others'
+//! problems. Numbers that must be positive are read as signed or float so a
+//! negative value gets a range message rather than a type error.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole file: a single top-level `race:` key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaceFile {
+    pub race: Option<RaceSection>,
+}
+
+/// Everything under `race:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaceSection {
+    /// Format version; only 1 exists. Optional (the original's files lack it).
+    pub schema_version: Option<u64>,
+    pub name: Option<String>,
+    /// Seconds (the original's key; same as `finish.duration_s`).
+    pub duration: Option<f64>,
+    /// The original's key; same as `load.users`.
+    pub users: Option<i64>,
+    /// The original's key; same as `load.spawn_rate`.
+    pub spawn_rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub countdown_s: Option<f64>,
+    pub dataset: Option<String>,
+    pub target_input_tokens: Option<i64>,
+    pub target_output_tokens: Option<i64>,
+    pub output_dir: Option<String>,
+    pub load: Option<LoadFile>,
+    pub finish: Option<FinishFile>,
+    pub slo: Option<SloFile>,
+    /// Raw entries, each deserialised into an [`EngineFile`] on its own.
+    pub engines: Option<Vec<serde_yaml::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    Users,
+    Constant,
+    Poisson,
+}
+
+impl LoadMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadMode::Users => "users",
+            LoadMode::Constant => "constant",
+            LoadMode::Poisson => "poisson",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadFile {
+    pub mode: Option<LoadMode>,
+    pub users: Option<i64>,
+    pub spawn_rate: Option<f64>,
+    /// Requests per second per engine (constant and poisson modes).
+    pub rate: Option<f64>,
+    pub max_in_flight: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinishFile {
+    pub duration_s: Option<f64>,
+    pub requests: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub grace_s: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SloFile {
+    pub ttft_p99_ms: Option<f64>,
+    pub tpot_p99_ms: Option<f64>,
+    pub e2e_p99_ms: Option<f64>,
+    pub error_rate_max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointFile {
+    Chat,
+    Completions,
+}
+
+/// One entry of `race.engines`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineFile {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub emoji: Option<String>,
+    pub color: Option<String>,
+    pub tokenizer: Option<String>,
+    /// The NAME of an environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub endpoint: Option<EndpointFile>,
+    pub max_tokens: Option<i64>,
+    pub temperature: Option<f64>,
+    pub ignore_eos: Option<bool>,
+    pub timeout_s: Option<f64>,
+    pub cost_per_hour: Option<f64>,
+    /// `simulate:` with no value means the simulator with its defaults.
+    #[serde(deserialize_with = "null_as_default")]
+    pub simulate: Option<SimulateFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulateFile {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub jitter: Option<f64>,
+    pub prefill_us_per_token: Option<f64>,
+    pub output_tokens: Option<i64>,
+    pub capacity: Option<i64>,
+    pub error_rate: Option<f64>,
+    /// Fault kind name → probability; names are checked in `validate`.
+    pub faults: Option<BTreeMap<String, f64>>,
+    pub stall_s: Option<f64>,
+    pub seed: Option<u64>,
+}
+
+/// A present key with no value (`simulate:`) means "on, with defaults".
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(
+        Option::<T>::deserialize(deserializer)?.unwrap_or_default(),
+    ))
+}

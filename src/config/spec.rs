@@ -1,0 +1,242 @@
+//! The validated race configuration (`RaceSpec`): what the rest of the
+//! program runs from. Built only by `config::validate` from the YAML DTOs, so
+//! every value here has already been checked; nothing downstream re-validates.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default countdown before the start signal.
+pub const DEFAULT_COUNTDOWN: Duration = Duration::from_secs(3);
+/// Default time limit when only a request or token finish line is given.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(3600);
+/// How long in-flight requests may still complete after an engine's finish.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceSpec {
+    pub name: String,
+    /// File-name-safe form of `name` (lowercase, `-` separated).
+    pub slug: String,
+    pub seed: u64,
+    pub countdown: Duration,
+    pub dataset: DatasetSpec,
+    pub target_input_tokens: Option<u32>,
+    pub target_output_tokens: Option<u32>,
+    pub output_dir: PathBuf,
+    pub load: LoadSpec,
+    pub finish: FinishSpec,
+    pub slo: SloSpec,
+    pub engines: Vec<EngineSpec>,
+}
+
+/// Where prompts come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatasetSpec {
+    /// The small prompt set compiled into the binary (`datasets/demo-prompts.jsonl`).
+    Builtin,
+    /// A public dataset by name (`sharegpt`, `dolly`, `billsum`, `synthetic`).
+    Named(String),
+    /// A local file (JSONL, JSON array or plain text), already resolved.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadSpec {
+    /// Closed loop: `users` per engine, each sends its next request when the
+    /// last one ends; users are added at `spawn_rate` per second.
+    Users { users: u32, spawn_rate: f64 },
+    /// Open loop at a fixed interval of `1/rate` seconds.
+    Constant { rate: f64, max_in_flight: u32 },
+    /// Open loop with exponential inter-arrival gaps of mean `1/rate`.
+    Poisson { rate: f64, max_in_flight: u32 },
+}
+
+impl LoadSpec {
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            LoadSpec::Users { .. } => "users",
+            LoadSpec::Constant { .. } => "constant",
+            LoadSpec::Poisson { .. } => "poisson",
+        }
+    }
+}
+
+/// The finish line. An engine finishes at the first line it crosses; the race
+/// ends when every engine has finished or the time limit is reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishSpec {
+    /// The race's time limit (the original's `duration`).
+    pub duration: Duration,
+    /// Whether `duration` was given (false: it is only the default safety limit).
+    pub duration_is_finish_line: bool,
+    /// Finish after this many successful requests.
+    pub requests: Option<u64>,
+    /// Finish after this many output tokens from successful requests.
+    pub output_tokens: Option<u64>,
+    /// In-flight requests may complete for this long after an engine finishes.
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SloSpec {
+    pub ttft_p99: Option<Duration>,
+    pub tpot_p99: Option<Duration>,
+    pub e2e_p99: Option<Duration>,
+    pub error_rate_max: Option<f64>,
+}
+
+impl SloSpec {
+    pub fn is_empty(&self) -> bool {
+        self.ttft_p99.is_none()
+            && self.tpot_p99.is_none()
+            && self.e2e_p99.is_none()
+            && self.error_rate_max.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    Chat,
+    Completions,
+}
+
+impl EndpointKind {
+    pub fn path(self) -> &'static str {
+        match self {
+            EndpointKind::Chat => "/v1/chat/completions",
+            EndpointKind::Completions => "/v1/completions",
+        }
+    }
+}
+
+/// Where an engine is served from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineTarget {
+    /// A real endpoint: the full URL of the completions route.
+    Url(String),
+    /// Served by a built-in simulator started for this race on 127.0.0.1.
+    Simulated(SimSpec),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineSpec {
+    pub name: String,
+    pub model: String,
+    pub emoji: String,
+    /// Colour as written in the file (validated by `config::color`).
+    pub color: String,
+    pub tokenizer: Option<String>,
+    pub target: EngineTarget,
+    pub endpoint: EndpointKind,
+    /// Name of the environment variable holding the API key (never the key).
+    pub api_key_env: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub ignore_eos: bool,
+    pub timeout: Duration,
+    pub cost_per_hour: Option<f64>,
+}
+
+/// Kinds of fault the simulator can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultKind {
+    /// HTTP 429 with `Retry-After`.
+    Http429,
+    /// HTTP 500.
+    Http500,
+    /// HTTP 503.
+    Http503,
+    /// The connection is cut mid-stream.
+    Reset,
+    /// The stream stops sending (the client's timeout must fire).
+    Stall,
+    /// A data line that is not valid JSON.
+    Malformed,
+    /// An in-stream `{"error": ...}` event.
+    StreamError,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 7] = [
+        FaultKind::Http429,
+        FaultKind::Http500,
+        FaultKind::Http503,
+        FaultKind::Reset,
+        FaultKind::Stall,
+        FaultKind::Malformed,
+        FaultKind::StreamError,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Http429 => "http_429",
+            FaultKind::Http500 => "http_500",
+            FaultKind::Http503 => "http_503",
+            FaultKind::Reset => "reset",
+            FaultKind::Stall => "stall",
+            FaultKind::Malformed => "malformed",
+            FaultKind::StreamError => "stream_error",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The simulator's knobs: shared by `llm-locust sim` and `simulate:` engines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimSpec {
+    /// Base time to first token, before prefill and queueing.
+    pub ttft: Duration,
+    /// Time per output token after the first.
+    pub tpot: Duration,
+    /// Relative jitter: each delay is scaled by a uniform factor in `1 ± jitter`.
+    pub jitter: f64,
+    /// Prefill cost per input token.
+    pub prefill_per_token: Duration,
+    /// Fixed output length; `None` means the request's `max_tokens`.
+    pub output_tokens: Option<u32>,
+    /// Requests served at once; more wait in a queue (raising their TTFT).
+    pub capacity: u32,
+    /// Probability per request of a fault, spread evenly over every kind.
+    pub error_rate: f64,
+    /// Extra per-kind fault probabilities.
+    pub faults: BTreeMap<FaultKind, f64>,
+    /// How long a stalled stream stays silent before the server drops it.
+    pub stall: Duration,
+    pub seed: u64,
+}
+
+impl Default for SimSpec {
+    fn default() -> Self {
+        SimSpec {
+            ttft: Duration::from_millis(150),
+            tpot: Duration::from_millis(20),
+            jitter: 0.1,
+            prefill_per_token: Duration::from_micros(50),
+            output_tokens: None,
+            capacity: 64,
+            error_rate: 0.0,
+            faults: BTreeMap::new(),
+            stall: Duration::from_secs(300),
+            seed: 0,
+        }
+    }
+}
+
+impl SimSpec {
+    /// Probability of each fault kind for one request, `error_rate` spread
+    /// evenly plus the kind's own rate.
+    pub fn fault_probabilities(&self) -> Vec<(FaultKind, f64)> {
+        #[allow(clippy::cast_precision_loss)]
+        let even = self.error_rate / FaultKind::ALL.len() as f64;
+        FaultKind::ALL
+            .into_iter()
+            .map(|k| (k, even + self.faults.get(&k).copied().unwrap_or(0.0)))
+            .filter(|(_, p)| *p > 0.0)
+            .collect()
+    }
+}

@@ -1,0 +1,229 @@
+//! Load drivers: one per engine. They decide *when* each request goes out
+//! (closed-loop users or an open-loop schedule), run it through the client,
+//! and report it to the aggregator. They stop issuing when their engine's
+//! `stop` token fires and abort what is still in flight when `abort` fires.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use super::event::RequestEvent;
+use super::openai::EngineClient;
+use super::schedule::ArrivalSchedule;
+use crate::metrics::{ErrorKind, RequestRecord, TokenSource};
+use crate::workload::{PromptSet, estimate_tokens};
+
+/// Pause after a request that could not even connect, so a dead endpoint
+/// does not turn a closed-loop user into a busy loop.
+const CONNECT_FAILURE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Everything one engine's driver needs.
+#[derive(Debug)]
+pub struct Lane {
+    pub engine: usize,
+    pub client: EngineClient,
+    pub prompts: Arc<PromptSet>,
+    pub events: mpsc::Sender<RequestEvent>,
+    /// The start signal.
+    pub go: Instant,
+    /// Stop issuing new requests.
+    pub stop: CancellationToken,
+    /// Abort requests still in flight.
+    pub abort: CancellationToken,
+    next_request: AtomicU64,
+}
+
+impl Lane {
+    #[must_use]
+    pub fn new(
+        engine: usize,
+        client: EngineClient,
+        prompts: Arc<PromptSet>,
+        events: mpsc::Sender<RequestEvent>,
+        go: Instant,
+        stop: CancellationToken,
+        abort: CancellationToken,
+    ) -> Self {
+        Lane {
+            engine,
+            client,
+            prompts,
+            events,
+            go,
+            stop,
+            abort,
+            next_request: AtomicU64::new(0),
+        }
+    }
+
+    async fn emit(&self, event: RequestEvent) {
+        // The aggregator outlives every driver; a send can only fail while
+        // the process is tearing down, when there is nothing left to count.
+        let _ = self.events.send(event).await;
+    }
+
+    /// Waits for the start signal; false if stopped first.
+    async fn wait_for_go(&self) -> bool {
+        tokio::select! {
+            () = sleep_until(self.go) => true,
+            () = self.stop.cancelled() => false,
+        }
+    }
+}
+
+/// Identifies one request within its engine.
+#[derive(Debug, Clone, Copy)]
+struct RequestSlot {
+    request_id: u64,
+    user_id: u32,
+    user_request_num: u32,
+    scheduled: Instant,
+}
+
+/// Sends one request, measures it and reports it. Returns the error kind
+/// when it failed.
+async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
+    let prompt = lane.prompts.for_request(slot.request_id);
+    lane.emit(RequestEvent::Started {
+        engine: lane.engine,
+    })
+    .await;
+    let exchange = tokio::select! {
+        ex = lane.client.send(&prompt) => ex,
+        () = lane.abort.cancelled() => {
+            lane.emit(RequestEvent::Cancelled { engine: lane.engine, count: 1 }).await;
+            return None;
+        }
+    };
+    let since_go = |t: Instant| t.saturating_duration_since(lane.go);
+    let (input_tokens, input_source) = match exchange.usage {
+        Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+        _ => (estimate_tokens(&prompt), TokenSource::Estimate),
+    };
+    let chunks = u32::try_from(exchange.chunk_times.len()).unwrap_or(u32::MAX);
+    let (output_tokens, output_source) = match exchange.usage {
+        Some(u) if exchange.error.is_none() => (u.completion_tokens, TokenSource::Usage),
+        _ => (chunks, TokenSource::Chunks),
+    };
+    let error_kind = exchange.error.as_ref().map(|e| e.kind);
+    let record = RequestRecord {
+        engine: lane.engine,
+        request_id: slot.request_id,
+        user_id: slot.user_id,
+        user_request_num: slot.user_request_num,
+        prompt,
+        scheduled_at: since_go(slot.scheduled),
+        sent_at: since_go(exchange.sent),
+        chunk_times: exchange.chunk_times.iter().map(|&t| since_go(t)).collect(),
+        end_at: since_go(exchange.end),
+        input_tokens,
+        input_source,
+        output_tokens,
+        output_source,
+        status: exchange.status,
+        error: exchange.error,
+        output_text: exchange.text,
+    };
+    lane.emit(RequestEvent::Finished(Box::new(record))).await;
+    error_kind
+}
+
+/// Closed loop: `users` users, added at `spawn_rate` per second; each sends
+/// its next request as soon as the previous one ends.
+pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
+    if !lane.wait_for_go().await {
+        return;
+    }
+    let mut tasks = JoinSet::new();
+    for user in 0..users {
+        let start_at = lane.go + Duration::from_secs_f64(f64::from(user) / spawn_rate);
+        tokio::select! {
+            () = sleep_until(start_at) => {}
+            () = lane.stop.cancelled() => break,
+        }
+        tasks.spawn(user_loop(Arc::clone(&lane), user));
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn user_loop(lane: Arc<Lane>, user_id: u32) {
+    let mut user_request_num = 0;
+    while !lane.stop.is_cancelled() {
+        user_request_num += 1;
+        let slot = RequestSlot {
+            request_id: lane.next_request.fetch_add(1, Ordering::Relaxed),
+            user_id,
+            user_request_num,
+            scheduled: Instant::now(),
+        };
+        if run_request(&lane, slot).await == Some(ErrorKind::Connect) {
+            tokio::select! {
+                () = sleep(CONNECT_FAILURE_BACKOFF) => {}
+                () = lane.stop.cancelled() => {}
+            }
+        }
+    }
+}
+
+/// Open loop: one request per arrival of `schedule`, at most
+/// `max_in_flight` at once. An arrival that finds every slot taken waits
+/// (and is counted late; its latency still counts from its scheduled time);
+/// once `max_in_flight` arrivals are waiting, further ones are dropped.
+pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
+    if !lane.wait_for_go().await {
+        return;
+    }
+    let slots = Arc::new(Semaphore::new(max_in_flight as usize));
+    let backlog = Arc::new(AtomicUsize::new(0));
+    let mut tasks = JoinSet::new();
+    for (k, offset) in schedule.enumerate() {
+        let scheduled = lane.go + offset;
+        tokio::select! {
+            () = sleep_until(scheduled) => {}
+            () = lane.stop.cancelled() => break,
+        }
+        let slot = RequestSlot {
+            request_id: k as u64,
+            user_id: 0,
+            user_request_num: u32::try_from(k + 1).unwrap_or(u32::MAX),
+            scheduled,
+        };
+        let lane = Arc::clone(&lane);
+        if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
+            tasks.spawn(async move {
+                run_request(&lane, slot).await;
+                drop(permit);
+            });
+        } else if backlog.load(Ordering::Relaxed) >= max_in_flight as usize {
+            lane.emit(RequestEvent::DroppedArrival {
+                engine: lane.engine,
+            })
+            .await;
+        } else {
+            lane.emit(RequestEvent::LateArrival {
+                engine: lane.engine,
+            })
+            .await;
+            backlog.fetch_add(1, Ordering::Relaxed);
+            let (slots, backlog) = (Arc::clone(&slots), Arc::clone(&backlog));
+            tasks.spawn(async move {
+                let permit = tokio::select! {
+                    p = slots.acquire_owned() => p.ok(),
+                    () = lane.stop.cancelled() => None,
+                };
+                backlog.fetch_sub(1, Ordering::Relaxed);
+                if let Some(permit) = permit {
+                    run_request(&lane, slot).await;
+                    drop(permit);
+                }
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}

@@ -1,0 +1,14 @@
+//! The race engine: tokio and reqwest live here, never ratatui. It starts the
+//! simulated engines, drives the load for each engine, measures every request
+//! and feeds the aggregator, which publishes `RaceSnapshot`s on a `watch`
+//! channel for whichever front end is attached.
+
+pub mod aggregator;
+pub mod driver;
+pub mod event;
+pub mod openai;
+pub mod race;
+pub mod schedule;
+
+pub use event::{RecordSink, RequestEvent};
+pub use race::{RaceError, RaceOutcome, RunningRace, start};

@@ -1,0 +1,260 @@
+//! Orchestration of one race: start simulated engines, build clients, wire
+//! drivers and the aggregator together, run the countdown, and tear it all
+//! down in order when the race ends.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::aggregator::Aggregator;
+use super::driver::{Lane, run_open_loop, run_users};
+use super::event::RecordSink;
+use super::openai::{ClientError, EngineClient};
+use super::schedule::ArrivalSchedule;
+use crate::config::{EngineTarget, LoadSpec, RaceSpec};
+use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
+use crate::sim::{self, SimHandle};
+use crate::workload::PromptSet;
+
+/// Capacity of the event channel between request tasks and the aggregator.
+const EVENT_QUEUE: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RaceError {
+    #[error(
+        "race.engines[{index}].api_key_env: environment variable '{var}' is not set; export it with the API key for '{engine}'"
+    )]
+    MissingApiKey {
+        index: usize,
+        engine: String,
+        var: String,
+    },
+    #[error("cannot start the simulator for engine '{engine}': {source}")]
+    Simulator {
+        engine: String,
+        source: sim::SimError,
+    },
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("an internal task of the race failed: {0}")]
+    Internal(String),
+}
+
+impl RaceError {
+    /// Whether the error is the user's input (exit code 2).
+    #[must_use]
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RaceError::MissingApiKey { .. } | RaceError::Client(_))
+    }
+}
+
+/// The result of a race that ran to its end (or was stopped).
+#[derive(Debug, Clone)]
+pub struct RaceOutcome {
+    pub snapshot: Arc<RaceSnapshot>,
+    /// Wall-clock time of the start signal.
+    pub started_at: SystemTime,
+}
+
+impl RaceOutcome {
+    /// No engine answered a single request: every failure was a connection
+    /// failure and nothing succeeded.
+    #[must_use]
+    pub fn no_engine_reachable(&self) -> bool {
+        use crate::metrics::ErrorKind;
+        let lanes = &self.snapshot.lanes;
+        let ok: u64 = lanes.iter().map(|l| l.requests_ok).sum();
+        let failed: u64 = lanes.iter().map(|l| l.requests_failed).sum();
+        let connect: u64 = lanes
+            .iter()
+            .map(|l| l.errors.get(&ErrorKind::Connect).copied().unwrap_or(0))
+            .sum();
+        ok == 0 && failed > 0 && connect == failed
+    }
+}
+
+/// A race in progress.
+pub struct RunningRace {
+    pub snapshots: watch::Receiver<Arc<RaceSnapshot>>,
+    pub started_at: SystemTime,
+    /// The URL each engine is raced at (simulated engines' local addresses).
+    pub engine_urls: Vec<String>,
+    task: tokio::task::JoinHandle<Result<RaceOutcome, RaceError>>,
+}
+
+impl RunningRace {
+    /// Waits for the race to end.
+    pub async fn finish(self) -> Result<RaceOutcome, RaceError> {
+        self.task
+            .await
+            .map_err(|e| RaceError::Internal(e.to_string()))?
+    }
+}
+
+/// Starts a race. `stop` ends it early (in-flight requests get the grace
+/// period); `abort` also cuts in-flight requests at once. Both leave every
+/// measurement made so far in the outcome.
+pub async fn start(
+    spec: &RaceSpec,
+    prompts: PromptSet,
+    sinks: Vec<Box<dyn RecordSink>>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+) -> Result<RunningRace, RaceError> {
+    let sim_cancel = CancellationToken::new();
+    let mut sims: Vec<SimHandle> = Vec::new();
+    let mut clients = Vec::with_capacity(spec.engines.len());
+    let mut engine_urls = Vec::with_capacity(spec.engines.len());
+    let setup = async {
+        for (index, engine) in spec.engines.iter().enumerate() {
+            let api_key = match &engine.api_key_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| RaceError::MissingApiKey {
+                    index,
+                    engine: engine.name.clone(),
+                    var: var.clone(),
+                })?),
+                None => None,
+            };
+            let url = match &engine.target {
+                EngineTarget::Url(url) => url.clone(),
+                EngineTarget::Simulated(sim_spec) => {
+                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                    let handle = sim::serve(sim_spec.clone(), addr, sim_cancel.child_token())
+                        .await
+                        .map_err(|source| RaceError::Simulator {
+                            engine: engine.name.clone(),
+                            source,
+                        })?;
+                    let url = format!("{}{}", handle.base_url(), engine.endpoint.path());
+                    sims.push(handle);
+                    url
+                }
+            };
+            clients.push(EngineClient::new(engine, &url, api_key.as_deref())?);
+            engine_urls.push(url);
+        }
+        Ok::<(), RaceError>(())
+    };
+    if let Err(e) = setup.await {
+        for s in sims {
+            s.shutdown().await;
+        }
+        return Err(e);
+    }
+
+    let go = Instant::now() + spec.countdown;
+    let started_at = SystemTime::now() + spec.countdown;
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let mut stats = RaceStats::new(spec);
+    let initial = stats.snapshot(
+        RacePhase::Countdown {
+            remaining: spec.countdown,
+        },
+        Duration::ZERO,
+        false,
+    );
+    let (publish, snapshots) = watch::channel(Arc::new(initial));
+
+    let prompts = Arc::new(prompts);
+    let mut engine_stop = Vec::new();
+    let mut drivers = JoinSet::new();
+    for (index, client) in clients.into_iter().enumerate() {
+        let stop_engine = stop.child_token();
+        let abort_engine = abort.child_token();
+        engine_stop.push(stop_engine.clone());
+        // In-flight requests may finish within the grace period after the
+        // engine stops; then they are aborted.
+        let grace = spec.finish.grace;
+        let (s, a) = (stop_engine.clone(), abort_engine.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = s.cancelled() => {}
+                () = a.cancelled() => return,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(grace) => a.cancel(),
+                () = a.cancelled() => {}
+            }
+        });
+        let lane = Arc::new(Lane::new(
+            index,
+            client,
+            Arc::clone(&prompts),
+            events_tx.clone(),
+            go,
+            stop_engine,
+            abort_engine,
+        ));
+        match spec.load {
+            LoadSpec::Users { users, spawn_rate } => {
+                drivers.spawn(run_users(lane, users, spawn_rate))
+            }
+            LoadSpec::Constant {
+                rate,
+                max_in_flight,
+            } => drivers.spawn(run_open_loop(
+                lane,
+                ArrivalSchedule::constant(rate),
+                max_in_flight,
+            )),
+            LoadSpec::Poisson {
+                rate,
+                max_in_flight,
+            } => drivers.spawn(run_open_loop(
+                lane,
+                ArrivalSchedule::poisson(rate, spec.seed),
+                max_in_flight,
+            )),
+        };
+    }
+    // The aggregator ends when the last sender is gone: drivers and their
+    // request tasks hold the only ones left.
+    drop(events_tx);
+
+    let aggregator = Aggregator {
+        stats,
+        events: events_rx,
+        publish,
+        go,
+        engine_stop,
+        race_stop: stop,
+        sinks,
+    };
+    let task = tokio::spawn(async move {
+        let snapshot = aggregator.run().await;
+        let mut panics = Vec::new();
+        while let Some(result) = drivers.join_next().await {
+            if let Err(e) = result
+                && e.is_panic()
+            {
+                panics.push(e.to_string());
+            }
+        }
+        sim_cancel.cancel();
+        for s in sims {
+            s.shutdown().await;
+        }
+        if panics.is_empty() {
+            Ok(RaceOutcome {
+                snapshot,
+                started_at,
+            })
+        } else {
+            Err(RaceError::Internal(format!(
+                "a load driver panicked: {}",
+                panics.join("; ")
+            )))
+        }
+    });
+    Ok(RunningRace {
+        snapshots,
+        started_at,
+        engine_urls,
+        task,
+    })
+}

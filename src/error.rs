@@ -1,0 +1,52 @@
+//! Exit codes and the top-level error that carries one.
+
+use std::process::ExitCode;
+
+/// How the program ended; the numbers are part of the CLI contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The race ran and every SLO held (or none was set).
+    Success = 0,
+    /// The race ran and at least one SLO failed.
+    SloFailed = 1,
+    /// Bad input: unreadable or invalid race file, bad flag, missing key.
+    BadInput = 2,
+    /// No engine could be reached at all.
+    Unreachable = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct AppError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl AppError {
+    pub fn bad_input(error: impl Into<anyhow::Error>) -> Self {
+        AppError {
+            exit: Exit::BadInput,
+            error: error.into(),
+        }
+    }
+
+    /// A failure that is not the user's input (I/O, internal): exit 1.
+    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
+        AppError {
+            exit: Exit::SloFailed,
+            error: error.into(),
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for AppError {
+    fn from(e: E) -> Self {
+        AppError::failure(e)
+    }
+}

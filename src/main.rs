@@ -1,0 +1,32 @@
+//! Entry point: builds the runtime, parses the command line and maps the
+//! result to an exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use llm_locust::cli::Cli;
+use llm_locust::error::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    llm_locust::logging::init_stderr();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::SloFailed as u8);
+        }
+    };
+    match runtime.block_on(llm_locust::app::run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            for line in format!("{:#}", e.error).lines() {
+                eprintln!("error: {line}");
+            }
+            e.exit.into()
+        }
+    }
+}

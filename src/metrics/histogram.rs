@@ -1,0 +1,153 @@
+//! Latency histograms (HdrHistogram, microsecond resolution, 3 significant
+//! digits) and the percentile summary every front end shows.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Largest latency we record: one hour. Longer values saturate.
+const MAX_MICROS: u64 = 3_600_000_000;
+
+/// A latency distribution. The mean is kept exactly (sum / count) rather than
+/// from the histogram's buckets; percentiles come from the histogram and are
+/// accurate to 0.1 %.
+#[derive(Debug, Clone)]
+pub struct LatencyHistogram {
+    histogram: Histogram<u64>,
+    sum_micros: u128,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyHistogram {
+    #[must_use]
+    #[allow(clippy::expect_used)] // constant, valid bounds: creation cannot fail
+    pub fn new() -> Self {
+        LatencyHistogram {
+            histogram: Histogram::new_with_bounds(1, MAX_MICROS, 3)
+                .expect("constant histogram bounds are valid"),
+            sum_micros: 0,
+        }
+    }
+
+    pub fn record(&mut self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(MAX_MICROS);
+        // HdrHistogram cannot hold 0 with a lowest bound of 1 µs; 0 and 1 µs
+        // are the same for our purposes.
+        self.histogram
+            .saturating_record(micros.clamp(1, MAX_MICROS));
+        self.sum_micros += u128::from(micros);
+    }
+
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// Merges another histogram into this one (lossless).
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        // Both have the same bounds, so `add` cannot fail.
+        let _ = self.histogram.add(&other.histogram);
+        self.sum_micros += other.sum_micros;
+    }
+
+    #[must_use]
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.histogram.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_micros(self.histogram.value_at_quantile(q))
+    }
+
+    #[must_use]
+    pub fn summary(&self) -> LatencySummary {
+        let count = self.count();
+        if count == 0 {
+            return LatencySummary::default();
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let mean = Duration::from_micros((self.sum_micros / u128::from(count)) as u64);
+        LatencySummary {
+            count,
+            mean,
+            min: Duration::from_micros(self.histogram.min()),
+            p50: self.quantile(0.50),
+            p90: self.quantile(0.90),
+            p95: self.quantile(0.95),
+            p99: self.quantile(0.99),
+            p999: self.quantile(0.999),
+            max: Duration::from_micros(self.histogram.max()),
+        }
+    }
+}
+
+/// Percentiles of one latency metric. All zero when `count` is 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean: Duration,
+    pub min: Duration,
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+    pub p999: Duration,
+    pub max: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_a_uniform_range_are_within_a_tenth_of_a_percent() {
+        let mut h = LatencyHistogram::new();
+        for ms in 1..=1000 {
+            h.record(Duration::from_millis(ms));
+        }
+        let s = h.summary();
+        assert_eq!(s.count, 1000);
+        let close =
+            |d: Duration, ms: f64| (d.as_secs_f64() * 1000.0 - ms).abs() <= ms * 0.001 + 0.001;
+        assert!(close(s.p50, 500.0), "{:?}", s.p50);
+        assert!(close(s.p90, 900.0), "{:?}", s.p90);
+        assert!(close(s.p99, 990.0), "{:?}", s.p99);
+        assert_eq!(s.mean, Duration::from_micros(500_500));
+        assert_eq!(s.min, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn empty_histogram_summarises_to_zero() {
+        assert_eq!(LatencyHistogram::new().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn merge_equals_recording_everything_in_one() {
+        let mut a = LatencyHistogram::new();
+        let mut b = LatencyHistogram::new();
+        let mut all = LatencyHistogram::new();
+        for i in 0..500u64 {
+            let d = Duration::from_micros(i * 37 + 5);
+            if i % 2 == 0 {
+                a.record(d)
+            } else {
+                b.record(d)
+            }
+            all.record(d);
+        }
+        a.merge(&b);
+        assert_eq!(a.summary(), all.summary());
+    }
+
+    #[test]
+    fn overlong_latency_saturates_instead_of_failing() {
+        let mut h = LatencyHistogram::new();
+        h.record(Duration::from_secs(10 * 3600));
+        assert_eq!(h.count(), 1);
+    }
+}

@@ -1,0 +1,107 @@
+//! Ranking rules. Engines that crossed a request or token finish line rank by
+//! finishing time; the rest (and ties) by the race's score: successful
+//! requests or tokens toward the line, or goodput when the race is
+//! time-boxed. Failures never score, so an erroring lane cannot outrank a
+//! clean one on raw count.
+
+use std::cmp::Ordering;
+
+use super::snapshot::{LaneSnapshot, LaneState};
+use crate::config::FinishSpec;
+
+/// The value engines are ranked by when no finishing time separates them.
+#[must_use]
+pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
+    #[allow(clippy::cast_precision_loss)]
+    if finish.requests.is_some() {
+        lane.requests_ok as f64
+    } else if finish.output_tokens.is_some() {
+        lane.output_tokens as f64
+    } else {
+        lane.goodput_rps
+    }
+}
+
+/// Lane indices in leaderboard order.
+#[must_use]
+pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
+    let line_race = finish.requests.is_some() || finish.output_tokens.is_some();
+    let finish_time = |l: &LaneSnapshot| {
+        (line_race && l.state == LaneState::Finished)
+            .then_some(l.finished_at)
+            .flatten()
+    };
+    let mut order: Vec<usize> = (0..lanes.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (la, lb) = (&lanes[a], &lanes[b]);
+        let by_time = match (finish_time(la), finish_time(lb)) {
+            (Some(ta), Some(tb)) => ta.cmp(&tb),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        by_time
+            .then_with(|| score(lb, finish).total_cmp(&score(la, finish)))
+            .then_with(|| ttft_for_ranking(la).cmp(&ttft_for_ranking(lb)))
+            .then_with(|| la.name.cmp(&lb.name))
+    });
+    order
+}
+
+/// Median TTFT with "no data" ranked last.
+fn ttft_for_ranking(lane: &LaneSnapshot) -> std::time::Duration {
+    if lane.ttft.count == 0 {
+        std::time::Duration::MAX
+    } else {
+        lane.ttft.p50
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::stats::tests::lane;
+    use std::time::Duration;
+
+    fn finish(requests: Option<u64>) -> FinishSpec {
+        FinishSpec {
+            duration: Duration::from_secs(60),
+            duration_is_finish_line: requests.is_none(),
+            requests,
+            output_tokens: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn time_boxed_races_rank_by_goodput() {
+        let mut a = lane("a");
+        a.goodput_rps = 5.0;
+        let mut b = lane("b");
+        b.goodput_rps = 9.0;
+        assert_eq!(rank(&[a, b], &finish(None)), vec![1, 0]);
+    }
+
+    #[test]
+    fn finishers_rank_by_finishing_time_ahead_of_the_rest() {
+        let mut a = lane("a");
+        a.state = LaneState::Finished;
+        a.finished_at = Some(Duration::from_secs(30));
+        let mut b = lane("b");
+        b.state = LaneState::Finished;
+        b.finished_at = Some(Duration::from_secs(20));
+        let mut c = lane("c");
+        c.requests_ok = 10_000;
+        assert_eq!(rank(&[a, b, c], &finish(Some(100))), vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn failures_do_not_outrank_a_clean_lane() {
+        let mut clean = lane("clean");
+        clean.requests_ok = 50;
+        let mut failing = lane("failing");
+        failing.requests_ok = 40;
+        failing.requests_failed = 500;
+        assert_eq!(rank(&[failing, clean], &finish(Some(100))), vec![1, 0]);
+    }
+}

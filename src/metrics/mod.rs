@@ -1,0 +1,16 @@
+//! Metric definitions and aggregation: pure and synchronous (no tokio, no
+//! ratatui, no I/O), so every number is computed in one place and unit-tested
+//! without a runtime. `docs/METRICS.md` defines each number computed here.
+
+pub mod histogram;
+pub mod leaderboard;
+pub mod record;
+pub mod series;
+pub mod slo;
+pub mod snapshot;
+pub mod stats;
+
+pub use histogram::{LatencyHistogram, LatencySummary};
+pub use record::{ErrorKind, RequestError, RequestRecord, TokenSource};
+pub use snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+pub use stats::{EngineStats, RaceStats};

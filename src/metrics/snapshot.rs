@@ -1,0 +1,132 @@
+//! `RaceSnapshot`: the immutable picture of a race that the aggregator
+//! publishes several times a second. Every front end (TUI, headless, reports)
+//! reads only this; nothing here is computed by a reader.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::histogram::LatencySummary;
+use super::record::{ErrorKind, TokenSource};
+use super::series::SeriesPoint;
+use super::slo::SloCheck;
+use crate::config::FinishSpec;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RacePhase {
+    /// Before the start signal.
+    Countdown {
+        remaining: Duration,
+    },
+    Running,
+    /// Every engine has finished and every request has ended.
+    Finished,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneState {
+    /// Sending requests.
+    Running,
+    /// Crossed its finish line (or the race's duration ran out).
+    Finished,
+    /// Hit the race's time limit before its request or token finish line.
+    OutOfTime,
+    /// Stopped by the user (Ctrl-C / q) before finishing.
+    Stopped,
+}
+
+impl LaneState {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            LaneState::Running => "running",
+            LaneState::Finished => "finished",
+            LaneState::OutOfTime => "out_of_time",
+            LaneState::Stopped => "stopped",
+        }
+    }
+}
+
+/// One engine's numbers at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneSnapshot {
+    pub name: String,
+    pub model: String,
+    pub emoji: String,
+    pub color: String,
+    pub state: LaneState,
+    /// When the engine crossed its finish line (or was stopped).
+    pub finished_at: Option<Duration>,
+    /// 1-based place on the leaderboard.
+    pub place: usize,
+    /// Distance covered toward the finish line, 0..=1.
+    pub progress: f64,
+    pub requests_started: u64,
+    pub in_flight: u64,
+    pub requests_ok: u64,
+    pub requests_failed: u64,
+    /// Requests aborted when the race stopped (not failures, not measured).
+    pub requests_cancelled: u64,
+    /// Successful requests that met every SLO.
+    pub requests_good: u64,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub input_sources: BTreeSet<TokenSource>,
+    pub output_sources: BTreeSet<TokenSource>,
+    /// Time the engine has been racing: from the start signal to now, or to
+    /// its end once finished.
+    pub active: Duration,
+    pub requests_per_s: f64,
+    pub output_tokens_per_s: f64,
+    pub total_tokens_per_s: f64,
+    pub goodput_rps: f64,
+    /// ok / (ok + failed); 1 when nothing has completed.
+    pub success_rate: f64,
+    pub ttft: LatencySummary,
+    pub tpot: LatencySummary,
+    pub itl: LatencySummary,
+    pub e2e: LatencySummary,
+    /// Actual send time − scheduled time.
+    pub send_delay: LatencySummary,
+    /// Open-loop arrivals that had to wait for an in-flight slot.
+    pub late_arrivals: u64,
+    /// Open-loop arrivals dropped because the backlog was full.
+    pub dropped_arrivals: u64,
+    pub slo_checks: Vec<SloCheck>,
+    /// Every SLO check passed (true when none is set).
+    pub slo_pass: bool,
+    /// Per-second points: the last minutes live, the whole race at the end.
+    pub series: Vec<SeriesPoint>,
+}
+
+/// The whole race at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceSnapshot {
+    pub race_name: String,
+    pub phase: RacePhase,
+    /// Time since the start signal (zero during the countdown).
+    pub elapsed: Duration,
+    pub finish: FinishSpec,
+    pub load_mode: &'static str,
+    pub lanes: Vec<LaneSnapshot>,
+    /// Lane indices, first place first.
+    pub leaderboard: Vec<usize>,
+    /// Publication counter; increases with every snapshot.
+    pub sequence: u64,
+}
+
+impl RaceSnapshot {
+    #[must_use]
+    pub fn total_requests(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.requests_ok + l.requests_failed)
+            .sum()
+    }
+
+    /// Time left before the race's time limit.
+    #[must_use]
+    pub fn remaining(&self) -> Duration {
+        self.finish.duration.saturating_sub(self.elapsed)
+    }
+}

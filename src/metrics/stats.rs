@@ -1,0 +1,397 @@
+//! The mutable metric state of a race: one `EngineStats` per engine. Owned by
+//! exactly one task (the aggregator, live or replayed), which feeds it events
+//! and turns it into [`RaceSnapshot`]s.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::histogram::LatencyHistogram;
+use super::leaderboard;
+use super::record::{ErrorKind, RequestRecord, TokenSource, per_second};
+use super::series::Series;
+use super::slo;
+use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+use crate::config::{FinishSpec, RaceSpec, SloSpec};
+
+/// How many seconds of series a live snapshot carries.
+pub const LIVE_SERIES_SECONDS: u32 = 120;
+
+#[derive(Debug, Clone)]
+pub struct EngineStats {
+    pub name: String,
+    pub model: String,
+    pub emoji: String,
+    pub color: String,
+    started: u64,
+    ok: u64,
+    failed: u64,
+    cancelled: u64,
+    good: u64,
+    errors: BTreeMap<ErrorKind, u64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    input_sources: BTreeSet<TokenSource>,
+    output_sources: BTreeSet<TokenSource>,
+    ttft: LatencyHistogram,
+    tpot: LatencyHistogram,
+    itl: LatencyHistogram,
+    e2e: LatencyHistogram,
+    send_delay: LatencyHistogram,
+    late: u64,
+    dropped: u64,
+    series: Series,
+    last_end: Duration,
+    state: LaneState,
+    finished_at: Option<Duration>,
+}
+
+impl EngineStats {
+    #[must_use]
+    pub fn new(name: &str, model: &str, emoji: &str, color: &str) -> Self {
+        EngineStats {
+            name: name.to_owned(),
+            model: model.to_owned(),
+            emoji: emoji.to_owned(),
+            color: color.to_owned(),
+            started: 0,
+            ok: 0,
+            failed: 0,
+            cancelled: 0,
+            good: 0,
+            errors: BTreeMap::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+            input_sources: BTreeSet::new(),
+            output_sources: BTreeSet::new(),
+            ttft: LatencyHistogram::new(),
+            tpot: LatencyHistogram::new(),
+            itl: LatencyHistogram::new(),
+            e2e: LatencyHistogram::new(),
+            send_delay: LatencyHistogram::new(),
+            late: 0,
+            dropped: 0,
+            series: Series::default(),
+            last_end: Duration::ZERO,
+            state: LaneState::Running,
+            finished_at: None,
+        }
+    }
+
+    pub fn on_started(&mut self) {
+        self.started += 1;
+    }
+
+    pub fn on_late_arrival(&mut self) {
+        self.late += 1;
+    }
+
+    pub fn on_dropped_arrival(&mut self) {
+        self.dropped += 1;
+    }
+
+    /// Requests that were in flight when the engine was stopped and were
+    /// aborted after the grace period: neither successes nor failures.
+    pub fn on_cancelled(&mut self, count: u64) {
+        self.cancelled += count;
+    }
+
+    /// Folds one finished request into the metrics. Latencies and tokens come
+    /// from successful requests only; failures are counted by kind.
+    pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
+        self.last_end = self.last_end.max(record.end_at);
+        self.series.observe(record);
+        self.send_delay.record(record.send_delay());
+        if let Some(err) = &record.error {
+            self.failed += 1;
+            *self.errors.entry(err.kind).or_default() += 1;
+            return;
+        }
+        self.ok += 1;
+        if slo::request_meets(slo, record) {
+            self.good += 1;
+        }
+        self.input_tokens += u64::from(record.input_tokens);
+        self.output_tokens += u64::from(record.output_tokens);
+        self.input_sources.insert(record.input_source);
+        self.output_sources.insert(record.output_source);
+        self.e2e.record(record.e2e());
+        if let Some(ttft) = record.ttft() {
+            self.ttft.record(ttft);
+        }
+        if let Some(tpot) = record.tpot() {
+            self.tpot.record(tpot);
+        }
+        for gap in record.itls() {
+            self.itl.record(gap);
+        }
+    }
+
+    #[must_use]
+    pub fn in_flight(&self) -> u64 {
+        self.started
+            .saturating_sub(self.ok + self.failed + self.cancelled)
+    }
+
+    #[must_use]
+    pub fn state(&self) -> LaneState {
+        self.state
+    }
+
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.state == LaneState::Running
+    }
+
+    /// Whether the engine has crossed its request or token finish line.
+    #[must_use]
+    pub fn crossed_finish_line(&self, finish: &FinishSpec) -> bool {
+        finish.requests.is_some_and(|n| self.ok >= n)
+            || finish
+                .output_tokens
+                .is_some_and(|n| self.output_tokens >= n)
+    }
+
+    /// Ends the engine's race at `at` (once; later calls change nothing).
+    pub fn end(&mut self, state: LaneState, at: Duration) {
+        if self.state == LaneState::Running {
+            self.state = state;
+            self.finished_at = Some(at);
+        }
+    }
+
+    /// Racing time: from the start signal to `now`, or, once the engine has
+    /// ended, to the later of its end and its last completed request.
+    #[must_use]
+    pub fn active(&self, now: Duration) -> Duration {
+        match self.finished_at {
+            Some(end) => end.max(self.last_end).min(now.max(end)),
+            None => now,
+        }
+    }
+
+    fn progress(&self, finish: &FinishSpec, now: Duration) -> f64 {
+        if self.state == LaneState::Finished {
+            return 1.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let fraction = |done: u64, target: u64| done as f64 / target.max(1) as f64;
+        let mut p: f64 = 0.0;
+        if finish.duration_is_finish_line {
+            p = p.max(now.as_secs_f64() / finish.duration.as_secs_f64().max(1e-9));
+        }
+        if let Some(n) = finish.requests {
+            p = p.max(fraction(self.ok, n));
+        }
+        if let Some(n) = finish.output_tokens {
+            p = p.max(fraction(self.output_tokens, n));
+        }
+        p.clamp(0.0, 1.0)
+    }
+
+    fn snapshot(
+        &self,
+        finish: &FinishSpec,
+        slo_spec: &SloSpec,
+        now: Duration,
+        series_from: u32,
+    ) -> LaneSnapshot {
+        let active = self.active(now);
+        let (ttft, tpot, itl, e2e) = (
+            self.ttft.summary(),
+            self.tpot.summary(),
+            self.itl.summary(),
+            self.e2e.summary(),
+        );
+        let slo_checks = slo::evaluate(slo_spec, &ttft, &tpot, &e2e, self.ok, self.failed);
+        let slo_pass = slo_checks.iter().all(|c| c.pass);
+        #[allow(clippy::cast_possible_truncation)]
+        let until = (active.as_secs() as u32).saturating_add(1);
+        LaneSnapshot {
+            name: self.name.clone(),
+            model: self.model.clone(),
+            emoji: self.emoji.clone(),
+            color: self.color.clone(),
+            state: self.state,
+            finished_at: self.finished_at,
+            place: 0,
+            progress: self.progress(finish, now),
+            requests_started: self.started,
+            in_flight: self.in_flight(),
+            requests_ok: self.ok,
+            requests_failed: self.failed,
+            requests_cancelled: self.cancelled,
+            requests_good: self.good,
+            errors: self.errors.clone(),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            input_sources: self.input_sources.clone(),
+            output_sources: self.output_sources.clone(),
+            active,
+            requests_per_s: per_second(self.ok, active),
+            output_tokens_per_s: per_second(self.output_tokens, active),
+            total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
+            goodput_rps: per_second(self.good, active),
+            success_rate: 1.0 - slo::error_rate(self.ok, self.failed),
+            ttft,
+            tpot,
+            itl,
+            e2e,
+            send_delay: self.send_delay.summary(),
+            late_arrivals: self.late,
+            dropped_arrivals: self.dropped,
+            slo_checks,
+            slo_pass,
+            series: self.series.points(series_from.min(until), until),
+        }
+    }
+}
+
+/// The metric state of every engine in a race.
+#[derive(Debug, Clone)]
+pub struct RaceStats {
+    pub race_name: String,
+    pub finish: FinishSpec,
+    pub slo: SloSpec,
+    pub load_mode: &'static str,
+    pub engines: Vec<EngineStats>,
+    sequence: u64,
+}
+
+impl RaceStats {
+    #[must_use]
+    pub fn new(spec: &RaceSpec) -> Self {
+        RaceStats {
+            race_name: spec.name.clone(),
+            finish: spec.finish.clone(),
+            slo: spec.slo.clone(),
+            load_mode: spec.load.mode_name(),
+            engines: spec
+                .engines
+                .iter()
+                .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, &e.color))
+                .collect(),
+            sequence: 0,
+        }
+    }
+
+    pub fn observe(&mut self, record: &RequestRecord) {
+        if let Some(engine) = self.engines.get_mut(record.engine) {
+            engine.observe(record, &self.slo);
+        }
+    }
+
+    /// Builds a snapshot. `now` is the time since the start signal; `full`
+    /// includes the whole per-second series (for the final summary) instead
+    /// of the last [`LIVE_SERIES_SECONDS`].
+    pub fn snapshot(&mut self, phase: RacePhase, now: Duration, full: bool) -> RaceSnapshot {
+        self.sequence += 1;
+        #[allow(clippy::cast_possible_truncation)]
+        let series_from = if full {
+            0
+        } else {
+            (now.as_secs() as u32).saturating_sub(LIVE_SERIES_SECONDS - 1)
+        };
+        let mut lanes: Vec<LaneSnapshot> = self
+            .engines
+            .iter()
+            .map(|e| e.snapshot(&self.finish, &self.slo, now, series_from))
+            .collect();
+        let leaderboard = leaderboard::rank(&lanes, &self.finish);
+        for (place, &lane) in leaderboard.iter().enumerate() {
+            lanes[lane].place = place + 1;
+        }
+        RaceSnapshot {
+            race_name: self.race_name.clone(),
+            phase,
+            elapsed: now,
+            finish: self.finish.clone(),
+            load_mode: self.load_mode,
+            lanes,
+            leaderboard,
+            sequence: self.sequence,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::metrics::record::tests::ok_record;
+    use crate::metrics::{ErrorKind, RequestError};
+
+    /// An empty lane for ranking tests.
+    pub(crate) fn lane(name: &str) -> LaneSnapshot {
+        let mut stats = EngineStats::new(name, "m", "🏎️", "cyan");
+        stats.state = LaneState::Running;
+        let finish = FinishSpec {
+            duration: Duration::from_secs(60),
+            duration_is_finish_line: true,
+            requests: None,
+            output_tokens: None,
+            grace: Duration::from_secs(5),
+        };
+        stats.snapshot(&finish, &SloSpec::default(), Duration::from_secs(1), 0)
+    }
+
+    fn finish() -> FinishSpec {
+        FinishSpec {
+            duration: Duration::from_secs(10),
+            duration_is_finish_line: true,
+            requests: Some(3),
+            output_tokens: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn counts_rates_and_latencies_come_from_successful_requests() {
+        let mut e = EngineStats::new("a", "m", "x", "cyan");
+        let slo = SloSpec {
+            ttft_p99: Some(Duration::from_millis(100)),
+            ..SloSpec::default()
+        };
+        for i in 0..4 {
+            e.on_started();
+            e.observe(&ok_record(0, i * 100, 80, 10, 11), &slo);
+        }
+        e.on_started();
+        let mut bad = ok_record(0, 0, 500, 10, 11);
+        bad.error = Some(RequestError {
+            kind: ErrorKind::Http5xx,
+            message: "boom".into(),
+        });
+        e.observe(&bad, &slo);
+        e.on_started();
+        let s = e.snapshot(&finish(), &slo, Duration::from_secs(2), 0);
+        assert_eq!((s.requests_ok, s.requests_failed, s.in_flight), (4, 1, 1));
+        assert_eq!(s.errors.get(&ErrorKind::Http5xx), Some(&1));
+        assert_eq!(s.output_tokens, 44);
+        assert_eq!(s.requests_good, 4);
+        assert!((s.requests_per_s - 2.0).abs() < 1e-9);
+        assert!((s.output_tokens_per_s - 22.0).abs() < 1e-9);
+        assert!((s.success_rate - 0.8).abs() < 1e-9);
+        // HdrHistogram reports the bucket's highest equivalent value (≤ 0.1 % above).
+        assert!(
+            s.ttft.p50 >= Duration::from_millis(80) && s.ttft.p50 <= Duration::from_micros(80_080)
+        );
+        assert_eq!(s.ttft.mean, Duration::from_millis(80));
+        assert_eq!(s.tpot.count, 4);
+        assert_eq!(s.itl.count, 40);
+    }
+
+    #[test]
+    fn finish_line_and_active_time() {
+        let mut e = EngineStats::new("a", "m", "x", "cyan");
+        let f = finish();
+        for i in 0..3 {
+            assert!(!e.crossed_finish_line(&f));
+            e.observe(&ok_record(0, i * 100, 80, 10, 2), &SloSpec::default());
+        }
+        assert!(e.crossed_finish_line(&f));
+        e.end(LaneState::Finished, Duration::from_millis(290));
+        e.end(LaneState::Stopped, Duration::from_secs(5)); // ignored: already ended
+        assert_eq!(e.state(), LaneState::Finished);
+        assert_eq!(e.active(Duration::from_secs(9)), Duration::from_millis(290));
+        assert!((e.progress(&f, Duration::from_secs(9)) - 1.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,174 @@
+//! Per-request CSV files, one per engine, written as requests finish by a
+//! dedicated thread (so the aggregator never waits on the disk) and flushed
+//! every second, so a crash or Ctrl-C keeps everything measured.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::engine::RecordSink;
+use crate::metrics::RequestRecord;
+
+/// The original's columns, in its order; ours follow.
+pub const COLUMNS: [&str; 18] = [
+    "request_id",
+    "timestamp",
+    "user_id",
+    "user_request_num",
+    "input_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "tpot_ms",
+    "end_to_end_s",
+    "total_tokens_per_sec",
+    "output_tokens_per_sec",
+    "status_code",
+    "input_prompt",
+    "output_text",
+    "error_kind",
+    "input_tokens_source",
+    "output_tokens_source",
+    "send_delay_ms",
+];
+
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// `{engine}-{YYYYMMDD-HHMMSS}-{race}.csv`, as the original names them.
+#[must_use]
+pub fn csv_file_name(engine: &str, stamp: &str, race_slug: &str) -> String {
+    format!("{engine}-{stamp}-{race_slug}.csv")
+}
+
+/// The aggregator's end of the writer: hands records to the writer thread.
+pub struct CsvSink {
+    tx: mpsc::Sender<Box<RequestRecord>>,
+}
+
+impl RecordSink for CsvSink {
+    fn record(&mut self, record: Box<RequestRecord>) {
+        // If the writer thread died (disk error), it reports that on join.
+        let _ = self.tx.send(record);
+    }
+}
+
+/// The writer thread; `finish` waits for it and returns the files written.
+pub struct CsvWriter {
+    paths: Vec<PathBuf>,
+    thread: JoinHandle<std::io::Result<()>>,
+}
+
+impl CsvWriter {
+    /// Creates one CSV per engine in `dir` and starts the writer thread.
+    /// `started_at` is the wall-clock time of the start signal.
+    pub fn create(
+        dir: &Path,
+        engines: &[String],
+        stamp: &str,
+        race_slug: &str,
+        started_at: SystemTime,
+    ) -> anyhow::Result<(CsvSink, CsvWriter)> {
+        use anyhow::Context as _;
+        let mut writers = Vec::new();
+        let mut paths = Vec::new();
+        for engine in engines {
+            let path = dir.join(csv_file_name(engine, stamp, race_slug));
+            let file = File::create(&path)
+                .with_context(|| format!("cannot create '{}'", path.display()))?;
+            let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+            writer
+                .write_record(COLUMNS)
+                .with_context(|| format!("cannot write '{}'", path.display()))?;
+            writers.push(writer);
+            paths.push(path);
+        }
+        let (tx, rx) = mpsc::channel::<Box<RequestRecord>>();
+        let thread = std::thread::Builder::new()
+            .name("csv-writer".into())
+            .spawn(move || write_loop(&rx, &mut writers, started_at))
+            .context("cannot start the CSV writer thread")?;
+        Ok((CsvSink { tx }, CsvWriter { paths, thread }))
+    }
+
+    /// Waits until every record has been written (the sink must have been
+    /// dropped, which happens when the race ends).
+    pub fn finish(self) -> anyhow::Result<Vec<PathBuf>> {
+        match self.thread.join() {
+            Ok(Ok(())) => Ok(self.paths),
+            Ok(Err(e)) => Err(anyhow::anyhow!("writing the per-request CSV failed: {e}")),
+            Err(_) => Err(anyhow::anyhow!("the CSV writer thread panicked")),
+        }
+    }
+}
+
+fn write_loop(
+    rx: &mpsc::Receiver<Box<RequestRecord>>,
+    writers: &mut [csv::Writer<BufWriter<File>>],
+    started_at: SystemTime,
+) -> std::io::Result<()> {
+    loop {
+        match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(record) => {
+                if let Some(w) = writers.get_mut(record.engine) {
+                    w.write_record(row(&record, started_at))?;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                for w in writers.iter_mut() {
+                    w.flush()?;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for w in writers.iter_mut() {
+        w.flush()?;
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
+}
+
+/// One CSV row. `timestamp` is the scheduled start in Unix seconds.
+#[must_use]
+pub fn row(r: &RequestRecord, started_at: SystemTime) -> Vec<String> {
+    let start = (started_at + r.scheduled_at)
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let ok = r.is_ok();
+    vec![
+        r.request_id.to_string(),
+        format!("{:.6}", start.as_secs_f64()),
+        r.user_id.to_string(),
+        r.user_request_num.to_string(),
+        r.input_tokens.to_string(),
+        r.output_tokens.to_string(),
+        r.ttft().map(ms).unwrap_or_default(),
+        r.tpot().map(ms).unwrap_or_default(),
+        format!("{:.6}", r.e2e().as_secs_f64()),
+        if ok {
+            format!("{:.3}", r.total_tokens_per_s())
+        } else {
+            String::new()
+        },
+        if ok {
+            format!("{:.3}", r.output_tokens_per_s())
+        } else {
+            String::new()
+        },
+        r.status.to_string(),
+        r.prompt.to_string(),
+        r.output_text.clone(),
+        r.error
+            .as_ref()
+            .map(|e| e.kind.name().to_owned())
+            .unwrap_or_default(),
+        r.input_source.name().to_owned(),
+        r.output_source.name().to_owned(),
+        ms(r.send_delay()),
+    ]
+}

@@ -1,0 +1,9 @@
+//! Exports of a race's results: the per-request CSVs (the original's
+//! columns) and `summary.json`. Reports format numbers; they compute none.
+
+pub mod csv_sink;
+pub mod summary;
+pub mod table;
+
+pub use csv_sink::{CsvSink, CsvWriter, csv_file_name};
+pub use summary::{SummaryFile, write_summary};

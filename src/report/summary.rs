@@ -1,0 +1,202 @@
+//! `summary.json`: the race's final numbers, with units in the field names.
+//! A DTO separate from the metric types so the file format only changes on
+//! purpose.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::metrics::series::SeriesPoint;
+use crate::metrics::slo::SloCheck;
+use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
+
+/// Version of the summary format; bumped when a field changes meaning.
+pub const SUMMARY_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct SummaryFile {
+    pub summary_version: u32,
+    pub tool: String,
+    pub race: String,
+    /// Wall-clock time of the start signal (RFC 3339).
+    pub started_at: String,
+    /// From the start signal to the end of the last request.
+    pub duration_s: f64,
+    pub load_mode: String,
+    pub finish: FinishSummary,
+    pub slo_pass: bool,
+    pub engines: Vec<EngineSummary>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FinishSummary {
+    pub time_limit_s: f64,
+    pub duration_is_finish_line: bool,
+    pub requests: Option<u64>,
+    pub output_tokens: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub mean: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl From<&LatencySummary> for Percentiles {
+    fn from(s: &LatencySummary) -> Self {
+        let ms = |d: Duration| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        Percentiles {
+            count: s.count,
+            mean: ms(s.mean),
+            min: ms(s.min),
+            p50: ms(s.p50),
+            p90: ms(s.p90),
+            p95: ms(s.p95),
+            p99: ms(s.p99),
+            p999: ms(s.p999),
+            max: ms(s.max),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EngineSummary {
+    pub name: String,
+    pub model: String,
+    pub place: usize,
+    /// running | finished | out_of_time | stopped
+    pub state: String,
+    /// When the engine crossed its finish line, seconds after the start.
+    pub finish_s: Option<f64>,
+    pub active_s: f64,
+    pub requests_ok: u64,
+    pub requests_failed: u64,
+    pub requests_cancelled: u64,
+    pub requests_good: u64,
+    pub errors: BTreeMap<String, u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Where output token counts came from: usage | tokenizer | estimate | chunks | mixed.
+    pub token_source: Option<String>,
+    pub input_token_source: Option<String>,
+    pub rps: f64,
+    pub output_tokens_per_s: f64,
+    pub total_tokens_per_s: f64,
+    pub goodput_rps: f64,
+    pub success_rate: f64,
+    pub ttft_ms: Percentiles,
+    pub tpot_ms: Percentiles,
+    pub itl_ms: Percentiles,
+    pub e2e_ms: Percentiles,
+    pub send_delay_ms: Percentiles,
+    pub late_arrivals: u64,
+    pub dropped_arrivals: u64,
+    pub slo_pass: bool,
+    pub slo: Vec<SloCheck>,
+    pub series: Vec<SeriesPoint>,
+}
+
+fn source_label(sources: &std::collections::BTreeSet<TokenSource>) -> Option<String> {
+    match sources.len() {
+        0 => None,
+        1 => sources.iter().next().map(|s| s.name().to_owned()),
+        _ => Some("mixed".to_owned()),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl EngineSummary {
+    fn from_lane(l: &LaneSnapshot) -> Self {
+        EngineSummary {
+            name: l.name.clone(),
+            model: l.model.clone(),
+            place: l.place,
+            state: l.state.name().to_owned(),
+            finish_s: l.finished_at.map(|d| round3(d.as_secs_f64())),
+            active_s: round3(l.active.as_secs_f64()),
+            requests_ok: l.requests_ok,
+            requests_failed: l.requests_failed,
+            requests_cancelled: l.requests_cancelled,
+            requests_good: l.requests_good,
+            errors: l
+                .errors
+                .iter()
+                .map(|(k, v)| (k.name().to_owned(), *v))
+                .collect(),
+            input_tokens: l.input_tokens,
+            output_tokens: l.output_tokens,
+            token_source: source_label(&l.output_sources),
+            input_token_source: source_label(&l.input_sources),
+            rps: round3(l.requests_per_s),
+            output_tokens_per_s: round3(l.output_tokens_per_s),
+            total_tokens_per_s: round3(l.total_tokens_per_s),
+            goodput_rps: round3(l.goodput_rps),
+            success_rate: round3(l.success_rate),
+            ttft_ms: (&l.ttft).into(),
+            tpot_ms: (&l.tpot).into(),
+            itl_ms: (&l.itl).into(),
+            e2e_ms: (&l.e2e).into(),
+            send_delay_ms: (&l.send_delay).into(),
+            late_arrivals: l.late_arrivals,
+            dropped_arrivals: l.dropped_arrivals,
+            slo_pass: l.slo_pass,
+            slo: l.slo_checks.clone(),
+            series: l.series.clone(),
+        }
+    }
+}
+
+impl SummaryFile {
+    #[must_use]
+    pub fn new(snapshot: &RaceSnapshot, started_at: SystemTime) -> Self {
+        let started: chrono::DateTime<chrono::Local> = started_at.into();
+        SummaryFile {
+            summary_version: SUMMARY_VERSION,
+            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
+            race: snapshot.race_name.clone(),
+            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+            duration_s: round3(snapshot.elapsed.as_secs_f64()),
+            load_mode: snapshot.load_mode.to_owned(),
+            finish: FinishSummary {
+                time_limit_s: snapshot.finish.duration.as_secs_f64(),
+                duration_is_finish_line: snapshot.finish.duration_is_finish_line,
+                requests: snapshot.finish.requests,
+                output_tokens: snapshot.finish.output_tokens,
+            },
+            slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
+            engines: snapshot
+                .leaderboard
+                .iter()
+                .map(|&i| EngineSummary::from_lane(&snapshot.lanes[i]))
+                .collect(),
+        }
+    }
+}
+
+/// Writes `summary.json` into `dir` and returns its path.
+pub fn write_summary(
+    dir: &Path,
+    snapshot: &RaceSnapshot,
+    started_at: SystemTime,
+) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    let path = dir.join("summary.json");
+    let json = serde_json::to_vec_pretty(&SummaryFile::new(snapshot, started_at))?;
+    // Write then rename, so a reader never sees half a file.
+    let tmp = dir.join(".summary.json.tmp");
+    std::fs::write(&tmp, json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write '{}'", path.display()))?;
+    Ok(path)
+}

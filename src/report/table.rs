@@ -1,0 +1,97 @@
+//! The plain-text leaderboard printed at the end of a headless race (and
+//! after the TUI closes).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::metrics::{LaneState, RaceSnapshot};
+
+fn ms(d: Duration, count: u64) -> String {
+    if count == 0 {
+        "-".to_owned()
+    } else {
+        format!("{:.1}", d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// The final leaderboard as an aligned table.
+#[must_use]
+pub fn leaderboard_table(s: &RaceSnapshot) -> String {
+    let header = [
+        "#",
+        "engine",
+        "ok",
+        "failed",
+        "req/s",
+        "out tok/s",
+        "goodput",
+        "TTFT p50",
+        "TTFT p99",
+        "TPOT p50",
+        "E2E p99",
+        "finish",
+        "SLO",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+    for &i in &s.leaderboard {
+        let l = &s.lanes[i];
+        let finish = match (l.state, l.finished_at) {
+            (LaneState::Finished, Some(t)) => format!("{:.1}s", t.as_secs_f64()),
+            (LaneState::OutOfTime, _) => "DNF".to_owned(),
+            (LaneState::Stopped, _) => "stopped".to_owned(),
+            _ => "-".to_owned(),
+        };
+        let slo = if l.slo_checks.is_empty() {
+            "-".to_owned()
+        } else if l.slo_pass {
+            "pass".to_owned()
+        } else {
+            let failed: Vec<&str> = l
+                .slo_checks
+                .iter()
+                .filter(|c| !c.pass)
+                .map(|c| c.name)
+                .collect();
+            format!("FAIL {}", failed.join(","))
+        };
+        rows.push(vec![
+            l.place.to_string(),
+            l.name.clone(),
+            l.requests_ok.to_string(),
+            l.requests_failed.to_string(),
+            format!("{:.2}", l.requests_per_s),
+            format!("{:.1}", l.output_tokens_per_s),
+            format!("{:.2}", l.goodput_rps),
+            ms(l.ttft.p50, l.ttft.count),
+            ms(l.ttft.p99, l.ttft.count),
+            ms(l.tpot.p50, l.tpot.count),
+            ms(l.e2e.p99, l.e2e.count),
+            finish,
+            slo,
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            // Names left-aligned, numbers right-aligned.
+            if c == 1 || c == 12 {
+                let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
+            } else {
+                let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
+            }
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+        if n == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
+            out.push_str(&"-".repeat(total));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,17 @@
+//! The built-in simulated OpenAI-compatible endpoint (`llm-locust sim` and
+//! `simulate:` engines). It owns a small axum server that streams
+//! chat/completions answers with configurable TTFT, TPOT, jitter, prefill
+//! cost, capacity (queueing) and injected faults, deterministic per seed, so
+//! races, demos and tests need no real inference server.
+
+mod generate;
+mod request;
+mod server;
+mod stats;
+mod vocab;
+
+#[cfg(test)]
+mod tests;
+
+pub use server::{SimError, SimHandle, serve};
+pub use stats::SimStats;

@@ -1,0 +1,206 @@
+//! Parsing of the simulator's request bodies: only the fields that change
+//! what it does (model, prompt size, stream flags, output length). Unknown
+//! fields are ignored, like a lenient real server.
+
+use serde::Deserialize;
+
+use crate::workload::estimate_tokens;
+
+/// Which completion route a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Chat,
+    Completions,
+}
+
+/// What the simulator needs from one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SimRequest {
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// `max_tokens`, or else `max_completion_tokens`.
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+/// The fields both routes share.
+#[derive(Deserialize)]
+struct Common {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ChatBody {
+    messages: Vec<Message>,
+    #[serde(flatten)]
+    common: Common,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompletionBody {
+    prompt: Prompt,
+    #[serde(flatten)]
+    common: Common,
+}
+
+/// `/v1/completions` accepts text, a batch of texts, or token ids.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Prompt {
+    Text(String),
+    Texts(Vec<String>),
+    Tokens(Vec<u64>),
+    TokenBatches(Vec<Vec<u64>>),
+}
+
+/// Parses a request body; the error is the message for a 400 answer.
+pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
+    let invalid = |e: serde_json::Error| format!("invalid request body: {e}");
+    let (prompt_tokens, common) = match api {
+        Api::Chat => {
+            let chat: ChatBody = serde_json::from_slice(body).map_err(invalid)?;
+            (
+                estimate_tokens(&chat_prompt_text(&chat.messages)),
+                chat.common,
+            )
+        }
+        Api::Completions => {
+            let c: CompletionBody = serde_json::from_slice(body).map_err(invalid)?;
+            (prompt_tokens(&c.prompt), c.common)
+        }
+    };
+    Ok(SimRequest {
+        model: common.model.unwrap_or_else(|| "sim".to_owned()),
+        prompt_tokens,
+        stream: common.stream.unwrap_or(false),
+        include_usage: common
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+        max_tokens: common.max_tokens.or(common.max_completion_tokens),
+    })
+}
+
+/// The system and user text, concatenated: what the prompt count is
+/// estimated from. Assistant turns are left out so the count matches the
+/// load generator's own estimate of the prompt it sent.
+fn chat_prompt_text(messages: &[Message]) -> String {
+    let mut text = String::new();
+    for m in messages {
+        if !matches!(m.role.as_str(), "user" | "system" | "developer") {
+            continue;
+        }
+        match &m.content {
+            Some(Content::Text(t)) => text.push_str(t),
+            Some(Content::Parts(parts)) => {
+                for t in parts.iter().filter_map(|p| p.text.as_deref()) {
+                    text.push_str(t);
+                }
+            }
+            None => {}
+        }
+    }
+    text
+}
+
+fn prompt_tokens(prompt: &Prompt) -> u32 {
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    match prompt {
+        Prompt::Text(t) => estimate_tokens(t),
+        Prompt::Texts(ts) => estimate_tokens(&ts.concat()),
+        Prompt::Tokens(ids) => count(ids.len()),
+        Prompt::TokenBatches(batches) => count(batches.iter().map(Vec::len).sum()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_counts_system_and_user_text_and_ignores_unknown_fields() {
+        let body = br#"{"model":"m","messages":[
+            {"role":"system","content":"abcd"},
+            {"role":"assistant","content":"ignored text"},
+            {"role":"user","content":[{"type":"text","text":"efgh"},{"type":"image_url","image_url":{}}]}
+        ],"stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":7,"temperature":0.5,"whatever":[1]}"#;
+        let r = parse(Api::Chat, body).unwrap();
+        assert_eq!(r.model, "m");
+        assert_eq!(r.prompt_tokens, estimate_tokens("abcdefgh"));
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.max_tokens, Some(7));
+    }
+
+    #[test]
+    fn completions_accept_text_batches_and_token_ids() {
+        let r = parse(
+            Api::Completions,
+            br#"{"model":"m","prompt":"hello world","max_tokens":3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.prompt_tokens, r.max_tokens, r.stream),
+            (estimate_tokens("hello world"), Some(3), false)
+        );
+        let r = parse(Api::Completions, br#"{"prompt":["ab","cd"]}"#).unwrap();
+        assert_eq!((r.model.as_str(), r.prompt_tokens), ("sim", 1));
+        let r = parse(Api::Completions, br#"{"prompt":[1,2,3]}"#).unwrap();
+        assert_eq!(r.prompt_tokens, 3);
+    }
+
+    #[test]
+    fn bad_bodies_are_rejected_with_a_reason() {
+        assert!(
+            parse(Api::Chat, b"{not json")
+                .unwrap_err()
+                .starts_with("invalid request body")
+        );
+        assert!(
+            parse(Api::Chat, br#"{"model":"m"}"#)
+                .unwrap_err()
+                .contains("messages")
+        );
+        assert!(
+            parse(Api::Completions, br#"{"model":"m"}"#)
+                .unwrap_err()
+                .contains("prompt")
+        );
+    }
+}

@@ -1,0 +1,424 @@
+//! The simulator's HTTP side: binding, the axum routes, admission through
+//! the capacity semaphore, HTTP-status faults, non-streaming answers, and
+//! bounded shutdown. Streaming bodies are built in `generate`.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::generate::{
+    Abort, Generation, GenerationParts, Lease, Schedule, SseFormat, draw_fault, fault_point, later,
+    output_tokens, request_rng,
+};
+use super::request::{self, Api, SimRequest};
+use super::stats::{Counters, GaugeGuard, SimStats};
+use crate::config::{FaultKind, SimSpec};
+
+/// How long open streams may keep going after shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
+/// How long cut connections get to close before the server task gives up
+/// on them; grace plus this is the ~1 s shutdown bound.
+const CUT_WAIT: Duration = Duration::from_millis(250);
+/// Long prompts are the point of some benchmarks; axum's 2 MB default is too small.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("cannot listen on {addr}: {reason}; pick another --port")]
+    Bind { addr: SocketAddr, reason: String },
+}
+
+/// A running simulator. Dropping it asks the server to stop (as
+/// [`SimHandle::shutdown`] does, without waiting).
+#[derive(Debug)]
+pub struct SimHandle {
+    addr: SocketAddr,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://HOST:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops accepting, lets open streams run for a short grace, then cuts
+    /// them; returns when the server task has ended (about 1 s at most).
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        if let Some(mut task) = self.task.take() {
+            let bound = SHUTDOWN_GRACE + CUT_WAIT + Duration::from_millis(100);
+            if tokio::time::timeout(bound, &mut task).await.is_err() {
+                debug!("sim: server task did not end in time; aborting it");
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Binds `addr` (e.g. `127.0.0.1:0` for a free port), spawns the server task
+/// on the current tokio runtime and returns once listening. Cancelling
+/// `cancel` (or calling [`SimHandle::shutdown`]) stops it.
+pub async fn serve(
+    spec: SimSpec,
+    addr: SocketAddr,
+    cancel: CancellationToken,
+) -> Result<SimHandle, SimError> {
+    let bind_error = |e: std::io::Error| SimError::Bind {
+        addr,
+        reason: describe_bind_error(&e),
+    };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    // Tokens are tiny writes; Nagle's algorithm would hold them back and
+    // distort the very latencies the simulator is meant to produce.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            debug!("sim: cannot set TCP_NODELAY: {e}");
+        }
+    });
+
+    // The handle's own token: shutting one simulator down must not cancel
+    // the caller's token, which may stop a whole race.
+    let shutdown = cancel.child_token();
+    // Fires after the grace period: every open stream and waiting request ends.
+    let cut = CancellationToken::new();
+    let counters = Arc::new(Counters::default());
+    let sim = Arc::new(Sim {
+        probabilities: spec.fault_probabilities(),
+        permits: Arc::new(Semaphore::new(
+            usize::try_from(spec.capacity.max(1)).unwrap_or(usize::MAX),
+        )),
+        spec,
+        counters: Arc::clone(&counters),
+        cut: cut.clone(),
+    });
+    let server = axum::serve(listener, router(sim))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let grace_over = shutdown.clone();
+    let task = tokio::spawn(async move {
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => {
+                if let Err(e) = result {
+                    debug!("sim: server ended with an error: {e}");
+                }
+            }
+            () = async {
+                grace_over.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                debug!("sim: streams still open after the grace period; cutting them");
+                cut.cancel();
+                if tokio::time::timeout(CUT_WAIT, server).await.is_err() {
+                    debug!("sim: connections still open after the cut; leaving them");
+                }
+            }
+        }
+        cut.cancel();
+        debug!("sim: stopped");
+    });
+    debug!(%local, "sim: listening");
+    Ok(SimHandle {
+        addr: local,
+        counters,
+        shutdown,
+        task: Some(task),
+    })
+}
+
+fn describe_bind_error(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address in use".to_owned(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".to_owned(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Shared state of one simulator.
+#[derive(Debug)]
+struct Sim {
+    spec: SimSpec,
+    probabilities: Vec<(FaultKind, f64)>,
+    permits: Arc<Semaphore>,
+    counters: Arc<Counters>,
+    cut: CancellationToken,
+}
+
+fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/models", get(models))
+        .route("/health", get(|| async { StatusCode::OK }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(sim)
+}
+
+async fn chat(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    sim.handle(Api::Chat, &body).await
+}
+
+async fn completions(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    sim.handle(Api::Completions, &body).await
+}
+
+async fn models() -> Response {
+    axum::Json(json!({
+        "object": "list",
+        "data": [{"id": "sim", "object": "model", "created": 0, "owned_by": "llm-locust"}],
+    }))
+    .into_response()
+}
+
+/// An OpenAI-style error answer.
+fn error_response(status: StatusCode, kind: &str, message: &str) -> Response {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": status.as_u16()}});
+    (status, axum::Json(body)).into_response()
+}
+
+/// A 200 whose body breaks off: hyper drops the connection mid-response.
+fn cut_response(abort: Abort) -> Response {
+    let body = futures_util::stream::once(async move {
+        // Let hyper flush the head first, so the client sees a broken body.
+        tokio::task::yield_now().await;
+        Err::<Bytes, _>(abort)
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Sim {
+    async fn handle(&self, api: Api, body: &[u8]) -> Response {
+        let seq = self.counters.next_request();
+        let req = match request::parse(api, body) {
+            Ok(r) => r,
+            Err(message) => {
+                debug!(seq, "sim: bad request: {message}");
+                return error_response(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+            }
+        };
+        let mut rng = request_rng(self.spec.seed, seq);
+        let fault = draw_fault(&self.probabilities, &mut rng);
+        if let Some(response) = fault.and_then(|kind| self.status_fault(kind, seq)) {
+            return response;
+        }
+        let Some(lease) = self.admit(seq).await else {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "simulator shutting down",
+            );
+        };
+        let schedule = Schedule::new(Instant::now(), &self.spec, req.prompt_tokens, rng);
+        let n = output_tokens(&self.spec, &req);
+        debug!(
+            seq,
+            prompt_tokens = req.prompt_tokens,
+            output_tokens = n,
+            stream = req.stream,
+            "sim: admitted"
+        );
+        if req.stream {
+            let generation = Generation::new(GenerationParts {
+                format: SseFormat::new(api, seq, unix_now(), &req.model),
+                schedule,
+                output_tokens: n,
+                prompt_tokens: req.prompt_tokens,
+                include_usage: req.include_usage,
+                fault,
+                stall: self.spec.stall,
+                lease,
+                stop: self.cut.clone(),
+            });
+            (
+                [
+                    (header::CONTENT_TYPE, "text/event-stream"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                Body::from_stream(generation.into_stream()),
+            )
+                .into_response()
+        } else {
+            self.complete(api, &req, schedule, lease, fault).await
+        }
+    }
+
+    /// Answers the HTTP-status faults at once, without taking a slot, as an
+    /// overloaded or broken server would. `None` for the in-stream kinds.
+    fn status_fault(&self, kind: FaultKind, seq: u64) -> Option<Response> {
+        let (status, kind_name, message) = match kind {
+            FaultKind::Http429 => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_exceeded",
+                "simulated rate limit",
+            ),
+            FaultKind::Http500 => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "simulated internal error",
+            ),
+            FaultKind::Http503 => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "simulated overload",
+            ),
+            FaultKind::Reset | FaultKind::Stall | FaultKind::Malformed | FaultKind::StreamError => {
+                return None;
+            }
+        };
+        self.counters.fault(kind);
+        debug!(seq, fault = kind.name(), "sim: injecting fault");
+        let mut response = error_response(status, kind_name, message);
+        if kind == FaultKind::Http429 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        Some(response)
+    }
+
+    /// Waits for a capacity slot; the wait is the simulated queue. `None`
+    /// when the server is being cut.
+    async fn admit(&self, seq: u64) -> Option<Lease> {
+        let _queued = GaugeGuard::new(self.counters.queued());
+        let permit = tokio::select! {
+            biased;
+            () = self.cut.cancelled() => return None,
+            permit = Arc::clone(&self.permits).acquire_owned() => permit.ok()?,
+        };
+        Some(Lease::new(permit, Arc::clone(&self.counters), seq))
+    }
+
+    /// A non-streaming answer: nothing is sent until the last token is due.
+    /// In-stream faults map to their nearest whole-response equivalent.
+    async fn complete(
+        &self,
+        api: Api,
+        req: &SimRequest,
+        mut schedule: Schedule,
+        mut lease: Lease,
+        fault: Option<FaultKind>,
+    ) -> Response {
+        let seq = lease.seq();
+        let n = output_tokens(&self.spec, req);
+        let tokens = fault.map_or(n, |_| fault_point(n));
+        let mut text = String::new();
+        let mut due = schedule.next_due();
+        for _ in 0..tokens {
+            due = schedule.next_due();
+            text.push(' ');
+            text.push_str(schedule.take());
+        }
+        if !self.sleep_until(due).await {
+            return cut_response(Abort::Shutdown);
+        }
+        if let Some(kind) = fault {
+            self.counters.fault(kind);
+            debug!(seq, fault = kind.name(), "sim: injecting fault");
+            lease.end(false);
+            return match kind {
+                FaultKind::Malformed => (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    r#"{"choices":[{"message":{"content":"#,
+                )
+                    .into_response(),
+                FaultKind::Stall => {
+                    let until = later(Instant::now(), self.spec.stall);
+                    cut_response(if self.sleep_until(until).await {
+                        Abort::Stall
+                    } else {
+                        Abort::Shutdown
+                    })
+                }
+                FaultKind::StreamError => error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "simulated server error",
+                ),
+                FaultKind::Reset | FaultKind::Http429 | FaultKind::Http500 | FaultKind::Http503 => {
+                    cut_response(Abort::Reset)
+                }
+            };
+        }
+        lease.end(true);
+        let (id, object, choice) = match api {
+            Api::Chat => (
+                format!("chatcmpl-{seq}"),
+                "chat.completion",
+                json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
+            ),
+            Api::Completions => (
+                format!("cmpl-{seq}"),
+                "text_completion",
+                json!({"index": 0, "text": text, "logprobs": null, "finish_reason": "length"}),
+            ),
+        };
+        axum::Json(json!({
+            "id": id,
+            "object": object,
+            "created": unix_now(),
+            "model": req.model,
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": req.prompt_tokens,
+                "completion_tokens": n,
+                "total_tokens": u64::from(req.prompt_tokens) + u64::from(n),
+            },
+        }))
+        .into_response()
+    }
+
+    /// False when the server is being cut before `due`.
+    async fn sleep_until(&self, due: Instant) -> bool {
+        tokio::select! {
+            biased;
+            () = self.cut.cancelled() => false,
+            () = tokio::time::sleep_until(due) => true,
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! The real binary: exit codes, output files, signals and messages.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-locust"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn write_race(dir: &Path, yaml: &str) -> PathBuf {
+    let path = dir.join("race.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// The one race folder inside `out`.
+fn race_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
+    csv::Reader::from_path(path)
+        .unwrap()
+        .records()
+        .map(Result::unwrap)
+        .collect()
+}
+
+const QUICK_RACE: &str = r"
+race:
+  name: Quick CLI Race
+  countdown_s: 0
+  duration: 1.5
+  users: 2
+  spawn_rate: 100
+  engines:
+    - name: alpha
+      max_tokens: 5
+      simulate: {ttft_ms: 20, tpot_ms: 5, jitter: 0}
+    - name: beta
+      max_tokens: 5
+      simulate: {ttft_ms: 40, tpot_ms: 5, jitter: 0}
+";
+
+#[test]
+fn headless_race_writes_summary_and_csvs_and_exits_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(tmp.path(), QUICK_RACE);
+    let out = tmp.path().join("out");
+    let output = run(&[
+        "race",
+        race.to_str().unwrap(),
+        "--no-tui",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("alpha") && stdout.contains("beta") && stdout.contains("TTFT p50"),
+        "{stdout}"
+    );
+    let dir = race_dir(&out);
+    assert!(
+        dir.file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("quick-cli-race-")
+    );
+    let s = summary(&dir);
+    assert_eq!(s["race"], "Quick CLI Race");
+    let engines = s["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 2);
+    for e in engines {
+        for key in [
+            "rps",
+            "output_tokens_per_s",
+            "total_tokens_per_s",
+            "goodput_rps",
+            "finish_s",
+            "slo_pass",
+        ] {
+            assert!(e.get(key).is_some(), "summary lacks {key}");
+        }
+        for metric in ["ttft_ms", "tpot_ms", "itl_ms", "e2e_ms"] {
+            for q in ["mean", "p50", "p90", "p95", "p99", "p999"] {
+                assert!(e[metric][q].is_number(), "{metric}.{q}");
+            }
+        }
+        let name = e["name"].as_str().unwrap();
+        let csv = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(&format!("{name}-"))
+            })
+            .expect("a CSV per engine");
+        assert!(csv.to_str().unwrap().ends_with("-quick-cli-race.csv"));
+        let rows = csv_rows(&csv);
+        assert_eq!(
+            rows.len() as u64,
+            e["requests_ok"].as_u64().unwrap() + e["requests_failed"].as_u64().unwrap()
+        );
+        let header = csv::Reader::from_path(&csv)
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        let original = [
+            "request_id",
+            "timestamp",
+            "user_id",
+            "user_request_num",
+            "input_tokens",
+            "output_tokens",
+            "ttft_ms",
+            "tpot_ms",
+            "end_to_end_s",
+            "total_tokens_per_sec",
+            "output_tokens_per_sec",
+            "status_code",
+            "input_prompt",
+            "output_text",
+        ];
+        assert_eq!(header.iter().take(14).collect::<Vec<_>>(), original);
+    }
+    // alpha's TTFT is half of beta's: it must lead on TTFT and the leaderboard is complete.
+    assert!(engines.iter().all(|e| e["place"].as_u64().unwrap() >= 1));
+}
+
+#[test]
+fn sigint_mid_race_still_writes_complete_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(
+        tmp.path(),
+        &QUICK_RACE.replace("duration: 1.5", "duration: 60"),
+    );
+    let out = tmp.path().join("out");
+    let mut child = bin()
+        .args([
+            "race",
+            race.to_str().unwrap(),
+            "--no-tui",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = race_dir(&out);
+    let s = summary(&dir);
+    let engines = s["engines"].as_array().unwrap();
+    assert!(s["duration_s"].as_f64().unwrap() < 10.0);
+    for e in engines {
+        assert_eq!(e["state"], "stopped");
+        let ok = e["requests_ok"].as_u64().unwrap();
+        assert!(ok > 10, "{ok}");
+        let name = e["name"].as_str().unwrap();
+        let csv = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with(&format!("{name}-"))
+            })
+            .unwrap();
+        assert_eq!(
+            csv_rows(&csv).len() as u64,
+            ok + e["requests_failed"].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn failed_slo_exits_1_and_unreachable_engines_exit_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slo = QUICK_RACE.replace("  engines:", "  slo: {ttft_p99_ms: 5}\n  engines:");
+    let race = write_race(tmp.path(), &slo);
+    let output = run(&["race", race.to_str().unwrap(), "--no-tui", "--no-save"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("FAIL ttft_p99_ms"));
+
+    let dead = r"
+race:
+  name: nobody home
+  countdown_s: 0
+  duration: 1
+  users: 1
+  engines:
+    - name: ghost
+      url: http://127.0.0.1:9
+      model: m
+";
+    let race = write_race(tmp.path(), dead);
+    let output = run(&["race", race.to_str().unwrap(), "--no-tui", "--no-save"]);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no engine could be reached"));
+}
+
+#[test]
+fn validate_accepts_shipped_races_and_rejects_broken_ones_with_exit_2() {
+    let races = Path::new(env!("CARGO_MANIFEST_DIR")).join("races");
+    for entry in std::fs::read_dir(&races).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let output = run(&["validate", path.to_str().unwrap()]);
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+        }
+    }
+    let invalid = races.join("fixtures/invalid");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&invalid).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# expect:")
+            .trim()
+            .to_owned();
+        let output = run(&["validate", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{}: one line expected:\n{stderr}",
+            path.display()
+        );
+        assert!(stderr.contains(&expect), "{}: {stderr}", path.display());
+        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"));
+        checked += 1;
+    }
+    assert!(checked >= 10);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let output = run(&["race", "races/does-not-exist.yaml", "--no-tui"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("does-not-exist.yaml"));
+
+    let output = run(&["race", "races/demo.yaml", "--no-tui", "--users", "zero"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(
+        tmp.path(),
+        &QUICK_RACE.replace(
+            "    - name: beta\n",
+            "    - name: beta\n      api_key_env: LLM_LOCUST_TEST_UNSET_KEY\n",
+        ),
+    );
+    let output = bin()
+        .args(["race", race.to_str().unwrap(), "--no-tui", "--no-save"])
+        .env_remove("LLM_LOCUST_TEST_UNSET_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("LLM_LOCUST_TEST_UNSET_KEY") && stderr.contains("api_key_env"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn api_key_is_sent_but_never_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = "sk-test-0123456789abcdef-never-log-me";
+    let race = write_race(
+        tmp.path(),
+        &QUICK_RACE.replace(
+            "    - name: beta\n",
+            "    - name: beta\n      api_key_env: LLM_LOCUST_TEST_KEY\n",
+        ),
+    );
+    let out = tmp.path().join("out");
+    let output = bin()
+        .args([
+            "race",
+            race.to_str().unwrap(),
+            "--no-tui",
+            "--output-dir",
+            out.to_str().unwrap(),
+        ])
+        .env("LLM_LOCUST_TEST_KEY", secret)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(secret));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
+    for file in std::fs::read_dir(race_dir(&out)).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(secret));
+    }
+}

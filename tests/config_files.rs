@@ -1,0 +1,192 @@
+//! The shipped race files, the original project's race files and the invalid
+//! fixtures (`races/fixtures/invalid/*.yaml`, each naming its expected error
+//! on its first line as `# expect: <substring>`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use llm_locust::config::{self, ConfigError, EngineTarget};
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn load(path: &Path) -> config::RaceSpec {
+    match config::load_race_file(path) {
+        Ok(spec) => spec,
+        Err(e) => panic!("{} should be valid:\n{e}", path.display()),
+    }
+}
+
+#[test]
+fn every_shipped_race_file_is_valid() {
+    let files = yaml_files(&manifest_dir().join("races"));
+    assert!(
+        files.len() >= 8,
+        "expected the original's 8 races in races/, found {}",
+        files.len()
+    );
+    for path in files {
+        let spec = load(&path);
+        assert!(!spec.engines.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn every_original_race_file_loads_unchanged() {
+    let dir = manifest_dir().join("../shared/seed/races");
+    if !dir.is_dir() {
+        println!("skipping: ../shared not present");
+        return;
+    }
+    let files = yaml_files(&dir);
+    assert!(!files.is_empty());
+    for path in files {
+        let spec = load(&path);
+        // The adapted copy keeps everything but (some) URLs.
+        let copy = manifest_dir().join("races").join(path.file_name().unwrap());
+        let ours = load(&copy);
+        assert_eq!(spec.name, ours.name, "{}", copy.display());
+        assert_eq!(spec.load, ours.load, "{}", copy.display());
+        assert_eq!(spec.finish, ours.finish, "{}", copy.display());
+        assert_eq!(spec.dataset, ours.dataset, "{}", copy.display());
+        let names =
+            |s: &config::RaceSpec| s.engines.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&spec), names(&ours), "{}", copy.display());
+        for engine in &ours.engines {
+            let EngineTarget::Url(url) = &engine.target else {
+                panic!("{}: simulated engine", copy.display())
+            };
+            assert!(
+                url.starts_with("http://localhost:"),
+                "{}: {url}",
+                copy.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_invalid_fixture_fails_with_its_expected_message() {
+    let files = yaml_files(&manifest_dir().join("races/fixtures/invalid"));
+    assert!(files.len() >= 12, "only {} invalid fixtures", files.len());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect:"))
+            .unwrap_or_else(|| panic!("{}: first line must be '# expect: ...'", path.display()))
+            .trim();
+        let err = match config::load_race_file(&path) {
+            Ok(_) => panic!("{} should be invalid", path.display()),
+            Err(e) => e,
+        };
+        let shown = err.to_string();
+        assert!(
+            shown.contains(expect),
+            "{}:\nexpected: {expect}\ngot: {shown}",
+            path.display()
+        );
+        let problems = err.problems();
+        assert_eq!(
+            problems.len(),
+            1,
+            "{}: one problem per fixture:\n{shown}",
+            path.display()
+        );
+        let key_path = &problems[0].path;
+        assert!(
+            key_path == "race" || key_path.starts_with("race.") || key_path.starts_with("line "),
+            "{}: the message should name a key path (or a line): '{key_path}'",
+            path.display()
+        );
+        assert!(
+            shown.starts_with(&format!("{}: {key_path}: ", path.display())),
+            "{shown}"
+        );
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+    }
+}
+
+#[test]
+fn a_key_is_never_echoed() {
+    let path = manifest_dir().join("races/fixtures/invalid/api-key-in-file.yaml");
+    let err = config::load_race_file(&path).unwrap_err().to_string();
+    assert!(!err.contains("sk-proj"), "{err}");
+}
+
+#[test]
+fn three_problems_are_all_reported() {
+    let yaml = r#"
+race:
+  name: "Three problems"
+  users: ten
+  engines:
+    - name: vllm
+      url: localhost:8000
+      model: m
+    - name: tgi
+      url: http://localhost:8001
+      model: m
+      color: rainbow
+"#;
+    let err = config::parse_race(yaml, Path::new("races/x.yaml")).unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(
+        shown,
+        "races/x.yaml: race.users: expected a whole number, got 'ten'\n\
+         races/x.yaml: race.engines[0].url: 'localhost:8000' has no scheme; write http://localhost:8000\n\
+         races/x.yaml: race.engines[1].color: unknown colour 'rainbow'; use one of black, red, green, \
+         yellow, blue, magenta, cyan, gray, dark_gray, light_red, light_green, light_yellow, light_blue, \
+         light_magenta, light_cyan, white, purple, pink, orange, grey, bright_<colour>, or #rrggbb"
+    );
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["race.users", "race.engines[0].url", "race.engines[1].color"]
+    );
+}
+
+#[test]
+fn unreadable_file_names_the_file_and_the_reason() {
+    let err = config::load_race_file(Path::new("races/does-not-exist.yaml")).unwrap_err();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(err.problems().is_empty());
+    assert_eq!(
+        err.to_string(),
+        "cannot read race file 'races/does-not-exist.yaml'"
+    );
+    let chain = format!("{:#}", anyhow::Error::from(err));
+    assert!(
+        chain.starts_with("cannot read race file 'races/does-not-exist.yaml': "),
+        "{chain}"
+    );
+    assert!(
+        chain.contains("os error 2") || chain.contains("No such file"),
+        "{chain}"
+    );
+}
+
+#[test]
+fn syntax_errors_give_a_line_and_column() {
+    let err =
+        config::parse_race("race:\n  name: x\n   users: 3\n", Path::new("x.yaml")).unwrap_err();
+    let problems = err.problems();
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].path.starts_with("line 3 column"), "{err}");
+    assert!(
+        problems[0].message.starts_with("YAML syntax error"),
+        "{err}"
+    );
+}

@@ -1,0 +1,225 @@
+//! End-to-end races over real HTTP on 127.0.0.1 against the built-in
+//! simulator, checking measured metrics against the injected latencies.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use common::{assert_close_ms, run, spec};
+use llm_locust::config::SimSpec;
+use llm_locust::metrics::{ErrorKind, LaneState, TokenSource};
+use llm_locust::sim;
+use llm_locust::workload::estimate_tokens;
+use tokio_util::sync::CancellationToken;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
+    let spec = spec(
+        r"
+race:
+  name: accuracy
+  countdown_s: 0
+  duration: 3
+  users: 4
+  spawn_rate: 100
+  engines:
+    - name: sim
+      max_tokens: 20
+      simulate: {ttft_ms: 80, tpot_ms: 12, jitter: 0, prefill_us_per_token: 0}
+",
+    );
+    let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert!(lane.requests_ok >= 20, "only {} requests", lane.requests_ok);
+    assert_eq!(lane.requests_failed, 0);
+    assert_close_ms("TTFT p50", lane.ttft.p50, 80.0);
+    assert_close_ms("TPOT p50", lane.tpot.p50, 12.0);
+    assert_close_ms("ITL p50", lane.itl.p50, 12.0);
+    assert_close_ms("E2E p50", lane.e2e.p50, 80.0 + 19.0 * 12.0);
+    // Counts are exact: every record is counted once, every token once.
+    assert_eq!(records.len() as u64, lane.requests_ok);
+    assert_eq!(lane.output_tokens, 20 * lane.requests_ok);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.output_tokens == 20 && r.chunk_times.len() == 20)
+    );
+    let input: u64 = records
+        .iter()
+        .map(|r| u64::from(estimate_tokens(&r.prompt)))
+        .sum();
+    assert_eq!(lane.input_tokens, input);
+    assert_eq!(
+        lane.output_sources.iter().copied().collect::<Vec<_>>(),
+        vec![TokenSource::Usage]
+    );
+    assert_eq!(lane.state, LaneState::Finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_counts_match_what_the_server_served() {
+    let cancel = CancellationToken::new();
+    let server = sim::serve(
+        SimSpec {
+            ttft: Duration::from_millis(5),
+            tpot: Duration::from_millis(1),
+            jitter: 0.0,
+            output_tokens: Some(7),
+            ..SimSpec::default()
+        },
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
+    let spec = spec(&format!(
+        r"
+race:
+  name: counts
+  countdown_s: 0
+  users: 3
+  spawn_rate: 100
+  finish: {{requests: 40, grace_s: 5}}
+  engines:
+    - name: real
+      url: {}
+      model: sim
+",
+        server.base_url()
+    ));
+    let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    // The server counts a stream as completed just after its last byte.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let served = server.stats();
+    assert_eq!(lane.state, LaneState::Finished);
+    assert!(lane.requests_ok >= 40);
+    assert_eq!(
+        lane.requests_ok + lane.requests_cancelled,
+        served.requests_received
+    );
+    assert_eq!(lane.requests_ok, served.requests_completed);
+    assert_eq!(lane.output_tokens, 7 * lane.requests_ok);
+    assert_eq!(records.len() as u64, lane.requests_ok);
+    // The finish time is when the 40th success arrived.
+    let mut ends: Vec<Duration> = records.iter().map(|r| r.end_at).collect();
+    ends.sort();
+    assert_eq!(lane.finished_at, Some(ends[39]));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_kind_is_counted_under_its_kind_without_a_hang() {
+    let faults = [
+        ("http_429", ErrorKind::Http429),
+        ("http_500", ErrorKind::Http5xx),
+        ("http_503", ErrorKind::Http5xx),
+        ("reset", ErrorKind::StreamReset),
+        ("stall", ErrorKind::Timeout),
+        ("malformed", ErrorKind::Malformed),
+        ("stream_error", ErrorKind::ServerError),
+    ];
+    let mut yaml = String::from(
+        "race:\n  name: faults\n  countdown_s: 0\n  duration: 1.5\n  users: 2\n  spawn_rate: 100\n  finish: {grace_s: 1}\n  engines:\n",
+    );
+    for (name, _) in faults {
+        yaml.push_str(&format!(
+            "    - name: {name}\n      timeout_s: 0.5\n      max_tokens: 8\n      simulate: {{ttft_ms: 10, tpot_ms: 5, jitter: 0, stall_s: 5, faults: {{{name}: 1.0}}}}\n"
+        ));
+    }
+    yaml.push_str("    - name: refused\n      url: http://127.0.0.1:9\n      model: none\n      timeout_s: 2\n");
+    let (outcome, _) = run(&spec(&yaml), Duration::from_secs(30)).await;
+    let mut expected: Vec<(&str, ErrorKind)> = faults.to_vec();
+    expected.push(("refused", ErrorKind::Connect));
+    for (lane, (name, kind)) in outcome.snapshot.lanes.iter().zip(expected) {
+        assert_eq!(lane.name, name);
+        assert_eq!(lane.requests_ok, 0, "{name}");
+        assert!(lane.requests_failed > 0, "{name}: no failures");
+        let only: BTreeMap<ErrorKind, u64> = [(kind, lane.requests_failed)].into();
+        assert_eq!(lane.errors, only, "{name}");
+        assert!(!lane.slo_pass || lane.slo_checks.is_empty());
+    }
+    assert!(!outcome.no_engine_reachable(), "the simulators did answer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constant_rate_keeps_its_schedule_against_a_slow_server_and_reports_lateness() {
+    let spec = spec(
+        r"
+race:
+  name: open loop
+  countdown_s: 0
+  load: {mode: constant, rate: 20, max_in_flight: 2}
+  finish: {duration_s: 2, grace_s: 2}
+  engines:
+    - name: slow
+      max_tokens: 10
+      simulate: {ttft_ms: 300, tpot_ms: 10, jitter: 0, prefill_us_per_token: 0}
+",
+    );
+    let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    // 40 arrivals are scheduled in 2 s; two slots of ~390 ms serve about 10.
+    let arrivals = lane.requests_started + lane.dropped_arrivals;
+    assert!(arrivals >= 38, "the schedule slipped: {arrivals} arrivals");
+    assert!(lane.late_arrivals > 0 && lane.dropped_arrivals > 0);
+    assert!(
+        lane.send_delay.max > Duration::from_millis(300),
+        "lateness {:?}",
+        lane.send_delay.max
+    );
+    // Latency counts from the scheduled time: queueing is not hidden.
+    let late = records
+        .iter()
+        .filter(|r| r.send_delay() > Duration::from_millis(100))
+        .count();
+    assert!(late > 0);
+    for r in records.iter().filter(|r| r.is_ok()) {
+        assert!(
+            r.ttft().unwrap()
+                >= Duration::from_millis(300) + r.send_delay() - Duration::from_millis(2)
+        );
+    }
+    // Scheduled times are exact multiples of 50 ms, whatever the server did.
+    for r in &records {
+        let ms = r.scheduled_at.as_secs_f64() * 1000.0;
+        assert!(
+            (ms / 50.0 - (ms / 50.0).round()).abs() < 0.05,
+            "scheduled at {ms} ms"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_engine_gets_the_same_prompts_in_the_same_order() {
+    let spec = spec(
+        r"
+race:
+  name: fairness
+  countdown_s: 0
+  users: 1
+  finish: {requests: 12, grace_s: 5}
+  engines:
+    - name: a
+      max_tokens: 3
+      simulate: {ttft_ms: 2, tpot_ms: 1, jitter: 0}
+    - name: b
+      max_tokens: 3
+      simulate: {ttft_ms: 9, tpot_ms: 3, jitter: 0}
+",
+    );
+    let (_, records) = run(&spec, Duration::from_secs(20)).await;
+    let order = |engine: usize| {
+        let mut rs: Vec<_> = records.iter().filter(|r| r.engine == engine).collect();
+        rs.sort_by_key(|r| r.request_id);
+        rs.iter()
+            .take(12)
+            .map(|r| r.prompt.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(0).len(), 12);
+    assert_eq!(order(0), order(1));
+}
