@@ -5,7 +5,8 @@
 //! the CPU time measured here is the client's alone.
 //!
 //! Run: `cargo bench --bench client_throughput` (numbers go to
-//! docs/PERFORMANCE.md by hand). Optional: `BENCH_SECS=10`.
+//! docs/PERFORMANCE.md by hand). Optional: `BENCH_SECS=10`,
+//! `BENCH_STREAMS=1,100,1000`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::io::{BufRead, BufReader};
@@ -96,7 +97,11 @@ fn main() {
         "| concurrent streams | streamed tokens/s | client CPU per token | client CPU used | requests |"
     );
     println!("|---:|---:|---:|---:|---:|");
-    for users in [1u32, 100, 1000] {
+    let streams: Vec<u32> = std::env::var("BENCH_STREAMS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 100, 1000]);
+    for users in streams {
         let yaml = format!(
             "race:\n  name: bench\n  countdown_s: 0\n  duration: {secs}\n  users: {users}\n  spawn_rate: 100000\n  finish: {{grace_s: 5}}\n  engines:\n    - name: sim\n      url: {}\n      model: sim\n      max_tokens: {OUTPUT_TOKENS}\n      timeout_s: 60\n",
             sim.1

@@ -223,3 +223,33 @@ race:
     assert_eq!(order(0).len(), 12);
     assert_eq!(order(0), order(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_events_does_not_delay_the_time_limit() {
+    let spec = spec(
+        r"
+race:
+  name: flood
+  countdown_s: 0
+  duration: 1
+  users: 200
+  spawn_rate: 100000
+  finish: {grace_s: 1}
+  engines:
+    - name: zero-latency
+      max_tokens: 64
+      simulate: {ttft_ms: 0, tpot_ms: 0, jitter: 0, prefill_us_per_token: 0, capacity: 100000}
+",
+    );
+    let started = std::time::Instant::now();
+    let (outcome, _) = run(&spec, Duration::from_secs(15)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert!(lane.requests_ok > 100, "{}", lane.requests_ok);
+    assert_eq!(lane.finished_at, Some(Duration::from_secs(1)));
+    // One second of racing plus at most the grace period and shutdown.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        started.elapsed()
+    );
+}

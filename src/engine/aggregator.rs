@@ -15,6 +15,8 @@ use crate::metrics::{LaneState, RacePhase, RaceSnapshot, RaceStats};
 
 /// How often snapshots are published (10 Hz).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
+/// Events taken from the channel at once.
+const EVENT_BATCH: usize = 256;
 
 pub struct Aggregator {
     pub stats: RaceStats,
@@ -37,13 +39,19 @@ impl Aggregator {
         let deadline = self.go + self.stats.finish.duration;
         let mut deadline_passed = false;
         let mut user_stopped = false;
+        let mut batch = Vec::with_capacity(EVENT_BATCH);
         loop {
+            // Not `biased`: under a flood of events the timers must still
+            // get their turn (the deadline, the publish tick).
             tokio::select! {
-                biased;
-                event = self.events.recv() => match event {
-                    Some(event) => self.apply(event),
-                    None => break,
-                },
+                received = self.events.recv_many(&mut batch, EVENT_BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                    for event in batch.drain(..) {
+                        self.apply(event);
+                    }
+                }
                 () = sleep_until(deadline), if !deadline_passed => {
                     deadline_passed = true;
                     let state = if self.stats.finish.duration_is_finish_line {
