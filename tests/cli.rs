@@ -36,6 +36,21 @@ fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
 }
 
+/// The per-request CSV of one engine in a race folder.
+fn engine_csv(dir: &Path, engine: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("{engine}-"))
+        })
+        .expect("a CSV per engine")
+}
+
 fn csv_rows(path: &Path) -> Vec<csv::StringRecord> {
     csv::Reader::from_path(path)
         .unwrap()
@@ -112,17 +127,7 @@ fn headless_race_writes_summary_and_csvs_and_exits_0() {
             }
         }
         let name = e["name"].as_str().unwrap();
-        let csv = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .starts_with(&format!("{name}-"))
-            })
-            .expect("a CSV per engine");
+        let csv = engine_csv(&dir, name);
         assert!(csv.to_str().unwrap().ends_with("-quick-cli-race.csv"));
         let rows = csv_rows(&csv);
         assert_eq!(
@@ -209,17 +214,7 @@ fn sigint_mid_race_still_writes_complete_results() {
         let ok = e["requests_ok"].as_u64().unwrap();
         assert!(ok > 10, "{ok}");
         let name = e["name"].as_str().unwrap();
-        let csv = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .starts_with(&format!("{name}-"))
-            })
-            .unwrap();
+        let csv = engine_csv(&dir, name);
         assert_eq!(
             csv_rows(&csv).len() as u64,
             ok + e["requests_failed"].as_u64().unwrap()
