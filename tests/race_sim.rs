@@ -253,3 +253,60 @@ race:
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_carry_live_traces_of_streaming_requests() {
+    let spec = spec(
+        r"
+race:
+  name: inspector
+  countdown_s: 0
+  duration: 1.5
+  users: 6
+  spawn_rate: 100
+  finish: {grace_s: 1}
+  engines:
+    - name: slow-stream
+      max_tokens: 40
+      simulate: {ttft_ms: 50, tpot_ms: 20, jitter: 0, prefill_us_per_token: 0}
+",
+    );
+    let running = llm_locust::engine::start(
+        &spec,
+        common::prompts(),
+        Vec::new(),
+        CancellationToken::new(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut snapshots = running.snapshots.clone();
+    let mut seen_streaming = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline && !seen_streaming {
+        if snapshots.changed().await.is_err() {
+            break;
+        }
+        let snap = snapshots.borrow_and_update().clone();
+        let traces = &snap.lanes[0].traces;
+        assert!(traces.len() <= 4, "the trace ring is bounded");
+        seen_streaming = traces.iter().any(|t| {
+            t.ended_at.is_none()
+                && t.chunks > 0
+                && !t.text.is_empty()
+                && t.ttft.is_some()
+                && !t.prompt_head.is_empty()
+        });
+    }
+    assert!(
+        seen_streaming,
+        "no in-flight request with streamed text was seen"
+    );
+    let outcome = running.finish().await.unwrap();
+    let done = &outcome.snapshot.lanes[0].traces;
+    assert!(done.iter().all(|t| t.ended_at.is_some()));
+    assert!(
+        done.iter()
+            .all(|t| t.ttft.is_some_and(|d| d >= Duration::from_millis(50)))
+    );
+}

@@ -11,6 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{RecordSink, RequestEvent};
+use super::trace::TraceSlots;
 use crate::metrics::{LaneState, RacePhase, RaceSnapshot, RaceStats};
 
 /// How often snapshots are published (10 Hz).
@@ -28,6 +29,8 @@ pub struct Aggregator {
     /// Cancelled when the user stops the race.
     pub race_stop: CancellationToken,
     pub sinks: Vec<Box<dyn RecordSink>>,
+    /// Each engine's live request traces, copied into every snapshot.
+    pub traces: Vec<TraceSlots>,
 }
 
 impl Aggregator {
@@ -147,7 +150,11 @@ impl Aggregator {
         } else {
             (RacePhase::Running, now - self.go)
         };
-        let snapshot = Arc::new(self.stats.snapshot(phase, elapsed, last));
+        let mut snapshot = self.stats.snapshot(phase, elapsed, last);
+        for (lane, traces) in snapshot.lanes.iter_mut().zip(&self.traces) {
+            lane.traces = traces.snapshot();
+        }
+        let snapshot = Arc::new(snapshot);
         self.publish.send_replace(Arc::clone(&snapshot));
         snapshot
     }

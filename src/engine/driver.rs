@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::event::RequestEvent;
 use super::openai::EngineClient;
 use super::schedule::ArrivalSchedule;
+use super::trace::TraceSlots;
 use crate::metrics::{ErrorKind, RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
@@ -35,6 +36,8 @@ pub struct Lane {
     pub stop: CancellationToken,
     /// Abort requests still in flight.
     pub abort: CancellationToken,
+    /// Live traces of a few requests, for the inspector.
+    pub traces: TraceSlots,
     next_request: AtomicU64,
 }
 
@@ -48,6 +51,7 @@ impl Lane {
         go: Instant,
         stop: CancellationToken,
         abort: CancellationToken,
+        traces: TraceSlots,
     ) -> Self {
         Lane {
             engine,
@@ -57,6 +61,7 @@ impl Lane {
             go,
             stop,
             abort,
+            traces,
             next_request: AtomicU64::new(0),
         }
     }
@@ -93,14 +98,28 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
         engine: lane.engine,
     })
     .await;
+    let since_go = |t: Instant| t.saturating_duration_since(lane.go);
+    let trace = lane
+        .traces
+        .claim(slot.request_id, &prompt, since_go(Instant::now()));
+    let mut observe = |text: &str, at: Instant| {
+        if let Some(trace) = &trace {
+            trace.chunk(text, since_go(at));
+        }
+    };
     let exchange = tokio::select! {
-        ex = lane.client.send(&prompt) => ex,
+        ex = lane.client.send_observed(&prompt, &mut observe) => ex,
         () = lane.abort.cancelled() => {
             lane.emit(RequestEvent::Cancelled { engine: lane.engine, count: 1 }).await;
             return None;
         }
     };
-    let since_go = |t: Instant| t.saturating_duration_since(lane.go);
+    if let Some(trace) = &trace {
+        trace.end(
+            since_go(exchange.end),
+            exchange.error.as_ref().map(|e| e.kind.name()),
+        );
+    }
     let (input_tokens, input_source) = match exchange.usage {
         Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
         _ => (estimate_tokens(&prompt), TokenSource::Estimate),

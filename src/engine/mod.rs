@@ -9,6 +9,7 @@ pub mod event;
 pub mod openai;
 pub mod race;
 pub mod schedule;
+pub mod trace;
 
 pub use event::{RecordSink, RequestEvent};
 pub use race::{RaceError, RaceOutcome, RunningRace, start};

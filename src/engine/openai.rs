@@ -15,6 +15,9 @@ use tokio::time::Instant;
 use crate::config::{EndpointKind, EngineSpec};
 use crate::metrics::{ErrorKind, RequestError};
 
+/// Called with the text of each content-bearing chunk and its arrival time.
+pub type Observer<'a> = dyn FnMut(&str, Instant) + Send + 'a;
+
 /// How much of an error response body is kept.
 const ERROR_BODY_LIMIT: usize = 500;
 
@@ -246,10 +249,16 @@ impl EngineClient {
     /// Sends one prompt and measures the answer. Never fails: every problem
     /// ends up classified in `Exchange::error`.
     pub async fn send(&self, prompt: &str) -> Exchange {
+        self.send_observed(prompt, &mut |_, _| {}).await
+    }
+
+    /// Like [`send`](Self::send), calling `observe` with the text of every
+    /// content-bearing chunk as it arrives (for the live inspector).
+    pub async fn send_observed(&self, prompt: &str, observe: &mut Observer<'_>) -> Exchange {
         let sent = Instant::now();
         let mut exchange = Exchange::new(sent);
         let deadline = sent + self.timeout;
-        if tokio::time::timeout_at(deadline, self.exchange(prompt, &mut exchange))
+        if tokio::time::timeout_at(deadline, self.exchange(prompt, &mut exchange, observe))
             .await
             .is_err()
         {
@@ -264,7 +273,7 @@ impl EngineClient {
         exchange
     }
 
-    async fn exchange(&self, prompt: &str, ex: &mut Exchange) {
+    async fn exchange(&self, prompt: &str, ex: &mut Exchange, observe: &mut Observer<'_>) {
         let response = match self
             .http
             .post(self.url.clone())
@@ -302,15 +311,15 @@ impl EngineClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse {
-            read_stream(response, ex).await;
+            read_stream(response, ex, observe).await;
         } else {
-            read_whole(response, ex).await;
+            read_whole(response, ex, observe).await;
         }
     }
 }
 
 /// Reads an SSE stream to its end, timestamping each content-bearing event.
-async fn read_stream(response: reqwest::Response, ex: &mut Exchange) {
+async fn read_stream(response: reqwest::Response, ex: &mut Exchange, observe: &mut Observer<'_>) {
     let mut events = response.bytes_stream().eventsource();
     let mut done = false;
     while let Some(item) = events.next().await {
@@ -335,7 +344,7 @@ async fn read_stream(response: reqwest::Response, ex: &mut Exchange) {
         if data.is_empty() {
             continue;
         }
-        if !apply_chunk(data, now, ex) {
+        if !apply_chunk(data, now, ex, observe) {
             return;
         }
     }
@@ -347,7 +356,7 @@ async fn read_stream(response: reqwest::Response, ex: &mut Exchange) {
 
 /// Folds one `data:` payload into the exchange. Returns false when the
 /// request has failed and reading should stop.
-fn apply_chunk(data: &str, now: Instant, ex: &mut Exchange) -> bool {
+fn apply_chunk(data: &str, now: Instant, ex: &mut Exchange, observe: &mut Observer<'_>) -> bool {
     let chunk: ChunkDto = match serde_json::from_str(data) {
         Ok(c) => c,
         Err(e) => {
@@ -390,6 +399,7 @@ fn apply_chunk(data: &str, now: Instant, ex: &mut Exchange) -> bool {
             if !piece.is_empty() {
                 content_bearing = true;
                 ex.text.push_str(piece);
+                observe(piece, now);
             }
         }
         if content_bearing {
@@ -404,12 +414,12 @@ fn apply_chunk(data: &str, now: Instant, ex: &mut Exchange) -> bool {
 
 /// A server that ignored `stream: true` and answered with one JSON body: the
 /// whole answer is one chunk, timed at its arrival.
-async fn read_whole(response: reqwest::Response, ex: &mut Exchange) {
+async fn read_whole(response: reqwest::Response, ex: &mut Exchange, observe: &mut Observer<'_>) {
     match response.text().await {
         Ok(body) => {
             let now = Instant::now();
             ex.end = now;
-            if apply_chunk(&body, now, ex)
+            if apply_chunk(&body, now, ex, observe)
                 && ex.finish_reason.is_none()
                 && ex.chunk_times.is_empty()
             {
@@ -487,14 +497,21 @@ mod tests {
         assert!(apply_chunk(
             r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
-        assert!(apply_chunk(r#"{"choices":[{"delta":{}}]}"#, t, &mut ex));
+        assert!(apply_chunk(
+            r#"{"choices":[{"delta":{}}]}"#,
+            t,
+            &mut ex,
+            &mut |_, _| {}
+        ));
         assert!(ex.chunk_times.is_empty());
         assert!(apply_chunk(
             r#"{"choices":[{"delta":{"content":" hi"}}]}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
         assert_eq!(ex.chunk_times.len(), 1);
         assert_eq!(ex.text, " hi");
@@ -507,12 +524,14 @@ mod tests {
         assert!(apply_chunk(
             r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}]}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
         assert!(apply_chunk(
             r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
         assert_eq!(
             ex.usage,
@@ -531,12 +550,14 @@ mod tests {
         assert!(apply_chunk(
             r#"{"choices":[{"text":"x","index":0}]}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
         assert!(apply_chunk(
             r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#,
             t,
-            &mut ex
+            &mut ex,
+            &mut |_, _| {}
         ));
         assert_eq!(ex.chunk_times.len(), 2);
     }
@@ -547,7 +568,8 @@ mod tests {
         assert!(!apply_chunk(
             r#"{"error":{"message":"overloaded"}}"#,
             Instant::now(),
-            &mut ex
+            &mut ex,
+            &mut |_, _| {},
         ));
         assert_eq!(
             ex.error.as_ref().map(|e| e.kind),
@@ -557,7 +579,8 @@ mod tests {
         assert!(!apply_chunk(
             r#"{"choices":[{"delta":{"content":"#,
             Instant::now(),
-            &mut ex
+            &mut ex,
+            &mut |_, _| {},
         ));
         assert_eq!(
             ex.error.as_ref().map(|e| e.kind),
@@ -571,7 +594,8 @@ mod tests {
         assert!(apply_chunk(
             r#"{"choices":[{"delta":{"content":"a\"b\n"}}]}"#,
             Instant::now(),
-            &mut ex
+            &mut ex,
+            &mut |_, _| {},
         ));
         assert_eq!(ex.text, "a\"b\n");
     }

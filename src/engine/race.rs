@@ -16,6 +16,7 @@ use super::driver::{Lane, run_open_loop, run_users};
 use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
 use super::schedule::ArrivalSchedule;
+use super::trace::TraceSlots;
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
@@ -162,6 +163,7 @@ pub async fn start(
 
     let prompts = Arc::new(prompts);
     let mut engine_stop = Vec::new();
+    let mut traces = Vec::new();
     let mut drivers = JoinSet::new();
     for (index, client) in clients.into_iter().enumerate() {
         let stop_engine = stop.child_token();
@@ -181,6 +183,8 @@ pub async fn start(
                 () = a.cancelled() => {}
             }
         });
+        let trace_slots = TraceSlots::default();
+        traces.push(trace_slots.clone());
         let lane = Arc::new(Lane::new(
             index,
             client,
@@ -189,6 +193,7 @@ pub async fn start(
             go,
             stop_engine,
             abort_engine,
+            trace_slots,
         ));
         match spec.load {
             LoadSpec::Users { users, spawn_rate } => {
@@ -224,6 +229,7 @@ pub async fn start(
         engine_stop,
         race_stop: stop,
         sinks,
+        traces,
     };
     let task = tokio::spawn(async move {
         let snapshot = aggregator.run().await;

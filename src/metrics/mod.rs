@@ -2,6 +2,7 @@
 //! ratatui, no I/O), so every number is computed in one place and unit-tested
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
+pub mod health;
 pub mod histogram;
 pub mod leaderboard;
 pub mod record;
@@ -10,7 +11,8 @@ pub mod slo;
 pub mod snapshot;
 pub mod stats;
 
+pub use health::{Grade, Health, Trend};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use record::{ErrorKind, RequestError, RequestRecord, TokenSource};
-pub use snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+pub use snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot, RequestTrace};
 pub use stats::{EngineStats, RaceStats};

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::health::{Grade, Health, Trend};
 use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
@@ -97,7 +98,45 @@ pub struct LaneSnapshot {
     pub slo_pass: bool,
     /// Per-second points: the last minutes live, the whole race at the end.
     pub series: Vec<SeriesPoint>,
+    pub health: Health,
+    /// TTFT (per-second mean) now against five seconds ago.
+    pub ttft_trend: Trend,
+    pub tpot_trend: Trend,
+    /// Output tokens per second now against five seconds ago.
+    pub throughput_trend: Trend,
+    /// TTFT p50 against the race's thresholds (see docs/METRICS.md).
+    pub ttft_grade: Grade,
+    pub tpot_grade: Grade,
+    /// Output tok/s against the best lane.
+    pub throughput_grade: Grade,
+    /// The few most recent requests, for the inspector (newest first).
+    pub traces: Vec<RequestTrace>,
 }
+
+/// A live view of one request for the inspector: bounded text, no history.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestTrace {
+    pub request_id: u64,
+    /// The start of the prompt (at most [`TRACE_PROMPT_CHARS`] characters).
+    pub prompt_head: String,
+    /// The response so far (its last [`TRACE_TEXT_CHARS`] characters).
+    pub text: String,
+    /// Content chunks received so far.
+    pub chunks: u32,
+    /// When the request was sent, since the start signal.
+    pub sent_at: Duration,
+    /// Time to first token, once it arrived.
+    pub ttft: Option<Duration>,
+    /// When the request ended, since the start signal.
+    pub ended_at: Option<Duration>,
+    /// The failure kind, if it failed.
+    pub error: Option<String>,
+}
+
+/// How much prompt a trace keeps.
+pub const TRACE_PROMPT_CHARS: usize = 200;
+/// How much response text a trace keeps.
+pub const TRACE_TEXT_CHARS: usize = 2000;
 
 /// The whole race at one moment.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::health::{self, Grade};
 use super::histogram::LatencyHistogram;
 use super::leaderboard;
 use super::record::{ErrorKind, RequestRecord, TokenSource, per_second};
@@ -206,6 +207,13 @@ impl EngineStats {
         let slo_pass = slo_checks.iter().all(|c| c.pass);
         #[allow(clippy::cast_possible_truncation)]
         let until = (active.as_secs() as u32).saturating_add(1);
+        let series = self.series.points(series_from.min(until), until);
+        // The current second is still filling: trends use complete seconds.
+        let complete = &series[..series.len().saturating_sub(1)];
+        let trend_of = |f: fn(&super::series::SeriesPoint) -> f64| {
+            health::trend(&complete.iter().map(f).collect::<Vec<f64>>())
+        };
+        let (ttft_limits, tpot_limits) = health::race_thresholds(slo_spec);
         LaneSnapshot {
             name: self.name.clone(),
             model: self.model.clone(),
@@ -239,9 +247,19 @@ impl EngineStats {
             send_delay: self.send_delay.summary(),
             late_arrivals: self.late,
             dropped_arrivals: self.dropped,
+            health: health::health(complete, self.ok, self.failed, slo_pass),
+            ttft_trend: trend_of(|p| p.ttft_mean_ms),
+            tpot_trend: trend_of(|p| p.tpot_mean_ms),
+            #[allow(clippy::cast_precision_loss)]
+            throughput_trend: trend_of(|p| p.output_tokens as f64),
+            ttft_grade: health::latency_grade(ttft.p50, ttft.count, ttft_limits),
+            tpot_grade: health::latency_grade(tpot.p50, tpot.count, tpot_limits),
+            // Set against the other lanes in `RaceStats::snapshot`.
+            throughput_grade: Grade::Unknown,
             slo_checks,
             slo_pass,
-            series: self.series.points(series_from.min(until), until),
+            series,
+            traces: Vec::new(),
         }
     }
 }
@@ -296,6 +314,13 @@ impl RaceStats {
             .iter()
             .map(|e| e.snapshot(&self.finish, &self.slo, now, series_from))
             .collect();
+        let best = lanes
+            .iter()
+            .map(|l| l.output_tokens_per_s)
+            .fold(0.0, f64::max);
+        for lane in &mut lanes {
+            lane.throughput_grade = health::throughput_grade(lane.output_tokens_per_s, best);
+        }
         let leaderboard = leaderboard::rank(&lanes, &self.finish);
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;
