@@ -17,6 +17,10 @@ use crate::sim;
 use crate::workload::PromptSet;
 
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
+    // A TUI race logs to a file instead (see `race`).
+    if !matches!(&cli.command, Command::Race(args) if wants_tui(args)) {
+        crate::logging::init_stderr();
+    }
     match cli.command {
         Command::Race(args) => race(args).await,
         Command::Sim(args) => serve_sim(args).await,
@@ -126,19 +130,35 @@ fn create_race_dir(spec: &RaceSpec, stamp: &str) -> anyhow::Result<PathBuf> {
 
 /// First Ctrl-C or SIGTERM: stop (in-flight requests get the grace period).
 /// Second: abort in-flight requests. Results are written either way.
-fn watch_signals(stop: CancellationToken, abort: CancellationToken, grace: Duration) {
+/// `announce` is false while the TUI owns the screen.
+fn watch_signals(
+    stop: CancellationToken,
+    abort: CancellationToken,
+    grace: Duration,
+    announce: bool,
+) {
     tokio::spawn(async move {
         let mut terminate = terminate_signal();
         next_stop_signal(&mut terminate).await;
-        eprintln!(
-            "stopping: letting in-flight requests finish for up to {:.0} s (Ctrl-C again to stop now)…",
-            grace.as_secs_f64()
-        );
+        if announce {
+            eprintln!(
+                "stopping: letting in-flight requests finish for up to {:.0} s (Ctrl-C again to stop now)…",
+                grace.as_secs_f64()
+            );
+        }
         stop.cancel();
         next_stop_signal(&mut terminate).await;
-        eprintln!("aborting in-flight requests; writing results…");
+        if announce {
+            eprintln!("aborting in-flight requests; writing results…");
+        }
         abort.cancel();
     });
+}
+
+/// The TUI runs unless `--no-tui` is given or stdout is not a terminal.
+fn wants_tui(args: &RaceArgs) -> bool {
+    use std::io::IsTerminal as _;
+    !args.no_tui && std::io::stdout().is_terminal()
 }
 
 #[cfg(unix)]
@@ -187,15 +207,50 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     }
     eprintln!("race {}", describe(&spec));
 
+    let tui = if wants_tui(&args) {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let env_theme = std::env::var("LLM_LOCUST_THEME").ok();
+        let (theme, warning) = crate::ui::theme::choose_theme(
+            args.theme.as_deref(),
+            env_theme.as_deref(),
+            no_color,
+            Path::new("themes"),
+        )
+        .map_err(AppError::bad_input)?;
+        if let Some(warning) = warning {
+            eprintln!("warning: {warning}");
+        }
+        Some(crate::ui::run::TuiOptions {
+            fps: args.fps,
+            exit_on_finish: args.exit_on_finish,
+            theme,
+        })
+    } else {
+        None
+    };
+
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let race_dir = if args.no_save {
         None
     } else {
         Some(create_race_dir(&spec, &stamp)?)
     };
+    if tui.is_some() {
+        let log = race_dir.as_ref().map_or_else(
+            || std::env::temp_dir().join("llm-locust.log"),
+            |d| d.join("llm-locust.log"),
+        );
+        crate::logging::init_file(&log)
+            .with_context(|| format!("cannot create log file '{}'", log.display()))?;
+    }
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
-    watch_signals(stop.clone(), abort.clone(), spec.finish.grace);
+    watch_signals(
+        stop.clone(),
+        abort.clone(),
+        spec.finish.grace,
+        tui.is_none(),
+    );
 
     // The CSV writer needs the start time, known only once the race is set
     // up; records cannot arrive before the start signal, so a small
@@ -207,7 +262,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     } else {
         Vec::new()
     };
-    let running = engine::start(&spec, prompts, sinks, stop, abort)
+    let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())
         .await
         .map_err(|e| {
             if e.is_bad_input() {
@@ -229,13 +284,33 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
         None => None,
     };
-    let progress = tokio::spawn(headless::report_progress(
-        running.snapshots.clone(),
-        headless::PROGRESS_EVERY,
-        std::io::stderr(),
-    ));
-    let outcome = running.finish().await;
-    let _ = progress.await;
+    let outcome = match tui {
+        Some(options) => {
+            // The TUI runs on this (the main) thread; the race runs on the
+            // runtime's workers.
+            let snapshots = running.snapshots.clone();
+            let race = tokio::spawn(running.finish());
+            let shown =
+                crate::ui::run::run_tui(snapshots, stop.clone(), abort.clone(), options).await;
+            if let Err(e) = shown {
+                // The screen failed: stop the race but keep its results.
+                stop.cancel();
+                eprintln!("error: the terminal UI failed ({e}); finishing the race headless");
+            }
+            race.await
+                .map_err(|e| AppError::failure(anyhow::anyhow!("the race task failed: {e}")))?
+        }
+        None => {
+            let progress = tokio::spawn(headless::report_progress(
+                running.snapshots.clone(),
+                headless::PROGRESS_EVERY,
+                std::io::stderr(),
+            ));
+            let outcome = running.finish().await;
+            let _ = progress.await;
+            outcome
+        }
+    };
     let outcome = outcome.map_err(AppError::failure)?;
     finish_race(&outcome, race_dir.as_deref(), csv)
 }

@@ -58,6 +58,16 @@ pub struct RaceArgs {
     /// Write no files
     #[arg(long)]
     pub no_save: bool,
+    /// TUI theme: default, dark, light, hacker, retro, colorblind, mono, or a
+    /// path to a theme file (also LLM_LOCUST_THEME; NO_COLOR selects mono)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Most TUI redraws per second
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+    /// Leave the TUI as soon as the race ends instead of waiting for a key
+    #[arg(long)]
+    pub exit_on_finish: bool,
 }
 
 #[derive(Debug, Args)]

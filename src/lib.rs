@@ -17,4 +17,5 @@ pub mod logging;
 pub mod metrics;
 pub mod report;
 pub mod sim;
+pub mod ui;
 pub mod workload;

@@ -11,3 +11,16 @@ pub fn init_stderr() {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// Logs to a file (while the TUI owns the screen nothing may go to stderr).
+pub fn init_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}

@@ -9,7 +9,6 @@ use llm_locust::error::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    llm_locust::logging::init_stderr();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

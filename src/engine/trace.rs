@@ -12,7 +12,7 @@ use crate::metrics::snapshot::{TRACE_PROMPT_CHARS, TRACE_TEXT_CHARS};
 /// Requests traced at once per engine.
 pub const TRACE_SLOTS: usize = 4;
 /// How long a finished request stays visible before its slot is reused.
-pub const TRACE_LINGER: Duration = Duration::from_secs(3);
+pub const TRACE_LINGER: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Default)]
 struct Slots {
@@ -75,7 +75,7 @@ impl TraceSlots {
             .lock()
             .map(|s| s.traces.clone())
             .unwrap_or_default();
-        traces.sort_by(|a, b| b.sent_at.cmp(&a.sent_at));
+        traces.sort_by_key(|t| std::cmp::Reverse(t.sent_at));
         traces
     }
 }

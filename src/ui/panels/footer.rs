@@ -1,0 +1,72 @@
+//! The key hints line.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::ui::state::UiState;
+use crate::ui::theme::Theme;
+
+/// Key hints shown at the bottom: (key, what it does).
+pub const HINTS: [(&str, &str); 5] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("p", "pause"),
+    ("i", "inspector"),
+    ("←/→", "select"),
+];
+
+pub struct Footer<'a> {
+    pub ui: &'a UiState,
+    pub theme: &'a Theme,
+}
+
+impl Widget for &Footer<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let mut spans = vec![Span::raw(" ")];
+        for (i, (key, what)) in HINTS.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw("  "));
+            }
+            let what = match (*key, self.ui.paused, self.ui.finished) {
+                ("p", true, _) => "resume",
+                ("q", _, true) => "leave",
+                _ => what,
+            };
+            spans.push(Span::styled(*key, t.help_key));
+            spans.push(Span::styled(format!(" {what}"), t.dim));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::Style;
+
+    use super::*;
+
+    #[test]
+    fn footer_lists_the_key_hints() {
+        let theme = Theme::mono();
+        let ui = UiState::default();
+        let mut buf = Buffer::empty(Rect::new(0, 0, 49, 1));
+        (&Footer {
+            ui: &ui,
+            theme: &theme,
+        })
+            .render(buf.area, &mut buf);
+        let mut expected =
+            Buffer::with_lines([" q quit  ? help  p pause  i inspector  ←/→ select"]);
+        expected.set_style(expected.area, Style::new());
+        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 3)] {
+            expected.set_style(Rect::new(x, 0, len, 1), theme.help_key);
+        }
+        for (x, len) in [(2, 5), (10, 5), (18, 6), (27, 10), (42, 7)] {
+            expected.set_style(Rect::new(x, 0, len, 1), theme.dim);
+        }
+        assert_eq!(buf, expected);
+    }
+}

@@ -1,0 +1,181 @@
+//! The race header: name, countdown or status, clock, finish line and
+//! request total.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::{car, clock};
+use crate::metrics::{RacePhase, RaceSnapshot};
+use crate::ui::state::UiState;
+use crate::ui::theme::Theme;
+
+/// Rows the header takes.
+pub const HEADER_HEIGHT: u16 = 2;
+
+pub struct Header<'a> {
+    pub snap: &'a RaceSnapshot,
+    pub ui: &'a UiState,
+    pub theme: &'a Theme,
+}
+
+impl Header<'_> {
+    fn status(&self) -> Vec<Span<'static>> {
+        let t = self.theme;
+        let snap = self.snap;
+        match snap.phase {
+            RacePhase::Countdown { remaining } => {
+                let secs = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
+                if secs > 3 {
+                    return vec![Span::styled(format!("starts in {secs}s"), t.title)];
+                }
+                let current = t.leader.add_modifier(Modifier::REVERSED);
+                let mut spans = Vec::new();
+                for (i, step) in ["3", "2", "1", "GO!"].iter().enumerate() {
+                    if i > 0 {
+                        spans.push(Span::styled(" … ", t.dim));
+                    }
+                    let this = match *step {
+                        "GO!" => secs == 0,
+                        s => s == secs.to_string(),
+                    };
+                    let style = if this { current } else { t.dim };
+                    spans.push(Span::styled(format!(" {step} "), style));
+                }
+                spans
+            }
+            RacePhase::Running => vec![Span::styled("RACING", t.good)],
+            RacePhase::Finished => {
+                let winner = snap
+                    .leaderboard
+                    .first()
+                    .and_then(|&i| snap.lanes.get(i))
+                    .map_or_else(
+                        || "none".to_string(),
+                        |l| format!("{} {}", car(&l.emoji), l.name),
+                    );
+                vec![Span::styled(
+                    format!("FINISHED — winner: {winner}"),
+                    t.leader,
+                )]
+            }
+        }
+    }
+
+    fn finish_line(&self) -> String {
+        let f = &self.snap.finish;
+        if let Some(n) = f.requests {
+            format!("finish line: {n} ok requests")
+        } else if let Some(n) = f.output_tokens {
+            format!("finish line: {n} output tokens")
+        } else if f.duration_is_finish_line {
+            format!("finish line: {}", clock(f.duration))
+        } else {
+            format!("time limit: {}", clock(f.duration))
+        }
+    }
+}
+
+impl Widget for &Header<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let snap = self.snap;
+        let mut first = vec![
+            Span::raw(" 🏁 "),
+            Span::styled(snap.race_name.clone(), t.title),
+            Span::raw("   "),
+        ];
+        first.extend(self.status());
+        if self.ui.paused {
+            first.push(Span::raw("   "));
+            first.push(Span::styled(" PAUSED ", t.badge_warning));
+        }
+        let sep = || Span::styled(" │ ", t.dim);
+        let second = Line::from(vec![
+            Span::styled(" elapsed ", t.dim),
+            Span::styled(clock(snap.elapsed), t.text),
+            sep(),
+            Span::styled("remaining ", t.dim),
+            Span::styled(clock(snap.remaining()), t.text),
+            sep(),
+            Span::styled(self.finish_line(), t.text),
+            sep(),
+            Span::styled("requests ", t.dim),
+            Span::styled(snap.total_requests().to_string(), t.text),
+        ]);
+        Paragraph::new(vec![Line::from(first), second]).render(area, buf);
+    }
+}
+
+/// Big block letters for the countdown, five rows each.
+fn glyph(c: char) -> [&'static str; 5] {
+    match c {
+        '1' => ["  ██  ", "████  ", "  ██  ", "  ██  ", "██████"],
+        '2' => ["█████ ", "    ██", " ████ ", "██    ", "██████"],
+        '3' => ["█████ ", "    ██", " ████ ", "    ██", "█████ "],
+        'G' => [" █████", "██    ", "██  ██", "██  ██", " ████ "],
+        'O' => [" ████ ", "██  ██", "██  ██", "██  ██", " ████ "],
+        '!' => ["██", "██", "██", "  ", "██"],
+        _ => ["", "", "", "", ""],
+    }
+}
+
+/// The big "3", "2", "1", "GO!" in the middle of the screen before the
+/// start (nothing once the race runs).
+pub struct CountdownBanner<'a> {
+    pub snap: &'a RaceSnapshot,
+    pub theme: &'a Theme,
+}
+
+impl Widget for &CountdownBanner<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let RacePhase::Countdown { remaining } = self.snap.phase else {
+            return;
+        };
+        let secs = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
+        let text = if secs == 0 {
+            "GO!".to_string()
+        } else {
+            secs.to_string()
+        };
+        let mut rows = [
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        for c in text.chars() {
+            for (row, part) in rows.iter_mut().zip(glyph(c)) {
+                if !row.is_empty() {
+                    row.push(' ');
+                }
+                row.push_str(part);
+            }
+        }
+        let width = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+        let w = u16::try_from(width + 14).unwrap_or(u16::MAX);
+        let rect = area.centered(
+            ratatui::layout::Constraint::Length(w.min(area.width)),
+            ratatui::layout::Constraint::Length(7.min(area.height)),
+        );
+        if rect.width < w || rect.height < 7 {
+            return;
+        }
+        ratatui::widgets::Clear.render(rect, buf);
+        let lines: Vec<Line> = rows
+            .into_iter()
+            .map(|r| Line::from(Span::styled(r, self.theme.leader)))
+            .collect();
+        Paragraph::new(lines)
+            .centered()
+            .block(
+                ratatui::widgets::Block::bordered()
+                    .border_style(self.theme.border_selected)
+                    .title(Line::from(Span::styled(" get ready ", self.theme.title)).centered()),
+            )
+            .render(rect, buf);
+    }
+}

@@ -1,0 +1,126 @@
+//! The live request inspector: for the selected engine, its few most recent
+//! requests — prompt, the response streaming in, the TTFT moment, token
+//! count and timing — from the bounded trace ring in the snapshot.
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+
+use crate::metrics::{LaneSnapshot, RaceSnapshot, RequestTrace};
+use crate::ui::state::UiState;
+use crate::ui::theme::Theme;
+
+pub struct InspectorPanel<'a> {
+    pub lane: Option<&'a LaneSnapshot>,
+    /// Time since the start signal, for the age of in-flight requests.
+    pub now: std::time::Duration,
+    pub theme: &'a Theme,
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+impl InspectorPanel<'_> {
+    fn trace_lines(&self, t: &RequestTrace, width: usize) -> Vec<Line<'static>> {
+        let theme = self.theme;
+        let end = t.ended_at.unwrap_or(self.now);
+        let (status, style) = match (&t.error, t.ended_at) {
+            (Some(kind), _) => (format!("failed: {kind}"), theme.bad),
+            (None, Some(_)) => ("done".to_owned(), theme.good),
+            (None, None) => ("streaming…".to_owned(), theme.ok),
+        };
+        let mut header = vec![
+            Span::styled(format!("#{} ", t.request_id), theme.title),
+            Span::styled(status, style),
+            Span::styled(
+                format!(
+                    "  {} tokens  {:.1} s",
+                    t.chunks,
+                    end.saturating_sub(t.sent_at).as_secs_f64()
+                ),
+                theme.text,
+            ),
+        ];
+        if let Some(ttft) = t.ttft {
+            header.push(Span::styled(format!("  TTFT {}", ms(ttft)), theme.leader));
+        }
+        let prompt: String = t
+            .prompt_head
+            .chars()
+            .take(width.saturating_sub(4))
+            .collect();
+        let mut lines = vec![
+            Line::from(header),
+            Line::from(Span::styled(format!("› {prompt}"), theme.dim)),
+        ];
+        let mut response = vec![];
+        if let Some(ttft) = t.ttft {
+            response.push(Span::styled(format!("⚑{} ", ms(ttft)), theme.leader));
+        } else {
+            response.push(Span::styled("waiting for the first token…", theme.dim));
+        }
+        // The newest text matters most: keep the tail that fits two lines.
+        let room = width.saturating_mul(2).saturating_sub(12);
+        let count = t.text.chars().count();
+        let tail: String = t.text.chars().skip(count.saturating_sub(room)).collect();
+        response.push(Span::styled(tail.replace('\n', " "), theme.text));
+        if t.ended_at.is_none() && t.ttft.is_some() {
+            response.push(Span::styled("▌", theme.leader));
+        }
+        lines.push(Line::from(response));
+        lines
+    }
+}
+
+impl Widget for &InspectorPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let title = match self.lane {
+            Some(l) => format!(
+                " Inspector — {} {}  (←/→ switch, i close) ",
+                l.emoji, l.name
+            ),
+            None => " Inspector ".to_owned(),
+        };
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(self.theme.border_selected)
+            .title(Span::styled(title, self.theme.title));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let width = usize::from(inner.width);
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        match self.lane {
+            Some(lane) if !lane.traces.is_empty() => {
+                for t in &lane.traces {
+                    if !lines.is_empty() {
+                        lines.push(Line::from(""));
+                    }
+                    lines.extend(self.trace_lines(t, width));
+                }
+            }
+            _ => lines.push(Line::from(Span::styled("no request yet", self.theme.dim))),
+        }
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(inner, buf);
+    }
+}
+
+/// Draws the inspector for the selected lane into `area`.
+pub fn render_inspector_area(
+    frame: &mut Frame,
+    area: Rect,
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
+    let panel = InspectorPanel {
+        lane: snap.lanes.get(ui.selected_lane),
+        now: snap.elapsed,
+        theme,
+    };
+    frame.render_widget(&panel, area);
+}

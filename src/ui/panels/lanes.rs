@@ -1,0 +1,411 @@
+//! The race track: one lane per engine, in its colour, with its emoji as
+//! the car at its distance toward the finish line, its numbers, and (when
+//! there is room) sparklines of the last minute.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
+
+use super::{car, grade_style, health_badge, latency, pad, place_label, trend_arrow};
+use crate::metrics::{Grade, LaneSnapshot, Trend};
+use crate::ui::theme::Theme;
+
+/// Seconds of history the sparklines show at most.
+pub const SPARK_SECONDS: usize = 60;
+
+/// How much room each lane gets, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneMode {
+    /// Bordered; track, numbers and sparklines on three lines.
+    Full,
+    /// Bordered; track with numbers, then sparklines.
+    Medium,
+    /// No border; track with numbers, then sparklines.
+    Compact,
+    /// One line, no border, no sparklines.
+    Line,
+}
+
+impl LaneMode {
+    pub const ALL: [LaneMode; 4] = [
+        LaneMode::Full,
+        LaneMode::Medium,
+        LaneMode::Compact,
+        LaneMode::Line,
+    ];
+
+    /// Rows one lane takes.
+    #[must_use]
+    pub fn height(self) -> u16 {
+        match self {
+            LaneMode::Full => 5,
+            LaneMode::Medium => 4,
+            LaneMode::Compact => 2,
+            LaneMode::Line => 1,
+        }
+    }
+}
+
+/// Every lane, stacked.
+pub struct LanesPanel<'a> {
+    pub lanes: &'a [LaneSnapshot],
+    pub selected: usize,
+    pub mode: LaneMode,
+    pub theme: &'a Theme,
+}
+
+impl Widget for &LanesPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let h = self.mode.height();
+        let mut y = area.y;
+        for (i, lane) in self.lanes.iter().enumerate() {
+            if y.saturating_add(h) > area.bottom() {
+                break;
+            }
+            let rect = Rect::new(area.x, y, area.width, h);
+            LanePanel {
+                lane,
+                selected: i == self.selected,
+                mode: self.mode,
+                theme: self.theme,
+            }
+            .render_ref(rect, buf);
+            y += h;
+        }
+    }
+}
+
+/// One engine's lane.
+pub struct LanePanel<'a> {
+    pub lane: &'a LaneSnapshot,
+    pub selected: bool,
+    pub mode: LaneMode,
+    pub theme: &'a Theme,
+}
+
+impl LanePanel<'_> {
+    fn render_ref(&self, area: Rect, buf: &mut Buffer) {
+        Widget::render(self, area, buf);
+    }
+
+    fn lane_style(&self) -> Style {
+        Style::new().fg(self.theme.lane_color(&self.lane.color))
+    }
+
+    fn name_style(&self) -> Style {
+        self.lane_style().add_modifier(Modifier::BOLD)
+    }
+
+    /// The track: `━━━━🚀·······🏁`, exactly `width` columns (or empty).
+    fn track(&self, width: usize) -> Vec<Span<'static>> {
+        let car = car(&self.lane.emoji).to_string();
+        let car_w = Span::raw(car.as_str()).width();
+        let flag = "🏁";
+        let flag_w = Span::raw(flag).width();
+        if width < car_w + flag_w + 2 {
+            return Vec::new();
+        }
+        let track_len = width - car_w - flag_w;
+        let p = if self.lane.progress.is_finite() {
+            self.lane.progress.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let pos = ((p * track_len as f64).round() as usize).min(track_len);
+        vec![
+            Span::styled("━".repeat(pos), self.lane_style()),
+            Span::raw(car),
+            Span::styled("·".repeat(track_len - pos), self.theme.dim),
+            Span::raw(flag),
+        ]
+    }
+
+    /// ok, failed, req/s, success %, in flight.
+    fn stats(&self, compact: bool) -> Vec<Span<'static>> {
+        let l = self.lane;
+        let t = self.theme;
+        let fail_style = if l.requests_failed > 0 { t.bad } else { t.dim };
+        let ok = if compact {
+            format!("{:>4}", l.requests_ok)
+        } else {
+            l.requests_ok.to_string()
+        };
+        let mut spans = vec![Span::styled("ok ", t.dim), Span::styled(ok, t.text)];
+        if compact {
+            // Fixed widths, so the tracks of one-line lanes line up.
+            spans.push(Span::styled(
+                format!(" ✗{:<4}", l.requests_failed),
+                fail_style,
+            ));
+            spans.push(Span::styled(
+                format!("{:>5.1}r/s", l.requests_per_s),
+                t.text,
+            ));
+            spans.push(Span::styled(
+                format!(" {:>3.0}%", l.success_rate * 100.0),
+                t.text,
+            ));
+        } else {
+            spans.push(Span::styled("  fail ", t.dim));
+            spans.push(Span::styled(l.requests_failed.to_string(), fail_style));
+            spans.push(Span::styled(
+                format!("  {:.1} req/s", l.requests_per_s),
+                t.text,
+            ));
+            spans.push(Span::styled(
+                format!("  {:.1}% ok", l.success_rate * 100.0),
+                t.text,
+            ));
+            spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
+        }
+        spans
+    }
+
+    /// The three metrics as text only (no sparklines).
+    fn metrics_text(&self) -> Vec<Span<'static>> {
+        let l = self.lane;
+        let t = self.theme;
+        vec![
+            Span::styled(" TTFT ", t.dim),
+            Span::styled(
+                format!("{:>6}", latency(l.ttft.p50, l.ttft.count)),
+                grade_style(t, l.ttft_grade),
+            ),
+            Span::styled(trend_arrow(l.ttft_trend), t.text),
+            Span::styled(" TPOT ", t.dim),
+            Span::styled(
+                format!("{:>6}", latency(l.tpot.p50, l.tpot.count)),
+                grade_style(t, l.tpot_grade),
+            ),
+            Span::styled(trend_arrow(l.tpot_trend), t.text),
+            Span::styled(
+                format!(" {:>5.0}tok/s", l.output_tokens_per_s),
+                grade_style(t, l.throughput_grade),
+            ),
+            Span::styled(trend_arrow(l.throughput_trend), t.text),
+        ]
+    }
+
+    /// The three metric cells with sparklines, side by side.
+    fn render_metric_cells(&self, area: Rect, buf: &mut Buffer) {
+        let l = self.lane;
+        let recent = &l.series[l.series.len().saturating_sub(SPARK_SECONDS)..];
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ttft: Vec<u64> = recent
+            .iter()
+            .map(|p| p.ttft_mean_ms.max(0.0) as u64)
+            .collect();
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let tpot: Vec<u64> = recent
+            .iter()
+            .map(|p| (p.tpot_mean_ms.max(0.0) * 10.0) as u64)
+            .collect();
+        let toks: Vec<u64> = recent.iter().map(|p| p.output_tokens).collect();
+        let cells: [(&str, String, Trend, Grade, Vec<u64>); 3] = [
+            (
+                "TTFT",
+                latency(l.ttft.p50, l.ttft.count),
+                l.ttft_trend,
+                l.ttft_grade,
+                ttft,
+            ),
+            (
+                "TPOT",
+                latency(l.tpot.p50, l.tpot.count),
+                l.tpot_trend,
+                l.tpot_grade,
+                tpot,
+            ),
+            (
+                "tok/s",
+                format!("{:.0}", l.output_tokens_per_s),
+                l.throughput_trend,
+                l.throughput_grade,
+                toks,
+            ),
+        ];
+        let cols = Layout::horizontal([Constraint::Ratio(1, 3); 3]).split(area);
+        for ((label, value, trend, grade, data), col) in cells.into_iter().zip(cols.iter()) {
+            let style = grade_style(self.theme, grade);
+            let text = Line::from(vec![
+                Span::styled(format!("{label} "), self.theme.dim),
+                Span::styled(value, style),
+                Span::styled(format!("{} ", trend_arrow(trend)), self.theme.text),
+            ]);
+            let text_w = u16::try_from(text.width()).unwrap_or(u16::MAX);
+            let [text_area, spark_area] =
+                Layout::horizontal([Constraint::Length(text_w), Constraint::Fill(1)]).areas(*col);
+            Paragraph::new(text).render(text_area, buf);
+            let spark_w = usize::from(spark_area.width.saturating_sub(1));
+            if spark_w >= 4 {
+                let shown = &data[data.len().saturating_sub(spark_w)..];
+                Sparkline::default()
+                    .data(shown)
+                    .style(style)
+                    .render(spark_area, buf);
+            }
+        }
+    }
+
+    /// Fills `width` columns: numbers first, then the track gets what is left.
+    fn track_and_numbers(&self, width: usize, numbers: Vec<Span<'static>>) -> Line<'static> {
+        let numbers_w = Line::from(numbers.clone()).width();
+        let track_w = width.saturating_sub(numbers_w + 1);
+        let mut spans = self.track(track_w);
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.extend(numbers);
+        Line::from(spans)
+    }
+
+    fn block(&self) -> Block<'static> {
+        let l = self.lane;
+        let t = self.theme;
+        let border = if self.selected {
+            t.border_selected
+        } else {
+            t.border
+        };
+        let (badge, badge_style) = health_badge(t, l.health);
+        let left = Line::from(vec![
+            Span::raw(" "),
+            Span::raw(car(&l.emoji).to_string()),
+            Span::raw(" "),
+            Span::styled(l.name.clone(), self.name_style()),
+            Span::styled(format!(" {} ", l.model), t.dim),
+        ]);
+        let right = Line::from(vec![
+            Span::raw(" "),
+            Span::styled(place_label(l.place), t.text),
+            Span::raw(" "),
+            Span::styled(badge, badge_style),
+            Span::raw(" "),
+        ])
+        .right_aligned();
+        Block::bordered()
+            .border_style(border)
+            .title(left)
+            .title(right)
+    }
+
+    /// One line: marker, place, name, track, numbers, health.
+    fn line_row(&self, width: usize, with_metrics: bool) -> Line<'static> {
+        let l = self.lane;
+        let t = self.theme;
+        let marker = if self.selected {
+            Span::styled("▶", t.border_selected)
+        } else {
+            Span::raw(" ")
+        };
+        let name: String = l.name.chars().take(10).collect();
+        let mut spans = vec![
+            marker,
+            Span::styled(pad(&place_label(l.place), 4), t.text),
+            Span::styled(pad(&name, 10), self.name_style()),
+        ];
+        let (badge, badge_style) = short_badge(t, l.health);
+        let mut numbers = self.stats(true);
+        if with_metrics {
+            // One line only: req/s and success % give way to latencies.
+            numbers.truncate(3);
+            numbers.extend(self.metrics_text());
+        }
+        numbers.push(Span::raw(" "));
+        numbers.push(Span::styled(badge, badge_style));
+        let used = Line::from(spans.clone()).width() + Line::from(numbers.clone()).width();
+        let track_w = width.saturating_sub(used + 1);
+        let track = if track_w >= 8 {
+            self.track(track_w)
+        } else {
+            Vec::new()
+        };
+        if track.is_empty() {
+            spans.push(Span::raw(car(&l.emoji).to_string()));
+        } else {
+            spans.extend(track);
+        }
+        spans.push(Span::raw(" "));
+        spans.extend(numbers);
+        Line::from(spans)
+    }
+
+    /// Full numbers when the track keeps at least 20 columns, else compact.
+    fn stats_for(&self, width: usize) -> Vec<Span<'static>> {
+        let full = self.stats(false);
+        if Line::from(full.clone()).width() + 21 <= width {
+            full
+        } else {
+            self.stats(true)
+        }
+    }
+}
+
+/// A one-column health mark for the one-line lanes.
+fn short_badge(theme: &Theme, health: crate::metrics::Health) -> (&'static str, Style) {
+    use crate::metrics::Health;
+    let (_, style) = health_badge(theme, health);
+    let mark = match health {
+        Health::Initializing => "…",
+        Health::Healthy => "✓",
+        Health::Warning => "!",
+        Health::Error => "✗",
+    };
+    (mark, style)
+}
+
+/// Row `i` of `area` (empty when `area` has fewer rows).
+fn row(area: Rect, i: u16) -> Rect {
+    if i >= area.height {
+        return Rect::new(area.x, area.y, 0, 0);
+    }
+    Rect::new(area.x, area.y + i, area.width, 1)
+}
+
+impl Widget for &LanePanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let width = usize::from(area.width);
+        if self.mode == LaneMode::Line || area.height < 2 {
+            Paragraph::new(self.line_row(width, true)).render(row(area, 0), buf);
+            return;
+        }
+        if self.mode == LaneMode::Compact || area.height < 4 {
+            Paragraph::new(self.line_row(width, false)).render(row(area, 0), buf);
+            let cells = row(area, 1);
+            let indent = 4.min(cells.width);
+            let cells = Rect {
+                x: cells.x + indent,
+                width: cells.width - indent,
+                ..cells
+            };
+            self.render_metric_cells(cells, buf);
+            return;
+        }
+        let block = self.block();
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.is_empty() {
+            return;
+        }
+        let width = usize::from(inner.width);
+        if self.mode == LaneMode::Full && inner.height >= 3 {
+            Paragraph::new(Line::from(self.track(width))).render(row(inner, 0), buf);
+            Paragraph::new(Line::from(self.stats(false))).render(row(inner, 1), buf);
+            self.render_metric_cells(row(inner, 2), buf);
+        } else {
+            let line = self.track_and_numbers(width, self.stats_for(width));
+            Paragraph::new(line).render(row(inner, 0), buf);
+            self.render_metric_cells(row(inner, 1), buf);
+        }
+    }
+}

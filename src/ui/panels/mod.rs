@@ -1,0 +1,110 @@
+//! The panels the race screen is made of. Each is a small struct borrowing
+//! its data and implementing `Widget for &Panel` (STYLE rule 10). Panels
+//! only format numbers and pick colours and glyphs; every metric comes
+//! precomputed in the snapshot.
+
+pub mod footer;
+pub mod header;
+pub mod help;
+pub mod inspector;
+pub mod lanes;
+pub mod leaderboard;
+
+use std::time::Duration;
+
+use ratatui::style::Style;
+
+use super::theme::Theme;
+use crate::metrics::{Grade, Health, Trend};
+
+/// `m:ss` (or `h:mm:ss`).
+#[must_use]
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A latency: `231ms`, `23.4ms`, `1.23s`; `—` when there is no data.
+#[must_use]
+pub fn latency(d: Duration, count: u64) -> String {
+    if count == 0 {
+        return "—".to_string();
+    }
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 1000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else if ms >= 100.0 {
+        format!("{ms:.0}ms")
+    } else {
+        format!("{ms:.1}ms")
+    }
+}
+
+/// Seconds with one decimal: `12.3s`.
+#[must_use]
+pub fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+#[must_use]
+pub fn grade_style(theme: &Theme, grade: Grade) -> Style {
+    match grade {
+        Grade::Good => theme.good,
+        Grade::Ok => theme.ok,
+        Grade::Bad => theme.bad,
+        Grade::Unknown => theme.dim,
+    }
+}
+
+#[must_use]
+pub fn trend_arrow(trend: Trend) -> &'static str {
+    match trend {
+        Trend::Rising => "↑",
+        Trend::Falling => "↓",
+        Trend::Steady => "→",
+    }
+}
+
+/// The health badge text and style.
+#[must_use]
+pub fn health_badge(theme: &Theme, health: Health) -> (&'static str, Style) {
+    match health {
+        Health::Initializing => (" STARTING ", theme.badge_initializing),
+        Health::Healthy => (" HEALTHY ", theme.badge_healthy),
+        Health::Warning => (" WARNING ", theme.badge_warning),
+        Health::Error => (" ERROR ", theme.badge_error),
+    }
+}
+
+/// 🥇🥈🥉 for the podium, then `4.` etc.
+#[must_use]
+pub fn place_label(place: usize) -> String {
+    match place {
+        1 => "🥇".to_string(),
+        2 => "🥈".to_string(),
+        3 => "🥉".to_string(),
+        0 => "–".to_string(),
+        n => format!("{n}."),
+    }
+}
+
+/// The lane's emoji, or a plain dot when it has none.
+#[must_use]
+pub fn car(emoji: &str) -> &str {
+    if emoji.trim().is_empty() {
+        "●"
+    } else {
+        emoji
+    }
+}
+
+/// `s` padded with spaces to `width` display columns.
+#[must_use]
+pub fn pad(s: &str, width: usize) -> String {
+    let w = ratatui::text::Span::raw(s).width();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}

@@ -1,0 +1,527 @@
+//! Draws one frame of the race from a snapshot. `render` mutates nothing
+//! but the frame: no I/O, no clock reads, no metrics (STYLE rule 10). The
+//! layout comes from `frame.area()` on every draw (rule 11) and degrades
+//! with the space: sparklines go first, then borders, then leaderboard
+//! rows; below [`MIN_WIDTH`]×[`MIN_HEIGHT`] a "terminal too small" line is
+//! all that is drawn.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::panels::footer::Footer;
+use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
+use super::panels::help::HelpOverlay;
+use super::panels::inspector::render_inspector_area;
+use super::panels::lanes::{LaneMode, LanesPanel};
+use super::panels::leaderboard::Leaderboard;
+use super::state::UiState;
+use super::theme::Theme;
+use crate::metrics::RaceSnapshot;
+
+/// The smallest terminal the race screen is drawn in.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// From this width on, the leaderboard sits beside the lanes.
+const WIDE_WIDTH: u16 = 110;
+const SIDE_LEADERBOARD_WIDTH: u16 = 44;
+/// Rows the inspector takes at most.
+const INSPECTOR_MAX_HEIGHT: u16 = 10;
+
+/// Where everything goes in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    header: Rect,
+    lanes: Rect,
+    mode: LaneMode,
+    leaderboard: Option<Rect>,
+    inspector: Option<Rect>,
+    footer: Rect,
+}
+
+/// The layout for `lanes` lanes in `area`, or `None` if it cannot fit.
+fn plan(area: Rect, lanes: usize, inspector: bool) -> Option<Plan> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let n = u16::try_from(lanes).ok()?;
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(HEADER_HEIGHT),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (main, inspector) = if inspector {
+        let h = (body.height / 2).min(INSPECTOR_MAX_HEIGHT);
+        let [main, insp] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(h)]).areas(body);
+        (main, Some(insp))
+    } else {
+        (body, None)
+    };
+    let fits =
+        |mode: LaneMode, height: u16| n.checked_mul(mode.height()).is_some_and(|h| h <= height);
+    if main.width >= WIDE_WIDTH {
+        let [lanes, board] = Layout::horizontal([
+            Constraint::Fill(1),
+            Constraint::Length(SIDE_LEADERBOARD_WIDTH),
+        ])
+        .areas(main);
+        let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
+        return Some(Plan {
+            header,
+            lanes,
+            mode,
+            leaderboard: Some(board),
+            inspector,
+            footer,
+        });
+    }
+    let board_full = n.saturating_add(2);
+    for mode in LaneMode::ALL {
+        let lanes_h = n.saturating_mul(mode.height());
+        if lanes_h > main.height {
+            continue;
+        }
+        let rest = main.height - lanes_h;
+        if rest < board_full.min(5) && mode != LaneMode::Line {
+            continue;
+        }
+        let board_h = if rest >= 3 { rest.min(board_full) } else { 0 };
+        let [lanes, board, _] = Layout::vertical([
+            Constraint::Length(lanes_h),
+            Constraint::Length(board_h),
+            Constraint::Fill(1),
+        ])
+        .areas(main);
+        return Some(Plan {
+            header,
+            lanes,
+            mode,
+            leaderboard: (board_h > 0).then_some(board),
+            inspector,
+            footer,
+        });
+    }
+    None
+}
+
+/// Draws the race screen for `snap` into the whole frame.
+pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Theme) {
+    let area = frame.area();
+    let Some(plan) = plan(area, snap.lanes.len(), ui.inspector_open) else {
+        render_too_small(frame, area, theme);
+        return;
+    };
+    frame.render_widget(&Header { snap, ui, theme }, plan.header);
+    if snap.lanes.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                "no engines in this race",
+                theme.dim,
+            )))
+            .centered(),
+            plan.lanes,
+        );
+    } else {
+        frame.render_widget(
+            &LanesPanel {
+                lanes: &snap.lanes,
+                selected: ui.selected_lane,
+                mode: plan.mode,
+                theme,
+            },
+            plan.lanes,
+        );
+    }
+    if let Some(board) = plan.leaderboard {
+        frame.render_widget(&Leaderboard { snap, theme }, board);
+    }
+    if let Some(insp) = plan.inspector {
+        render_inspector_area(frame, insp, snap, ui, theme);
+    }
+    frame.render_widget(&Footer { ui, theme }, plan.footer);
+    let body = Rect {
+        y: plan.header.bottom(),
+        height: plan.footer.y.saturating_sub(plan.header.bottom()),
+        ..area
+    };
+    frame.render_widget(&CountdownBanner { snap, theme }, body);
+    if ui.help_open {
+        frame.render_widget(&HelpOverlay { theme }, area);
+    }
+}
+
+fn render_too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    if area.is_empty() {
+        return;
+    }
+    let text = vec![
+        Line::from(Span::styled(
+            format!("terminal too small (need {MIN_WIDTH}×{MIN_HEIGHT})"),
+            theme.bad,
+        )),
+        Line::from(Span::styled(
+            format!(
+                "now {}×{} — enlarge the window or press q",
+                area.width, area.height
+            ),
+            theme.dim,
+        )),
+    ];
+    let rect = area.centered_vertically(Constraint::Length(2.min(area.height)));
+    frame.render_widget(
+        Paragraph::new(text).centered().wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use insta::assert_snapshot;
+    use ratatui::style::Color;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::Grade;
+    use crate::ui::action::KEY_HELP;
+    use crate::ui::test_support::{
+        empty_fixture, failing_fixture, finished_fixture, render_to_buffer, render_to_string,
+        snapshot_fixture,
+    };
+
+    fn ui(lanes: usize) -> UiState {
+        UiState {
+            lane_count: lanes,
+            ..UiState::default()
+        }
+    }
+
+    fn theme() -> Theme {
+        Theme::default_theme()
+    }
+
+    #[test]
+    fn empty_race_countdown() {
+        let snap = empty_fixture(3);
+        assert_snapshot!(render_to_string(&snap, &ui(3), &theme(), 100, 30));
+    }
+
+    #[test]
+    fn mid_race_three_lanes() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(&snap, &ui(3), &theme(), 100, 30));
+    }
+
+    #[test]
+    fn mid_race_three_lanes_80x24() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(&snap, &ui(3), &theme(), 80, 24));
+    }
+
+    #[test]
+    fn one_lane_failing() {
+        let snap = failing_fixture();
+        let ui = UiState {
+            selected_lane: 1,
+            ..ui(3)
+        };
+        assert_snapshot!(render_to_string(&snap, &ui, &theme(), 100, 30));
+    }
+
+    #[test]
+    fn inspector_open() {
+        let mut snap = snapshot_fixture(3);
+        snap.lanes[2].traces = vec![
+            crate::metrics::RequestTrace {
+                request_id: 41,
+                prompt_head: "Explain the CAP theorem".into(),
+                text: " Consistency, availability and partition tolerance".into(),
+                chunks: 7,
+                sent_at: Duration::from_millis(40_500),
+                ttft: Some(Duration::from_millis(82)),
+                ended_at: None,
+                error: None,
+            },
+            crate::metrics::RequestTrace {
+                request_id: 40,
+                prompt_head: "Write a haiku".into(),
+                text: " Racks hum".into(),
+                chunks: 2,
+                sent_at: Duration::from_millis(39_000),
+                ttft: Some(Duration::from_millis(95)),
+                ended_at: Some(Duration::from_millis(39_900)),
+                error: Some("stream_reset".into()),
+            },
+        ];
+        let ui = UiState {
+            inspector_open: true,
+            selected_lane: 2,
+            ..ui(3)
+        };
+        let text = render_to_string(&snap, &ui, &theme(), 100, 30);
+        assert!(
+            text.contains("Inspector — 🦙 sglang") || text.contains("Inspector —"),
+            "{text}"
+        );
+        assert!(
+            text.contains("#41 streaming…  7 tokens  1.5 s  TTFT 82 ms"),
+            "{text}"
+        );
+        assert!(text.contains("› Explain the CAP theorem"), "{text}");
+        assert!(text.contains("⚑82 ms  Consistency"), "{text}");
+        assert!(text.contains("#40 failed: stream_reset"), "{text}");
+        assert_snapshot!(text);
+    }
+
+    #[test]
+    fn help_open_lists_every_key() {
+        let snap = snapshot_fixture(3);
+        let ui = UiState {
+            help_open: true,
+            ..ui(3)
+        };
+        for (w, h) in [(80, 24), (120, 40)] {
+            let text = render_to_string(&snap, &ui, &theme(), w, h);
+            for (keys, what) in KEY_HELP {
+                assert!(text.contains(keys), "{keys} missing at {w}x{h}:\n{text}");
+                let start: String = what.chars().take(12).collect();
+                assert!(text.contains(&start), "{what} missing at {w}x{h}:\n{text}");
+            }
+        }
+        assert_snapshot!(render_to_string(&snap, &ui, &theme(), 80, 24));
+    }
+
+    #[test]
+    fn finished_and_paused() {
+        let snap = finished_fixture(3);
+        let ui = UiState {
+            paused: true,
+            finished: true,
+            ..ui(3)
+        };
+        let text = render_to_string(&snap, &ui, &theme(), 100, 30);
+        assert!(text.contains("FINISHED — winner: 🚀 vllm"), "{text}");
+        assert!(text.contains("PAUSED"), "{text}");
+        assert_snapshot!(text);
+    }
+
+    #[test]
+    fn ten_lanes_80x24() {
+        let snap = snapshot_fixture(10);
+        let text = render_to_string(&snap, &ui(10), &theme(), 80, 24);
+        for lane in &snap.lanes {
+            assert!(text.contains(&lane.name), "{} missing:\n{text}", lane.name);
+        }
+        assert_snapshot!(text);
+    }
+
+    #[test]
+    fn ten_lanes_120x40() {
+        let snap = snapshot_fixture(10);
+        let text = render_to_string(&snap, &ui(10), &theme(), 120, 40);
+        for lane in &snap.lanes {
+            assert!(text.contains(&lane.name), "{} missing:\n{text}", lane.name);
+        }
+        assert_snapshot!(text);
+    }
+
+    #[test]
+    fn too_small_screen() {
+        let snap = snapshot_fixture(3);
+        let text = render_to_string(&snap, &ui(3), &theme(), 60, 20);
+        assert!(text.contains("terminal too small (need 80×24)"), "{text}");
+        assert_snapshot!(text);
+    }
+
+    #[test]
+    fn every_size_and_lane_count_renders_without_panic() {
+        for lanes in [0, 1, 2, 3, 5, 10, 12, 40] {
+            let snaps = [
+                snapshot_fixture(lanes),
+                empty_fixture(lanes),
+                finished_fixture(lanes),
+            ];
+            for snap in &snaps {
+                for (w, h) in [
+                    (0, 0),
+                    (1, 1),
+                    (0, 10),
+                    (10, 0),
+                    (20, 5),
+                    (79, 24),
+                    (80, 23),
+                    (80, 24),
+                    (81, 25),
+                    (100, 30),
+                    (109, 30),
+                    (110, 30),
+                    (120, 40),
+                    (250, 70),
+                ] {
+                    for (help, insp) in [(false, false), (true, false), (false, true)] {
+                        let ui = UiState {
+                            help_open: help,
+                            inspector_open: insp,
+                            selected_lane: 7,
+                            ..ui(lanes)
+                        };
+                        let _ = render_to_buffer(snap, &ui, &theme(), w, h);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_screens() {
+        let snap = snapshot_fixture(3);
+        assert_eq!(render_to_string(&snap, &ui(3), &theme(), 0, 0), "");
+        let one = render_to_string(&snap, &ui(3), &theme(), 1, 1);
+        assert_eq!(one.chars().count(), 1);
+    }
+
+    #[test]
+    fn two_to_ten_lanes_fit_at_80x24() {
+        for lanes in 2..=10 {
+            let snap = snapshot_fixture(lanes);
+            for inspector in [false, true] {
+                let ui = UiState {
+                    inspector_open: inspector,
+                    ..ui(lanes)
+                };
+                let text = render_to_string(&snap, &ui, &theme(), 80, 24);
+                assert!(!text.contains("too small"), "{lanes} lanes:\n{text}");
+                for lane in &snap.lanes {
+                    assert!(text.contains(&lane.name), "{lanes} lanes:\n{text}");
+                }
+            }
+        }
+    }
+
+    fn find(buf: &ratatui::buffer::Buffer, needle: &str) -> Option<(u16, u16)> {
+        let area = buf.area;
+        for y in area.top()..area.bottom() {
+            for x in area.left()..area.right() {
+                let mut rest = needle;
+                let mut cx = x;
+                while let Some(c) = rest.chars().next() {
+                    if cx >= area.right() || !buf[(cx, y)].symbol().starts_with(c) {
+                        break;
+                    }
+                    rest = &rest[c.len_utf8()..];
+                    cx += 1;
+                }
+                if rest.is_empty() {
+                    return Some((x, y));
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn leader_row_uses_the_leader_style() {
+        let snap = snapshot_fixture(3);
+        let t = theme();
+        let buf = render_to_buffer(&snap, &ui(3), &t, 100, 30);
+        let (_, title_y) = find(&buf, "Leaderboard").unwrap();
+        let (x, y) = (title_y..buf.area.bottom())
+            .find_map(|y| {
+                (0..buf.area.width).find_map(|x| {
+                    (buf[(x, y)].symbol() == "v" && buf[(x + 1, y)].symbol() == "l")
+                        .then_some((x, y))
+                })
+            })
+            .unwrap();
+        assert_eq!(buf[(x, y)].fg, t.leader.fg.unwrap());
+        assert!(
+            buf[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::BOLD)
+        );
+        // The second place is not styled as the leader.
+        let (x2, y2) = (title_y..buf.area.bottom())
+            .find_map(|y| {
+                (0..buf.area.width).find_map(|x| {
+                    (buf[(x, y)].symbol() == "t" && buf[(x + 1, y)].symbol() == "g")
+                        .then_some((x, y))
+                })
+            })
+            .unwrap();
+        assert_ne!(buf[(x2, y2)].fg, t.leader.fg.unwrap());
+    }
+
+    #[test]
+    fn bad_ttft_sparkline_uses_the_bad_style() {
+        let snap = snapshot_fixture(3);
+        assert_eq!(snap.lanes[2].ttft_grade, Grade::Bad);
+        let t = theme();
+        let buf = render_to_buffer(&snap, &ui(3), &t, 100, 30);
+        // Lane 2's title row, then its TTFT cell three rows below.
+        let (_, title_y) = find(&buf, "sglang").unwrap();
+        let (ttft_x, ttft_y) = (title_y..buf.area.bottom())
+            .find_map(|y| {
+                (0..buf.area.width - 4).find_map(|x| {
+                    (buf[(x, y)].symbol() == "T"
+                        && buf[(x + 1, y)].symbol() == "T"
+                        && buf[(x + 2, y)].symbol() == "F")
+                        .then_some((x, y))
+                })
+            })
+            .unwrap();
+        let bars = "▁▂▃▄▅▆▇█";
+        let spark = (ttft_x..ttft_x + 30)
+            .map(|x| &buf[(x, ttft_y)])
+            .find(|c| bars.contains(c.symbol()) && !c.symbol().trim().is_empty())
+            .unwrap();
+        assert_eq!(spark.fg, t.bad.fg.unwrap());
+    }
+
+    #[test]
+    fn mono_theme_draws_no_colours() {
+        let t = Theme::mono();
+        for snap in [
+            snapshot_fixture(3),
+            failing_fixture(),
+            finished_fixture(10),
+            empty_fixture(3),
+        ] {
+            for ui in [
+                ui(3),
+                UiState {
+                    help_open: true,
+                    inspector_open: true,
+                    paused: true,
+                    ..ui(3)
+                },
+            ] {
+                for (w, h) in [(100, 30), (80, 24), (60, 20)] {
+                    let buf = render_to_buffer(&snap, &ui, &t, w, h);
+                    for cell in &buf.content {
+                        assert_eq!(cell.fg, Color::Reset, "{cell:?}");
+                        assert_eq!(cell.bg, Color::Reset, "{cell:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn selected_lane_border_is_highlighted() {
+        let snap = snapshot_fixture(3);
+        let t = theme();
+        let ui = UiState {
+            selected_lane: 1,
+            ..ui(3)
+        };
+        let buf = render_to_buffer(&snap, &ui, &t, 100, 30);
+        let (_, y) = find(&buf, "tgi").unwrap();
+        let (_, y0) = find(&buf, "vllm").unwrap();
+        let x = 0;
+        assert_eq!(buf[(x, y)].symbol(), "┌");
+        assert_eq!(buf[(x, y)].fg, t.border_selected.fg.unwrap());
+        assert_eq!(buf[(x, y0)].fg, t.border.fg.unwrap());
+    }
+}

@@ -1,0 +1,279 @@
+//! Test helpers: render a snapshot into a `TestBackend` and deterministic
+//! race fixtures (STYLE rule 14).
+
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::text::Span;
+
+use super::render::render;
+use super::state::UiState;
+use super::theme::Theme;
+use crate::config::FinishSpec;
+use crate::metrics::series::SeriesPoint;
+use crate::metrics::{
+    Grade, Health, LaneSnapshot, LaneState, LatencySummary, RacePhase, RaceSnapshot, Trend,
+};
+
+/// Draws one frame of `snap` at `w`×`h` and returns the buffer.
+pub fn render_to_buffer(
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+    w: u16,
+    h: u16,
+) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|frame| render(frame, snap, ui, theme))
+        .unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The buffer's text, one line per row, trailing spaces trimmed (wide
+/// characters take one `char` but two columns).
+pub fn buffer_to_string(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = Vec::with_capacity(usize::from(area.height));
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        let mut skip = 0usize;
+        for x in area.left()..area.right() {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(x, y)].symbol();
+            line.push_str(sym);
+            skip = Span::raw(sym).width().saturating_sub(1);
+        }
+        out.push(line.trim_end().to_string());
+    }
+    out.join("\n")
+}
+
+/// Draws one frame of `snap` at `w`×`h` and returns its text.
+pub fn render_to_string(
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+    w: u16,
+    h: u16,
+) -> String {
+    buffer_to_string(&render_to_buffer(snap, ui, theme, w, h))
+}
+
+const ENGINES: [(&str, &str, &str, &str); 10] = [
+    ("vllm", "llama-3.1-8b", "🚀", "cyan"),
+    ("tgi", "llama-3.1-8b", "🐢", "green"),
+    ("sglang", "llama-3.1-8b-awq", "🐇", "magenta"),
+    ("llamacpp", "llama-3.1-8b-q4", "🦊", "yellow"),
+    ("ollama", "llama3.1:8b", "🐎", "bright_blue"),
+    ("trt-llm", "llama-3.1-8b-fp8", "🦅", "red"),
+    ("lmdeploy", "llama-3.1-8b", "🐬", "#ff8800"),
+    ("mlc", "llama-3.1-8b-q4f16", "🐝", "light_green"),
+    ("exllama", "llama-3.1-8b-exl2", "🦄", "bright_magenta"),
+    ("aphrodite", "llama-3.1-8b", "🐙", "white"),
+];
+
+fn summary(ms: u64, count: u64) -> LatencySummary {
+    let d = Duration::from_millis(ms);
+    LatencySummary {
+        count,
+        mean: d,
+        min: d / 2,
+        p50: d,
+        p90: d * 3 / 2,
+        p95: d * 2,
+        p99: d * 3,
+        p999: d * 4,
+        max: d * 5,
+    }
+}
+
+fn series(i: usize, seconds: u32, failing: bool) -> Vec<SeriesPoint> {
+    let i32_ = u32::try_from(i).unwrap();
+    (0..seconds)
+        .map(|t| {
+            let wave = f64::from((t * 7 + i32_ * 3) % 11);
+            SeriesPoint {
+                t_s: t,
+                requests_ok: if failing { t % 2 } else { 8 + (t + i32_) % 4 },
+                requests_failed: if failing { 5 } else { u32::from(t % 17 == 0) },
+                output_tokens: 900 + u64::from((t * 13 + i32_ * 5) % 9) * 60,
+                ttft_mean_ms: 150.0 + 120.0 * f64::from(i32_) + wave * 20.0,
+                tpot_mean_ms: 18.0 + 4.0 * f64::from(i32_) + wave,
+                e2e_mean_ms: 2500.0 + wave * 100.0,
+            }
+        })
+        .collect()
+}
+
+fn lane(i: usize) -> LaneSnapshot {
+    let (name, model, emoji, color) = ENGINES[i % ENGINES.len()];
+    let k = u64::try_from(i).unwrap();
+    let ok = 400u64.saturating_sub(30 * k).max(5);
+    let failed = k * 2;
+    #[allow(clippy::cast_precision_loss)]
+    let (okf, failedf) = (ok as f64, failed as f64);
+    let grade = |n: u64| match n % 3 {
+        0 => Grade::Good,
+        1 => Grade::Ok,
+        _ => Grade::Bad,
+    };
+    LaneSnapshot {
+        name: name.to_string(),
+        model: model.to_string(),
+        emoji: emoji.to_string(),
+        color: color.to_string(),
+        state: LaneState::Running,
+        finished_at: None,
+        place: i + 1,
+        progress: okf / 500.0,
+        requests_started: ok + failed + 4,
+        in_flight: 4,
+        requests_ok: ok,
+        requests_failed: failed,
+        requests_cancelled: 0,
+        requests_good: ok.saturating_sub(k),
+        errors: Default::default(),
+        input_tokens: ok * 300,
+        output_tokens: ok * 120,
+        input_sources: Default::default(),
+        output_sources: Default::default(),
+        active: Duration::from_secs(42),
+        requests_per_s: okf / 42.0,
+        output_tokens_per_s: okf * 120.0 / 42.0,
+        total_tokens_per_s: okf * 420.0 / 42.0,
+        goodput_rps: (okf - 1.0) / 42.0,
+        success_rate: okf / (okf + failedf),
+        ttft: summary(180 + 130 * k, ok),
+        tpot: summary(20 + 5 * k, ok),
+        itl: summary(20 + 5 * k, ok * 100),
+        e2e: summary(2600 + 300 * k, ok),
+        send_delay: LatencySummary::default(),
+        late_arrivals: 0,
+        dropped_arrivals: 0,
+        slo_checks: Vec::new(),
+        slo_pass: true,
+        series: series(i, 42, false),
+        health: if failed > 4 {
+            Health::Warning
+        } else {
+            Health::Healthy
+        },
+        ttft_trend: [Trend::Steady, Trend::Rising, Trend::Falling][i % 3],
+        tpot_trend: [Trend::Rising, Trend::Steady, Trend::Falling][i % 3],
+        throughput_trend: [Trend::Falling, Trend::Rising, Trend::Steady][i % 3],
+        ttft_grade: grade(k),
+        tpot_grade: grade(k + 1),
+        throughput_grade: grade(k + 2),
+        traces: Vec::new(),
+    }
+}
+
+/// A race 42 s in, `lanes` engines running, ranked in lane order; lane 2
+/// (if any) has a bad TTFT grade.
+pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
+    RaceSnapshot {
+        race_name: "Demo race".to_string(),
+        phase: RacePhase::Running,
+        elapsed: Duration::from_secs(42),
+        finish: FinishSpec {
+            duration: Duration::from_secs(120),
+            duration_is_finish_line: false,
+            requests: Some(500),
+            output_tokens: None,
+            grace: Duration::from_secs(10),
+        },
+        load_mode: "closed",
+        lanes: (0..lanes).map(lane).collect(),
+        leaderboard: (0..lanes).collect(),
+        sequence: 420,
+    }
+}
+
+/// Three lanes; lane 1 fails most requests (health Error).
+pub fn failing_fixture() -> RaceSnapshot {
+    let mut snap = snapshot_fixture(3);
+    let l = &mut snap.lanes[1];
+    l.requests_ok = 12;
+    l.requests_failed = 230;
+    l.success_rate = 12.0 / 242.0;
+    l.requests_per_s = 12.0 / 42.0;
+    l.output_tokens_per_s = 34.0;
+    l.progress = 12.0 / 500.0;
+    l.goodput_rps = 0.2;
+    l.health = Health::Error;
+    l.ttft = summary(4200, 12);
+    l.ttft_grade = Grade::Bad;
+    l.tpot_grade = Grade::Bad;
+    l.throughput_grade = Grade::Bad;
+    l.series = series(1, 42, true);
+    snap.lanes[1].place = 3;
+    snap.lanes[2].place = 2;
+    snap.leaderboard = vec![0, 2, 1];
+    snap
+}
+
+/// Before the start: countdown, nothing measured yet.
+pub fn empty_fixture(lanes: usize) -> RaceSnapshot {
+    let mut snap = snapshot_fixture(lanes);
+    snap.phase = RacePhase::Countdown {
+        remaining: Duration::from_millis(2400),
+    };
+    snap.elapsed = Duration::ZERO;
+    snap.sequence = 0;
+    for l in &mut snap.lanes {
+        *l = LaneSnapshot {
+            state: LaneState::Running,
+            progress: 0.0,
+            requests_started: 0,
+            in_flight: 0,
+            requests_ok: 0,
+            requests_failed: 0,
+            requests_good: 0,
+            input_tokens: 0,
+            output_tokens: 0,
+            active: Duration::ZERO,
+            requests_per_s: 0.0,
+            output_tokens_per_s: 0.0,
+            total_tokens_per_s: 0.0,
+            goodput_rps: 0.0,
+            success_rate: 1.0,
+            ttft: LatencySummary::default(),
+            tpot: LatencySummary::default(),
+            itl: LatencySummary::default(),
+            e2e: LatencySummary::default(),
+            series: Vec::new(),
+            health: Health::Initializing,
+            ttft_trend: Trend::Steady,
+            tpot_trend: Trend::Steady,
+            throughput_trend: Trend::Steady,
+            ttft_grade: Grade::Unknown,
+            tpot_grade: Grade::Unknown,
+            throughput_grade: Grade::Unknown,
+            ..l.clone()
+        };
+    }
+    snap
+}
+
+/// The race is over: every lane crossed the line, lane 0 first.
+pub fn finished_fixture(lanes: usize) -> RaceSnapshot {
+    let mut snap = snapshot_fixture(lanes);
+    snap.phase = RacePhase::Finished;
+    snap.elapsed = Duration::from_secs(61);
+    for (i, l) in snap.lanes.iter_mut().enumerate() {
+        l.state = LaneState::Finished;
+        l.progress = 1.0;
+        l.requests_ok = 500;
+        l.in_flight = 0;
+        l.finished_at = Some(Duration::from_millis(
+            50_000 + 2_500 * u64::try_from(i).unwrap(),
+        ));
+    }
+    snap
+}

@@ -1,0 +1,144 @@
+//! The real binary in a real terminal (tmux): the demo race shows every
+//! engine and the leaderboard, `i` opens the inspector with streamed text,
+//! `?` shows help, `q` ends the race, writes the results and gives the
+//! shell back with the terminal restored.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session(String);
+
+impl Session {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(args).output().expect("run tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.0];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &self.0])
+    }
+
+    /// Waits until the screen satisfies `ok`, or panics with the screen.
+    fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn demo_race_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipping: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let name = format!("llm-locust-test-{}", std::process::id());
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let started = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-c",
+            repo,
+        ])
+        .args([
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            "TERM=xterm-256color",
+            "PS1=READY$ ",
+            "bash",
+            "--norc",
+            "--noprofile",
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let session = Session(name);
+    session.wait_for("the shell", Duration::from_secs(5), |s| {
+        s.contains("READY$")
+    });
+    let command = format!(
+        "{} race races/demo.yaml --duration 60 --countdown 1 --output-dir {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_llm-locust"),
+        out.display()
+    );
+    session.send(&[&command, "Enter"]);
+
+    let screen = session.wait_for(
+        "every engine and the leaderboard",
+        Duration::from_secs(20),
+        |s| {
+            ["prefill-king", "decode-demon", "overbooked"]
+                .iter()
+                .all(|n| s.contains(n))
+                && s.contains("🥇")
+        },
+    );
+    assert!(!screen.contains("EXIT="), "the race ended early:\n{screen}");
+
+    session.send(&["i"]);
+    session.wait_for(
+        "the inspector with streamed text",
+        Duration::from_secs(10),
+        |s| s.contains("Inspector") && s.contains("TTFT") && s.contains("tokens"),
+    );
+    session.send(&["i"]);
+    session.send(&["?"]);
+    session.wait_for("the help overlay", Duration::from_secs(5), |s| {
+        s.contains("pause or resume") && s.contains("request inspector")
+    });
+    session.send(&["Escape"]);
+    session.send(&["q"]);
+    let screen = session.wait_for("the shell back", Duration::from_secs(20), |s| {
+        s.contains("EXIT=0")
+    });
+    assert!(screen.contains("READY$"), "{screen}");
+    assert_eq!(
+        session
+            .tmux(&["display-message", "-p", "-t", &session.0, "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    let dirs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    assert!(Path::new(&dirs[0]).join("summary.json").is_file());
+    // The leaderboard table is printed after the terminal is restored.
+    assert!(screen.contains("TTFT p50"), "{screen}");
+}
