@@ -12,7 +12,7 @@ use crate::metrics::snapshot::{TRACE_PROMPT_CHARS, TRACE_TEXT_CHARS};
 /// Requests traced at once per engine.
 pub const TRACE_SLOTS: usize = 4;
 /// How long a finished request stays visible before its slot is reused.
-pub const TRACE_LINGER: Duration = Duration::from_millis(1500);
+pub const TRACE_LINGER: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Default)]
 struct Slots {
@@ -129,7 +129,7 @@ mod tests {
         assert!(slots.claim(99, "p", Duration::ZERO).is_none());
         held[1].end(Duration::from_secs(1), None);
         assert!(
-            slots.claim(99, "p", Duration::from_secs(2)).is_none(),
+            slots.claim(99, "p", Duration::from_millis(1100)).is_none(),
             "still lingering"
         );
         let reused = slots.claim(99, "p", Duration::from_secs(5)).unwrap();
