@@ -367,3 +367,23 @@ fn api_key_is_sent_but_never_written() {
         assert!(!String::from_utf8_lossy(&bytes).contains(secret));
     }
 }
+
+#[test]
+fn without_a_terminal_the_race_runs_headless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(tmp.path(), QUICK_RACE);
+    // No --no-tui: stdout is a pipe here, so the TUI must not start.
+    let output = run(&["race", race.to_str().unwrap(), "--no-save"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("TTFT p50") && !stdout.contains("\x1b[?1049h"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("GO!"));
+}
