@@ -310,3 +310,35 @@ race:
             .all(|t| t.ttft.is_some_and(|d| d >= Duration::from_millis(50)))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cut_at_the_end_of_the_grace_period_end_their_traces() {
+    let spec = spec(
+        r"
+race:
+  name: cut
+  countdown_s: 0
+  duration: 0.5
+  users: 2
+  spawn_rate: 100
+  finish: {grace_s: 0}
+  engines:
+    - name: long
+      max_tokens: 200
+      simulate: {ttft_ms: 10, tpot_ms: 20, jitter: 0, prefill_us_per_token: 0}
+",
+    );
+    let (outcome, _) = run(&spec, Duration::from_secs(10)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert_eq!(lane.requests_cancelled, 2);
+    assert_eq!(lane.in_flight, 0);
+    assert!(!lane.traces.is_empty());
+    for t in &lane.traces {
+        assert!(
+            t.ended_at.is_some(),
+            "trace {} still looks in flight",
+            t.request_id
+        );
+        assert_eq!(t.error.as_deref(), Some("cancelled"));
+    }
+}

@@ -111,6 +111,9 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
     let exchange = tokio::select! {
         ex = lane.client.send_observed(&prompt, &mut observe) => ex,
         () = lane.abort.cancelled() => {
+            if let Some(trace) = &trace {
+                trace.end(since_go(Instant::now()), Some("cancelled"));
+            }
             lane.emit(RequestEvent::Cancelled { engine: lane.engine, count: 1 }).await;
             return None;
         }

@@ -100,9 +100,13 @@ impl TraceSlot {
             }
             t.chunks += 1;
             t.text.push_str(text);
-            let excess = t.text.chars().count().saturating_sub(TRACE_TEXT_CHARS);
-            if excess > 0 {
-                t.text = t.text.chars().skip(excess).collect();
+            // Byte length bounds the character count: only count characters
+            // (a scan of the whole text) once the text may be too long.
+            if t.text.len() > TRACE_TEXT_CHARS {
+                let excess = t.text.chars().count().saturating_sub(TRACE_TEXT_CHARS);
+                if let Some((cut, _)) = t.text.char_indices().nth(excess) {
+                    t.text.drain(..cut);
+                }
             }
         });
     }
