@@ -277,7 +277,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
                 CsvWriter::create(dir, &engine_names, &stamp, &spec.slug, running.started_at)?;
             std::thread::spawn(move || {
                 for record in bridge_rx {
-                    sink.record(record);
+                    sink.event(Duration::ZERO, &crate::engine::RaceEvent::Finished(record));
                 }
             });
             Some(writer)
@@ -375,8 +375,10 @@ impl BridgeSink {
 }
 
 impl RecordSink for BridgeSink {
-    fn record(&mut self, record: Box<crate::metrics::RequestRecord>) {
-        let _ = self.tx.send(record);
+    fn event(&mut self, _at: Duration, event: &crate::engine::RaceEvent) {
+        if let crate::engine::RaceEvent::Finished(record) = event {
+            let _ = self.tx.send(record.clone());
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Default countdown before the start signal.
 pub const DEFAULT_COUNTDOWN: Duration = Duration::from_secs(3);
 /// Default time limit when only a request or token finish line is given.
@@ -13,7 +15,7 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(3600);
 /// How long in-flight requests may still complete after an engine's finish.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RaceSpec {
     pub name: String,
     /// File-name-safe form of `name` (lowercase, `-` separated).
@@ -31,7 +33,7 @@ pub struct RaceSpec {
 }
 
 /// Where prompts come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DatasetSpec {
     /// The small prompt set compiled into the binary (`datasets/demo-prompts.jsonl`).
     Builtin,
@@ -41,7 +43,7 @@ pub enum DatasetSpec {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LoadSpec {
     /// Closed loop: `users` per engine, each sends its next request when the
     /// last one ends; users are added at `spawn_rate` per second.
@@ -64,7 +66,7 @@ impl LoadSpec {
 
 /// The finish line. An engine finishes at the first line it crosses; the race
 /// ends when every engine has finished or the time limit is reached.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinishSpec {
     /// The race's time limit (the original's `duration`).
     pub duration: Duration,
@@ -78,7 +80,7 @@ pub struct FinishSpec {
     pub grace: Duration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SloSpec {
     pub ttft_p99: Option<Duration>,
     pub tpot_p99: Option<Duration>,
@@ -95,7 +97,7 @@ impl SloSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndpointKind {
     Chat,
     Completions,
@@ -111,7 +113,7 @@ impl EndpointKind {
 }
 
 /// Where an engine is served from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EngineTarget {
     /// A real endpoint: the full URL of the completions route.
     Url(String),
@@ -119,7 +121,7 @@ pub enum EngineTarget {
     Simulated(SimSpec),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineSpec {
     pub name: String,
     pub model: String,
@@ -140,7 +142,7 @@ pub struct EngineSpec {
 }
 
 /// Kinds of fault the simulator can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum FaultKind {
     /// HTTP 429 with `Retry-After`.
     Http429,
@@ -187,7 +189,7 @@ impl FaultKind {
 }
 
 /// The simulator's knobs: shared by `llm-locust sim` and `simulate:` engines.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimSpec {
     /// Base time to first token, before prefill and queueing.
     pub ttft: Duration,

@@ -10,9 +10,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::event::{RecordSink, RequestEvent};
+use super::event::{RaceEvent, RecordSink};
 use super::trace::TraceSlots;
-use crate::metrics::{LaneState, RacePhase, RaceSnapshot, RaceStats};
+use crate::metrics::record::whole_micros;
+use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 
 /// How often snapshots are published (10 Hz).
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
@@ -21,7 +22,7 @@ const EVENT_BATCH: usize = 256;
 
 pub struct Aggregator {
     pub stats: RaceStats,
-    pub events: mpsc::Receiver<RequestEvent>,
+    pub events: mpsc::Receiver<RaceEvent>,
     pub publish: watch::Sender<Arc<RaceSnapshot>>,
     pub go: Instant,
     /// One per engine: cancelled when the engine finishes.
@@ -51,95 +52,64 @@ impl Aggregator {
                     if received == 0 {
                         break;
                     }
+                    // One time for the whole batch: it is when these events
+                    // became visible, and what a replay applies them at.
+                    let at = self.now();
                     for event in batch.drain(..) {
-                        self.apply(event);
+                        self.apply(at, event);
                     }
                 }
                 () = sleep_until(deadline), if !deadline_passed => {
                     deadline_passed = true;
-                    let state = if self.stats.finish.duration_is_finish_line {
-                        LaneState::Finished
-                    } else {
-                        LaneState::OutOfTime
-                    };
-                    self.end_all(state, self.stats.finish.duration);
+                    let at = self.now();
+                    self.apply(at, RaceEvent::TimeLimit);
                 }
                 () = self.race_stop.cancelled(), if !user_stopped => {
                     user_stopped = true;
-                    let now = self.now();
-                    self.end_all(LaneState::Stopped, now);
+                    let at = self.now();
+                    self.apply(at, RaceEvent::Stopped);
                 }
                 _ = tick.tick() => {
-                    self.publish(false);
+                    let at = self.now();
+                    self.publish(at, false);
                 }
             }
         }
-        let now = self.now();
-        self.end_all(LaneState::Stopped, now);
-        self.publish(true)
+        let at = self.now();
+        self.apply(at, RaceEvent::Ended);
+        self.publish(at, true)
     }
 
+    /// Time since the start signal, cut to whole microseconds (as the race
+    /// file stores it).
     fn now(&self) -> Duration {
-        Instant::now().saturating_duration_since(self.go)
+        whole_micros(Instant::now().saturating_duration_since(self.go))
     }
 
-    fn apply(&mut self, event: RequestEvent) {
-        match event {
-            RequestEvent::Started { engine } => {
-                if let Some(e) = self.stats.engines.get_mut(engine) {
-                    e.on_started();
-                }
-            }
-            RequestEvent::LateArrival { engine } => {
-                if let Some(e) = self.stats.engines.get_mut(engine) {
-                    e.on_late_arrival();
-                }
-            }
-            RequestEvent::DroppedArrival { engine } => {
-                if let Some(e) = self.stats.engines.get_mut(engine) {
-                    e.on_dropped_arrival();
-                }
-            }
-            RequestEvent::Cancelled { engine, count } => {
-                if let Some(e) = self.stats.engines.get_mut(engine) {
-                    e.on_cancelled(count);
-                }
-            }
-            RequestEvent::Finished(record) => {
-                let engine = record.engine;
-                self.stats.observe(&record);
-                let finish = &self.stats.finish;
-                if let Some(e) = self.stats.engines.get_mut(engine)
-                    && e.is_running()
-                    && e.crossed_finish_line(finish)
-                {
-                    e.end(LaneState::Finished, record.end_at);
-                    if let Some(stop) = self.engine_stop.get(engine) {
-                        stop.cancel();
-                    }
-                }
-                // Every sink but the last gets a copy; the last takes the record.
-                if let Some((last, others)) = self.sinks.split_last_mut() {
-                    for sink in others {
-                        sink.record(record.clone());
-                    }
-                    last.record(record);
-                }
-            }
-        }
-    }
-
-    fn end_all(&mut self, state: LaneState, at: Duration) {
-        for (engine, stop) in self.stats.engines.iter_mut().zip(&self.engine_stop) {
-            engine.end(state, at);
+    fn apply(&mut self, at: Duration, event: RaceEvent) {
+        let stop_all = matches!(
+            event,
+            RaceEvent::TimeLimit | RaceEvent::Stopped | RaceEvent::Ended
+        );
+        if let Some(finished) = self.stats.apply(at, &event)
+            && let Some(stop) = self.engine_stop.get(finished)
+        {
             stop.cancel();
         }
+        if stop_all {
+            for stop in &self.engine_stop {
+                stop.cancel();
+            }
+        }
+        for sink in &mut self.sinks {
+            sink.event(at, &event);
+        }
     }
 
-    fn publish(&mut self, last: bool) -> Arc<RaceSnapshot> {
+    fn publish(&mut self, at: Duration, last: bool) -> Arc<RaceSnapshot> {
         let now = Instant::now();
         let (phase, elapsed) = if last {
-            (RacePhase::Finished, now.saturating_duration_since(self.go))
+            (RacePhase::Finished, at)
         } else if now < self.go {
             (
                 RacePhase::Countdown {
@@ -148,7 +118,7 @@ impl Aggregator {
                 Duration::ZERO,
             )
         } else {
-            (RacePhase::Running, now - self.go)
+            (RacePhase::Running, at)
         };
         let mut snapshot = self.stats.snapshot(phase, elapsed, last);
         for (lane, traces) in snapshot.lanes.iter_mut().zip(&self.traces) {

@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::event::RequestEvent;
+use super::event::RaceEvent;
 use super::openai::EngineClient;
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
+use crate::metrics::record::whole_micros;
 use crate::metrics::{ErrorKind, RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
@@ -29,7 +30,7 @@ pub struct Lane {
     pub engine: usize,
     pub client: EngineClient,
     pub prompts: Arc<PromptSet>,
-    pub events: mpsc::Sender<RequestEvent>,
+    pub events: mpsc::Sender<RaceEvent>,
     /// The start signal.
     pub go: Instant,
     /// Stop issuing new requests.
@@ -48,7 +49,7 @@ impl Lane {
         engine: usize,
         client: EngineClient,
         prompts: Arc<PromptSet>,
-        events: mpsc::Sender<RequestEvent>,
+        events: mpsc::Sender<RaceEvent>,
         go: Instant,
         stop: CancellationToken,
         abort: CancellationToken,
@@ -67,7 +68,7 @@ impl Lane {
         }
     }
 
-    async fn emit(&self, event: RequestEvent) {
+    async fn emit(&self, event: RaceEvent) {
         // The aggregator outlives every driver; a send can only fail while
         // the process is tearing down, when there is nothing left to count.
         let _ = self.events.send(event).await;
@@ -95,11 +96,11 @@ struct RequestSlot {
 /// when it failed.
 async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
     let prompt = lane.prompts.for_request(slot.request_id);
-    lane.emit(RequestEvent::Started {
+    lane.emit(RaceEvent::Started {
         engine: lane.engine,
     })
     .await;
-    let since_go = |t: Instant| t.saturating_duration_since(lane.go);
+    let since_go = |t: Instant| whole_micros(t.saturating_duration_since(lane.go));
     let trace = lane
         .traces
         .claim(slot.request_id, &prompt, since_go(Instant::now()));
@@ -114,7 +115,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
             if let Some(trace) = &trace {
                 trace.end(since_go(Instant::now()), Some("cancelled"));
             }
-            lane.emit(RequestEvent::Cancelled { engine: lane.engine, count: 1 }).await;
+            lane.emit(RaceEvent::Cancelled { engine: lane.engine, count: 1 }).await;
             return None;
         }
     };
@@ -152,7 +153,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
         error: exchange.error,
         output_text: exchange.text,
     };
-    lane.emit(RequestEvent::Finished(Box::new(record))).await;
+    lane.emit(RaceEvent::Finished(Box::new(record))).await;
     error_kind
 }
 
@@ -223,12 +224,12 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
                 drop(permit);
             });
         } else if backlog.load(Ordering::Relaxed) >= max_in_flight as usize {
-            lane.emit(RequestEvent::DroppedArrival {
+            lane.emit(RaceEvent::DroppedArrival {
                 engine: lane.engine,
             })
             .await;
         } else {
-            lane.emit(RequestEvent::LateArrival {
+            lane.emit(RaceEvent::LateArrival {
                 engine: lane.engine,
             })
             .await;

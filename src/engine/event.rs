@@ -1,23 +1,13 @@
-//! What request tasks and load drivers tell the aggregator.
+//! What the aggregator hands on: every event it applied, in order, to the
+//! sinks that keep a record of the race (per-request CSVs, the race file).
 
-use crate::metrics::RequestRecord;
+use std::time::Duration;
 
-#[derive(Debug)]
-pub enum RequestEvent {
-    /// A request was sent.
-    Started { engine: usize },
-    /// A request ended, successfully or not.
-    Finished(Box<RequestRecord>),
-    /// An open-loop arrival found every in-flight slot taken and waited.
-    LateArrival { engine: usize },
-    /// An open-loop arrival was dropped because the backlog was full.
-    DroppedArrival { engine: usize },
-    /// In-flight requests aborted when the engine stopped.
-    Cancelled { engine: usize, count: u64 },
-}
+pub use crate::metrics::RaceEvent;
 
-/// Receives every finished request, in completion order (CSV writers, the
-/// race file recorder). Called from the aggregator task: must not block.
+/// Receives every event the aggregator applied, in order, with the time
+/// (since the start signal, whole microseconds) it was applied at. Called
+/// from the aggregator task: must not block.
 pub trait RecordSink: Send {
-    fn record(&mut self, record: Box<RequestRecord>);
+    fn event(&mut self, at: Duration, event: &RaceEvent);
 }

@@ -11,5 +11,5 @@ pub mod race;
 pub mod schedule;
 pub mod trace;
 
-pub use event::{RecordSink, RequestEvent};
+pub use event::{RaceEvent, RecordSink};
 pub use race::{RaceError, RaceOutcome, RunningRace, start};

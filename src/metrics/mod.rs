@@ -2,6 +2,7 @@
 //! ratatui, no I/O), so every number is computed in one place and unit-tested
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
+pub mod event;
 pub mod health;
 pub mod histogram;
 pub mod leaderboard;
@@ -11,6 +12,7 @@ pub mod slo;
 pub mod snapshot;
 pub mod stats;
 
+pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use record::{ErrorKind, RequestError, RequestRecord, TokenSource};

@@ -190,6 +190,14 @@ impl RequestRecord {
     }
 }
 
+/// `d` cut to whole microseconds. Every time in a record and every event
+/// time is cut this way when measured, so a race file (which stores whole
+/// microseconds) replays to exactly the numbers shown live.
+#[must_use]
+pub fn whole_micros(d: Duration) -> Duration {
+    Duration::from_micros(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// `count / elapsed`, 0 when no time has passed.
 #[must_use]
 pub fn per_second(count: u64, elapsed: Duration) -> f64 {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::event::RaceEvent;
 use super::health::{self, Grade};
 use super::histogram::LatencyHistogram;
 use super::leaderboard;
@@ -295,6 +296,62 @@ impl RaceStats {
     pub fn observe(&mut self, record: &RequestRecord) {
         if let Some(engine) = self.engines.get_mut(record.engine) {
             engine.observe(record, &self.slo);
+        }
+    }
+
+    /// Folds one event, applied `at` (time since the start signal), into the
+    /// race. Returns the engine that crossed its finish line with it, if any
+    /// (the live aggregator then stops that engine's load).
+    pub fn apply(&mut self, at: Duration, event: &RaceEvent) -> Option<usize> {
+        match event {
+            RaceEvent::Started { engine } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_started();
+                }
+            }
+            RaceEvent::LateArrival { engine } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_late_arrival();
+                }
+            }
+            RaceEvent::DroppedArrival { engine } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_dropped_arrival();
+                }
+            }
+            RaceEvent::Cancelled { engine, count } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_cancelled(*count);
+                }
+            }
+            RaceEvent::Finished(record) => {
+                self.observe(record);
+                let finish = &self.finish;
+                if let Some(e) = self.engines.get_mut(record.engine)
+                    && e.is_running()
+                    && e.crossed_finish_line(finish)
+                {
+                    e.end(LaneState::Finished, record.end_at);
+                    return Some(record.engine);
+                }
+            }
+            RaceEvent::TimeLimit => {
+                let state = if self.finish.duration_is_finish_line {
+                    LaneState::Finished
+                } else {
+                    LaneState::OutOfTime
+                };
+                self.end_all(state, self.finish.duration);
+            }
+            RaceEvent::Stopped | RaceEvent::Ended => self.end_all(LaneState::Stopped, at),
+        }
+        None
+    }
+
+    /// Ends every engine still running.
+    pub fn end_all(&mut self, state: LaneState, at: Duration) {
+        for engine in &mut self.engines {
+            engine.end(state, at);
         }
     }
 

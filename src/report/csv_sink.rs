@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::RecordSink;
+use crate::engine::{RaceEvent, RecordSink};
 use crate::metrics::RequestRecord;
 
 /// The original's columns, in its order; ours follow.
@@ -48,9 +48,11 @@ pub struct CsvSink {
 }
 
 impl RecordSink for CsvSink {
-    fn record(&mut self, record: Box<RequestRecord>) {
-        // If the writer thread died (disk error), it reports that on join.
-        let _ = self.tx.send(record);
+    fn event(&mut self, _at: Duration, event: &RaceEvent) {
+        if let RaceEvent::Finished(record) = event {
+            // If the writer thread died (disk error), it reports that on join.
+            let _ = self.tx.send(record.clone());
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use llm_locust::config::{self, RaceSpec};
-use llm_locust::engine::{self, RaceOutcome, RecordSink};
+use llm_locust::engine::{self, RaceEvent, RaceOutcome, RecordSink};
 use llm_locust::metrics::RequestRecord;
 use llm_locust::workload::PromptSet;
 use tokio_util::sync::CancellationToken;
@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 pub struct Collect(pub Arc<Mutex<Vec<RequestRecord>>>);
 
 impl RecordSink for Collect {
-    fn record(&mut self, record: Box<RequestRecord>) {
-        self.0.lock().unwrap().push(*record);
+    fn event(&mut self, _at: Duration, event: &RaceEvent) {
+        if let RaceEvent::Finished(record) = event {
+            self.0.lock().unwrap().push((**record).clone());
+        }
     }
 }
 

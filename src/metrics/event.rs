@@ -1,0 +1,27 @@
+//! The events a race's metric state is built from. The live aggregator
+//! receives them from the load drivers (plus the two it makes itself: the
+//! time limit and a stop); a replay reads the same events back from a race
+//! file. Both fold them with [`RaceStats::apply`](super::RaceStats::apply),
+//! so a replay shows the numbers the race showed.
+
+use super::record::RequestRecord;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RaceEvent {
+    /// A request was sent.
+    Started { engine: usize },
+    /// A request ended, successfully or not.
+    Finished(Box<RequestRecord>),
+    /// An open-loop arrival found every in-flight slot taken and waited.
+    LateArrival { engine: usize },
+    /// An open-loop arrival was dropped because the backlog was full.
+    DroppedArrival { engine: usize },
+    /// In-flight requests aborted when the engine stopped.
+    Cancelled { engine: usize, count: u64 },
+    /// The race's time limit passed: every engine still running ends.
+    TimeLimit,
+    /// The user stopped the race (Ctrl-C, `q`): every engine still running ends.
+    Stopped,
+    /// The last request has ended; nothing follows.
+    Ended,
+}
