@@ -2,29 +2,38 @@
 //! front end, and map the result to an exit code. `main` only calls [`run`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, RaceArgs, SimArgs};
+use crate::cli::{Cli, Command, RaceArgs, ReplayArgs, SimArgs, TuiArgs};
 use crate::config::{self, LoadSpec, RaceSpec, SimSpec};
 use crate::engine::{self, RaceOutcome, RecordSink};
 use crate::error::{AppError, Exit};
 use crate::headless;
+use crate::racefile::{self, RaceFileWriter, Recording};
 use crate::report::{self, CsvWriter};
 use crate::sim;
 use crate::workload::PromptSet;
 
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
-    // A TUI race logs to a file instead (see `race`).
-    if !matches!(&cli.command, Command::Race(args) if wants_tui(args)) {
+    // With a TUI, logs go to a file instead (see `race` and `replay`).
+    let tui = match &cli.command {
+        Command::Race(args) => wants_tui(args.no_tui),
+        Command::Replay(args) => wants_tui(args.no_tui),
+        _ => false,
+    };
+    if !tui {
         crate::logging::init_stderr();
     }
     match cli.command {
         Command::Race(args) => race(args).await,
         Command::Sim(args) => serve_sim(args).await,
         Command::Validate { file } => validate(&file),
+        Command::Replay(args) => replay(args).await,
+        Command::Report { file, output_dir } => report_from_file(&file, output_dir.as_deref()),
     }
 }
 
@@ -156,9 +165,34 @@ fn watch_signals(
 }
 
 /// The TUI runs unless `--no-tui` is given or stdout is not a terminal.
-fn wants_tui(args: &RaceArgs) -> bool {
+fn wants_tui(no_tui: bool) -> bool {
     use std::io::IsTerminal as _;
-    !args.no_tui && std::io::stdout().is_terminal()
+    !no_tui && std::io::stdout().is_terminal()
+}
+
+/// The theme and options of a TUI, from the flags and the environment.
+fn tui_options(
+    args: &TuiArgs,
+    replay: Option<crate::replay::ReplayLink>,
+) -> Result<crate::ui::run::TuiOptions, AppError> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let env_theme = std::env::var("LLM_LOCUST_THEME").ok();
+    let (theme, warning) = crate::ui::theme::choose_theme(
+        args.theme.as_deref(),
+        env_theme.as_deref(),
+        no_color,
+        Path::new("themes"),
+    )
+    .map_err(AppError::bad_input)?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {warning}");
+    }
+    Ok(crate::ui::run::TuiOptions {
+        fps: args.fps,
+        exit_on_finish: args.exit_on_finish,
+        theme,
+        replay,
+    })
 }
 
 #[cfg(unix)]
@@ -207,24 +241,8 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     }
     eprintln!("race {}", describe(&spec));
 
-    let tui = if wants_tui(&args) {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let env_theme = std::env::var("LLM_LOCUST_THEME").ok();
-        let (theme, warning) = crate::ui::theme::choose_theme(
-            args.theme.as_deref(),
-            env_theme.as_deref(),
-            no_color,
-            Path::new("themes"),
-        )
-        .map_err(AppError::bad_input)?;
-        if let Some(warning) = warning {
-            eprintln!("warning: {warning}");
-        }
-        Some(crate::ui::run::TuiOptions {
-            fps: args.fps,
-            exit_on_finish: args.exit_on_finish,
-            theme,
-        })
+    let tui = if wants_tui(args.no_tui) {
+        Some(tui_options(&args.tui, None)?)
     } else {
         None
     };
@@ -257,11 +275,14 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     // forwarding sink bridges the gap.
     let engine_names: Vec<String> = spec.engines.iter().map(|e| e.name.clone()).collect();
     let (bridge, bridge_rx) = BridgeSink::new();
-    let sinks: Vec<Box<dyn RecordSink>> = if race_dir.is_some() {
-        vec![Box::new(bridge)]
-    } else {
-        Vec::new()
-    };
+    let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
+    let mut race_file = None;
+    if let Some(dir) = &race_dir {
+        let (sink, writer) = RaceFileWriter::create(&dir.join(racefile::FILE_NAME))?;
+        sinks.push(Box::new(sink));
+        sinks.push(Box::new(bridge));
+        race_file = Some(writer);
+    }
     let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())
         .await
         .map_err(|e| {
@@ -271,6 +292,9 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
                 AppError::failure(e)
             }
         })?;
+    if let Some(writer) = &race_file {
+        writer.start(&spec, &running.engine_urls, running.started_at);
+    }
     let csv = match &race_dir {
         Some(dir) => {
             let (mut sink, writer) =
@@ -312,7 +336,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
     };
     let outcome = outcome.map_err(AppError::failure)?;
-    finish_race(&outcome, race_dir.as_deref(), csv)
+    finish_race(&outcome, race_dir.as_deref(), csv, race_file)
 }
 
 /// Writes the reports, prints the leaderboard and decides the exit code.
@@ -320,6 +344,7 @@ fn finish_race(
     outcome: &RaceOutcome,
     race_dir: Option<&Path>,
     csv: Option<CsvWriter>,
+    race_file: Option<RaceFileWriter>,
 ) -> Result<Exit, AppError> {
     let snapshot = &outcome.snapshot;
     println!();
@@ -330,13 +355,17 @@ fn finish_race(
     );
     print!("{}", report::table::leaderboard_table(snapshot));
     if let Some(dir) = race_dir {
-        let summary = report::write_summary(dir, snapshot, outcome.started_at)?;
+        let (summary, json) = report::write_summary(dir, snapshot, outcome.started_at)?;
         println!();
         println!("summary: {}", summary.display());
         if let Some(csv) = csv {
             for path in csv.finish()? {
                 println!("requests: {}", path.display());
             }
+        }
+        if let Some(race_file) = race_file {
+            let path = race_file.finish(Some(json))?;
+            println!("race file: {}", path.display());
         }
     }
     if outcome.no_engine_reachable() {
@@ -380,6 +409,80 @@ impl RecordSink for BridgeSink {
             let _ = self.tx.send(record.clone());
         }
     }
+}
+
+fn read_recording(file: &Path) -> Result<Recording, AppError> {
+    let recording = racefile::read(file).map_err(AppError::bad_input)?;
+    if let Some(notice) = &recording.notice {
+        eprintln!("note: {notice}");
+    }
+    Ok(recording)
+}
+
+async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
+    let recording = read_recording(&args.file)?;
+    if !wants_tui(args.no_tui) {
+        // As fast as possible: fold every event, then report as the race did.
+        let started_at = recording.started_at;
+        let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
+        let outcome = RaceOutcome {
+            snapshot: Arc::new(snapshot),
+            started_at,
+        };
+        return finish_race(&outcome, None, None, None);
+    }
+    let log = std::env::temp_dir().join("llm-locust.log");
+    crate::logging::init_file(&log)
+        .with_context(|| format!("cannot create log file '{}'", log.display()))?;
+    let (snapshots, link) = crate::replay::spawn(Arc::new(recording), args.speed);
+    let options = tui_options(&args.tui, Some(link))?;
+    crate::ui::run::run_tui(
+        snapshots,
+        CancellationToken::new(),
+        CancellationToken::new(),
+        options,
+    )
+    .await
+    .context("the terminal UI failed")?;
+    Ok(Exit::Success)
+}
+
+/// `report`: summary.json and the per-request CSVs, regenerated from a race file.
+fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppError> {
+    let recording = read_recording(file)?;
+    let dir = match output_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => file.parent().unwrap_or(Path::new(".")).join("report"),
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
+    let started: chrono::DateTime<chrono::Local> = recording.started_at.into();
+    let stamp = started.format("%Y%m%d-%H%M%S").to_string();
+    let names: Vec<String> = recording
+        .spec
+        .engines
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let (mut sink, csv) = CsvWriter::create(
+        &dir,
+        &names,
+        &stamp,
+        &recording.spec.slug,
+        recording.started_at,
+    )?;
+    for (at, event) in &recording.events {
+        sink.event(*at, event);
+    }
+    drop(sink);
+    let started_at = recording.started_at;
+    let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
+    let (summary, _) = report::write_summary(&dir, &snapshot, started_at)?;
+    println!("summary: {}", summary.display());
+    for path in csv.finish()? {
+        println!("requests: {}", path.display());
+    }
+    Ok(Exit::Success)
 }
 
 async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {

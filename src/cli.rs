@@ -31,6 +31,45 @@ pub enum Command {
         /// The race file (YAML)
         file: PathBuf,
     },
+    /// Watch a saved race again, from the race.llmrace file in its output folder
+    Replay(ReplayArgs),
+    /// Regenerate summary.json and the per-request CSVs from a race.llmrace file
+    Report {
+        /// The race file (race.llmrace)
+        file: PathBuf,
+        /// Folder to write into (default: a `report` folder beside the file)
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+}
+
+/// How the TUI is shown (race and replay).
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// TUI theme: default, dark, light, hacker, retro, colorblind, mono, or a
+    /// path to a theme file (also LLM_LOCUST_THEME; NO_COLOR selects mono)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Most TUI redraws per second
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+    /// Leave the TUI as soon as the race ends instead of waiting for a key
+    #[arg(long)]
+    pub exit_on_finish: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The race file (race.llmrace)
+    pub file: PathBuf,
+    /// No TUI: replay as fast as possible and print the final leaderboard
+    #[arg(long)]
+    pub no_tui: bool,
+    /// Playback speed: 0.25, 0.5, 1, 2, 4, 8 or 16 (`+`/`-` change it)
+    #[arg(long, default_value_t = 1.0, value_parser = speed)]
+    pub speed: f64,
+    #[command(flatten)]
+    pub tui: TuiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -58,16 +97,8 @@ pub struct RaceArgs {
     /// Write no files
     #[arg(long)]
     pub no_save: bool,
-    /// TUI theme: default, dark, light, hacker, retro, colorblind, mono, or a
-    /// path to a theme file (also LLM_LOCUST_THEME; NO_COLOR selects mono)
-    #[arg(long, value_name = "NAME|PATH")]
-    pub theme: Option<String>,
-    /// Most TUI redraws per second
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
-    pub fps: u32,
-    /// Leave the TUI as soon as the race ends instead of waiting for a key
-    #[arg(long)]
-    pub exit_on_finish: bool,
+    #[command(flatten)]
+    pub tui: TuiArgs,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +137,17 @@ pub struct SimArgs {
     /// Seed for jitter, output text and faults
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+fn speed(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if crate::replay::player::SPEEDS.contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "'{s}' is not a replay speed; use 0.25, 0.5, 1, 2, 4, 8 or 16"
+        ))
+    }
 }
 
 fn number(s: &str) -> Result<f64, String> {

@@ -15,6 +15,8 @@ pub mod error;
 pub mod headless;
 pub mod logging;
 pub mod metrics;
+pub mod racefile;
+pub mod replay;
 pub mod report;
 pub mod sim;
 pub mod ui;

@@ -185,18 +185,18 @@ impl SummaryFile {
     }
 }
 
-/// Writes `summary.json` into `dir` and returns its path.
+/// Writes `summary.json` into `dir` and returns its path and text.
 pub fn write_summary(
     dir: &Path,
     snapshot: &RaceSnapshot,
     started_at: SystemTime,
-) -> anyhow::Result<std::path::PathBuf> {
+) -> anyhow::Result<(std::path::PathBuf, String)> {
     use anyhow::Context as _;
     let path = dir.join("summary.json");
-    let json = serde_json::to_vec_pretty(&SummaryFile::new(snapshot, started_at))?;
+    let json = serde_json::to_string_pretty(&SummaryFile::new(snapshot, started_at))?;
     // Write then rename, so a reader never sees half a file.
     let tmp = dir.join(".summary.json.tmp");
-    std::fs::write(&tmp, json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
+    std::fs::write(&tmp, &json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write '{}'", path.display()))?;
-    Ok(path)
+    Ok((path, json))
 }

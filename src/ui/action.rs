@@ -4,6 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::state::UiState;
+use crate::replay::PlaybackCommand;
+use crate::replay::player::{SEEK_LONG, SEEK_SHORT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -15,6 +17,8 @@ pub enum Action {
     PreviousLane,
     /// Close the topmost overlay (help), or nothing.
     Back,
+    /// Replay only: control the playback.
+    Playback(PlaybackCommand),
 }
 
 /// Every key binding, for the help overlay: (keys, what they do).
@@ -30,6 +34,45 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("Esc", "close help"),
 ];
 
+/// The key bindings of a replay, for the help overlay.
+pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
+    ("q  Ctrl-C", "leave the replay"),
+    ("?", "show or hide this help"),
+    ("Space  p", "play or pause"),
+    ("+  -", "faster / slower (0.25× to 16×)"),
+    ("← →", "back / forward 10 s"),
+    ("Shift+← →", "back / forward 60 s"),
+    ("Home", "back to the start"),
+    ("i", "open or close the request inspector"),
+    ("Tab  Shift+Tab", "select the next / previous engine"),
+    ("Esc", "close help"),
+];
+
+/// The key bindings in force: a race's or a replay's.
+#[must_use]
+pub fn key_help(replay: bool) -> &'static [(&'static str, &'static str)] {
+    if replay { REPLAY_KEY_HELP } else { KEY_HELP }
+}
+
+/// A replay's own keys.
+fn replay_action(key: KeyEvent) -> Option<Action> {
+    let step = if key.modifiers.contains(KeyModifiers::SHIFT) {
+        SEEK_LONG
+    } else {
+        SEEK_SHORT
+    };
+    let command = match key.code {
+        KeyCode::Char(' ' | 'p' | 'P') => PlaybackCommand::TogglePlay,
+        KeyCode::Char('+' | '=') => PlaybackCommand::Faster,
+        KeyCode::Char('-' | '_') => PlaybackCommand::Slower,
+        KeyCode::Right => PlaybackCommand::Forward(step),
+        KeyCode::Left => PlaybackCommand::Back(step),
+        KeyCode::Home => PlaybackCommand::Restart,
+        _ => return None,
+    };
+    Some(Action::Playback(command))
+}
+
 /// The action for a key press, if any. Only presses count (Windows also
 /// reports releases).
 #[must_use]
@@ -39,6 +82,11 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c')) {
         return Some(Action::Quit);
+    }
+    if ui.replay.is_some()
+        && let Some(action) = replay_action(key)
+    {
+        return Some(action);
     }
     match key.code {
         KeyCode::Char('q' | 'Q') => Some(Action::Quit),
@@ -82,5 +130,40 @@ mod tests {
         let mut release = press(KeyCode::Char('q'));
         release.kind = KeyEventKind::Release;
         assert_eq!(action_for(&ui, release), None);
+    }
+
+    #[test]
+    fn a_replay_maps_arrows_to_seeking_and_tab_still_selects() {
+        let ui = UiState {
+            replay: Some(crate::replay::Playback {
+                position: std::time::Duration::ZERO,
+                length: std::time::Duration::from_secs(60),
+                speed: 1.0,
+                playing: true,
+            }),
+            ..UiState::default()
+        };
+        assert_eq!(
+            action_for(&ui, press(KeyCode::Right)),
+            Some(Action::Playback(PlaybackCommand::Forward(SEEK_SHORT)))
+        );
+        assert_eq!(
+            action_for(&ui, KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT)),
+            Some(Action::Playback(PlaybackCommand::Back(SEEK_LONG)))
+        );
+        assert_eq!(
+            action_for(&ui, press(KeyCode::Char(' '))),
+            Some(Action::Playback(PlaybackCommand::TogglePlay))
+        );
+        assert_eq!(action_for(&ui, press(KeyCode::Tab)), Some(Action::NextLane));
+        assert_eq!(
+            action_for(&ui, press(KeyCode::Char('q'))),
+            Some(Action::Quit)
+        );
+        // Live, the arrows select lanes.
+        assert_eq!(
+            action_for(&UiState::default(), press(KeyCode::Right)),
+            Some(Action::NextLane)
+        );
     }
 }

@@ -10,6 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use super::action::key_help;
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
 use super::panels::help::HelpOverlay;
@@ -149,7 +150,13 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     };
     frame.render_widget(&CountdownBanner { snap, theme }, body);
     if ui.help_open {
-        frame.render_widget(&HelpOverlay { theme }, area);
+        frame.render_widget(
+            &HelpOverlay {
+                theme,
+                keys: key_help(ui.replay.is_some()),
+            },
+            area,
+        );
     }
 }
 

@@ -17,6 +17,7 @@ use super::state::{Effect, UiState, update};
 use super::terminal::TerminalGuard;
 use super::theme::Theme;
 use crate::metrics::{RacePhase, RaceSnapshot};
+use crate::replay::ReplayLink;
 
 /// How the TUI is run.
 #[derive(Debug, Clone)]
@@ -26,6 +27,22 @@ pub struct TuiOptions {
     /// Leave as soon as the race ends instead of waiting for a key.
     pub exit_on_finish: bool,
     pub theme: Theme,
+    /// Set when showing a replay: where playback commands go.
+    pub replay: Option<ReplayLink>,
+}
+
+/// The next playback state of a replay; never ready for a live race.
+/// `None` once the replay has gone.
+async fn changed_playback(
+    playback: Option<&mut watch::Receiver<crate::replay::Playback>>,
+) -> Option<crate::replay::Playback> {
+    match playback {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(*rx.borrow_and_update()),
+            Err(_) => None,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs the TUI until the race has ended and the user has seen the result.
@@ -43,8 +60,10 @@ pub async fn run_tui(
     let mut shown = snapshots.borrow_and_update().clone();
     let mut ui = UiState {
         lane_count: shown.lanes.len(),
+        replay: options.replay.as_ref().map(|r| *r.playback.borrow()),
         ..UiState::default()
     };
+    let mut playback = options.replay.as_ref().map(|r| r.playback.clone());
     let frame_interval = Duration::from_secs(1) / options.fps.max(1);
     let mut last_draw = Instant::now();
     let mut dirty = true;
@@ -68,13 +87,28 @@ pub async fn run_tui(
                     if quitting || options.exit_on_finish {
                         break;
                     }
+                } else if ui.replay.is_some() {
+                    // A replay can go back from its end.
+                    ui.finished = false;
                 }
+            }
+            changed = changed_playback(playback.as_mut()) => {
+                match changed {
+                    Some(now) => ui.replay = Some(now),
+                    None => playback = None,
+                }
+                dirty = true;
             }
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => {
                     if let Some(action) = action_for(&ui, key) {
                         match update(&mut ui, action) {
-                            Effect::Quit if ui.finished => break,
+                            Effect::Quit if ui.finished || ui.replay.is_some() => break,
+                            Effect::Playback(command) => {
+                                if let Some(link) = &options.replay {
+                                    let _ = link.commands.send(command);
+                                }
+                            }
                             Effect::Quit if quitting => abort.cancel(),
                             Effect::Quit => {
                                 quitting = true;

@@ -2,8 +2,9 @@
 //! in `RaceSnapshot`, and the one function that changes it.
 
 use super::action::Action;
+use crate::replay::{Playback, PlaybackCommand};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UiState {
     pub help_open: bool,
     pub inspector_open: bool,
@@ -15,6 +16,8 @@ pub struct UiState {
     pub lane_count: usize,
     /// The race is over; the final leaderboard stays until a key is pressed.
     pub finished: bool,
+    /// Set when showing a replay: where its playback stands.
+    pub replay: Option<Playback>,
 }
 
 /// What the event loop must do after an action.
@@ -25,12 +28,15 @@ pub enum Effect {
     Redraw,
     /// End the race (or leave the final screen).
     Quit,
+    /// Send a command to the replay.
+    Playback(PlaybackCommand),
 }
 
 /// Applies an action to the view state.
 pub fn update(ui: &mut UiState, action: Action) -> Effect {
     match action {
         Action::Quit => return Effect::Quit,
+        Action::Playback(command) => return Effect::Playback(command),
         Action::ToggleHelp => ui.help_open = !ui.help_open,
         Action::Back => ui.help_open = false,
         Action::TogglePause => ui.paused = !ui.paused,

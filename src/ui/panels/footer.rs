@@ -17,6 +17,16 @@ pub const HINTS: [(&str, &str); 5] = [
     ("←/→", "select"),
 ];
 
+/// A replay's key hints.
+pub const REPLAY_HINTS: [(&str, &str); 6] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("space", "play/pause"),
+    ("+/-", "speed"),
+    ("←/→", "seek"),
+    ("i", "inspector"),
+];
+
 pub struct Footer<'a> {
     pub ui: &'a UiState,
     pub theme: &'a Theme,
@@ -26,7 +36,12 @@ impl Widget for &Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
         let mut spans = vec![Span::raw(" ")];
-        for (i, (key, what)) in HINTS.iter().enumerate() {
+        let hints: &[(&str, &str)] = if self.ui.replay.is_some() {
+            &REPLAY_HINTS
+        } else {
+            &HINTS
+        };
+        for (i, (key, what)) in hints.iter().enumerate() {
             if i > 0 {
                 spans.push(Span::raw("  "));
             }

@@ -78,6 +78,12 @@ impl Header<'_> {
     }
 }
 
+/// A replay speed as people write it: `0.25`, `0.5`, `1`, `16`.
+fn speed(speed: f64) -> String {
+    let text = format!("{speed}");
+    text.trim_end_matches(".0").to_owned()
+}
+
 impl Widget for &Header<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
@@ -88,6 +94,19 @@ impl Widget for &Header<'_> {
             Span::raw("   "),
         ];
         first.extend(self.status());
+        if let Some(playback) = &self.ui.replay {
+            let symbol = if playback.playing { "▶" } else { "⏸" };
+            first.push(Span::raw("   "));
+            first.push(Span::styled(
+                format!(
+                    " REPLAY {symbol} {}× {} / {} ",
+                    speed(playback.speed),
+                    clock(playback.position),
+                    clock(playback.length)
+                ),
+                t.badge_warning,
+            ));
+        }
         if self.ui.paused {
             first.push(Span::raw("   "));
             first.push(Span::styled(" PAUSED ", t.badge_warning));

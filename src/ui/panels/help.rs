@@ -7,29 +7,30 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::pad;
-use crate::ui::action::KEY_HELP;
 use crate::ui::theme::Theme;
 
 pub struct HelpOverlay<'a> {
     pub theme: &'a Theme,
+    /// The bindings to list: a race's or a replay's.
+    pub keys: &'a [(&'a str, &'a str)],
 }
 
 impl HelpOverlay<'_> {
     /// The centred rectangle the overlay takes within `area`.
     #[must_use]
-    pub fn area(area: Rect) -> Rect {
-        let key_w = KEY_HELP
+    pub fn area(area: Rect, keys: &[(&str, &str)]) -> Rect {
+        let key_w = keys
             .iter()
             .map(|(k, _)| Span::raw(*k).width())
             .max()
             .unwrap_or(0);
-        let text_w = KEY_HELP
+        let text_w = keys
             .iter()
             .map(|(_, d)| Span::raw(*d).width())
             .max()
             .unwrap_or(0);
         let want_w = u16::try_from(key_w + text_w + 6).unwrap_or(u16::MAX);
-        let want_h = u16::try_from(KEY_HELP.len() + 4).unwrap_or(u16::MAX);
+        let want_h = u16::try_from(keys.len() + 4).unwrap_or(u16::MAX);
         area.centered(
             Constraint::Length(want_w.min(area.width)),
             Constraint::Length(want_h.min(area.height)),
@@ -40,18 +41,19 @@ impl HelpOverlay<'_> {
 impl Widget for &HelpOverlay<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
-        let rect = HelpOverlay::area(area);
+        let rect = HelpOverlay::area(area, self.keys);
         if rect.is_empty() {
             return;
         }
         Clear.render(rect, buf);
-        let key_w = KEY_HELP
+        let key_w = self
+            .keys
             .iter()
             .map(|(k, _)| Span::raw(*k).width())
             .max()
             .unwrap_or(0);
         let mut lines = vec![Line::default()];
-        lines.extend(KEY_HELP.iter().map(|(keys, what)| {
+        lines.extend(self.keys.iter().map(|(keys, what)| {
             Line::from(vec![
                 Span::raw(" "),
                 Span::styled(pad(keys, key_w + 2), t.help_key),

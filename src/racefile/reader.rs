@@ -1,0 +1,229 @@
+//! Reads a race file back into events. A file cut off by a crash is read up
+//! to its last complete event (with a notice); a foreign, corrupted or newer
+//! file is an error that names the problem.
+
+use std::io::{BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use flate2::read::GzDecoder;
+
+use super::format::{Decoder, Entry, FORMAT_VERSION, Header, MAGIC};
+use crate::config::RaceSpec;
+use crate::metrics::RaceEvent;
+
+/// Largest frame a valid file holds (a request with a few hundred thousand
+/// chunks); anything larger is corruption.
+const MAX_FRAME: usize = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RaceFileError {
+    #[error("cannot read race file '{}': {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "'{}' is not an llm-locust race file (it does not start with the race file signature); give the race.llmrace file from a race's output folder",
+        path.display()
+    )]
+    Foreign { path: PathBuf },
+    #[error(
+        "race file '{}' has format version {found}, newer than this llm-locust reads (up to {FORMAT_VERSION}); upgrade llm-locust to replay it",
+        path.display()
+    )]
+    Newer { path: PathBuf, found: u16 },
+    #[error("race file '{}' is cut off before its header ends: there is nothing to replay", path.display())]
+    Truncated { path: PathBuf },
+    #[error("race file '{}' is corrupted ({reason}); it cannot be replayed", path.display())]
+    Corrupted { path: PathBuf, reason: String },
+}
+
+/// A race read back from its file.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The race configuration (secrets were removed when it was written).
+    pub spec: RaceSpec,
+    /// The tool that wrote the file.
+    pub tool: String,
+    /// Wall-clock time of the start signal.
+    pub started_at: SystemTime,
+    pub engine_urls: Vec<String>,
+    /// Every event, with the time it was applied at, in order. Always ends
+    /// with [`RaceEvent::Ended`] (added when the file was cut off).
+    pub events: Vec<(Duration, RaceEvent)>,
+    /// The `summary.json` the race wrote, when the file is complete.
+    pub summary_json: Option<String>,
+    /// Set when the file was cut off: what was read and what is missing.
+    pub notice: Option<String>,
+}
+
+impl Recording {
+    /// Time of the last event (the end of the race).
+    #[must_use]
+    pub fn length(&self) -> Duration {
+        self.events.last().map_or(Duration::ZERO, |(at, _)| *at)
+    }
+}
+
+enum Frame {
+    Entry(Vec<u8>),
+    End,
+    CutOff,
+}
+
+/// Reads one length-prefixed frame. A clean end of stream between frames is
+/// `End`; an end in the middle of one (or of the compressed stream) is
+/// `CutOff`.
+fn read_frame(input: &mut impl Read) -> Result<Frame, String> {
+    let mut len: usize = 0;
+    let mut shift = 0;
+    loop {
+        let mut byte = [0u8; 1];
+        match input.read(&mut byte) {
+            Ok(0) if shift == 0 => return Ok(Frame::End),
+            Ok(0) => return Ok(Frame::CutOff),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(Frame::CutOff),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        }
+        len |= usize::from(byte[0] & 0x7f) << shift;
+        if byte[0] & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 28 {
+            return Err("a frame length is malformed".into());
+        }
+    }
+    if len > MAX_FRAME {
+        return Err(format!("a frame claims {len} bytes"));
+    }
+    let mut body = vec![0u8; len];
+    match input.read_exact(&mut body) {
+        Ok(()) => Ok(Frame::Entry(body)),
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(Frame::CutOff),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads a whole race file.
+pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
+    let file = std::fs::File::open(path).map_err(|source| RaceFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut input = BufReader::new(file);
+    let mut prefix = [0u8; 10];
+    let mut got = 0;
+    while got < prefix.len() {
+        match input.read(&mut prefix[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(source) => {
+                return Err(RaceFileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+    let path_buf = || path.to_path_buf();
+    // A prefix of the signature is a file cut off at its very start.
+    if prefix[..got.min(8)] != MAGIC[..got.min(8)] || got == 0 {
+        return Err(RaceFileError::Foreign { path: path_buf() });
+    }
+    if got < prefix.len() {
+        return Err(RaceFileError::Truncated { path: path_buf() });
+    }
+    let version = u16::from_le_bytes([prefix[8], prefix[9]]);
+    if version > FORMAT_VERSION {
+        return Err(RaceFileError::Newer {
+            path: path_buf(),
+            found: version,
+        });
+    }
+    if version == 0 {
+        return Err(RaceFileError::Corrupted {
+            path: path_buf(),
+            reason: "format version 0".into(),
+        });
+    }
+    let corrupted = |reason: String| RaceFileError::Corrupted {
+        path: path_buf(),
+        reason,
+    };
+    let mut stream = BufReader::new(GzDecoder::new(input));
+
+    let header: Header = match read_frame(&mut stream).map_err(&corrupted)? {
+        Frame::Entry(bytes) => match postcard::from_bytes::<Entry>(&bytes) {
+            Ok(Entry::Header(h)) => h,
+            Ok(_) => return Err(corrupted("it does not begin with a header".into())),
+            Err(e) => return Err(corrupted(format!("header: {e}"))),
+        },
+        Frame::End | Frame::CutOff => return Err(RaceFileError::Truncated { path: path_buf() }),
+    };
+    let spec: RaceSpec = serde_json::from_str(&header.race_json)
+        .map_err(|e| corrupted(format!("race configuration: {e}")))?;
+    let started_at = u64::try_from(header.started_at_unix_us)
+        .map(|us| UNIX_EPOCH + Duration::from_micros(us))
+        .unwrap_or(UNIX_EPOCH);
+
+    let mut decoder = Decoder::new(spec.engines.len());
+    let mut events = Vec::new();
+    let mut summary_json = None;
+    let mut cut_off = false;
+    let mut frames = 1u64;
+    loop {
+        let bytes =
+            match read_frame(&mut stream).map_err(|e| corrupted(format!("frame {frames}: {e}")))? {
+                Frame::Entry(bytes) => bytes,
+                Frame::End => break,
+                Frame::CutOff => {
+                    cut_off = true;
+                    break;
+                }
+            };
+        frames += 1;
+        let entry: Entry =
+            postcard::from_bytes(&bytes).map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
+        match entry {
+            Entry::Prompt { id, text } => decoder
+                .prompt(id, text)
+                .map_err(|e| corrupted(format!("frame {frames}: {e}")))?,
+            Entry::Event { dt_us, event } => events.push(
+                decoder
+                    .event(dt_us, event)
+                    .map_err(|e| corrupted(format!("frame {frames}: {e}")))?,
+            ),
+            Entry::Summary { json } => summary_json = Some(json),
+            Entry::Header(_) => return Err(corrupted(format!("frame {frames}: a second header"))),
+        }
+    }
+    let ended = matches!(events.last(), Some((_, RaceEvent::Ended)));
+    let notice = if ended && summary_json.is_some() && !cut_off {
+        None
+    } else {
+        let last = decoder.at();
+        if !ended {
+            events.push((last, RaceEvent::Ended));
+        }
+        Some(format!(
+            "race file '{}' ends early (its race did not finish writing it): replaying the {} events up to {:.1} s",
+            path.display(),
+            events.len() - 1,
+            last.as_secs_f64()
+        ))
+    };
+    Ok(Recording {
+        spec,
+        tool: header.tool,
+        started_at,
+        engine_urls: header.engine_urls,
+        events,
+        summary_json,
+        notice,
+    })
+}
