@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -18,6 +18,7 @@ use super::openai::{ClientError, EngineClient};
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};
+use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
 use crate::workload::PromptSet;
@@ -149,7 +150,11 @@ pub async fn start(
     }
 
     let go = Instant::now() + spec.countdown;
+    // Whole microseconds, as the race file stores it, so reports rebuilt
+    // from the file carry the same timestamps.
     let started_at = SystemTime::now() + spec.countdown;
+    let started_at =
+        UNIX_EPOCH + whole_micros(started_at.duration_since(UNIX_EPOCH).unwrap_or_default());
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let mut stats = RaceStats::new(spec);
     let initial = stats.snapshot(

@@ -66,6 +66,25 @@ impl Recording {
     }
 }
 
+/// Remembers whether the compressed stream itself ended early (a file cut
+/// off while being written), as opposed to ending cleanly.
+struct CutDetector<R> {
+    inner: R,
+    cut: bool,
+}
+
+impl<R: Read> Read for CutDetector<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let result = self.inner.read(buf);
+        if let Err(e) = &result
+            && e.kind() == ErrorKind::UnexpectedEof
+        {
+            self.cut = true;
+        }
+        result
+    }
+}
+
 enum Frame {
     Entry(Vec<u8>),
     End,
@@ -155,7 +174,10 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
         path: path_buf(),
         reason,
     };
-    let mut stream = BufReader::new(GzDecoder::new(input));
+    let mut stream = BufReader::new(CutDetector {
+        inner: GzDecoder::new(input),
+        cut: false,
+    });
 
     let header: Header = match read_frame(&mut stream).map_err(&corrupted)? {
         Frame::Entry(bytes) => match postcard::from_bytes::<Entry>(&bytes) {

@@ -124,7 +124,10 @@ impl Player {
             PlaybackCommand::Slower => self.speed = self.speed.saturating_sub(1),
             PlaybackCommand::Forward(by) => self.seek_to(self.position.saturating_add(by)),
             PlaybackCommand::Back(by) => self.seek_to(self.position.saturating_sub(by)),
-            PlaybackCommand::Restart => self.seek_to(Duration::ZERO),
+            PlaybackCommand::Restart => {
+                self.seek_to(Duration::ZERO);
+                self.playing = true;
+            }
         }
     }
 

@@ -1,0 +1,471 @@
+//! Race files: what a race records, what replay and report rebuild from it,
+//! and how damaged files are met.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use llm_locust::engine::{self, RecordSink};
+use llm_locust::metrics::{RacePhase, RaceSnapshot};
+use llm_locust::racefile::{self, FORMAT_VERSION, MAGIC, RaceFileError, RaceFileWriter};
+use llm_locust::replay::{PlaybackCommand, Player};
+use tokio_util::sync::CancellationToken;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-locust"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Two simulated engines, one of them failing now and then, so the file
+/// holds successes, failures and every kind of timing.
+const RACE: &str = r#"
+race:
+  name: Recorded Race
+  countdown_s: 0
+  duration: 2.5
+  users: 4
+  spawn_rate: 100
+  slo:
+    ttft_p99_ms: 500
+  engines:
+    - name: steady
+      max_tokens: 12
+      headers:
+        Authorization: "Token S3CR3T-A1"
+        X-Api-Key: "S3CR3T-B2"
+        X-Request-Priority: "high"
+      simulate: {ttft_ms: 30, tpot_ms: 6, jitter: 0.2}
+    - name: flaky
+      max_tokens: 12
+      api_key_env: LLM_LOCUST_RACEFILE_KEY
+      simulate: {ttft_ms: 50, tpot_ms: 4, jitter: 0.2, error_rate: 0.15}
+"#;
+
+const API_KEY: &str = "sk-env-SECRET-3333";
+
+/// Runs `yaml` headless into `out`; returns the race folder and the
+/// result table it printed.
+fn race(tmp: &Path, yaml: &str) -> (PathBuf, String) {
+    let file = tmp.join("race.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let out = tmp.join("out");
+    let output = bin()
+        .args(["race", file.to_str().unwrap(), "--no-tui", "--output-dir"])
+        .arg(&out)
+        .env("LLM_LOCUST_RACEFILE_KEY", API_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1);
+    (dirs[0].clone(), table(&output.stdout))
+}
+
+fn files_named(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The leaderboard table a command printed (from the 🏁 line on).
+fn table(stdout: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    let start = text.find('🏁').expect("a result table");
+    text[start..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn report_and_replay_rebuild_exactly_what_the_race_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, race_table) = race(tmp.path(), RACE);
+    let race_file = dir.join(racefile::FILE_NAME);
+    assert!(race_file.exists());
+
+    let regenerated = tmp.path().join("regenerated");
+    let output = run(&[
+        "report",
+        race_file.to_str().unwrap(),
+        "--output-dir",
+        regenerated.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Same counts, same percentiles, same everything: byte for byte.
+    let live = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    let rebuilt = std::fs::read_to_string(regenerated.join("summary.json")).unwrap();
+    assert_eq!(live, rebuilt);
+    let summary: serde_json::Value = serde_json::from_str(&live).unwrap();
+    let failed: u64 = summary["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["requests_failed"].as_u64().unwrap())
+        .sum();
+    assert!(
+        failed > 0,
+        "the flaky engine should have failed some requests"
+    );
+    let live_csvs = files_named(&dir, "csv");
+    let rebuilt_csvs = files_named(&regenerated, "csv");
+    assert_eq!(live_csvs.len(), 2);
+    for (a, b) in live_csvs.iter().zip(&rebuilt_csvs) {
+        assert_eq!(a.file_name(), b.file_name());
+        assert_eq!(
+            std::fs::read_to_string(a).unwrap(),
+            std::fs::read_to_string(b).unwrap(),
+            "{}",
+            a.display()
+        );
+    }
+
+    // The file's own copy of the summary is the one the race wrote.
+    let recording = racefile::read(&race_file).unwrap();
+    assert!(recording.notice.is_none());
+    assert_eq!(recording.summary_json.as_deref(), Some(live.as_str()));
+
+    // Headless replay prints the table the race printed.
+    let race_again = bin()
+        .args(["replay", race_file.to_str().unwrap(), "--no-tui"])
+        .output()
+        .unwrap();
+    assert!(matches!(race_again.status.code(), Some(0 | 1)));
+    assert_eq!(table(&race_again.stdout), race_table);
+    assert!(race_table.contains("steady") && race_table.contains("flaky"));
+}
+
+#[test]
+fn secrets_never_reach_the_race_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = race(tmp.path(), RACE);
+    let raw = std::fs::read(dir.join(racefile::FILE_NAME)).unwrap();
+    assert_eq!(&raw[..8], &MAGIC);
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&raw[10..])
+        .read_to_end(&mut inflated)
+        .unwrap();
+    for bytes in [&raw, &inflated] {
+        let text = String::from_utf8_lossy(bytes);
+        for secret in [API_KEY, "S3CR3T-A1", "S3CR3T-B2"] {
+            assert!(!text.contains(secret), "{secret} leaked into the race file");
+        }
+    }
+    let text = String::from_utf8_lossy(&inflated);
+    // What is not secret stays, so the file still says how the race was run.
+    assert!(text.contains("X-Request-Priority") && text.contains("high"));
+    assert!(text.contains("LLM_LOCUST_RACEFILE_KEY"));
+    let recording = racefile::read(&dir.join(racefile::FILE_NAME)).unwrap();
+    let headers = &recording.spec.engines[0].headers;
+    assert_eq!(headers["Authorization"], "<redacted>");
+    assert_eq!(headers["X-Api-Key"], "<redacted>");
+}
+
+/// Keeps every snapshot the aggregator published.
+async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot) {
+    let spec = common::spec(&RACE.replace("api_key_env: LLM_LOCUST_RACEFILE_KEY", ""));
+    let path = dir.join(racefile::FILE_NAME);
+    let (sink, writer) = RaceFileWriter::create(&path).unwrap();
+    let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(sink)];
+    let running = engine::start(
+        &spec,
+        common::prompts(),
+        sinks,
+        CancellationToken::new(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    writer.start(&spec, &running.engine_urls, running.started_at);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut snapshots = running.snapshots.clone();
+    let keep = Arc::clone(&seen);
+    let watcher = tokio::spawn(async move {
+        while snapshots.changed().await.is_ok() {
+            let snapshot = snapshots.borrow_and_update().clone();
+            keep.lock().unwrap().push(snapshot);
+        }
+    });
+    let outcome = running.finish().await.unwrap();
+    watcher.await.unwrap();
+    writer.finish(None).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    (seen, (*outcome.snapshot).clone())
+}
+
+fn without_traces(mut snapshot: RaceSnapshot) -> RaceSnapshot {
+    for lane in &mut snapshot.lanes {
+        lane.traces.clear();
+    }
+    snapshot.sequence = 0;
+    snapshot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_shows_at_each_moment_the_numbers_shown_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, last) = record_in_process(tmp.path()).await;
+    let recording = Arc::new(racefile::read(&tmp.path().join(racefile::FILE_NAME)).unwrap());
+    // Written without a summary: read up to the end, with a notice.
+    assert!(recording.notice.is_some());
+
+    let running: Vec<&Arc<RaceSnapshot>> = live
+        .iter()
+        .filter(|s| s.phase == RacePhase::Running && s.total_requests() > 0)
+        .collect();
+    assert!(running.len() >= 10, "{} live snapshots", running.len());
+    let mut player = Player::new(Arc::clone(&recording));
+    // Forward in order, then the same moments again after seeking around.
+    for pass in 0..2 {
+        for shown in running.iter().step_by(3) {
+            player.seek_to(shown.elapsed);
+            assert_eq!(
+                without_traces(player.snapshot()),
+                without_traces((***shown).clone()),
+                "pass {pass}, at {:?}",
+                shown.elapsed
+            );
+        }
+        player.seek_to(recording.length());
+    }
+    assert_eq!(
+        without_traces(player.run_to_end()),
+        without_traces(last),
+        "final snapshot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seek_and_speed_move_a_paused_virtual_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, last) = record_in_process(tmp.path()).await;
+    let recording = Arc::new(racefile::read(&tmp.path().join(racefile::FILE_NAME)).unwrap());
+    let mut player = Player::new(Arc::clone(&recording));
+    let length = recording.length();
+    assert!(length >= Duration::from_millis(2500));
+
+    player.tick(Duration::from_millis(400));
+    assert_eq!(player.playback().position, Duration::from_millis(400));
+    player.command(PlaybackCommand::Faster);
+    player.command(PlaybackCommand::Faster);
+    assert!((player.playback().speed - 4.0).abs() < f64::EPSILON);
+    player.tick(Duration::from_millis(100));
+    assert_eq!(player.playback().position, Duration::from_millis(800));
+
+    player.command(PlaybackCommand::TogglePlay);
+    assert!(!player.playback().playing);
+    player.tick(Duration::from_secs(5));
+    assert_eq!(
+        player.playback().position,
+        Duration::from_millis(800),
+        "paused"
+    );
+    let at_800 = without_traces(player.snapshot());
+
+    player.command(PlaybackCommand::Back(Duration::from_secs(10)));
+    assert_eq!(player.playback().position, Duration::ZERO);
+    assert_eq!(player.snapshot().total_requests(), 0);
+    player.command(PlaybackCommand::Forward(Duration::from_millis(800)));
+    assert_eq!(without_traces(player.snapshot()), at_800);
+
+    for _ in 0..10 {
+        player.command(PlaybackCommand::Slower);
+    }
+    assert!((player.playback().speed - 0.25).abs() < f64::EPSILON);
+    player.command(PlaybackCommand::Forward(Duration::from_secs(60)));
+    assert_eq!(player.playback().position, length);
+    let end = player.snapshot();
+    assert_eq!(end.phase, RacePhase::Finished);
+    assert_eq!(end.total_requests(), last.total_requests());
+
+    player.command(PlaybackCommand::Restart);
+    assert_eq!(player.playback().position, Duration::ZERO);
+    assert!(player.playback().playing);
+    assert_eq!(player.snapshot().phase, RacePhase::Running);
+}
+
+/// Writes a variant of `good` and returns its path.
+fn variant(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn replay_headless(path: &Path) -> Output {
+    run(&["replay", path.to_str().unwrap(), "--no-tui"])
+}
+
+fn assert_one_line_error(output: &Output, needle: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn damaged_files_are_named_errors_and_cut_files_replay_with_a_notice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = race(tmp.path(), RACE);
+    let good = std::fs::read(dir.join(racefile::FILE_NAME)).unwrap();
+    let d = tmp.path();
+
+    // Random bytes.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    assert_one_line_error(
+        &replay_headless(&variant(d, "noise", &noise)),
+        "not an llm-locust race file",
+    );
+    // A YAML race file given by mistake.
+    assert_one_line_error(
+        &replay_headless(&variant(d, "race.yaml", RACE.as_bytes())),
+        "not an llm-locust race file",
+    );
+    // Wrong magic, right everything else.
+    let mut wrong_magic = good.clone();
+    wrong_magic[0] = b'X';
+    assert_one_line_error(
+        &replay_headless(&variant(d, "magic", &wrong_magic)),
+        "not an llm-locust race file",
+    );
+    // From the future.
+    let mut future = good.clone();
+    future[8..10].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    assert_one_line_error(
+        &replay_headless(&variant(d, "future", &future)),
+        "upgrade llm-locust",
+    );
+    // Bytes flipped in the middle of the compressed events.
+    let mut flipped = good.clone();
+    let middle = good.len() / 2;
+    for b in &mut flipped[middle..middle + 16] {
+        *b ^= 0x5a;
+    }
+    assert_one_line_error(
+        &replay_headless(&variant(d, "flipped", &flipped)),
+        "corrupted",
+    );
+    // Empty, and cut inside the signature, the version or the header.
+    for cut in [0, 5, 9, 10, 14] {
+        let output = replay_headless(&variant(d, &format!("cut{cut}"), &good[..cut]));
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "cut at {cut}: {err}");
+        assert!(
+            err.contains("cut off before its header ends")
+                || err.contains("not an llm-locust race file"),
+            "cut at {cut}: {err}"
+        );
+    }
+
+    // Cut anywhere after the header (as by a crash): replays what is there.
+    let full = racefile::read(&dir.join(racefile::FILE_NAME)).unwrap();
+    let mut previous_events = 0;
+    for fraction in [0.3, 0.6, 0.9, 0.999] {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let cut = (good.len() as f64 * fraction) as usize;
+        let path = variant(d, &format!("partial{cut}"), &good[..cut]);
+        let recording = racefile::read(&path).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        assert!(recording.notice.is_some(), "cut at {cut}");
+        assert!(recording.events.len() <= full.events.len());
+        assert!(recording.events.len() >= previous_events);
+        previous_events = recording.events.len();
+        let output = replay_headless(&path);
+        let err = stderr(&output);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "cut at {cut}: {err}"
+        );
+        assert!(err.contains("ends early"), "cut at {cut}: {err}");
+        assert!(table(&output.stdout).contains("steady"));
+    }
+    assert!(previous_events > full.events.len() / 2);
+
+    // A missing file.
+    let missing = replay_headless(&d.join("nope.llmrace"));
+    assert_one_line_error(&missing, "cannot read race file");
+    assert!(matches!(
+        racefile::read(&d.join("nope.llmrace")),
+        Err(RaceFileError::Read { .. })
+    ));
+}
+
+#[test]
+fn a_killed_race_leaves_a_race_file_that_replays_up_to_the_kill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("race.yaml");
+    std::fs::write(&file, RACE.replace("duration: 2.5", "duration: 60")).unwrap();
+    let out = tmp.path().join("out");
+    let mut child = bin()
+        .args(["race", file.to_str().unwrap(), "--no-tui", "--output-dir"])
+        .arg(&out)
+        .env("LLM_LOCUST_RACEFILE_KEY", API_KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    child.kill().unwrap(); // SIGKILL: no chance to close anything
+    child.wait().unwrap();
+    let dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let started = Instant::now();
+    let recording = racefile::read(&dir.join(racefile::FILE_NAME)).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(recording.notice.as_deref().unwrap().contains("ends early"));
+    // Flushed at least once a second: most of the three seconds are there.
+    assert!(
+        recording.length() >= Duration::from_millis(1500),
+        "{:?}",
+        recording.length()
+    );
+    let output = replay_headless(&dir.join(racefile::FILE_NAME));
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    assert!(table(&output.stdout).contains("flaky"));
+}
