@@ -141,4 +141,48 @@ fn demo_race_in_a_real_terminal() {
     assert!(Path::new(&dirs[0]).join("summary.json").is_file());
     // The leaderboard table is printed after the terminal is restored.
     assert!(screen.contains("TTFT p50"), "{screen}");
+
+    // The same race again, from its race file.
+    let race_file = Path::new(&dirs[0]).join("race.llmrace");
+    assert!(race_file.is_file());
+    session.send(&["clear", "Enter"]);
+    let command = format!(
+        "{} replay {}; echo REPLAY_EXIT=$?",
+        env!("CARGO_BIN_EXE_llm-locust"),
+        race_file.display()
+    );
+    session.send(&[&command, "Enter"]);
+    session.wait_for("the replay playing", Duration::from_secs(10), |s| {
+        s.contains("REPLAY ▶") && s.contains("decode-demon") && s.contains("space play/pause")
+    });
+    session.send(&["Space"]);
+    session.wait_for("the replay paused", Duration::from_secs(5), |s| {
+        s.contains("REPLAY ⏸")
+    });
+    session.send(&["+", "+"]);
+    session.wait_for("4× speed", Duration::from_secs(5), |s| s.contains("⏸ 4×"));
+    // Seeking past the end shows the final result.
+    session.send(&["Right"]);
+    session.wait_for("the end of the race", Duration::from_secs(5), |s| {
+        s.contains("FINISHED")
+    });
+    session.send(&["Home"]);
+    session.wait_for("the start again", Duration::from_secs(5), |s| {
+        s.contains("REPLAY ▶") && !s.contains("FINISHED")
+    });
+    session.send(&["?"]);
+    session.wait_for("the replay's help", Duration::from_secs(5), |s| {
+        s.contains("faster / slower")
+    });
+    session.send(&["Escape", "q"]);
+    let screen = session.wait_for("the shell back", Duration::from_secs(10), |s| {
+        s.contains("REPLAY_EXIT=0")
+    });
+    assert!(screen.contains("READY$"), "{screen}");
+    assert_eq!(
+        session
+            .tmux(&["display-message", "-p", "-t", &session.0, "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
 }
