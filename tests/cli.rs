@@ -1,20 +1,13 @@
 //! The real binary: exit codes, output files, signals and messages.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-locust"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
+use common::{bin, run_bin as run};
 
 fn write_race(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("race.yaml");

@@ -6,26 +6,17 @@ mod common;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::{bin, run_bin as run};
 
 use llm_locust::engine::{self, RecordSink};
 use llm_locust::metrics::{RacePhase, RaceSnapshot};
 use llm_locust::racefile::{self, FORMAT_VERSION, MAGIC, RaceFileError, RaceFileWriter};
 use llm_locust::replay::{PlaybackCommand, Player};
 use tokio_util::sync::CancellationToken;
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_llm-locust"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-    cmd.env("NO_COLOR", "1");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -26,6 +26,12 @@ impl Session {
         self.tmux(&["capture-pane", "-p", "-t", &self.0])
     }
 
+    /// The program has left the alternate screen (the terminal is restored).
+    fn assert_alternate_screen_off(&self) {
+        let alternate = self.tmux(&["display-message", "-p", "-t", &self.0, "#{alternate_on}"]);
+        assert_eq!(alternate.trim(), "0");
+    }
+
     /// Waits until the screen satisfies `ok`, or panics with the screen.
     fn wait_for(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
@@ -127,12 +133,7 @@ fn demo_race_in_a_real_terminal() {
         s.contains("EXIT=0")
     });
     assert!(screen.contains("READY$"), "{screen}");
-    assert_eq!(
-        session
-            .tmux(&["display-message", "-p", "-t", &session.0, "#{alternate_on}"])
-            .trim(),
-        "0"
-    );
+    session.assert_alternate_screen_off();
     let dirs: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -179,10 +180,5 @@ fn demo_race_in_a_real_terminal() {
         s.contains("REPLAY_EXIT=0")
     });
     assert!(screen.contains("READY$"), "{screen}");
-    assert_eq!(
-        session
-            .tmux(&["display-message", "-p", "-t", &session.0, "#{alternate_on}"])
-            .trim(),
-        "0"
-    );
+    session.assert_alternate_screen_off();
 }

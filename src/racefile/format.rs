@@ -106,16 +106,8 @@ const TOKEN_SOURCES: [TokenSource; 4] = [
     TokenSource::Estimate,
     TokenSource::Chunks,
 ];
-const ERROR_KINDS: [ErrorKind; 8] = [
-    ErrorKind::Http429,
-    ErrorKind::Http4xx,
-    ErrorKind::Http5xx,
-    ErrorKind::Connect,
-    ErrorKind::Timeout,
-    ErrorKind::StreamReset,
-    ErrorKind::Malformed,
-    ErrorKind::ServerError,
-];
+/// `ErrorKind::ALL`'s order is the wire code; a test pins it.
+const ERROR_KINDS: [ErrorKind; 8] = ErrorKind::ALL;
 
 fn code<T: PartialEq>(table: &[T], value: &T) -> u8 {
     let index = table.iter().position(|v| v == value).unwrap_or(0);
@@ -471,6 +463,26 @@ pub fn scrub_spec(spec: &RaceSpec) -> RaceSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_byte_codes_never_change() {
+        let errors: Vec<&str> = ERROR_KINDS.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            errors,
+            [
+                "http_429",
+                "http_4xx",
+                "http_5xx",
+                "connect",
+                "timeout",
+                "stream_reset",
+                "malformed",
+                "server_error"
+            ]
+        );
+        let sources: Vec<&str> = TOKEN_SOURCES.iter().map(|s| s.name()).collect();
+        assert_eq!(sources, ["usage", "tokenizer", "estimate", "chunks"]);
+    }
 
     #[test]
     fn urls_lose_credentials_and_keep_the_rest() {

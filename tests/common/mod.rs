@@ -12,6 +12,19 @@ use llm_locust::metrics::RequestRecord;
 use llm_locust::workload::PromptSet;
 use tokio_util::sync::CancellationToken;
 
+/// The real binary, run from the repository with colours off.
+pub fn bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_llm-locust"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// Runs the binary with `args` to its end.
+pub fn run_bin(args: &[&str]) -> std::process::Output {
+    bin().args(args).output().unwrap()
+}
+
 /// Keeps every finished record.
 #[derive(Clone, Default)]
 pub struct Collect(pub Arc<Mutex<Vec<RequestRecord>>>);
