@@ -129,6 +129,10 @@ pub async fn run_tui(
                 Some(Ok(_)) => {}
                 // No terminal input any more: end the race like `q`.
                 Some(Err(_)) | None => {
+                    if options.replay.is_some() {
+                        // Nothing runs behind a replay: just leave.
+                        break;
+                    }
                     stop.cancel();
                     if !race_over {
                         // Input is gone; wait for the end without polling it.
