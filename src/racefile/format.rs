@@ -85,10 +85,11 @@ pub struct FinishedEntry {
     pub scheduled_before: i64,
     /// `sent_at − scheduled_at`.
     pub sent_after: i64,
-    /// Each chunk's time minus the previous chunk's (the first: minus `sent_at`).
-    pub chunk_gaps: Vec<i64>,
+    /// Each chunk's time minus the previous chunk's (the first: minus
+    /// `sent_at`). Never negative: the times come from a monotonic clock.
+    pub chunk_gaps: Vec<u64>,
     /// `end_at −` the last chunk's time (or `sent_at` without chunks).
-    pub end_after: i64,
+    pub end_after: u64,
     pub input_tokens: u32,
     pub input_source: u8,
     pub output_tokens: u32,
@@ -120,6 +121,11 @@ fn micros(d: Duration) -> i64 {
 
 fn signed_delta(later: Duration, earlier: Duration) -> i64 {
     micros(later) - micros(earlier)
+}
+
+/// `later − earlier` of two monotonic times (zero if they are not in order).
+fn gap(later: Duration, earlier: Duration) -> u64 {
+    u64::try_from(later.saturating_sub(earlier).as_micros()).unwrap_or(u64::MAX)
 }
 
 fn index(i: usize) -> u32 {
@@ -197,7 +203,7 @@ impl Encoder {
             .chunk_times
             .iter()
             .map(|&t| {
-                let gap = signed_delta(t, previous);
+                let gap = gap(t, previous);
                 previous = t;
                 gap
             })
@@ -220,7 +226,7 @@ impl Encoder {
             scheduled_before: signed_delta(at, r.scheduled_at),
             sent_after: signed_delta(r.sent_at, r.scheduled_at),
             chunk_gaps,
-            end_after: signed_delta(r.end_at, previous),
+            end_after: gap(r.end_at, previous),
             input_tokens: r.input_tokens,
             input_source: code(&TOKEN_SOURCES, &r.input_source),
             output_tokens: r.output_tokens,
@@ -349,10 +355,10 @@ impl Decoder {
         let mut previous = sent_at;
         let mut chunk_times = Vec::with_capacity(f.chunk_gaps.len());
         for gap in f.chunk_gaps {
-            previous = at_offset(previous, gap)?;
+            previous = previous.saturating_add(Duration::from_micros(gap));
             chunk_times.push(previous);
         }
-        let end_at = at_offset(previous, f.end_after)?;
+        let end_at = previous.saturating_add(Duration::from_micros(f.end_after));
         let error = match f.error {
             Some((kind, message)) => Some(RequestError {
                 kind: lookup(&ERROR_KINDS, "error kind", kind)?,
