@@ -202,6 +202,13 @@ fn sigint_mid_race_still_writes_complete_results() {
     let s = summary(&dir);
     let engines = s["engines"].as_array().unwrap();
     assert!(s["duration_s"].as_f64().unwrap() < 10.0);
+    // The race file is closed properly, its summary the one written.
+    let recording = llm_locust::racefile::read(&dir.join("race.llmrace")).unwrap();
+    assert!(recording.notice.is_none(), "{:?}", recording.notice);
+    assert_eq!(
+        recording.summary_json.unwrap(),
+        std::fs::read_to_string(dir.join("summary.json")).unwrap()
+    );
     for e in engines {
         assert_eq!(e["state"], "stopped");
         let ok = e["requests_ok"].as_u64().unwrap();
