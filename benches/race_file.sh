@@ -18,7 +18,8 @@ trap 'rm -rf "$work"' EXIT
 echo "race: races/demo.yaml, $secs s, $users users per engine" >&2
 /usr/bin/time -f "%e s wall, %U s user, %S s system, %M KiB max RSS" \
   "$bin" race races/demo.yaml --no-tui --countdown 0 --duration "$secs" \
-  --users "$users" --output-dir "$work/out" >"$work/race.out" 2>"$work/race.err"
+  --users "$users" --output-dir "$work/out" >"$work/race.out" 2>"$work/race.err" \
+  || true # exit 1: the demo's overbooked engine fails its SLO under this load
 tail -1 "$work/race.err"
 dir=$(ls -d "$work"/out/*/)
 file="$dir/race.llmrace"

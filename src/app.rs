@@ -434,6 +434,7 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     let log = std::env::temp_dir().join("llm-locust.log");
     crate::logging::init_file(&log)
         .with_context(|| format!("cannot create log file '{}'", log.display()))?;
+    let notice = recording.notice.clone();
     let (snapshots, link) = crate::replay::spawn(Arc::new(recording), args.speed);
     let options = tui_options(&args.tui, Some(link))?;
     crate::ui::run::run_tui(
@@ -444,6 +445,10 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     )
     .await
     .context("the terminal UI failed")?;
+    // Said before the TUI took the screen too; say it where it stays visible.
+    if let Some(notice) = notice {
+        eprintln!("note: {notice}");
+    }
     Ok(Exit::Success)
 }
 
