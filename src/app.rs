@@ -293,7 +293,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             }
         })?;
     if let Some(writer) = &race_file {
-        writer.start(&spec, &running.engine_urls, running.started_at);
+        writer.start(&spec, &running.engine_urls, running.started_at, &stamp);
     }
     let csv = match &race_dir {
         Some(dir) => {
@@ -364,8 +364,12 @@ fn finish_race(
             }
         }
         if let Some(race_file) = race_file {
-            let path = race_file.finish(Some(json))?;
-            println!("race file: {}", path.display());
+            // The reports are written: a failed race file must not change
+            // the race's verdict.
+            match race_file.finish(Some(json)) {
+                Ok(path) => println!("race file: {}", path.display()),
+                Err(e) => eprintln!("warning: {e:#}"),
+            }
         }
     }
     if outcome.no_engine_reachable() {
@@ -437,14 +441,16 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     let notice = recording.notice.clone();
     let (snapshots, link) = crate::replay::spawn(Arc::new(recording), args.speed);
     let options = tui_options(&args.tui, Some(link))?;
-    crate::ui::run::run_tui(
-        snapshots,
-        CancellationToken::new(),
-        CancellationToken::new(),
-        options,
-    )
-    .await
-    .context("the terminal UI failed")?;
+    // SIGTERM must leave through the TUI, so the terminal is restored.
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        next_stop_signal(&mut terminate_signal()).await;
+        on_signal.cancel();
+    });
+    crate::ui::run::run_tui(snapshots, stop, CancellationToken::new(), options)
+        .await
+        .context("the terminal UI failed")?;
     // Said before the TUI took the screen too; say it where it stays visible.
     if let Some(notice) = notice {
         eprintln!("note: {notice}");
@@ -461,8 +467,7 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
     };
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
-    let started: chrono::DateTime<chrono::Local> = recording.started_at.into();
-    let stamp = started.format("%Y%m%d-%H%M%S").to_string();
+    let stamp = recording.stamp.clone();
     let names: Vec<String> = recording
         .spec
         .engines

@@ -194,7 +194,12 @@ async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot)
     )
     .await
     .unwrap();
-    writer.start(&spec, &running.engine_urls, running.started_at);
+    writer.start(
+        &spec,
+        &running.engine_urls,
+        running.started_at,
+        "20261128-120000",
+    );
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut snapshots = running.snapshots.clone();
     let keep = Arc::clone(&seen);
@@ -290,8 +295,10 @@ async fn seek_and_speed_move_a_paused_virtual_clock() {
         player.command(PlaybackCommand::Slower);
     }
     assert!((player.playback().speed - 0.25).abs() < f64::EPSILON);
+    player.command(PlaybackCommand::TogglePlay);
     player.command(PlaybackCommand::Forward(Duration::from_secs(60)));
     assert_eq!(player.playback().position, length);
+    assert!(!player.playback().playing, "playback stops at the end");
     let end = player.snapshot();
     assert_eq!(end.phase, RacePhase::Finished);
     assert_eq!(end.total_requests(), last.total_requests());
@@ -459,4 +466,148 @@ fn a_killed_race_leaves_a_race_file_that_replays_up_to_the_kill() {
         stderr(&output)
     );
     assert!(table(&output.stdout).contains("flaky"));
+}
+
+/// A race file made by hand from `entries`, framed and compressed as the
+/// writer does.
+fn hand_made(dir: &Path, name: &str, entries: &[racefile::format::Entry]) -> PathBuf {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    for entry in entries {
+        let body = postcard::to_stdvec(entry).unwrap();
+        let mut len = body.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                gz.write_all(&[byte]).unwrap();
+                break;
+            }
+            gz.write_all(&[byte | 0x80]).unwrap();
+        }
+        gz.write_all(&body).unwrap();
+    }
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.extend(gz.finish().unwrap());
+    variant(dir, name, &bytes)
+}
+
+#[test]
+fn hand_made_files_with_absurd_values_are_errors_not_crashes() {
+    use racefile::format::{Entry, EventEntry, FinishedEntry, Header};
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let spec = common::spec(&RACE.replace("api_key_env: LLM_LOCUST_RACEFILE_KEY", ""));
+    let header = Entry::Header(Header {
+        tool: "llm-locust test".into(),
+        started_at_unix_us: 1_700_000_000_000_000,
+        stamp: "20231114-221320".into(),
+        race_json: serde_json::to_string(&spec).unwrap(),
+        engine_urls: vec!["http://127.0.0.1:1/v1/chat/completions".into(); 2],
+    });
+    let request = |scheduled_before: i64, gaps: Vec<u64>, end_after: u64| Entry::Event {
+        dt_us: 1_000_000,
+        event: EventEntry::Finished(Box::new(FinishedEntry {
+            engine: 0,
+            request_id: 0,
+            user_id: 0,
+            user_request_num: 1,
+            prompt: 0,
+            scheduled_before,
+            sent_after: 0,
+            chunk_gaps: gaps,
+            end_after,
+            input_tokens: 1,
+            input_source: 0,
+            output_tokens: 1,
+            output_source: 0,
+            status: 200,
+            error: None,
+            output_text: None,
+        })),
+    };
+    let prompt = Entry::Prompt {
+        id: 0,
+        text: "p".into(),
+    };
+    let cases: Vec<(&str, Vec<Entry>)> = vec![
+        (
+            "an event in a thousand years",
+            vec![
+                header.clone(),
+                Entry::Event {
+                    dt_us: 4_000_000_000_000_000,
+                    event: EventEntry::Ended,
+                },
+            ],
+        ),
+        (
+            "a request that ends in a thousand years",
+            vec![
+                header.clone(),
+                prompt.clone(),
+                request(0, vec![1000], 4_000_000_000_000_000),
+            ],
+        ),
+        (
+            "a schedule at i64::MIN",
+            vec![header.clone(), prompt.clone(), request(i64::MIN, vec![], 0)],
+        ),
+        (
+            "two million token times",
+            vec![
+                header.clone(),
+                prompt.clone(),
+                request(0, vec![0; 2 << 20], 0),
+            ],
+        ),
+        (
+            "a request of engine 7",
+            vec![
+                header.clone(),
+                Entry::Event {
+                    dt_us: 0,
+                    event: EventEntry::Started { engine: 7 },
+                },
+            ],
+        ),
+        ("a second header", vec![header.clone(), header.clone()]),
+    ];
+    for (i, (what, entries)) in cases.into_iter().enumerate() {
+        let path = hand_made(d, &format!("case{i}"), &entries);
+        let output = replay_headless(&path);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains("corrupted"), "{what}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
+    }
+
+    // Huge but harmless counts saturate instead of overflowing.
+    let cancelled = Entry::Event {
+        dt_us: 0,
+        event: EventEntry::Cancelled {
+            engine: 0,
+            count: u64::MAX,
+        },
+    };
+    let path = hand_made(
+        d,
+        "cancelled",
+        &[
+            header,
+            cancelled.clone(),
+            cancelled,
+            Entry::Event {
+                dt_us: 0,
+                event: EventEntry::Ended,
+            },
+        ],
+    );
+    let output = replay_headless(&path);
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -243,3 +243,75 @@ async fn request_body_asks_for_streaming_with_usage() {
     assert_eq!(body["ignore_eos"], true);
     assert!(body.get("messages").is_none());
 }
+
+/// Answers one request with 401 and a body that echoes its headers, as
+/// many real APIs do ("Incorrect API key provided: ...").
+async fn echo_headers_401() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut read = 0;
+        while !String::from_utf8_lossy(&buf[..read]).contains("\r\n\r\n") {
+            read += socket.read(&mut buf[read..]).await.unwrap();
+        }
+        let request = String::from_utf8_lossy(&buf[..read]).into_owned();
+        let echoed: Vec<&str> = request
+            .lines()
+            .filter(|l| {
+                let l = l.to_ascii_lowercase();
+                l.starts_with("authorization") || l.starts_with("x-api-key")
+            })
+            .collect();
+        let body = format!(
+            r#"{{"error": "Incorrect API key provided: {}"}}"#,
+            echoed.join("; ")
+        );
+        let response = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+    });
+    url
+}
+
+#[tokio::test]
+async fn error_messages_never_carry_the_key_or_secret_headers() {
+    let url = echo_headers_401().await;
+    let mut spec = engine(&url, Duration::from_secs(5));
+    spec.headers
+        .insert("X-Api-Key".into(), "xk-HEADER-SECRET".into());
+    let client = EngineClient::new(&spec, &url, Some("sk-ENV-SECRET")).unwrap();
+    let ex = client.send("hi").await;
+    let error = ex.error.expect("401 is an error");
+    assert_eq!(error.kind, ErrorKind::Http4xx);
+    assert!(
+        error.message.contains("Incorrect API key"),
+        "{}",
+        error.message
+    );
+    assert!(error.message.contains("<redacted>"), "{}", error.message);
+    for secret in ["sk-ENV-SECRET", "xk-HEADER-SECRET"] {
+        assert!(!error.message.contains(secret), "{}", error.message);
+    }
+}
+
+#[tokio::test]
+async fn connection_errors_name_the_url_without_its_credentials() {
+    // Nothing listens on port 9 (discard) on a test machine.
+    let url =
+        "http://user:PASSWORD-SECRET@127.0.0.1:9/v1/chat/completions?api_key=QUERY-SECRET&x=1";
+    let client = EngineClient::new(&engine(url, Duration::from_secs(5)), url, None).unwrap();
+    let ex = client.send("hi").await;
+    let error = ex.error.expect("nothing listens");
+    assert_eq!(error.kind, ErrorKind::Connect);
+    assert!(error.message.contains("127.0.0.1:9"), "{}", error.message);
+    for secret in ["PASSWORD-SECRET", "QUERY-SECRET"] {
+        assert!(!error.message.contains(secret), "{}", error.message);
+    }
+}

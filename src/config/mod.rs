@@ -8,6 +8,7 @@
 
 pub mod color;
 pub mod file;
+pub mod secrets;
 pub mod spec;
 pub mod validate;
 

@@ -4,6 +4,7 @@
 //! it does not aggregate.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use eventsource_stream::{EventStreamError, Eventsource};
@@ -12,6 +13,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, Header
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::config::secrets::{looks_secret, redact, scrub_urls_in};
 use crate::config::{EndpointKind, EngineSpec};
 use crate::metrics::{ErrorKind, RequestError};
 
@@ -102,6 +104,10 @@ pub struct EngineClient {
     ignore_eos: bool,
     timeout: Duration,
     headers: HeaderMap,
+    /// Values that must never appear in an error message (the API key,
+    /// secret header values, the URL's credentials): error messages reach
+    /// logs and race files.
+    secrets: Arc<[String]>,
 }
 
 #[derive(Serialize)]
@@ -179,7 +185,16 @@ impl EngineClient {
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut secrets: Vec<String> = api_key.iter().map(|k| (*k).to_owned()).collect();
+        secrets.extend(parsed.password().map(str::to_owned));
         for (name, value) in &spec.headers {
+            if looks_secret(name) {
+                secrets.push(value.clone());
+                // "Bearer xyz": the credential alone may be echoed too.
+                if let Some((_, credential)) = value.split_once(' ') {
+                    secrets.push(credential.trim().to_owned());
+                }
+            }
             let bad = || ClientError::BadHeader {
                 engine: spec.name.clone(),
                 header: name.clone(),
@@ -216,6 +231,7 @@ impl EngineClient {
             ignore_eos: spec.ignore_eos,
             timeout: spec.timeout,
             headers,
+            secrets: secrets.into(),
         })
     }
 
@@ -270,7 +286,17 @@ impl EngineClient {
                 ),
             );
         }
+        if let Some(error) = &mut exchange.error {
+            error.message = self.redact(&error.message);
+        }
         exchange
+    }
+
+    /// An error message without secrets: known secret values and URLs with
+    /// credentials are replaced.
+    fn redact(&self, message: &str) -> String {
+        // reqwest's errors name the URL, query string included.
+        redact(&scrub_urls_in(message), &self.secrets)
     }
 
     async fn exchange(&self, prompt: &str, ex: &mut Exchange, observe: &mut Observer<'_>) {

@@ -94,7 +94,7 @@ impl EngineStats {
     /// Requests that were in flight when the engine was stopped and were
     /// aborted after the grace period: neither successes nor failures.
     pub fn on_cancelled(&mut self, count: u64) {
-        self.cancelled += count;
+        self.cancelled = self.cancelled.saturating_add(count);
     }
 
     /// Folds one finished request into the metrics. Latencies and tokens come
@@ -206,8 +206,9 @@ impl EngineStats {
         );
         let slo_checks = slo::evaluate(slo_spec, &ttft, &tpot, &e2e, self.ok, self.failed);
         let slo_pass = slo_checks.iter().all(|c| c.pass);
-        #[allow(clippy::cast_possible_truncation)]
-        let until = (active.as_secs() as u32).saturating_add(1);
+        let until = u32::try_from(active.as_secs())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
         let series = self.series.points(series_from.min(until), until);
         // The current second is still filling: trends use complete seconds.
         let complete = &series[..series.len().saturating_sub(1)];

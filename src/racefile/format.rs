@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RaceSpec;
+use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::metrics::{ErrorKind, RaceEvent, RequestError, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
@@ -27,8 +28,8 @@ pub const PROMPT_CHARS: usize = 2_000;
 pub const PROMPT_HEAD_CHARS: usize = crate::metrics::snapshot::TRACE_PROMPT_CHARS;
 /// Characters of prompt text kept in full across the whole race.
 pub const PROMPT_BUDGET_CHARS: usize = 1 << 20;
-/// A response's text is kept up to this many characters (what the inspector
-/// shows)...
+/// A response's text is kept up to its first this many characters (as many
+/// as the inspector shows)...
 pub const OUTPUT_CHARS: usize = crate::metrics::snapshot::TRACE_TEXT_CHARS;
 /// ...for each engine's requests until it has used this many characters.
 pub const OUTPUT_BUDGET_CHARS: usize = 256 << 10;
@@ -53,6 +54,8 @@ pub struct Header {
     pub tool: String,
     /// Wall-clock time of the start signal, microseconds since the Unix epoch.
     pub started_at_unix_us: i64,
+    /// The `YYYYMMDD-HHMMSS` stamp in the names of the race's folder and CSVs.
+    pub stamp: String,
     /// The race configuration as JSON, secrets removed.
     pub race_json: String,
     /// The URL each engine was raced at, secrets removed.
@@ -252,14 +255,28 @@ pub enum DecodeError {
     UnknownCode { what: &'static str, code: u8 },
     #[error("a time before the start signal")]
     NegativeTime,
+    #[error("a time of {0:.0} s, long after the race's time limit")]
+    TooLate(f64),
+    #[error("a request with {0} token times")]
+    TooManyChunks(usize),
     #[error("prompt {0} is out of order")]
     PromptOutOfOrder(u32),
 }
 
-/// Turns entries back into events; the inverse of [`Encoder`].
+/// Most token times one request may hold (a million-token answer).
+pub const MAX_CHUNKS_PER_REQUEST: usize = 1 << 20;
+/// How long after the race's time limit and grace period an event may come
+/// (requests cut at the end are cancelled well within this).
+const LATE_MARGIN: Duration = Duration::from_secs(600);
+
+/// Turns entries back into events; the inverse of [`Encoder`]. Every value
+/// is checked, so a damaged or hostile file gives an error, never a panic
+/// or an absurd allocation further on.
 #[derive(Debug)]
 pub struct Decoder {
     engines: usize,
+    /// No time in a valid file is later than this.
+    latest: Duration,
     at: Duration,
     prompts: Vec<Arc<str>>,
 }
@@ -272,6 +289,10 @@ fn at_offset(base: Duration, delta: i64) -> Result<Duration, DecodeError> {
     Ok(Duration::from_micros(u64::try_from(us).unwrap_or(0)))
 }
 
+fn after(base: Duration, gap_us: u64) -> Duration {
+    base.saturating_add(Duration::from_micros(gap_us))
+}
+
 fn lookup<T: Copy>(table: &[T], what: &'static str, code: u8) -> Result<T, DecodeError> {
     table
         .get(usize::from(code))
@@ -280,12 +301,23 @@ fn lookup<T: Copy>(table: &[T], what: &'static str, code: u8) -> Result<T, Decod
 }
 
 impl Decoder {
+    /// For a race of `engines` engines whose events all come before
+    /// `time_limit` (its duration plus grace period).
     #[must_use]
-    pub fn new(engines: usize) -> Self {
+    pub fn new(engines: usize, time_limit: Duration) -> Self {
         Decoder {
             engines,
+            latest: time_limit.saturating_add(LATE_MARGIN),
             at: Duration::ZERO,
             prompts: Vec::new(),
+        }
+    }
+
+    fn in_race(&self, t: Duration) -> Result<Duration, DecodeError> {
+        if t > self.latest {
+            Err(DecodeError::TooLate(t.as_secs_f64()))
+        } else {
+            Ok(t)
         }
     }
 
@@ -320,7 +352,7 @@ impl Decoder {
         dt_us: u64,
         event: EventEntry,
     ) -> Result<(Duration, RaceEvent), DecodeError> {
-        self.at = self.at.saturating_add(Duration::from_micros(dt_us));
+        self.at = self.in_race(after(self.at, dt_us))?;
         let event = match event {
             EventEntry::Started { engine } => RaceEvent::Started {
                 engine: self.engine(engine)?,
@@ -350,15 +382,23 @@ impl Decoder {
             .get(f.prompt as usize)
             .cloned()
             .ok_or(DecodeError::NoSuchPrompt(f.prompt))?;
-        let scheduled_at = at_offset(self.at, -f.scheduled_before)?;
-        let sent_at = at_offset(scheduled_at, f.sent_after)?;
+        if f.chunk_gaps.len() > MAX_CHUNKS_PER_REQUEST {
+            return Err(DecodeError::TooManyChunks(f.chunk_gaps.len()));
+        }
+        let back = f
+            .scheduled_before
+            .checked_neg()
+            .ok_or(DecodeError::NegativeTime)?;
+        let scheduled_at = at_offset(self.at, back)?;
+        let sent_at = self.in_race(at_offset(scheduled_at, f.sent_after)?)?;
         let mut previous = sent_at;
         let mut chunk_times = Vec::with_capacity(f.chunk_gaps.len());
         for gap in f.chunk_gaps {
-            previous = previous.saturating_add(Duration::from_micros(gap));
+            previous = after(previous, gap);
             chunk_times.push(previous);
         }
-        let end_at = previous.saturating_add(Duration::from_micros(f.end_after));
+        let end_at = self.in_race(after(previous, f.end_after))?;
+        // Chunks come before the end, so they are in the race too.
         let error = match f.error {
             Some((kind, message)) => Some(RequestError {
                 kind: lookup(&ERROR_KINDS, "error kind", kind)?,
@@ -385,66 +425,6 @@ impl Decoder {
             output_text: f.output_text.unwrap_or_default(),
         })
     }
-}
-
-/// Header names whose values are treated as secrets.
-const SECRET_HINTS: [&str; 9] = [
-    "auth",
-    "key",
-    "token",
-    "secret",
-    "password",
-    "cookie",
-    "credential",
-    "signature",
-    "session",
-];
-
-/// Whether a header or query parameter name suggests a secret value.
-#[must_use]
-pub fn looks_secret(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_HINTS.iter().any(|hint| name.contains(hint))
-}
-
-pub const REDACTED: &str = "<redacted>";
-
-/// A URL without credentials: the user-info part and the values of query
-/// parameters whose names suggest a secret are replaced.
-#[must_use]
-pub fn scrub_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            let userinfo = if host.len() == authority.len() {
-                ""
-            } else {
-                "<redacted>@"
-            };
-            format!("{scheme}://{userinfo}{host}{path}")
-        }
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if looks_secret(k) => format!("{k}={REDACTED}"),
-                _ => p.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
 }
 
 /// The race configuration as stored: header values and URL parts that may
@@ -488,34 +468,6 @@ mod tests {
         );
         let sources: Vec<&str> = TOKEN_SOURCES.iter().map(|s| s.name()).collect();
         assert_eq!(sources, ["usage", "tokenizer", "estimate", "chunks"]);
-    }
-
-    #[test]
-    fn urls_lose_credentials_and_keep_the_rest() {
-        assert_eq!(
-            scrub_url("https://user:pw@api.example.com/v1/chat?api_key=s3cret&model=x"),
-            "https://<redacted>@api.example.com/v1/chat?api_key=<redacted>&model=x"
-        );
-        assert_eq!(
-            scrub_url("http://127.0.0.1:8000/v1/completions"),
-            "http://127.0.0.1:8000/v1/completions"
-        );
-    }
-
-    #[test]
-    fn secret_header_names_are_recognised() {
-        for name in [
-            "Authorization",
-            "X-Api-Key",
-            "x-goog-api-key",
-            "Cookie",
-            "X-Auth-Token",
-        ] {
-            assert!(looks_secret(name), "{name}");
-        }
-        for name in ["Content-Type", "X-Request-Priority", "User-Agent"] {
-            assert!(!looks_secret(name), "{name}");
-        }
     }
 
     fn record(engine: usize, prompt: &str) -> RequestRecord {
@@ -577,7 +529,7 @@ mod tests {
             .filter(|e| matches!(e, Entry::Prompt { .. }))
             .count();
         assert_eq!(prompts, 1);
-        let mut decoder = Decoder::new(2);
+        let mut decoder = Decoder::new(2, Duration::from_secs(60));
         let mut decoded = Vec::new();
         for entry in entries {
             let bytes = postcard::to_stdvec(&entry).unwrap();
@@ -596,7 +548,7 @@ mod tests {
         let mut entries = Vec::new();
         let event = RaceEvent::Finished(Box::new(record(3, "p")));
         encoder.encode(Duration::from_millis(200), &event, &mut entries);
-        let mut decoder = Decoder::new(2);
+        let mut decoder = Decoder::new(2, Duration::from_secs(60));
         let mut result = None;
         for entry in entries {
             match entry {

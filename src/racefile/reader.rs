@@ -15,6 +15,13 @@ use crate::metrics::RaceEvent;
 /// Largest frame a valid file holds (a request with a few hundred thousand
 /// chunks); anything larger is corruption.
 const MAX_FRAME: usize = 64 << 20;
+/// Longest race a file may describe.
+const MAX_RACE: Duration = Duration::from_secs(31 * 24 * 3600);
+/// Latest start a file may carry (the year 3000).
+const MAX_STARTED_AT_US: i64 = 32_503_680_000_000_000;
+/// Token times per byte of file beyond which the file is a decompression
+/// bomb, not a race (real races store under one per byte).
+const MAX_CHUNKS_PER_BYTE: u64 = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RaceFileError {
@@ -48,6 +55,8 @@ pub struct Recording {
     pub tool: String,
     /// Wall-clock time of the start signal.
     pub started_at: SystemTime,
+    /// The stamp in the names of the race's folder and CSVs.
+    pub stamp: String,
     pub engine_urls: Vec<String>,
     /// Every event, with the time it was applied at, in order. Always ends
     /// with [`RaceEvent::Ended`] (added when the file was cut off).
@@ -129,10 +138,12 @@ fn read_frame(input: &mut impl Read) -> Result<Frame, String> {
 
 /// Reads a whole race file.
 pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
-    let file = std::fs::File::open(path).map_err(|source| RaceFileError::Read {
+    let read_error = |source| RaceFileError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let file_len = file.metadata().map_err(read_error)?.len();
     let mut input = BufReader::new(file);
     let mut prefix = [0u8; 10];
     let mut got = 0;
@@ -150,8 +161,9 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
         }
     }
     let path_buf = || path.to_path_buf();
-    // A prefix of the signature is a file cut off at its very start.
-    if prefix[..got.min(8)] != MAGIC[..got.min(8)] || got == 0 {
+    // An empty file, or a prefix of the signature, is a file cut off at its
+    // very start.
+    if prefix[..got.min(8)] != MAGIC[..got.min(8)] {
         return Err(RaceFileError::Foreign { path: path_buf() });
     }
     if got < prefix.len() {
@@ -189,37 +201,65 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
     };
     let spec: RaceSpec = serde_json::from_str(&header.race_json)
         .map_err(|e| corrupted(format!("race configuration: {e}")))?;
+    if spec.engines.is_empty() || spec.finish.duration > MAX_RACE || spec.finish.grace > MAX_RACE {
+        return Err(corrupted(
+            "the race configuration is out of range (engines, duration or grace)".into(),
+        ));
+    }
     let started_at = u64::try_from(header.started_at_unix_us)
+        .ok()
+        .filter(|_| header.started_at_unix_us <= MAX_STARTED_AT_US)
         .map(|us| UNIX_EPOCH + Duration::from_micros(us))
-        .unwrap_or(UNIX_EPOCH);
+        .ok_or_else(|| corrupted("the start time is out of range".into()))?;
+    let max_chunks = file_len.saturating_mul(MAX_CHUNKS_PER_BYTE).max(1 << 20);
+    let mut chunks: u64 = 0;
 
-    let mut decoder = Decoder::new(spec.engines.len());
+    let mut decoder = Decoder::new(
+        spec.engines.len(),
+        spec.finish.duration.saturating_add(spec.finish.grace),
+    );
     let mut events = Vec::new();
     let mut summary_json = None;
     let mut cut_off = false;
-    let mut frames = 1u64;
+    let mut frames = 1u64; // the header
     loop {
+        frames += 1;
         let bytes =
             match read_frame(&mut stream).map_err(|e| corrupted(format!("frame {frames}: {e}")))? {
                 Frame::Entry(bytes) => bytes,
                 Frame::End => break,
+                // A frame that runs past the end of a complete stream is
+                // damage, not a race that stopped writing.
+                Frame::CutOff if !stream.get_ref().cut => {
+                    return Err(corrupted(format!(
+                        "frame {frames} runs past the end of the data"
+                    )));
+                }
                 Frame::CutOff => {
                     cut_off = true;
                     break;
                 }
             };
-        frames += 1;
         let entry: Entry =
             postcard::from_bytes(&bytes).map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
         match entry {
             Entry::Prompt { id, text } => decoder
                 .prompt(id, text)
                 .map_err(|e| corrupted(format!("frame {frames}: {e}")))?,
-            Entry::Event { dt_us, event } => events.push(
-                decoder
+            Entry::Event { dt_us, event } => {
+                let (at, event) = decoder
                     .event(dt_us, event)
-                    .map_err(|e| corrupted(format!("frame {frames}: {e}")))?,
-            ),
+                    .map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
+                if let RaceEvent::Finished(record) = &event {
+                    chunks += record.chunk_times.len() as u64;
+                    if chunks > max_chunks {
+                        return Err(corrupted(format!(
+                            "frame {frames}: more token times than a file of this size can hold"
+                        )));
+                    }
+                }
+                events.push((at, event));
+            }
             Entry::Summary { json } => summary_json = Some(json),
             Entry::Header(_) => return Err(corrupted(format!("frame {frames}: a second header"))),
         }
@@ -243,6 +283,7 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
         spec,
         tool: header.tool,
         started_at,
+        stamp: header.stamp,
         engine_urls: header.engine_urls,
         events,
         summary_json,

@@ -13,8 +13,9 @@ use anyhow::Context as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC, scrub_spec, scrub_url};
+use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC, scrub_spec};
 use crate::config::RaceSpec;
+use crate::config::secrets::scrub_url;
 use crate::engine::{RaceEvent, RecordSink};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -65,13 +66,20 @@ impl RaceFileWriter {
 
     /// Writes the header: the race configuration (secrets removed), the URL
     /// each engine is raced at and the wall-clock time of the start signal.
-    pub fn start(&self, spec: &RaceSpec, engine_urls: &[String], started_at: SystemTime) {
+    pub fn start(
+        &self,
+        spec: &RaceSpec,
+        engine_urls: &[String],
+        started_at: SystemTime,
+        stamp: &str,
+    ) {
         let started_at_unix_us = started_at
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         let header = Header {
             tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
             started_at_unix_us,
+            stamp: stamp.to_owned(),
             race_json: serde_json::to_string(&scrub_spec(spec)).unwrap_or_default(),
             engine_urls: engine_urls.iter().map(|u| scrub_url(u)).collect(),
         };

@@ -41,7 +41,15 @@ pub fn spawn(
         loop {
             tokio::select! {
                 command = command_rx.recv() => match command {
-                    Some(command) => player.command(command),
+                    Some(command) => {
+                        player.command(command);
+                        // Keys held down queue up: apply them all, draw once.
+                        while let Ok(command) = command_rx.try_recv() {
+                            player.command(command);
+                        }
+                        // Time spent seeking is not playback time.
+                        last = Instant::now();
+                    }
                     None => break,
                 },
                 _ = tick.tick() => {

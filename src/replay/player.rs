@@ -115,7 +115,7 @@ impl Player {
                 if self.at_end() {
                     // Play from the start again, like a media player.
                     self.seek_to(Duration::ZERO);
-                    self.playing = true;
+                    self.playing = !self.at_end();
                 } else {
                     self.playing = !self.playing;
                 }
@@ -126,7 +126,7 @@ impl Player {
             PlaybackCommand::Back(by) => self.seek_to(self.position.saturating_sub(by)),
             PlaybackCommand::Restart => {
                 self.seek_to(Duration::ZERO);
-                self.playing = true;
+                self.playing = !self.at_end();
             }
         }
     }
@@ -137,9 +137,6 @@ impl Player {
         if self.playing && !self.at_end() {
             let target = self.position + real.mul_f64(SPEEDS[self.speed]);
             self.seek_to(target);
-            if self.at_end() {
-                self.playing = false;
-            }
         }
     }
 
@@ -160,6 +157,10 @@ impl Player {
             self.next += 1;
         }
         self.position = to;
+        if self.at_end() {
+            // Like a media player: at the end, playback stops.
+            self.playing = false;
+        }
     }
 
     /// Applies every remaining event and returns the final snapshot: the

@@ -141,6 +141,8 @@ pub async fn run_tui(
                     break;
                 }
             },
+            // A replay has no race to stop: a stop request (SIGTERM) leaves.
+            () = stop.cancelled(), if options.replay.is_some() => break,
             () = sleep_until(next_frame), if dirty => {
                 guard.terminal.draw(|frame| render(frame, &shown, &ui, &options.theme))?;
                 last_draw = Instant::now();
