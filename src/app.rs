@@ -14,7 +14,7 @@ use crate::error::{AppError, Exit};
 use crate::headless;
 use crate::report::{self, CsvWriter};
 use crate::sim;
-use crate::workload::PromptSet;
+use crate::workload;
 
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     // A TUI race logs to a file instead (see `race`).
@@ -96,6 +96,10 @@ fn apply_overrides(spec: &mut RaceSpec, args: &RaceArgs) -> Result<(), AppError>
     }
     if let Some(dir) = &args.output_dir {
         spec.output_dir.clone_from(dir);
+    }
+    if let Some(dataset) = &args.dataset {
+        spec.dataset = config::validate::dataset_arg(dataset)
+            .map_err(|e| AppError::bad_input(anyhow::anyhow!("--dataset: {e}")))?;
     }
     Ok(())
 }
@@ -198,13 +202,27 @@ async fn next_stop_signal(terminate: &mut TerminateSignal) {
 async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let mut spec = config::load_race_file(&args.file).map_err(AppError::bad_input)?;
     apply_overrides(&mut spec, &args)?;
-    let prompts = PromptSet::load(&spec.dataset, spec.seed).map_err(AppError::bad_input)?;
+    // Datasets and tokenizers load (and download, with a progress bar on
+    // stderr) before the TUI takes the screen.
+    let prompts = workload::load(&spec, &workload::LoadOptions::from_env())
+        .await
+        .map_err(AppError::bad_input)?;
     if prompts.skipped > 0 {
         eprintln!(
             "note: {} dataset records could not be read and were skipped",
             prompts.skipped
         );
     }
+    let workload_summary = report::summary::WorkloadSummary {
+        dataset: prompts.dataset.clone(),
+        prompts: prompts.len(),
+        skipped_records: prompts.skipped,
+        target_input_tokens: spec.target_input_tokens,
+        input_tolerance_tokens: spec
+            .target_input_tokens
+            .map(|_| spec.input_tolerance_tokens),
+        tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
+    };
     eprintln!("race {}", describe(&spec));
 
     let tui = if wants_tui(&args) {
@@ -312,7 +330,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
     };
     let outcome = outcome.map_err(AppError::failure)?;
-    finish_race(&outcome, race_dir.as_deref(), csv)
+    finish_race(&outcome, race_dir.as_deref(), csv, &workload_summary)
 }
 
 /// Writes the reports, prints the leaderboard and decides the exit code.
@@ -320,6 +338,7 @@ fn finish_race(
     outcome: &RaceOutcome,
     race_dir: Option<&Path>,
     csv: Option<CsvWriter>,
+    workload: &report::summary::WorkloadSummary,
 ) -> Result<Exit, AppError> {
     let snapshot = &outcome.snapshot;
     println!();
@@ -330,7 +349,9 @@ fn finish_race(
     );
     print!("{}", report::table::leaderboard_table(snapshot));
     if let Some(dir) = race_dir {
-        let summary = report::write_summary(dir, snapshot, outcome.started_at)?;
+        let mut file = report::SummaryFile::new(snapshot, outcome.started_at);
+        file.workload = Some(workload.clone());
+        let summary = report::summary::write_summary_file(dir, &file)?;
         println!();
         println!("summary: {}", summary.display());
         if let Some(csv) = csv {

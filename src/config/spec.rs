@@ -13,7 +13,7 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(3600);
 /// How long in-flight requests may still complete after an engine's finish.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RaceSpec {
     pub name: String,
     /// File-name-safe form of `name` (lowercase, `-` separated).
@@ -23,6 +23,13 @@ pub struct RaceSpec {
     pub dataset: DatasetSpec,
     pub target_input_tokens: Option<u32>,
     pub target_output_tokens: Option<u32>,
+    /// Dataset prompts are kept when their length is within this many tokens
+    /// of `target_input_tokens` (the original's ±50).
+    #[serde(default = "default_input_tolerance")]
+    pub input_tolerance_tokens: u32,
+    /// Shape of `dataset: synthetic` prompts.
+    #[serde(default)]
+    pub synthetic: SyntheticSpec,
     pub output_dir: PathBuf,
     pub load: LoadSpec,
     pub finish: FinishSpec,
@@ -30,8 +37,42 @@ pub struct RaceSpec {
     pub engines: Vec<EngineSpec>,
 }
 
+/// Default of `race.input_tolerance_tokens`.
+pub const DEFAULT_INPUT_TOLERANCE: u32 = 50;
+
+fn default_input_tolerance() -> u32 {
+    DEFAULT_INPUT_TOLERANCE
+}
+
+/// `race.synthetic`: how many synthetic prompts and how their lengths spread
+/// around `target_input_tokens` (the mean).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SyntheticSpec {
+    /// Distinct prompts generated (requests cycle through them).
+    pub prompts: u32,
+    /// Standard deviation of the length; 0 makes every prompt the mean.
+    pub stddev_tokens: f64,
+    pub min_tokens: Option<u32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// Default of `race.synthetic.prompts`.
+pub const DEFAULT_SYNTHETIC_PROMPTS: u32 = 64;
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            prompts: DEFAULT_SYNTHETIC_PROMPTS,
+            stddev_tokens: 0.0,
+            min_tokens: None,
+            max_tokens: None,
+        }
+    }
+}
+
 /// Where prompts come from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DatasetSpec {
     /// The small prompt set compiled into the binary (`datasets/demo-prompts.jsonl`).
     Builtin,
@@ -41,7 +82,7 @@ pub enum DatasetSpec {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum LoadSpec {
     /// Closed loop: `users` per engine, each sends its next request when the
     /// last one ends; users are added at `spawn_rate` per second.
@@ -64,7 +105,7 @@ impl LoadSpec {
 
 /// The finish line. An engine finishes at the first line it crosses; the race
 /// ends when every engine has finished or the time limit is reached.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FinishSpec {
     /// The race's time limit (the original's `duration`).
     pub duration: Duration,
@@ -78,7 +119,7 @@ pub struct FinishSpec {
     pub grace: Duration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SloSpec {
     pub ttft_p99: Option<Duration>,
     pub tpot_p99: Option<Duration>,
@@ -95,7 +136,7 @@ impl SloSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EndpointKind {
     Chat,
     Completions,
@@ -111,7 +152,7 @@ impl EndpointKind {
 }
 
 /// Where an engine is served from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum EngineTarget {
     /// A real endpoint: the full URL of the completions route.
     Url(String),
@@ -119,7 +160,7 @@ pub enum EngineTarget {
     Simulated(SimSpec),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineSpec {
     pub name: String,
     pub model: String,
@@ -140,7 +181,9 @@ pub struct EngineSpec {
 }
 
 /// Kinds of fault the simulator can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum FaultKind {
     /// HTTP 429 with `Retry-After`.
     Http429,
@@ -187,7 +230,7 @@ impl FaultKind {
 }
 
 /// The simulator's knobs: shared by `llm-locust sim` and `simulate:` engines.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SimSpec {
     /// Base time to first token, before prefill and queueing.
     pub ttft: Duration,

@@ -124,8 +124,11 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
             exchange.error.as_ref().map(|e| e.kind.name()),
         );
     }
-    let (input_tokens, input_source) = match exchange.usage {
-        Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+    // The server's count first, then the engine's tokenizer, then the estimate.
+    let tokenizer_count = lane.prompts.tokenizer_count(lane.engine, slot.request_id);
+    let (input_tokens, input_source) = match (exchange.usage, tokenizer_count) {
+        (Some(u), _) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+        (_, Some(n)) => (n, TokenSource::Tokenizer),
         _ => (estimate_tokens(&prompt), TokenSource::Estimate),
     };
     let chunks = u32::try_from(exchange.chunk_times.len()).unwrap_or(u32::MAX);

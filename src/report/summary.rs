@@ -27,7 +27,25 @@ pub struct SummaryFile {
     pub load_mode: String,
     pub finish: FinishSummary,
     pub slo_pass: bool,
+    /// Where the prompts came from (absent when not known, e.g. in tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSummary>,
     pub engines: Vec<EngineSummary>,
+}
+
+/// The prompts a race ran with.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadSummary {
+    /// Dataset name (`sharegpt`, `dolly-sample`, `synthetic`...) or file.
+    pub dataset: String,
+    /// Distinct prompts used (after selection to the target length).
+    pub prompts: usize,
+    /// Dataset records that could not be read as a prompt and were skipped.
+    pub skipped_records: usize,
+    pub target_input_tokens: Option<u32>,
+    pub input_tolerance_tokens: Option<u32>,
+    /// Each engine's `tokenizer:` (null: counts are estimates or server usage).
+    pub tokenizers: Vec<Option<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -176,6 +194,7 @@ impl SummaryFile {
                 output_tokens: snapshot.finish.output_tokens,
             },
             slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
+            workload: None,
             engines: snapshot
                 .leaderboard
                 .iter()
@@ -191,9 +210,14 @@ pub fn write_summary(
     snapshot: &RaceSnapshot,
     started_at: SystemTime,
 ) -> anyhow::Result<std::path::PathBuf> {
+    write_summary_file(dir, &SummaryFile::new(snapshot, started_at))
+}
+
+/// Writes a prepared `summary.json` into `dir` and returns its path.
+pub fn write_summary_file(dir: &Path, file: &SummaryFile) -> anyhow::Result<std::path::PathBuf> {
     use anyhow::Context as _;
     let path = dir.join("summary.json");
-    let json = serde_json::to_vec_pretty(&SummaryFile::new(snapshot, started_at))?;
+    let json = serde_json::to_vec_pretty(file)?;
     // Write then rename, so a reader never sees half a file.
     let tmp = dir.join(".summary.json.tmp");
     std::fs::write(&tmp, json).with_context(|| format!("cannot write '{}'", tmp.display()))?;

@@ -1,9 +1,16 @@
-//! Prompts for a race: where they come from (the built-in set or a file),
-//! in what order engines receive them, and how many tokens they hold.
+//! Prompts for a race: where they come from (the built-in set, a shipped
+//! sample, a public dataset from the Hugging Face hub, synthetic text or a
+//! file), which of them fit the target input length, in what order engines
+//! receive them, and how many tokens they hold under each engine's tokenizer.
 
+mod datasets;
+pub mod hub;
 mod prompts;
+pub mod synthetic;
+pub mod tokenizer;
 
-pub use prompts::{PromptSet, WorkloadError};
+pub use datasets::{Format, PublicDataset, Records, read_file};
+pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
 
 /// Token count estimate used when no tokenizer or server count is available:
 /// one token per four characters, rounded up. The simulator counts prompt
