@@ -556,3 +556,103 @@ async fn target_length_selection_without_a_tokenizer_uses_the_estimate() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The real binary
+
+fn bin(home: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_llm-locust"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("HF_HOME", home)
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_ENDPOINT")
+        .env_remove("HF_HUB_OFFLINE");
+    cmd
+}
+
+const QUICK: &str = "race:\n  name: Dataset Race\n  countdown_s: 0\n  duration: 1\n  users: 2\n  spawn_rate: 100\n  dataset: sharegpt\n  engines:\n    - name: alpha\n      max_tokens: 4\n      simulate: {ttft_ms: 5, tpot_ms: 2, jitter: 0}\n";
+
+#[test]
+fn the_binary_offline_without_a_cache_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = tmp.path().join("race.yaml");
+    std::fs::write(&race, QUICK).unwrap();
+    let out = bin(tmp.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["race", race.to_str().unwrap(), "--no-tui", "--no-save"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("HF_HUB_OFFLINE") && lines[0].contains("sharegpt-sample"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_dataset_option_overrides_the_file_and_skipped_records_reach_the_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = tmp.path().join("race.yaml");
+    std::fs::write(&race, QUICK).unwrap();
+    let data = tmp.path().join("mixed.jsonl");
+    std::fs::write(
+        &data,
+        "{\"prompt\": \"Tell me a story.\"}\nnot json\n{\"prompt\": \"\"}\n{\"prompt\": \"Why?\"}\n",
+    )
+    .unwrap();
+    let results = tmp.path().join("out");
+    let out = bin(tmp.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .args([
+            "race",
+            race.to_str().unwrap(),
+            "--no-tui",
+            "--dataset",
+            data.to_str().unwrap(),
+            "--output-dir",
+            results.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("2 dataset records could not be read"),
+        "{stderr}"
+    );
+    let dir = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["workload"]["skipped_records"], 2);
+    assert_eq!(summary["workload"]["prompts"], 2);
+    assert_eq!(summary["workload"]["dataset"], data.to_str().unwrap());
+
+    // A bad --dataset is bad input: one line, exit 2.
+    let out = bin(tmp.path())
+        .args([
+            "race",
+            race.to_str().unwrap(),
+            "--no-tui",
+            "--no-save",
+            "--dataset",
+            "nope.jsonl",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--dataset") && stderr.contains("nope.jsonl"),
+        "{stderr}"
+    );
+}

@@ -238,3 +238,99 @@ async fn a_hub_model_id_downloads_its_tokenizer_json_once() {
         "{err}"
     );
 }
+
+/// A server that streams an answer without `usage`, so input counts must
+/// come from the engine's tokenizer.
+async fn no_usage_server() -> String {
+    let app = axum::Router::new().fallback(|| async {
+        let body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"}}]}\n\n\
+                    data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" there\"}}]}\n\n\
+                    data: [DONE]\n\n";
+        axum::response::Response::builder()
+            .header("content-type", "text/event-stream")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenizer_counts_and_their_source_reach_the_csv_and_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tok = small_tokenizer(tmp.path());
+    let url = no_usage_server().await;
+    let race = tmp.path().join("race.yaml");
+    std::fs::write(
+        &race,
+        format!(
+            "race:\n  name: Tok Race\n  countdown_s: 0\n  duration: 1\n  users: 1\n  spawn_rate: 100\n  \
+             dataset: dolly-sample\n  engines:\n    - name: counted\n      url: {url}\n      model: m\n      \
+             tokenizer: \"{}\"\n    - name: guessed\n      url: {url}\n      model: m\n",
+            tok.display()
+        ),
+    )
+    .unwrap();
+    let results = tmp.path().join("out");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_llm-locust"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .env("HF_HUB_OFFLINE", "1")
+            .args(["race", race.to_str().unwrap(), "--no-tui", "--output-dir"])
+            .arg(&results)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let results = tmp.path().join("out");
+    let dir = std::fs::read_dir(&results)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let engines = summary["engines"].as_array().unwrap();
+    let source = |name: &str| {
+        engines.iter().find(|e| e["name"] == name).unwrap()["input_token_source"].clone()
+    };
+    assert_eq!(source("counted"), "tokenizer");
+    assert_eq!(source("guessed"), "estimate");
+    // Each CSV row's count is the tokenizer's count of that row's prompt.
+    let csv_path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("counted-")
+        })
+        .unwrap();
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (prompt, count, src) = (
+        col("input_prompt"),
+        col("input_tokens"),
+        col("input_tokens_source"),
+    );
+    let mut rows = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        assert_eq!(&row[src], "tokenizer");
+        assert_eq!(
+            row[count].parse::<usize>().unwrap(),
+            encode_len(&tok, &row[prompt])
+        );
+        rows += 1;
+    }
+    assert!(rows > 0);
+}
