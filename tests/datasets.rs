@@ -656,3 +656,33 @@ fn the_dataset_option_overrides_the_file_and_skipped_records_reach_the_summary()
         "{stderr}"
     );
 }
+
+#[test]
+fn the_standard_benchmark_races_name_their_datasets_and_lengths() {
+    use llm_locust::config::DatasetSpec;
+    let races = Path::new(env!("CARGO_MANIFEST_DIR")).join("races");
+    for (file, dataset, input, output) in [
+        ("1a-chat.yaml", "sharegpt", 256, 128),
+        ("1b-rag.yaml", "billsum", 4096, 512),
+        ("1c-code.yaml", "synthetic", 512, 512),
+    ] {
+        let spec = config::load_race_file(&races.join(file)).unwrap();
+        assert_eq!(
+            spec.dataset,
+            DatasetSpec::Named(dataset.to_owned()),
+            "{file}"
+        );
+        assert_eq!(spec.target_input_tokens, Some(input), "{file}");
+        assert_eq!(spec.target_output_tokens, Some(output), "{file}");
+        assert!(
+            spec.engines
+                .iter()
+                .all(|e| e.tokenizer.is_some() && e.ignore_eos),
+            "{file}"
+        );
+        assert!(
+            spec.engines.iter().all(|e| e.max_tokens == Some(output)),
+            "{file}"
+        );
+    }
+}
