@@ -361,7 +361,7 @@ async fn selected_prompts_carry_the_billsum_framing_and_dolly_context() {
         .unwrap();
     assert!(
         set.for_request(0)
-            .starts_with("Summarize the following bill.\n\nSECTION 1.")
+            .starts_with("Summarize this legislative bill:\n\nSECTION 1.")
     );
     let set = workload::load(&race_with("dolly", ""), &opts)
         .await
@@ -471,7 +471,7 @@ fn the_billsum_sample_is_what_the_generator_writes() {
     .unwrap();
     let expected: Vec<String> = sample_bills()
         .into_iter()
-        .map(|(text, _, _)| format!("Summarize the following bill.\n\n{}", text.trim()))
+        .map(|(text, _, _)| format!("Summarize this legislative bill:\n\n{}", text.trim()))
         .collect();
     assert_eq!(records.prompts, expected);
 }

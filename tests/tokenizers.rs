@@ -303,6 +303,12 @@ async fn tokenizer_counts_and_their_source_reach_the_csv_and_summary() {
     };
     assert_eq!(source("counted"), "tokenizer");
     assert_eq!(source("guessed"), "estimate");
+    // Without usage, answers are counted with the tokenizer ("Hello there"
+    // is two words) or, without one, by content chunks.
+    let out_source =
+        |name: &str| engines.iter().find(|e| e["name"] == name).unwrap()["token_source"].clone();
+    assert_eq!(out_source("counted"), "tokenizer");
+    assert_eq!(out_source("guessed"), "chunks");
     // Each CSV row's count is the tokenizer's count of that row's prompt.
     let csv_path = std::fs::read_dir(&dir)
         .unwrap()
@@ -322,10 +328,12 @@ async fn tokenizer_counts_and_their_source_reach_the_csv_and_summary() {
         col("input_tokens"),
         col("input_tokens_source"),
     );
+    let (out_count, out_src) = (col("output_tokens"), col("output_tokens_source"));
     let mut rows = 0;
     for row in reader.records() {
         let row = row.unwrap();
         assert_eq!(&row[src], "tokenizer");
+        assert_eq!((&row[out_count], &row[out_src]), ("2", "tokenizer"));
         assert_eq!(
             row[count].parse::<usize>().unwrap(),
             encode_len(&tok, &row[prompt])

@@ -36,8 +36,8 @@ const SHAREGPT_SAMPLE: &[u8] = include_bytes!("../../datasets/sharegpt-sample.js
 const DOLLY_SAMPLE: &[u8] = include_bytes!("../../datasets/dolly-sample.jsonl");
 const BILLSUM_SAMPLE: &[u8] = include_bytes!("../../datasets/billsum-sample.parquet");
 
-/// How BillSum bills are turned into prompts.
-pub const BILLSUM_INSTRUCTION: &str = "Summarize the following bill.";
+/// How BillSum bills are turned into prompts (the original's wording).
+pub const BILLSUM_INSTRUCTION: &str = "Summarize this legislative bill:";
 
 impl PublicDataset {
     pub const ALL: [PublicDataset; 3] = [

@@ -65,6 +65,8 @@ pub struct PromptSet {
     /// Per engine, the token count of each prompt under the engine's own
     /// tokenizer (`None`: the engine has no tokenizer).
     engine_tokens: Vec<Option<Arc<Vec<u32>>>>,
+    /// Per engine, its tokenizer (shared between engines that name the same).
+    engine_tokenizers: Vec<Option<Arc<Tokenizer>>>,
     /// What the prompts are (the dataset's name or file).
     pub dataset: String,
 }
@@ -187,6 +189,7 @@ fn build(
     );
     set.dataset = label;
     set.engine_tokens = count_per_engine(&set.prompts, tokenizers)?;
+    set.engine_tokenizers = tokenizers.to_vec();
     Ok(set)
 }
 
@@ -291,6 +294,7 @@ impl PromptSet {
             order,
             skipped,
             engine_tokens: Vec::new(),
+            engine_tokenizers: Vec::new(),
             dataset: "custom".to_owned(),
         }
     }
@@ -328,6 +332,20 @@ impl PromptSet {
     pub fn tokenizer_count(&self, engine: usize, k: u64) -> Option<u32> {
         let counts = self.engine_tokens.get(engine)?.as_ref()?;
         counts.get(self.slot(k)?).copied()
+    }
+
+    /// Tokens in an answer under engine `engine`'s tokenizer, if it has one
+    /// and the answer is not empty.
+    #[must_use]
+    pub fn count_output(&self, engine: usize, text: &str) -> Option<u32> {
+        if text.is_empty() {
+            return None;
+        }
+        self.engine_tokenizers
+            .get(engine)?
+            .as_ref()?
+            .count(text)
+            .ok()
     }
 
     /// Whether engine `engine` has a tokenizer.
