@@ -141,17 +141,47 @@ fn regenerate_billsum_sample() {
 struct HubState {
     files: HashMap<String, Vec<u8>>,
     requests: AtomicUsize,
+    /// Requests that followed a redirect to the "CDN".
+    cdn_requests: AtomicUsize,
+    /// Authorization headers seen on CDN requests (must stay empty).
+    cdn_authorization: Mutex<Vec<String>>,
+    /// `http://localhost:<port>`: a different host for the CDN redirect.
+    cdn_base: std::sync::OnceLock<String>,
     /// Requests still to be cut off halfway through the body.
     truncate: AtomicUsize,
     authorization: Mutex<Vec<String>>,
 }
 
 async fn serve_file(State(state): State<Arc<HubState>>, uri: Uri, headers: HeaderMap) -> Response {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
-        state.authorization.lock().unwrap().push(auth.to_owned());
-    }
-    let Some(bytes) = state.files.get(uri.path()).cloned() else {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let from_cdn = uri.path().starts_with("/cdn/");
+    let path = match uri.path().strip_prefix("/cdn") {
+        Some(path) => {
+            state.cdn_requests.fetch_add(1, Ordering::SeqCst);
+            state.cdn_authorization.lock().unwrap().extend(auth);
+            path.to_owned()
+        }
+        None => {
+            state.requests.fetch_add(1, Ordering::SeqCst);
+            state.authorization.lock().unwrap().extend(auth);
+            // Like the hub for large (LFS) files: the commit on a redirect
+            // to another host.
+            if uri.path().ends_with(".json") && uri.path().contains("ShareGPT") {
+                let cdn = state.cdn_base.get().unwrap();
+                return Response::builder()
+                    .status(StatusCode::FOUND)
+                    .header("x-repo-commit", "0123456789abcdef0123456789abcdef01234567")
+                    .header("location", format!("{cdn}/cdn{}", uri.path()))
+                    .body(Body::empty())
+                    .unwrap();
+            }
+            uri.path().to_owned()
+        }
+    };
+    let Some(bytes) = state.files.get(&path).cloned() else {
         return Response::builder()
             .status(StatusCode::NOT_FOUND)
             .body(Body::empty())
@@ -189,11 +219,11 @@ async fn serve_file(State(state): State<Arc<HubState>>, uri: Uri, headers: Heade
     } else {
         Body::from(bytes)
     };
-    Response::builder()
-        .header("content-length", len)
-        .header("x-repo-commit", "0123456789abcdef0123456789abcdef01234567")
-        .body(body)
-        .unwrap()
+    let mut response = Response::builder().header("content-length", len);
+    if !from_cdn {
+        response = response.header("x-repo-commit", "0123456789abcdef0123456789abcdef01234567");
+    }
+    response.body(body).unwrap()
 }
 
 async fn start_hub(files: HashMap<String, Vec<u8>>) -> (String, Arc<HubState>) {
@@ -206,6 +236,10 @@ async fn start_hub(files: HashMap<String, Vec<u8>>) -> (String, Arc<HubState>) {
         .with_state(Arc::clone(&state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    state
+        .cdn_base
+        .set(format!("http://localhost:{}", addr.port()))
+        .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}"), state)
 }
@@ -333,6 +367,9 @@ async fn each_public_dataset_downloads_caches_and_reloads_without_a_request() {
     let auth = state.authorization.lock().unwrap().clone();
     assert_eq!(auth.len(), 3);
     assert!(auth.iter().all(|a| a == "Bearer hf_test_secret"));
+    // ShareGPT came through a redirect to another host, without the token.
+    assert_eq!(state.cdn_requests.load(Ordering::SeqCst), 1);
+    assert!(state.cdn_authorization.lock().unwrap().is_empty());
     for f in files_under(cache.path()) {
         let bytes = std::fs::read(&f).unwrap();
         assert!(
@@ -341,7 +378,8 @@ async fn each_public_dataset_downloads_caches_and_reloads_without_a_request() {
             f.display()
         );
     }
-    // The hub's cache layout: refs/main names the commit the file is under.
+    // The hub's cache layout: refs/main names the commit the file is under
+    // (for ShareGPT, the commit came on the redirect, not the CDN's answer).
     let repo = cache
         .path()
         .join("datasets--anon8231489123--ShareGPT_Vicuna_unfiltered");

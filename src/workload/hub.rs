@@ -216,22 +216,62 @@ impl Hub {
             reason,
             hint: hint.to_owned(),
         };
+        // Redirects are followed by hand: the hub answers `resolve` with a
+        // redirect to a CDN for large files, and the commit the file belongs
+        // to (`X-Repo-Commit`) is on that first answer. The token is only
+        // ever sent to the hub's own host, never to where it redirects.
         let client = reqwest::Client::builder()
             .user_agent(concat!("llm-locust/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| http(e.to_string(), ""))?;
-        let mut request = client.get(&url);
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.map_err(|e| {
-            http(
-                error_chain(&e),
-                "; check the network, set HF_ENDPOINT to a reachable mirror, \
-                 or use a cached copy with HF_HUB_OFFLINE=1",
-            )
-        })?;
+        let hub_url =
+            reqwest::Url::parse(&url).map_err(|e| http(e.to_string(), "; check HF_ENDPOINT"))?;
+        let mut current = hub_url.clone();
+        let mut commit: Option<String> = None;
+        let mut redirects = 0;
+        let response = loop {
+            let mut request = client.get(current.clone());
+            if let Some(token) = &self.token {
+                if current.host_str() == hub_url.host_str() && current.port() == hub_url.port() {
+                    request = request.bearer_auth(token);
+                }
+            }
+            let response = request.send().await.map_err(|e| {
+                http(
+                    error_chain(&e),
+                    "; check the network, set HF_ENDPOINT to a reachable mirror, \
+                     or use a cached copy with HF_HUB_OFFLINE=1",
+                )
+            })?;
+            if commit.is_none() {
+                commit = response
+                    .headers()
+                    .get("x-repo-commit")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+                    .map(str::to_owned);
+            }
+            if !response.status().is_redirection() {
+                break response;
+            }
+            redirects += 1;
+            let next = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| current.join(loc).ok());
+            match next {
+                Some(next) if redirects <= 10 => current = next,
+                _ => {
+                    return Err(http(
+                        format!("HTTP {} without a usable redirect", response.status()),
+                        "",
+                    ));
+                }
+            }
+        };
         let status = response.status();
         if !status.is_success() {
             let hint = match status.as_u16() {
@@ -244,13 +284,7 @@ impl Hub {
             };
             return Err(http(format!("HTTP {status}"), hint));
         }
-        let commit = response
-            .headers()
-            .get("x-repo-commit")
-            .and_then(|v| v.to_str().ok())
-            .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric()))
-            .unwrap_or("main")
-            .to_owned();
+        let commit = commit.unwrap_or_else(|| "main".to_owned());
         let expected = response.content_length();
 
         let repo = self.repo_dir(file);
