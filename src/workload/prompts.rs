@@ -22,6 +22,9 @@ const BUILTIN_PROMPTS: &[u8] = include_bytes!("../../datasets/demo-prompts.jsonl
 /// tokenizer stays quick.
 pub const MAX_SELECTED: usize = 2000;
 
+/// Prompts counted per batch during selection.
+const SELECT_BATCH: usize = 512;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     #[error("cannot read dataset '{}': {source}", path.display())]
@@ -217,23 +220,40 @@ fn select(
     prompts.shuffle(&mut ChaCha8Rng::seed_from_u64(spec.seed));
     let mut kept = Vec::new();
     let mut closest: Option<u32> = None;
-    for prompt in prompts {
-        let n = match tokenizer {
-            // A token covers at least one byte of text, so a prompt with
-            // fewer bytes than the lower bound cannot fit: skip encoding it.
-            Some(_) if prompt.len() < lo as usize => {
-                u32::try_from(prompt.len()).unwrap_or(u32::MAX)
+    // Counted in batches (encoded in parallel), stopping once enough fit.
+    'batches: for batch in prompts.chunks(SELECT_BATCH) {
+        let counts: Vec<u32> = match tokenizer {
+            Some(t) => {
+                // A token covers at least one byte of text, so a prompt with
+                // fewer bytes than the lower bound cannot fit: not encoded.
+                let long: Vec<&str> = batch
+                    .iter()
+                    .filter(|p| p.len() >= lo as usize)
+                    .map(String::as_str)
+                    .collect();
+                let mut counted = t.count_batch(&long)?.into_iter();
+                batch
+                    .iter()
+                    .map(|p| {
+                        if p.len() >= lo as usize {
+                            counted.next().unwrap_or(0)
+                        } else {
+                            u32::try_from(p.len()).unwrap_or(u32::MAX)
+                        }
+                    })
+                    .collect()
             }
-            Some(t) => t.count(&prompt)?,
-            None => estimate_tokens(&prompt),
+            None => batch.iter().map(|p| estimate_tokens(p)).collect(),
         };
-        if (lo..=hi).contains(&n) {
-            kept.push(prompt);
-            if kept.len() >= MAX_SELECTED {
-                break;
+        for (prompt, n) in batch.iter().zip(counts) {
+            if (lo..=hi).contains(&n) {
+                kept.push(prompt.clone());
+                if kept.len() >= MAX_SELECTED {
+                    break 'batches;
+                }
+            } else if closest.is_none_or(|c| n.abs_diff(target) < c.abs_diff(target)) {
+                closest = Some(n);
             }
-        } else if closest.is_none_or(|c| n.abs_diff(target) < c.abs_diff(target)) {
-            closest = Some(n);
         }
     }
     if kept.is_empty() {
@@ -267,12 +287,8 @@ fn count_per_engine(
             out.push(Some(Arc::clone(counts)));
             continue;
         }
-        let counts = Arc::new(
-            prompts
-                .iter()
-                .map(|p| t.count(p))
-                .collect::<Result<Vec<u32>, _>>()?,
-        );
+        let texts: Vec<&str> = prompts.iter().map(AsRef::as_ref).collect();
+        let counts = Arc::new(t.count_batch(&texts)?);
         done.push((key, Arc::clone(&counts)));
         out.push(Some(counts));
     }

@@ -58,6 +58,22 @@ impl Tokenizer {
         Ok(u32::try_from(self.token_ends(text)?.len()).unwrap_or(u32::MAX))
     }
 
+    /// Tokens in each of `texts`, encoded in parallel.
+    pub fn count_batch(&self, texts: &[&str]) -> Result<Vec<u32>, WorkloadError> {
+        let inputs: Vec<tokenizers::EncodeInput> = texts.iter().map(|&t| t.into()).collect();
+        let encodings =
+            self.inner
+                .encode_batch(inputs, false)
+                .map_err(|e| WorkloadError::Tokenizer {
+                    name: self.name.clone(),
+                    reason: format!("cannot encode prompts: {e}"),
+                })?;
+        Ok(encodings
+            .iter()
+            .map(|e| u32::try_from(e.len()).unwrap_or(u32::MAX))
+            .collect())
+    }
+
     /// The byte offset where each token of `text` ends.
     pub fn token_ends(&self, text: &str) -> Result<Vec<usize>, WorkloadError> {
         let encoding = self
