@@ -213,6 +213,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             prompts.skipped
         );
     }
+    eprintln!("prompts: {}", workload::describe(&prompts, &spec));
     let workload_summary = report::summary::WorkloadSummary {
         dataset: prompts.dataset.clone(),
         prompts: prompts.len(),

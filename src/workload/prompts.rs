@@ -150,13 +150,26 @@ pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, W
         Source::File(path) => Some(path.clone()),
         _ => None,
     };
+    let spinner = options.hub.progress.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_message(format!("reading dataset '{label}' and counting tokens"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
     let spec = spec.clone();
-    tokio::task::spawn_blocking(move || build(&spec, source, path.as_deref(), label, &tokenizers))
-        .await
-        .map_err(|e| WorkloadError::Tokenizer {
-            name: "(loader)".to_owned(),
-            reason: e.to_string(),
-        })?
+    let built = tokio::task::spawn_blocking(move || {
+        build(&spec, source, path.as_deref(), label, &tokenizers)
+    })
+    .await
+    .map_err(|e| WorkloadError::Tokenizer {
+        name: "(loader)".to_owned(),
+        reason: e.to_string(),
+    });
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    built?
 }
 
 fn build(
