@@ -40,7 +40,7 @@ pub enum WorkloadError {
         line: usize,
         reason: String,
     },
-    #[error("dataset: {0}")]
+    #[error(transparent)]
     Hub(#[from] HubError),
     #[error("tokenizer '{name}': {reason}")]
     Tokenizer { name: String, reason: String },

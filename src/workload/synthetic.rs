@@ -155,6 +155,12 @@ mod tests {
     }
 
     #[test]
+    fn the_source_text_is_ascii_so_byte_cuts_are_char_boundaries() {
+        assert!(SOURCE.is_ascii());
+        assert!(source().len() > 1000);
+    }
+
+    #[test]
     fn spread_is_seeded_and_bounded() {
         let spec = SyntheticSpec {
             prompts: 200,
