@@ -214,7 +214,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         );
     }
     eprintln!("prompts: {}", workload::describe(&prompts, &spec));
-    let workload_summary = report::summary::WorkloadSummary {
+    spec.workload = Some(config::WorkloadFacts {
         dataset: prompts.dataset.clone(),
         prompts: prompts.len(),
         skipped_records: prompts.skipped,
@@ -223,7 +223,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             .target_input_tokens
             .map(|_| spec.input_tolerance_tokens),
         tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
-    };
+    });
     eprintln!("race {}", describe(&spec));
 
     let tui = if wants_tui(&args) {
@@ -331,7 +331,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
     };
     let outcome = outcome.map_err(AppError::failure)?;
-    finish_race(&outcome, race_dir.as_deref(), csv, &workload_summary)
+    finish_race(&outcome, race_dir.as_deref(), csv)
 }
 
 /// Writes the reports, prints the leaderboard and decides the exit code.
@@ -339,7 +339,6 @@ fn finish_race(
     outcome: &RaceOutcome,
     race_dir: Option<&Path>,
     csv: Option<CsvWriter>,
-    workload: &report::summary::WorkloadSummary,
 ) -> Result<Exit, AppError> {
     let snapshot = &outcome.snapshot;
     println!();
@@ -350,9 +349,7 @@ fn finish_race(
     );
     print!("{}", report::table::leaderboard_table(snapshot));
     if let Some(dir) = race_dir {
-        let mut file = report::SummaryFile::new(snapshot, outcome.started_at);
-        file.workload = Some(workload.clone());
-        let summary = report::summary::write_summary_file(dir, &file)?;
+        let summary = report::write_summary(dir, snapshot, outcome.started_at)?;
         println!();
         println!("summary: {}", summary.display());
         if let Some(csv) = csv {

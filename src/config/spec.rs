@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// Default countdown before the start signal.
 pub const DEFAULT_COUNTDOWN: Duration = Duration::from_secs(3);
 /// Default time limit when only a request or token finish line is given.
@@ -13,7 +15,7 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(3600);
 /// How long in-flight requests may still complete after an engine's finish.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RaceSpec {
     pub name: String,
     /// File-name-safe form of `name` (lowercase, `-` separated).
@@ -35,6 +37,25 @@ pub struct RaceSpec {
     pub finish: FinishSpec,
     pub slo: SloSpec,
     pub engines: Vec<EngineSpec>,
+    /// What the prompts turned out to be; filled in once they are loaded
+    /// (not from the race file), so that reports carry it.
+    #[serde(default)]
+    pub workload: Option<WorkloadFacts>,
+}
+
+/// The prompts a race ran with, as reported in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadFacts {
+    /// Dataset name (`sharegpt`, `dolly-sample`, `synthetic`...) or file.
+    pub dataset: String,
+    /// Distinct prompts used (after selection to the target length).
+    pub prompts: usize,
+    /// Dataset records that could not be read as a prompt and were skipped.
+    pub skipped_records: usize,
+    pub target_input_tokens: Option<u32>,
+    pub input_tolerance_tokens: Option<u32>,
+    /// Each engine's `tokenizer:` (null: its counts are server usage or estimates).
+    pub tokenizers: Vec<Option<String>>,
 }
 
 /// Default of `race.input_tolerance_tokens`.
@@ -46,7 +67,7 @@ fn default_input_tolerance() -> u32 {
 
 /// `race.synthetic`: how many synthetic prompts and how their lengths spread
 /// around `target_input_tokens` (the mean).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SyntheticSpec {
     /// Distinct prompts generated (requests cycle through them).
@@ -72,7 +93,7 @@ impl Default for SyntheticSpec {
 }
 
 /// Where prompts come from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DatasetSpec {
     /// The small prompt set compiled into the binary (`datasets/demo-prompts.jsonl`).
     Builtin,
@@ -82,7 +103,7 @@ pub enum DatasetSpec {
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LoadSpec {
     /// Closed loop: `users` per engine, each sends its next request when the
     /// last one ends; users are added at `spawn_rate` per second.
@@ -105,7 +126,7 @@ impl LoadSpec {
 
 /// The finish line. An engine finishes at the first line it crosses; the race
 /// ends when every engine has finished or the time limit is reached.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinishSpec {
     /// The race's time limit (the original's `duration`).
     pub duration: Duration,
@@ -119,7 +140,7 @@ pub struct FinishSpec {
     pub grace: Duration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SloSpec {
     pub ttft_p99: Option<Duration>,
     pub tpot_p99: Option<Duration>,
@@ -136,7 +157,7 @@ impl SloSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndpointKind {
     Chat,
     Completions,
@@ -152,7 +173,7 @@ impl EndpointKind {
 }
 
 /// Where an engine is served from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EngineTarget {
     /// A real endpoint: the full URL of the completions route.
     Url(String),
@@ -160,7 +181,7 @@ pub enum EngineTarget {
     Simulated(SimSpec),
 }
 
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineSpec {
     pub name: String,
     pub model: String,
@@ -181,9 +202,7 @@ pub struct EngineSpec {
 }
 
 /// Kinds of fault the simulator can inject.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum FaultKind {
     /// HTTP 429 with `Retry-After`.
     Http429,
@@ -230,7 +249,7 @@ impl FaultKind {
 }
 
 /// The simulator's knobs: shared by `llm-locust sim` and `simulate:` engines.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimSpec {
     /// Base time to first token, before prefill and queueing.
     pub ttft: Duration,

@@ -810,6 +810,7 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         finish,
         slo,
         engines,
+        workload: None,
     }
 }
 

@@ -12,7 +12,7 @@ use super::record::{ErrorKind, RequestRecord, TokenSource, per_second};
 use super::series::Series;
 use super::slo;
 use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
-use crate::config::{FinishSpec, RaceSpec, SloSpec};
+use crate::config::{FinishSpec, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
 pub const LIVE_SERIES_SECONDS: u32 = 120;
@@ -272,6 +272,7 @@ pub struct RaceStats {
     pub slo: SloSpec,
     pub load_mode: &'static str,
     pub engines: Vec<EngineStats>,
+    pub workload: Option<WorkloadFacts>,
     sequence: u64,
 }
 
@@ -288,6 +289,7 @@ impl RaceStats {
                 .iter()
                 .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, &e.color))
                 .collect(),
+            workload: spec.workload.clone(),
             sequence: 0,
         }
     }
@@ -333,6 +335,7 @@ impl RaceStats {
             load_mode: self.load_mode,
             lanes,
             leaderboard,
+            workload: self.workload.clone(),
             sequence: self.sequence,
         }
     }

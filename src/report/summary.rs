@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::WorkloadFacts;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
@@ -29,23 +30,8 @@ pub struct SummaryFile {
     pub slo_pass: bool,
     /// Where the prompts came from (absent when not known, e.g. in tests).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub workload: Option<WorkloadSummary>,
+    pub workload: Option<WorkloadFacts>,
     pub engines: Vec<EngineSummary>,
-}
-
-/// The prompts a race ran with.
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkloadSummary {
-    /// Dataset name (`sharegpt`, `dolly-sample`, `synthetic`...) or file.
-    pub dataset: String,
-    /// Distinct prompts used (after selection to the target length).
-    pub prompts: usize,
-    /// Dataset records that could not be read as a prompt and were skipped.
-    pub skipped_records: usize,
-    pub target_input_tokens: Option<u32>,
-    pub input_tolerance_tokens: Option<u32>,
-    /// Each engine's `tokenizer:` (null: counts are estimates or server usage).
-    pub tokenizers: Vec<Option<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -194,7 +180,7 @@ impl SummaryFile {
                 output_tokens: snapshot.finish.output_tokens,
             },
             slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
-            workload: None,
+            workload: snapshot.workload.clone(),
             engines: snapshot
                 .leaderboard
                 .iter()
@@ -210,14 +196,9 @@ pub fn write_summary(
     snapshot: &RaceSnapshot,
     started_at: SystemTime,
 ) -> anyhow::Result<std::path::PathBuf> {
-    write_summary_file(dir, &SummaryFile::new(snapshot, started_at))
-}
-
-/// Writes a prepared `summary.json` into `dir` and returns its path.
-pub fn write_summary_file(dir: &Path, file: &SummaryFile) -> anyhow::Result<std::path::PathBuf> {
     use anyhow::Context as _;
     let path = dir.join("summary.json");
-    let json = serde_json::to_vec_pretty(file)?;
+    let json = serde_json::to_vec_pretty(&SummaryFile::new(snapshot, started_at))?;
     // Write then rename, so a reader never sees half a file.
     let tmp = dir.join(".summary.json.tmp");
     std::fs::write(&tmp, json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
