@@ -793,7 +793,8 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
     let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
     let finish = finish_spec(duration, finish.unwrap_or_default(), p);
     let slo = slo_spec(slo.unwrap_or_default(), p);
-    let engines = engine_specs(engines, seed, target_output_tokens, p);
+    let mut engines = engine_specs(engines, seed, target_output_tokens, p);
+    resolve_tokenizer_paths(&mut engines, file);
 
     RaceSpec {
         slug: slug(&name),
@@ -811,6 +812,28 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         slo,
         engines,
         workload: None,
+    }
+}
+
+/// A `tokenizer:` that names a file or folder next to the race file is made
+/// to point there (like `dataset:`); anything else (a hub id, an absolute
+/// path, a path from the working directory) is left as written.
+fn resolve_tokenizer_paths(engines: &mut [EngineSpec], file: &Path) {
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    for engine in engines {
+        let Some(value) = &engine.tokenizer else {
+            continue;
+        };
+        let path = Path::new(value);
+        if path.is_absolute() {
+            continue;
+        }
+        let beside = dir.join(path);
+        if beside.exists() {
+            engine.tokenizer = Some(beside.display().to_string());
+        }
     }
 }
 
@@ -2123,6 +2146,24 @@ mod tests {
             one_problem(&engine("      simulate: {}\n").replace("name: e", "name: '..'"))
                 .contains("cannot be a name")
         );
+    }
+
+    #[test]
+    fn tokenizer_paths_resolve_against_the_race_file() {
+        let dir = std::env::temp_dir().join(format!("llm-locust-tok-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tok")).unwrap();
+        std::fs::write(dir.join("tok/tokenizer.json"), "{}").unwrap();
+        let yaml = "race:\n  name: t\n  engines:\n    - name: a\n      model: m\n      tokenizer: tok\n      simulate:\n    - name: b\n      model: m\n      tokenizer: Qwen/Qwen3-0.6B\n      simulate:\n";
+        let spec = validate(yaml, &dir.join("race.yaml")).unwrap();
+        assert_eq!(
+            spec.engines[0].tokenizer.as_deref(),
+            Some(dir.join("tok").display().to_string().as_str())
+        );
+        assert_eq!(
+            spec.engines[1].tokenizer.as_deref(),
+            Some("Qwen/Qwen3-0.6B")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
