@@ -724,3 +724,67 @@ fn the_standard_benchmark_races_name_their_datasets_and_lengths() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_honours_hf_endpoint_token_home_and_offline() {
+    let (endpoint, state) = start_hub(all_fixtures()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("hf");
+    let race = tmp.path().join("race.yaml");
+    std::fs::write(&race, QUICK.replace("dataset: sharegpt", "dataset: dolly")).unwrap();
+    let results = tmp.path().join("out");
+    let run = |offline: bool| {
+        let mut cmd = bin(&home);
+        cmd.env("HF_ENDPOINT", &endpoint)
+            .env("HF_TOKEN", "hf_env_secret_123")
+            .args(["race", race.to_str().unwrap(), "--no-tui", "--output-dir"])
+            .arg(&results);
+        if offline {
+            cmd.env("HF_HUB_OFFLINE", "1");
+        }
+        cmd
+    };
+    let (mut online, mut offline) = (run(false), run(true));
+    let first = tokio::task::spawn_blocking(move || online.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(state.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        state.authorization.lock().unwrap().as_slice(),
+        ["Bearer hf_env_secret_123".to_owned()]
+    );
+    // HF_HOME/hub is the cache.
+    assert!(
+        home.join("hub/datasets--databricks--databricks-dolly-15k/snapshots")
+            .is_dir()
+    );
+    let second = tokio::task::spawn_blocking(move || offline.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(
+        state.requests.load(Ordering::SeqCst),
+        1,
+        "offline must not ask the hub"
+    );
+    // The token is in no file the races wrote, nor in their output.
+    for f in files_under(tmp.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!text.contains("hf_env_secret_123"), "{}", f.display());
+    }
+    for out in [&first, &second] {
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("hf_env_secret_123"));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("hf_env_secret_123"));
+    }
+}
