@@ -16,7 +16,7 @@ use crate::headless;
 use crate::racefile::{self, RaceFileWriter, Recording};
 use crate::report::{self, CsvWriter};
 use crate::sim;
-use crate::workload::PromptSet;
+use crate::workload;
 
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     // With a TUI, logs go to a file instead (see `race` and `replay`).
@@ -105,6 +105,10 @@ fn apply_overrides(spec: &mut RaceSpec, args: &RaceArgs) -> Result<(), AppError>
     }
     if let Some(dir) = &args.output_dir {
         spec.output_dir.clone_from(dir);
+    }
+    if let Some(dataset) = &args.dataset {
+        spec.dataset = config::validate::dataset_arg(dataset)
+            .map_err(|e| AppError::bad_input(anyhow::anyhow!("--dataset: {e}")))?;
     }
     Ok(())
 }
@@ -232,13 +236,28 @@ async fn next_stop_signal(terminate: &mut TerminateSignal) {
 async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let mut spec = config::load_race_file(&args.file).map_err(AppError::bad_input)?;
     apply_overrides(&mut spec, &args)?;
-    let prompts = PromptSet::load(&spec.dataset, spec.seed).map_err(AppError::bad_input)?;
+    // Datasets and tokenizers load (and download, with a progress bar on
+    // stderr) before the TUI takes the screen.
+    let prompts = workload::load(&spec, &workload::LoadOptions::from_env())
+        .await
+        .map_err(AppError::bad_input)?;
     if prompts.skipped > 0 {
         eprintln!(
             "note: {} dataset records could not be read and were skipped",
             prompts.skipped
         );
     }
+    eprintln!("prompts: {}", workload::describe(&prompts, &spec));
+    spec.workload = Some(config::WorkloadFacts {
+        dataset: prompts.dataset.clone(),
+        prompts: prompts.len(),
+        skipped_records: prompts.skipped,
+        target_input_tokens: spec.target_input_tokens,
+        input_tolerance_tokens: spec
+            .target_input_tokens
+            .map(|_| spec.input_tolerance_tokens),
+        tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
+    });
     eprintln!("race {}", describe(&spec));
 
     let tui = if wants_tui(args.no_tui) {

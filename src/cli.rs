@@ -91,6 +91,10 @@ pub struct RaceArgs {
     /// Countdown before the start, in seconds (overrides countdown_s)
     #[arg(long, value_name = "SECS", value_parser = non_negative_f64)]
     pub countdown: Option<f64>,
+    /// Dataset instead of the race file's: demo, sharegpt, dolly, billsum,
+    /// synthetic, <name>-sample, or a path to a JSONL, JSON, Parquet or text file.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub dataset: Option<String>,
     /// Folder for results (overrides output_dir)
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,

@@ -37,6 +37,10 @@ pub struct RaceSection {
     pub dataset: Option<String>,
     pub target_input_tokens: Option<i64>,
     pub target_output_tokens: Option<i64>,
+    /// Dataset prompts within this many tokens of `target_input_tokens` are used.
+    pub input_tolerance_tokens: Option<i64>,
+    /// Shape of `dataset: synthetic` prompts.
+    pub synthetic: Option<SyntheticFile>,
     pub output_dir: Option<String>,
     pub load: Option<LoadFile>,
     pub finish: Option<FinishFile>,
@@ -61,6 +65,15 @@ impl LoadMode {
             LoadMode::Poisson => "poisson",
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyntheticFile {
+    pub prompts: Option<i64>,
+    pub stddev_tokens: Option<f64>,
+    pub min_tokens: Option<i64>,
+    pub max_tokens: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -25,11 +25,71 @@ pub struct RaceSpec {
     pub dataset: DatasetSpec,
     pub target_input_tokens: Option<u32>,
     pub target_output_tokens: Option<u32>,
+    /// Dataset prompts are kept when their length is within this many tokens
+    /// of `target_input_tokens` (the original's ±50).
+    #[serde(default = "default_input_tolerance")]
+    pub input_tolerance_tokens: u32,
+    /// Shape of `dataset: synthetic` prompts.
+    #[serde(default)]
+    pub synthetic: SyntheticSpec,
     pub output_dir: PathBuf,
     pub load: LoadSpec,
     pub finish: FinishSpec,
     pub slo: SloSpec,
     pub engines: Vec<EngineSpec>,
+    /// What the prompts turned out to be; filled in once they are loaded
+    /// (not from the race file), so that reports carry it.
+    #[serde(default)]
+    pub workload: Option<WorkloadFacts>,
+}
+
+/// The prompts a race ran with, as reported in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadFacts {
+    /// Dataset name (`sharegpt`, `dolly-sample`, `synthetic`...) or file.
+    pub dataset: String,
+    /// Distinct prompts used (after selection to the target length).
+    pub prompts: usize,
+    /// Dataset records that could not be read as a prompt and were skipped.
+    pub skipped_records: usize,
+    pub target_input_tokens: Option<u32>,
+    pub input_tolerance_tokens: Option<u32>,
+    /// Each engine's `tokenizer:` (null: its counts are server usage or estimates).
+    pub tokenizers: Vec<Option<String>>,
+}
+
+/// Default of `race.input_tolerance_tokens`.
+pub const DEFAULT_INPUT_TOLERANCE: u32 = 50;
+
+fn default_input_tolerance() -> u32 {
+    DEFAULT_INPUT_TOLERANCE
+}
+
+/// `race.synthetic`: how many synthetic prompts and how their lengths spread
+/// around `target_input_tokens` (the mean).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticSpec {
+    /// Distinct prompts generated (requests cycle through them).
+    pub prompts: u32,
+    /// Standard deviation of the length; 0 makes every prompt the mean.
+    pub stddev_tokens: f64,
+    pub min_tokens: Option<u32>,
+    pub max_tokens: Option<u32>,
+}
+
+/// Default of `race.synthetic.prompts`.
+pub const DEFAULT_SYNTHETIC_PROMPTS: u32 = 64;
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            prompts: DEFAULT_SYNTHETIC_PROMPTS,
+            stddev_tokens: 0.0,
+            min_tokens: None,
+            max_tokens: None,
+        }
+    }
 }
 
 /// Where prompts come from.

@@ -20,11 +20,12 @@ use super::Problem;
 use super::color::{color_names, parse_color};
 use super::file::{
     EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection, SimulateFile,
-    SloFile,
+    SloFile, SyntheticFile,
 };
 use super::spec::{
-    DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_TIME_LIMIT, DatasetSpec, EndpointKind, EngineSpec,
-    EngineTarget, FaultKind, FinishSpec, LoadSpec, RaceSpec, SimSpec, SloSpec,
+    DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT, DatasetSpec,
+    EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, RaceSpec, SimSpec,
+    SloSpec, SyntheticSpec,
 };
 
 /// The only race file format version.
@@ -43,7 +44,15 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// The longest duration accepted anywhere: one year.
 pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// Dataset names downloaded by the workload module.
-pub const NAMED_DATASETS: [&str; 4] = ["sharegpt", "dolly", "billsum", "synthetic"];
+pub const NAMED_DATASETS: [&str; 7] = [
+    "sharegpt",
+    "dolly",
+    "billsum",
+    "synthetic",
+    "sharegpt-sample",
+    "dolly-sample",
+    "billsum-sample",
+];
 /// Colours given to engines without `color:`, by index.
 pub const PALETTE: [&str; 10] = [
     "cyan",
@@ -727,6 +736,8 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         dataset,
         target_input_tokens,
         target_output_tokens,
+        input_tolerance_tokens,
+        synthetic,
         output_dir,
         load,
         finish,
@@ -764,6 +775,10 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         target_input_tokens.map(|v| whole_u32(p, "race.target_input_tokens", v, 1, i64::MAX));
     let target_output_tokens =
         target_output_tokens.map(|v| whole_u32(p, "race.target_output_tokens", v, 1, i64::MAX));
+    let input_tolerance_tokens = input_tolerance_tokens.map_or(DEFAULT_INPUT_TOLERANCE, |v| {
+        whole_u32(p, "race.input_tolerance_tokens", v, 0, i64::MAX)
+    });
+    let synthetic = synthetic_spec(synthetic, &dataset, p);
     let output_dir = match output_dir.as_deref().map(str::trim) {
         None => PathBuf::from(DEFAULT_OUTPUT_DIR),
         Some("") => {
@@ -778,7 +793,8 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
     let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
     let finish = finish_spec(duration, finish.unwrap_or_default(), p);
     let slo = slo_spec(slo.unwrap_or_default(), p);
-    let engines = engine_specs(engines, seed, target_output_tokens, p);
+    let mut engines = engine_specs(engines, seed, target_output_tokens, p);
+    resolve_tokenizer_paths(&mut engines, file);
 
     RaceSpec {
         slug: slug(&name),
@@ -788,12 +804,82 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         dataset,
         target_input_tokens,
         target_output_tokens,
+        input_tolerance_tokens,
+        synthetic,
         output_dir,
         load,
         finish,
         slo,
         engines,
+        workload: None,
     }
+}
+
+/// A `tokenizer:` that names a file or folder next to the race file is made
+/// to point there (like `dataset:`); anything else (a hub id, an absolute
+/// path, a path from the working directory) is left as written.
+fn resolve_tokenizer_paths(engines: &mut [EngineSpec], file: &Path) {
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    for engine in engines {
+        let Some(value) = &engine.tokenizer else {
+            continue;
+        };
+        let path = Path::new(value);
+        if path.is_absolute() {
+            continue;
+        }
+        let beside = dir.join(path);
+        if beside.exists() {
+            engine.tokenizer = Some(beside.display().to_string());
+        }
+    }
+}
+
+fn synthetic_spec(
+    file: Option<SyntheticFile>,
+    dataset: &DatasetSpec,
+    p: &mut Problems,
+) -> SyntheticSpec {
+    let Some(f) = file else {
+        return SyntheticSpec::default();
+    };
+    if *dataset != DatasetSpec::Named("synthetic".into()) {
+        p.add(
+            "race.synthetic",
+            "only applies to 'dataset: synthetic'; remove it or set dataset: synthetic",
+        );
+    }
+    let mut spec = SyntheticSpec::default();
+    if let Some(v) = f.prompts {
+        spec.prompts = whole_u32(p, "race.synthetic.prompts", v, 1, 100_000);
+    }
+    if let Some(v) = f.stddev_tokens {
+        if v >= 0.0 && v.is_finite() {
+            spec.stddev_tokens = v;
+        } else {
+            p.add(
+                "race.synthetic.stddev_tokens",
+                format!("must be a number >= 0, got '{}'", fmt_num(v)),
+            );
+        }
+    }
+    spec.min_tokens = f
+        .min_tokens
+        .map(|v| whole_u32(p, "race.synthetic.min_tokens", v, 1, i64::MAX));
+    spec.max_tokens = f
+        .max_tokens
+        .map(|v| whole_u32(p, "race.synthetic.max_tokens", v, 1, i64::MAX));
+    if let (Some(lo), Some(hi)) = (spec.min_tokens, spec.max_tokens) {
+        if lo > hi {
+            p.add(
+                "race.synthetic.min_tokens",
+                format!("{lo} is above max_tokens {hi}; make min_tokens <= max_tokens"),
+            );
+        }
+    }
+    spec
 }
 
 /// File-name-safe form of a race name: lowercase ASCII letters and digits,
@@ -816,6 +902,17 @@ pub fn slug(name: &str) -> String {
     }
 }
 
+/// `--dataset` on the command line: the same names as `race.dataset`, and
+/// paths relative to the working directory.
+pub fn dataset_arg(value: &str) -> Result<DatasetSpec, String> {
+    let mut p = Problems(Vec::new());
+    let spec = dataset_spec(Some(value), Path::new(""), &mut p);
+    match p.0.into_iter().next() {
+        Some(problem) => Err(problem.message.replace("race.dataset", "--dataset")),
+        None => Ok(spec),
+    }
+}
+
 fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -> DatasetSpec {
     const PATH: &str = "race.dataset";
     let Some(raw) = value else {
@@ -826,7 +923,9 @@ fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -> DatasetSp
     if raw.is_empty() {
         p.add(
             PATH,
-            format!("empty; give a path to a JSONL, JSON or text file, or one of {choices}"),
+            format!(
+                "empty; give a path to a JSONL, JSON, Parquet or text file, or one of {choices}"
+            ),
         );
         return DatasetSpec::Builtin;
     }
@@ -854,7 +953,7 @@ fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -> DatasetSp
         p.add(
             PATH,
             format!(
-                "'{}' is a folder; give a path to a JSONL, JSON or text file",
+                "'{}' is a folder; give a path to a JSONL, JSON, Parquet or text file",
                 dir.display()
             ),
         );
@@ -872,7 +971,7 @@ fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -> DatasetSp
     p.add(
         PATH,
         format!(
-            "file '{raw}' not found (looked in {}); give a path to a JSONL, JSON or text file, \
+            "file '{raw}' not found (looked in {}); give a path to a JSONL, JSON, Parquet or text file, \
              or one of {choices}{hint}",
             looked.join(" and ")
         ),
@@ -2050,6 +2149,24 @@ mod tests {
     }
 
     #[test]
+    fn tokenizer_paths_resolve_against_the_race_file() {
+        let dir = std::env::temp_dir().join(format!("llm-locust-tok-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("tok")).unwrap();
+        std::fs::write(dir.join("tok/tokenizer.json"), "{}").unwrap();
+        let yaml = "race:\n  name: t\n  engines:\n    - name: a\n      model: m\n      tokenizer: tok\n      simulate:\n    - name: b\n      model: m\n      tokenizer: Qwen/Qwen3-0.6B\n      simulate:\n";
+        let spec = validate(yaml, &dir.join("race.yaml")).unwrap();
+        assert_eq!(
+            spec.engines[0].tokenizer.as_deref(),
+            Some(dir.join("tok").display().to_string().as_str())
+        );
+        assert_eq!(
+            spec.engines[1].tokenizer.as_deref(),
+            Some("Qwen/Qwen3-0.6B")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn dataset_files_resolve_against_the_race_file() {
         let dir = std::env::temp_dir().join(format!("llm-locust-validate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -2061,8 +2178,8 @@ mod tests {
         assert_eq!(
             problems[0].to_string(),
             "race.dataset: file 'prompts.jsonl' not found (looked in 'races/prompts.jsonl' and \
-             'prompts.jsonl'); give a path to a JSONL, JSON or text file, or one of demo, sharegpt, \
-             dolly, billsum, synthetic"
+             'prompts.jsonl'); give a path to a JSONL, JSON, Parquet or text file, or one of demo, \
+             sharegpt, dolly, billsum, synthetic, sharegpt-sample, dolly-sample, billsum-sample"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -125,14 +125,22 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
             exchange.error.as_ref().map(|e| e.kind.name()),
         );
     }
-    let (input_tokens, input_source) = match exchange.usage {
-        Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+    // The server's count first, then the engine's tokenizer, then the estimate.
+    let tokenizer_count = lane.prompts.tokenizer_count(lane.engine, slot.request_id);
+    let (input_tokens, input_source) = match (exchange.usage, tokenizer_count) {
+        (Some(u), _) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+        (_, Some(n)) => (n, TokenSource::Tokenizer),
         _ => (estimate_tokens(&prompt), TokenSource::Estimate),
     };
     let chunks = u32::try_from(exchange.chunk_times.len()).unwrap_or(u32::MAX);
+    // The server's count first, then the engine's tokenizer on the answer,
+    // then the content chunks.
     let (output_tokens, output_source) = match exchange.usage {
         Some(u) if exchange.error.is_none() => (u.completion_tokens, TokenSource::Usage),
-        _ => (chunks, TokenSource::Chunks),
+        _ => match lane.prompts.count_output(lane.engine, &exchange.text) {
+            Some(n) if exchange.error.is_none() => (n, TokenSource::Tokenizer),
+            _ => (chunks, TokenSource::Chunks),
+        },
     };
     let error_kind = exchange.error.as_ref().map(|e| e.kind);
     let record = RequestRecord {

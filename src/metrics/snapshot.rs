@@ -10,7 +10,7 @@ use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
-use crate::config::FinishSpec;
+use crate::config::{FinishSpec, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -150,6 +150,8 @@ pub struct RaceSnapshot {
     pub lanes: Vec<LaneSnapshot>,
     /// Lane indices, first place first.
     pub leaderboard: Vec<usize>,
+    /// The prompts the race runs with (see `RaceSpec::workload`).
+    pub workload: Option<WorkloadFacts>,
     /// Publication counter; increases with every snapshot.
     pub sequence: u64,
 }

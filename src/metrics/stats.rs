@@ -13,7 +13,7 @@ use super::record::{ErrorKind, RequestRecord, TokenSource, per_second};
 use super::series::Series;
 use super::slo;
 use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
-use crate::config::{FinishSpec, RaceSpec, SloSpec};
+use crate::config::{FinishSpec, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
 pub const LIVE_SERIES_SECONDS: u32 = 120;
@@ -274,6 +274,7 @@ pub struct RaceStats {
     pub slo: SloSpec,
     pub load_mode: &'static str,
     pub engines: Vec<EngineStats>,
+    pub workload: Option<WorkloadFacts>,
     sequence: u64,
 }
 
@@ -290,6 +291,7 @@ impl RaceStats {
                 .iter()
                 .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, &e.color))
                 .collect(),
+            workload: spec.workload.clone(),
             sequence: 0,
         }
     }
@@ -391,6 +393,7 @@ impl RaceStats {
             load_mode: self.load_mode,
             lanes,
             leaderboard,
+            workload: self.workload.clone(),
             sequence: self.sequence,
         }
     }

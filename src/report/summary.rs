@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use crate::config::WorkloadFacts;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
@@ -27,6 +28,9 @@ pub struct SummaryFile {
     pub load_mode: String,
     pub finish: FinishSummary,
     pub slo_pass: bool,
+    /// Where the prompts came from (absent when not known, e.g. in tests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadFacts>,
     pub engines: Vec<EngineSummary>,
 }
 
@@ -176,6 +180,7 @@ impl SummaryFile {
                 output_tokens: snapshot.finish.output_tokens,
             },
             slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
+            workload: snapshot.workload.clone(),
             engines: snapshot
                 .leaderboard
                 .iter()

@@ -191,6 +191,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
         load_mode: "closed",
         lanes: (0..lanes).map(lane).collect(),
         leaderboard: (0..lanes).collect(),
+        workload: None,
         sequence: 420,
     }
 }

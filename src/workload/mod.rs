@@ -1,9 +1,16 @@
-//! Prompts for a race: where they come from (the built-in set or a file),
-//! in what order engines receive them, and how many tokens they hold.
+//! Prompts for a race: where they come from (the built-in set, a shipped
+//! sample, a public dataset from the Hugging Face hub, synthetic text or a
+//! file), which of them fit the target input length, in what order engines
+//! receive them, and how many tokens they hold under each engine's tokenizer.
 
+mod datasets;
+pub mod hub;
 mod prompts;
+pub mod synthetic;
+pub mod tokenizer;
 
-pub use prompts::{PromptSet, WorkloadError};
+pub use datasets::{Format, PublicDataset, Records, read_file};
+pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
 
 /// Token count estimate used when no tokenizer or server count is available:
 /// one token per four characters, rounded up. The simulator counts prompt
@@ -12,4 +19,30 @@ pub use prompts::{PromptSet, WorkloadError};
 pub fn estimate_tokens(text: &str) -> u32 {
     let chars = text.chars().count();
     u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+/// One line about a race's prompts, e.g. `1873 from 'sharegpt', 256 +/- 50
+/// tokens by tokenizer 'Qwen/Qwen3-0.6B'`.
+#[must_use]
+pub fn describe(prompts: &PromptSet, spec: &crate::config::RaceSpec) -> String {
+    let mut out = format!("{} from '{}'", prompts.len(), prompts.dataset);
+    let counter = spec
+        .engines
+        .iter()
+        .find_map(|e| e.tokenizer.as_deref())
+        .map_or_else(
+            || "estimated (no engine has a tokenizer)".to_owned(),
+            |t| format!("by tokenizer '{t}'"),
+        );
+    match spec.target_input_tokens {
+        Some(n) if prompts.dataset == "synthetic" => {
+            out.push_str(&format!(", {n} tokens {counter}"));
+        }
+        Some(n) => out.push_str(&format!(
+            ", {n} +/- {} tokens {counter}",
+            spec.input_tolerance_tokens
+        )),
+        None => out.push_str(&format!(", token counts {counter}")),
+    }
+    out
 }

@@ -8,10 +8,22 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::DatasetSpec;
+use super::datasets::{self, Format, PublicDataset, Records};
+use super::hub::{Hub, HubError};
+use super::tokenizer::{self, Tokenizer};
+use super::{estimate_tokens, synthetic};
+use crate::config::{DatasetSpec, RaceSpec};
 
 /// The prompt set compiled into the binary, so the demo runs anywhere.
-const BUILTIN_PROMPTS: &str = include_str!("../../datasets/demo-prompts.jsonl");
+const BUILTIN_PROMPTS: &[u8] = include_bytes!("../../datasets/demo-prompts.jsonl");
+
+/// At most this many prompts are kept after selection: enough that requests
+/// rarely repeat, few enough that counting them with every engine's
+/// tokenizer stays quick.
+pub const MAX_SELECTED: usize = 2000;
+
+/// Prompts counted per batch during selection.
+const SELECT_BATCH: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -22,11 +34,28 @@ pub enum WorkloadError {
     },
     #[error("dataset '{}' has no usable prompt: {reason}", path.display())]
     Empty { path: PathBuf, reason: String },
+    #[error("dataset '{}' line {line}: {reason}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    #[error("tokenizer '{name}': {reason}")]
+    Tokenizer { name: String, reason: String },
     #[error(
-        "race.dataset: '{0}' is a public dataset that must be downloaded from the Hugging Face hub, \
-         which this version cannot do yet; use 'dataset: demo' or a path to a JSONL, JSON or text file of prompts"
+        "dataset '{dataset}' has no prompt of {target} +/- {tolerance} tokens ({counted_by}; \
+         the closest has {closest}); widen race.input_tolerance_tokens, change \
+         race.target_input_tokens, or use dataset: synthetic"
     )]
-    NotAvailable(String),
+    NoneFits {
+        dataset: String,
+        target: u32,
+        tolerance: u32,
+        closest: u32,
+        counted_by: String,
+    },
 }
 
 /// The prompts of a race and their (seeded) order.
@@ -36,23 +65,250 @@ pub struct PromptSet {
     order: Vec<usize>,
     /// Records that could not be read as a prompt and were skipped.
     pub skipped: usize,
+    /// Per engine, the token count of each prompt under the engine's own
+    /// tokenizer (`None`: the engine has no tokenizer).
+    engine_tokens: Vec<Option<Arc<Vec<u32>>>>,
+    /// Per engine, its tokenizer (shared between engines that name the same).
+    engine_tokenizers: Vec<Option<Arc<Tokenizer>>>,
+    /// What the prompts are (the dataset's name or file).
+    pub dataset: String,
 }
 
-impl PromptSet {
-    pub fn load(dataset: &DatasetSpec, seed: u64) -> Result<PromptSet, WorkloadError> {
-        match dataset {
-            DatasetSpec::Builtin => parse(BUILTIN_PROMPTS, Format::Jsonl, Path::new("demo"), seed),
-            DatasetSpec::Named(name) => Err(WorkloadError::NotAvailable(name.clone())),
-            DatasetSpec::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| WorkloadError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                parse(&text, Format::for_path(path, &text), path, seed)
+/// Where prompts come from, resolved.
+enum Source {
+    Memory(&'static [u8], Format, &'static str),
+    Public(PublicDataset),
+    File(PathBuf),
+    Synthetic,
+}
+
+fn source_of(dataset: &DatasetSpec) -> Source {
+    match dataset {
+        DatasetSpec::Builtin => Source::Memory(BUILTIN_PROMPTS, Format::Jsonl, "demo"),
+        DatasetSpec::File(path) => Source::File(path.clone()),
+        DatasetSpec::Named(name) => {
+            if name == "synthetic" {
+                return Source::Synthetic;
+            }
+            if let Some(base) = name.strip_suffix("-sample") {
+                if let Some(d) = PublicDataset::from_name(base) {
+                    let (bytes, format) = d.sample();
+                    return Source::Memory(bytes, format, d.sample_name());
+                }
+            }
+            match PublicDataset::from_name(name) {
+                Some(d) => Source::Public(d),
+                None => Source::File(PathBuf::from(name)),
             }
         }
     }
+}
 
+/// What loading needs besides the race spec.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub hub: Hub,
+}
+
+impl LoadOptions {
+    #[must_use]
+    pub fn from_env() -> LoadOptions {
+        LoadOptions {
+            hub: Hub::from_env(),
+        }
+    }
+}
+
+/// Loads a race's prompts: its engines' tokenizers (each distinct one once),
+/// its dataset (downloading it if needed), the prompts that fit
+/// `target_input_tokens` (counted with the first engine's tokenizer, or
+/// estimated), and every engine's own count of each.
+pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, WorkloadError> {
+    let names: Vec<Option<String>> = spec.engines.iter().map(|e| e.tokenizer.clone()).collect();
+    let tokenizers = tokenizer::load_all(&names, &options.hub).await?;
+    let source = source_of(&spec.dataset);
+    let label = match &source {
+        Source::Memory(_, _, name) => (*name).to_owned(),
+        Source::Public(d) => d.name().to_owned(),
+        Source::File(path) => path.display().to_string(),
+        Source::Synthetic => "synthetic".to_owned(),
+    };
+    let path = match &source {
+        Source::Public(d) => Some(
+            options
+                .hub
+                .fetch(
+                    &d.hub_file(),
+                    &format!("dataset '{}'", d.name()),
+                    &format!(
+                        ", or use 'dataset: {}' (the small sample shipped with llm-locust) or a local file",
+                        d.sample_name()
+                    ),
+                )
+                .await?,
+        ),
+        Source::File(path) => Some(path.clone()),
+        _ => None,
+    };
+    let spinner = options.hub.progress.then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_message(format!("reading dataset '{label}' and counting tokens"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let spec = spec.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        build(&spec, source, path.as_deref(), label, &tokenizers)
+    })
+    .await
+    .map_err(|e| WorkloadError::Tokenizer {
+        name: "(loader)".to_owned(),
+        reason: e.to_string(),
+    });
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    built?
+}
+
+fn build(
+    spec: &RaceSpec,
+    source: Source,
+    path: Option<&Path>,
+    label: String,
+    tokenizers: &[Option<Arc<Tokenizer>>],
+) -> Result<PromptSet, WorkloadError> {
+    let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
+    let (prompts, skipped) = match source {
+        Source::Synthetic => {
+            let mean = spec
+                .target_input_tokens
+                .unwrap_or(synthetic::DEFAULT_MEAN_TOKENS);
+            let lengths = synthetic::lengths(&spec.synthetic, mean, spec.seed);
+            (synthetic::build(first, &lengths, spec.seed)?, 0)
+        }
+        Source::Memory(bytes, format, name) => {
+            let records = datasets::read_bytes(bytes, format, name)?;
+            select(records, spec, &label, first)?
+        }
+        Source::Public(_) | Source::File(_) => {
+            let path = path.unwrap_or_else(|| Path::new(&label));
+            let records = datasets::read_file(path)?;
+            select(records, spec, &label, first)?
+        }
+    };
+    let mut set = PromptSet::ordered(
+        prompts.into_iter().map(Arc::from).collect(),
+        skipped,
+        spec.seed,
+    );
+    set.dataset = label;
+    set.engine_tokens = count_per_engine(&set.prompts, tokenizers)?;
+    set.engine_tokenizers = tokenizers.to_vec();
+    Ok(set)
+}
+
+/// The prompts that fit the target length, in a seeded order, at most
+/// [`MAX_SELECTED`]; all of them when there is no target.
+fn select(
+    records: Records,
+    spec: &RaceSpec,
+    label: &str,
+    tokenizer: Option<&Tokenizer>,
+) -> Result<(Vec<String>, usize), WorkloadError> {
+    let Records {
+        mut prompts,
+        skipped,
+        ..
+    } = records;
+    let Some(target) = spec.target_input_tokens else {
+        return Ok((prompts, skipped));
+    };
+    let tolerance = spec.input_tolerance_tokens;
+    let (lo, hi) = (
+        target.saturating_sub(tolerance),
+        target.saturating_add(tolerance),
+    );
+    prompts.shuffle(&mut ChaCha8Rng::seed_from_u64(spec.seed));
+    let mut kept = Vec::new();
+    let mut closest: Option<u32> = None;
+    // Counted in batches (encoded in parallel), stopping once enough fit.
+    'batches: for batch in prompts.chunks(SELECT_BATCH) {
+        let counts: Vec<u32> = match tokenizer {
+            Some(t) => {
+                // A token covers at least one byte of text, so a prompt with
+                // fewer bytes than the lower bound cannot fit: not encoded.
+                let long: Vec<&str> = batch
+                    .iter()
+                    .filter(|p| p.len() >= lo as usize)
+                    .map(String::as_str)
+                    .collect();
+                let mut counted = t.count_batch(&long)?.into_iter();
+                batch
+                    .iter()
+                    .map(|p| {
+                        if p.len() >= lo as usize {
+                            counted.next().unwrap_or(0)
+                        } else {
+                            u32::try_from(p.len()).unwrap_or(u32::MAX)
+                        }
+                    })
+                    .collect()
+            }
+            None => batch.iter().map(|p| estimate_tokens(p)).collect(),
+        };
+        for (prompt, n) in batch.iter().zip(counts) {
+            if (lo..=hi).contains(&n) {
+                kept.push(prompt.clone());
+                if kept.len() >= MAX_SELECTED {
+                    break 'batches;
+                }
+            } else if closest.is_none_or(|c| n.abs_diff(target) < c.abs_diff(target)) {
+                closest = Some(n);
+            }
+        }
+    }
+    if kept.is_empty() {
+        return Err(WorkloadError::NoneFits {
+            dataset: label.to_owned(),
+            target,
+            tolerance,
+            closest: closest.unwrap_or(0),
+            counted_by: tokenizer.map_or_else(
+                || "estimated at 4 characters per token".to_owned(),
+                |t| format!("counted with tokenizer '{}'", t.name()),
+            ),
+        });
+    }
+    Ok((kept, skipped))
+}
+
+fn count_per_engine(
+    prompts: &[Arc<str>],
+    tokenizers: &[Option<Arc<Tokenizer>>],
+) -> Result<Vec<Option<Arc<Vec<u32>>>>, WorkloadError> {
+    let mut done: Vec<(*const Tokenizer, Arc<Vec<u32>>)> = Vec::new();
+    let mut out = Vec::with_capacity(tokenizers.len());
+    for t in tokenizers {
+        let Some(t) = t else {
+            out.push(None);
+            continue;
+        };
+        let key = Arc::as_ptr(t);
+        if let Some((_, counts)) = done.iter().find(|(k, _)| *k == key) {
+            out.push(Some(Arc::clone(counts)));
+            continue;
+        }
+        let texts: Vec<&str> = prompts.iter().map(AsRef::as_ref).collect();
+        let counts = Arc::new(t.count_batch(&texts)?);
+        done.push((key, Arc::clone(&counts)));
+        out.push(Some(counts));
+    }
+    Ok(out)
+}
+
+impl PromptSet {
     /// A prompt set from literal prompts (tests, benchmarks).
     #[must_use]
     pub fn from_prompts(prompts: Vec<String>, seed: u64) -> PromptSet {
@@ -66,6 +322,9 @@ impl PromptSet {
             prompts,
             order,
             skipped,
+            engine_tokens: Vec::new(),
+            engine_tokenizers: Vec::new(),
+            dataset: "custom".to_owned(),
         }
     }
 
@@ -79,106 +338,50 @@ impl PromptSet {
         self.prompts.is_empty()
     }
 
+    fn slot(&self, k: u64) -> Option<usize> {
+        if self.order.is_empty() {
+            return None;
+        }
+        let slot = usize::try_from(k % self.order.len() as u64).unwrap_or(0);
+        Some(self.order[slot])
+    }
+
     /// The prompt for request number `k` (the order repeats after `len`).
     #[must_use]
     pub fn for_request(&self, k: u64) -> Arc<str> {
-        if self.order.is_empty() {
-            return Arc::from("");
-        }
-        let slot = usize::try_from(k % self.order.len() as u64).unwrap_or(0);
-        Arc::clone(&self.prompts[self.order[slot]])
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    /// One JSON object per line.
-    Jsonl,
-    /// One JSON array of objects.
-    JsonArray,
-    /// One prompt per line.
-    Text,
-}
-
-impl Format {
-    fn for_path(path: &Path, text: &str) -> Format {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("jsonl" | "ndjson") => Format::Jsonl,
-            Some("json") if text.trim_start().starts_with('[') => Format::JsonArray,
-            Some("json") => Format::Jsonl,
-            _ => Format::Text,
+        match self.slot(k) {
+            Some(i) => Arc::clone(&self.prompts[i]),
+            None => Arc::from(""),
         }
     }
-}
 
-fn prompt_of(value: &serde_json::Value) -> Option<String> {
-    let prompt = value.get("prompt")?.as_str()?.trim();
-    (!prompt.is_empty()).then(|| prompt.to_owned())
-}
+    /// Tokens of request `k`'s prompt under engine `engine`'s tokenizer, if
+    /// it has one.
+    #[must_use]
+    pub fn tokenizer_count(&self, engine: usize, k: u64) -> Option<u32> {
+        let counts = self.engine_tokens.get(engine)?.as_ref()?;
+        counts.get(self.slot(k)?).copied()
+    }
 
-fn parse(text: &str, format: Format, path: &Path, seed: u64) -> Result<PromptSet, WorkloadError> {
-    let mut prompts = Vec::new();
-    let mut skipped = 0;
-    let mut first_problem: Option<String> = None;
-    let mut note = |problem: String, skipped: &mut usize| {
-        *skipped += 1;
-        first_problem.get_or_insert(problem);
-    };
-    match format {
-        Format::Text => {
-            prompts.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned),
-            );
+    /// Tokens in an answer under engine `engine`'s tokenizer, if it has one
+    /// and the answer is not empty.
+    #[must_use]
+    pub fn count_output(&self, engine: usize, text: &str) -> Option<u32> {
+        if text.is_empty() {
+            return None;
         }
-        Format::Jsonl => {
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<serde_json::Value>(line) {
-                    Ok(v) => match prompt_of(&v) {
-                        Some(p) => prompts.push(p),
-                        None => note(
-                            format!("line {}: no non-empty string field 'prompt'", i + 1),
-                            &mut skipped,
-                        ),
-                    },
-                    Err(e) => note(format!("line {}: {e}", i + 1), &mut skipped),
-                }
-            }
-        }
-        Format::JsonArray => match serde_json::from_str::<Vec<serde_json::Value>>(text) {
-            Ok(values) => {
-                for (i, v) in values.iter().enumerate() {
-                    match prompt_of(v) {
-                        Some(p) => prompts.push(p),
-                        None => note(
-                            format!("item {i}: no non-empty string field 'prompt'"),
-                            &mut skipped,
-                        ),
-                    }
-                }
-            }
-            Err(e) => note(
-                format!("not a JSON array of {{\"prompt\": ...}} objects: {e}"),
-                &mut skipped,
-            ),
-        },
+        self.engine_tokenizers
+            .get(engine)?
+            .as_ref()?
+            .count(text)
+            .ok()
     }
-    if prompts.is_empty() {
-        return Err(WorkloadError::Empty {
-            path: path.to_owned(),
-            reason: first_problem.unwrap_or_else(|| "the file is empty".to_owned()),
-        });
+
+    /// Whether engine `engine` has a tokenizer.
+    #[must_use]
+    pub fn has_tokenizer(&self, engine: usize) -> bool {
+        self.engine_tokens.get(engine).is_some_and(Option::is_some)
     }
-    Ok(PromptSet::ordered(
-        prompts.into_iter().map(Arc::from).collect(),
-        skipped,
-        seed,
-    ))
 }
 
 #[cfg(test)]
@@ -187,7 +390,8 @@ mod tests {
 
     #[test]
     fn builtin_set_loads_and_every_prompt_is_used_once_per_cycle() {
-        let set = PromptSet::load(&DatasetSpec::Builtin, 42).unwrap();
+        let records = datasets::read_bytes(BUILTIN_PROMPTS, Format::Jsonl, "demo").unwrap();
+        let set = PromptSet::from_prompts(records.prompts, 42);
         assert!(set.len() >= 20);
         let mut seen: Vec<Arc<str>> = (0..set.len() as u64).map(|k| set.for_request(k)).collect();
         seen.sort();
@@ -207,16 +411,20 @@ mod tests {
         assert_ne!(seq(&a), seq(&c));
     }
 
+    fn parse(text: &'static str, format: Format, name: &str) -> Result<Records, WorkloadError> {
+        datasets::read_bytes(text.as_bytes(), format, name)
+    }
+
     #[test]
     fn bad_jsonl_records_are_skipped_and_counted() {
         let text = "{\"prompt\": \"one\"}\nnot json\n{\"text\": \"x\"}\n\n{\"prompt\": \"two\"}\n";
-        let set = parse(text, Format::Jsonl, Path::new("x.jsonl"), 1).unwrap();
-        assert_eq!((set.len(), set.skipped), (2, 2));
+        let set = parse(text, Format::Jsonl, "x.jsonl").unwrap();
+        assert_eq!((set.prompts.len(), set.skipped), (2, 2));
     }
 
     #[test]
     fn a_file_with_nothing_usable_names_the_line_and_reason() {
-        let err = parse("nope\n", Format::Jsonl, Path::new("x.jsonl"), 1).unwrap_err();
+        let err = parse("nope\n", Format::Jsonl, "x.jsonl").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("x.jsonl") && msg.contains("line 1"), "{msg}");
     }
@@ -226,23 +434,49 @@ mod tests {
         let set = parse(
             r#"[{"prompt":"a"},{"prompt":"b"}]"#,
             Format::JsonArray,
-            Path::new("x.json"),
-            1,
+            "x.json",
         )
         .unwrap();
-        assert_eq!(set.len(), 2);
-        let set = parse("first\n\nsecond\n", Format::Text, Path::new("x.txt"), 1).unwrap();
-        assert_eq!(set.len(), 2);
+        assert_eq!(set.prompts.len(), 2);
+        let set = parse("first\n\nsecond\n", Format::Text, "x.txt").unwrap();
+        assert_eq!(set.prompts.len(), 2);
+    }
+
+    fn spec_with(target: Option<u32>, tolerance: u32) -> RaceSpec {
+        let mut spec = crate::config::parse_race(
+            "race:\n  name: t\n  engines:\n    - name: a\n      model: m\n      simulate:\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        spec.target_input_tokens = target;
+        spec.input_tolerance_tokens = tolerance;
+        spec
     }
 
     #[test]
-    fn named_public_datasets_say_what_to_do() {
-        let msg = PromptSet::load(&DatasetSpec::Named("sharegpt".into()), 1)
+    fn selection_keeps_prompts_within_the_tolerance_or_says_why_none() {
+        let prompts: Vec<String> = (1..=40).map(|n| "abcd".repeat(n)).collect();
+        let records = Records {
+            prompts: prompts.clone(),
+            skipped: 3,
+            first_problem: None,
+        };
+        let (kept, skipped) = select(records, &spec_with(Some(20), 2), "x", None).unwrap();
+        assert_eq!(skipped, 3);
+        let mut lens: Vec<u32> = kept.iter().map(|p| estimate_tokens(p)).collect();
+        lens.sort_unstable();
+        assert_eq!(lens, vec![18, 19, 20, 21, 22]);
+        let records = Records {
+            prompts,
+            skipped: 0,
+            first_problem: None,
+        };
+        let err = select(records, &spec_with(Some(100), 5), "x", None)
             .unwrap_err()
             .to_string();
         assert!(
-            msg.contains("sharegpt") && msg.contains("dataset: demo"),
-            "{msg}"
+            err.contains("100 +/- 5") && err.contains("closest has 40"),
+            "{err}"
         );
     }
 }

@@ -186,7 +186,11 @@ impl LanePanel<'_> {
             ),
             Span::styled(trend_arrow(l.tpot_trend), t.text),
             Span::styled(
-                format!(" {:>5.0}tok/s", l.output_tokens_per_s),
+                format!(
+                    " {:>5.0}tok/s{}",
+                    l.output_tokens_per_s,
+                    approx_marker(&l.output_sources)
+                ),
                 grade_style(t, l.throughput_grade),
             ),
             Span::styled(trend_arrow(l.throughput_trend), t.text),
@@ -225,7 +229,11 @@ impl LanePanel<'_> {
             ),
             (
                 "tok/s",
-                format!("{:.0}", l.output_tokens_per_s),
+                format!(
+                    "{:.0}{}",
+                    l.output_tokens_per_s,
+                    approx_marker(&l.output_sources)
+                ),
                 l.throughput_trend,
                 l.throughput_grade,
                 toks,
@@ -349,6 +357,22 @@ impl LanePanel<'_> {
 }
 
 /// A one-column health mark for the one-line lanes.
+/// `~` when some output counts are approximate (content chunks, not the
+/// server's usage or a tokenizer); see docs/DATASETS.md.
+fn approx_marker(
+    sources: &std::collections::BTreeSet<crate::metrics::TokenSource>,
+) -> &'static str {
+    use crate::metrics::TokenSource;
+    if sources
+        .iter()
+        .any(|s| matches!(s, TokenSource::Chunks | TokenSource::Estimate))
+    {
+        "~"
+    } else {
+        ""
+    }
+}
+
 fn short_badge(theme: &Theme, health: crate::metrics::Health) -> (&'static str, Style) {
     use crate::metrics::Health;
     let (_, style) = health_badge(theme, health);

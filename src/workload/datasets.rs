@@ -1,0 +1,431 @@
+//! Reading prompts out of dataset files: the public datasets (ShareGPT,
+//! Dolly, BillSum), the samples we ship in their formats, and custom files.
+//!
+//! One record reader serves them all; the record's shape says what its prompt
+//! is:
+//! - `{"prompt": ...}`: the prompt (custom files, the demo set);
+//! - `{"conversations": [{"from": "human", "value": ...}, ...]}`: ShareGPT,
+//!   the first human turn;
+//! - `{"instruction": ..., "context": ...}`: Dolly, the instruction followed
+//!   by its context when there is one;
+//! - a Parquet row with a `text` column: BillSum, the bill framed as a
+//!   summarisation request (a `prompt` column is used as is).
+//!
+//! JSON arrays are read streaming (one record in memory at a time), so the
+//! ShareGPT file (~650 MB) is never held whole.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::WorkloadError;
+use super::hub::{HubFile, RepoKind};
+
+/// The public datasets the original used, and where the hub keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicDataset {
+    ShareGpt,
+    Dolly,
+    BillSum,
+}
+
+const SHAREGPT_SAMPLE: &[u8] = include_bytes!("../../datasets/sharegpt-sample.json");
+const DOLLY_SAMPLE: &[u8] = include_bytes!("../../datasets/dolly-sample.jsonl");
+const BILLSUM_SAMPLE: &[u8] = include_bytes!("../../datasets/billsum-sample.parquet");
+
+/// How BillSum bills are turned into prompts (the original's wording).
+pub const BILLSUM_INSTRUCTION: &str = "Summarize this legislative bill:";
+
+impl PublicDataset {
+    pub const ALL: [PublicDataset; 3] = [
+        PublicDataset::ShareGpt,
+        PublicDataset::Dolly,
+        PublicDataset::BillSum,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicDataset::ShareGpt => "sharegpt",
+            PublicDataset::Dolly => "dolly",
+            PublicDataset::BillSum => "billsum",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<PublicDataset> {
+        PublicDataset::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The file on the hub (the same files the original downloaded).
+    #[must_use]
+    pub fn hub_file(self) -> HubFile {
+        let (repo, path) = match self {
+            PublicDataset::ShareGpt => (
+                "anon8231489123/ShareGPT_Vicuna_unfiltered",
+                "ShareGPT_V3_unfiltered_cleaned_split.json",
+            ),
+            PublicDataset::Dolly => (
+                "databricks/databricks-dolly-15k",
+                "databricks-dolly-15k.jsonl",
+            ),
+            PublicDataset::BillSum => ("FiscalNote/billsum", "data/test-00000-of-00001.parquet"),
+        };
+        HubFile {
+            kind: RepoKind::Dataset,
+            repo: repo.to_owned(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// The name of the shipped sample (`dataset: sharegpt-sample`).
+    #[must_use]
+    pub fn sample_name(self) -> &'static str {
+        match self {
+            PublicDataset::ShareGpt => "sharegpt-sample",
+            PublicDataset::Dolly => "dolly-sample",
+            PublicDataset::BillSum => "billsum-sample",
+        }
+    }
+
+    /// The small sample we ship in the same format (`<name>-sample`).
+    #[must_use]
+    pub fn sample(self) -> (&'static [u8], Format) {
+        match self {
+            PublicDataset::ShareGpt => (SHAREGPT_SAMPLE, Format::JsonArray),
+            PublicDataset::Dolly => (DOLLY_SAMPLE, Format::Jsonl),
+            PublicDataset::BillSum => (BILLSUM_SAMPLE, Format::Parquet),
+        }
+    }
+}
+
+/// File formats a dataset can come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array of objects.
+    JsonArray,
+    /// One prompt per line.
+    Text,
+    /// Apache Parquet rows.
+    Parquet,
+}
+
+impl Format {
+    /// The format of a file, from its extension (and first byte for `.json`).
+    pub fn of_file(path: &Path) -> Result<Format, WorkloadError> {
+        Ok(match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some("parquet") => Format::Parquet,
+            Some("json") => {
+                let mut reader = BufReader::new(open(path)?);
+                let first = loop {
+                    let buf = reader.fill_buf().map_err(read_err(path))?;
+                    match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                        Some(i) => break Some(buf[i]),
+                        None if buf.is_empty() => break None,
+                        None => {
+                            let n = buf.len();
+                            reader.consume(n);
+                        }
+                    }
+                };
+                if first == Some(b'[') {
+                    Format::JsonArray
+                } else {
+                    Format::Jsonl
+                }
+            }
+            _ => Format::Text,
+        })
+    }
+}
+
+/// Prompts read from a dataset, before selection.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub prompts: Vec<String>,
+    /// Records that could not be read as a prompt.
+    pub skipped: usize,
+    /// The first problem met, for the error when nothing usable remains.
+    pub first_problem: Option<String>,
+}
+
+impl Records {
+    fn take(&mut self, prompt: Result<String, String>, at: impl FnOnce() -> String) {
+        match prompt {
+            Ok(p) => self.prompts.push(p),
+            Err(reason) => {
+                self.skipped += 1;
+                if self.first_problem.is_none() {
+                    self.first_problem = Some(format!("{}: {reason}", at()));
+                }
+            }
+        }
+    }
+
+    fn finish(self, path: &Path) -> Result<Records, WorkloadError> {
+        if self.prompts.is_empty() {
+            return Err(WorkloadError::Empty {
+                path: path.to_owned(),
+                reason: self
+                    .first_problem
+                    .unwrap_or_else(|| "the file is empty".to_owned()),
+            });
+        }
+        if self.skipped > 0 {
+            tracing::warn!(
+                file = %path.display(),
+                skipped = self.skipped,
+                first = self.first_problem.as_deref().unwrap_or(""),
+                "dataset records skipped"
+            );
+        }
+        Ok(self)
+    }
+}
+
+fn open(path: &Path) -> Result<File, WorkloadError> {
+    File::open(path).map_err(read_err(path))
+}
+
+fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError + '_ {
+    move |source| WorkloadError::Read {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Reads every prompt of a dataset file; its format comes from its name.
+pub fn read_file(path: &Path) -> Result<Records, WorkloadError> {
+    match Format::of_file(path)? {
+        Format::Parquet => read_parquet(open(path)?, path),
+        format => read_stream(BufReader::new(open(path)?), format, path),
+    }
+}
+
+/// Reads a dataset held in memory (the shipped samples); `name` is used in
+/// messages.
+pub fn read_bytes(
+    bytes: &'static [u8],
+    format: Format,
+    name: &str,
+) -> Result<Records, WorkloadError> {
+    let path = PathBuf::from(name);
+    match format {
+        Format::Parquet => read_parquet(bytes::Bytes::from_static(bytes), &path),
+        format => read_stream(bytes, format, &path),
+    }
+}
+
+fn read_stream(
+    reader: impl BufRead,
+    format: Format,
+    path: &Path,
+) -> Result<Records, WorkloadError> {
+    let mut records = Records::default();
+    match format {
+        Format::Text => {
+            for line in reader.lines() {
+                let line = line.map_err(read_err(path))?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    records.prompts.push(line.to_owned());
+                }
+            }
+        }
+        Format::Jsonl => {
+            for (i, line) in reader.lines().enumerate() {
+                let line = line.map_err(read_err(path))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let prompt = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| prompt_of(&v));
+                records.take(prompt, || format!("line {}", i + 1));
+            }
+        }
+        Format::JsonArray => {
+            let mut de = serde_json::Deserializer::from_reader(reader);
+            let parsed = de
+                .deserialize_seq(ArrayVisitor {
+                    records: &mut records,
+                })
+                .and_then(|()| de.end());
+            if let Err(e) = parsed {
+                return Err(WorkloadError::Parse {
+                    path: path.to_owned(),
+                    line: e.line(),
+                    reason: format!("not a JSON array of prompt records: {e}"),
+                });
+            }
+        }
+        Format::Parquet => unreachable_parquet(path)?,
+    }
+    records.finish(path)
+}
+
+fn unreachable_parquet(path: &Path) -> Result<(), WorkloadError> {
+    Err(WorkloadError::Empty {
+        path: path.to_owned(),
+        reason: "a Parquet file cannot be read as text".to_owned(),
+    })
+}
+
+/// Takes the records of a JSON array one at a time.
+struct ArrayVisitor<'a> {
+    records: &'a mut Records,
+}
+
+impl<'de> Visitor<'de> for ArrayVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0usize;
+        while let Some(value) = seq.next_element::<Value>()? {
+            self.records.take(prompt_of(&value), || format!("item {i}"));
+            i += 1;
+        }
+        Ok(())
+    }
+}
+
+fn nonempty(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The prompt of one JSON record, or why there is none.
+fn prompt_of(value: &Value) -> Result<String, String> {
+    if !value.is_object() {
+        return Err("not a JSON object".to_owned());
+    }
+    if let Some(p) = value.get("prompt") {
+        return nonempty(Some(p))
+            .map(str::to_owned)
+            .ok_or_else(|| "'prompt' is not a non-empty string".to_owned());
+    }
+    if let Some(turns) = value.get("conversations") {
+        let turns = turns
+            .as_array()
+            .ok_or_else(|| "'conversations' is not an array".to_owned())?;
+        return turns
+            .iter()
+            .find(|t| {
+                matches!(
+                    t.get("from").and_then(Value::as_str),
+                    Some("human" | "user")
+                )
+            })
+            .and_then(|t| nonempty(t.get("value")))
+            .map(str::to_owned)
+            .ok_or_else(|| "no human turn with a non-empty 'value'".to_owned());
+    }
+    if let Some(instruction) = value.get("instruction") {
+        let instruction = nonempty(Some(instruction))
+            .ok_or_else(|| "'instruction' is not a non-empty string".to_owned())?;
+        return Ok(match nonempty(value.get("context")) {
+            Some(context) => format!("{instruction}\n\n{context}"),
+            None => instruction.to_owned(),
+        });
+    }
+    Err("no 'prompt', 'conversations' or 'instruction' field".to_owned())
+}
+
+fn read_parquet<R>(source: R, path: &Path) -> Result<Records, WorkloadError>
+where
+    R: parquet::file::reader::ChunkReader + 'static,
+{
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    let bad = |reason: String| WorkloadError::Empty {
+        path: path.to_owned(),
+        reason,
+    };
+    let reader = SerializedFileReader::new(source)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let rows = reader
+        .get_row_iter(None)
+        .map_err(|e| bad(format!("cannot read its rows: {e}")))?;
+    let mut records = Records::default();
+    for (i, row) in rows.enumerate() {
+        let prompt = match row {
+            Err(e) => Err(e.to_string()),
+            Ok(row) => {
+                let mut prompt = None;
+                let mut text = None;
+                for (name, field) in row.get_column_iter() {
+                    if let Field::Str(s) = field {
+                        match name.as_str() {
+                            "prompt" => prompt = Some(s.trim().to_owned()),
+                            "text" => text = Some(s.trim().to_owned()),
+                            _ => {}
+                        }
+                    }
+                }
+                match (prompt, text) {
+                    (Some(p), _) if !p.is_empty() => Ok(p),
+                    (_, Some(t)) if !t.is_empty() => Ok(format!("{BILLSUM_INSTRUCTION}\n\n{t}")),
+                    _ => Err("no non-empty 'prompt' or 'text' column".to_owned()),
+                }
+            }
+        };
+        records.take(prompt, || format!("row {}", i + 1));
+    }
+    records.finish(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_shapes_give_their_prompts() {
+        let v: Value = serde_json::from_str(
+            r#"{"conversations":[{"from":"gpt","value":"hi"},{"from":"human","value":" Q "},{"from":"human","value":"later"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(prompt_of(&v).unwrap(), "Q");
+        let v: Value =
+            serde_json::from_str(r#"{"instruction":"Sum up","context":"Some text"}"#).unwrap();
+        assert_eq!(prompt_of(&v).unwrap(), "Sum up\n\nSome text");
+        let v: Value = serde_json::from_str(r#"{"instruction":"Why?","context":""}"#).unwrap();
+        assert_eq!(prompt_of(&v).unwrap(), "Why?");
+        assert!(prompt_of(&serde_json::json!({"text": "x"})).is_err());
+    }
+
+    #[test]
+    fn shipped_samples_load() {
+        for d in PublicDataset::ALL {
+            let (bytes, format) = d.sample();
+            let records = read_bytes(bytes, format, d.name()).unwrap();
+            assert!(records.prompts.len() >= 5, "{}", d.name());
+        }
+        let (bytes, format) = PublicDataset::BillSum.sample();
+        let records = read_bytes(bytes, format, "billsum").unwrap();
+        assert!(records.prompts[0].starts_with(BILLSUM_INSTRUCTION));
+    }
+
+    #[test]
+    fn a_broken_json_array_names_the_line() {
+        let err = read_stream(
+            "[{\"prompt\":\"a\"},\n{\"prompt\": oops}]".as_bytes(),
+            Format::JsonArray,
+            Path::new("x.json"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("x.json") && err.contains("line 2"), "{err}");
+    }
+}
