@@ -395,6 +395,7 @@ impl Generation {
             f.after_tokens.min(self.output_tokens)
         });
         let now = Instant::now();
+        let first_due = (self.sent == 0).then(|| self.schedule.next_due());
         let mut events = 0;
         while self.sent < limit && events < MAX_EVENTS_PER_FRAME && self.schedule.next_due() <= now
         {
@@ -404,6 +405,13 @@ impl Generation {
             let last = self.sent == self.output_tokens && self.fault.is_none();
             self.format.push_token(buf, word, last);
             events += 1;
+        }
+        if let Some(due) = first_due
+            && events > 0
+        {
+            self.lease
+                .counters()
+                .first_token(now.saturating_duration_since(due));
         }
     }
 

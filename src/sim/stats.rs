@@ -20,6 +20,24 @@ pub struct SimStats {
     pub faults_injected: BTreeMap<FaultKind, u64>,
     pub in_flight: u64,
     pub queued: u64,
+    /// Streams whose first token went out, and how late it went out in
+    /// total: the timer the simulator sleeps on wakes up a little after its
+    /// deadline (tokio's timers have millisecond granularity), so the real
+    /// TTFT is the configured one plus this lateness. Accuracy tests compare
+    /// the client's measurement with the real value.
+    pub first_tokens: u64,
+    pub first_token_lateness: std::time::Duration,
+}
+
+impl SimStats {
+    /// Mean lateness of the first token (zero before any stream).
+    #[must_use]
+    pub fn mean_first_token_lateness(&self) -> std::time::Duration {
+        match u32::try_from(self.first_tokens) {
+            Ok(0) | Err(_) => std::time::Duration::ZERO,
+            Ok(n) => self.first_token_lateness / n,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +46,8 @@ pub(crate) struct Counters {
     completed: AtomicU64,
     in_flight: AtomicU64,
     queued: AtomicU64,
+    first_tokens: AtomicU64,
+    first_token_lateness_us: AtomicU64,
     /// Indexed by the kind's position in `FaultKind::ALL`.
     faults: [AtomicU64; FaultKind::ALL.len()],
 }
@@ -46,6 +66,13 @@ impl Counters {
         if let Some(i) = FaultKind::ALL.iter().position(|k| *k == kind) {
             self.faults[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub(crate) fn first_token(&self, lateness: std::time::Duration) {
+        self.first_tokens.fetch_add(1, Ordering::Relaxed);
+        let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
+        self.first_token_lateness_us
+            .fetch_add(us, Ordering::Relaxed);
     }
 
     pub(crate) fn in_flight(&self) -> &AtomicU64 {
@@ -69,6 +96,10 @@ impl Counters {
             faults_injected,
             in_flight: self.in_flight.load(Ordering::Relaxed),
             queued: self.queued.load(Ordering::Relaxed),
+            first_tokens: self.first_tokens.load(Ordering::Relaxed),
+            first_token_lateness: std::time::Duration::from_micros(
+                self.first_token_lateness_us.load(Ordering::Relaxed),
+            ),
         }
     }
 }
