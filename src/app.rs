@@ -236,11 +236,33 @@ async fn next_stop_signal(terminate: &mut TerminateSignal) {
 async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let mut spec = config::load_race_file(&args.file).map_err(AppError::bad_input)?;
     apply_overrides(&mut spec, &args)?;
-    // Datasets and tokenizers load (and download, with a progress bar on
-    // stderr) before the TUI takes the screen.
-    let prompts = workload::load(&spec, &workload::LoadOptions::from_env())
-        .await
-        .map_err(AppError::bad_input)?;
+    let tui = if wants_tui(args.no_tui) {
+        Some(tui_options(&args.tui, None)?)
+    } else {
+        None
+    };
+    // Datasets and tokenizers load (and may download): on the TUI's loading
+    // screen, or with progress bars on stderr.
+    let mut load_options = workload::LoadOptions::from_env();
+    let prompts = match &tui {
+        Some(options) => {
+            let status = workload::LoadStatus::default();
+            load_options.hub.progress = workload::Progress::Shared(status.clone());
+            let loading = workload::load(&spec, &load_options);
+            match crate::ui::loading::run_loading(&status, &spec.name, &options.theme, loading)
+                .await
+                .context("the terminal UI failed")?
+            {
+                Some(loaded) => loaded,
+                None => {
+                    eprintln!("stopped while loading: nothing was raced");
+                    return Ok(Exit::Success);
+                }
+            }
+        }
+        None => workload::load(&spec, &load_options).await,
+    }
+    .map_err(AppError::bad_input)?;
     if prompts.skipped > 0 {
         eprintln!(
             "note: {} dataset records could not be read and were skipped",
@@ -259,12 +281,6 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
     });
     eprintln!("race {}", describe(&spec));
-
-    let tui = if wants_tui(args.no_tui) {
-        Some(tui_options(&args.tui, None)?)
-    } else {
-        None
-    };
 
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let race_dir = if args.no_save {

@@ -19,7 +19,11 @@ fn main() -> ExitCode {
             return ExitCode::from(Exit::SloFailed as u8);
         }
     };
-    match runtime.block_on(llm_locust::app::run(cli)) {
+    let result = runtime.block_on(llm_locust::app::run(cli));
+    // Everything that matters has been written by now; blocking work still
+    // running (a dataset being read when the user quit) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(exit) => exit.into(),
         Err(e) => {
             for line in format!("{:#}", e.error).lines() {

@@ -305,7 +305,7 @@ fn hub(endpoint: &str, cache: &Path, offline: bool) -> LoadOptions {
             cache_dir: cache.to_path_buf(),
             token: Some("hf_test_secret".to_owned()),
             offline,
-            progress: false,
+            progress: llm_locust::workload::Progress::Hidden,
         },
     }
 }

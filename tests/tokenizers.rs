@@ -64,7 +64,7 @@ fn offline() -> LoadOptions {
             cache_dir: std::env::temp_dir().join("llm-locust-no-cache"),
             token: None,
             offline: true,
-            progress: false,
+            progress: llm_locust::workload::Progress::Hidden,
         },
     }
 }
@@ -207,7 +207,7 @@ async fn a_hub_model_id_downloads_its_tokenizer_json_once() {
         cache_dir: cache.path().to_path_buf(),
         token: None,
         offline: false,
-        progress: false,
+        progress: llm_locust::workload::Progress::Hidden,
     };
     for _ in 0..2 {
         let loaded = tokenizer::load_all(&[Some("acme/tiny-model".to_owned())], &hub)

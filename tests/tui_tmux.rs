@@ -182,3 +182,58 @@ fn demo_race_in_a_real_terminal() {
     assert!(screen.contains("READY$"), "{screen}");
     session.assert_alternate_screen_off();
 }
+
+#[test]
+fn a_slow_load_shows_the_loading_screen_and_q_quits_before_the_race() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipping: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/tokenizers/qwen3/tokenizer.json");
+    if !tokenizer.is_file() {
+        println!(
+            "skipping: {} is absent (it is in ../shared/fixtures)",
+            tokenizer.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Hundreds of long synthetic prompts take seconds to build and check.
+    let race = tmp.path().join("slow.yaml");
+    std::fs::write(
+        &race,
+        format!(
+            "race:\n  name: Slow to load\n  duration: 5\n  dataset: synthetic\n  \
+             target_input_tokens: 4096\n  synthetic: {{prompts: 256}}\n  engines:\n    \
+             - name: a\n      tokenizer: {}\n      simulate: {{ttft_ms: 20}}\n",
+            tokenizer.display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let name = format!("llm-locust-load-{}", std::process::id());
+    let command = format!(
+        "{} race {} --output-dir {}; echo EXIT=$?; sleep 30",
+        env!("CARGO_BIN_EXE_llm-locust"),
+        race.display(),
+        out.display()
+    );
+    let started = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"])
+        .arg(&command)
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let session = Session(name);
+    session.wait_for("the loading screen", Duration::from_secs(10), |s| {
+        s.contains("Slow to load") && s.contains("Loading:")
+    });
+    session.send(&["q"]);
+    let screen = session.wait_for("the exit", Duration::from_secs(10), |s| s.contains("EXIT="));
+    assert!(screen.contains("stopped while loading"), "{screen}");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    session.assert_alternate_screen_off();
+    // Nothing was raced, so nothing was written.
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+}

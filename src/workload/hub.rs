@@ -29,6 +29,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::progress::Progress;
+
 /// Default hub address.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
@@ -98,8 +100,8 @@ pub struct Hub {
     pub cache_dir: PathBuf,
     pub token: Option<String>,
     pub offline: bool,
-    /// Draw a progress bar on stderr while downloading.
-    pub progress: bool,
+    /// Where download progress is shown.
+    pub progress: Progress,
 }
 
 impl std::fmt::Debug for Hub {
@@ -153,7 +155,11 @@ impl Hub {
             cache_dir,
             token,
             offline,
-            progress: std::io::stderr().is_terminal(),
+            progress: if std::io::stderr().is_terminal() {
+                Progress::Stderr
+            } else {
+                Progress::Hidden
+            },
         }
     }
 
@@ -301,7 +307,9 @@ impl Hub {
             .file_name()
             .map_or_else(|| "download".into(), |n| n.to_string_lossy().into_owned());
         let temp = dir.join(format!(".{name}.{}.incomplete", std::process::id()));
-        let bar = self.progress.then(|| progress_bar(what, expected));
+        let bar = self
+            .progress
+            .show(progress_bar(expected), format!("downloading {what}"));
 
         let result = async {
             let mut out = tokio::fs::File::create(&temp)
@@ -359,12 +367,11 @@ impl Hub {
     }
 }
 
-fn progress_bar(what: &str, total: Option<u64>) -> indicatif::ProgressBar {
+fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
     let bar = match total {
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::no_length(),
     };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     let template = if total.is_some() {
         "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}"
     } else {
@@ -373,7 +380,6 @@ fn progress_bar(what: &str, total: Option<u64>) -> indicatif::ProgressBar {
     if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
-    bar.set_message(format!("downloading {what}"));
     bar
 }
 

@@ -5,11 +5,13 @@
 
 mod datasets;
 pub mod hub;
+pub mod progress;
 mod prompts;
 pub mod synthetic;
 pub mod tokenizer;
 
 pub use datasets::{Format, PublicDataset, Records, read_file};
+pub use progress::{LoadStatus, LoadView, Progress};
 pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
 
 /// Token count estimate used when no tokenizer or server count is available:

@@ -150,13 +150,13 @@ pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, W
         Source::File(path) => Some(path.clone()),
         _ => None,
     };
-    let spinner = options.hub.progress.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        bar.set_message(format!("reading dataset '{label}' and counting tokens"));
+    let spinner = options.hub.progress.show(
+        indicatif::ProgressBar::new_spinner(),
+        format!("reading dataset '{label}' and counting tokens"),
+    );
+    if let Some(bar) = &spinner {
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
+    }
     let spec = spec.clone();
     let built = tokio::task::spawn_blocking(move || {
         build(&spec, source, path.as_deref(), label, &tokenizers)
