@@ -50,3 +50,21 @@ impl<E: Into<anyhow::Error>> From<E> for AppError {
         AppError::failure(e)
     }
 }
+
+/// An error with its causes on one line, e.g. "error sending request:
+/// connection refused" (reqwest's own message is terse). A cause already
+/// contained in the text so far is not repeated.
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::secrets::{looks_secret, redact, scrub_urls_in};
 use crate::config::{EndpointKind, EngineSpec};
+use crate::error::error_chain;
 use crate::metrics::{ErrorKind, RequestError};
 
 /// Called with the text of each content-bearing chunk and its arrival time.
@@ -469,21 +470,6 @@ async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
     }
     body.truncate(limit);
     String::from_utf8_lossy(&body).trim().to_owned()
-}
-
-/// The error with its sources, e.g. "error sending request: connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = s.source();
-    }
-    message
 }
 
 fn clip(text: &str, max_chars: usize) -> &str {

@@ -30,6 +30,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::progress::Progress;
+use crate::error::error_chain;
 
 /// Default hub address.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -381,19 +382,4 @@ fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// An error with its causes, on one line (reqwest's own message is terse).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
