@@ -236,26 +236,7 @@ fn select(
     // Counted in batches (encoded in parallel), stopping once enough fit.
     'batches: for batch in prompts.chunks(SELECT_BATCH) {
         let counts: Vec<u32> = match tokenizer {
-            Some(t) => {
-                // A token covers at least one byte of text, so a prompt with
-                // fewer bytes than the lower bound cannot fit: not encoded.
-                let long: Vec<&str> = batch
-                    .iter()
-                    .filter(|p| p.len() >= lo as usize)
-                    .map(String::as_str)
-                    .collect();
-                let mut counted = t.count_batch(&long)?.into_iter();
-                batch
-                    .iter()
-                    .map(|p| {
-                        if p.len() >= lo as usize {
-                            counted.next().unwrap_or(0)
-                        } else {
-                            u32::try_from(p.len()).unwrap_or(u32::MAX)
-                        }
-                    })
-                    .collect()
-            }
+            Some(t) => count_for_selection(t, batch, lo, hi)?,
             None => batch.iter().map(|p| estimate_tokens(p)).collect(),
         };
         for (prompt, n) in batch.iter().zip(counts) {
@@ -282,6 +263,58 @@ fn select(
         });
     }
     Ok((kept, skipped))
+}
+
+/// Bytes of a long prompt encoded first to see whether it can fit: far more
+/// than natural text takes per token (3–5 bytes), so a prompt whose head
+/// already holds more than `hi` tokens is too long without encoding it all.
+const HEAD_BYTES_PER_TOKEN: usize = 12;
+
+/// Token counts for selection against `lo..=hi`, encoding no more than
+/// decides it: a prompt shorter in bytes than `lo` cannot fit (a token
+/// covers at least one byte) and is not encoded; a long prompt is first
+/// encoded only up to [`HEAD_BYTES_PER_TOKEN`]` × hi` bytes, and if its head
+/// is already too long (by more than the one token a cut word may add) its
+/// head's count stands for it. Every prompt that may fit is counted whole.
+fn count_for_selection(
+    tokenizer: &Tokenizer,
+    batch: &[String],
+    lo: u32,
+    hi: u32,
+) -> Result<Vec<u32>, WorkloadError> {
+    let head_bytes = (hi as usize).saturating_mul(HEAD_BYTES_PER_TOKEN);
+    let head = |p: &str| -> usize {
+        let mut cut = head_bytes.min(p.len());
+        while !p.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        cut
+    };
+    let mut counts: Vec<u32> = batch
+        .iter()
+        .map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX))
+        .collect();
+    // First pass: every prompt that might fit, long ones by their head.
+    let first: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].len() >= lo as usize)
+        .collect();
+    let texts: Vec<&str> = first
+        .iter()
+        .map(|&i| &batch[i][..head(&batch[i])])
+        .collect();
+    for (&i, n) in first.iter().zip(tokenizer.count_batch(&texts)?) {
+        counts[i] = n;
+    }
+    // Second pass: long prompts whose head did not rule them out.
+    let whole: Vec<usize> = first
+        .into_iter()
+        .filter(|&i| head(&batch[i]) < batch[i].len() && counts[i] <= hi.saturating_add(1))
+        .collect();
+    let texts: Vec<&str> = whole.iter().map(|&i| batch[i].as_str()).collect();
+    for (&i, n) in whole.iter().zip(tokenizer.count_batch(&texts)?) {
+        counts[i] = n;
+    }
+    Ok(counts)
 }
 
 fn count_per_engine(
@@ -451,6 +484,40 @@ mod tests {
         spec.target_input_tokens = target;
         spec.input_tolerance_tokens = tolerance;
         spec
+    }
+
+    /// Every whitespace-separated word is one token (unknown words too).
+    fn word_tokenizer() -> Tokenizer {
+        use tokenizers::models::wordlevel::WordLevel;
+        use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;
+        let vocab = [("[UNK]".to_owned(), 0), ("the".to_owned(), 1)];
+        let model = WordLevel::builder()
+            .vocab(vocab.into_iter().collect())
+            .unk_token("[UNK]".to_owned())
+            .build()
+            .unwrap();
+        let mut inner = tokenizers::Tokenizer::new(model);
+        inner.with_pre_tokenizer(Some(WhitespaceSplit));
+        Tokenizer::new("words", inner)
+    }
+
+    #[test]
+    fn long_prompts_are_judged_by_their_head_without_losing_any_that_fit() {
+        let tokenizer = word_tokenizer();
+        let words = |n: usize, word: &str| vec![word; n].join(" ");
+        let batch = vec![
+            words(20, "the"),            // fits
+            words(5_000, "the"),         // far too long: its head says so
+            words(21, &"x".repeat(100)), // fits, 101 bytes per token
+            words(400, &"y".repeat(60)), // too long, only seen whole
+            "the".to_owned(),            // shorter than the lower bound
+        ];
+        let counts = count_for_selection(&tokenizer, &batch, 18, 22).unwrap();
+        assert_eq!(counts[0], 20);
+        assert!(counts[1] > 23, "{}", counts[1]);
+        assert_eq!(counts[2], 21);
+        assert!(counts[3] > 22, "{}", counts[3]);
+        assert_eq!(counts[4], 3, "its byte length stands for it");
     }
 
     #[test]
