@@ -677,6 +677,11 @@ fn whole(p: &mut Problems, path: &str, v: i64, min: i64, max: i64) -> i64 {
     }
 }
 
+/// Longest prompt or answer a race may ask for, in tokens: beyond every
+/// model's context window, and small enough that building synthetic prompts
+/// of it stays within memory.
+const MAX_PROMPT_TOKENS: i64 = 1_000_000;
+
 fn whole_u32(p: &mut Problems, path: &str, v: i64, min: i64, max: i64) -> u32 {
     u32::try_from(whole(p, path, v, min, max.min(i64::from(u32::MAX)))).unwrap_or(u32::MAX)
 }
@@ -771,10 +776,10 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
     let seed = seed.unwrap_or(DEFAULT_SEED);
     let countdown = secs_opt(p, "race.countdown_s", countdown_s, true, DEFAULT_COUNTDOWN);
     let dataset = dataset_spec(dataset.as_deref(), file, p);
-    let target_input_tokens =
-        target_input_tokens.map(|v| whole_u32(p, "race.target_input_tokens", v, 1, i64::MAX));
-    let target_output_tokens =
-        target_output_tokens.map(|v| whole_u32(p, "race.target_output_tokens", v, 1, i64::MAX));
+    let target_input_tokens = target_input_tokens
+        .map(|v| whole_u32(p, "race.target_input_tokens", v, 1, MAX_PROMPT_TOKENS));
+    let target_output_tokens = target_output_tokens
+        .map(|v| whole_u32(p, "race.target_output_tokens", v, 1, MAX_PROMPT_TOKENS));
     let input_tolerance_tokens = input_tolerance_tokens.map_or(DEFAULT_INPUT_TOLERANCE, |v| {
         whole_u32(p, "race.input_tolerance_tokens", v, 0, i64::MAX)
     });
@@ -867,10 +872,10 @@ fn synthetic_spec(
     }
     spec.min_tokens = f
         .min_tokens
-        .map(|v| whole_u32(p, "race.synthetic.min_tokens", v, 1, i64::MAX));
+        .map(|v| whole_u32(p, "race.synthetic.min_tokens", v, 1, MAX_PROMPT_TOKENS));
     spec.max_tokens = f
         .max_tokens
-        .map(|v| whole_u32(p, "race.synthetic.max_tokens", v, 1, i64::MAX));
+        .map(|v| whole_u32(p, "race.synthetic.max_tokens", v, 1, MAX_PROMPT_TOKENS));
     if let (Some(lo), Some(hi)) = (spec.min_tokens, spec.max_tokens) {
         if lo > hi {
             p.add(

@@ -15,7 +15,7 @@
 //! ShareGPT file (~650 MB) is never held whole.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
@@ -222,6 +222,67 @@ pub fn read_bytes(
     }
 }
 
+/// Longest line a text or JSONL dataset may hold; longer ones are skipped
+/// (and counted) without being held in memory.
+const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// Lines of a text or JSONL file, each bounded in size and checked for
+/// UTF-8 on its own, so one bad line is one skipped record.
+struct Lines<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// 1-based number of the line last returned.
+    number: usize,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            buf: Vec::new(),
+            number: 0,
+        }
+    }
+
+    /// The next line: `Ok(None)` at the end; the line, or why it is unusable.
+    fn next_line(&mut self) -> std::io::Result<Option<Result<String, String>>> {
+        self.buf.clear();
+        let read = (&mut self.reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut self.buf)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+        } else if self.buf.len() as u64 > MAX_LINE_BYTES {
+            // Skip the rest of the line, a bounded piece at a time.
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                let n = (&mut self.reader)
+                    .take(1 << 20)
+                    .read_until(b'\n', &mut rest)?;
+                if n == 0 || rest.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            return Ok(Some(Err(format!(
+                "the line is longer than {} MiB",
+                MAX_LINE_BYTES >> 20
+            ))));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some(
+            String::from_utf8(std::mem::take(&mut self.buf))
+                .map_err(|_| "the line is not valid UTF-8 text".to_owned()),
+        ))
+    }
+}
+
 fn read_stream(
     reader: impl BufRead,
     format: Format,
@@ -230,24 +291,33 @@ fn read_stream(
     let mut records = Records::default();
     match format {
         Format::Text => {
-            for line in reader.lines() {
-                let line = line.map_err(read_err(path))?;
-                let line = line.trim();
-                if !line.is_empty() {
-                    records.prompts.push(line.to_owned());
+            let mut lines = Lines::new(reader);
+            while let Some(line) = lines.next_line().map_err(read_err(path))? {
+                let n = lines.number;
+                match line.map(|l| l.trim().to_owned()) {
+                    Ok(l) if l.is_empty() => {}
+                    prompt => records.take(prompt, || format!("line {n}")),
                 }
             }
         }
         Format::Jsonl => {
-            for (i, line) in reader.lines().enumerate() {
-                let line = line.map_err(read_err(path))?;
-                if line.trim().is_empty() {
-                    continue;
+            let mut lines = Lines::new(reader);
+            while let Some(line) = lines.next_line().map_err(read_err(path))? {
+                let n = lines.number;
+                let prompt = line.and_then(|line| {
+                    if line.trim().is_empty() {
+                        return Ok(None);
+                    }
+                    serde_json::from_str::<Value>(&line)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| prompt_of(&v))
+                        .map(Some)
+                });
+                match prompt {
+                    Ok(None) => {}
+                    Ok(Some(p)) => records.take(Ok(p), String::new),
+                    Err(reason) => records.take(Err(reason), || format!("line {n}")),
                 }
-                let prompt = serde_json::from_str::<Value>(&line)
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| prompt_of(&v));
-                records.take(prompt, || format!("line {}", i + 1));
             }
         }
         Format::JsonArray => {
@@ -388,6 +458,22 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_line_that_is_not_utf8_is_one_skipped_record() {
+        let jsonl: &[u8] =
+            b"{\"prompt\": \"one\"}\n{\"prompt\": \"t\xffo\"}\r\n{\"prompt\": \"three\"}";
+        let records =
+            super::read_stream(jsonl, super::Format::Jsonl, std::path::Path::new("x")).unwrap();
+        assert_eq!(records.prompts, ["one", "three"]);
+        assert_eq!(records.skipped, 1);
+        let text: &[u8] = b"alpha\n\xfe\xff\n\n  beta  \r\n";
+        let records =
+            super::read_stream(text, super::Format::Text, std::path::Path::new("x")).unwrap();
+        assert_eq!(records.prompts, ["alpha", "beta"]);
+        assert_eq!(records.skipped, 1);
+        assert!(records.first_problem.unwrap().starts_with("line 2"));
+    }
+
     use super::*;
 
     #[test]

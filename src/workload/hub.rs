@@ -30,7 +30,12 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::progress::Progress;
+use crate::config::secrets::{scrub_url, scrub_urls_in};
 use crate::error::error_chain;
+
+/// Largest file a download may bring when the server does not say its size
+/// (the largest dataset used, ShareGPT, is under 1 GB).
+const MAX_DOWNLOAD_BYTES: u64 = 8 << 30;
 
 /// Default hub address.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
@@ -218,8 +223,11 @@ impl Hub {
 
     async fn download(&self, file: &HubFile, what: &str) -> Result<PathBuf, HubError> {
         let url = self.url(file);
+        // HF_ENDPOINT may carry credentials (https://user:token@mirror/):
+        // messages and logs name the URL without them.
+        let shown_url = scrub_url(&url);
         let http = |reason: String, hint: &str| HubError::Http {
-            url: url.clone(),
+            url: shown_url.clone(),
             reason,
             hint: hint.to_owned(),
         };
@@ -230,6 +238,8 @@ impl Hub {
         let client = reqwest::Client::builder()
             .user_agent(concat!("llm-locust/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
+            // A server that stops sending must not hang the race's start.
+            .read_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| http(e.to_string(), ""))?;
@@ -241,13 +251,16 @@ impl Hub {
         let response = loop {
             let mut request = client.get(current.clone());
             if let Some(token) = &self.token {
-                if current.host_str() == hub_url.host_str() && current.port() == hub_url.port() {
+                if current.host_str() == hub_url.host_str()
+                    && current.port() == hub_url.port()
+                    && current.scheme() == hub_url.scheme()
+                {
                     request = request.bearer_auth(token);
                 }
             }
             let response = request.send().await.map_err(|e| {
                 http(
-                    error_chain(&e),
+                    scrub_urls_in(&error_chain(&e)),
                     "; check the network, set HF_ENDPOINT to a reachable mirror, \
                      or use a cached copy with HF_HUB_OFFLINE=1",
                 )
@@ -323,13 +336,22 @@ impl Hub {
                     http(
                         format!(
                             "the download broke off after {received} bytes: {}",
-                            error_chain(&e)
+                            scrub_urls_in(&error_chain(&e))
                         ),
                         "; run again to retry",
                     )
                 })?;
                 out.write_all(&chunk).await.map_err(cache_err(&temp))?;
                 received += chunk.len() as u64;
+                if received > expected.unwrap_or(MAX_DOWNLOAD_BYTES) {
+                    return Err(http(
+                        format!(
+                            "the server sent more than the {} bytes expected",
+                            expected.unwrap_or(MAX_DOWNLOAD_BYTES)
+                        ),
+                        "; check HF_ENDPOINT",
+                    ));
+                }
                 if let Some(bar) = &bar {
                     bar.set_position(received);
                 }
@@ -363,7 +385,7 @@ impl Hub {
         tokio::fs::write(&main, &commit)
             .await
             .map_err(cache_err(&main))?;
-        tracing::info!(url = %url, path = %target.display(), "downloaded hub file");
+        tracing::info!(url = %shown_url, path = %target.display(), "downloaded hub file");
         Ok(target)
     }
 }
