@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, run_bin as run};
+use common::{bin, race_dir, run_bin as run, summary};
 
 fn write_race(dir: &Path, yaml: &str) -> PathBuf {
     let path = dir.join("race.yaml");
@@ -16,19 +16,6 @@ fn write_race(dir: &Path, yaml: &str) -> PathBuf {
 }
 
 /// The one race folder inside `out`.
-fn race_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
-}
-
 /// The per-request CSV of one engine in a race folder.
 fn engine_csv(dir: &Path, engine: &str) -> PathBuf {
     std::fs::read_dir(dir)

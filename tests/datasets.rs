@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -663,14 +665,8 @@ fn the_dataset_option_overrides_the_file_and_skipped_records_reach_the_summary()
         stderr.contains("2 dataset records could not be read"),
         "{stderr}"
     );
-    let dir = std::fs::read_dir(&results)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let dir = common::race_dir(&results);
+    let summary = common::summary(&dir);
     assert_eq!(summary["workload"]["skipped_records"], 2);
     assert_eq!(summary["workload"]["prompts"], 2);
     assert_eq!(summary["workload"]["dataset"], data.to_str().unwrap());

@@ -66,12 +66,7 @@ fn race(tmp: &Path, yaml: &str) -> (PathBuf, String) {
         "{}",
         stderr(&output)
     );
-    let dirs: Vec<PathBuf> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1);
-    (dirs[0].clone(), table(&output.stdout))
+    (common::race_dir(&out), table(&output.stdout))
 }
 
 fn files_named(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -443,12 +438,7 @@ fn a_killed_race_leaves_a_race_file_that_replays_up_to_the_kill() {
     std::thread::sleep(Duration::from_millis(3000));
     child.kill().unwrap(); // SIGKILL: no chance to close anything
     child.wait().unwrap();
-    let dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = common::race_dir(&out);
     let started = Instant::now();
     let recording = racefile::read(&dir.join(racefile::FILE_NAME)).unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));

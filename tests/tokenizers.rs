@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -289,14 +291,8 @@ async fn tokenizer_counts_and_their_source_reach_the_csv_and_summary() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let results = tmp.path().join("out");
-    let dir = std::fs::read_dir(&results)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let dir = common::race_dir(&results);
+    let summary = common::summary(&dir);
     let engines = summary["engines"].as_array().unwrap();
     let source = |name: &str| {
         engines.iter().find(|e| e["name"] == name).unwrap()["input_token_source"].clone()

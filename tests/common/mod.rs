@@ -25,6 +25,21 @@ pub fn run_bin(args: &[&str]) -> std::process::Output {
     bin().args(args).output().unwrap()
 }
 
+/// The one race folder a race wrote into `out`.
+pub fn race_dir(out: &Path) -> std::path::PathBuf {
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+/// A race folder's `summary.json`.
+pub fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap()
+}
+
 /// Keeps every finished record.
 #[derive(Clone, Default)]
 pub struct Collect(pub Arc<Mutex<Vec<RequestRecord>>>);
