@@ -305,18 +305,17 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         tui.is_none(),
     );
 
-    // The CSV writer needs the start time, known only once the race is set
-    // up; records cannot arrive before the start signal, so a small
-    // forwarding sink bridges the gap.
+    // The writers learn the start time once the race is set up; records
+    // cannot arrive before the start signal.
     let engine_names: Vec<String> = spec.engines.iter().map(|e| e.name.clone()).collect();
-    let (bridge, bridge_rx) = BridgeSink::new();
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
-    let mut race_file = None;
+    let mut writers = None;
     if let Some(dir) = &race_dir {
-        let (sink, writer) = RaceFileWriter::create(&dir.join(racefile::FILE_NAME))?;
-        sinks.push(Box::new(sink));
-        sinks.push(Box::new(bridge));
-        race_file = Some(writer);
+        let (file_sink, race_file) = RaceFileWriter::create(&dir.join(racefile::FILE_NAME))?;
+        let (csv_sink, csv) = CsvWriter::create(dir, &engine_names, &stamp, &spec.slug)?;
+        sinks.push(Box::new(file_sink));
+        sinks.push(Box::new(csv_sink));
+        writers = Some((race_file, csv));
     }
     let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())
         .await
@@ -327,22 +326,11 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
                 AppError::failure(e)
             }
         })?;
-    if let Some(writer) = &race_file {
-        writer.start(&spec, &running.engine_urls, running.started_at, &stamp);
+    if let Some((race_file, csv)) = &writers {
+        race_file.start(&spec, &running.engine_urls, running.started_at, &stamp);
+        csv.start(running.started_at);
     }
-    let csv = match &race_dir {
-        Some(dir) => {
-            let (mut sink, writer) =
-                CsvWriter::create(dir, &engine_names, &stamp, &spec.slug, running.started_at)?;
-            std::thread::spawn(move || {
-                for record in bridge_rx {
-                    sink.event(Duration::ZERO, &crate::engine::RaceEvent::Finished(record));
-                }
-            });
-            Some(writer)
-        }
-        None => None,
-    };
+    let (race_file, csv) = writers.unzip();
     let outcome = match tui {
         Some(options) => {
             // The TUI runs on this (the main) thread; the race runs on the
@@ -427,29 +415,6 @@ fn finish_race(
     }
 }
 
-/// Forwards records from the aggregator to a std channel.
-struct BridgeSink {
-    tx: std::sync::mpsc::Sender<Box<crate::metrics::RequestRecord>>,
-}
-
-impl BridgeSink {
-    fn new() -> (
-        Self,
-        std::sync::mpsc::Receiver<Box<crate::metrics::RequestRecord>>,
-    ) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        (BridgeSink { tx }, rx)
-    }
-}
-
-impl RecordSink for BridgeSink {
-    fn event(&mut self, _at: Duration, event: &crate::engine::RaceEvent) {
-        if let crate::engine::RaceEvent::Finished(record) = event {
-            let _ = self.tx.send(record.clone());
-        }
-    }
-}
-
 fn read_recording(file: &Path) -> Result<Recording, AppError> {
     let recording = racefile::read(file).map_err(AppError::bad_input)?;
     if let Some(notice) = &recording.notice {
@@ -509,13 +474,8 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
         .iter()
         .map(|e| e.name.clone())
         .collect();
-    let (mut sink, csv) = CsvWriter::create(
-        &dir,
-        &names,
-        &stamp,
-        &recording.spec.slug,
-        recording.started_at,
-    )?;
+    let (mut sink, csv) = CsvWriter::create(&dir, &names, &stamp, &recording.spec.slug)?;
+    csv.start(recording.started_at);
     for (at, event) in &recording.events {
         sink.event(*at, event);
     }

@@ -42,35 +42,42 @@ pub fn csv_file_name(engine: &str, stamp: &str, race_slug: &str) -> String {
     format!("{engine}-{stamp}-{race_slug}.csv")
 }
 
+enum Message {
+    /// The wall-clock time of the start signal, which rows are stamped from.
+    Start(SystemTime),
+    Record(Box<RequestRecord>),
+}
+
 /// The aggregator's end of the writer: hands records to the writer thread.
 pub struct CsvSink {
-    tx: mpsc::Sender<Box<RequestRecord>>,
+    tx: mpsc::Sender<Message>,
 }
 
 impl RecordSink for CsvSink {
     fn event(&mut self, _at: Duration, event: &RaceEvent) {
         if let RaceEvent::Finished(record) = event {
             // If the writer thread died (disk error), it reports that on join.
-            let _ = self.tx.send(record.clone());
+            let _ = self.tx.send(Message::Record(record.clone()));
         }
     }
 }
 
 /// The writer thread; `finish` waits for it and returns the files written.
 pub struct CsvWriter {
+    tx: mpsc::Sender<Message>,
     paths: Vec<PathBuf>,
     thread: JoinHandle<std::io::Result<()>>,
 }
 
 impl CsvWriter {
     /// Creates one CSV per engine in `dir` and starts the writer thread.
-    /// `started_at` is the wall-clock time of the start signal.
+    /// Rows are written once [`start`](Self::start) has given the time of
+    /// the start signal (known only when the race is set up).
     pub fn create(
         dir: &Path,
         engines: &[String],
         stamp: &str,
         race_slug: &str,
-        started_at: SystemTime,
     ) -> anyhow::Result<(CsvSink, CsvWriter)> {
         use anyhow::Context as _;
         let mut writers = Vec::new();
@@ -86,17 +93,23 @@ impl CsvWriter {
             writers.push(writer);
             paths.push(path);
         }
-        let (tx, rx) = mpsc::channel::<Box<RequestRecord>>();
+        let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("csv-writer".into())
-            .spawn(move || write_loop(&rx, &mut writers, started_at))
+            .spawn(move || write_loop(&rx, &mut writers))
             .context("cannot start the CSV writer thread")?;
-        Ok((CsvSink { tx }, CsvWriter { paths, thread }))
+        Ok((CsvSink { tx: tx.clone() }, CsvWriter { tx, paths, thread }))
+    }
+
+    /// `started_at` is the wall-clock time of the start signal.
+    pub fn start(&self, started_at: SystemTime) {
+        let _ = self.tx.send(Message::Start(started_at));
     }
 
     /// Waits until every record has been written (the sink must have been
     /// dropped, which happens when the race ends).
     pub fn finish(self) -> anyhow::Result<Vec<PathBuf>> {
+        drop(self.tx);
         match self.thread.join() {
             Ok(Ok(())) => Ok(self.paths),
             Ok(Err(e)) => Err(anyhow::anyhow!("writing the per-request CSV failed: {e}")),
@@ -106,25 +119,44 @@ impl CsvWriter {
 }
 
 fn write_loop(
-    rx: &mpsc::Receiver<Box<RequestRecord>>,
+    rx: &mpsc::Receiver<Message>,
     writers: &mut [csv::Writer<BufWriter<File>>],
-    started_at: SystemTime,
 ) -> std::io::Result<()> {
+    let mut early = Vec::new();
+    let started_at = loop {
+        match rx.recv() {
+            Ok(Message::Start(at)) => break at,
+            Ok(Message::Record(record)) => early.push(record),
+            // No race started: the files keep their header only.
+            Err(mpsc::RecvError) => return flush_all(writers),
+        }
+    };
+    for record in early {
+        write_row(writers, &record, started_at)?;
+    }
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
-            Ok(record) => {
-                if let Some(w) = writers.get_mut(record.engine) {
-                    w.write_record(row(&record, started_at))?;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                for w in writers.iter_mut() {
-                    w.flush()?;
-                }
-            }
+            Ok(Message::Record(record)) => write_row(writers, &record, started_at)?,
+            Ok(Message::Start(_)) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => flush_all(writers)?,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    flush_all(writers)
+}
+
+fn write_row(
+    writers: &mut [csv::Writer<BufWriter<File>>],
+    record: &RequestRecord,
+    started_at: SystemTime,
+) -> std::io::Result<()> {
+    match writers.get_mut(record.engine) {
+        Some(w) => Ok(w.write_record(row(record, started_at))?),
+        None => Ok(()),
+    }
+}
+
+fn flush_all(writers: &mut [csv::Writer<BufWriter<File>>]) -> std::io::Result<()> {
     for w in writers.iter_mut() {
         w.flush()?;
     }
