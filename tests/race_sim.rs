@@ -15,22 +15,24 @@ use llm_locust::sim;
 use llm_locust::workload::estimate_tokens;
 use tokio_util::sync::CancellationToken;
 
+/// A simulator on 127.0.0.1 at a free port.
+async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    sim::serve(spec, addr, CancellationToken::new())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
-    let cancel = CancellationToken::new();
-    let server = sim::serve(
-        SimSpec {
-            ttft: Duration::from_millis(80),
-            tpot: Duration::from_millis(12),
-            jitter: 0.0,
-            prefill_per_token: Duration::ZERO,
-            ..SimSpec::default()
-        },
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        cancel.clone(),
-    )
-    .await
-    .unwrap();
+    let server = serve_sim(SimSpec {
+        ttft: Duration::from_millis(80),
+        tpot: Duration::from_millis(12),
+        jitter: 0.0,
+        prefill_per_token: Duration::ZERO,
+        ..SimSpec::default()
+    })
+    .await;
     let spec = spec(&format!(
         r"
 race:
@@ -88,20 +90,14 @@ race:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_counts_match_what_the_server_served() {
-    let cancel = CancellationToken::new();
-    let server = sim::serve(
-        SimSpec {
-            ttft: Duration::from_millis(5),
-            tpot: Duration::from_millis(1),
-            jitter: 0.0,
-            output_tokens: Some(7),
-            ..SimSpec::default()
-        },
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        cancel.clone(),
-    )
-    .await
-    .unwrap();
+    let server = serve_sim(SimSpec {
+        ttft: Duration::from_millis(5),
+        tpot: Duration::from_millis(1),
+        jitter: 0.0,
+        output_tokens: Some(7),
+        ..SimSpec::default()
+    })
+    .await;
     let spec = spec(&format!(
         r"
 race:
