@@ -500,6 +500,9 @@ async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
         capacity: args.capacity,
         error_rate: args.error_rate,
         seed: args.seed,
+        reasoning_tokens: args.reasoning_tokens,
+        done_delay: Duration::from_secs_f64(args.done_delay_ms / 1000.0),
+        quirks: args.quirks.into_iter().collect(),
         ..SimSpec::default()
     };
     for (kind, rate) in args.faults {

@@ -135,9 +135,22 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
     pub error_rate: f64,
     /// Probability of one fault kind, e.g. --fault http_429=0.05 (repeatable;
-    /// kinds: http_429, http_500, http_503, reset, stall, malformed, stream_error)
+    /// kinds: http_429, http_500, http_503, reset, stall, malformed,
+    /// stream_error, event_error)
     #[arg(long = "fault", value_name = "KIND=RATE", value_parser = fault)]
     pub faults: Vec<(crate::config::FaultKind, f64)>,
+    /// The first N output tokens of each answer are reasoning tokens
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub reasoning_tokens: u32,
+    /// Pause between the last token and the usage report and [DONE]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative_f64)]
+    pub done_delay_ms: f64,
+    /// Stream like a real server or proxy does (repeatable): zero_usage,
+    /// both_reasoning_names, empty_answer, empty_finish_reason,
+    /// no_final_newline, tool_calls, usage_in_finish_chunk,
+    /// usage_with_empty_delta, nulls, no_usage
+    #[arg(long = "quirk", value_name = "NAME", value_parser = quirk)]
+    pub quirks: Vec<crate::config::Quirk>,
     /// Seed for jitter, output text and faults
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -191,6 +204,14 @@ fn fraction(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("'{s}' must be between 0 and 1"))
     }
+}
+
+fn quirk(s: &str) -> Result<crate::config::Quirk, String> {
+    use crate::config::Quirk;
+    Quirk::from_name(s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+        format!("unknown quirk '{s}'; use one of {}", names.join(", "))
+    })
 }
 
 fn fault(s: &str) -> Result<(crate::config::FaultKind, f64), String> {

@@ -26,6 +26,7 @@ fn engine(url: &str, timeout: Duration) -> EngineSpec {
         max_tokens: Some(8),
         temperature: None,
         ignore_eos: false,
+        count_reasoning: false,
         timeout,
         cost_per_hour: None,
     }

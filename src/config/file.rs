@@ -129,6 +129,8 @@ pub struct EngineFile {
     pub max_tokens: Option<i64>,
     pub temperature: Option<f64>,
     pub ignore_eos: Option<bool>,
+    /// An answer of reasoning tokens alone counts as a success.
+    pub count_reasoning: Option<bool>,
     pub timeout_s: Option<f64>,
     pub cost_per_hour: Option<f64>,
     /// `simulate:` with no value means the simulator with its defaults.
@@ -150,6 +152,10 @@ pub struct SimulateFile {
     pub faults: Option<BTreeMap<String, f64>>,
     pub stall_s: Option<f64>,
     pub seed: Option<u64>,
+    pub reasoning_tokens: Option<i64>,
+    pub done_delay_ms: Option<f64>,
+    /// Quirk names; checked in `validate`.
+    pub quirks: Option<Vec<String>>,
 }
 
 /// A present key with no value (`simulate:`) means "on, with defaults".

@@ -2,7 +2,7 @@
 //! program runs from. Built only by `config::validate` from the YAML DTOs, so
 //! every value here has already been checked; nothing downstream re-validates.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -197,6 +197,10 @@ pub struct EngineSpec {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f64>,
     pub ignore_eos: bool,
+    /// Reasoning tokens alone make a successful answer (otherwise an answer
+    /// with only reasoning is an `empty_answer`).
+    #[serde(default)]
+    pub count_reasoning: bool,
     pub timeout: Duration,
     pub cost_per_hour: Option<f64>,
 }
@@ -218,10 +222,12 @@ pub enum FaultKind {
     Malformed,
     /// An in-stream `{"error": ...}` event.
     StreamError,
+    /// An SSE `event: error` (as TGI and some proxies send) mid-stream.
+    EventError,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Http429,
         FaultKind::Http500,
         FaultKind::Http503,
@@ -229,6 +235,7 @@ impl FaultKind {
         FaultKind::Stall,
         FaultKind::Malformed,
         FaultKind::StreamError,
+        FaultKind::EventError,
     ];
 
     pub fn name(self) -> &'static str {
@@ -240,6 +247,7 @@ impl FaultKind {
             FaultKind::Stall => "stall",
             FaultKind::Malformed => "malformed",
             FaultKind::StreamError => "stream_error",
+            FaultKind::EventError => "event_error",
         }
     }
 
@@ -270,6 +278,78 @@ pub struct SimSpec {
     /// How long a stalled stream stays silent before the server drops it.
     pub stall: Duration,
     pub seed: u64,
+    /// The first this many output tokens are reasoning (`reasoning_content`),
+    /// the rest the answer.
+    #[serde(default)]
+    pub reasoning_tokens: u32,
+    /// Pause between the last token and the usage report and `[DONE]`.
+    #[serde(default)]
+    pub done_delay: Duration,
+    /// Ways real servers and proxies stream differently.
+    #[serde(default)]
+    pub quirks: BTreeSet<Quirk>,
+}
+
+/// A way a real server or proxy streams that the simulator can copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Quirk {
+    /// `usage` with every count 0 in every chunk, and once more after the
+    /// real usage report (LiteLLM).
+    ZeroUsage,
+    /// Reasoning deltas carry both `reasoning_content` and `reasoning`.
+    BothReasoningNames,
+    /// A role chunk, a finish chunk and usage 0: no output at all.
+    EmptyAnswer,
+    /// `finish_reason: ""` instead of `null` on chunks that do not finish.
+    EmptyFinishReason,
+    /// The last event (`[DONE]`) is not followed by its blank line.
+    NoFinalNewline,
+    /// The answer streams as `delta.tool_calls` instead of `content`.
+    ToolCalls,
+    /// The usage report rides on the finish chunk, with no chunk of its own
+    /// (LiteLLM's completions).
+    UsageInFinishChunk,
+    /// The usage chunk has `choices: [{"delta": {}}]` (llama.cpp).
+    UsageWithEmptyDelta,
+    /// `null` for every optional field that is not set.
+    Nulls,
+    /// No usage report, whatever the request asks (servers that ignore
+    /// `stream_options`).
+    NoUsage,
+}
+
+impl Quirk {
+    pub const ALL: [Quirk; 10] = [
+        Quirk::ZeroUsage,
+        Quirk::BothReasoningNames,
+        Quirk::EmptyAnswer,
+        Quirk::EmptyFinishReason,
+        Quirk::NoFinalNewline,
+        Quirk::ToolCalls,
+        Quirk::UsageInFinishChunk,
+        Quirk::UsageWithEmptyDelta,
+        Quirk::Nulls,
+        Quirk::NoUsage,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quirk::ZeroUsage => "zero_usage",
+            Quirk::BothReasoningNames => "both_reasoning_names",
+            Quirk::EmptyAnswer => "empty_answer",
+            Quirk::EmptyFinishReason => "empty_finish_reason",
+            Quirk::NoFinalNewline => "no_final_newline",
+            Quirk::ToolCalls => "tool_calls",
+            Quirk::UsageInFinishChunk => "usage_in_finish_chunk",
+            Quirk::UsageWithEmptyDelta => "usage_with_empty_delta",
+            Quirk::Nulls => "nulls",
+            Quirk::NoUsage => "no_usage",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Quirk> {
+        Quirk::ALL.into_iter().find(|q| q.name() == name)
+    }
 }
 
 impl Default for SimSpec {
@@ -285,6 +365,9 @@ impl Default for SimSpec {
             faults: BTreeMap::new(),
             stall: Duration::from_secs(300),
             seed: 0,
+            reasoning_tokens: 0,
+            done_delay: Duration::ZERO,
+            quirks: BTreeSet::new(),
         }
     }
 }

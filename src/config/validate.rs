@@ -8,7 +8,7 @@
 //! deserialised one by one. Semantic checks then run on what remains, with
 //! at most one problem per key path.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,8 +24,8 @@ use super::file::{
 };
 use super::spec::{
     DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT, DatasetSpec,
-    EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, RaceSpec, SimSpec,
-    SloSpec, SyntheticSpec,
+    EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec,
+    SimSpec, SloSpec, SyntheticSpec,
 };
 
 /// The only race file format version.
@@ -546,6 +546,9 @@ const SECTION_KEYS: [(&str, &[&str]); 4] = [
             "error_rate",
             "faults",
             "stall_s",
+            "reasoning_tokens",
+            "done_delay_ms",
+            "quirks",
         ],
     ),
 ];
@@ -1331,6 +1334,7 @@ fn engine_spec(
         max_tokens,
         temperature,
         ignore_eos: e.ignore_eos.unwrap_or(false),
+        count_reasoning: e.count_reasoning.unwrap_or(false),
         timeout,
         cost_per_hour,
     }
@@ -1653,7 +1657,32 @@ fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problems) -> SimSp
         faults,
         stall: secs_opt(p, &at("stall_s"), s.stall_s, false, d.stall),
         seed: s.seed.unwrap_or(seed),
+        reasoning_tokens: s
+            .reasoning_tokens
+            .map_or(0, |v| whole_u32(p, &at("reasoning_tokens"), v, 0, i64::MAX)),
+        done_delay: ms_opt(p, &at("done_delay_ms"), s.done_delay_ms, true, d.done_delay),
+        quirks: quirks(s.quirks.unwrap_or_default(), &at("quirks"), p),
     }
+}
+
+fn quirks(names: Vec<String>, path: &str, p: &mut Problems) -> BTreeSet<Quirk> {
+    let mut quirks = BTreeSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let normalized = name.trim().to_ascii_lowercase().replace('-', "_");
+        if let Some(quirk) = Quirk::from_name(&normalized) {
+            quirks.insert(quirk);
+        } else {
+            let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+            let hint = did_you_mean(&normalized, &names)
+                .map(|n| format!("did you mean '{n}'? "))
+                .unwrap_or_default();
+            p.add(
+                format!("{path}[{i}]"),
+                format!("unknown quirk; {hint}expected one of: {}", names.join(", ")),
+            );
+        }
+    }
+    quirks
 }
 
 #[cfg(test)]

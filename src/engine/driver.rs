@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::event::RaceEvent;
-use super::openai::EngineClient;
+use super::openai::{EngineClient, PieceKind};
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use crate::metrics::record::whole_micros;
@@ -104,16 +104,19 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
     let trace = lane
         .traces
         .claim(slot.request_id, &prompt, since_go(Instant::now()));
-    let mut observe = |text: &str, at: Instant| {
+    let mut observe = |text: &str, kind: PieceKind, at: Instant| {
         if let Some(trace) = &trace {
-            trace.chunk(text, since_go(at));
+            trace.chunk(text, kind == PieceKind::Answer, since_go(at));
         }
     };
     let exchange = tokio::select! {
         ex = lane.client.send_observed(&prompt, &mut observe) => ex,
         () = lane.abort.cancelled() => {
             if let Some(trace) = &trace {
-                trace.end(since_go(Instant::now()), Some("cancelled"));
+                trace.end(
+                    since_go(Instant::now()),
+                    Some(("cancelled", "cut off when the engine stopped")),
+                );
             }
             lane.emit(RaceEvent::Cancelled { engine: lane.engine, count: 1 }).await;
             return None;
@@ -122,7 +125,10 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
     if let Some(trace) = &trace {
         trace.end(
             since_go(exchange.end),
-            exchange.error.as_ref().map(|e| e.kind.name()),
+            exchange
+                .error
+                .as_ref()
+                .map(|e| (e.kind.name(), e.message.as_str())),
         );
     }
     // The server's count first, then the engine's tokenizer, then the estimate.
@@ -135,8 +141,11 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
     let chunks = u32::try_from(exchange.chunk_times.len()).unwrap_or(u32::MAX);
     // The server's count first, then the engine's tokenizer on the answer,
     // then the content chunks.
+    // A zero count is no count (LiteLLM reports 0 in every chunk).
     let (output_tokens, output_source) = match exchange.usage {
-        Some(u) if exchange.error.is_none() => (u.completion_tokens, TokenSource::Usage),
+        Some(u) if exchange.error.is_none() && u.completion_tokens > 0 => {
+            (u.completion_tokens, TokenSource::Usage)
+        }
         _ => match lane.prompts.count_output(lane.engine, &exchange.text) {
             Some(n) if exchange.error.is_none() => (n, TokenSource::Tokenizer),
             _ => (chunks, TokenSource::Chunks),
@@ -152,6 +161,9 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
         scheduled_at: since_go(slot.scheduled),
         sent_at: since_go(exchange.sent),
         chunk_times: exchange.chunk_times.iter().map(|&t| since_go(t)).collect(),
+        first_answer_chunk: exchange
+            .first_answer
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX)),
         end_at: since_go(exchange.end),
         input_tokens,
         input_source,

@@ -9,6 +9,7 @@ pub mod event;
 pub mod openai;
 pub mod race;
 pub mod schedule;
+pub mod stream;
 pub mod trace;
 
 pub use event::{RaceEvent, RecordSink};

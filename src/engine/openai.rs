@@ -1,28 +1,26 @@
 //! The OpenAI-compatible streaming client: builds `/v1/chat/completions` or
-//! `/v1/completions` requests with `stream: true`, reads the SSE stream with
-//! eventsource-stream, and timestamps every event as it arrives. It measures;
-//! it does not aggregate.
+//! `/v1/completions` requests with `stream: true`, sends them, and hands the
+//! answer to `stream` to decode and time. It measures; it does not aggregate.
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use eventsource_stream::{EventStreamError, Eventsource};
-use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
+};
+use serde::Serialize;
 use tokio::time::Instant;
 
+use super::stream::{ERROR_BODY_LIMIT, apply_whole, read_sse};
+pub use super::stream::{Exchange, Observer, PieceKind, Usage};
 use crate::config::secrets::{looks_secret, redact, scrub_urls_in};
 use crate::config::{EndpointKind, EngineSpec};
 use crate::error::error_chain;
-use crate::metrics::{ErrorKind, RequestError};
+use crate::metrics::ErrorKind;
 
-/// Called with the text of each content-bearing chunk and its arrival time.
-pub type Observer<'a> = dyn FnMut(&str, Instant) + Send + 'a;
-
-/// How much of an error response body is kept.
-const ERROR_BODY_LIMIT: usize = 500;
+/// The longest `Retry-After` honoured: a server asking for more is waited
+/// on this long, then asked again.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -44,55 +42,6 @@ pub enum ClientError {
     Build(#[from] reqwest::Error),
 }
 
-/// Token counts the server reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct Usage {
-    #[serde(default)]
-    pub prompt_tokens: u32,
-    #[serde(default)]
-    pub completion_tokens: u32,
-}
-
-/// What one request produced, timed on the monotonic clock.
-#[derive(Debug, Clone)]
-pub struct Exchange {
-    pub sent: Instant,
-    /// HTTP status, 0 when no response arrived.
-    pub status: u16,
-    /// Arrival of each content-bearing event.
-    pub chunk_times: Vec<Instant>,
-    pub end: Instant,
-    pub text: String,
-    pub usage: Option<Usage>,
-    pub finish_reason: Option<String>,
-    pub error: Option<RequestError>,
-}
-
-impl Exchange {
-    fn new(sent: Instant) -> Self {
-        Exchange {
-            sent,
-            status: 0,
-            chunk_times: Vec::new(),
-            end: sent,
-            text: String::new(),
-            usage: None,
-            finish_reason: None,
-            error: None,
-        }
-    }
-
-    fn fail(&mut self, kind: ErrorKind, message: impl Into<String>) {
-        if self.error.is_none() {
-            self.error = Some(RequestError {
-                kind,
-                message: message.into(),
-            });
-        }
-        self.end = Instant::now();
-    }
-}
-
 /// A client for one engine.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
@@ -103,6 +52,7 @@ pub struct EngineClient {
     max_tokens: Option<u32>,
     temperature: Option<f64>,
     ignore_eos: bool,
+    count_reasoning: bool,
     timeout: Duration,
     headers: HeaderMap,
     /// Values that must never appear in an error message (the API key,
@@ -139,40 +89,6 @@ struct RequestBody<'a> {
     ignore_eos: bool,
     stream: bool,
     stream_options: StreamOptions,
-}
-
-#[derive(Deserialize)]
-struct ChunkDto<'a> {
-    #[serde(default, borrow)]
-    choices: Vec<ChoiceDto<'a>>,
-    #[serde(default)]
-    usage: Option<Usage>,
-    #[serde(default)]
-    error: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct ChoiceDto<'a> {
-    #[serde(default, borrow)]
-    delta: Option<DeltaDto<'a>>,
-    /// `/v1/completions` streams `text` instead of a delta.
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
-    /// Non-streaming chat answers carry a whole `message`.
-    #[serde(default, borrow)]
-    message: Option<DeltaDto<'a>>,
-}
-
-#[derive(Deserialize)]
-struct DeltaDto<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    /// Reasoning models (vLLM's reasoning parser, DeepSeek) stream their
-    /// thinking here; it is generated output, so it counts as tokens.
-    #[serde(default, borrow, alias = "reasoning")]
-    reasoning_content: Option<Cow<'a, str>>,
 }
 
 impl EngineClient {
@@ -230,6 +146,7 @@ impl EngineClient {
             max_tokens: spec.max_tokens,
             temperature: spec.temperature,
             ignore_eos: spec.ignore_eos,
+            count_reasoning: spec.count_reasoning,
             timeout: spec.timeout,
             headers,
             secrets: secrets.into(),
@@ -266,11 +183,11 @@ impl EngineClient {
     /// Sends one prompt and measures the answer. Never fails: every problem
     /// ends up classified in `Exchange::error`.
     pub async fn send(&self, prompt: &str) -> Exchange {
-        self.send_observed(prompt, &mut |_, _| {}).await
+        self.send_observed(prompt, &mut |_, _, _| {}).await
     }
 
-    /// Like [`send`](Self::send), calling `observe` with the text of every
-    /// content-bearing chunk as it arrives (for the live inspector).
+    /// Like [`send`](Self::send), calling `observe` with every piece of
+    /// output text as it arrives (for the live inspector).
     pub async fn send_observed(&self, prompt: &str, observe: &mut Observer<'_>) -> Exchange {
         let sent = Instant::now();
         let mut exchange = Exchange::new(sent);
@@ -278,6 +195,7 @@ impl EngineClient {
         if tokio::time::timeout_at(deadline, self.exchange(prompt, &mut exchange, observe))
             .await
             .is_err()
+            && !exchange.complete
         {
             exchange.fail(
                 ErrorKind::Timeout,
@@ -287,6 +205,7 @@ impl EngineClient {
                 ),
             );
         }
+        exchange.check_not_empty(self.count_reasoning);
         if let Some(error) = &mut exchange.error {
             error.message = self.redact(&error.message);
         }
@@ -325,6 +244,13 @@ impl EngineClient {
         ex.status = response.status().as_u16();
         if !response.status().is_success() {
             let status = ex.status;
+            if matches!(status, 429 | 503) {
+                ex.retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            }
             let body = read_prefix(response, ERROR_BODY_LIMIT).await;
             ex.fail(
                 ErrorKind::for_status(status),
@@ -338,126 +264,28 @@ impl EngineClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse {
-            read_stream(response, ex, observe).await;
+            read_sse(response.bytes_stream(), ex, observe, |e| error_chain(e)).await;
         } else {
-            read_whole(response, ex, observe).await;
+            match response.text().await {
+                Ok(body) => apply_whole(&body, ex, observe),
+                Err(e) => ex.fail(ErrorKind::StreamReset, error_chain(&e)),
+            }
         }
     }
 }
 
-/// Reads an SSE stream to its end, timestamping each content-bearing event.
-async fn read_stream(response: reqwest::Response, ex: &mut Exchange, observe: &mut Observer<'_>) {
-    let mut events = response.bytes_stream().eventsource();
-    let mut done = false;
-    while let Some(item) = events.next().await {
-        let event = match item {
-            Ok(event) => event,
-            Err(EventStreamError::Transport(e)) => {
-                ex.fail(ErrorKind::StreamReset, error_chain(&e));
-                return;
-            }
-            Err(e) => {
-                ex.fail(ErrorKind::Malformed, e.to_string());
-                return;
-            }
-        };
-        let now = Instant::now();
-        let data = event.data.trim();
-        if data == "[DONE]" {
-            done = true;
-            ex.end = now;
-            break;
-        }
-        if data.is_empty() {
-            continue;
-        }
-        if !apply_chunk(data, now, ex, observe) {
-            return;
-        }
-    }
-    ex.end = Instant::now().max(ex.end);
-    if !done && ex.finish_reason.is_none() {
-        ex.fail(ErrorKind::StreamReset, "the stream ended before [DONE]");
-    }
-}
-
-/// Folds one `data:` payload into the exchange. Returns false when the
-/// request has failed and reading should stop.
-fn apply_chunk(data: &str, now: Instant, ex: &mut Exchange, observe: &mut Observer<'_>) -> bool {
-    let chunk: ChunkDto = match serde_json::from_str(data) {
-        Ok(c) => c,
-        Err(e) => {
-            ex.end = now;
-            ex.fail(
-                ErrorKind::Malformed,
-                format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
-            );
-            return false;
-        }
+/// `Retry-After` as delay-seconds or an HTTP date, capped at
+/// [`MAX_RETRY_AFTER`]; a date in the past means now.
+#[must_use]
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let delay = if let Ok(seconds) = value.parse::<f64>() {
+        Duration::try_from_secs_f64(seconds).ok()?
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
     };
-    if let Some(err) = chunk.error {
-        ex.end = now;
-        ex.fail(
-            ErrorKind::ServerError,
-            format!(
-                "error in stream: {}",
-                clip(&err.to_string(), ERROR_BODY_LIMIT)
-            ),
-        );
-        return false;
-    }
-    if let Some(usage) = chunk.usage {
-        ex.usage = Some(usage);
-    }
-    if let Some(choice) = chunk.choices.into_iter().next() {
-        let mut content_bearing = false;
-        for piece in [
-            choice
-                .delta
-                .as_ref()
-                .and_then(|d| d.reasoning_content.as_deref()),
-            choice.delta.as_ref().and_then(|d| d.content.as_deref()),
-            choice.message.as_ref().and_then(|d| d.content.as_deref()),
-            choice.text.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !piece.is_empty() {
-                content_bearing = true;
-                ex.text.push_str(piece);
-                observe(piece, now);
-            }
-        }
-        if content_bearing {
-            ex.chunk_times.push(now);
-        }
-        if let Some(reason) = choice.finish_reason {
-            ex.finish_reason = Some(reason.into_owned());
-        }
-    }
-    true
-}
-
-/// A server that ignored `stream: true` and answered with one JSON body: the
-/// whole answer is one chunk, timed at its arrival.
-async fn read_whole(response: reqwest::Response, ex: &mut Exchange, observe: &mut Observer<'_>) {
-    match response.text().await {
-        Ok(body) => {
-            let now = Instant::now();
-            ex.end = now;
-            if apply_chunk(&body, now, ex, observe)
-                && ex.finish_reason.is_none()
-                && ex.chunk_times.is_empty()
-            {
-                ex.fail(
-                    ErrorKind::Malformed,
-                    format!("not an OpenAI completion: {}", clip(&body, 200)),
-                );
-            }
-        }
-        Err(e) => ex.fail(ErrorKind::StreamReset, error_chain(&e)),
-    }
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
@@ -470,13 +298,6 @@ async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
     }
     body.truncate(limit);
     String::from_utf8_lossy(&body).trim().to_owned()
-}
-
-fn clip(text: &str, max_chars: usize) -> &str {
-    match text.char_indices().nth(max_chars) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
 }
 
 trait NoProxyIfLoopback {
@@ -498,117 +319,25 @@ impl NoProxyIfLoopback for reqwest::ClientBuilder {
 mod tests {
     use super::*;
 
-    fn exchange() -> Exchange {
-        Exchange::new(Instant::now())
-    }
-
     #[test]
-    fn role_only_and_empty_deltas_are_not_tokens() {
-        let mut ex = exchange();
-        let t = Instant::now();
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{}}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert!(ex.chunk_times.is_empty());
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{"content":" hi"}}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert_eq!(ex.chunk_times.len(), 1);
-        assert_eq!(ex.text, " hi");
-    }
-
-    #[test]
-    fn usage_chunk_and_finish_reason_are_kept() {
-        let mut ex = exchange();
-        let t = Instant::now();
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert!(apply_chunk(
-            r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after("1", now), Some(Duration::from_secs(1)));
         assert_eq!(
-            ex.usage,
-            Some(Usage {
-                prompt_tokens: 7,
-                completion_tokens: 3
-            })
+            parse_retry_after(" 2.5 ", now),
+            Some(Duration::from_millis(2500))
         );
-        assert_eq!(ex.finish_reason.as_deref(), Some("length"));
-    }
-
-    #[test]
-    fn completions_text_and_reasoning_count_as_content() {
-        let mut ex = exchange();
-        let t = Instant::now();
-        assert!(apply_chunk(
-            r#"{"choices":[{"text":"x","index":0}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#,
-            t,
-            &mut ex,
-            &mut |_, _| {}
-        ));
-        assert_eq!(ex.chunk_times.len(), 2);
-    }
-
-    #[test]
-    fn in_stream_error_and_bad_json_are_classified() {
-        let mut ex = exchange();
-        assert!(!apply_chunk(
-            r#"{"error":{"message":"overloaded"}}"#,
-            Instant::now(),
-            &mut ex,
-            &mut |_, _| {},
-        ));
+        // 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT.
         assert_eq!(
-            ex.error.as_ref().map(|e| e.kind),
-            Some(ErrorKind::ServerError)
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
         );
-        let mut ex = exchange();
-        assert!(!apply_chunk(
-            r#"{"choices":[{"delta":{"content":"#,
-            Instant::now(),
-            &mut ex,
-            &mut |_, _| {},
-        ));
         assert_eq!(
-            ex.error.as_ref().map(|e| e.kind),
-            Some(ErrorKind::Malformed)
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
         );
-    }
-
-    #[test]
-    fn escaped_content_is_decoded() {
-        let mut ex = exchange();
-        assert!(apply_chunk(
-            r#"{"choices":[{"delta":{"content":"a\"b\n"}}]}"#,
-            Instant::now(),
-            &mut ex,
-            &mut |_, _| {},
-        ));
-        assert_eq!(ex.text, "a\"b\n");
+        assert_eq!(parse_retry_after("3600", now), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::metrics::RequestTrace;
-use crate::metrics::snapshot::{TRACE_PROMPT_CHARS, TRACE_TEXT_CHARS};
+use crate::metrics::snapshot::{TRACE_ERROR_CHARS, TRACE_PROMPT_CHARS, TRACE_TEXT_CHARS};
 
 /// Requests traced at once per engine.
 pub const TRACE_SLOTS: usize = 4;
@@ -92,11 +92,16 @@ impl TraceSlot {
         }
     }
 
-    /// A content chunk arrived `at` (since the start signal).
-    pub fn chunk(&self, text: &str, at: Duration) {
+    /// A piece of output arrived `at` (since the start signal); `answer`
+    /// when it is the answer rather than reasoning.
+    pub fn chunk(&self, text: &str, answer: bool, at: Duration) {
         self.with(|t| {
             if t.ttft.is_none() {
                 t.ttft = Some(at.saturating_sub(t.sent_at));
+            }
+            if answer && t.ttfot.is_none() {
+                t.ttfot = Some(at.saturating_sub(t.sent_at));
+                t.answer_starts_at = Some(t.text.chars().count());
             }
             t.chunks += 1;
             t.text.push_str(text);
@@ -106,16 +111,18 @@ impl TraceSlot {
                 let excess = t.text.chars().count().saturating_sub(TRACE_TEXT_CHARS);
                 if let Some((cut, _)) = t.text.char_indices().nth(excess) {
                     t.text.drain(..cut);
+                    t.answer_starts_at = t.answer_starts_at.map(|a| a.saturating_sub(excess));
                 }
             }
         });
     }
 
-    /// The request ended.
-    pub fn end(&self, at: Duration, error: Option<&str>) {
+    /// The request ended; `error` is its kind and message when it failed.
+    pub fn end(&self, at: Duration, error: Option<(&str, &str)>) {
         self.with(|t| {
             t.ended_at = Some(at);
-            t.error = error.map(str::to_owned);
+            t.error = error.map(|(kind, _)| kind.to_owned());
+            t.error_message = error.map(|(_, message)| head(message, TRACE_ERROR_CHARS));
         });
     }
 }
@@ -137,7 +144,7 @@ mod tests {
             "still lingering"
         );
         let reused = slots.claim(99, "p", Duration::from_secs(5)).unwrap();
-        reused.chunk(" hi", Duration::from_millis(5300));
+        reused.chunk(" hi", true, Duration::from_millis(5300));
         let snap = slots.snapshot();
         assert_eq!(snap.len(), TRACE_SLOTS);
         assert_eq!(snap[0].request_id, 99);
@@ -150,7 +157,7 @@ mod tests {
         let slots = TraceSlots::default();
         let slot = slots.claim(1, &"x".repeat(5000), Duration::ZERO).unwrap();
         for _ in 0..3000 {
-            slot.chunk("ab", Duration::from_millis(1));
+            slot.chunk("ab", true, Duration::from_millis(1));
         }
         let t = &slots.snapshot()[0];
         assert_eq!(t.prompt_head.chars().count(), TRACE_PROMPT_CHARS);

@@ -25,12 +25,17 @@ pub enum ErrorKind {
     StreamReset,
     /// The server sent something that is not a valid OpenAI stream event.
     Malformed,
-    /// The server reported an error inside the stream (`{"error": ...}`).
+    /// The server reported an error inside the stream (`{"error": ...}` or
+    /// an `event: error`).
     ServerError,
+    /// The answer completed without a single output token (no content, no
+    /// tool call, and no reasoning unless the engine counts it).
+    EmptyAnswer,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    /// The order is the race file's wire code: append only.
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Http429,
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
@@ -39,6 +44,7 @@ impl ErrorKind {
         ErrorKind::StreamReset,
         ErrorKind::Malformed,
         ErrorKind::ServerError,
+        ErrorKind::EmptyAnswer,
     ];
 
     #[must_use]
@@ -52,6 +58,7 @@ impl ErrorKind {
             ErrorKind::StreamReset => "stream_reset",
             ErrorKind::Malformed => "malformed",
             ErrorKind::ServerError => "server_error",
+            ErrorKind::EmptyAnswer => "empty_answer",
         }
     }
 
@@ -116,8 +123,12 @@ pub struct RequestRecord {
     pub scheduled_at: Duration,
     /// When the request was actually sent.
     pub sent_at: Duration,
-    /// Arrival of each content-bearing chunk (the first one is the first token).
+    /// Arrival of each output-bearing chunk, reasoning or answer (the first
+    /// one is the first token).
     pub chunk_times: Vec<Duration>,
+    /// Index in `chunk_times` of the first answer chunk (content or tool
+    /// call); `None` when no answer token arrived.
+    pub first_answer_chunk: Option<u32>,
     /// When the last byte of the response arrived (or the failure was seen).
     pub end_at: Duration,
     pub input_tokens: u32,
@@ -144,21 +155,39 @@ impl RequestRecord {
             .map(|t| t.saturating_sub(self.scheduled_at))
     }
 
+    /// Time to first output token of the answer itself (content or tool
+    /// call, after any reasoning): its chunk − scheduled start.
+    #[must_use]
+    pub fn ttfot(&self) -> Option<Duration> {
+        let index = usize::try_from(self.first_answer_chunk?).ok()?;
+        self.chunk_times
+            .get(index)
+            .map(|t| t.saturating_sub(self.scheduled_at))
+    }
+
+    /// When decoding ended: the last output-bearing chunk. Usage reports and
+    /// `[DONE]` may come later; they end E2E, not decoding.
+    #[must_use]
+    pub fn decode_end(&self) -> Option<Duration> {
+        self.chunk_times.last().copied()
+    }
+
     /// End-to-end latency: last byte − scheduled start.
     #[must_use]
     pub fn e2e(&self) -> Duration {
         self.end_at.saturating_sub(self.scheduled_at)
     }
 
-    /// Time per output token after the first: (E2E − TTFT) / (n − 1), only
-    /// for requests with more than one output token.
+    /// Time per output token after the first: (decode end − first token) /
+    /// (n − 1), only for requests with more than one output token.
     #[must_use]
     pub fn tpot(&self) -> Option<Duration> {
-        let ttft = self.ttft()?;
+        let first = *self.chunk_times.first()?;
         if self.output_tokens < 2 {
             return None;
         }
-        Some(self.e2e().saturating_sub(ttft) / (self.output_tokens - 1))
+        let decode_end = self.decode_end()?;
+        Some(decode_end.saturating_sub(first) / (self.output_tokens - 1))
     }
 
     /// Inter-token latencies: every gap between successive content chunks.
@@ -236,6 +265,7 @@ pub(crate) mod tests {
             prompt: Arc::from("hello"),
             scheduled_at: start,
             sent_at: start,
+            first_answer_chunk: (n > 0).then_some(0),
             chunk_times,
             end_at,
             input_tokens: 10,
@@ -266,6 +296,25 @@ pub(crate) mod tests {
         r.end_at = Duration::from_millis(1592);
         assert_eq!(r.ttft(), Some(Duration::from_millis(580)));
         assert_eq!(r.send_delay(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn tpot_ends_at_the_last_token_not_at_a_late_done() {
+        let mut r = ok_record(0, 0, 100, 20, 11);
+        r.end_at += Duration::from_millis(1100);
+        assert_eq!(r.tpot(), Some(Duration::from_millis(20)));
+        assert_eq!(r.e2e(), Duration::from_millis(100 + 200 + 1100));
+    }
+
+    #[test]
+    fn ttfot_is_the_first_answer_chunk_after_reasoning() {
+        let mut r = ok_record(0, 0, 50, 10, 6);
+        assert_eq!(r.ttfot(), r.ttft());
+        r.first_answer_chunk = Some(4);
+        assert_eq!(r.ttft(), Some(Duration::from_millis(50)));
+        assert_eq!(r.ttfot(), Some(Duration::from_millis(90)));
+        r.first_answer_chunk = None;
+        assert_eq!(r.ttfot(), None);
     }
 
     #[test]

@@ -84,6 +84,8 @@ pub struct LaneSnapshot {
     /// ok / (ok + failed); 1 when nothing has completed.
     pub success_rate: f64,
     pub ttft: LatencySummary,
+    /// Time to the first answer token (content or tool call).
+    pub ttfot: LatencySummary,
     pub tpot: LatencySummary,
     pub itl: LatencySummary,
     pub e2e: LatencySummary,
@@ -127,14 +129,22 @@ pub struct RequestTrace {
     pub sent_at: Duration,
     /// Time to first token, once it arrived.
     pub ttft: Option<Duration>,
+    /// Time to the first answer token (after any reasoning), once it arrived.
+    pub ttfot: Option<Duration>,
+    /// Where in `text` (in characters) the answer starts after reasoning.
+    pub answer_starts_at: Option<usize>,
     /// When the request ended, since the start signal.
     pub ended_at: Option<Duration>,
     /// The failure kind, if it failed.
     pub error: Option<String>,
+    /// What the server or the client said about the failure (bounded).
+    pub error_message: Option<String>,
 }
 
 /// How much prompt a trace keeps.
 pub const TRACE_PROMPT_CHARS: usize = 200;
+/// How much of a failure's message a trace keeps.
+pub const TRACE_ERROR_CHARS: usize = 300;
 /// How much response text a trace keeps.
 pub const TRACE_TEXT_CHARS: usize = 2000;
 

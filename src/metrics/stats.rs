@@ -35,6 +35,7 @@ pub struct EngineStats {
     input_sources: BTreeSet<TokenSource>,
     output_sources: BTreeSet<TokenSource>,
     ttft: LatencyHistogram,
+    ttfot: LatencyHistogram,
     tpot: LatencyHistogram,
     itl: LatencyHistogram,
     e2e: LatencyHistogram,
@@ -66,6 +67,7 @@ impl EngineStats {
             input_sources: BTreeSet::new(),
             output_sources: BTreeSet::new(),
             ttft: LatencyHistogram::new(),
+            ttfot: LatencyHistogram::new(),
             tpot: LatencyHistogram::new(),
             itl: LatencyHistogram::new(),
             e2e: LatencyHistogram::new(),
@@ -119,6 +121,9 @@ impl EngineStats {
         self.e2e.record(record.e2e());
         if let Some(ttft) = record.ttft() {
             self.ttft.record(ttft);
+        }
+        if let Some(ttfot) = record.ttfot() {
+            self.ttfot.record(ttfot);
         }
         if let Some(tpot) = record.tpot() {
             self.tpot.record(tpot);
@@ -243,6 +248,7 @@ impl EngineStats {
             goodput_rps: per_second(self.good, active),
             success_rate: 1.0 - slo::error_rate(self.ok, self.failed),
             ttft,
+            ttfot: self.ttfot.summary(),
             tpot,
             itl,
             e2e,

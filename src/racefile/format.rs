@@ -18,8 +18,9 @@ use crate::metrics::{ErrorKind, RaceEvent, RequestError, RequestRecord, TokenSou
 
 /// The first eight bytes of every race file.
 pub const MAGIC: [u8; 8] = *b"LLMRACE\0";
-/// The format this version writes, and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format this version writes, and the newest it reads. Version 2
+/// appended event kinds (see [`EventEntry`]); version 1 files read as before.
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Each distinct prompt is kept up to this many characters while the prompt
 /// budget lasts...
@@ -62,16 +63,34 @@ pub struct Header {
     pub engine_urls: Vec<String>,
 }
 
+/// Postcard encodes a variant by its position: new kinds are appended, and
+/// a kind that gains fields gets a new variant, so older files still read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EventEntry {
-    Started { engine: u32 },
+    Started {
+        engine: u32,
+    },
+    /// Version 1's finished request (no answer mark).
     Finished(Box<FinishedEntry>),
-    LateArrival { engine: u32 },
-    DroppedArrival { engine: u32 },
-    Cancelled { engine: u32, count: u64 },
+    LateArrival {
+        engine: u32,
+    },
+    DroppedArrival {
+        engine: u32,
+    },
+    Cancelled {
+        engine: u32,
+        count: u64,
+    },
     TimeLimit,
     Stopped,
     Ended,
+    /// Since version 2: a finished request and the index of its first
+    /// answer chunk (+1; 0 for none).
+    FinishedV2 {
+        request: Box<FinishedEntry>,
+        first_answer: u32,
+    },
 }
 
 /// A finished request. Times are whole microseconds, relative to each other
@@ -111,7 +130,7 @@ const TOKEN_SOURCES: [TokenSource; 4] = [
     TokenSource::Chunks,
 ];
 /// `ErrorKind::ALL`'s order is the wire code; a test pins it.
-const ERROR_KINDS: [ErrorKind; 8] = ErrorKind::ALL;
+const ERROR_KINDS: [ErrorKind; 9] = ErrorKind::ALL;
 
 fn code<T: PartialEq>(table: &[T], value: &T) -> u8 {
     let index = table.iter().position(|v| v == value).unwrap_or(0);
@@ -177,7 +196,10 @@ impl Encoder {
             RaceEvent::Ended => EventEntry::Ended,
             RaceEvent::Finished(record) => {
                 let prompt = self.intern(&record.prompt, out);
-                EventEntry::Finished(Box::new(self.finished(at, record, prompt)))
+                EventEntry::FinishedV2 {
+                    request: Box::new(self.finished(at, record, prompt)),
+                    first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
+                }
             }
         };
         out.push(Entry::Event { dt_us, event });
@@ -261,6 +283,8 @@ pub enum DecodeError {
     TooManyChunks(usize),
     #[error("prompt {0} is out of order")]
     PromptOutOfOrder(u32),
+    #[error("a request's answer starts at a token time it does not have")]
+    NoSuchChunk,
 }
 
 /// Most token times one request may hold (a million-token answer).
@@ -370,12 +394,30 @@ impl Decoder {
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,
-            EventEntry::Finished(f) => RaceEvent::Finished(Box::new(self.record(*f)?)),
+            // Version 1 did not mark the answer: every chunk was answer.
+            EventEntry::Finished(f) => {
+                let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
+                RaceEvent::Finished(Box::new(self.record(*f, first_answer)?))
+            }
+            EventEntry::FinishedV2 {
+                request,
+                first_answer,
+            } => {
+                let first_answer = first_answer.checked_sub(1);
+                if first_answer.is_some_and(|i| i as usize >= request.chunk_gaps.len()) {
+                    return Err(DecodeError::NoSuchChunk);
+                }
+                RaceEvent::Finished(Box::new(self.record(*request, first_answer)?))
+            }
         };
         Ok((self.at, event))
     }
 
-    fn record(&self, f: FinishedEntry) -> Result<RequestRecord, DecodeError> {
+    fn record(
+        &self,
+        f: FinishedEntry,
+        first_answer_chunk: Option<u32>,
+    ) -> Result<RequestRecord, DecodeError> {
         let engine = self.engine(f.engine)?;
         let prompt = self
             .prompts
@@ -415,6 +457,7 @@ impl Decoder {
             scheduled_at,
             sent_at,
             chunk_times,
+            first_answer_chunk,
             end_at,
             input_tokens: f.input_tokens,
             input_source: lookup(&TOKEN_SOURCES, "token source", f.input_source)?,
@@ -463,7 +506,8 @@ mod tests {
                 "timeout",
                 "stream_reset",
                 "malformed",
-                "server_error"
+                "server_error",
+                "empty_answer"
             ]
         );
         let sources: Vec<&str> = TOKEN_SOURCES.iter().map(|s| s.name()).collect();
@@ -484,6 +528,7 @@ mod tests {
                 Duration::from_micros(93_000),
                 Duration::from_micros(105_001),
             ],
+            first_answer_chunk: Some(1),
             end_at: Duration::from_micros(105_100),
             input_tokens: 12,
             input_source: TokenSource::Estimate,
@@ -579,7 +624,7 @@ mod tests {
         };
         assert_eq!(text.chars().count(), PROMPT_CHARS);
         let Entry::Event {
-            event: EventEntry::Finished(f),
+            event: EventEntry::FinishedV2 { request: f, .. },
             ..
         } = &entries[1]
         else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::trace::{TRACE_LINGER, TRACE_SLOTS};
-use crate::metrics::snapshot::TRACE_PROMPT_CHARS;
+use crate::metrics::snapshot::{TRACE_ERROR_CHARS, TRACE_PROMPT_CHARS};
 use crate::metrics::{RaceEvent, RacePhase, RaceSnapshot, RaceStats, RequestRecord, RequestTrace};
 use crate::racefile::Recording;
 
@@ -229,11 +229,27 @@ fn trace_at(r: &RequestRecord, now: Duration) -> RequestTrace {
             .first()
             .filter(|&&t| t <= now)
             .map(|t| t.saturating_sub(r.sent_at)),
+        ttfot: r
+            .first_answer_chunk
+            .and_then(|i| r.chunk_times.get(i as usize))
+            .filter(|&&t| t <= now)
+            .map(|t| t.saturating_sub(r.sent_at)),
+        // The file keeps the text, not where each chunk's text starts: the
+        // answer's start is placed in proportion, as the text is revealed.
+        answer_starts_at: r
+            .first_answer_chunk
+            .filter(|&i| (i as usize) < seen)
+            .map(|i| chars * i as usize / total.max(1)),
         ended_at: ended.then_some(r.end_at),
-        error: if ended {
-            r.error.as_ref().map(|e| e.kind.name().to_owned())
-        } else {
-            None
-        },
+        error: ended
+            .then(|| r.error.as_ref().map(|e| e.kind.name().to_owned()))
+            .flatten(),
+        error_message: ended
+            .then(|| {
+                r.error
+                    .as_ref()
+                    .map(|e| e.message.chars().take(TRACE_ERROR_CHARS).collect())
+            })
+            .flatten(),
     }
 }

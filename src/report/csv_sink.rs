@@ -13,7 +13,7 @@ use crate::engine::{RaceEvent, RecordSink};
 use crate::metrics::RequestRecord;
 
 /// The original's columns, in its order; ours follow.
-pub const COLUMNS: [&str; 18] = [
+pub const COLUMNS: [&str; 20] = [
     "request_id",
     "timestamp",
     "user_id",
@@ -32,7 +32,13 @@ pub const COLUMNS: [&str; 18] = [
     "input_tokens_source",
     "output_tokens_source",
     "send_delay_ms",
+    "ttfot_ms",
+    "error_message",
 ];
+
+/// Characters of an error message a row keeps (messages never hold secrets:
+/// the client removes them where the message is made).
+pub const ERROR_MESSAGE_CHARS: usize = 500;
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -204,5 +210,10 @@ pub fn row(r: &RequestRecord, started_at: SystemTime) -> Vec<String> {
         r.input_source.name().to_owned(),
         r.output_source.name().to_owned(),
         ms(r.send_delay()),
+        r.ttfot().map(ms).unwrap_or_default(),
+        r.error
+            .as_ref()
+            .map(|e| e.message.chars().take(ERROR_MESSAGE_CHARS).collect())
+            .unwrap_or_default(),
     ]
 }

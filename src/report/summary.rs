@@ -98,6 +98,8 @@ pub struct EngineSummary {
     pub goodput_rps: f64,
     pub success_rate: f64,
     pub ttft_ms: Percentiles,
+    /// Time to the first answer token (after any reasoning).
+    pub ttfot_ms: Percentiles,
     pub tpot_ms: Percentiles,
     pub itl_ms: Percentiles,
     pub e2e_ms: Percentiles,
@@ -149,6 +151,7 @@ impl EngineSummary {
             goodput_rps: round3(l.goodput_rps),
             success_rate: round3(l.success_rate),
             ttft_ms: (&l.ttft).into(),
+            ttfot_ms: (&l.ttfot).into(),
             tpot_ms: (&l.tpot).into(),
             itl_ms: (&l.itl).into(),
             e2e_ms: (&l.e2e).into(),

@@ -27,6 +27,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
         "goodput",
         "TTFT p50",
         "TTFT p99",
+        "TTFOT p50",
         "TPOT p50",
         "E2E p99",
         "finish",
@@ -64,6 +65,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             format!("{:.2}", l.goodput_rps),
             ms(l.ttft.p50, l.ttft.count),
             ms(l.ttft.p99, l.ttft.count),
+            ms(l.ttfot.p50, l.ttfot.count),
             ms(l.tpot.p50, l.tpot.count),
             ms(l.e2e.p99, l.e2e.count),
             finish,
@@ -78,7 +80,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
         for (c, cell) in row.iter().enumerate() {
             let pad = widths[c] - cell.chars().count();
             // Names left-aligned, numbers right-aligned.
-            if c == 1 || c == 12 {
+            if c == 1 || c == header.len() - 1 {
                 let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
             } else {
                 let _ = write!(out, "{}{cell}  ", " ".repeat(pad));

@@ -16,10 +16,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::request::{Api, SimRequest};
+use super::request::SimRequest;
+use super::sse::{ERROR_EVENT, ERROR_SSE_EVENT, SseFormat, TokenKind};
 use super::stats::Counters;
 use super::vocab::WORDS;
-use crate::config::{FaultKind, SimSpec};
+use crate::config::{FaultKind, Quirk, SimSpec};
 
 /// Most SSE events written into one body frame. When tokens are due faster
 /// than they can be written (zero-latency mode) batching keeps the cost per
@@ -138,82 +139,6 @@ impl Schedule {
     }
 }
 
-/// Pre-rendered pieces of one response's SSE events, so a token costs a few
-/// byte copies. Only the model name comes from the client; it is escaped
-/// once here. Words come from our own vocabulary and need no escaping.
-#[derive(Debug)]
-pub(crate) struct SseFormat {
-    api: Api,
-    /// `data: {"id":..,"object":..,"created":..,"model":..,`
-    head: String,
-}
-
-impl SseFormat {
-    pub(crate) fn new(api: Api, seq: u64, created: u64, model: &str) -> Self {
-        let (id, object) = match api {
-            Api::Chat => ("chatcmpl", "chat.completion.chunk"),
-            Api::Completions => ("cmpl", "text_completion"),
-        };
-        let model = serde_json::Value::from(model).to_string();
-        let head = format!(
-            r#"data: {{"id":"{id}-{seq}","object":"{object}","created":{created},"model":{model},"#
-        );
-        SseFormat { api, head }
-    }
-
-    /// The role-only opening delta a chat server sends on admission.
-    fn role_event(&self) -> Option<Bytes> {
-        match self.api {
-            Api::Chat => Some(Bytes::from(
-                format!(
-                    r#"{}"choices":[{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}"#,
-                    self.head
-                ) + "\n\n",
-            )),
-            Api::Completions => None,
-        }
-    }
-
-    fn push_token(&self, buf: &mut Vec<u8>, word: &str, last: bool) {
-        buf.extend_from_slice(self.head.as_bytes());
-        buf.extend_from_slice(match self.api {
-            Api::Chat => br#""choices":[{"index":0,"delta":{"content":" "#,
-            Api::Completions => br#""choices":[{"index":0,"text":" "#,
-        });
-        buf.extend_from_slice(word.as_bytes());
-        buf.extend_from_slice(match (self.api, last) {
-            (Api::Chat, false) => b"\"},\"finish_reason\":null}]}\n\n",
-            (Api::Chat, true) => b"\"},\"finish_reason\":\"length\"}]}\n\n",
-            (Api::Completions, false) => b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
-            (Api::Completions, true) => b"\",\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n",
-        });
-    }
-
-    fn push_usage(&self, buf: &mut Vec<u8>, prompt: u32, completion: u32) {
-        let total = u64::from(prompt) + u64::from(completion);
-        buf.extend_from_slice(self.head.as_bytes());
-        buf.extend_from_slice(
-            format!(
-                r#""choices":[],"usage":{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{total}}}}}"#
-            )
-            .as_bytes(),
-        );
-        buf.extend_from_slice(b"\n\n");
-    }
-
-    /// A data line cut off inside the JSON, as a buggy proxy or server might send.
-    fn malformed_event(&self) -> &'static [u8] {
-        match self.api {
-            Api::Chat => b"data: {\"choices\":[{\"delta\":{\"content\":\n\n",
-            Api::Completions => b"data: {\"choices\":[{\"text\":\n\n",
-        }
-    }
-}
-
-const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
-const ERROR_EVENT: &[u8] =
-    b"data: {\"error\":{\"message\":\"simulated server error\",\"type\":\"server_error\",\"code\":500}}\n\n";
-
 /// One capacity slot, held from admission until the response ends or is
 /// dropped (the client went away). Counts as `in_flight` meanwhile.
 #[derive(Debug)]
@@ -288,6 +213,8 @@ pub(crate) struct Generation {
     sent: u32,
     prompt_tokens: u32,
     include_usage: bool,
+    reasoning_tokens: u32,
+    done_delay: Duration,
     fault: Option<PendingFault>,
     faulted: bool,
     stall: Duration,
@@ -304,6 +231,8 @@ pub(crate) struct GenerationParts {
     pub output_tokens: u32,
     pub prompt_tokens: u32,
     pub include_usage: bool,
+    pub reasoning_tokens: u32,
+    pub done_delay: Duration,
     /// Only in-stream kinds (reset, stall, malformed, stream error) act here.
     pub fault: Option<FaultKind>,
     pub stall: Duration,
@@ -318,13 +247,21 @@ impl Generation {
             kind,
             after_tokens: fault_point(p.output_tokens),
         });
+        // An empty answer has no tokens to play out.
+        let output_tokens = if p.format.has(Quirk::EmptyAnswer) {
+            0
+        } else {
+            p.output_tokens
+        };
         Generation {
             format: p.format,
             schedule: p.schedule,
-            output_tokens: p.output_tokens,
+            output_tokens,
             sent: 0,
             prompt_tokens: p.prompt_tokens,
             include_usage: p.include_usage,
+            reasoning_tokens: p.reasoning_tokens,
+            done_delay: p.done_delay,
             fault,
             faulted: false,
             stall: p.stall,
@@ -378,6 +315,18 @@ impl Generation {
                         self.push_due_tokens(&mut buf);
                     }
                     if self.sent >= self.output_tokens && self.fault.is_none() {
+                        if !self.done_delay.is_zero() {
+                            if !buf.is_empty() {
+                                // The tokens go out now; the tail after the pause.
+                                return Some(Ok(Bytes::from(buf)));
+                            }
+                            let until = later(Instant::now(), self.done_delay);
+                            self.done_delay = Duration::ZERO;
+                            if !self.wait_until(until).await {
+                                self.phase = Phase::Done;
+                                return Some(Err(Abort::Shutdown));
+                            }
+                        }
                         self.push_tail(&mut buf);
                     }
                     if !buf.is_empty() {
@@ -400,10 +349,17 @@ impl Generation {
         while self.sent < limit && events < MAX_EVENTS_PER_FRAME && self.schedule.next_due() <= now
         {
             let word = self.schedule.take();
+            let kind = if self.sent < self.reasoning_tokens {
+                TokenKind::Reasoning
+            } else {
+                TokenKind::Answer
+            };
             self.sent += 1;
             // A stream about to fault never says it finished.
             let last = self.sent == self.output_tokens && self.fault.is_none();
-            self.format.push_token(buf, word, last);
+            let usage = (last && self.include_usage && self.format.has(Quirk::UsageInFinishChunk))
+                .then_some((self.prompt_tokens, self.sent));
+            self.format.push_token(buf, word, kind, last, usage);
             events += 1;
         }
         if let Some(due) = first_due
@@ -416,10 +372,14 @@ impl Generation {
     }
 
     fn push_tail(&mut self, buf: &mut Vec<u8>) {
-        if self.include_usage {
+        if self.output_tokens == 0 {
+            self.format.push_empty_finish(buf);
+        }
+        let usage_sent = self.format.has(Quirk::UsageInFinishChunk) && self.output_tokens > 0;
+        if self.include_usage && !usage_sent {
             self.format.push_usage(buf, self.prompt_tokens, self.sent);
         }
-        buf.extend_from_slice(DONE_EVENT);
+        self.format.push_done(buf);
         self.phase = Phase::Done;
         self.lease.end(!self.faulted);
     }
@@ -439,6 +399,11 @@ impl Generation {
                 self.phase = Phase::Done;
                 self.lease.end(false);
                 Ok(Bytes::from_static(ERROR_EVENT))
+            }
+            FaultKind::EventError => {
+                self.phase = Phase::Done;
+                self.lease.end(false);
+                Ok(Bytes::from_static(ERROR_SSE_EVENT))
             }
             FaultKind::Stall => {
                 self.phase = Phase::Done;
@@ -539,40 +504,5 @@ mod tests {
             s.take();
         }
         assert_eq!(s.next_due(), t0 + Duration::from_millis(85 + 1000));
-    }
-
-    #[test]
-    fn sse_events_are_valid_json() {
-        let f = SseFormat::new(Api::Chat, 3, 1_700_000_000, "m\"x");
-        let mut buf = Vec::new();
-        f.push_token(&mut buf, "word", false);
-        f.push_token(&mut buf, "end", true);
-        f.push_usage(&mut buf, 4, 2);
-        let text = String::from_utf8(buf).unwrap();
-        let events: Vec<serde_json::Value> = text
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap())
-            .collect();
-        assert_eq!(events[0]["id"], "chatcmpl-3");
-        assert_eq!(events[0]["model"], "m\"x");
-        assert_eq!(events[0]["choices"][0]["delta"]["content"], " word");
-        assert_eq!(events[1]["choices"][0]["finish_reason"], "length");
-        assert_eq!(events[2]["usage"]["total_tokens"], 6);
-        let role = f.role_event().unwrap();
-        let role: serde_json::Value =
-            serde_json::from_slice(role.strip_prefix(b"data: ").unwrap().trim_ascii_end()).unwrap();
-        assert_eq!(role["choices"][0]["delta"]["role"], "assistant");
-
-        let f = SseFormat::new(Api::Completions, 1, 0, "m");
-        assert!(f.role_event().is_none());
-        let mut buf = Vec::new();
-        f.push_token(&mut buf, "w", true);
-        let v: serde_json::Value =
-            serde_json::from_slice(buf.strip_prefix(b"data: ").unwrap().trim_ascii_end()).unwrap();
-        assert_eq!(
-            (v["object"].as_str(), v["choices"][0]["text"].as_str()),
-            (Some("text_completion"), Some(" w"))
-        );
     }
 }

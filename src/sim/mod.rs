@@ -7,6 +7,7 @@
 mod generate;
 mod request;
 mod server;
+mod sse;
 mod stats;
 mod vocab;
 

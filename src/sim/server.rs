@@ -23,12 +23,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::generate::{
-    Abort, Generation, GenerationParts, Lease, Schedule, SseFormat, draw_fault, fault_point, later,
+    Abort, Generation, GenerationParts, Lease, Schedule, draw_fault, fault_point, later,
     output_tokens, request_rng,
 };
 use super::request::{self, Api, SimRequest};
+use super::sse::SseFormat;
 use super::stats::{Counters, GaugeGuard, SimStats};
-use crate::config::{FaultKind, SimSpec};
+use crate::config::{FaultKind, Quirk, SimSpec};
 
 /// How long open streams may keep going after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(750);
@@ -265,11 +266,19 @@ impl Sim {
         );
         if req.stream {
             let generation = Generation::new(GenerationParts {
-                format: SseFormat::new(api, seq, unix_now(), &req.model),
+                format: SseFormat::with_quirks(
+                    api,
+                    seq,
+                    unix_now(),
+                    &req.model,
+                    self.spec.quirks.clone(),
+                ),
                 schedule,
                 output_tokens: n,
                 prompt_tokens: req.prompt_tokens,
-                include_usage: req.include_usage,
+                include_usage: req.include_usage && !self.spec.quirks.contains(&Quirk::NoUsage),
+                reasoning_tokens: self.spec.reasoning_tokens,
+                done_delay: self.spec.done_delay,
                 fault,
                 stall: self.spec.stall,
                 lease,
@@ -307,7 +316,11 @@ impl Sim {
                 "server_error",
                 "simulated overload",
             ),
-            FaultKind::Reset | FaultKind::Stall | FaultKind::Malformed | FaultKind::StreamError => {
+            FaultKind::Reset
+            | FaultKind::Stall
+            | FaultKind::Malformed
+            | FaultKind::StreamError
+            | FaultKind::EventError => {
                 return None;
             }
         };
@@ -375,7 +388,7 @@ impl Sim {
                         Abort::Shutdown
                     })
                 }
-                FaultKind::StreamError => error_response(
+                FaultKind::StreamError | FaultKind::EventError => error_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server_error",
                     "simulated server error",

@@ -249,7 +249,7 @@ mod tests {
                 sent_at: Duration::from_millis(40_500),
                 ttft: Some(Duration::from_millis(82)),
                 ended_at: None,
-                error: None,
+                ..Default::default()
             },
             crate::metrics::RequestTrace {
                 request_id: 40,
@@ -260,6 +260,8 @@ mod tests {
                 ttft: Some(Duration::from_millis(95)),
                 ended_at: Some(Duration::from_millis(39_900)),
                 error: Some("stream_reset".into()),
+                error_message: Some("error decoding response body".into()),
+                ..Default::default()
             },
         ];
         let ui = UiState {

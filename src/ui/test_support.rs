@@ -150,6 +150,7 @@ fn lane(i: usize) -> LaneSnapshot {
         goodput_rps: (okf - 1.0) / 42.0,
         success_rate: okf / (okf + failedf),
         ttft: summary(180 + 130 * k, ok),
+        ttfot: summary(180 + 130 * k, ok),
         tpot: summary(20 + 5 * k, ok),
         itl: summary(20 + 5 * k, ok * 100),
         e2e: summary(2600 + 300 * k, ok),

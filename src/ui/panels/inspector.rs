@@ -47,6 +47,13 @@ impl InspectorPanel<'_> {
         if let Some(ttft) = t.ttft {
             header.push(Span::styled(format!("  TTFT {}", ms(ttft)), theme.leader));
         }
+        // Only a reasoning model's answer starts after its first token.
+        if let Some(ttfot) = t.ttfot.filter(|&a| Some(a) != t.ttft) {
+            header.push(Span::styled(
+                format!("  answer {}", ms(ttfot)),
+                theme.leader,
+            ));
+        }
         let prompt: String = t
             .prompt_head
             .chars()
@@ -65,12 +72,41 @@ impl InspectorPanel<'_> {
         // The newest text matters most: keep the tail that fits two lines.
         let room = width.saturating_mul(2).saturating_sub(12);
         let count = t.text.chars().count();
-        let tail: String = t.text.chars().skip(count.saturating_sub(room)).collect();
-        response.push(Span::styled(tail.replace('\n', " "), theme.text));
+        let skip = count.saturating_sub(room);
+        // Reasoning is dimmed; the answer's start gets its own mark.
+        let answer_at = match (t.answer_starts_at, t.ttfot) {
+            (Some(at), Some(ttfot)) if at > 0 => Some((at.max(skip), ttfot)),
+            _ => None,
+        };
+        let piece = |from: usize, to: usize| -> String {
+            t.text
+                .chars()
+                .skip(from)
+                .take(to.saturating_sub(from))
+                .collect::<String>()
+                .replace('\n', " ")
+        };
+        match answer_at {
+            Some((at, ttfot)) => {
+                response.push(Span::styled(piece(skip, at), theme.dim));
+                response.push(Span::styled(format!(" ✎{} ", ms(ttfot)), theme.leader));
+                response.push(Span::styled(piece(at, count), theme.text));
+            }
+            None if t.ttft.is_some() && t.ttfot.is_none() => {
+                response.push(Span::styled(piece(skip, count), theme.dim));
+            }
+            None => response.push(Span::styled(piece(skip, count), theme.text)),
+        }
         if t.ended_at.is_none() && t.ttft.is_some() {
             response.push(Span::styled("▌", theme.leader));
         }
         lines.push(Line::from(response));
+        if let Some(message) = &t.error_message {
+            lines.push(Line::from(Span::styled(
+                format!("! {}", message.replace('\n', " ")),
+                theme.bad,
+            )));
+        }
         lines
     }
 }
