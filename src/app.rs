@@ -377,6 +377,11 @@ fn finish_race(
         snapshot.elapsed.as_secs_f64()
     );
     print!("{}", report::table::leaderboard_table(snapshot));
+    let errors = report::table::error_samples(snapshot);
+    if !errors.is_empty() {
+        println!();
+        print!("{errors}");
+    }
     if let Some(dir) = race_dir {
         let (summary, json) = report::write_summary(dir, snapshot, outcome.started_at)?;
         println!();

@@ -12,17 +12,14 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::{Backoff, Outcome, Reason};
 use super::event::RaceEvent;
 use super::openai::{EngineClient, PieceKind};
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use crate::metrics::record::whole_micros;
-use crate::metrics::{ErrorKind, RequestRecord, TokenSource};
+use crate::metrics::{RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
-
-/// Pause after a request that could not even connect, so a dead endpoint
-/// does not turn a closed-loop user into a busy loop.
-const CONNECT_FAILURE_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Everything one engine's driver needs.
 #[derive(Debug)]
@@ -92,9 +89,9 @@ struct RequestSlot {
     scheduled: Instant,
 }
 
-/// Sends one request, measures it and reports it. Returns the error kind
-/// when it failed.
-async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
+/// Sends one request, measures it and reports it. Returns how it ended
+/// (`None` when it was aborted).
+async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     let prompt = lane.prompts.for_request(slot.request_id);
     lane.emit(RaceEvent::Started {
         engine: lane.engine,
@@ -151,7 +148,11 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
             _ => (chunks, TokenSource::Chunks),
         },
     };
-    let error_kind = exchange.error.as_ref().map(|e| e.kind);
+    let outcome = Outcome {
+        error: exchange.error.as_ref().map(|e| e.kind),
+        retry_after: exchange.retry_after,
+        took: exchange.end.saturating_duration_since(exchange.sent),
+    };
     let record = RequestRecord {
         engine: lane.engine,
         request_id: slot.request_id,
@@ -174,7 +175,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<ErrorKind> {
         output_text: exchange.text,
     };
     lane.emit(RaceEvent::Finished(Box::new(record))).await;
-    error_kind
+    Some(outcome)
 }
 
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
@@ -197,6 +198,7 @@ pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
 
 async fn user_loop(lane: Arc<Lane>, user_id: u32) {
     let mut user_request_num = 0;
+    let mut backoff = Backoff::default();
     while !lane.stop.is_cancelled() {
         user_request_num += 1;
         let slot = RequestSlot {
@@ -205,11 +207,21 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32) {
             user_request_num,
             scheduled: Instant::now(),
         };
-        if run_request(&lane, slot).await == Some(ErrorKind::Connect) {
+        let Some(outcome) = run_request(&lane, slot).await else {
+            continue;
+        };
+        if let Some((wait, reason)) = backoff.after(&outcome) {
+            let began = Instant::now();
             tokio::select! {
-                () = sleep(CONNECT_FAILURE_BACKOFF) => {}
+                () = sleep(wait) => {}
                 () = lane.stop.cancelled() => {}
             }
+            lane.emit(RaceEvent::BackedOff {
+                engine: lane.engine,
+                waited: whole_micros(began.elapsed()),
+                retry_after: reason == Reason::RetryAfter,
+            })
+            .await;
         }
     }
 }
@@ -264,6 +276,12 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
                 if let Some(permit) = permit {
                     run_request(&lane, slot).await;
                     drop(permit);
+                } else {
+                    lane.emit(RaceEvent::UnsentArrivals {
+                        engine: lane.engine,
+                        count: 1,
+                    })
+                    .await;
                 }
             });
         }

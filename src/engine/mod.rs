@@ -4,6 +4,7 @@
 //! channel for whichever front end is attached.
 
 pub mod aggregator;
+pub mod backoff;
 pub mod driver;
 pub mod event;
 pub mod openai;

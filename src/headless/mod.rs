@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::metrics::{RacePhase, RaceSnapshot};
+use crate::metrics::{ErrorKind, RacePhase, RaceSnapshot};
 
 /// How often progress lines are printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -30,9 +30,23 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         } else {
             format!("{:.1} ms", l.ttft.p50.as_secs_f64() * 1000.0)
         };
+        let mut trouble = String::new();
+        if let Some(n) = l.errors.get(&ErrorKind::Http429) {
+            let _ = write!(trouble, "  429 ×{n}");
+        }
+        if l.backoffs > 0 {
+            let _ = write!(trouble, "  backoff {:.1}s", l.backoff_time.as_secs_f64());
+        }
+        let lost = l.dropped_arrivals + l.unsent_arrivals;
+        if lost > 0 {
+            let _ = write!(trouble, "  dropped {lost}");
+        }
+        if l.late_arrivals > 0 {
+            let _ = write!(trouble, "  late {}", l.late_arrivals);
+        }
         let _ = writeln!(
             out,
-            "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}",
+            "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",
             s.elapsed.as_secs_f64(),
             l.name,
             l.requests_ok,

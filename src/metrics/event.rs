@@ -4,6 +4,8 @@
 //! file. Both fold them with [`RaceStats::apply`](super::RaceStats::apply),
 //! so a replay shows the numbers the race showed.
 
+use std::time::Duration;
+
 use super::record::RequestRecord;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,17 @@ pub enum RaceEvent {
     DroppedArrival { engine: usize },
     /// In-flight requests aborted when the engine stopped.
     Cancelled { engine: usize, count: u64 },
+    /// A closed-loop user waited `waited` before its next request: the
+    /// server's `Retry-After` when `retry_after`, else backoff after fast
+    /// failures.
+    BackedOff {
+        engine: usize,
+        waited: Duration,
+        retry_after: bool,
+    },
+    /// Open-loop arrivals still waiting for a slot when the engine stopped:
+    /// offered, never sent.
+    UnsentArrivals { engine: usize, count: u64 },
     /// The race's time limit passed: every engine still running ends.
     TimeLimit,
     /// The user stopped the race (Ctrl-C, `q`): every engine still running ends.

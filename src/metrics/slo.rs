@@ -39,7 +39,8 @@ pub struct SloCheck {
     pub pass: bool,
 }
 
-/// Error rate: failed / (ok + failed); 0 when nothing completed.
+/// Error rate: failed / (ok + failed); 0 when nothing completed. Callers
+/// count offered arrivals that were never sent as failed.
 #[must_use]
 pub fn error_rate(ok: u64, failed: u64) -> f64 {
     let total = ok + failed;

@@ -95,6 +95,19 @@ pub struct LaneSnapshot {
     pub late_arrivals: u64,
     /// Open-loop arrivals dropped because the backlog was full.
     pub dropped_arrivals: u64,
+    /// Open-loop arrivals still waiting for a slot when the engine stopped.
+    pub unsent_arrivals: u64,
+    /// Every request the load offered: sent, dropped or never sent. Error
+    /// and success rates are over these (see docs/METRICS.md).
+    pub offered: u64,
+    /// Times a closed-loop user waited before its next request.
+    pub backoffs: u64,
+    /// ... of them on the server's `Retry-After`.
+    pub retry_afters: u64,
+    /// Time users spent waiting, added up over users.
+    pub backoff_time: Duration,
+    /// The first few distinct failure messages.
+    pub error_samples: Vec<ErrorSample>,
     pub slo_checks: Vec<SloCheck>,
     /// Every SLO check passed (true when none is set).
     pub slo_pass: bool,
@@ -114,6 +127,19 @@ pub struct LaneSnapshot {
     /// The few most recent requests, for the inspector (newest first).
     pub traces: Vec<RequestTrace>,
 }
+
+/// One distinct failure message and how often it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorSample {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub count: u64,
+}
+
+/// Distinct failure messages kept per engine.
+pub const ERROR_SAMPLES: usize = 5;
+/// Characters of each kept message.
+pub const ERROR_SAMPLE_CHARS: usize = 300;
 
 /// A live view of one request for the inspector: bounded text, no history.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

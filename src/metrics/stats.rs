@@ -9,10 +9,13 @@ use super::event::RaceEvent;
 use super::health::{self, Grade};
 use super::histogram::LatencyHistogram;
 use super::leaderboard;
-use super::record::{ErrorKind, RequestRecord, TokenSource, per_second};
+use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
 use super::series::Series;
 use super::slo;
-use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+use super::snapshot::{
+    ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState, RacePhase,
+    RaceSnapshot,
+};
 use crate::config::{FinishSpec, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
@@ -42,6 +45,11 @@ pub struct EngineStats {
     send_delay: LatencyHistogram,
     late: u64,
     dropped: u64,
+    unsent: u64,
+    backoffs: u64,
+    retry_afters: u64,
+    backoff_time: Duration,
+    error_samples: ErrorSamples,
     series: Series,
     last_end: Duration,
     state: LaneState,
@@ -74,6 +82,11 @@ impl EngineStats {
             send_delay: LatencyHistogram::new(),
             late: 0,
             dropped: 0,
+            unsent: 0,
+            backoffs: 0,
+            retry_afters: 0,
+            backoff_time: Duration::ZERO,
+            error_samples: ErrorSamples::default(),
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -93,6 +106,25 @@ impl EngineStats {
         self.dropped += 1;
     }
 
+    pub fn on_unsent_arrivals(&mut self, count: u64) {
+        self.unsent = self.unsent.saturating_add(count);
+    }
+
+    /// A user waited `waited` before its next request.
+    pub fn on_backed_off(&mut self, waited: Duration, retry_after: bool) {
+        self.backoffs += 1;
+        if retry_after {
+            self.retry_afters += 1;
+        }
+        self.backoff_time = self.backoff_time.saturating_add(waited);
+    }
+
+    /// Arrivals that were offered but never became a request.
+    #[must_use]
+    pub fn lost_arrivals(&self) -> u64 {
+        self.dropped.saturating_add(self.unsent)
+    }
+
     /// Requests that were in flight when the engine was stopped and were
     /// aborted after the grace period: neither successes nor failures.
     pub fn on_cancelled(&mut self, count: u64) {
@@ -108,6 +140,7 @@ impl EngineStats {
         if let Some(err) = &record.error {
             self.failed += 1;
             *self.errors.entry(err.kind).or_default() += 1;
+            self.error_samples.observe(err);
             return;
         }
         self.ok += 1;
@@ -209,7 +242,14 @@ impl EngineStats {
             self.itl.summary(),
             self.e2e.summary(),
         );
-        let slo_checks = slo::evaluate(slo_spec, &ttft, &tpot, &e2e, self.ok, self.failed);
+        let slo_checks = slo::evaluate(
+            slo_spec,
+            &ttft,
+            &tpot,
+            &e2e,
+            self.ok,
+            self.failed + self.lost_arrivals(),
+        );
         let slo_pass = slo_checks.iter().all(|c| c.pass);
         let until = u32::try_from(active.as_secs())
             .unwrap_or(u32::MAX)
@@ -246,7 +286,7 @@ impl EngineStats {
             output_tokens_per_s: per_second(self.output_tokens, active),
             total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
             goodput_rps: per_second(self.good, active),
-            success_rate: 1.0 - slo::error_rate(self.ok, self.failed),
+            success_rate: 1.0 - slo::error_rate(self.ok, self.failed + self.lost_arrivals()),
             ttft,
             ttfot: self.ttfot.summary(),
             tpot,
@@ -255,7 +295,18 @@ impl EngineStats {
             send_delay: self.send_delay.summary(),
             late_arrivals: self.late,
             dropped_arrivals: self.dropped,
-            health: health::health(complete, self.ok, self.failed, slo_pass),
+            unsent_arrivals: self.unsent,
+            offered: self.started.saturating_add(self.lost_arrivals()),
+            backoffs: self.backoffs,
+            retry_afters: self.retry_afters,
+            backoff_time: self.backoff_time,
+            error_samples: self.error_samples.samples.clone(),
+            health: health::health(
+                complete,
+                self.ok,
+                self.failed + self.lost_arrivals(),
+                slo_pass,
+            ),
             ttft_trend: trend_of(|p| p.ttft_mean_ms),
             tpot_trend: trend_of(|p| p.tpot_mean_ms),
             #[allow(clippy::cast_precision_loss)]
@@ -268,6 +319,31 @@ impl EngineStats {
             slo_pass,
             series,
             traces: Vec::new(),
+        }
+    }
+}
+
+/// The first few distinct failure messages of an engine, with how often each
+/// came: what a person needs to see why requests failed.
+#[derive(Debug, Clone, Default)]
+struct ErrorSamples {
+    samples: Vec<ErrorSample>,
+}
+
+impl ErrorSamples {
+    fn observe(&mut self, error: &RequestError) {
+        if let Some(s) = self
+            .samples
+            .iter_mut()
+            .find(|s| s.kind == error.kind && s.message == error.message)
+        {
+            s.count += 1;
+        } else if self.samples.len() < ERROR_SAMPLES {
+            self.samples.push(ErrorSample {
+                kind: error.kind,
+                message: error.message.chars().take(ERROR_SAMPLE_CHARS).collect(),
+                count: 1,
+            });
         }
     }
 }
@@ -331,6 +407,20 @@ impl RaceStats {
             RaceEvent::Cancelled { engine, count } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
                     e.on_cancelled(*count);
+                }
+            }
+            RaceEvent::UnsentArrivals { engine, count } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_unsent_arrivals(*count);
+                }
+            }
+            RaceEvent::BackedOff {
+                engine,
+                waited,
+                retry_after,
+            } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_backed_off(*waited, *retry_after);
                 }
             }
             RaceEvent::Finished(record) => {

@@ -91,6 +91,17 @@ pub enum EventEntry {
         request: Box<FinishedEntry>,
         first_answer: u32,
     },
+    /// Since version 2.
+    BackedOff {
+        engine: u32,
+        waited_us: u64,
+        retry_after: bool,
+    },
+    /// Since version 2.
+    UnsentArrivals {
+        engine: u32,
+        count: u64,
+    },
 }
 
 /// A finished request. Times are whole microseconds, relative to each other
@@ -188,6 +199,19 @@ impl Encoder {
                 engine: index(*engine),
             },
             RaceEvent::Cancelled { engine, count } => EventEntry::Cancelled {
+                engine: index(*engine),
+                count: *count,
+            },
+            RaceEvent::BackedOff {
+                engine,
+                waited,
+                retry_after,
+            } => EventEntry::BackedOff {
+                engine: index(*engine),
+                waited_us: micros(*waited).unsigned_abs(),
+                retry_after: *retry_after,
+            },
+            RaceEvent::UnsentArrivals { engine, count } => EventEntry::UnsentArrivals {
                 engine: index(*engine),
                 count: *count,
             },
@@ -391,6 +415,19 @@ impl Decoder {
                 engine: self.engine(engine)?,
                 count,
             },
+            EventEntry::BackedOff {
+                engine,
+                waited_us,
+                retry_after,
+            } => RaceEvent::BackedOff {
+                engine: self.engine(engine)?,
+                waited: self.in_race(Duration::from_micros(waited_us))?,
+                retry_after,
+            },
+            EventEntry::UnsentArrivals { engine, count } => RaceEvent::UnsentArrivals {
+                engine: self.engine(engine)?,
+                count,
+            },
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,
@@ -554,6 +591,21 @@ mod tests {
             (
                 Duration::from_micros(106_000),
                 RaceEvent::Finished(Box::new(record(0, "hello"))),
+            ),
+            (
+                Duration::from_micros(150_000),
+                RaceEvent::BackedOff {
+                    engine: 1,
+                    waited: Duration::from_micros(100_123),
+                    retry_after: true,
+                },
+            ),
+            (
+                Duration::from_micros(160_000),
+                RaceEvent::UnsentArrivals {
+                    engine: 0,
+                    count: 2,
+                },
             ),
             (
                 Duration::from_micros(200_000),

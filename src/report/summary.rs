@@ -104,11 +104,29 @@ pub struct EngineSummary {
     pub itl_ms: Percentiles,
     pub e2e_ms: Percentiles,
     pub send_delay_ms: Percentiles,
+    /// Requests the load offered: sent, dropped or never sent.
+    pub offered: u64,
     pub late_arrivals: u64,
     pub dropped_arrivals: u64,
+    /// Arrivals still waiting for a slot when the engine stopped.
+    pub unsent_arrivals: u64,
+    /// Times users waited before their next request, on `Retry-After` or
+    /// after fast failures, and the time waited (added up over users).
+    pub backoffs: u64,
+    pub retry_afters: u64,
+    pub backoff_s: f64,
+    /// The first few distinct failure messages and their counts.
+    pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
     pub slo: Vec<SloCheck>,
     pub series: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorSampleSummary {
+    pub kind: String,
+    pub message: String,
+    pub count: u64,
 }
 
 fn source_label(sources: &std::collections::BTreeSet<TokenSource>) -> Option<String> {
@@ -156,8 +174,22 @@ impl EngineSummary {
             itl_ms: (&l.itl).into(),
             e2e_ms: (&l.e2e).into(),
             send_delay_ms: (&l.send_delay).into(),
+            offered: l.offered,
             late_arrivals: l.late_arrivals,
             dropped_arrivals: l.dropped_arrivals,
+            unsent_arrivals: l.unsent_arrivals,
+            backoffs: l.backoffs,
+            retry_afters: l.retry_afters,
+            backoff_s: round3(l.backoff_time.as_secs_f64()),
+            error_samples: l
+                .error_samples
+                .iter()
+                .map(|e| ErrorSampleSummary {
+                    kind: e.kind.name().to_owned(),
+                    message: e.message.clone(),
+                    count: e.count,
+                })
+                .collect(),
             slo_pass: l.slo_pass,
             slo: l.slo_checks.clone(),
             series: l.series.clone(),

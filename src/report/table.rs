@@ -14,6 +14,30 @@ fn ms(d: Duration, count: u64) -> String {
     }
 }
 
+/// Why requests failed: each engine's first few distinct messages, most
+/// frequent first. Empty when nothing failed.
+#[must_use]
+pub fn error_samples(s: &RaceSnapshot) -> String {
+    let mut out = String::new();
+    for &i in &s.leaderboard {
+        let l = &s.lanes[i];
+        if l.error_samples.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{} failed {} requests:", l.name, l.requests_failed);
+        let mut samples: Vec<_> = l.error_samples.iter().collect();
+        samples.sort_by_key(|e| std::cmp::Reverse(e.count));
+        for e in samples.iter().take(SAMPLES_SHOWN) {
+            let message = e.message.replace(['\n', '\r'], " ");
+            let _ = writeln!(out, "  {:>6} × {}: {}", e.count, e.kind.name(), message);
+        }
+    }
+    out
+}
+
+/// Distinct messages printed per engine.
+const SAMPLES_SHOWN: usize = 3;
+
 /// The final leaderboard as an aligned table.
 #[must_use]
 pub fn leaderboard_table(s: &RaceSnapshot) -> String {
@@ -22,6 +46,8 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
         "engine",
         "ok",
         "failed",
+        "dropped",
+        "late",
         "req/s",
         "out tok/s",
         "goodput",
@@ -60,6 +86,8 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             l.name.clone(),
             l.requests_ok.to_string(),
             l.requests_failed.to_string(),
+            (l.dropped_arrivals + l.unsent_arrivals).to_string(),
+            l.late_arrivals.to_string(),
             format!("{:.2}", l.requests_per_s),
             format!("{:.1}", l.output_tokens_per_s),
             format!("{:.2}", l.goodput_rps),

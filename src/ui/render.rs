@@ -238,6 +238,40 @@ mod tests {
     }
 
     #[test]
+    fn lanes_show_rate_limits_backoff_lost_load_and_the_answer_start() {
+        let mut snap = snapshot_fixture(3);
+        let lane = &mut snap.lanes[1];
+        lane.errors.insert(crate::metrics::ErrorKind::Http429, 17);
+        lane.backoffs = 17;
+        lane.backoff_time = Duration::from_millis(17_400);
+        lane.dropped_arrivals = 40;
+        lane.unsent_arrivals = 2;
+        lane.late_arrivals = 5;
+        lane.ttfot.p50 = Duration::from_millis(950);
+        let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+        for shown in [
+            "429 ×17",
+            "backoff 17.4s",
+            "dropped 42",
+            "late 5",
+            "answer 950ms",
+        ] {
+            assert!(text.contains(shown), "{shown} missing:\n{text}");
+        }
+        // Only the lane in trouble shows it.
+        assert_eq!(text.matches("429").count(), 1, "{text}");
+        // Ten lanes on a small screen: one line each, still marked.
+        let mut many = snapshot_fixture(10);
+        many.lanes[4]
+            .errors
+            .insert(crate::metrics::ErrorKind::Http429, 3);
+        many.lanes[4].backoffs = 3;
+        many.lanes[4].backoff_time = Duration::from_secs(3);
+        let small = render_to_string(&many, &ui(10), &theme(), 100, 24);
+        assert!(small.contains("429 ×3") && small.contains("⏸3s"), "{small}");
+    }
+
+    #[test]
     fn inspector_open() {
         let mut snap = snapshot_fixture(3);
         snap.lanes[2].traces = vec![

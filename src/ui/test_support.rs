@@ -157,6 +157,12 @@ fn lane(i: usize) -> LaneSnapshot {
         send_delay: LatencySummary::default(),
         late_arrivals: 0,
         dropped_arrivals: 0,
+        unsent_arrivals: 0,
+        offered: ok + failed + 4,
+        backoffs: 0,
+        retry_afters: 0,
+        backoff_time: Duration::ZERO,
+        error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,
         series: series(i, 42, false),
@@ -210,6 +216,7 @@ pub fn failing_fixture() -> RaceSnapshot {
     l.goodput_rps = 0.2;
     l.health = Health::Error;
     l.ttft = summary(4200, 12);
+    l.ttfot = l.ttft;
     l.ttft_grade = Grade::Bad;
     l.tpot_grade = Grade::Bad;
     l.throughput_grade = Grade::Bad;
@@ -246,6 +253,7 @@ pub fn empty_fixture(lanes: usize) -> RaceSnapshot {
             goodput_rps: 0.0,
             success_rate: 1.0,
             ttft: LatencySummary::default(),
+            ttfot: LatencySummary::default(),
             tpot: LatencySummary::default(),
             itl: LatencySummary::default(),
             e2e: LatencySummary::default(),

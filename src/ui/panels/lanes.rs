@@ -164,6 +164,49 @@ impl LanePanel<'_> {
                 t.text,
             ));
             spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
+            // A reasoning model's answer starts after its first token.
+            if l.ttfot.count > 0 && l.ttfot.p50 != l.ttft.p50 {
+                spans.push(Span::styled(
+                    format!("  answer {}", latency(l.ttfot.p50, l.ttfot.count)),
+                    t.text,
+                ));
+            }
+        }
+        spans
+    }
+
+    /// What a person must see where it happens: rate limits, waiting, and
+    /// load that never went out. Empty while there is none.
+    fn trouble(&self, compact: bool) -> Vec<Span<'static>> {
+        let l = self.lane;
+        let t = self.theme;
+        let mut notes: Vec<(String, Style)> = Vec::new();
+        if let Some(n) = l.errors.get(&crate::metrics::ErrorKind::Http429) {
+            notes.push((format!("429 ×{n}"), t.bad));
+        }
+        if l.backoffs > 0 {
+            let secs = l.backoff_time.as_secs_f64();
+            let text = if compact {
+                format!("⏸{secs:.0}s")
+            } else {
+                format!("backoff {secs:.1}s")
+            };
+            notes.push((text, t.ok));
+        }
+        let lost = l.dropped_arrivals + l.unsent_arrivals;
+        if lost > 0 {
+            notes.push((format!("dropped {lost}"), t.bad));
+        }
+        if l.late_arrivals > 0 && !compact {
+            notes.push((format!("late {}", l.late_arrivals), t.ok));
+        }
+        let mut spans = Vec::new();
+        for (text, style) in notes {
+            spans.push(Span::raw(" "));
+            spans.push(Span::styled(text, style));
+        }
+        if !spans.is_empty() && !compact {
+            spans.push(Span::raw(" "));
         }
         spans
     }
@@ -302,6 +345,7 @@ impl LanePanel<'_> {
             .border_style(border)
             .title(left)
             .title(right)
+            .title_bottom(Line::from(self.trouble(false)))
     }
 
     /// One line: marker, place, name, track, numbers, health.
@@ -328,6 +372,7 @@ impl LanePanel<'_> {
         }
         numbers.push(Span::raw(" "));
         numbers.push(Span::styled(badge, badge_style));
+        numbers.extend(self.trouble(true));
         let used = Line::from(spans.clone()).width() + Line::from(numbers.clone()).width();
         let track_w = width.saturating_sub(used + 1);
         let track = if track_w >= 8 {
