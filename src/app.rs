@@ -45,6 +45,15 @@ fn validate(file: &Path) -> Result<Exit, AppError> {
 
 /// One line about a race: its name, engines, load and finish line.
 #[must_use]
+fn describe_warmup(warmup: config::WarmupSpec) -> String {
+    match warmup {
+        config::WarmupSpec::Requests(n) => format!("{n} requests per engine, not counted"),
+        config::WarmupSpec::Duration(d) => {
+            format!("{:.1} s per engine, not counted", d.as_secs_f64())
+        }
+    }
+}
+
 pub fn describe(spec: &RaceSpec) -> String {
     let names: Vec<&str> = spec.engines.iter().map(|e| e.name.as_str()).collect();
     let load = match spec.load {
@@ -317,6 +326,9 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         sinks.push(Box::new(csv_sink));
         writers = Some((race_file, csv));
     }
+    if let Some(warmup) = spec.warmup {
+        eprintln!("warming up: {}", describe_warmup(warmup));
+    }
     let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())
         .await
         .map_err(|e| {
@@ -326,6 +338,15 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
                 AppError::failure(e)
             }
         })?;
+    for (engine, w) in spec.engines.iter().zip(&running.warmup) {
+        eprintln!(
+            "warm-up: {} {} ok, {} failed in {:.1} s (not counted)",
+            engine.name,
+            w.ok,
+            w.failed,
+            w.took.as_secs_f64()
+        );
+    }
     if let Some((race_file, csv)) = &writers {
         race_file.start(&spec, &running.engine_urls, running.started_at, &stamp);
         csv.start(running.started_at);

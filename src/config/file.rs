@@ -45,6 +45,8 @@ pub struct RaceSection {
     pub load: Option<LoadFile>,
     pub finish: Option<FinishFile>,
     pub slo: Option<SloFile>,
+    /// Requests sent before the start signal and not counted.
+    pub warmup: Option<WarmupFile>,
     /// Raw entries, each deserialised into an [`EngineFile`] on its own.
     pub engines: Option<Vec<serde_yaml::Value>>,
 }
@@ -94,6 +96,15 @@ pub struct FinishFile {
     pub requests: Option<i64>,
     pub output_tokens: Option<i64>,
     pub grace_s: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarmupFile {
+    /// Requests per engine.
+    pub requests: Option<i64>,
+    /// Or: seconds of load per engine.
+    pub seconds: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -36,11 +36,24 @@ pub struct RaceSpec {
     pub load: LoadSpec,
     pub finish: FinishSpec,
     pub slo: SloSpec,
+    /// Load sent before the start signal and not counted.
+    #[serde(default)]
+    pub warmup: Option<WarmupSpec>,
     pub engines: Vec<EngineSpec>,
     /// What the prompts turned out to be; filled in once they are loaded
     /// (not from the race file), so that reports carry it.
     #[serde(default)]
     pub workload: Option<WorkloadFacts>,
+}
+
+/// How much warm-up each engine gets before the start signal: its
+/// requests are sent by as many users as the race has, and not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum WarmupSpec {
+    /// This many requests per engine.
+    Requests(u32),
+    /// Load for this long per engine.
+    Duration(Duration),
 }
 
 /// The prompts a race ran with, as reported in `summary.json`.

@@ -20,12 +20,12 @@ use super::Problem;
 use super::color::{color_names, parse_color};
 use super::file::{
     EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection, SimulateFile,
-    SloFile, SyntheticFile,
+    SloFile, SyntheticFile, WarmupFile,
 };
 use super::spec::{
     DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT, DatasetSpec,
     EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec,
-    SimSpec, SloSpec, SyntheticSpec,
+    SimSpec, SloSpec, SyntheticSpec, WarmupSpec,
 };
 
 /// The only race file format version.
@@ -525,7 +525,7 @@ const SYNONYMS: [(&str, &str); 24] = [
 ];
 
 /// Keys of the nested sections, for "it belongs under ..." hints.
-const SECTION_KEYS: [(&str, &[&str]); 4] = [
+const SECTION_KEYS: [(&str, &[&str]); 5] = [
     ("load", &["mode", "rate", "max_in_flight"]),
     (
         "finish",
@@ -535,6 +535,7 @@ const SECTION_KEYS: [(&str, &[&str]); 4] = [
         "slo",
         &["ttft_p99_ms", "tpot_p99_ms", "e2e_p99_ms", "error_rate_max"],
     ),
+    ("warmup", &["requests", "seconds"]),
     (
         "simulate",
         &[
@@ -750,6 +751,7 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         load,
         finish,
         slo,
+        warmup,
         engines,
     } = race;
 
@@ -801,6 +803,7 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
     let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
     let finish = finish_spec(duration, finish.unwrap_or_default(), p);
     let slo = slo_spec(slo.unwrap_or_default(), p);
+    let warmup = warmup.and_then(|w| warmup_spec(w, p));
     let mut engines = engine_specs(engines, seed, target_output_tokens, p);
     resolve_tokenizer_paths(&mut engines, file);
 
@@ -818,8 +821,56 @@ fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
         load,
         finish,
         slo,
+        warmup,
         engines,
         workload: None,
+    }
+}
+
+/// Most warm-up requests per engine, and the longest warm-up.
+const MAX_WARMUP_REQUESTS: i64 = 100_000;
+const MAX_WARMUP_SECONDS: f64 = 3600.0;
+
+fn warmup_spec(w: WarmupFile, p: &mut Problems) -> Option<WarmupSpec> {
+    match (w.requests, w.seconds) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "race.warmup",
+                "both requests and seconds are set; give one of them",
+            );
+            None
+        }
+        (None, None) => {
+            p.add(
+                "race.warmup",
+                "empty; give requests (per engine) or seconds, e.g. warmup: {requests: 10}",
+            );
+            None
+        }
+        (Some(n), None) => Some(WarmupSpec::Requests(whole_u32(
+            p,
+            "race.warmup.requests",
+            n,
+            1,
+            MAX_WARMUP_REQUESTS,
+        ))),
+        (None, Some(s)) if s > MAX_WARMUP_SECONDS => {
+            p.add(
+                "race.warmup.seconds",
+                format!(
+                    "'{}' is too long; the most is {MAX_WARMUP_SECONDS}",
+                    fmt_num(s)
+                ),
+            );
+            None
+        }
+        (None, Some(s)) => Some(WarmupSpec::Duration(seconds(
+            p,
+            "race.warmup.seconds",
+            s,
+            1.0,
+            false,
+        ))),
     }
 }
 

@@ -21,6 +21,10 @@ use crate::metrics::record::whole_micros;
 use crate::metrics::{RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
+/// Open-loop races pre-connect as many connections as they may use at
+/// once, up to this many.
+const MAX_OPEN_LOOP_PRECONNECTS: u32 = 256;
+
 /// Everything one engine's driver needs.
 #[derive(Debug)]
 pub struct Lane {
@@ -37,6 +41,8 @@ pub struct Lane {
     /// Live traces of a few requests, for the inspector.
     pub traces: TraceSlots,
     next_request: AtomicU64,
+    /// The client's connection count last reported to the aggregator.
+    reported_connections: AtomicU64,
 }
 
 impl Lane {
@@ -62,7 +68,36 @@ impl Lane {
             abort,
             traces,
             next_request: AtomicU64::new(0),
+            reported_connections: AtomicU64::new(0),
         }
+    }
+
+    /// Tells the aggregator when the client has opened more connections.
+    async fn report_connections(&self) {
+        let total = self.client.connections_opened();
+        if self
+            .reported_connections
+            .fetch_max(total, Ordering::Relaxed)
+            < total
+        {
+            self.emit(RaceEvent::ConnectionsOpened {
+                engine: self.engine,
+                total,
+            })
+            .await;
+        }
+    }
+
+    /// Opens `n` connections before the start signal (giving up at it), so
+    /// no first request pays for TCP and TLS set-up inside its TTFT.
+    async fn preconnect(&self, n: usize) {
+        let all = futures_util::future::join_all((0..n).map(|_| self.client.preconnect()));
+        tokio::select! {
+            _ = all => {}
+            () = sleep_until(self.go) => {}
+            () = self.stop.cancelled() => {}
+        }
+        self.report_connections().await;
     }
 
     async fn emit(&self, event: RaceEvent) {
@@ -175,12 +210,14 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         output_text: exchange.text,
     };
     lane.emit(RaceEvent::Finished(Box::new(record))).await;
+    lane.report_connections().await;
     Some(outcome)
 }
 
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
 /// its next request as soon as the previous one ends.
 pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
+    lane.preconnect(users as usize).await;
     if !lane.wait_for_go().await {
         return;
     }
@@ -231,6 +268,8 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32) {
 /// (and is counted late; its latency still counts from its scheduled time);
 /// once `max_in_flight` arrivals are waiting, further ones are dropped.
 pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
+    lane.preconnect(max_in_flight.min(MAX_OPEN_LOOP_PRECONNECTS) as usize)
+        .await;
     if !lane.wait_for_go().await {
         return;
     }

@@ -5,6 +5,7 @@
 
 pub mod aggregator;
 pub mod backoff;
+pub mod connections;
 pub mod driver;
 pub mod event;
 pub mod openai;
@@ -12,6 +13,7 @@ pub mod race;
 pub mod schedule;
 pub mod stream;
 pub mod trace;
+pub mod warmup;
 
 pub use event::{RaceEvent, RecordSink};
 pub use race::{RaceError, RaceOutcome, RunningRace, start};

@@ -11,6 +11,7 @@ use reqwest::header::{
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::connections::CountConnections;
 use super::stream::{ERROR_BODY_LIMIT, apply_whole, read_sse};
 pub use super::stream::{Exchange, Observer, PieceKind, Usage};
 use crate::config::secrets::{looks_secret, redact, scrub_urls_in};
@@ -55,6 +56,10 @@ pub struct EngineClient {
     count_reasoning: bool,
     timeout: Duration,
     headers: HeaderMap,
+    connections: CountConnections,
+    /// Where a pre-connect goes: the server's model list, a cheap GET every
+    /// OpenAI-compatible server answers.
+    models_url: reqwest::Url,
     /// Values that must never appear in an error message (the API key,
     /// secret header values, the URL's credentials): error messages reach
     /// logs and race files.
@@ -132,7 +137,9 @@ impl EngineClient {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
+        let connections = CountConnections::default();
         let http = reqwest::Client::builder()
+            .connector_layer(connections.clone())
             .connect_timeout(Duration::from_secs(10).min(spec.timeout))
             .pool_max_idle_per_host(usize::MAX)
             .tcp_nodelay(true)
@@ -140,6 +147,7 @@ impl EngineClient {
             .build()?;
         Ok(EngineClient {
             http,
+            models_url: models_url(&parsed),
             url: parsed,
             model: spec.model.clone(),
             endpoint: spec.endpoint,
@@ -149,6 +157,7 @@ impl EngineClient {
             count_reasoning: spec.count_reasoning,
             timeout: spec.timeout,
             headers,
+            connections,
             secrets: secrets.into(),
         })
     }
@@ -156,6 +165,27 @@ impl EngineClient {
     #[must_use]
     pub fn url(&self) -> &reqwest::Url {
         &self.url
+    }
+
+    /// Connections this client has opened so far.
+    #[must_use]
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.opened()
+    }
+
+    /// Opens a connection (or makes sure one is open) outside any timing:
+    /// a GET of the server's model list, read to its end so the connection
+    /// goes back to the pool. Whatever the server answers is fine.
+    pub async fn preconnect(&self) {
+        let request = self
+            .http
+            .get(self.models_url.clone())
+            .headers(self.headers.clone())
+            .timeout(self.timeout.min(Duration::from_secs(10)))
+            .send();
+        if let Ok(response) = request.await {
+            let _ = read_prefix(response, PRECONNECT_BODY_LIMIT).await;
+        }
     }
 
     /// The JSON body for one prompt.
@@ -274,6 +304,24 @@ impl EngineClient {
     }
 }
 
+/// A model list longer than this is not read to its end (the connection is
+/// then not reused, which is all that is lost).
+const PRECONNECT_BODY_LIMIT: usize = 1 << 20;
+
+/// `…/v1/chat/completions` or `…/v1/completions` → `…/v1/models`; any other
+/// path is pre-connected to as it is.
+fn models_url(url: &reqwest::Url) -> reqwest::Url {
+    let path = url.path();
+    let base = path
+        .strip_suffix("/chat/completions")
+        .or_else(|| path.strip_suffix("/completions"));
+    let mut models = url.clone();
+    if let Some(base) = base {
+        models.set_path(&format!("{base}/models"));
+    }
+    models
+}
+
 /// `Retry-After` as delay-seconds or an HTTP date, capped at
 /// [`MAX_RETRY_AFTER`]; a date in the past means now.
 #[must_use]
@@ -318,6 +366,20 @@ impl NoProxyIfLoopback for reqwest::ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preconnects_go_to_the_model_list() {
+        let at = |u: &str| models_url(&reqwest::Url::parse(u).unwrap()).to_string();
+        assert_eq!(
+            at("http://h:8000/v1/chat/completions"),
+            "http://h:8000/v1/models"
+        );
+        assert_eq!(
+            at("https://h/openai/v1/completions?x=1"),
+            "https://h/openai/v1/models?x=1"
+        );
+        assert_eq!(at("http://h/generate"), "http://h/generate");
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_http_dates() {

@@ -17,6 +17,7 @@ use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
+use super::warmup::{WarmupResult, warm_up};
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
@@ -86,6 +87,8 @@ pub struct RunningRace {
     pub started_at: SystemTime,
     /// The URL each engine is raced at (simulated engines' local addresses).
     pub engine_urls: Vec<String>,
+    /// What each engine's warm-up did (empty without `warmup:`).
+    pub warmup: Vec<WarmupResult>,
     task: tokio::task::JoinHandle<Result<RaceOutcome, RaceError>>,
 }
 
@@ -148,6 +151,24 @@ pub async fn start(
         }
         return Err(e);
     }
+
+    let warmup = match spec.warmup {
+        Some(warmup) => {
+            let concurrency = match spec.load {
+                LoadSpec::Users { users, .. } => users,
+                LoadSpec::Constant {
+                    rate,
+                    max_in_flight,
+                }
+                | LoadSpec::Poisson {
+                    rate,
+                    max_in_flight,
+                } => max_in_flight.min(rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32),
+            };
+            warm_up(&clients, &prompts, warmup, concurrency as usize, &stop).await
+        }
+        None => Vec::new(),
+    };
 
     let go = Instant::now() + spec.countdown;
     // Whole microseconds, as the race file stores it, so reports rebuilt
@@ -266,6 +287,7 @@ pub async fn start(
         snapshots,
         started_at,
         engine_urls,
+        warmup,
         task,
     })
 }

@@ -28,6 +28,9 @@ pub enum RaceEvent {
         waited: Duration,
         retry_after: bool,
     },
+    /// The engine's client has opened `total` connections so far (warm-up
+    /// and pre-connects included).
+    ConnectionsOpened { engine: usize, total: u64 },
     /// Open-loop arrivals still waiting for a slot when the engine stopped:
     /// offered, never sent.
     UnsentArrivals { engine: usize, count: u64 },

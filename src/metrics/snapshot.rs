@@ -106,6 +106,9 @@ pub struct LaneSnapshot {
     pub retry_afters: u64,
     /// Time users spent waiting, added up over users.
     pub backoff_time: Duration,
+    /// Connections the engine's client opened (warm-up and pre-connects
+    /// included): one per concurrent request when connections are reused.
+    pub connections_opened: u64,
     /// The first few distinct failure messages.
     pub error_samples: Vec<ErrorSample>,
     pub slo_checks: Vec<SloCheck>,

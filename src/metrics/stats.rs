@@ -49,6 +49,7 @@ pub struct EngineStats {
     backoffs: u64,
     retry_afters: u64,
     backoff_time: Duration,
+    connections: u64,
     error_samples: ErrorSamples,
     series: Series,
     last_end: Duration,
@@ -86,6 +87,7 @@ impl EngineStats {
             backoffs: 0,
             retry_afters: 0,
             backoff_time: Duration::ZERO,
+            connections: 0,
             error_samples: ErrorSamples::default(),
             series: Series::default(),
             last_end: Duration::ZERO,
@@ -300,6 +302,7 @@ impl EngineStats {
             backoffs: self.backoffs,
             retry_afters: self.retry_afters,
             backoff_time: self.backoff_time,
+            connections_opened: self.connections,
             error_samples: self.error_samples.samples.clone(),
             health: health::health(
                 complete,
@@ -407,6 +410,11 @@ impl RaceStats {
             RaceEvent::Cancelled { engine, count } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
                     e.on_cancelled(*count);
+                }
+            }
+            RaceEvent::ConnectionsOpened { engine, total } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.connections = e.connections.max(*total);
                 }
             }
             RaceEvent::UnsentArrivals { engine, count } => {

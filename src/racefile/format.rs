@@ -102,6 +102,11 @@ pub enum EventEntry {
         engine: u32,
         count: u64,
     },
+    /// Since version 2.
+    ConnectionsOpened {
+        engine: u32,
+        total: u64,
+    },
 }
 
 /// A finished request. Times are whole microseconds, relative to each other
@@ -214,6 +219,10 @@ impl Encoder {
             RaceEvent::UnsentArrivals { engine, count } => EventEntry::UnsentArrivals {
                 engine: index(*engine),
                 count: *count,
+            },
+            RaceEvent::ConnectionsOpened { engine, total } => EventEntry::ConnectionsOpened {
+                engine: index(*engine),
+                total: *total,
             },
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
             RaceEvent::Stopped => EventEntry::Stopped,
@@ -428,6 +437,10 @@ impl Decoder {
                 engine: self.engine(engine)?,
                 count,
             },
+            EventEntry::ConnectionsOpened { engine, total } => RaceEvent::ConnectionsOpened {
+                engine: self.engine(engine)?,
+                total,
+            },
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,
@@ -598,6 +611,13 @@ mod tests {
                     engine: 1,
                     waited: Duration::from_micros(100_123),
                     retry_after: true,
+                },
+            ),
+            (
+                Duration::from_micros(155_000),
+                RaceEvent::ConnectionsOpened {
+                    engine: 1,
+                    total: 9,
                 },
             ),
             (

@@ -115,6 +115,8 @@ pub struct EngineSummary {
     pub backoffs: u64,
     pub retry_afters: u64,
     pub backoff_s: f64,
+    /// Connections the client opened to the engine (warm-up included).
+    pub connections_opened: u64,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -181,6 +183,7 @@ impl EngineSummary {
             backoffs: l.backoffs,
             retry_afters: l.retry_afters,
             backoff_s: round3(l.backoff_time.as_secs_f64()),
+            connections_opened: l.connections_opened,
             error_samples: l
                 .error_samples
                 .iter()

@@ -162,6 +162,7 @@ fn lane(i: usize) -> LaneSnapshot {
         backoffs: 0,
         retry_afters: 0,
         backoff_time: Duration::ZERO,
+        connections_opened: 4,
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,

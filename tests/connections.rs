@@ -1,0 +1,182 @@
+//! Connections over real HTTP on 127.0.0.1: each user's connection is made
+//! before the start signal and reused (so TTFT never holds a TCP set-up),
+//! a finished body is read to its end outside the timing, and warm-up
+//! requests are sent but not counted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Collect, prompts, spec};
+use llm_locust::config::{EndpointKind, EngineSpec, EngineTarget, SimSpec};
+use llm_locust::engine::openai::EngineClient;
+use llm_locust::engine::{self, RaceEvent, RecordSink};
+use llm_locust::sim;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    sim::serve(spec, addr, CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+fn fast_sim() -> SimSpec {
+    SimSpec {
+        ttft: Duration::from_millis(5),
+        tpot: Duration::from_millis(1),
+        jitter: 0.0,
+        prefill_per_token: Duration::ZERO,
+        ..SimSpec::default()
+    }
+}
+
+/// Keeps every connection count the aggregator applied, with its time.
+#[derive(Clone, Default)]
+struct Connections(Arc<Mutex<Vec<(Duration, usize, u64)>>>);
+
+impl RecordSink for Connections {
+    fn event(&mut self, at: Duration, event: &RaceEvent) {
+        if let RaceEvent::ConnectionsOpened { engine, total } = event {
+            self.0.lock().unwrap().push((at, *engine, *total));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_user_connects_before_go_and_keeps_its_connection() {
+    let yaml = "race:\n  name: conns\n  countdown_s: 0.5\n  duration: 2\n  users: 4\n  spawn_rate: 100\n  engines:\n    - {name: a, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n    - {name: b, endpoint: completions, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n";
+    let seen = Connections::default();
+    let running = engine::start(
+        &spec(yaml),
+        prompts(),
+        vec![Box::new(seen.clone())],
+        CancellationToken::new(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(20), running.finish())
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = seen.0.lock().unwrap().clone();
+    for (engine, lane) in outcome.snapshot.lanes.iter().enumerate() {
+        assert!(
+            lane.requests_ok > 200,
+            "{}: {}",
+            lane.name,
+            lane.requests_ok
+        );
+        // Four connections before the start signal, one per user...
+        let first = seen.iter().find(|(_, e, _)| *e == engine).unwrap();
+        assert_eq!((first.0, first.2), (Duration::ZERO, 4), "{}", lane.name);
+        // ...and reused: hyper may race one more while all four are busy
+        // handing back, never one per request.
+        assert!(
+            (4..=6).contains(&lane.connections_opened),
+            "{}: {} connections for {} requests",
+            lane.name,
+            lane.connections_opened,
+            lane.requests_ok
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_up_requests_are_sent_but_not_counted() {
+    let server = serve_sim(fast_sim()).await;
+    let yaml = format!(
+        "race:\n  name: warm\n  countdown_s: 0\n  users: 2\n  spawn_rate: 100\n  warmup: {{requests: 7}}\n  finish: {{requests: 10}}\n  engines:\n    - {{name: a, url: {}, model: m, max_tokens: 4}}\n",
+        server.base_url()
+    );
+    let collect = Collect::default();
+    let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(collect.clone())];
+    let running = engine::start(
+        &spec(&yaml),
+        prompts(),
+        sinks,
+        CancellationToken::new(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(running.warmup.len(), 1);
+    assert_eq!((running.warmup[0].ok, running.warmup[0].failed), (7, 0));
+    let warmed = server.stats().requests_received;
+    assert_eq!(warmed, 7, "the warm-up is over before the race starts");
+    let outcome = tokio::time::timeout(Duration::from_secs(20), running.finish())
+        .await
+        .unwrap()
+        .unwrap();
+    let lane = &outcome.snapshot.lanes[0];
+    let records = collect.records();
+    assert_eq!(
+        records.len() as u64,
+        lane.requests_ok + lane.requests_failed
+    );
+    assert_eq!(
+        server.stats().requests_received,
+        7 + lane.requests_started,
+        "warm-up requests are not in the race's counts"
+    );
+    // The race's requests still start at the first prompt.
+    assert_eq!(records.iter().map(|r| r.request_id).min(), Some(0));
+}
+
+fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
+    EngineSpec {
+        name: "t".into(),
+        model: "m".into(),
+        emoji: String::new(),
+        color: "cyan".into(),
+        tokenizer: None,
+        target: EngineTarget::Url(url.into()),
+        endpoint: EndpointKind::Chat,
+        api_key_env: None,
+        headers: BTreeMap::new(),
+        max_tokens: Some(8),
+        temperature: None,
+        ignore_eos: false,
+        count_reasoning: false,
+        timeout,
+        cost_per_hour: None,
+    }
+}
+
+#[tokio::test]
+async fn a_body_kept_open_after_done_is_complete_not_a_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let _ = socket.read(&mut buf).await.unwrap();
+        let body = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n",
+            body.len()
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        // No chunked terminator for a long while: the body stays open.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    });
+    let timeout = Duration::from_millis(600);
+    let client = EngineClient::new(&engine_spec(&url, timeout), &url, None).unwrap();
+    let ex = client.send("hi").await;
+    assert!(ex.error.is_none(), "{:?}", ex.error);
+    assert_eq!(ex.text, "hi");
+    assert!(
+        ex.end.duration_since(ex.sent) < Duration::from_millis(300),
+        "the answer ended at [DONE], not when the body did"
+    );
+}
