@@ -398,6 +398,12 @@ fn finish_race(
         snapshot.elapsed.as_secs_f64()
     );
     print!("{}", report::table::leaderboard_table(snapshot));
+    if snapshot.client.saturated {
+        eprintln!(
+            "warning: the client was saturated ({}); the numbers may be the load generator's, not the servers'. Run fewer users, fewer engines per machine, or shards",
+            snapshot.client.reason.as_deref().unwrap_or("")
+        );
+    }
     let errors = report::table::error_samples(snapshot);
     if !errors.is_empty() {
         println!();

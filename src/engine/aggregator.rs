@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tokio::time::{Instant, MissedTickBehavior, interval, interval_at, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::event::{RaceEvent, RecordSink};
+use super::probe::ClientProbe;
 use super::trace::TraceSlots;
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
@@ -19,6 +20,8 @@ use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 /// Events taken from the channel at once.
 const EVENT_BATCH: usize = 256;
+/// How often the client's own health is sampled.
+pub const CLIENT_SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct Aggregator {
     pub stats: RaceStats,
@@ -32,6 +35,8 @@ pub struct Aggregator {
     pub sinks: Vec<Box<dyn RecordSink>>,
     /// Each engine's live request traces, copied into every snapshot.
     pub traces: Vec<TraceSlots>,
+    /// The client's own lag and CPU.
+    pub probe: ClientProbe,
 }
 
 impl Aggregator {
@@ -44,6 +49,10 @@ impl Aggregator {
         let mut deadline_passed = false;
         let mut user_stopped = false;
         let mut batch = Vec::with_capacity(EVENT_BATCH);
+        // The client is judged from the start signal on.
+        let mut sample = interval_at(self.go + CLIENT_SAMPLE_INTERVAL, CLIENT_SAMPLE_INTERVAL);
+        sample.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut deepest_queue = 0;
         loop {
             // Not `biased`: under a flood of events the timers must still
             // get their turn (the deadline, the publish tick).
@@ -52,6 +61,8 @@ impl Aggregator {
                     if received == 0 {
                         break;
                     }
+                    // What was still waiting behind this batch.
+                    deepest_queue = deepest_queue.max(self.events.len());
                     // One time for the whole batch: it is when these events
                     // became visible, and what a replay applies them at.
                     let at = self.now();
@@ -72,6 +83,13 @@ impl Aggregator {
                 _ = tick.tick() => {
                     let at = self.now();
                     self.publish(at, false);
+                }
+                _ = sample.tick() => {
+                    let queue = u32::try_from(deepest_queue).unwrap_or(u32::MAX);
+                    deepest_queue = 0;
+                    let measured = self.probe.sample(queue);
+                    let at = self.now();
+                    self.apply(at, RaceEvent::ClientSample(measured));
                 }
             }
         }

@@ -122,6 +122,8 @@ struct RequestSlot {
     user_id: u32,
     user_request_num: u32,
     scheduled: Instant,
+    /// An open-loop arrival that waited for an in-flight slot.
+    waited_for_slot: bool,
 }
 
 /// Sends one request, measures it and reports it. Returns how it ended
@@ -196,6 +198,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         prompt,
         scheduled_at: since_go(slot.scheduled),
         sent_at: since_go(exchange.sent),
+        waited_for_slot: slot.waited_for_slot,
         chunk_times: exchange.chunk_times.iter().map(|&t| since_go(t)).collect(),
         first_answer_chunk: exchange
             .first_answer
@@ -243,6 +246,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32) {
             user_id,
             user_request_num,
             scheduled: Instant::now(),
+            waited_for_slot: false,
         };
         let Some(outcome) = run_request(&lane, slot).await else {
             continue;
@@ -278,15 +282,18 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
     let mut tasks = JoinSet::new();
     for (k, offset) in schedule.enumerate() {
         let scheduled = lane.go + offset;
+        // Stop first: an arrival due after the stop was never offered.
         tokio::select! {
-            () = sleep_until(scheduled) => {}
+            biased;
             () = lane.stop.cancelled() => break,
+            () = sleep_until(scheduled) => {}
         }
         let slot = RequestSlot {
             request_id: k as u64,
             user_id: 0,
             user_request_num: u32::try_from(k + 1).unwrap_or(u32::MAX),
             scheduled,
+            waited_for_slot: false,
         };
         let lane = Arc::clone(&lane);
         if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
@@ -307,12 +314,19 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
             backlog.fetch_add(1, Ordering::Relaxed);
             let (slots, backlog) = (Arc::clone(&slots), Arc::clone(&backlog));
             tasks.spawn(async move {
+                // Stop first: a slot that frees as the engine stops must
+                // not send a request after the stop.
                 let permit = tokio::select! {
-                    p = slots.acquire_owned() => p.ok(),
+                    biased;
                     () = lane.stop.cancelled() => None,
+                    p = slots.acquire_owned() => p.ok(),
                 };
                 backlog.fetch_sub(1, Ordering::Relaxed);
                 if let Some(permit) = permit {
+                    let slot = RequestSlot {
+                        waited_for_slot: true,
+                        ..slot
+                    };
                     run_request(&lane, slot).await;
                     drop(permit);
                 } else {

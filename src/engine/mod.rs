@@ -9,6 +9,7 @@ pub mod connections;
 pub mod driver;
 pub mod event;
 pub mod openai;
+pub mod probe;
 pub mod race;
 pub mod schedule;
 pub mod stream;

@@ -15,6 +15,7 @@ use super::aggregator::Aggregator;
 use super::driver::{Lane, run_open_loop, run_users};
 use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
+use super::probe::ClientProbe;
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use super::warmup::{WarmupResult, warm_up};
@@ -256,6 +257,7 @@ pub async fn start(
         race_stop: stop,
         sinks,
         traces,
+        probe: ClientProbe::start(),
     };
     let task = tokio::spawn(async move {
         let snapshot = aggregator.run().await;

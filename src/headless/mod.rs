@@ -24,6 +24,14 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         .max()
         .unwrap_or(0);
     let mut out = String::new();
+    if s.client.saturated_now {
+        let why = s.client.reason.as_deref().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "[{:>7.1}s] warning: the client is saturated ({why}); numbers may be the load generator's, not the servers'",
+            s.elapsed.as_secs_f64()
+        );
+    }
     for l in &s.lanes {
         let ttft = if l.ttft.count == 0 {
             "-".to_owned()

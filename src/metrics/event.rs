@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use super::client::ClientSample;
 use super::record::RequestRecord;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,8 @@ pub enum RaceEvent {
     /// The engine's client has opened `total` connections so far (warm-up
     /// and pre-connects included).
     ConnectionsOpened { engine: usize, total: u64 },
+    /// One second of the client's own health (event-loop lag, queue, CPU).
+    ClientSample(ClientSample),
     /// Open-loop arrivals still waiting for a slot when the engine stopped:
     /// offered, never sent.
     UnsentArrivals { engine: usize, count: u64 },

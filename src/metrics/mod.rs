@@ -2,6 +2,7 @@
 //! ratatui, no I/O), so every number is computed in one place and unit-tested
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
+pub mod client;
 pub mod event;
 pub mod health;
 pub mod histogram;

@@ -123,6 +123,9 @@ pub struct RequestRecord {
     pub scheduled_at: Duration,
     /// When the request was actually sent.
     pub sent_at: Duration,
+    /// An open-loop arrival that waited for an in-flight slot: its send
+    /// delay is the load shape's, not the client's.
+    pub waited_for_slot: bool,
     /// Arrival of each output-bearing chunk, reasoning or answer (the first
     /// one is the first token).
     pub chunk_times: Vec<Duration>,
@@ -265,6 +268,7 @@ pub(crate) mod tests {
             prompt: Arc::from("hello"),
             scheduled_at: start,
             sent_at: start,
+            waited_for_slot: false,
             first_answer_chunk: (n > 0).then_some(0),
             chunk_times,
             end_at,

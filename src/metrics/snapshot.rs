@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::client::ClientHealth;
 use super::health::{Grade, Health, Trend};
 use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
@@ -191,6 +192,8 @@ pub struct RaceSnapshot {
     pub leaderboard: Vec<usize>,
     /// The prompts the race runs with (see `RaceSpec::workload`).
     pub workload: Option<WorkloadFacts>,
+    /// Whether the load generator kept up (see docs/METRICS.md).
+    pub client: ClientHealth,
     /// Publication counter; increases with every snapshot.
     pub sequence: u64,
 }

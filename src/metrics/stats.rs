@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::client::ClientStats;
 use super::event::RaceEvent;
 use super::health::{self, Grade};
 use super::histogram::LatencyHistogram;
@@ -360,6 +361,7 @@ pub struct RaceStats {
     pub load_mode: &'static str,
     pub engines: Vec<EngineStats>,
     pub workload: Option<WorkloadFacts>,
+    pub client: ClientStats,
     sequence: u64,
 }
 
@@ -377,11 +379,13 @@ impl RaceStats {
                 .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, &e.color))
                 .collect(),
             workload: spec.workload.clone(),
+            client: ClientStats::default(),
             sequence: 0,
         }
     }
 
     pub fn observe(&mut self, record: &RequestRecord) {
+        self.client.observe(record);
         if let Some(engine) = self.engines.get_mut(record.engine) {
             engine.observe(record, &self.slo);
         }
@@ -412,6 +416,7 @@ impl RaceStats {
                     e.on_cancelled(*count);
                 }
             }
+            RaceEvent::ClientSample(sample) => self.client.on_sample(*sample),
             RaceEvent::ConnectionsOpened { engine, total } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
                     e.connections = e.connections.max(*total);
@@ -498,6 +503,7 @@ impl RaceStats {
             lanes,
             leaderboard,
             workload: self.workload.clone(),
+            client: self.client.health(),
             sequence: self.sequence,
         }
     }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RaceSpec;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
+use crate::metrics::client::ClientSample;
 use crate::metrics::{ErrorKind, RaceEvent, RequestError, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
@@ -85,11 +86,12 @@ pub enum EventEntry {
     TimeLimit,
     Stopped,
     Ended,
-    /// Since version 2: a finished request and the index of its first
-    /// answer chunk (+1; 0 for none).
+    /// Since version 2: a finished request, the index of its first answer
+    /// chunk (+1; 0 for none), and whether it waited for an in-flight slot.
     FinishedV2 {
         request: Box<FinishedEntry>,
         first_answer: u32,
+        waited_for_slot: bool,
     },
     /// Since version 2.
     BackedOff {
@@ -106,6 +108,13 @@ pub enum EventEntry {
     ConnectionsOpened {
         engine: u32,
         total: u64,
+    },
+    /// Since version 2.
+    ClientSample {
+        loop_lag_p99_us: u64,
+        queue_depth: u32,
+        cpu_permille: u32,
+        cores: u32,
     },
 }
 
@@ -224,6 +233,12 @@ impl Encoder {
                 engine: index(*engine),
                 total: *total,
             },
+            RaceEvent::ClientSample(s) => EventEntry::ClientSample {
+                loop_lag_p99_us: micros(s.loop_lag_p99).unsigned_abs(),
+                queue_depth: s.queue_depth,
+                cpu_permille: s.cpu_permille,
+                cores: s.cores,
+            },
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
             RaceEvent::Stopped => EventEntry::Stopped,
             RaceEvent::Ended => EventEntry::Ended,
@@ -232,6 +247,7 @@ impl Encoder {
                 EventEntry::FinishedV2 {
                     request: Box::new(self.finished(at, record, prompt)),
                     first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
+                    waited_for_slot: record.waited_for_slot,
                 }
             }
         };
@@ -441,23 +457,39 @@ impl Decoder {
                 engine: self.engine(engine)?,
                 total,
             },
+            EventEntry::ClientSample {
+                loop_lag_p99_us,
+                queue_depth,
+                cpu_permille,
+                cores,
+            } => RaceEvent::ClientSample(ClientSample {
+                loop_lag_p99: self.in_race(Duration::from_micros(loop_lag_p99_us))?,
+                queue_depth,
+                cpu_permille,
+                cores,
+            }),
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,
             // Version 1 did not mark the answer: every chunk was answer.
             EventEntry::Finished(f) => {
                 let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
-                RaceEvent::Finished(Box::new(self.record(*f, first_answer)?))
+                RaceEvent::Finished(Box::new(self.record(*f, first_answer, false)?))
             }
             EventEntry::FinishedV2 {
                 request,
                 first_answer,
+                waited_for_slot,
             } => {
                 let first_answer = first_answer.checked_sub(1);
                 if first_answer.is_some_and(|i| i as usize >= request.chunk_gaps.len()) {
                     return Err(DecodeError::NoSuchChunk);
                 }
-                RaceEvent::Finished(Box::new(self.record(*request, first_answer)?))
+                RaceEvent::Finished(Box::new(self.record(
+                    *request,
+                    first_answer,
+                    waited_for_slot,
+                )?))
             }
         };
         Ok((self.at, event))
@@ -467,6 +499,7 @@ impl Decoder {
         &self,
         f: FinishedEntry,
         first_answer_chunk: Option<u32>,
+        waited_for_slot: bool,
     ) -> Result<RequestRecord, DecodeError> {
         let engine = self.engine(f.engine)?;
         let prompt = self
@@ -506,6 +539,7 @@ impl Decoder {
             prompt,
             scheduled_at,
             sent_at,
+            waited_for_slot,
             chunk_times,
             first_answer_chunk,
             end_at,
@@ -573,6 +607,7 @@ mod tests {
             prompt: Arc::from(prompt),
             scheduled_at: Duration::from_micros(1_000),
             sent_at: Duration::from_micros(1_250),
+            waited_for_slot: true,
             chunk_times: vec![
                 Duration::from_micros(81_250),
                 Duration::from_micros(93_000),
@@ -619,6 +654,15 @@ mod tests {
                     engine: 1,
                     total: 9,
                 },
+            ),
+            (
+                Duration::from_micros(158_000),
+                RaceEvent::ClientSample(ClientSample {
+                    loop_lag_p99: Duration::from_micros(1_234),
+                    queue_depth: 17,
+                    cpu_permille: 456,
+                    cores: 2,
+                }),
             ),
             (
                 Duration::from_micros(160_000),

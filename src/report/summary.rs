@@ -28,10 +28,27 @@ pub struct SummaryFile {
     pub load_mode: String,
     pub finish: FinishSummary,
     pub slo_pass: bool,
+    /// The load generator could not keep up: the numbers may be its own.
+    pub client_saturated: bool,
+    pub client: ClientSummary,
     /// Where the prompts came from (absent when not known, e.g. in tests).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadFacts>,
     pub engines: Vec<EngineSummary>,
+}
+
+/// The client's own health over the race (see docs/METRICS.md).
+#[derive(Debug, Serialize)]
+pub struct ClientSummary {
+    pub reason: Option<String>,
+    pub send_lag_ms: Percentiles,
+    pub worst_loop_lag_p99_ms: f64,
+    pub worst_queue_depth: u32,
+    /// Highest CPU of a second, as a fraction of all cores.
+    pub worst_cpu: f64,
+    pub cores: Option<u32>,
+    pub saturated_seconds: u64,
+    pub samples: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -218,6 +235,19 @@ impl SummaryFile {
                 output_tokens: snapshot.finish.output_tokens,
             },
             slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
+            client_saturated: snapshot.client.saturated,
+            client: ClientSummary {
+                reason: snapshot.client.reason.clone(),
+                send_lag_ms: (&snapshot.client.send_lag).into(),
+                worst_loop_lag_p99_ms: round3(
+                    snapshot.client.worst_loop_lag_p99.as_secs_f64() * 1000.0,
+                ),
+                worst_queue_depth: snapshot.client.worst_queue_depth,
+                worst_cpu: round3(snapshot.client.worst_cpu),
+                cores: snapshot.client.last.map(|s| s.cores),
+                saturated_seconds: snapshot.client.saturated_seconds,
+                samples: snapshot.client.samples,
+            },
             workload: snapshot.workload.clone(),
             engines: snapshot
                 .leaderboard

@@ -272,6 +272,16 @@ mod tests {
     }
 
     #[test]
+    fn a_saturated_client_is_said_in_the_header() {
+        let mut snap = snapshot_fixture(3);
+        let calm = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+        assert!(!calm.contains("SATURATED"), "{calm}");
+        snap.client.saturated = true;
+        let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+        assert!(text.contains("CLIENT SATURATED"), "{text}");
+    }
+
+    #[test]
     fn inspector_open() {
         let mut snap = snapshot_fixture(3);
         snap.lanes[2].traces = vec![

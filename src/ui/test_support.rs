@@ -197,6 +197,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
             grace: Duration::from_secs(10),
         },
         load_mode: "closed",
+        client: Default::default(),
         lanes: (0..lanes).map(lane).collect(),
         leaderboard: (0..lanes).collect(),
         workload: None,

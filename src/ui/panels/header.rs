@@ -111,6 +111,14 @@ impl Widget for &Header<'_> {
             first.push(Span::raw("   "));
             first.push(Span::styled(" PAUSED ", t.badge_warning));
         }
+        // When the load generator cannot keep up, its numbers are its own.
+        if snap.client.saturated || snap.client.saturated_now {
+            first.push(Span::raw("   "));
+            first.push(Span::styled(
+                " ⚠ CLIENT SATURATED: numbers may be the load generator's ",
+                t.badge_error,
+            ));
+        }
         let sep = || Span::styled(" │ ", t.dim);
         let second = Line::from(vec![
             Span::styled(" elapsed ", t.dim),
