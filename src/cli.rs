@@ -114,16 +114,16 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
     /// Base time to first token, before prefill and queueing
-    #[arg(long, default_value_t = 150.0, value_parser = non_negative_f64)]
+    #[arg(long, default_value_t = 150.0, value_parser = delay_ms)]
     pub ttft_ms: f64,
     /// Time per output token
-    #[arg(long, default_value_t = 20.0, value_parser = non_negative_f64)]
+    #[arg(long, default_value_t = 20.0, value_parser = delay_ms)]
     pub tpot_ms: f64,
     /// Relative jitter of every delay (0.1 = ±10 %)
     #[arg(long, default_value_t = 0.1, value_parser = fraction)]
     pub jitter: f64,
     /// Prefill time per input token, in microseconds
-    #[arg(long, default_value_t = 50.0, value_parser = non_negative_f64)]
+    #[arg(long, default_value_t = 50.0, value_parser = delay_us)]
     pub prefill_us_per_token: f64,
     /// Fixed output length (default: each request's max_tokens)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -136,19 +136,19 @@ pub struct SimArgs {
     pub error_rate: f64,
     /// Probability of one fault kind, e.g. --fault http_429=0.05 (repeatable;
     /// kinds: http_429, http_500, http_503, reset, stall, malformed,
-    /// stream_error, event_error)
+    /// stream_error, event_error, early_end)
     #[arg(long = "fault", value_name = "KIND=RATE", value_parser = fault)]
     pub faults: Vec<(crate::config::FaultKind, f64)>,
     /// The first N output tokens of each answer are reasoning tokens
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub reasoning_tokens: u32,
     /// Pause between the last token and the usage report and [DONE]
-    #[arg(long, default_value_t = 0.0, value_parser = non_negative_f64)]
+    #[arg(long, default_value_t = 0.0, value_parser = delay_ms)]
     pub done_delay_ms: f64,
     /// Stream like a real server or proxy does (repeatable): zero_usage,
     /// both_reasoning_names, empty_answer, empty_finish_reason,
     /// no_final_newline, tool_calls, usage_in_finish_chunk,
-    /// usage_with_empty_delta, nulls, no_usage
+    /// usage_with_empty_delta, nulls, no_usage, no_finish_reason
     #[arg(long = "quirk", value_name = "NAME", value_parser = quirk)]
     pub quirks: Vec<crate::config::Quirk>,
     /// Seed for jitter, output text and faults
@@ -197,6 +197,26 @@ fn non_negative_f64(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A delay in milliseconds: 0 up to a day.
+fn delay_ms(s: &str) -> Result<f64, String> {
+    let v = non_negative_f64(s)?;
+    if v <= 86_400_000.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is more than a day (86400000 ms)"))
+    }
+}
+
+/// A delay in microseconds: 0 up to an hour.
+fn delay_us(s: &str) -> Result<f64, String> {
+    let v = non_negative_f64(s)?;
+    if v <= 3_600_000_000.0 {
+        Ok(v)
+    } else {
+        Err(format!("'{s}' is more than an hour (3600000000 µs)"))
+    }
+}
+
 fn fraction(s: &str) -> Result<f64, String> {
     let v = number(s)?;
     if (0.0..=1.0).contains(&v) {
@@ -208,7 +228,7 @@ fn fraction(s: &str) -> Result<f64, String> {
 
 fn quirk(s: &str) -> Result<crate::config::Quirk, String> {
     use crate::config::Quirk;
-    Quirk::from_name(s.trim()).ok_or_else(|| {
+    Quirk::from_name(&s.trim().to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
         let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
         format!("unknown quirk '{s}'; use one of {}", names.join(", "))
     })
@@ -270,5 +290,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown fault kind"), "{err}");
+        for (flag, value) in [
+            ("--done-delay-ms", "1e308"),
+            ("--ttft-ms", "1e20"),
+            ("--prefill-us-per-token", "1e300"),
+        ] {
+            let err = Cli::try_parse_from(["llm-locust", "sim", flag, value])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("more than"), "{flag}: {err}");
+        }
+        let err = Cli::try_parse_from(["llm-locust", "sim", "--quirk", "zero-usag"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown quirk"), "{err}");
     }
 }

@@ -37,21 +37,28 @@ fn fast_sim() -> SimSpec {
     }
 }
 
-/// Keeps every connection count the aggregator applied, with its time.
+/// Keeps, per engine, its events in the order applied: the connection
+/// counts, and whether a request was sent.
 #[derive(Clone, Default)]
-struct Connections(Arc<Mutex<Vec<(Duration, usize, u64)>>>);
+struct Connections(Arc<Mutex<Vec<Seen>>>);
+
+/// An engine, and its connection count (`None`: a request was sent).
+type Seen = (usize, Option<u64>);
 
 impl RecordSink for Connections {
-    fn event(&mut self, at: Duration, event: &RaceEvent) {
-        if let RaceEvent::ConnectionsOpened { engine, total } = event {
-            self.0.lock().unwrap().push((at, *engine, *total));
-        }
+    fn event(&mut self, _at: Duration, event: &RaceEvent) {
+        let seen = match event {
+            RaceEvent::ConnectionsOpened { engine, total } => (*engine, Some(*total)),
+            RaceEvent::Started { engine } => (*engine, None),
+            _ => return,
+        };
+        self.0.lock().unwrap().push(seen);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_user_connects_before_go_and_keeps_its_connection() {
-    let yaml = "race:\n  name: conns\n  countdown_s: 0.5\n  duration: 2\n  users: 4\n  spawn_rate: 100\n  engines:\n    - {name: a, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n    - {name: b, endpoint: completions, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n";
+    let yaml = "race:\n  name: conns\n  countdown_s: 0\n  duration: 2\n  users: 4\n  spawn_rate: 100\n  engines:\n    - {name: a, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n    - {name: b, endpoint: completions, max_tokens: 6, simulate: {ttft_ms: 5, tpot_ms: 1, jitter: 0}}\n";
     let seen = Connections::default();
     let running = engine::start(
         &spec(yaml),
@@ -74,9 +81,10 @@ async fn every_user_connects_before_go_and_keeps_its_connection() {
             lane.name,
             lane.requests_ok
         );
-        // Four connections before the start signal, one per user...
-        let first = seen.iter().find(|(_, e, _)| *e == engine).unwrap();
-        assert_eq!((first.0, first.2), (Duration::ZERO, 4), "{}", lane.name);
+        // Four connections before the first request, one per user, even
+        // with no countdown...
+        let first = seen.iter().find(|(e, _)| *e == engine).unwrap();
+        assert_eq!(first.1, Some(4), "{}", lane.name);
         // ...and reused: hyper may race one more while all four are busy
         // handing back, never one per request.
         assert!(
@@ -93,7 +101,7 @@ async fn every_user_connects_before_go_and_keeps_its_connection() {
 async fn warm_up_requests_are_sent_but_not_counted() {
     let server = serve_sim(fast_sim()).await;
     let yaml = format!(
-        "race:\n  name: warm\n  countdown_s: 0\n  users: 2\n  spawn_rate: 100\n  warmup: {{requests: 7}}\n  finish: {{requests: 10}}\n  engines:\n    - {{name: a, url: {}, model: m, max_tokens: 4}}\n",
+        "race:\n  name: warm\n  countdown_s: 1\n  users: 2\n  spawn_rate: 100\n  warmup: {{requests: 7}}\n  finish: {{requests: 10}}\n  engines:\n    - {{name: a, url: {}, model: m, max_tokens: 4}}\n",
         server.base_url()
     );
     let collect = Collect::default();
@@ -126,8 +134,6 @@ async fn warm_up_requests_are_sent_but_not_counted() {
         7 + lane.requests_started,
         "warm-up requests are not in the race's counts"
     );
-    // The race's requests still start at the first prompt.
-    assert_eq!(records.iter().map(|r| r.request_id).min(), Some(0));
 }
 
 fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {

@@ -60,10 +60,11 @@ async fn retry_after_and_failures_are_backed_off_per_user_without_slowing_other_
         "{failed} requests to a failing server in 3 s"
     );
     assert!(lanes[1].backoffs > 0 && lanes[1].retry_afters == 0);
-    // The healthy lane's users never waited.
+    // The healthy lane's users never waited, and kept their pace: four
+    // users of ~9 ms requests make ~1,300 in 3 s.
     assert_eq!(lanes[2].backoffs, 0);
     assert_eq!(lanes[2].requests_failed, 0);
-    assert!(lanes[2].requests_ok > 100, "{}", lanes[2].requests_ok);
+    assert!(lanes[2].requests_ok > 500, "{}", lanes[2].requests_ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

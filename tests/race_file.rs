@@ -590,6 +590,20 @@ fn hand_made_files_with_absurd_values_are_errors_not_crashes() {
             cancelled,
             Entry::Event {
                 dt_us: 0,
+                event: EventEntry::UnsentArrivals {
+                    engine: 0,
+                    count: u64::MAX,
+                },
+            },
+            Entry::Event {
+                dt_us: 0,
+                event: EventEntry::UnsentArrivals {
+                    engine: 0,
+                    count: u64::MAX,
+                },
+            },
+            Entry::Event {
+                dt_us: 0,
                 event: EventEntry::Ended,
             },
         ],
@@ -600,4 +614,45 @@ fn hand_made_files_with_absurd_values_are_errors_not_crashes() {
         "{}",
         stderr(&output)
     );
+}
+
+/// A race file written by llm-locust before format version 2 (a one-second
+/// race of two simulated engines, one with HTTP 500s), kept so every later
+/// version is checked against it.
+const VERSION_1_FILE: &str = "tests/fixtures/race-v1.llmrace";
+
+#[test]
+fn a_version_1_race_file_still_replays_to_its_own_numbers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(VERSION_1_FILE);
+    let recording = llm_locust::racefile::read(&path).unwrap();
+    assert!(recording.notice.is_none());
+    let summary: serde_json::Value =
+        serde_json::from_str(recording.summary_json.as_deref().unwrap()).unwrap();
+    assert_eq!(summary["summary_version"], 1);
+    let snapshot = llm_locust::replay::Player::new(std::sync::Arc::new(recording)).run_to_end();
+    let engines = summary["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 2);
+    for engine in engines {
+        let lane = snapshot
+            .lanes
+            .iter()
+            .find(|l| l.name == engine["name"].as_str().unwrap())
+            .unwrap();
+        for (key, value) in [
+            ("requests_ok", lane.requests_ok),
+            ("requests_failed", lane.requests_failed),
+            ("output_tokens", lane.output_tokens),
+        ] {
+            assert_eq!(engine[key].as_u64(), Some(value), "{}: {key}", lane.name);
+        }
+        let ttft_p50 = engine["ttft_ms"]["p50"].as_f64().unwrap();
+        assert!((lane.ttft.p50.as_secs_f64() * 1000.0 - ttft_p50).abs() < 0.001);
+        // Version 1 kept no answer mark: every answer starts at its first token.
+        assert_eq!(lane.ttfot.count, lane.ttft.count);
+    }
+    assert!(snapshot.lanes.iter().any(|l| l.requests_failed > 0));
+    // And through the binary, as a user replays it.
+    let output = common::run_bin(&["replay", VERSION_1_FILE, "--no-tui"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("alpha"));
 }

@@ -145,6 +145,7 @@ async fn every_fault_kind_is_counted_under_its_kind_without_a_hang() {
         ("malformed", ErrorKind::Malformed),
         ("stream_error", ErrorKind::ServerError),
         ("event_error", ErrorKind::ServerError),
+        ("early_end", ErrorKind::StreamReset),
     ];
     let mut yaml = String::from(
         "race:\n  name: faults\n  countdown_s: 0\n  duration: 1.5\n  users: 2\n  spawn_rate: 100\n  finish: {grace_s: 1}\n  engines:\n",

@@ -109,12 +109,13 @@ async fn an_empty_answer_is_its_own_error_and_never_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn harmless_quirks_do_not_fail_requests() {
     // Both reasoning names in one delta, nulls everywhere, llama.cpp's
-    // usage chunk with an empty delta, and a [DONE] with no blank line.
+    // usage chunk with an empty delta, and a server that never sets a
+    // finish reason and ends on a [DONE] with no blank line after it.
     let yaml = race(
         5,
         "",
         &format!(
-            "    - {{name: proxy, count_reasoning: true, simulate: {{{FAST}, reasoning_tokens: 4, quirks: [both_reasoning_names, nulls]}}}}\n    - {{name: llamacpp, simulate: {{{FAST}, quirks: [usage_with_empty_delta, no_final_newline]}}}}\n"
+            "    - {{name: proxy, count_reasoning: true, simulate: {{{FAST}, reasoning_tokens: 4, quirks: [both_reasoning_names, nulls]}}}}\n    - {{name: llamacpp, simulate: {{{FAST}, quirks: [usage_with_empty_delta, no_finish_reason, no_final_newline]}}}}\n"
         ),
     );
     let (outcome, records) = records_of(&yaml).await;
@@ -143,14 +144,15 @@ async fn harmless_quirks_do_not_fail_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ends_of_streams_are_judged_right() {
-    // An empty finish_reason is no finish: a stream cut after it is a
-    // reset. An `event: error` is a server error.
+    // An empty finish_reason is no finish: a stream that ends cleanly
+    // after it, without [DONE], is cut short. An `event: error` is a server
+    // error.
     let yaml = race_for(
         2,
         4,
         "",
         &format!(
-            "    - {{name: cut, simulate: {{{FAST}, quirks: [empty_finish_reason], faults: {{reset: 1.0}}}}}}\n    - {{name: evt, simulate: {{{FAST}, faults: {{event_error: 1.0}}}}}}\n    - {{name: fine, simulate: {{{FAST}, quirks: [empty_finish_reason]}}}}\n"
+            "    - {{name: cut, simulate: {{{FAST}, quirks: [empty_finish_reason], faults: {{early_end: 1.0}}}}}}\n    - {{name: evt, simulate: {{{FAST}, faults: {{event_error: 1.0}}}}}}\n    - {{name: fine, simulate: {{{FAST}, quirks: [empty_finish_reason]}}}}\n"
         ),
     );
     let (outcome, _) = records_of(&yaml).await;

@@ -316,3 +316,52 @@ async fn connection_errors_name_the_url_without_its_credentials() {
         assert!(!error.message.contains(secret), "{}", error.message);
     }
 }
+
+/// Answers 401 with a body whose first 500 bytes end inside the echoed key.
+async fn echo_key_across_the_cut() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        let mut read = 0;
+        while !String::from_utf8_lossy(&buf[..read]).contains("\r\n\r\n") {
+            read += socket.read(&mut buf[read..]).await.unwrap();
+        }
+        let request = String::from_utf8_lossy(&buf[..read]).into_owned();
+        let auth = request
+            .lines()
+            .find_map(|l| l.strip_prefix("authorization: "))
+            .unwrap()
+            .to_owned();
+        // "Bearer " plus six characters of the key fit before byte 500.
+        let body = format!("{}{auth} is not a valid key", "x".repeat(500 - 7 - 6));
+        let response = format!(
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(response.as_bytes()).await.unwrap();
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_key_cut_in_half_by_the_error_body_limit_is_still_redacted() {
+    let url = echo_key_across_the_cut().await;
+    let client = EngineClient::new(
+        &engine(&url, Duration::from_secs(5)),
+        &url,
+        Some("sk-ENV-SECRET"),
+    )
+    .unwrap();
+    let error = client.send("hi").await.error.expect("401 is an error");
+    assert!(
+        error.message.ends_with("Bearer <redacted>"),
+        "{}",
+        error.message
+    );
+    assert!(!error.message.contains("sk-ENV"), "{}", error.message);
+}

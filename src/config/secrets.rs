@@ -105,9 +105,57 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     out
 }
 
+/// Shortest start of a secret that counts as the secret when a cut text
+/// ends with it.
+const PARTIAL_SECRET_CHARS: usize = 4;
+
+/// Like [`redact`], for text that may have been cut off: a secret whose
+/// start is all that is left at the end is replaced too.
+#[must_use]
+pub fn redact_cut(text: &str, secrets: &[String]) -> String {
+    let mut out = redact(text, secrets);
+    for secret in secrets {
+        let starts = secret
+            .char_indices()
+            .map(|(i, _)| i)
+            .skip(PARTIAL_SECRET_CHARS)
+            .collect::<Vec<_>>();
+        if let Some(&cut) = starts.iter().rev().find(|&&i| out.ends_with(&secret[..i])) {
+            let keep = out.len() - cut;
+            out.truncate(keep);
+            out.push_str(REDACTED);
+        }
+    }
+    out
+}
+
+/// Text from a server, safe to print: control characters (a terminal's
+/// escape sequences among them) become spaces.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_cut_off_at_the_end_is_redacted_too() {
+        let secrets = vec!["sk-abcdef123456".to_owned()];
+        assert_eq!(
+            redact_cut("HTTP 401: bad key sk-abcdef12", &secrets),
+            "HTTP 401: bad key <redacted>"
+        );
+        assert_eq!(
+            redact_cut("key sk-abcdef123456 and sk-", &secrets),
+            "key <redacted> and sk-",
+            "fewer than four characters are too common to mean the key"
+        );
+        assert_eq!(printable("a\u{1b}[2Jb\nc"), "a [2Jb c");
+    }
 
     #[test]
     fn urls_lose_credentials_and_keep_the_rest() {

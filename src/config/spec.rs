@@ -237,10 +237,12 @@ pub enum FaultKind {
     StreamError,
     /// An SSE `event: error` (as TGI and some proxies send) mid-stream.
     EventError,
+    /// The body ends cleanly mid-answer: no finish, no `[DONE]`.
+    EarlyEnd,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Http429,
         FaultKind::Http500,
         FaultKind::Http503,
@@ -249,6 +251,7 @@ impl FaultKind {
         FaultKind::Malformed,
         FaultKind::StreamError,
         FaultKind::EventError,
+        FaultKind::EarlyEnd,
     ];
 
     pub fn name(self) -> &'static str {
@@ -261,6 +264,7 @@ impl FaultKind {
             FaultKind::Malformed => "malformed",
             FaultKind::StreamError => "stream_error",
             FaultKind::EventError => "event_error",
+            FaultKind::EarlyEnd => "early_end",
         }
     }
 
@@ -329,10 +333,13 @@ pub enum Quirk {
     /// No usage report, whatever the request asks (servers that ignore
     /// `stream_options`).
     NoUsage,
+    /// `finish_reason` is never set, not even on the last token: only
+    /// `[DONE]` says the answer is complete.
+    NoFinishReason,
 }
 
 impl Quirk {
-    pub const ALL: [Quirk; 10] = [
+    pub const ALL: [Quirk; 11] = [
         Quirk::ZeroUsage,
         Quirk::BothReasoningNames,
         Quirk::EmptyAnswer,
@@ -343,6 +350,7 @@ impl Quirk {
         Quirk::UsageWithEmptyDelta,
         Quirk::Nulls,
         Quirk::NoUsage,
+        Quirk::NoFinishReason,
     ];
 
     pub fn name(self) -> &'static str {
@@ -357,6 +365,7 @@ impl Quirk {
             Quirk::UsageWithEmptyDelta => "usage_with_empty_delta",
             Quirk::Nulls => "nulls",
             Quirk::NoUsage => "no_usage",
+            Quirk::NoFinishReason => "no_finish_reason",
         }
     }
 

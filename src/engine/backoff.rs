@@ -56,7 +56,9 @@ impl Backoff {
         };
         if let Some(wait) = outcome.retry_after {
             self.streak = self.streak.saturating_add(1);
-            return Some((wait, Reason::RetryAfter));
+            // `Retry-After: 0` (or a date our clock has passed) must not
+            // turn the user into a busy loop.
+            return Some((wait.max(FIRST_BACKOFF), Reason::RetryAfter));
         }
         let overload = matches!(
             kind,
@@ -124,6 +126,15 @@ mod tests {
         assert_eq!(
             b.after_with(&limited, 0.3),
             Some((Duration::from_secs(2), Reason::RetryAfter))
+        );
+        let now = Outcome {
+            retry_after: Some(Duration::ZERO),
+            ..limited
+        };
+        assert_eq!(
+            b.after_with(&now, 0.3),
+            Some((FIRST_BACKOFF, Reason::RetryAfter)),
+            "never a busy loop"
         );
     }
 

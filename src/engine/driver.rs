@@ -21,9 +21,25 @@ use crate::metrics::record::whole_micros;
 use crate::metrics::{RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
-/// Open-loop races pre-connect as many connections as they may use at
-/// once, up to this many.
-const MAX_OPEN_LOOP_PRECONNECTS: u32 = 256;
+/// Most connections opened per engine before the start signal.
+pub const MAX_PRECONNECTS: u32 = 256;
+
+/// Closed loop: the users that start in the race's first second connect
+/// before the start signal; later users of the ramp connect as they start.
+#[must_use]
+pub fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
+    let first_second = spawn_rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    users.min(first_second as u32)
+}
+
+/// Open loop: as many as the first second's arrivals may hold at once.
+#[must_use]
+pub fn preconnected_slots(rate: f64, max_in_flight: u32) -> u32 {
+    let first_second = rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    max_in_flight.min(first_second as u32)
+}
 
 /// Everything one engine's driver needs.
 #[derive(Debug)]
@@ -86,18 +102,6 @@ impl Lane {
             })
             .await;
         }
-    }
-
-    /// Opens `n` connections before the start signal (giving up at it), so
-    /// no first request pays for TCP and TLS set-up inside its TTFT.
-    async fn preconnect(&self, n: usize) {
-        let all = futures_util::future::join_all((0..n).map(|_| self.client.preconnect()));
-        tokio::select! {
-            _ = all => {}
-            () = sleep_until(self.go) => {}
-            () = self.stop.cancelled() => {}
-        }
-        self.report_connections().await;
     }
 
     async fn emit(&self, event: RaceEvent) {
@@ -220,7 +224,8 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
 /// its next request as soon as the previous one ends.
 pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
-    lane.preconnect(users as usize).await;
+    // The connections made before the start signal (see `race::start`).
+    lane.report_connections().await;
     if !lane.wait_for_go().await {
         return;
     }
@@ -231,12 +236,18 @@ pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
             () = sleep_until(start_at) => {}
             () = lane.stop.cancelled() => break,
         }
-        tasks.spawn(user_loop(Arc::clone(&lane), user));
+        let preconnected = user < preconnected_users(users, spawn_rate);
+        tasks.spawn(user_loop(Arc::clone(&lane), user, preconnected));
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn user_loop(lane: Arc<Lane>, user_id: u32) {
+async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
+    if !preconnected {
+        // A user of the ramp connects as it starts, outside any timing.
+        lane.client.preconnect().await;
+        lane.report_connections().await;
+    }
     let mut user_request_num = 0;
     let mut backoff = Backoff::default();
     while !lane.stop.is_cancelled() {
@@ -272,8 +283,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32) {
 /// (and is counted late; its latency still counts from its scheduled time);
 /// once `max_in_flight` arrivals are waiting, further ones are dropped.
 pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
-    lane.preconnect(max_in_flight.min(MAX_OPEN_LOOP_PRECONNECTS) as usize)
-        .await;
+    lane.report_connections().await;
     if !lane.wait_for_go().await {
         return;
     }

@@ -6,6 +6,7 @@
 pub mod aggregator;
 pub mod backoff;
 pub mod connections;
+pub mod drain;
 pub mod driver;
 pub mod event;
 pub mod openai;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures_util::StreamExt;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
@@ -12,9 +13,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::connections::CountConnections;
+use super::drain::drain;
 use super::stream::{ERROR_BODY_LIMIT, apply_whole, read_sse};
 pub use super::stream::{Exchange, Observer, PieceKind, Usage};
-use crate::config::secrets::{looks_secret, redact, scrub_urls_in};
+use crate::config::secrets::{looks_secret, printable, redact_cut, scrub_urls_in};
 use crate::config::{EndpointKind, EngineSpec};
 use crate::error::error_chain;
 use crate::metrics::ErrorKind;
@@ -140,6 +142,9 @@ impl EngineClient {
         let connections = CountConnections::default();
         let http = reqwest::Client::builder()
             .connector_layer(connections.clone())
+            // A redirect would carry custom secret headers to another host,
+            // and time two servers as one: a load test measures the URL given.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10).min(spec.timeout))
             .pool_max_idle_per_host(usize::MAX)
             .tcp_nodelay(true)
@@ -174,17 +179,19 @@ impl EngineClient {
     }
 
     /// Opens a connection (or makes sure one is open) outside any timing:
-    /// a GET of the server's model list, read to its end so the connection
-    /// goes back to the pool. Whatever the server answers is fine.
+    /// a HEAD of the server's model list (no body to read, nothing to rate
+    /// limit), so the connection goes back to the pool. Whatever the server
+    /// answers is fine.
     pub async fn preconnect(&self) {
         let request = self
             .http
-            .get(self.models_url.clone())
+            .head(self.models_url.clone())
             .headers(self.headers.clone())
             .timeout(self.timeout.min(Duration::from_secs(10)))
             .send();
         if let Ok(response) = request.await {
-            let _ = read_prefix(response, PRECONNECT_BODY_LIMIT).await;
+            let (_, rest) = read_prefix(response, PRECONNECT_BODY_LIMIT).await;
+            drain(rest).await;
         }
     }
 
@@ -245,8 +252,10 @@ impl EngineClient {
     /// An error message without secrets: known secret values and URLs with
     /// credentials are replaced.
     fn redact(&self, message: &str) -> String {
-        // reqwest's errors name the URL, query string included.
-        redact(&scrub_urls_in(message), &self.secrets)
+        // reqwest's errors name the URL, query string included. Messages
+        // quote bodies cut to a length, so a key may be cut off too; and a
+        // server's text must not drive the terminal it is printed on.
+        printable(&redact_cut(&scrub_urls_in(message), &self.secrets))
     }
 
     async fn exchange(&self, prompt: &str, ex: &mut Exchange, observe: &mut Observer<'_>) {
@@ -281,11 +290,12 @@ impl EngineClient {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, SystemTime::now()));
             }
-            let body = read_prefix(response, ERROR_BODY_LIMIT).await;
+            let (body, rest) = read_prefix(response, ERROR_BODY_LIMIT).await;
             ex.fail(
                 ErrorKind::for_status(status),
                 format!("HTTP {status}: {body}"),
             );
+            drain(rest).await;
             return;
         }
         let is_sse = response
@@ -304,9 +314,8 @@ impl EngineClient {
     }
 }
 
-/// A model list longer than this is not read to its end (the connection is
-/// then not reused, which is all that is lost).
-const PRECONNECT_BODY_LIMIT: usize = 1 << 20;
+/// A server that answers the HEAD with a body anyway: this much is read.
+const PRECONNECT_BODY_LIMIT: usize = 64 << 10;
 
 /// `…/v1/chat/completions` or `…/v1/completions` → `…/v1/models`; any other
 /// path is pre-connected to as it is.
@@ -336,16 +345,23 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(delay.min(MAX_RETRY_AFTER))
 }
 
-async fn read_prefix(mut response: reqwest::Response, limit: usize) -> String {
+/// A body still to be read to its end.
+type Rest =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+
+/// The first `limit` bytes of a body as text, and the rest (to `drain`
+/// after the answer is timed, so the connection can be reused).
+async fn read_prefix(response: reqwest::Response, limit: usize) -> (String, Rest) {
+    let mut stream: Rest = Box::pin(response.bytes_stream());
     let mut body = Vec::new();
     while body.len() < limit {
-        match response.chunk().await {
-            Ok(Some(bytes)) => body.extend_from_slice(&bytes),
+        match stream.next().await {
+            Some(Ok(bytes)) => body.extend_from_slice(&bytes),
             _ => break,
         }
     }
     body.truncate(limit);
-    String::from_utf8_lossy(&body).trim().to_owned()
+    (String::from_utf8_lossy(&body).trim().to_owned(), stream)
 }
 
 trait NoProxyIfLoopback {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::aggregator::Aggregator;
-use super::driver::{Lane, run_open_loop, run_users};
+use super::driver::{Lane, preconnected_slots, preconnected_users, run_open_loop, run_users};
 use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
@@ -102,6 +102,10 @@ impl RunningRace {
     }
 }
 
+/// The longest the connections made before the start signal may take (an
+/// engine that cannot be reached must not hold the others' start).
+const PRECONNECT_LIMIT: Duration = Duration::from_secs(3);
+
 /// Starts a race. `stop` ends it early (in-flight requests get the grace
 /// period); `abort` also cuts in-flight requests at once. Both leave every
 /// measurement made so far in the outcome.
@@ -164,12 +168,35 @@ pub async fn start(
                 | LoadSpec::Poisson {
                     rate,
                     max_in_flight,
-                } => max_in_flight.min(rate.ceil().clamp(1.0, f64::from(u32::MAX)) as u32),
+                } => preconnected_slots(rate, max_in_flight),
             };
             warm_up(&clients, &prompts, warmup, concurrency as usize, &stop).await
         }
         None => Vec::new(),
     };
+    // Connections for the first second's load, before the countdown ends,
+    // so no first request pays for TCP and TLS set-up inside its TTFT.
+    let preconnects = match spec.load {
+        LoadSpec::Users { users, spawn_rate } => preconnected_users(users, spawn_rate),
+        LoadSpec::Constant {
+            rate,
+            max_in_flight,
+        }
+        | LoadSpec::Poisson {
+            rate,
+            max_in_flight,
+        } => preconnected_slots(rate, max_in_flight),
+    };
+    let connecting = futures_util::future::join_all(
+        clients
+            .iter()
+            .flat_map(|c| (0..preconnects).map(move |_| c.preconnect())),
+    );
+    tokio::select! {
+        _ = connecting => {}
+        () = tokio::time::sleep(PRECONNECT_LIMIT) => {}
+        () = stop.cancelled() => {}
+    }
 
     let go = Instant::now() + spec.countdown;
     // Whole microseconds, as the race file stores it, so reports rebuilt

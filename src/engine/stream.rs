@@ -20,6 +20,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Deserializer};
 use tokio::time::Instant;
 
+use super::drain::{drain, releasable};
 use crate::metrics::{ErrorKind, RequestError};
 
 /// What a piece of streamed text is.
@@ -36,11 +37,6 @@ pub type Observer<'a> = dyn FnMut(&str, PieceKind, Instant) + Send + 'a;
 
 /// How much of an error body or event is kept.
 pub(crate) const ERROR_BODY_LIMIT: usize = 500;
-
-/// After `[DONE]` the rest of the body (usually just the chunked
-/// terminator) is read so the connection goes back to the pool; a server
-/// that keeps the stream open longer than this loses its connection instead.
-const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// Token counts the server reported; 0 means "not reported".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -328,9 +324,11 @@ pub(crate) async fn read_sse<S, E>(
     observe: &mut Observer<'_>,
     describe: impl Fn(&E) -> String,
 ) where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+    E: std::fmt::Display + 'static,
 {
+    // After [DONE] the rest of the body is read off the request's path.
+    let (body, handoff) = releasable(body);
     // A blank line after a clean end dispatches a last event the server
     // did not terminate; after a complete stream it is an empty no-op.
     let terminated = body.chain(futures_util::stream::iter([Ok(Bytes::from_static(
@@ -362,12 +360,12 @@ pub(crate) async fn read_sse<S, E>(
         if data == "[DONE]" {
             ex.end = now;
             ex.complete = true;
-            // Read the rest outside the timing: a body read to its end
-            // lets the connection be reused.
-            let _ = tokio::time::timeout(DRAIN_LIMIT, async {
-                while events.next().await.is_some() {}
-            })
-            .await;
+            handoff.release();
+            // The body hands its rest over and ends here.
+            let _ = events.next().await;
+            if let Some(rest) = handoff.take() {
+                drain(rest).await;
+            }
             return;
         }
         if data.is_empty() {
@@ -383,6 +381,18 @@ pub(crate) async fn read_sse<S, E>(
     } else {
         ex.complete = true;
     }
+}
+
+/// Decodes a whole SSE body that arrives in `pieces`, in order, with no
+/// transport error: what the client makes of it, with every output-bearing
+/// event timed on arrival. For tests and fuzzing of the decoder.
+pub async fn decode_sse_body(pieces: Vec<Bytes>, count_reasoning: bool) -> Exchange {
+    let mut ex = Exchange::new(Instant::now());
+    let body =
+        futures_util::stream::iter(pieces.into_iter().map(Ok::<_, std::convert::Infallible>));
+    read_sse(body, &mut ex, &mut |_, _, _| {}, |e| e.to_string()).await;
+    ex.check_not_empty(count_reasoning);
+    ex
 }
 
 /// A server that ignored `stream: true` and answered with one JSON body: the

@@ -45,7 +45,7 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         if l.backoffs > 0 {
             let _ = write!(trouble, "  backoff {:.1}s", l.backoff_time.as_secs_f64());
         }
-        let lost = l.dropped_arrivals + l.unsent_arrivals;
+        let lost = l.lost_arrivals();
         if lost > 0 {
             let _ = write!(trouble, "  dropped {lost}");
         }

@@ -49,7 +49,7 @@ pub enum Grade {
 /// Health from the last [`HEALTH_WINDOW_S`] seconds and the SLO verdict.
 #[must_use]
 pub fn health(recent: &[SeriesPoint], ok: u64, failed: u64, slo_pass: bool) -> Health {
-    if ok + failed == 0 {
+    if ok.saturating_add(failed) == 0 {
         return Health::Initializing;
     }
     let window = &recent[recent.len().saturating_sub(HEALTH_WINDOW_S)..];

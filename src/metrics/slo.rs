@@ -43,7 +43,7 @@ pub struct SloCheck {
 /// count offered arrivals that were never sent as failed.
 #[must_use]
 pub fn error_rate(ok: u64, failed: u64) -> f64 {
-    let total = ok + failed;
+    let total = ok.saturating_add(failed);
     if total == 0 {
         return 0.0;
     }
@@ -80,7 +80,7 @@ pub fn evaluate(
     latency("tpot_p99_ms", slo.tpot_p99, tpot);
     latency("e2e_p99_ms", slo.e2e_p99, e2e);
     if let Some(max) = slo.error_rate_max {
-        let actual = (ok + failed > 0).then(|| error_rate(ok, failed));
+        let actual = (ok.saturating_add(failed) > 0).then(|| error_rate(ok, failed));
         let pass = actual.is_some_and(|a| a <= max);
         checks.push(SloCheck {
             name: "error_rate_max",

@@ -198,6 +198,14 @@ pub struct RaceSnapshot {
     pub sequence: u64,
 }
 
+impl LaneSnapshot {
+    /// Offered arrivals that never became a request: dropped or unsent.
+    #[must_use]
+    pub fn lost_arrivals(&self) -> u64 {
+        self.dropped_arrivals.saturating_add(self.unsent_arrivals)
+    }
+}
+
 impl RaceSnapshot {
     #[must_use]
     pub fn total_requests(&self) -> u64 {

@@ -171,8 +171,11 @@ impl EngineStats {
 
     #[must_use]
     pub fn in_flight(&self) -> u64 {
-        self.started
-            .saturating_sub(self.ok + self.failed + self.cancelled)
+        self.started.saturating_sub(
+            self.ok
+                .saturating_add(self.failed)
+                .saturating_add(self.cancelled),
+        )
     }
 
     #[must_use]
@@ -251,7 +254,7 @@ impl EngineStats {
             &tpot,
             &e2e,
             self.ok,
-            self.failed + self.lost_arrivals(),
+            self.failed.saturating_add(self.lost_arrivals()),
         );
         let slo_pass = slo_checks.iter().all(|c| c.pass);
         let until = u32::try_from(active.as_secs())
@@ -289,7 +292,8 @@ impl EngineStats {
             output_tokens_per_s: per_second(self.output_tokens, active),
             total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
             goodput_rps: per_second(self.good, active),
-            success_rate: 1.0 - slo::error_rate(self.ok, self.failed + self.lost_arrivals()),
+            success_rate: 1.0
+                - slo::error_rate(self.ok, self.failed.saturating_add(self.lost_arrivals())),
             ttft,
             ttfot: self.ttfot.summary(),
             tpot,
@@ -308,7 +312,7 @@ impl EngineStats {
             health: health::health(
                 complete,
                 self.ok,
-                self.failed + self.lost_arrivals(),
+                self.failed.saturating_add(self.lost_arrivals()),
                 slo_pass,
             ),
             ttft_trend: trend_of(|p| p.ttft_mean_ms),
@@ -336,16 +340,21 @@ struct ErrorSamples {
 
 impl ErrorSamples {
     fn observe(&mut self, error: &RequestError) {
+        // Compared as kept: messages that differ only past the cut are one.
+        let message = match error.message.char_indices().nth(ERROR_SAMPLE_CHARS) {
+            Some((cut, _)) => &error.message[..cut],
+            None => error.message.as_str(),
+        };
         if let Some(s) = self
             .samples
             .iter_mut()
-            .find(|s| s.kind == error.kind && s.message == error.message)
+            .find(|s| s.kind == error.kind && s.message == message)
         {
             s.count += 1;
         } else if self.samples.len() < ERROR_SAMPLES {
             self.samples.push(ErrorSample {
                 kind: error.kind,
-                message: error.message.chars().take(ERROR_SAMPLE_CHARS).collect(),
+                message: message.to_owned(),
                 count: 1,
             });
         }

@@ -86,7 +86,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             l.name.clone(),
             l.requests_ok.to_string(),
             l.requests_failed.to_string(),
-            (l.dropped_arrivals + l.unsent_arrivals).to_string(),
+            l.lost_arrivals().to_string(),
             l.late_arrivals.to_string(),
             format!("{:.2}", l.requests_per_s),
             format!("{:.1}", l.output_tokens_per_s),

@@ -405,6 +405,12 @@ impl Generation {
                 self.lease.end(false);
                 Ok(Bytes::from_static(ERROR_SSE_EVENT))
             }
+            FaultKind::EarlyEnd => {
+                // An empty frame, then the body's clean end.
+                self.phase = Phase::Done;
+                self.lease.end(false);
+                Ok(Bytes::new())
+            }
             FaultKind::Stall => {
                 self.phase = Phase::Done;
                 self.lease.end(false);

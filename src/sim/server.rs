@@ -320,7 +320,8 @@ impl Sim {
             | FaultKind::Stall
             | FaultKind::Malformed
             | FaultKind::StreamError
-            | FaultKind::EventError => {
+            | FaultKind::EventError
+            | FaultKind::EarlyEnd => {
                 return None;
             }
         };
@@ -388,11 +389,13 @@ impl Sim {
                         Abort::Shutdown
                     })
                 }
-                FaultKind::StreamError | FaultKind::EventError => error_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "simulated server error",
-                ),
+                FaultKind::StreamError | FaultKind::EventError | FaultKind::EarlyEnd => {
+                    error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "server_error",
+                        "simulated server error",
+                    )
+                }
                 FaultKind::Reset | FaultKind::Http429 | FaultKind::Http500 | FaultKind::Http503 => {
                     cut_response(Abort::Reset)
                 }

@@ -98,7 +98,7 @@ impl SseFormat {
         if self.quirks.is_empty() && kind == TokenKind::Answer && usage.is_none() {
             return self.push_plain_token(buf, word, last);
         }
-        let finish = if last {
+        let finish = if last && !self.has(Quirk::NoFinishReason) {
             r#""finish_reason":"length""#
         } else {
             self.not_finished()

@@ -193,7 +193,7 @@ impl LanePanel<'_> {
             };
             notes.push((text, t.ok));
         }
-        let lost = l.dropped_arrivals + l.unsent_arrivals;
+        let lost = l.lost_arrivals();
         if lost > 0 {
             notes.push((format!("dropped {lost}"), t.bad));
         }

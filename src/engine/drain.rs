@@ -1,0 +1,140 @@
+//! Reading the rest of a body after the answer is complete, off the
+//! request's path: a body read to its end lets hyper put the connection
+//! back in the pool, so the next request does not pay for a new one. The
+//! rest is read raw (no SSE parsing, nothing kept), bounded in bytes and
+//! time, in a task of its own so the user sends its next request at once.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+/// How long the user waits for the rest of a body before leaving it to a
+/// drain task.
+pub const INLINE_DRAIN_LIMIT: Duration = Duration::from_millis(10);
+/// How long the rest of a body may take before the connection is dropped.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+/// How much of the rest is read before the connection is dropped.
+pub const DRAIN_BYTES: usize = 1 << 20;
+
+/// A body that can be handed off: once [`Handoff::release`] is called, its
+/// next poll moves the rest of the body into the handoff and ends.
+pub struct Releasable<S> {
+    inner: Option<S>,
+    handoff: Handoff<S>,
+}
+
+/// Asks a [`Releasable`] body for its rest, and holds it once given.
+pub struct Handoff<S> {
+    release: Arc<AtomicBool>,
+    rest: Arc<Mutex<Option<S>>>,
+}
+
+impl<S> Clone for Handoff<S> {
+    fn clone(&self) -> Self {
+        Handoff {
+            release: Arc::clone(&self.release),
+            rest: Arc::clone(&self.rest),
+        }
+    }
+}
+
+impl<S> Handoff<S> {
+    pub fn release(&self) {
+        self.release.store(true, Ordering::Relaxed);
+    }
+
+    /// The rest of the body, once the released stream was polled.
+    pub fn take(&self) -> Option<S> {
+        self.rest.lock().ok()?.take()
+    }
+}
+
+/// Wraps `body`; the [`Handoff`] releases it.
+pub fn releasable<S>(body: S) -> (Releasable<S>, Handoff<S>) {
+    let handoff = Handoff {
+        release: Arc::new(AtomicBool::new(false)),
+        rest: Arc::new(Mutex::new(None)),
+    };
+    (
+        Releasable {
+            inner: Some(body),
+            handoff: handoff.clone(),
+        },
+        handoff,
+    )
+}
+
+impl<S, E> Stream for Releasable<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.handoff.release.load(Ordering::Relaxed) {
+            if let Some(rest) = self.inner.take()
+                && let Ok(mut slot) = self.handoff.rest.lock()
+            {
+                *slot = Some(rest);
+            }
+            return Poll::Ready(None);
+        }
+        match self.inner.as_mut() {
+            Some(body) => body.poll_next_unpin(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+/// Reads `rest` to its end: briefly here (a server sends the end of its
+/// body with its last event, and a connection back in the pool in time
+/// serves the user's next request), then, if it is still coming, on a task
+/// of its own so the user does not wait for it.
+pub async fn drain<S, E>(mut rest: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+{
+    let deadline = tokio::time::Instant::now() + INLINE_DRAIN_LIMIT;
+    let mut read = 0usize;
+    loop {
+        match tokio::time::timeout_at(deadline, rest.next()).await {
+            Ok(Some(Ok(bytes))) => {
+                read = read.saturating_add(bytes.len());
+                if read > DRAIN_BYTES {
+                    return;
+                }
+            }
+            Ok(_) => return,
+            Err(_) => return drain_in_background(rest),
+        }
+    }
+}
+
+/// Reads `rest` to its end (within [`DRAIN_LIMIT`] and [`DRAIN_BYTES`]) on a
+/// task of its own, then drops it.
+pub fn drain_in_background<S, E>(mut rest: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+{
+    // Outside a runtime (never in the client) there is nothing to drain on.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let _ = tokio::time::timeout(DRAIN_LIMIT, async {
+            let mut read = 0usize;
+            while let Some(Ok(bytes)) = rest.next().await {
+                read = read.saturating_add(bytes.len());
+                if read > DRAIN_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    });
+}
