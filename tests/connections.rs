@@ -6,26 +6,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Collect, prompts, spec};
-use llm_locust::config::{EndpointKind, EngineSpec, EngineTarget, SimSpec};
+use common::{Collect, engine_spec, prompts, serve_sim, spec};
+use llm_locust::config::SimSpec;
 use llm_locust::engine::openai::EngineClient;
 use llm_locust::engine::{self, RaceEvent, RecordSink};
-use llm_locust::sim;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    sim::serve(spec, addr, CancellationToken::new())
-        .await
-        .unwrap()
-}
 
 fn fast_sim() -> SimSpec {
     SimSpec {
@@ -136,46 +124,20 @@ async fn warm_up_requests_are_sent_but_not_counted() {
     );
 }
 
-fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
-    EngineSpec {
-        name: "t".into(),
-        model: "m".into(),
-        emoji: String::new(),
-        color: "cyan".into(),
-        tokenizer: None,
-        target: EngineTarget::Url(url.into()),
-        endpoint: EndpointKind::Chat,
-        api_key_env: None,
-        headers: BTreeMap::new(),
-        max_tokens: Some(8),
-        temperature: None,
-        ignore_eos: false,
-        count_reasoning: false,
-        timeout,
-        cost_per_hour: None,
-    }
-}
-
 #[tokio::test]
 async fn a_body_kept_open_after_done_is_complete_not_a_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 65536];
-        let _ = socket.read(&mut buf).await.unwrap();
-        let body = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n",
-            body.len()
-        );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        // No chunked terminator for a long while: the body stays open.
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    });
+    let url = common::serve_one(
+        |_| {
+            let body = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+            // No chunked terminator for a long while: the body stays open.
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n",
+                body.len()
+            )
+        },
+        Duration::from_secs(5),
+    )
+    .await;
     let timeout = Duration::from_millis(600);
     let client = EngineClient::new(&engine_spec(&url, timeout), &url, None).unwrap();
     let ex = client.send("hi").await;

@@ -6,21 +6,11 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{run, run_bin, spec};
+use common::{headless_race, run, serve_sim, spec};
 use llm_locust::config::{FaultKind, SimSpec};
 use llm_locust::metrics::ErrorKind;
-use llm_locust::sim;
-use tokio_util::sync::CancellationToken;
-
-async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    sim::serve(spec, addr, CancellationToken::new())
-        .await
-        .unwrap()
-}
 
 fn always(kind: FaultKind) -> SimSpec {
     SimSpec {
@@ -128,21 +118,9 @@ race:
 
 #[test]
 fn failures_keep_their_reasons_in_the_csv_summary_and_output() {
-    let tmp = tempfile::tempdir().unwrap();
-    let race = tmp.path().join("race.yaml");
-    std::fs::write(
-        &race,
+    let (output, _tmp, out) = headless_race(
         "race:\n  name: reasons\n  countdown_s: 0\n  duration: 1\n  users: 1\n  engines:\n    - {name: broken, max_tokens: 4, simulate: {ttft_ms: 5, tpot_ms: 1, faults: {http_500: 1.0}}}\n",
-    )
-    .unwrap();
-    let out = tmp.path().join("out");
-    let output = run_bin(&[
-        "race",
-        race.to_str().unwrap(),
-        "--no-tui",
-        "--output-dir",
-        out.to_str().unwrap(),
-    ]);
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("broken failed"), "{stdout}");
     assert!(

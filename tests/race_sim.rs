@@ -5,23 +5,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{assert_close_ms, run, spec};
+use common::{assert_close_ms, run, serve_sim, spec};
 use llm_locust::config::SimSpec;
 use llm_locust::metrics::{ErrorKind, LaneState, TokenSource};
-use llm_locust::sim;
 use llm_locust::workload::estimate_tokens;
 use tokio_util::sync::CancellationToken;
-
-/// A simulator on 127.0.0.1 at a free port.
-async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    sim::serve(spec, addr, CancellationToken::new())
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_ttft_and_tpot_are_measured_within_three_percent() {

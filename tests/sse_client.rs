@@ -3,33 +3,18 @@
 //! role-only delta, usage, error statuses and timeouts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::time::Duration;
 
-use llm_locust::config::{EndpointKind, EngineSpec, EngineTarget};
+use llm_locust::config::{EndpointKind, EngineSpec};
 use llm_locust::engine::openai::{EngineClient, Usage};
 use llm_locust::metrics::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn engine(url: &str, timeout: Duration) -> EngineSpec {
-    EngineSpec {
-        name: "t".into(),
-        model: "m".into(),
-        emoji: String::new(),
-        color: "cyan".into(),
-        tokenizer: None,
-        target: EngineTarget::Url(url.into()),
-        endpoint: EndpointKind::Chat,
-        api_key_env: None,
-        headers: BTreeMap::new(),
-        max_tokens: Some(8),
-        temperature: None,
-        ignore_eos: false,
-        count_reasoning: false,
-        timeout,
-        cost_per_hour: None,
-    }
+    common::engine_spec(url, timeout)
 }
 
 /// Serves one connection: reads the request, then writes each piece with
@@ -248,37 +233,27 @@ async fn request_body_asks_for_streaming_with_usage() {
 /// Answers one request with 401 and a body that echoes its headers, as
 /// many real APIs do ("Incorrect API key provided: ...").
 async fn echo_headers_401() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut read = 0;
-        while !String::from_utf8_lossy(&buf[..read]).contains("\r\n\r\n") {
-            read += socket.read(&mut buf[read..]).await.unwrap();
-        }
-        let request = String::from_utf8_lossy(&buf[..read]).into_owned();
-        let echoed: Vec<&str> = request
-            .lines()
-            .filter(|l| {
-                let l = l.to_ascii_lowercase();
-                l.starts_with("authorization") || l.starts_with("x-api-key")
-            })
-            .collect();
-        let body = format!(
-            r#"{{"error": "Incorrect API key provided: {}"}}"#,
-            echoed.join("; ")
-        );
-        let response = format!(
-            "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(response.as_bytes()).await.unwrap();
-    });
-    url
+    common::serve_one(
+        |request| {
+            let echoed: Vec<&str> = request
+                .lines()
+                .filter(|l| {
+                    let l = l.to_ascii_lowercase();
+                    l.starts_with("authorization") || l.starts_with("x-api-key")
+                })
+                .collect();
+            let body = format!(
+                r#"{{"error": "Incorrect API key provided: {}"}}"#,
+                echoed.join("; ")
+            );
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        },
+        Duration::ZERO,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -319,33 +294,22 @@ async fn connection_errors_name_the_url_without_its_credentials() {
 
 /// Answers 401 with a body whose first 500 bytes end inside the echoed key.
 async fn echo_key_across_the_cut() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/v1/chat/completions",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; 65536];
-        let mut read = 0;
-        while !String::from_utf8_lossy(&buf[..read]).contains("\r\n\r\n") {
-            read += socket.read(&mut buf[read..]).await.unwrap();
-        }
-        let request = String::from_utf8_lossy(&buf[..read]).into_owned();
-        let auth = request
-            .lines()
-            .find_map(|l| l.strip_prefix("authorization: "))
-            .unwrap()
-            .to_owned();
-        // "Bearer " plus six characters of the key fit before byte 500.
-        let body = format!("{}{auth} is not a valid key", "x".repeat(500 - 7 - 6));
-        let response = format!(
-            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(response.as_bytes()).await.unwrap();
-    });
-    url
+    common::serve_one(
+        |request| {
+            let auth = request
+                .lines()
+                .find_map(|l| l.strip_prefix("authorization: "))
+                .unwrap();
+            // "Bearer " plus six characters of the key fit before byte 500.
+            let body = format!("{}{auth} is not a valid key", "x".repeat(500 - 7 - 6));
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        },
+        Duration::ZERO,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use super::event::RaceEvent;
 use super::openai::{EngineClient, PieceKind};
 use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
+use crate::config::LoadSpec;
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
@@ -27,7 +28,7 @@ pub const MAX_PRECONNECTS: u32 = 256;
 /// Closed loop: the users that start in the race's first second connect
 /// before the start signal; later users of the ramp connect as they start.
 #[must_use]
-pub fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
+fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
     let first_second = spawn_rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     users.min(first_second as u32)
@@ -35,10 +36,46 @@ pub fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
 
 /// Open loop: as many as the first second's arrivals may hold at once.
 #[must_use]
-pub fn preconnected_slots(rate: f64, max_in_flight: u32) -> u32 {
+fn preconnected_slots(rate: f64, max_in_flight: u32) -> u32 {
     let first_second = rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     max_in_flight.min(first_second as u32)
+}
+
+/// What a load shape needs before the start signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpeningLoad {
+    /// Requests at once during a warm-up: the users, or the first second's
+    /// open-loop arrivals.
+    pub concurrency: u32,
+    /// Connections to open before the start signal.
+    pub preconnects: u32,
+}
+
+impl OpeningLoad {
+    #[must_use]
+    pub fn of(load: &LoadSpec) -> Self {
+        match *load {
+            LoadSpec::Users { users, spawn_rate } => OpeningLoad {
+                concurrency: users,
+                preconnects: preconnected_users(users, spawn_rate),
+            },
+            LoadSpec::Constant {
+                rate,
+                max_in_flight,
+            }
+            | LoadSpec::Poisson {
+                rate,
+                max_in_flight,
+            } => {
+                let slots = preconnected_slots(rate, max_in_flight);
+                OpeningLoad {
+                    concurrency: slots,
+                    preconnects: slots,
+                }
+            }
+        }
+    }
 }
 
 /// Everything one engine's driver needs.

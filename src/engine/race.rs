@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::aggregator::Aggregator;
-use super::driver::{Lane, preconnected_slots, preconnected_users, run_open_loop, run_users};
+use super::driver::{Lane, OpeningLoad, run_open_loop, run_users};
 use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
@@ -157,36 +157,23 @@ pub async fn start(
         return Err(e);
     }
 
+    let opening = OpeningLoad::of(&spec.load);
     let warmup = match spec.warmup {
         Some(warmup) => {
-            let concurrency = match spec.load {
-                LoadSpec::Users { users, .. } => users,
-                LoadSpec::Constant {
-                    rate,
-                    max_in_flight,
-                }
-                | LoadSpec::Poisson {
-                    rate,
-                    max_in_flight,
-                } => preconnected_slots(rate, max_in_flight),
-            };
-            warm_up(&clients, &prompts, warmup, concurrency as usize, &stop).await
+            warm_up(
+                &clients,
+                &prompts,
+                warmup,
+                opening.concurrency as usize,
+                &stop,
+            )
+            .await
         }
         None => Vec::new(),
     };
     // Connections for the first second's load, before the countdown ends,
     // so no first request pays for TCP and TLS set-up inside its TTFT.
-    let preconnects = match spec.load {
-        LoadSpec::Users { users, spawn_rate } => preconnected_users(users, spawn_rate),
-        LoadSpec::Constant {
-            rate,
-            max_in_flight,
-        }
-        | LoadSpec::Poisson {
-            rate,
-            max_in_flight,
-        } => preconnected_slots(rate, max_in_flight),
-    };
+    let preconnects = opening.preconnects;
     let connecting = futures_util::future::join_all(
         clients
             .iter()

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use llm_locust::config::{self, RaceSpec};
+use llm_locust::config::{self, EndpointKind, EngineSpec, EngineTarget, RaceSpec, SimSpec};
 use llm_locust::engine::{self, RaceEvent, RaceOutcome, RecordSink};
 use llm_locust::metrics::RequestRecord;
+use llm_locust::sim;
 use llm_locust::workload::PromptSet;
 use tokio_util::sync::CancellationToken;
 
@@ -101,4 +102,91 @@ pub fn assert_close_ms(what: &str, measured: Duration, expected_ms: f64) {
         (got - expected_ms).abs() <= tolerance,
         "{what}: measured {got:.3} ms, expected {expected_ms} ms ± {tolerance:.3}"
     );
+}
+
+/// A simulator on 127.0.0.1 at a free port.
+pub async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
+    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    sim::serve(spec, addr, CancellationToken::new())
+        .await
+        .unwrap()
+}
+
+/// A chat engine at `url` with 8 output tokens and no extras.
+pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
+    EngineSpec {
+        name: "t".into(),
+        model: "m".into(),
+        emoji: String::new(),
+        color: "cyan".into(),
+        tokenizer: None,
+        target: EngineTarget::Url(url.into()),
+        endpoint: EndpointKind::Chat,
+        api_key_env: None,
+        headers: std::collections::BTreeMap::new(),
+        max_tokens: Some(8),
+        temperature: None,
+        ignore_eos: false,
+        count_reasoning: false,
+        timeout,
+        cost_per_hour: None,
+    }
+}
+
+/// Serves one connection on 127.0.0.1: reads the request's head, writes what
+/// `respond` makes of it, then keeps the connection open for `hold`.
+/// Returns the chat completions URL.
+pub async fn serve_one(
+    respond: impl FnOnce(&str) -> String + Send + 'static,
+    hold: Duration,
+) -> String {
+    use tokio::io::AsyncWriteExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let request = read_request_head(&mut socket).await;
+        socket
+            .write_all(respond(&request).as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(hold).await;
+    });
+    url
+}
+
+/// Reads one HTTP request's head (and a small body in the same reads) from
+/// a hand-written test server's socket.
+pub async fn read_request_head(socket: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 65536];
+    let mut read = 0;
+    while !String::from_utf8_lossy(&buf[..read]).contains("\r\n\r\n") {
+        let n = socket.read(&mut buf[read..]).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        read += n;
+    }
+    String::from_utf8_lossy(&buf[..read]).into_owned()
+}
+
+/// Runs `yaml` headless with the real binary, writing into a fresh folder;
+/// returns the output and the folder the race wrote.
+pub fn headless_race(yaml: &str) -> (std::process::Output, tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = tmp.path().join("race.yaml");
+    std::fs::write(&race, yaml).unwrap();
+    let out = tmp.path().join("out");
+    let output = run_bin(&[
+        "race",
+        race.to_str().unwrap(),
+        "--no-tui",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    (output, tmp, out)
 }
