@@ -106,7 +106,15 @@ race:
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
     let lane = &outcome.snapshot.lanes[0];
     // The server counts a stream as completed just after its last byte.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = std::time::Instant::now();
+    while server.stats().requests_completed < lane.requests_ok {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            server.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let served = server.stats();
     assert_eq!(lane.state, LaneState::Finished);
     assert!(lane.requests_ok >= 40);

@@ -314,10 +314,7 @@ mod tests {
             ..ui(3)
         };
         let text = render_to_string(&snap, &ui, &theme(), 100, 30);
-        assert!(
-            text.contains("Inspector — 🦙 sglang") || text.contains("Inspector —"),
-            "{text}"
-        );
+        assert!(text.contains("Inspector — 🐇 sglang"), "{text}");
         assert!(
             text.contains("#41 streaming…  7 tokens  1.5 s  TTFT 82 ms"),
             "{text}"

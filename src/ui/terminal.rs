@@ -83,7 +83,12 @@ mod tests {
 
     #[test]
     fn restore_is_idempotent_and_harmless_when_not_active() {
+        // As after `enter`: the first restore puts the terminal back (here
+        // stdout is no terminal, so the commands go nowhere) and clears the
+        // flag; every later call, from a panic hook or a `Drop`, is a no-op.
+        ACTIVE.store(true, Ordering::SeqCst);
         restore();
+        assert!(!ACTIVE.load(Ordering::SeqCst));
         restore();
         assert!(!ACTIVE.load(Ordering::SeqCst));
     }
