@@ -260,7 +260,8 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             let loading = workload::load(&spec, &load_options);
             match crate::ui::loading::run_loading(&status, &spec.name, &options.theme, loading)
                 .await
-                .context("the terminal UI failed")?
+                .context("the terminal UI failed")
+                .map_err(AppError::failure)?
             {
                 Some(loaded) => loaded,
                 None => {
@@ -295,7 +296,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let race_dir = if args.no_save {
         None
     } else {
-        Some(create_race_dir(&spec, &stamp)?)
+        Some(create_race_dir(&spec, &stamp).map_err(AppError::bad_input)?)
     };
     if tui.is_some() {
         let log = race_dir.as_ref().map_or_else(
@@ -303,7 +304,8 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             |d| d.join("llm-locust.log"),
         );
         crate::logging::init_file(&log)
-            .with_context(|| format!("cannot create log file '{}'", log.display()))?;
+            .with_context(|| format!("cannot create log file '{}'", log.display()))
+            .map_err(AppError::failure)?;
     }
     let stop = CancellationToken::new();
     let abort = CancellationToken::new();
@@ -320,8 +322,10 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     let mut writers = None;
     if let Some(dir) = &race_dir {
-        let (file_sink, race_file) = RaceFileWriter::create(&dir.join(racefile::FILE_NAME))?;
-        let (csv_sink, csv) = CsvWriter::create(dir, &engine_names, &stamp, &spec.slug)?;
+        let (file_sink, race_file) =
+            RaceFileWriter::create(&dir.join(racefile::FILE_NAME)).map_err(AppError::failure)?;
+        let (csv_sink, csv) =
+            CsvWriter::create(dir, &engine_names, &stamp, &spec.slug).map_err(AppError::failure)?;
         sinks.push(Box::new(file_sink));
         sinks.push(Box::new(csv_sink));
         writers = Some((race_file, csv));
@@ -410,11 +414,12 @@ fn finish_race(
         print!("{errors}");
     }
     if let Some(dir) = race_dir {
-        let (summary, json) = report::write_summary(dir, snapshot, outcome.started_at)?;
+        let (summary, json) =
+            report::write_summary(dir, snapshot, outcome.started_at).map_err(AppError::failure)?;
         println!();
         println!("summary: {}", summary.display());
         if let Some(csv) = csv {
-            for path in csv.finish()? {
+            for path in csv.finish().map_err(AppError::failure)? {
                 println!("requests: {}", path.display());
             }
         }
@@ -469,7 +474,8 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     }
     let log = std::env::temp_dir().join("llm-locust.log");
     crate::logging::init_file(&log)
-        .with_context(|| format!("cannot create log file '{}'", log.display()))?;
+        .with_context(|| format!("cannot create log file '{}'", log.display()))
+        .map_err(AppError::failure)?;
     let notice = recording.notice.clone();
     let (snapshots, link) = crate::replay::spawn(Arc::new(recording), args.speed);
     let options = tui_options(&args.tui, Some(link))?;
@@ -482,7 +488,8 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     });
     crate::ui::run::run_tui(snapshots, stop, CancellationToken::new(), options)
         .await
-        .context("the terminal UI failed")?;
+        .context("the terminal UI failed")
+        .map_err(AppError::failure)?;
     // Said before the TUI took the screen too; say it where it stays visible.
     if let Some(notice) = notice {
         eprintln!("note: {notice}");
@@ -498,7 +505,8 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
         None => file.parent().unwrap_or(Path::new(".")).join("report"),
     };
     std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create output folder '{}'", dir.display()))?;
+        .with_context(|| format!("cannot create output folder '{}'", dir.display()))
+        .map_err(AppError::bad_input)?;
     let stamp = recording.stamp.clone();
     let names: Vec<String> = recording
         .spec
@@ -506,7 +514,8 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
         .iter()
         .map(|e| e.name.clone())
         .collect();
-    let (mut sink, csv) = CsvWriter::create(&dir, &names, &stamp, &recording.spec.slug)?;
+    let (mut sink, csv) =
+        CsvWriter::create(&dir, &names, &stamp, &recording.spec.slug).map_err(AppError::failure)?;
     csv.start(recording.started_at);
     for (at, event) in &recording.events {
         sink.event(*at, event);
@@ -514,9 +523,10 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
     drop(sink);
     let started_at = recording.started_at;
     let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-    let (summary, _) = report::write_summary(&dir, &snapshot, started_at)?;
+    let (summary, _) =
+        report::write_summary(&dir, &snapshot, started_at).map_err(AppError::failure)?;
     println!("summary: {}", summary.display());
-    for path in csv.finish()? {
+    for path in csv.finish().map_err(AppError::failure)? {
         println!("requests: {}", path.display());
     }
     Ok(Exit::Success)

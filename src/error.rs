@@ -13,6 +13,10 @@ pub enum Exit {
     BadInput = 2,
     /// No engine could be reached at all.
     Unreachable = 3,
+    /// The tool itself failed (a result that could not be written, the
+    /// runtime or the terminal failing, an internal error): not a verdict on
+    /// the engines, so a CI gate can tell it from a regression.
+    Failure = 4,
 }
 
 impl From<Exit> for ExitCode {
@@ -36,18 +40,12 @@ impl AppError {
         }
     }
 
-    /// A failure that is not the user's input (I/O, internal): exit 1.
+    /// A failure that is not the user's input (I/O, internal): exit 4.
     pub fn failure(error: impl Into<anyhow::Error>) -> Self {
         AppError {
-            exit: Exit::SloFailed,
+            exit: Exit::Failure,
             error: error.into(),
         }
-    }
-}
-
-impl<E: Into<anyhow::Error>> From<E> for AppError {
-    fn from(e: E) -> Self {
-        AppError::failure(e)
     }
 }
 

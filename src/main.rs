@@ -16,7 +16,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(Exit::SloFailed as u8);
+            return Exit::Failure.into();
         }
     };
     let result = runtime.block_on(llm_locust::app::run(cli));

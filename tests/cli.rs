@@ -412,3 +412,32 @@ fn without_a_terminal_the_race_runs_headless() {
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("GO!"));
 }
+
+#[test]
+fn a_result_that_cannot_be_written_is_exit_4_not_an_slo_failure() {
+    // The v1 fixture rebuilt into a folder whose summary.json is a folder:
+    // the rename of the finished summary fails.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    std::fs::create_dir_all(out.join("summary.json")).unwrap();
+    std::fs::write(out.join("summary.json").join("keep"), "x").unwrap();
+    let output = run(&[
+        "report",
+        "tests/fixtures/race-v1.llmrace",
+        "--output-dir",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("summary.json"), "{stderr}");
+    // An output folder that cannot exist is the user's to fix: exit 2.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let output = run(&[
+        "report",
+        "tests/fixtures/race-v1.llmrace",
+        "--output-dir",
+        file.join("below").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
