@@ -19,7 +19,7 @@ use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use crate::config::LoadSpec;
 use crate::metrics::record::whole_micros;
-use crate::metrics::{RequestRecord, TokenSource};
+use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
 /// Most connections opened per engine before the start signal.
@@ -258,6 +258,62 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     Some(outcome)
 }
 
+/// [`run_request`], with a panic in it (a bug) turned into a counted
+/// failure of that request: its start is matched, its lane's numbers stay
+/// whole, and a closed-loop user goes on.
+async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
+    let panicked = match guard(run_request(lane, slot)).await {
+        Ok(outcome) => return outcome,
+        Err(message) => message,
+    };
+    let at = whole_micros(Instant::now().saturating_duration_since(lane.go));
+    let error = RequestError {
+        kind: ErrorKind::Internal,
+        message: format!("llm-locust failed on this request (a bug; please report it): {panicked}"),
+    };
+    let record = RequestRecord {
+        engine: lane.engine,
+        request_id: slot.request_id,
+        user_id: slot.user_id,
+        user_request_num: slot.user_request_num,
+        prompt: lane.prompts.for_request(slot.request_id),
+        scheduled_at: whole_micros(slot.scheduled.saturating_duration_since(lane.go)),
+        sent_at: at,
+        waited_for_slot: slot.waited_for_slot,
+        chunk_times: Vec::new(),
+        first_answer_chunk: None,
+        end_at: at,
+        input_tokens: 0,
+        input_source: TokenSource::Estimate,
+        output_tokens: 0,
+        output_source: TokenSource::Chunks,
+        status: 0,
+        error: Some(error),
+        output_text: String::new(),
+    };
+    lane.emit(RaceEvent::Finished(Box::new(record))).await;
+    Some(Outcome {
+        error: Some(ErrorKind::Internal),
+        retry_after: None,
+        took: Duration::ZERO,
+    })
+}
+
+/// Runs `work`, catching a panic in it as its message.
+async fn guard<T>(work: impl std::future::Future<Output = T>) -> Result<T, String> {
+    use futures_util::FutureExt as _;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|panic| {
+            panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned())
+        })
+}
+
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
 /// its next request as soon as the previous one ends.
 pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
@@ -296,7 +352,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
             scheduled: Instant::now(),
             waited_for_slot: false,
         };
-        let Some(outcome) = run_request(&lane, slot).await else {
+        let Some(outcome) = run_guarded(&lane, slot).await else {
             continue;
         };
         if let Some((wait, reason)) = backoff.after(&outcome) {
@@ -345,7 +401,7 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
         let lane = Arc::clone(&lane);
         if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
             tasks.spawn(async move {
-                run_request(&lane, slot).await;
+                run_guarded(&lane, slot).await;
                 drop(permit);
             });
         } else if backlog.load(Ordering::Relaxed) >= max_in_flight as usize {
@@ -374,7 +430,7 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
                         waited_for_slot: true,
                         ..slot
                     };
-                    run_request(&lane, slot).await;
+                    run_guarded(&lane, slot).await;
                     drop(permit);
                 } else {
                     lane.emit(RaceEvent::UnsentArrivals {
@@ -388,4 +444,21 @@ pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_fl
         while tasks.try_join_next().is_some() {}
     }
     while tasks.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_a_request_becomes_its_message() {
+        let panicking = async {
+            if u64::MAX > 0 {
+                panic!("boom at request 7");
+            }
+            1
+        };
+        assert_eq!(guard(panicking).await, Err("boom at request 7".to_owned()));
+        assert_eq!(guard(async { 5 }).await, Ok(5));
+    }
 }

@@ -31,11 +31,14 @@ pub enum ErrorKind {
     /// The answer completed without a single output token (no content, no
     /// tool call, and no reasoning unless the engine counts it).
     EmptyAnswer,
+    /// llm-locust itself failed on the request (a bug): counted, so the
+    /// lane's numbers stay whole.
+    Internal,
 }
 
 impl ErrorKind {
     /// The order is the race file's wire code: append only.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::Http429,
         ErrorKind::Http4xx,
         ErrorKind::Http5xx,
@@ -45,6 +48,7 @@ impl ErrorKind {
         ErrorKind::Malformed,
         ErrorKind::ServerError,
         ErrorKind::EmptyAnswer,
+        ErrorKind::Internal,
     ];
 
     #[must_use]
@@ -59,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Malformed => "malformed",
             ErrorKind::ServerError => "server_error",
             ErrorKind::EmptyAnswer => "empty_answer",
+            ErrorKind::Internal => "internal",
         }
     }
 

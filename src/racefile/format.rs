@@ -155,7 +155,7 @@ const TOKEN_SOURCES: [TokenSource; 4] = [
     TokenSource::Chunks,
 ];
 /// `ErrorKind::ALL`'s order is the wire code; a test pins it.
-const ERROR_KINDS: [ErrorKind; 9] = ErrorKind::ALL;
+const ERROR_KINDS: [ErrorKind; 10] = ErrorKind::ALL;
 
 fn code<T: PartialEq>(table: &[T], value: &T) -> u8 {
     let index = table.iter().position(|v| v == value).unwrap_or(0);
@@ -591,7 +591,8 @@ mod tests {
                 "stream_reset",
                 "malformed",
                 "server_error",
-                "empty_answer"
+                "empty_answer",
+                "internal"
             ]
         );
         let sources: Vec<&str> = TOKEN_SOURCES.iter().map(|s| s.name()).collect();
