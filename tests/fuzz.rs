@@ -247,7 +247,7 @@ fn real_race_file(dir: &Path) -> Vec<u8> {
     let race = dir.join("race.yaml");
     std::fs::write(
         &race,
-        "race:\n  name: fuzz\n  countdown_s: 0\n  duration: 0.5\n  users: 2\n  engines:\n    - {name: a, max_tokens: 4, simulate: {ttft_ms: 5, tpot_ms: 1, faults: {http_500: 0.2}}}\n",
+        "race:\n  name: fuzz\n  countdown_s: 0\n  duration: 1.6\n  users: 2\n  engines:\n    - {name: a, max_tokens: 4, simulate: {ttft_ms: 5, tpot_ms: 1, faults: {http_500: 0.2}}}\n",
     )
     .unwrap();
     let out = dir.join("out");
@@ -282,6 +282,16 @@ fn damaged_race_files_never_panic() {
     let original = real_race_file(tmp.path());
     let (prefix, compressed) = original.split_at(10);
     let payload = gunzip(compressed);
+    let whole =
+        llm_locust::racefile::read(&common::race_dir(&tmp.path().join("out")).join("race.llmrace"))
+            .unwrap();
+    assert!(
+        whole
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, llm_locust::metrics::RaceEvent::ClientSample(_))),
+        "the file has every kind of event to damage"
+    );
     assert!(
         llm_locust::racefile::read(&common::race_dir(&tmp.path().join("out")).join("race.llmrace"))
             .is_ok()
@@ -310,9 +320,14 @@ fn damaged_race_files_never_panic() {
             let mut file = prefix.to_vec();
             file.extend(gzip(&damaged));
             std::fs::write(&path, &file).unwrap();
-            // Either a recording or a one-line error; never a panic.
-            if let Err(e) = llm_locust::racefile::read(&path) {
-                prop_assert!(!e.to_string().contains('\n'), "{e}");
+            // Either a recording that replays (its events fold without a
+            // panic) or a one-line error; never a panic.
+            match llm_locust::racefile::read(&path) {
+                Ok(recording) => {
+                    let _ = llm_locust::replay::Player::new(std::sync::Arc::new(recording))
+                        .run_to_end();
+                }
+                Err(e) => prop_assert!(!e.to_string().contains('\n'), "{e}"),
             }
             Ok(())
         })

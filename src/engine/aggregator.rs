@@ -49,9 +49,11 @@ impl Aggregator {
         let mut deadline_passed = false;
         let mut user_stopped = false;
         let mut batch = Vec::with_capacity(EVENT_BATCH);
-        // The client is judged from the start signal on.
-        let mut sample = interval_at(self.go + CLIENT_SAMPLE_INTERVAL, CLIENT_SAMPLE_INTERVAL);
+        // The client is judged from the start signal on: the first tick (at
+        // the signal) only starts the first second.
+        let mut sample = interval_at(self.go, CLIENT_SAMPLE_INTERVAL);
         sample.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut sampling = false;
         let mut deepest_queue = 0;
         loop {
             // Not `biased`: under a flood of events the timers must still
@@ -87,7 +89,13 @@ impl Aggregator {
                 _ = sample.tick() => {
                     let queue = u32::try_from(deepest_queue).unwrap_or(u32::MAX);
                     deepest_queue = 0;
-                    let measured = self.probe.sample(queue);
+                    if !sampling {
+                        sampling = true;
+                        self.probe.restart();
+                        continue;
+                    }
+                    let capacity = u32::try_from(self.events.max_capacity()).unwrap_or(u32::MAX);
+                    let measured = self.probe.sample(queue, capacity);
                     let at = self.now();
                     self.apply(at, RaceEvent::ClientSample(measured));
                 }

@@ -45,8 +45,8 @@ fn preconnected_slots(rate: f64, max_in_flight: u32) -> u32 {
 /// What a load shape needs before the start signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpeningLoad {
-    /// Requests at once during a warm-up: the users, or the first second's
-    /// open-loop arrivals.
+    /// Requests at once during a warm-up: the users or open-loop arrivals of
+    /// the first second.
     pub concurrency: u32,
     /// Connections to open before the start signal.
     pub preconnects: u32,
@@ -56,10 +56,14 @@ impl OpeningLoad {
     #[must_use]
     pub fn of(load: &LoadSpec) -> Self {
         match *load {
-            LoadSpec::Users { users, spawn_rate } => OpeningLoad {
-                concurrency: users,
-                preconnects: preconnected_users(users, spawn_rate),
-            },
+            // A warm-up keeps to the ramp's first second too: no burst.
+            LoadSpec::Users { users, spawn_rate } => {
+                let first_second = preconnected_users(users, spawn_rate);
+                OpeningLoad {
+                    concurrency: first_second,
+                    preconnects: first_second,
+                }
+            }
             LoadSpec::Constant {
                 rate,
                 max_in_flight,
@@ -326,8 +330,9 @@ pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
     for user in 0..users {
         let start_at = lane.go + Duration::from_secs_f64(f64::from(user) / spawn_rate);
         tokio::select! {
-            () = sleep_until(start_at) => {}
+            biased;
             () = lane.stop.cancelled() => break,
+            () = sleep_until(start_at) => {}
         }
         let preconnected = user < preconnected_users(users, spawn_rate);
         tasks.spawn(user_loop(Arc::clone(&lane), user, preconnected));
@@ -338,7 +343,11 @@ pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
 async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
     if !preconnected {
         // A user of the ramp connects as it starts, outside any timing.
-        lane.client.preconnect().await;
+        tokio::select! {
+            biased;
+            () = lane.stop.cancelled() => return,
+            () = lane.client.preconnect() => {}
+        }
         lane.report_connections().await;
     }
     let mut user_request_num = 0;

@@ -54,14 +54,22 @@ impl ClientProbe {
         }
     }
 
+    /// Starts the next sample now (at the start signal: what came before,
+    /// the countdown, is not the race's).
+    pub fn restart(&mut self) {
+        let _ = self.sample(0, 0);
+    }
+
     /// The sample since the last one; `queue_depth` is the deepest the
-    /// event queue got meanwhile.
-    pub fn sample(&mut self, queue_depth: u32) -> ClientSample {
-        let loop_lag_p99 = match self.lag.lock() {
+    /// event queue (of `queue_capacity`) got meanwhile.
+    pub fn sample(&mut self, queue_depth: u32, queue_capacity: u32) -> ClientSample {
+        let loop_lag = match self.lag.lock() {
             Ok(mut h) => {
-                let p99 = h.quantile(0.99);
+                // p90: one or two late wake-ups of ~100 are scheduling
+                // noise, not a saturated loop.
+                let p90 = h.quantile(0.9);
                 *h = LatencyHistogram::new();
-                p99
+                p90
             }
             Err(_) => Duration::ZERO,
         };
@@ -84,8 +92,9 @@ impl ClientProbe {
             0
         };
         ClientSample {
-            loop_lag_p99: crate::metrics::record::whole_micros(loop_lag_p99),
+            loop_lag: crate::metrics::record::whole_micros(loop_lag),
             queue_depth,
+            queue_capacity,
             cpu_permille,
             cores: self.cores,
         }

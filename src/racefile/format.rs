@@ -111,8 +111,9 @@ pub enum EventEntry {
     },
     /// Since version 2.
     ClientSample {
-        loop_lag_p99_us: u64,
+        loop_lag_us: u64,
         queue_depth: u32,
+        queue_capacity: u32,
         cpu_permille: u32,
         cores: u32,
     },
@@ -234,8 +235,9 @@ impl Encoder {
                 total: *total,
             },
             RaceEvent::ClientSample(s) => EventEntry::ClientSample {
-                loop_lag_p99_us: micros(s.loop_lag_p99).unsigned_abs(),
+                loop_lag_us: micros(s.loop_lag).unsigned_abs(),
                 queue_depth: s.queue_depth,
+                queue_capacity: s.queue_capacity,
                 cpu_permille: s.cpu_permille,
                 cores: s.cores,
             },
@@ -458,13 +460,15 @@ impl Decoder {
                 total,
             },
             EventEntry::ClientSample {
-                loop_lag_p99_us,
+                loop_lag_us,
                 queue_depth,
+                queue_capacity,
                 cpu_permille,
                 cores,
             } => RaceEvent::ClientSample(ClientSample {
-                loop_lag_p99: self.in_race(Duration::from_micros(loop_lag_p99_us))?,
+                loop_lag: self.in_race(Duration::from_micros(loop_lag_us))?,
                 queue_depth,
+                queue_capacity,
                 cpu_permille,
                 cores,
             }),
@@ -474,7 +478,9 @@ impl Decoder {
             // Version 1 did not mark the answer: every chunk was answer.
             EventEntry::Finished(f) => {
                 let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
-                RaceEvent::Finished(Box::new(self.record(*f, first_answer, false)?))
+                // Whether it waited for a slot is unknown: its send delay is
+                // not taken as the client's lag.
+                RaceEvent::Finished(Box::new(self.record(*f, first_answer, true)?))
             }
             EventEntry::FinishedV2 {
                 request,
@@ -659,8 +665,9 @@ mod tests {
             (
                 Duration::from_micros(158_000),
                 RaceEvent::ClientSample(ClientSample {
-                    loop_lag_p99: Duration::from_micros(1_234),
+                    loop_lag: Duration::from_micros(1_234),
                     queue_depth: 17,
+                    queue_capacity: 8192,
                     cpu_permille: 456,
                     cores: 2,
                 }),

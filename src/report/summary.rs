@@ -42,7 +42,7 @@ pub struct SummaryFile {
 pub struct ClientSummary {
     pub reason: Option<String>,
     pub send_lag_ms: Percentiles,
-    pub worst_loop_lag_p99_ms: f64,
+    pub worst_loop_lag_ms: f64,
     pub worst_queue_depth: u32,
     /// Highest CPU of a second, as a fraction of all cores.
     pub worst_cpu: f64,
@@ -239,9 +239,7 @@ impl SummaryFile {
             client: ClientSummary {
                 reason: snapshot.client.reason.clone(),
                 send_lag_ms: (&snapshot.client.send_lag).into(),
-                worst_loop_lag_p99_ms: round3(
-                    snapshot.client.worst_loop_lag_p99.as_secs_f64() * 1000.0,
-                ),
+                worst_loop_lag_ms: round3(snapshot.client.worst_loop_lag.as_secs_f64() * 1000.0),
                 worst_queue_depth: snapshot.client.worst_queue_depth,
                 worst_cpu: round3(snapshot.client.worst_cpu),
                 cores: snapshot.client.last.map(|s| s.cores),

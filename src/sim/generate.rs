@@ -245,7 +245,14 @@ impl Generation {
     pub(crate) fn new(p: GenerationParts) -> Self {
         let fault = p.fault.map(|kind| PendingFault {
             kind,
-            after_tokens: fault_point(p.output_tokens),
+            // A clean early end must come before the last token, which
+            // would say the answer finished.
+            after_tokens: match kind {
+                FaultKind::EarlyEnd => {
+                    fault_point(p.output_tokens).min(p.output_tokens.saturating_sub(1))
+                }
+                _ => fault_point(p.output_tokens),
+            },
         });
         // An empty answer has no tokens to play out.
         let output_tokens = if p.format.has(Quirk::EmptyAnswer) {
