@@ -90,31 +90,24 @@ pub fn describe(spec: &RaceSpec) -> String {
 }
 
 /// Applies command-line overrides to a validated race.
-fn apply_overrides(spec: &mut RaceSpec, args: &RaceArgs) -> Result<(), AppError> {
-    if let Some(secs) = args.duration {
-        spec.finish.duration = Duration::from_secs_f64(secs);
-        spec.finish.duration_is_finish_line = true;
-    }
-    if let Some(n) = args.users {
-        match &mut spec.load {
-            LoadSpec::Users { users, .. } => *users = n,
-            other => {
-                return Err(AppError::bad_input(anyhow::anyhow!(
-                    "--users applies to load mode 'users', but this race uses mode '{}'; set race.load.rate instead",
-                    other.mode_name()
-                )));
-            }
-        }
-    }
-    if let Some(seed) = args.seed {
-        spec.seed = seed;
-    }
-    if let Some(secs) = args.countdown {
-        spec.countdown = Duration::from_secs_f64(secs);
-    }
-    if let Some(dir) = &args.output_dir {
-        spec.output_dir.clone_from(dir);
-    }
+/// The race file with the command line's values, validated once.
+fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
+    let overrides = config::validate::Overrides {
+        duration_s: args.duration,
+        users: args.users,
+        seed: args.seed,
+        countdown_s: args.countdown,
+        output_dir: args.output_dir.as_ref().map(|d| d.display().to_string()),
+    };
+    let mut spec =
+        config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
+    apply_dataset(&mut spec, args)?;
+    Ok(spec)
+}
+
+/// `--dataset` names a dataset from where the command runs, not from the
+/// race file's folder.
+fn apply_dataset(spec: &mut RaceSpec, args: &RaceArgs) -> Result<(), AppError> {
     if let Some(dataset) = &args.dataset {
         spec.dataset = config::validate::dataset_arg(dataset)
             .map_err(|e| AppError::bad_input(anyhow::anyhow!("--dataset: {e}")))?;
@@ -243,8 +236,7 @@ async fn next_stop_signal(terminate: &mut TerminateSignal) {
 }
 
 async fn race(args: RaceArgs) -> Result<Exit, AppError> {
-    let mut spec = config::load_race_file(&args.file).map_err(AppError::bad_input)?;
-    apply_overrides(&mut spec, &args)?;
+    let mut spec = load_race(&args)?;
     let tui = if wants_tui(args.no_tui) {
         Some(tui_options(&args.tui, None)?)
     } else {

@@ -441,3 +441,49 @@ fn a_result_that_cannot_be_written_is_exit_4_not_an_slo_failure() {
     ]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
 }
+
+#[test]
+fn command_line_values_are_checked_like_the_files() {
+    for (flag, value, says) in [
+        ("--duration", "1e20", "--duration: '1e20' is too long"),
+        ("--countdown", "1e20", "--countdown: '1e20' is too long"),
+        ("--countdown", "-1", "must be 0 or more"),
+        ("--duration", "nan", "not a finite number"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let output = run(&["race", "races/demo.yaml", "--no-tui", "--no-save", &arg]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    for (flag, value, says) in [
+        ("--ttft-ms", "1e20", "more than a day"),
+        ("--jitter", "2", "between 0 and 1"),
+    ] {
+        let output = run(&["sim", "--port", "0", flag, value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+    // --users is for closed-loop races only, said with the flag's name.
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(
+        tmp.path(),
+        &QUICK_RACE.replace("  users: 2\n", "  load: {mode: constant, rate: 5}\n"),
+    );
+    let output = run(&[
+        "race",
+        race.to_str().unwrap(),
+        "--no-tui",
+        "--no-save",
+        "--users",
+        "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--users: applies to load mode 'users'"),
+        "{stderr}"
+    );
+}

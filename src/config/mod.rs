@@ -72,11 +72,23 @@ fn render_problems(file: &Path, problems: &[Problem]) -> String {
 
 /// Reads and validates a race file.
 pub fn load_race_file(path: &Path) -> Result<RaceSpec, ConfigError> {
+    load_race_file_with(path, &validate::Overrides::default())
+}
+
+/// Reads and validates a race file with command-line values in place of
+/// the file's (checked as the file's are).
+pub fn load_race_file_with(
+    path: &Path,
+    overrides: &validate::Overrides,
+) -> Result<RaceSpec, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_race(&text, path)
+    validate::validate_with(&text, path, overrides).map_err(|problems| ConfigError::Invalid {
+        file: path.to_path_buf(),
+        problems,
+    })
 }
 
 /// Validates a race file's text. `path` names the file in messages and is

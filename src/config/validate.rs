@@ -73,8 +73,86 @@ const MAX_ATTEMPTS: usize = 64;
 /// Validates a race file's text. `file` is used for relative dataset paths.
 /// `Err` always holds at least one problem.
 pub fn validate(yaml: &str, file: &Path) -> Result<RaceSpec, Vec<Problem>> {
+    validate_with(yaml, file, &Overrides::default())
+}
+
+/// Command-line values that replace the file's before the one validation,
+/// so they are checked (and bounded) exactly as the file's are.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--duration`: the file's `finish.duration_s` if it has one, else `duration`.
+    pub duration_s: Option<f64>,
+    /// `--users`: `load.users` if the file has it, else `users`.
+    pub users: Option<u32>,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// `--countdown`.
+    pub countdown_s: Option<f64>,
+    /// `--output-dir`.
+    pub output_dir: Option<String>,
+}
+
+impl Overrides {
+    /// Writes the values into the file's, and returns which key each flag
+    /// took, so problems with them can name the flag.
+    fn apply(&self, race: &mut RaceSection, p: &mut Problems) -> Vec<(&'static str, &'static str)> {
+        let mut took = Vec::new();
+        if let Some(secs) = self.duration_s {
+            match race.finish.as_mut().filter(|f| f.duration_s.is_some()) {
+                Some(finish) => {
+                    finish.duration_s = Some(secs);
+                    took.push(("race.finish.duration_s", "--duration"));
+                }
+                None => {
+                    race.duration = Some(secs);
+                    took.push(("race.duration", "--duration"));
+                }
+            }
+        }
+        if let Some(users) = self.users {
+            let load = race.load.get_or_insert_with(LoadFile::default);
+            match load.mode {
+                Some(mode @ (LoadMode::Constant | LoadMode::Poisson)) => p.add(
+                    "--users",
+                    format!(
+                        "applies to load mode 'users', but this race uses mode '{}'; set race.load.rate instead",
+                        mode.name()
+                    ),
+                ),
+                _ if load.users.is_some() => {
+                    load.users = Some(i64::from(users));
+                    took.push(("race.load.users", "--users"));
+                }
+                _ => {
+                    race.users = Some(i64::from(users));
+                    took.push(("race.users", "--users"));
+                }
+            }
+        }
+        if let Some(seed) = self.seed {
+            race.seed = Some(seed);
+            took.push(("race.seed", "--seed"));
+        }
+        if let Some(secs) = self.countdown_s {
+            race.countdown_s = Some(secs);
+            took.push(("race.countdown_s", "--countdown"));
+        }
+        if let Some(dir) = &self.output_dir {
+            race.output_dir = Some(dir.clone());
+            took.push(("race.output_dir", "--output-dir"));
+        }
+        took
+    }
+}
+
+/// Like [`validate`], with command-line values in place of the file's.
+pub fn validate_with(
+    yaml: &str,
+    file: &Path,
+    overrides: &Overrides,
+) -> Result<RaceSpec, Vec<Problem>> {
     let mut problems = Problems::default();
-    let spec = build(yaml, file, &mut problems);
+    let spec = build(yaml, file, overrides, &mut problems);
     match spec {
         Some(spec) if problems.0.is_empty() => Ok(spec),
         _ => {
@@ -129,7 +207,7 @@ fn join(prefix: &str, key: &str) -> String {
 // ---------------------------------------------------------------------------
 // The whole file
 
-fn build(yaml: &str, file: &Path, p: &mut Problems) -> Option<RaceSpec> {
+fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Option<RaceSpec> {
     let doc: Value = match serde_yaml::from_str(yaml) {
         Ok(doc) => doc,
         Err(e) => {
@@ -158,7 +236,7 @@ fn build(yaml: &str, file: &Path, p: &mut Problems) -> Option<RaceSpec> {
         }
     }
     let race = lenient::<RaceFile>(doc, "", p)?.race;
-    let Some(race) = race else {
+    let Some(mut race) = race else {
         p.add(
             "race",
             "missing or empty; a race file starts with 'race:' followed by name, engines and \
@@ -166,7 +244,15 @@ fn build(yaml: &str, file: &Path, p: &mut Problems) -> Option<RaceSpec> {
         );
         return None;
     };
-    Some(race_spec(race, file, p))
+    let took = overrides.apply(&mut race, p);
+    let spec = race_spec(race, file, p);
+    // A flag's value that is out of range is the flag's problem.
+    for problem in &mut p.0 {
+        if let Some((_, flag)) = took.iter().find(|(key, _)| problem.path == *key) {
+            problem.path = (*flag).to_owned();
+        }
+    }
+    Some(spec)
 }
 
 fn syntax_problem(e: &serde_yaml::Error, p: &mut Problems) {
