@@ -34,6 +34,20 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::Validate { file } => validate(&file),
         Command::Replay(args) => replay(args).await,
         Command::Report { file, output_dir } => report_from_file(&file, output_dir.as_deref()),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut crate::cli::Cli::command(),
+                "llm-locust",
+                &mut std::io::stdout(),
+            );
+            Ok(Exit::Success)
+        }
+        Command::Schema => {
+            print!("{}", config::race_file_schema());
+            Ok(Exit::Success)
+        }
     }
 }
 

@@ -41,6 +41,15 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Print a shell completion script, e.g. `llm-locust completions bash >
+    /// ~/.local/share/bash-completion/completions/llm-locust`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the JSON Schema of race files (for editors; also
+    /// docs/race-file.schema.json)
+    Schema,
 }
 
 /// How the TUI is shown (race and replay).

@@ -190,3 +190,80 @@ fn syntax_errors_give_a_line_and_column() {
         "{err}"
     );
 }
+
+#[test]
+fn the_published_schema_is_the_one_the_types_make_and_every_shipped_race_points_to_it() {
+    let root = manifest_dir();
+    let published = std::fs::read_to_string(root.join("docs/race-file.schema.json")).unwrap();
+    assert!(
+        published == llm_locust::config::race_file_schema(),
+        "docs/race-file.schema.json is stale: run `llm-locust schema > docs/race-file.schema.json`"
+    );
+    let schema: serde_json::Value = serde_json::from_str(&published).unwrap();
+    let race_keys = schema["$defs"]["RaceSection"]["properties"]
+        .as_object()
+        .unwrap();
+    let engine_keys = schema["$defs"]["EngineFile"]["properties"]
+        .as_object()
+        .unwrap();
+    for path in yaml_files(&root.join("races")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# yaml-language-server: $schema=../docs/race-file.schema.json\n"),
+            "{} does not point editors to the schema",
+            path.display()
+        );
+        // Every key the shipped races use is one the schema knows.
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let race = doc["race"].as_mapping().unwrap();
+        for key in race.keys() {
+            let key = key.as_str().unwrap();
+            assert!(
+                race_keys.contains_key(key),
+                "{}: race.{key}",
+                path.display()
+            );
+        }
+        for engine in doc["race"]["engines"].as_sequence().unwrap() {
+            for key in engine.as_mapping().unwrap().keys() {
+                let key = key.as_str().unwrap();
+                assert!(
+                    engine_keys.contains_key(key),
+                    "{}: engine {key}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // Quirks are named in the schema as the validator names them.
+    let quirks: Vec<&str> = schema["$defs"]["Quirk"]["oneOf"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v["const"].as_str()).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = llm_locust::config::Quirk::ALL
+        .iter()
+        .map(|q| q.name())
+        .collect();
+    assert_eq!(quirks, names);
+}
+
+#[test]
+fn completions_are_generated_for_the_shells_people_use() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = common_bin(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        // fish names a long option without its dashes.
+        for word in ["llm-locust", "race", "replay", "no-tui"] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+    }
+    assert_eq!(common_bin(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+fn common_bin(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_llm-locust"))
+        .args(args)
+        .output()
+        .unwrap()
+}

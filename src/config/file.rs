@@ -10,17 +10,18 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
 /// The whole file: a single top-level `race:` key.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaceFile {
     pub race: Option<RaceSection>,
 }
 
 /// Everything under `race:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RaceSection {
     /// Format version; only 1 exists. Optional (the original's files lack it).
@@ -48,10 +49,11 @@ pub struct RaceSection {
     /// Requests sent before the start signal and not counted.
     pub warmup: Option<WarmupFile>,
     /// Raw entries, each deserialised into an [`EngineFile`] on its own.
+    #[schemars(with = "Option<Vec<EngineFile>>")]
     pub engines: Option<Vec<serde_yaml::Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     Users,
@@ -69,7 +71,7 @@ impl LoadMode {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SyntheticFile {
     pub prompts: Option<i64>,
@@ -78,7 +80,7 @@ pub struct SyntheticFile {
     pub max_tokens: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoadFile {
     pub mode: Option<LoadMode>,
@@ -89,7 +91,7 @@ pub struct LoadFile {
     pub max_in_flight: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct FinishFile {
     pub duration_s: Option<f64>,
@@ -98,7 +100,7 @@ pub struct FinishFile {
     pub grace_s: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct WarmupFile {
     /// Requests per engine.
@@ -107,7 +109,7 @@ pub struct WarmupFile {
     pub seconds: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SloFile {
     pub ttft_p99_ms: Option<f64>,
@@ -116,7 +118,7 @@ pub struct SloFile {
     pub error_rate_max: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointFile {
     Chat,
@@ -124,7 +126,7 @@ pub enum EndpointFile {
 }
 
 /// One entry of `race.engines`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineFile {
     pub name: Option<String>,
@@ -146,10 +148,11 @@ pub struct EngineFile {
     pub cost_per_hour: Option<f64>,
     /// `simulate:` with no value means the simulator with its defaults.
     #[serde(deserialize_with = "null_as_default")]
+    #[schemars(with = "Option<SimulateFile>")]
     pub simulate: Option<SimulateFile>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimulateFile {
     pub ttft_ms: Option<f64>,
@@ -159,13 +162,15 @@ pub struct SimulateFile {
     pub output_tokens: Option<i64>,
     pub capacity: Option<i64>,
     pub error_rate: Option<f64>,
-    /// Fault kind name → probability; names are checked in `validate`.
+    /// Fault kind name (http_429, http_500, http_503, reset, stall,
+    /// malformed, stream_error, event_error, early_end) → probability.
     pub faults: Option<BTreeMap<String, f64>>,
     pub stall_s: Option<f64>,
     pub seed: Option<u64>,
     pub reasoning_tokens: Option<i64>,
     pub done_delay_ms: Option<f64>,
     /// Quirk names; checked in `validate`.
+    #[schemars(with = "Option<Vec<crate::config::Quirk>>")]
     pub quirks: Option<Vec<String>>,
 }
 

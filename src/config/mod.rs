@@ -75,6 +75,19 @@ pub fn load_race_file(path: &Path) -> Result<RaceSpec, ConfigError> {
     load_race_file_with(path, &validate::Overrides::default())
 }
 
+/// The JSON Schema of a race file, generated from the file's types, for
+/// editors (`# yaml-language-server: $schema=...`) to complete and check
+/// keys. The validator stays the judge: it also checks ranges, names and
+/// combinations that a schema cannot say.
+#[must_use]
+pub fn race_file_schema() -> String {
+    let mut schema = schemars::schema_for!(file::RaceFile);
+    schema.insert("title".into(), "llm-locust race file".into());
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Reads and validates a race file with command-line values in place of
 /// the file's (checked as the file's are).
 pub fn load_race_file_with(

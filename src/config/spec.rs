@@ -308,7 +308,20 @@ pub struct SimSpec {
 }
 
 /// A way a real server or proxy streams that the simulator can copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Quirk {
     /// `usage` with every count 0 in every chunk, and once more after the
     /// real usage report (LiteLLM).
