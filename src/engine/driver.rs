@@ -257,7 +257,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         error: exchange.error,
         output_text: exchange.text,
     };
-    lane.emit(RaceEvent::Finished(Box::new(record))).await;
+    lane.emit(RaceEvent::Finished(Arc::new(record))).await;
     lane.report_connections().await;
     Some(outcome)
 }
@@ -295,7 +295,7 @@ async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         error: Some(error),
         output_text: String::new(),
     };
-    lane.emit(RaceEvent::Finished(Box::new(record))).await;
+    lane.emit(RaceEvent::Finished(Arc::new(record))).await;
     Some(Outcome {
         error: Some(ErrorKind::Internal),
         retry_after: None,

@@ -14,6 +14,7 @@ pub mod probe;
 pub mod race;
 pub mod schedule;
 pub mod stream;
+pub mod threaded;
 pub mod trace;
 pub mod warmup;
 

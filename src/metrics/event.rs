@@ -4,6 +4,7 @@
 //! file. Both fold them with [`RaceStats::apply`](super::RaceStats::apply),
 //! so a replay shows the numbers the race showed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::ClientSample;
@@ -13,8 +14,9 @@ use super::record::RequestRecord;
 pub enum RaceEvent {
     /// A request was sent.
     Started { engine: usize },
-    /// A request ended, successfully or not.
-    Finished(Box<RequestRecord>),
+    /// A request ended, successfully or not. Shared: every sink that keeps
+    /// it holds the same record, none copies it.
+    Finished(Arc<RequestRecord>),
     /// An open-loop arrival found every in-flight slot taken and waited.
     LateArrival { engine: usize },
     /// An open-loop arrival was dropped because the backlog was full.

@@ -480,7 +480,7 @@ impl Decoder {
                 let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
                 // Whether it waited for a slot is unknown: its send delay is
                 // not taken as the client's lag.
-                RaceEvent::Finished(Box::new(self.record(*f, first_answer, true)?))
+                RaceEvent::Finished(Arc::new(self.record(*f, first_answer, true)?))
             }
             EventEntry::FinishedV2 {
                 request,
@@ -491,7 +491,7 @@ impl Decoder {
                 if first_answer.is_some_and(|i| i as usize >= request.chunk_gaps.len()) {
                     return Err(DecodeError::NoSuchChunk);
                 }
-                RaceEvent::Finished(Box::new(self.record(
+                RaceEvent::Finished(Arc::new(self.record(
                     *request,
                     first_answer,
                     waited_for_slot,
@@ -641,11 +641,11 @@ mod tests {
             (Duration::from_micros(900), RaceEvent::Started { engine: 1 }),
             (
                 Duration::from_micros(106_000),
-                RaceEvent::Finished(Box::new(record(1, "hello"))),
+                RaceEvent::Finished(Arc::new(record(1, "hello"))),
             ),
             (
                 Duration::from_micros(106_000),
-                RaceEvent::Finished(Box::new(record(0, "hello"))),
+                RaceEvent::Finished(Arc::new(record(0, "hello"))),
             ),
             (
                 Duration::from_micros(150_000),
@@ -715,7 +715,7 @@ mod tests {
     fn a_request_of_an_engine_the_race_does_not_have_is_rejected() {
         let mut encoder = Encoder::default();
         let mut entries = Vec::new();
-        let event = RaceEvent::Finished(Box::new(record(3, "p")));
+        let event = RaceEvent::Finished(Arc::new(record(3, "p")));
         encoder.encode(Duration::from_millis(200), &event, &mut entries);
         let mut decoder = Decoder::new(2, Duration::from_secs(60));
         let mut result = None;
@@ -740,7 +740,7 @@ mod tests {
         let mut entries = Vec::new();
         encoder.encode(
             Duration::from_secs(1),
-            &RaceEvent::Finished(Box::new(long)),
+            &RaceEvent::Finished(Arc::new(long)),
             &mut entries,
         );
         let Entry::Prompt { text, .. } = &entries[0] else {

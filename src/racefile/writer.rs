@@ -5,8 +5,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -16,50 +14,32 @@ use flate2::write::GzEncoder;
 use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC, scrub_spec};
 use crate::config::RaceSpec;
 use crate::config::secrets::scrub_url;
-use crate::engine::{RaceEvent, RecordSink};
+use crate::engine::RaceEvent;
+use crate::engine::threaded::{self, EventWriter, FLUSH_EVERY, ThreadedSink, WriterThread};
 
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// The aggregator's end of the race file writer: queues every event.
+pub type RaceFileSink = ThreadedSink<RaceFileOutput>;
 
-enum Message {
-    Header(Box<Header>),
-    Event(Duration, RaceEvent),
-    Summary(String),
-}
-
-/// The aggregator's end: forwards every event to the writer thread.
-pub struct RaceFileSink {
-    tx: mpsc::Sender<Message>,
-}
-
-impl RecordSink for RaceFileSink {
-    fn event(&mut self, at: Duration, event: &RaceEvent) {
-        // If the writer failed (disk full), it says so when finished.
-        let _ = self.tx.send(Message::Event(at, event.clone()));
-    }
-}
-
-/// The writer thread. The file is created when the header arrives (once the
-/// race has started); events that come first wait for it.
+/// The race file writer thread. The file is created when the header
+/// arrives (once the race has started); events that come first wait for it.
 pub struct RaceFileWriter {
-    tx: mpsc::Sender<Message>,
+    thread: WriterThread<RaceFileOutput>,
     path: PathBuf,
-    thread: JoinHandle<std::io::Result<()>>,
 }
 
 impl RaceFileWriter {
     pub fn create(path: &Path) -> anyhow::Result<(RaceFileSink, RaceFileWriter)> {
-        let (tx, rx) = mpsc::channel();
-        let target = path.to_path_buf();
-        let thread = std::thread::Builder::new()
-            .name("race-file".into())
-            .spawn(move || write_loop(&target, &rx))
+        let output = RaceFileOutput {
+            path: path.to_path_buf(),
+            open: None,
+        };
+        let (sink, thread) = threaded::spawn("race-file", output)
             .context("cannot start the race file writer thread")?;
         Ok((
-            RaceFileSink { tx: tx.clone() },
+            sink,
             RaceFileWriter {
-                tx,
-                path: path.to_path_buf(),
                 thread,
+                path: path.to_path_buf(),
             },
         ))
     }
@@ -83,24 +63,63 @@ impl RaceFileWriter {
             race_json: serde_json::to_string(&scrub_spec(spec)).unwrap_or_default(),
             engine_urls: engine_urls.iter().map(|u| scrub_url(u)).collect(),
         };
-        let _ = self.tx.send(Message::Header(Box::new(header)));
+        self.thread.start(Box::new(header));
     }
 
     /// Appends the final summary (`summary.json`'s text) and closes the
     /// file. Call once the race has ended, so every event is already queued.
     pub fn finish(self, summary_json: Option<String>) -> anyhow::Result<PathBuf> {
-        if let Some(json) = summary_json {
-            let _ = self.tx.send(Message::Summary(json));
+        let path = self.path;
+        self.thread.finish(summary_json).map_err(|e| {
+            anyhow::anyhow!("writing the race file '{}' failed: {e}", path.display())
+        })?;
+        Ok(path)
+    }
+}
+
+/// The race file on the writer thread: created with its header.
+pub struct RaceFileOutput {
+    path: PathBuf,
+    open: Option<Output>,
+}
+
+impl EventWriter for RaceFileOutput {
+    type Start = Box<Header>;
+    type Close = String;
+    type Done = ();
+
+    fn wants(_event: &RaceEvent) -> bool {
+        true
+    }
+
+    fn start(&mut self, header: Box<Header>) -> std::io::Result<()> {
+        self.open = Some(Output::open(&self.path, *header)?);
+        Ok(())
+    }
+
+    fn event(&mut self, at: Duration, event: &RaceEvent) -> std::io::Result<()> {
+        match &mut self.open {
+            Some(out) => out.event(at, event),
+            None => Ok(()),
         }
-        drop(self.tx);
-        match self.thread.join() {
-            Ok(Ok(())) => Ok(self.path),
-            Ok(Err(e)) => Err(anyhow::anyhow!(
-                "writing the race file '{}' failed: {e}",
-                self.path.display()
-            )),
-            Err(_) => Err(anyhow::anyhow!("the race file writer thread panicked")),
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.open {
+            Some(out) => out.flush(),
+            None => Ok(()),
         }
+    }
+
+    /// No race started: no file.
+    fn finish(self, summary: Option<String>, _started: bool) -> std::io::Result<()> {
+        let Some(mut out) = self.open else {
+            return Ok(());
+        };
+        if let Some(json) = summary {
+            out.write(&Entry::Summary { json })?;
+        }
+        out.close()
     }
 }
 
@@ -169,30 +188,4 @@ impl Output {
         let mut file = self.gz.finish()?;
         file.flush()
     }
-}
-
-fn write_loop(path: &Path, rx: &mpsc::Receiver<Message>) -> std::io::Result<()> {
-    let mut early = Vec::new();
-    let mut out = loop {
-        match rx.recv() {
-            Ok(Message::Header(header)) => break Output::open(path, *header)?,
-            Ok(Message::Event(at, event)) => early.push((at, event)),
-            // No race started (or only a summary): no file.
-            Ok(Message::Summary(_)) => {}
-            Err(mpsc::RecvError) => return Ok(()),
-        }
-    };
-    for (at, event) in early {
-        out.event(at, &event)?;
-    }
-    loop {
-        match rx.recv_timeout(FLUSH_EVERY) {
-            Ok(Message::Event(at, event)) => out.event(at, &event)?,
-            Ok(Message::Summary(json)) => out.write(&Entry::Summary { json })?,
-            Ok(Message::Header(_)) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) => out.flush()?,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    out.close()
 }

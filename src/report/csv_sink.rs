@@ -5,11 +5,10 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::{RaceEvent, RecordSink};
+use crate::engine::RaceEvent;
+use crate::engine::threaded::{self, EventWriter, ThreadedSink, WriterThread};
 use crate::metrics::RequestRecord;
 
 /// The original's columns, in its order; ours follow.
@@ -40,40 +39,62 @@ pub const COLUMNS: [&str; 20] = [
 /// the client removes them where the message is made).
 pub const ERROR_MESSAGE_CHARS: usize = 500;
 
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
-
 /// `{engine}-{YYYYMMDD-HHMMSS}-{race}.csv`, as the original names them.
 #[must_use]
 pub fn csv_file_name(engine: &str, stamp: &str, race_slug: &str) -> String {
     format!("{engine}-{stamp}-{race_slug}.csv")
 }
 
-enum Message {
+/// The aggregator's end of the CSV writer: queues finished requests.
+pub type CsvSink = ThreadedSink<CsvFiles>;
+
+/// One CSV per engine, written on the writer thread (see `engine::threaded`).
+pub struct CsvFiles {
+    writers: Vec<csv::Writer<BufWriter<File>>>,
+    paths: Vec<PathBuf>,
     /// The wall-clock time of the start signal, which rows are stamped from.
-    Start(SystemTime),
-    Record(Box<RequestRecord>),
+    started_at: SystemTime,
 }
 
-/// The aggregator's end of the writer: hands records to the writer thread.
-pub struct CsvSink {
-    tx: mpsc::Sender<Message>,
-}
+impl EventWriter for CsvFiles {
+    type Start = SystemTime;
+    type Close = ();
+    type Done = Vec<PathBuf>;
 
-impl RecordSink for CsvSink {
-    fn event(&mut self, _at: Duration, event: &RaceEvent) {
-        if let RaceEvent::Finished(record) = event {
-            // If the writer thread died (disk error), it reports that on join.
-            let _ = self.tx.send(Message::Record(record.clone()));
+    fn wants(event: &RaceEvent) -> bool {
+        matches!(event, RaceEvent::Finished(_))
+    }
+
+    fn start(&mut self, started_at: SystemTime) -> std::io::Result<()> {
+        self.started_at = started_at;
+        Ok(())
+    }
+
+    fn event(&mut self, _at: Duration, event: &RaceEvent) -> std::io::Result<()> {
+        if let RaceEvent::Finished(record) = event
+            && let Some(w) = self.writers.get_mut(record.engine)
+        {
+            w.write_record(row(record, self.started_at))?;
         }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        for w in &mut self.writers {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A race that never started leaves the files with their header only.
+    fn finish(mut self, _close: Option<()>, _started: bool) -> std::io::Result<Vec<PathBuf>> {
+        self.flush()?;
+        Ok(self.paths)
     }
 }
 
-/// The writer thread; `finish` waits for it and returns the files written.
-pub struct CsvWriter {
-    tx: mpsc::Sender<Message>,
-    paths: Vec<PathBuf>,
-    thread: JoinHandle<std::io::Result<()>>,
-}
+/// The CSV writer thread; `finish` waits for it and returns the files written.
+pub struct CsvWriter(WriterThread<CsvFiles>);
 
 impl CsvWriter {
     /// Creates one CSV per engine in `dir` and starts the writer thread.
@@ -99,74 +120,28 @@ impl CsvWriter {
             writers.push(writer);
             paths.push(path);
         }
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("csv-writer".into())
-            .spawn(move || write_loop(&rx, &mut writers))
-            .context("cannot start the CSV writer thread")?;
-        Ok((CsvSink { tx: tx.clone() }, CsvWriter { tx, paths, thread }))
+        let files = CsvFiles {
+            writers,
+            paths,
+            started_at: UNIX_EPOCH,
+        };
+        let (sink, thread) =
+            threaded::spawn("csv-writer", files).context("cannot start the CSV writer thread")?;
+        Ok((sink, CsvWriter(thread)))
     }
 
     /// `started_at` is the wall-clock time of the start signal.
     pub fn start(&self, started_at: SystemTime) {
-        let _ = self.tx.send(Message::Start(started_at));
+        self.0.start(started_at);
     }
 
     /// Waits until every record has been written (the sink must have been
     /// dropped, which happens when the race ends).
     pub fn finish(self) -> anyhow::Result<Vec<PathBuf>> {
-        drop(self.tx);
-        match self.thread.join() {
-            Ok(Ok(())) => Ok(self.paths),
-            Ok(Err(e)) => Err(anyhow::anyhow!("writing the per-request CSV failed: {e}")),
-            Err(_) => Err(anyhow::anyhow!("the CSV writer thread panicked")),
-        }
+        self.0
+            .finish(None)
+            .map_err(|e| anyhow::anyhow!("writing the per-request CSV failed: {e}"))
     }
-}
-
-fn write_loop(
-    rx: &mpsc::Receiver<Message>,
-    writers: &mut [csv::Writer<BufWriter<File>>],
-) -> std::io::Result<()> {
-    let mut early = Vec::new();
-    let started_at = loop {
-        match rx.recv() {
-            Ok(Message::Start(at)) => break at,
-            Ok(Message::Record(record)) => early.push(record),
-            // No race started: the files keep their header only.
-            Err(mpsc::RecvError) => return flush_all(writers),
-        }
-    };
-    for record in early {
-        write_row(writers, &record, started_at)?;
-    }
-    loop {
-        match rx.recv_timeout(FLUSH_EVERY) {
-            Ok(Message::Record(record)) => write_row(writers, &record, started_at)?,
-            Ok(Message::Start(_)) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) => flush_all(writers)?,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    flush_all(writers)
-}
-
-fn write_row(
-    writers: &mut [csv::Writer<BufWriter<File>>],
-    record: &RequestRecord,
-    started_at: SystemTime,
-) -> std::io::Result<()> {
-    match writers.get_mut(record.engine) {
-        Some(w) => Ok(w.write_record(row(record, started_at))?),
-        None => Ok(()),
-    }
-}
-
-fn flush_all(writers: &mut [csv::Writer<BufWriter<File>>]) -> std::io::Result<()> {
-    for w in writers.iter_mut() {
-        w.flush()?;
-    }
-    Ok(())
 }
 
 fn ms(d: Duration) -> String {
