@@ -444,7 +444,7 @@ fn finish_race(
         );
         return Ok(Exit::Unreachable);
     }
-    if snapshot.lanes.iter().all(|l| l.slo_pass) {
+    if snapshot.slo_pass() {
         Ok(Exit::Success)
     } else {
         let failed: Vec<String> = snapshot

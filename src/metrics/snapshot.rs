@@ -207,6 +207,13 @@ impl LaneSnapshot {
 }
 
 impl RaceSnapshot {
+    /// The race's SLO verdict: every engine passed every objective (true
+    /// when none is set). The exit code and `summary.json` both use it.
+    #[must_use]
+    pub fn slo_pass(&self) -> bool {
+        self.lanes.iter().all(|l| l.slo_pass)
+    }
+
     #[must_use]
     pub fn total_requests(&self) -> u64 {
         self.lanes

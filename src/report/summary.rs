@@ -234,7 +234,7 @@ impl SummaryFile {
                 requests: snapshot.finish.requests,
                 output_tokens: snapshot.finish.output_tokens,
             },
-            slo_pass: snapshot.lanes.iter().all(|l| l.slo_pass),
+            slo_pass: snapshot.slo_pass(),
             client_saturated: snapshot.client.saturated,
             client: ClientSummary {
                 reason: snapshot.client.reason.clone(),
