@@ -128,14 +128,17 @@ pub enum LoadSpec {
 }
 
 impl LoadSpec {
-    pub fn mode_name(&self) -> &'static str {
+    #[must_use]
+    pub fn mode(&self) -> LoadMode {
         match self {
-            LoadSpec::Users { .. } => "users",
-            LoadSpec::Constant { .. } => "constant",
-            LoadSpec::Poisson { .. } => "poisson",
+            LoadSpec::Users { .. } => LoadMode::Users,
+            LoadSpec::Constant { .. } => LoadMode::Constant,
+            LoadSpec::Poisson { .. } => LoadMode::Poisson,
         }
     }
 }
+
+pub use super::file::LoadMode;
 
 /// The finish line. An engine finishes at the first line it crosses; the race
 /// ends when every engine has finished or the time limit is reached.

@@ -11,7 +11,7 @@ use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
-use crate::config::{FinishSpec, WorkloadFacts};
+use crate::config::{FinishSpec, LoadMode, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -186,7 +186,7 @@ pub struct RaceSnapshot {
     /// Time since the start signal (zero during the countdown).
     pub elapsed: Duration,
     pub finish: FinishSpec,
-    pub load_mode: &'static str,
+    pub load_mode: LoadMode,
     pub lanes: Vec<LaneSnapshot>,
     /// Lane indices, first place first.
     pub leaderboard: Vec<usize>,

@@ -17,7 +17,7 @@ use super::snapshot::{
     ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState, RacePhase,
     RaceSnapshot,
 };
-use crate::config::{FinishSpec, RaceSpec, SloSpec, WorkloadFacts};
+use crate::config::{FinishSpec, LoadMode, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
 pub const LIVE_SERIES_SECONDS: u32 = 120;
@@ -367,7 +367,7 @@ pub struct RaceStats {
     pub race_name: String,
     pub finish: FinishSpec,
     pub slo: SloSpec,
-    pub load_mode: &'static str,
+    pub load_mode: LoadMode,
     pub engines: Vec<EngineStats>,
     pub workload: Option<WorkloadFacts>,
     pub client: ClientStats,
@@ -381,7 +381,7 @@ impl RaceStats {
             race_name: spec.name.clone(),
             finish: spec.finish.clone(),
             slo: spec.slo.clone(),
-            load_mode: spec.load.mode_name(),
+            load_mode: spec.load.mode(),
             engines: spec
                 .engines
                 .iter()

@@ -227,7 +227,7 @@ impl SummaryFile {
             race: snapshot.race_name.clone(),
             started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             duration_s: round3(snapshot.elapsed.as_secs_f64()),
-            load_mode: snapshot.load_mode.to_owned(),
+            load_mode: snapshot.load_mode.name().to_owned(),
             finish: FinishSummary {
                 time_limit_s: snapshot.finish.duration.as_secs_f64(),
                 duration_is_finish_line: snapshot.finish.duration_is_finish_line,

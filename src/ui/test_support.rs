@@ -196,7 +196,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
             output_tokens: None,
             grace: Duration::from_secs(10),
         },
-        load_mode: "closed",
+        load_mode: crate::config::LoadMode::Users,
         client: Default::default(),
         lanes: (0..lanes).map(lane).collect(),
         leaderboard: (0..lanes).collect(),
