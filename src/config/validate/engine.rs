@@ -1,0 +1,553 @@
+//! One validator for each engine: name, URL and endpoint, model, colour,
+//! tokenizer, API key variable, headers, limits, and the simulator's knobs.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Engines
+
+pub(super) fn engine_specs(
+    engines: Option<Vec<Value>>,
+    seed: u64,
+    target_output_tokens: Option<u32>,
+    p: &mut Problems,
+) -> Vec<EngineSpec> {
+    const PATH: &str = "race.engines";
+    let Some(engines) = engines else {
+        p.add(
+            PATH,
+            "required; list 1 to 10 engines, each with name, url and model (or simulate: {} for the \
+             built-in simulator)",
+        );
+        return Vec::new();
+    };
+    if engines.is_empty() {
+        p.add(PATH, "empty; add at least one engine (name, url, model)");
+    } else if engines.len() > MAX_ENGINES {
+        p.add(
+            PATH,
+            format!(
+                "{} engines; at most {MAX_ENGINES} can race at once, remove some",
+                engines.len()
+            ),
+        );
+    }
+    let mut specs = Vec::new();
+    let mut names: Vec<(String, usize)> = Vec::new();
+    for (i, value) in engines.into_iter().enumerate() {
+        let prefix = format!("{PATH}[{i}]");
+        if value.is_null() {
+            p.add(
+                &prefix,
+                "empty entry; give the engine's name, url and model",
+            );
+            continue;
+        }
+        let Some(engine) = lenient::<EngineFile>(value, &prefix, p) else {
+            continue;
+        };
+        let spec = engine_spec(i, engine, &prefix, seed, target_output_tokens, p);
+        if !spec.name.is_empty() {
+            let lower = spec.name.to_ascii_lowercase();
+            if let Some((_, first)) = names.iter().find(|(n, _)| *n == lower) {
+                p.add(
+                    format!("{prefix}.name"),
+                    format!(
+                        "'{}' is already the name of {PATH}[{first}]; engine names must be unique",
+                        spec.name
+                    ),
+                );
+            } else {
+                names.push((lower, i));
+            }
+        }
+        specs.push(spec);
+    }
+    specs
+}
+
+pub(super) fn engine_spec(
+    index: usize,
+    e: EngineFile,
+    prefix: &str,
+    race_seed: u64,
+    target_output_tokens: Option<u32>,
+    p: &mut Problems,
+) -> EngineSpec {
+    let at = |key: &str| join(prefix, key);
+    let name = engine_name(e.name.as_deref(), &at("name"), p);
+    let endpoint = e.endpoint.map(|k| match k {
+        EndpointFile::Chat => EndpointKind::Chat,
+        EndpointFile::Completions => EndpointKind::Completions,
+    });
+    let simulated = e.simulate.is_some();
+    let (target, endpoint) = match (e.url, e.simulate) {
+        (Some(_), Some(_)) => {
+            p.add(
+                at("simulate"),
+                "url is also set; an engine is either a real server (url) or simulated (simulate), \
+                 remove one",
+            );
+            (EngineTarget::Url(String::new()), EndpointKind::Chat)
+        }
+        (None, None) => {
+            p.add_unless_seen(
+                &at("simulate"),
+                at("url"),
+                "required; give the server's base URL, e.g. url: http://localhost:8000 (or add \
+                 simulate: {} to use the built-in simulator)",
+            );
+            (EngineTarget::Url(String::new()), EndpointKind::Chat)
+        }
+        (Some(url), None) => match normalize_url(&url, endpoint) {
+            Ok((full, kind)) => (EngineTarget::Url(full), kind),
+            Err(UrlError::Url(message)) => {
+                p.add(at("url"), message);
+                (EngineTarget::Url(String::new()), EndpointKind::Chat)
+            }
+            Err(UrlError::Endpoint(message)) => {
+                p.add(at("endpoint"), message);
+                (EngineTarget::Url(String::new()), EndpointKind::Chat)
+            }
+        },
+        (None, Some(sim)) => {
+            let seed = race_seed.wrapping_add(index as u64);
+            (
+                EngineTarget::Simulated(sim_spec(sim, &at("simulate"), seed, p)),
+                endpoint.unwrap_or(EndpointKind::Chat),
+            )
+        }
+    };
+    let model = match e.model.as_deref().map(str::trim) {
+        Some("") => {
+            p.add(at("model"), "empty; give the model name the server expects");
+            String::new()
+        }
+        Some(m) => m.to_owned(),
+        None if simulated => "sim".to_owned(),
+        None => {
+            p.add_unless_seen(
+                &at("simulate"),
+                at("model"),
+                "required; the model name the server expects, e.g. model: meta-llama/Llama-3.2-3B-Instruct",
+            );
+            String::new()
+        }
+    };
+    let color = match e.color {
+        None => PALETTE[index % PALETTE.len()].to_owned(),
+        Some(c) => {
+            if parse_color(&c).is_none() {
+                let names = color_names();
+                let hint = did_you_mean(&c, &names)
+                    .map(|n| format!("did you mean '{n}'? "))
+                    .unwrap_or_default();
+                p.add(
+                    at("color"),
+                    format!(
+                        "unknown colour '{}'; {hint}use one of {}, bright_<colour>, or #rrggbb",
+                        shorten(&c),
+                        names.join(", ")
+                    ),
+                );
+            }
+            c
+        }
+    };
+    let tokenizer = match e.tokenizer.as_deref().map(str::trim) {
+        Some("") => {
+            p.add(at("tokenizer"), "empty; remove it or name a tokenizer");
+            None
+        }
+        t => t.map(str::to_owned),
+    };
+    let api_key_env = e
+        .api_key_env
+        .and_then(|v| api_key_env(&v, &at("api_key_env"), p));
+    let headers = e.headers.unwrap_or_default();
+    for (key, value) in &headers {
+        check_header(key, value, &at(&format!("headers.{key}")), p);
+    }
+    let max_tokens = e
+        .max_tokens
+        .map(|v| whole_u32(p, &at("max_tokens"), v, 1, i64::MAX))
+        .or(target_output_tokens);
+    let temperature = e
+        .temperature
+        .map(|v| within(p, &at("temperature"), v, 0.0, 2.0));
+    let timeout = secs_opt(p, &at("timeout_s"), e.timeout_s, false, DEFAULT_TIMEOUT);
+    let cost_per_hour = e.cost_per_hour.map(|v| {
+        if v >= 0.0 && v.is_finite() {
+            v
+        } else {
+            p.add(
+                at("cost_per_hour"),
+                format!("must be a number >= 0, got '{}'", fmt_num(v)),
+            );
+            0.0
+        }
+    });
+    EngineSpec {
+        name,
+        model,
+        emoji: e.emoji.unwrap_or_else(|| DEFAULT_EMOJI.to_owned()),
+        color,
+        tokenizer,
+        target,
+        endpoint,
+        api_key_env,
+        headers,
+        max_tokens,
+        temperature,
+        ignore_eos: e.ignore_eos.unwrap_or(false),
+        count_reasoning: e.count_reasoning.unwrap_or(false),
+        timeout,
+        cost_per_hour,
+    }
+}
+
+pub(super) fn engine_name(name: Option<&str>, path: &str, p: &mut Problems) -> String {
+    let Some(name) = name else {
+        p.add(
+            path,
+            "required; give the engine a short name, e.g. name: vllm",
+        );
+        return String::new();
+    };
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if name.is_empty() {
+        p.add(path, "empty; give the engine a short name, e.g. name: vllm");
+    } else if !name.chars().all(ok_char) {
+        let suggestion: String = name
+            .trim()
+            .chars()
+            .map(|c| if ok_char(c) { c } else { '-' })
+            .collect();
+        p.add(
+            path,
+            format!(
+                "'{}' may only use letters, digits, '-', '_' and '.' (it goes into file names); \
+                 e.g. '{}'",
+                shorten(name),
+                shorten(&suggestion)
+            ),
+        );
+    } else if name == "." || name == ".." {
+        p.add(
+            path,
+            format!("'{name}' cannot be a name (it goes into file names); e.g. 'vllm'"),
+        );
+    } else if name.len() > 64 {
+        p.add(path, "too long; at most 64 characters");
+    }
+    name.to_owned()
+}
+
+/// Whether a string looks like an API key rather than a variable name.
+pub(super) fn looks_like_key(v: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "sk-",
+        "hf_",
+        "gsk_",
+        "xai-",
+        "ghp_",
+        "github_pat_",
+        "AIza",
+        "Bearer ",
+    ];
+    let v = v.trim();
+    PREFIXES.iter().any(|prefix| v.starts_with(prefix)) || (v.len() >= 32 && !v.contains('_'))
+}
+
+/// Checks an environment variable name. The value is never echoed: it might
+/// be a key.
+pub(super) fn api_key_env(value: &str, path: &str, p: &mut Problems) -> Option<String> {
+    if looks_like_key(value) {
+        p.add(
+            path,
+            "this looks like a key, not a variable name; put the key in an environment variable \
+             and write its name here",
+        );
+        return None;
+    }
+    let mut chars = value.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        p.add(
+            path,
+            "not an environment variable name (letters, digits and '_', not starting with a digit), \
+             e.g. api_key_env: OPENAI_API_KEY",
+        );
+        return None;
+    }
+    Some(value.to_owned())
+}
+
+pub(super) fn check_header(name: &str, value: &str, path: &str, p: &mut Problems) {
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(tchar) {
+        p.add(
+            path,
+            format!(
+                "'{}' is not a valid header name; use letters, digits and '-', e.g. X-Team",
+                shorten(name)
+            ),
+        );
+        return;
+    }
+    if value
+        .chars()
+        .any(|c| (c.is_control() && c != '\t') || c == '\u{7f}')
+    {
+        p.add(
+            path,
+            "the value contains a line break or control character; remove it",
+        );
+        return;
+    }
+    let lower = name.to_ascii_lowercase();
+    let credential_header = ["authorization", "api-key", "x-api-key"].contains(&lower.as_str())
+        || lower.contains("token")
+        || lower.contains("secret");
+    let bare = value
+        .trim()
+        .trim_start_matches("Bearer ")
+        .trim_start_matches("Basic ");
+    if looks_like_key(value) || looks_like_key(bare) || (credential_header && bare.len() >= 16) {
+        p.add(
+            path,
+            "this looks like a credential; keys don't belong in a race file: put it in an \
+             environment variable and name that variable in api_key_env",
+        );
+    }
+}
+
+/// Why a URL was refused: the URL itself, or a contradicting `endpoint:`.
+#[derive(Debug, PartialEq)]
+pub enum UrlError {
+    Url(String),
+    Endpoint(String),
+}
+
+/// Turns an engine's `url` (a base URL, a `/v1` URL or a full completions
+/// URL) into the full URL of the completions route and the endpoint kind.
+pub fn normalize_url(
+    raw: &str,
+    endpoint: Option<EndpointKind>,
+) -> Result<(String, EndpointKind), UrlError> {
+    let s = raw.trim();
+    let bad = |m: String| Err(UrlError::Url(m));
+    if s.is_empty() {
+        return bad("empty; give the server's base URL, e.g. http://localhost:8000".to_owned());
+    }
+    let shown = shorten(s);
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad(format!(
+            "'{shown}' contains spaces or control characters; remove them"
+        ));
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("http:") || lower.starts_with("https:") {
+            return bad(format!(
+                "'{shown}' is missing '//' after the scheme; write e.g. http://localhost:8000"
+            ));
+        }
+        return bad(format!("'{shown}' has no scheme; write http://{shown}"));
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return bad(format!(
+            "'{shown}' has scheme '{}'; only http and https are supported",
+            shorten(&scheme)
+        ));
+    }
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, remainder) = rest.split_at(split);
+    if authority.contains('@') {
+        // Never echo the URL: the part before '@' may be a password.
+        return bad(
+            "contains credentials ('user:password@'); put the key in an environment variable and \
+             name it in api_key_env"
+                .to_owned(),
+        );
+    }
+    if remainder.contains('#') {
+        return bad(format!("'{shown}' has a fragment ('#...'); remove it"));
+    }
+    let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+        let Some((host, after)) = inner.split_once(']') else {
+            return bad(format!("'{shown}' has an unclosed '[' in its host"));
+        };
+        let port = match after {
+            "" => None,
+            a => match a.strip_prefix(':') {
+                Some(port) => Some(port),
+                None => return bad(format!("'{shown}' has an invalid host")),
+            },
+        };
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return bad(format!("'{shown}' has an invalid IPv6 host '[{host}]'"));
+        }
+        (host, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return bad(format!(
+            "'{shown}' has no host; write e.g. http://localhost:8000"
+        ));
+    }
+    if !authority.starts_with('[')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        return bad(format!("'{shown}' has an invalid host '{}'", shorten(host)));
+    }
+    if let Some(port) = port {
+        if !port.bytes().all(|b| b.is_ascii_digit()) || !port.parse::<u16>().is_ok_and(|n| n >= 1) {
+            return bad(format!(
+                "'{shown}' has an invalid port '{}'; a port is a number from 1 to 65535",
+                shorten(port)
+            ));
+        }
+    }
+    let (path, query) = match remainder.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (remainder, None),
+    };
+    let path = path.trim_end_matches('/');
+    let from_url = if path.ends_with("/chat/completions") {
+        Some(EndpointKind::Chat)
+    } else if path.ends_with("/completions") {
+        Some(EndpointKind::Completions)
+    } else {
+        None
+    };
+    let (kind, full_path) = match (from_url, endpoint) {
+        (Some(url_kind), Some(kind)) if url_kind != kind => {
+            return Err(UrlError::Endpoint(format!(
+                "'{}' contradicts the url, which ends in '{}'; remove endpoint or change the url",
+                endpoint_name(kind),
+                url_kind.path().trim_start_matches("/v1")
+            )));
+        }
+        (Some(url_kind), _) => (url_kind, path.to_owned()),
+        (None, kind) => {
+            let kind = kind.unwrap_or(EndpointKind::Chat);
+            let full = if path.ends_with("/v1") {
+                format!("{path}{}", kind.path().trim_start_matches("/v1"))
+            } else {
+                format!("{path}{}", kind.path())
+            };
+            (kind, full)
+        }
+    };
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    Ok((format!("{scheme}://{authority}{full_path}{query}"), kind))
+}
+
+pub(super) fn endpoint_name(kind: EndpointKind) -> &'static str {
+    match kind {
+        EndpointKind::Chat => "chat",
+        EndpointKind::Completions => "completions",
+    }
+}
+
+pub(super) fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problems) -> SimSpec {
+    let at = |key: &str| join(prefix, key);
+    let d = SimSpec::default();
+    let mut faults = BTreeMap::new();
+    for (key, v) in s.faults.unwrap_or_default() {
+        let path = at(&format!("faults.{key}"));
+        let normalized = key.trim().to_ascii_lowercase().replace('-', "_");
+        match FaultKind::from_name(&normalized) {
+            Some(kind) => {
+                faults.insert(kind, within(p, &path, v, 0.0, 1.0));
+            }
+            None => {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                let hint = did_you_mean(&normalized, &names)
+                    .map(|n| format!("did you mean '{n}'? "))
+                    .unwrap_or_default();
+                p.add(
+                    path,
+                    format!(
+                        "unknown fault kind; {hint}expected one of: {}",
+                        names.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    let error_rate = s
+        .error_rate
+        .map_or(d.error_rate, |v| within(p, &at("error_rate"), v, 0.0, 1.0));
+    let total = error_rate + faults.values().sum::<f64>();
+    if total > 1.0 + 1e-9 {
+        p.add(
+            at("faults"),
+            format!(
+                "error_rate and faults add up to {}; the total must be at most 1",
+                fmt_num(total)
+            ),
+        );
+    }
+    SimSpec {
+        ttft: ms_opt(p, &at("ttft_ms"), s.ttft_ms, true, d.ttft),
+        tpot: ms_opt(p, &at("tpot_ms"), s.tpot_ms, true, d.tpot),
+        jitter: s
+            .jitter
+            .map_or(d.jitter, |v| within(p, &at("jitter"), v, 0.0, 1.0)),
+        prefill_per_token: s.prefill_us_per_token.map_or(d.prefill_per_token, |v| {
+            seconds(p, &at("prefill_us_per_token"), v, 1e-6, true)
+        }),
+        output_tokens: s
+            .output_tokens
+            .map(|v| whole_u32(p, &at("output_tokens"), v, 1, i64::MAX)),
+        capacity: s.capacity.map_or(d.capacity, |v| {
+            whole_u32(p, &at("capacity"), v, 1, i64::MAX)
+        }),
+        error_rate,
+        faults,
+        stall: secs_opt(p, &at("stall_s"), s.stall_s, false, d.stall),
+        seed: s.seed.unwrap_or(seed),
+        reasoning_tokens: s
+            .reasoning_tokens
+            .map_or(0, |v| whole_u32(p, &at("reasoning_tokens"), v, 0, i64::MAX)),
+        done_delay: ms_opt(p, &at("done_delay_ms"), s.done_delay_ms, true, d.done_delay),
+        quirks: quirks(s.quirks.unwrap_or_default(), &at("quirks"), p),
+    }
+}
+
+pub(super) fn quirks(names: Vec<String>, path: &str, p: &mut Problems) -> BTreeSet<Quirk> {
+    let mut quirks = BTreeSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let normalized = name.trim().to_ascii_lowercase().replace('-', "_");
+        if let Some(quirk) = Quirk::from_name(&normalized) {
+            quirks.insert(quirk);
+        } else {
+            let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+            let hint = did_you_mean(&normalized, &names)
+                .map(|n| format!("did you mean '{n}'? "))
+                .unwrap_or_default();
+            p.add(
+                format!("{path}[{i}]"),
+                format!("unknown quirk; {hint}expected one of: {}", names.join(", ")),
+            );
+        }
+    }
+    quirks
+}

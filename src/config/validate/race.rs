@@ -1,0 +1,467 @@
+//! The race section: name, seed, countdown, dataset, synthetic prompts,
+//! load, finish, SLOs and warm-up.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------
+// The race section
+
+pub(super) fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
+    let RaceSection {
+        schema_version,
+        name,
+        duration,
+        users,
+        spawn_rate,
+        seed,
+        countdown_s,
+        dataset,
+        target_input_tokens,
+        target_output_tokens,
+        input_tolerance_tokens,
+        synthetic,
+        output_dir,
+        load,
+        finish,
+        slo,
+        warmup,
+        engines,
+    } = race;
+
+    if let Some(v) = schema_version.filter(|v| *v != SCHEMA_VERSION) {
+        p.add(
+            "race.schema_version",
+            format!("unsupported version '{v}'; this llm-locust reads version {SCHEMA_VERSION}"),
+        );
+    }
+    let name = match name.as_deref().map(str::trim) {
+        Some("") => {
+            p.add(
+                "race.name",
+                "empty; give the race a name, e.g. name: \"Demo Race\"",
+            );
+            String::new()
+        }
+        Some(n) => n.to_owned(),
+        None => {
+            p.add(
+                "race.name",
+                "required; give the race a name, e.g. name: \"Demo Race\"",
+            );
+            String::new()
+        }
+    };
+    let seed = seed.unwrap_or(DEFAULT_SEED);
+    let countdown = secs_opt(p, "race.countdown_s", countdown_s, true, DEFAULT_COUNTDOWN);
+    let dataset = dataset_spec(dataset.as_deref(), file, p);
+    let target_input_tokens = target_input_tokens
+        .map(|v| whole_u32(p, "race.target_input_tokens", v, 1, MAX_PROMPT_TOKENS));
+    let target_output_tokens = target_output_tokens
+        .map(|v| whole_u32(p, "race.target_output_tokens", v, 1, MAX_PROMPT_TOKENS));
+    let input_tolerance_tokens = input_tolerance_tokens.map_or(DEFAULT_INPUT_TOLERANCE, |v| {
+        whole_u32(p, "race.input_tolerance_tokens", v, 0, i64::MAX)
+    });
+    let synthetic = synthetic_spec(synthetic, &dataset, p);
+    let output_dir = match output_dir.as_deref().map(str::trim) {
+        None => PathBuf::from(DEFAULT_OUTPUT_DIR),
+        Some("") => {
+            p.add(
+                "race.output_dir",
+                format!("empty; remove it (default '{DEFAULT_OUTPUT_DIR}') or name a folder"),
+            );
+            PathBuf::from(DEFAULT_OUTPUT_DIR)
+        }
+        Some(dir) => PathBuf::from(dir),
+    };
+    let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
+    let finish = finish_spec(duration, finish.unwrap_or_default(), p);
+    let slo = slo_spec(slo.unwrap_or_default(), p);
+    let warmup = warmup.and_then(|w| warmup_spec(w, p));
+    let mut engines = engine_specs(engines, seed, target_output_tokens, p);
+    resolve_tokenizer_paths(&mut engines, file);
+
+    RaceSpec {
+        slug: slug(&name),
+        name,
+        seed,
+        countdown,
+        dataset,
+        target_input_tokens,
+        target_output_tokens,
+        input_tolerance_tokens,
+        synthetic,
+        output_dir,
+        load,
+        finish,
+        slo,
+        warmup,
+        engines,
+        workload: None,
+    }
+}
+
+/// Most warm-up requests per engine, and the longest warm-up.
+pub(super) const MAX_WARMUP_REQUESTS: i64 = 100_000;
+pub(super) const MAX_WARMUP_SECONDS: f64 = 3600.0;
+
+pub(super) fn warmup_spec(w: WarmupFile, p: &mut Problems) -> Option<WarmupSpec> {
+    match (w.requests, w.seconds) {
+        (Some(_), Some(_)) => {
+            p.add(
+                "race.warmup",
+                "both requests and seconds are set; give one of them",
+            );
+            None
+        }
+        (None, None) => {
+            p.add(
+                "race.warmup",
+                "empty; give requests (per engine) or seconds, e.g. warmup: {requests: 10}",
+            );
+            None
+        }
+        (Some(n), None) => Some(WarmupSpec::Requests(whole_u32(
+            p,
+            "race.warmup.requests",
+            n,
+            1,
+            MAX_WARMUP_REQUESTS,
+        ))),
+        (None, Some(s)) if s > MAX_WARMUP_SECONDS => {
+            p.add(
+                "race.warmup.seconds",
+                format!(
+                    "'{}' is too long; the most is {MAX_WARMUP_SECONDS}",
+                    fmt_num(s)
+                ),
+            );
+            None
+        }
+        (None, Some(s)) => Some(WarmupSpec::Duration(seconds(
+            p,
+            "race.warmup.seconds",
+            s,
+            1.0,
+            false,
+        ))),
+    }
+}
+
+/// A `tokenizer:` that names a file or folder next to the race file is made
+/// to point there (like `dataset:`); anything else (a hub id, an absolute
+/// path, a path from the working directory) is left as written.
+pub(super) fn resolve_tokenizer_paths(engines: &mut [EngineSpec], file: &Path) {
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return;
+    };
+    for engine in engines {
+        let Some(value) = &engine.tokenizer else {
+            continue;
+        };
+        let path = Path::new(value);
+        if path.is_absolute() {
+            continue;
+        }
+        let beside = dir.join(path);
+        if beside.exists() {
+            engine.tokenizer = Some(beside.display().to_string());
+        }
+    }
+}
+
+pub(super) fn synthetic_spec(
+    file: Option<SyntheticFile>,
+    dataset: &DatasetSpec,
+    p: &mut Problems,
+) -> SyntheticSpec {
+    let Some(f) = file else {
+        return SyntheticSpec::default();
+    };
+    if *dataset != DatasetSpec::Named("synthetic".into()) {
+        p.add(
+            "race.synthetic",
+            "only applies to 'dataset: synthetic'; remove it or set dataset: synthetic",
+        );
+    }
+    let mut spec = SyntheticSpec::default();
+    if let Some(v) = f.prompts {
+        spec.prompts = whole_u32(p, "race.synthetic.prompts", v, 1, 100_000);
+    }
+    if let Some(v) = f.stddev_tokens {
+        if v >= 0.0 && v.is_finite() {
+            spec.stddev_tokens = v;
+        } else {
+            p.add(
+                "race.synthetic.stddev_tokens",
+                format!("must be a number >= 0, got '{}'", fmt_num(v)),
+            );
+        }
+    }
+    spec.min_tokens = f
+        .min_tokens
+        .map(|v| whole_u32(p, "race.synthetic.min_tokens", v, 1, MAX_PROMPT_TOKENS));
+    spec.max_tokens = f
+        .max_tokens
+        .map(|v| whole_u32(p, "race.synthetic.max_tokens", v, 1, MAX_PROMPT_TOKENS));
+    if let (Some(lo), Some(hi)) = (spec.min_tokens, spec.max_tokens) {
+        if lo > hi {
+            p.add(
+                "race.synthetic.min_tokens",
+                format!("{lo} is above max_tokens {hi}; make min_tokens <= max_tokens"),
+            );
+        }
+    }
+    spec
+}
+
+/// File-name-safe form of a race name: lowercase ASCII letters and digits,
+/// other runs turned into one `-`, at most 60 characters; `race` if empty.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(60);
+    let out = out.trim_matches('-');
+    if out.is_empty() {
+        "race".to_owned()
+    } else {
+        out.to_owned()
+    }
+}
+
+/// `--dataset` on the command line: the same names as `race.dataset`, and
+/// paths relative to the working directory.
+pub fn dataset_arg(value: &str) -> Result<DatasetSpec, String> {
+    let mut p = Problems(Vec::new());
+    let spec = dataset_spec(Some(value), Path::new(""), &mut p);
+    match p.0.into_iter().next() {
+        Some(problem) => Err(problem.message.replace("race.dataset", "--dataset")),
+        None => Ok(spec),
+    }
+}
+
+pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -> DatasetSpec {
+    const PATH: &str = "race.dataset";
+    let Some(raw) = value else {
+        return DatasetSpec::Builtin;
+    };
+    let raw = raw.trim();
+    let choices = format!("demo, {}", NAMED_DATASETS.join(", "));
+    if raw.is_empty() {
+        p.add(
+            PATH,
+            format!(
+                "empty; give a path to a JSONL, JSON, Parquet or text file, or one of {choices}"
+            ),
+        );
+        return DatasetSpec::Builtin;
+    }
+    let lower = raw.to_ascii_lowercase();
+    if lower == "demo" || lower == "builtin" {
+        return DatasetSpec::Builtin;
+    }
+    if NAMED_DATASETS.contains(&lower.as_str()) {
+        return DatasetSpec::Named(lower);
+    }
+    let path = Path::new(raw);
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if !path.is_absolute() {
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            candidates.push(dir.join(path));
+        }
+    }
+    if !candidates.iter().any(|c| c == path) {
+        candidates.push(path.to_path_buf());
+    }
+    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
+        return DatasetSpec::File(found.clone());
+    }
+    if let Some(dir) = candidates.iter().find(|c| c.is_dir()) {
+        p.add(
+            PATH,
+            format!(
+                "'{}' is a folder; give a path to a JSONL, JSON, Parquet or text file",
+                dir.display()
+            ),
+        );
+        return DatasetSpec::Builtin;
+    }
+    let looked: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("'{}'", c.display()))
+        .collect();
+    let mut names = vec!["demo"];
+    names.extend(NAMED_DATASETS);
+    let hint = did_you_mean(raw, &names)
+        .map(|n| format!(" (did you mean '{n}'?)"))
+        .unwrap_or_default();
+    p.add(
+        PATH,
+        format!(
+            "file '{raw}' not found (looked in {}); give a path to a JSONL, JSON, Parquet or text file, \
+             or one of {choices}{hint}",
+            looked.join(" and ")
+        ),
+    );
+    DatasetSpec::Builtin
+}
+
+/// One of two keys meaning the same thing: the one given, with its path.
+pub(super) fn one_of<T>(
+    p: &mut Problems,
+    (a_path, a): (&'static str, Option<T>),
+    (b_path, b): (&'static str, Option<T>),
+) -> Option<(&'static str, T)> {
+    match (a, b) {
+        (Some(_), Some(_)) => {
+            p.add(
+                b_path,
+                format!(
+                    "{a_path} is also set and means the same; keep one of {a_path} and {b_path}"
+                ),
+            );
+            None
+        }
+        (Some(a), None) => Some((a_path, a)),
+        (None, Some(b)) => Some((b_path, b)),
+        (None, None) => None,
+    }
+}
+
+pub(super) fn load_spec(
+    users: Option<i64>,
+    spawn_rate: Option<f64>,
+    load: LoadFile,
+    p: &mut Problems,
+) -> LoadSpec {
+    let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
+    let spawn_rate = one_of(
+        p,
+        ("race.spawn_rate", spawn_rate),
+        ("race.load.spawn_rate", load.spawn_rate),
+    );
+    if p.seen("race.load.mode") {
+        // The mode is unknown, so which keys belong is too: check no more.
+        return LoadSpec::Users {
+            users: DEFAULT_USERS,
+            spawn_rate: 1.0,
+        };
+    }
+    let mode = load.mode.unwrap_or(LoadMode::Users);
+    match mode {
+        LoadMode::Users => {
+            for (key, set) in [
+                ("rate", load.rate.is_some()),
+                ("max_in_flight", load.max_in_flight.is_some()),
+            ] {
+                if set {
+                    p.add(
+                        format!("race.load.{key}"),
+                        "only used with mode constant or poisson; remove it or set mode",
+                    );
+                }
+            }
+            let users = users.map_or(DEFAULT_USERS, |(path, v)| {
+                whole_u32(p, path, v, 1, MAX_USERS)
+            });
+            let spawn_rate =
+                spawn_rate.map_or(f64::from(users), |(path, v)| positive(p, path, v, MAX_RATE));
+            LoadSpec::Users { users, spawn_rate }
+        }
+        LoadMode::Constant | LoadMode::Poisson => {
+            let misplaced = [
+                users.map(|(path, _)| path),
+                spawn_rate.map(|(path, _)| path),
+            ];
+            for path in misplaced.into_iter().flatten() {
+                p.add(
+                    path,
+                    "only used with mode users; remove it or set mode: users",
+                );
+            }
+            let rate = match load.rate {
+                Some(v) => positive(p, "race.load.rate", v, MAX_RATE),
+                None => {
+                    p.add(
+                        "race.load.rate",
+                        format!("required for mode {}, e.g. rate: 2.0", mode.name()),
+                    );
+                    1.0
+                }
+            };
+            let max_in_flight = load.max_in_flight.map_or(DEFAULT_MAX_IN_FLIGHT, |v| {
+                whole_u32(p, "race.load.max_in_flight", v, 1, MAX_USERS)
+            });
+            if mode == LoadMode::Constant {
+                LoadSpec::Constant {
+                    rate,
+                    max_in_flight,
+                }
+            } else {
+                LoadSpec::Poisson {
+                    rate,
+                    max_in_flight,
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn finish_spec(
+    duration: Option<f64>,
+    finish: FinishFile,
+    p: &mut Problems,
+) -> FinishSpec {
+    let duration = one_of(
+        p,
+        ("race.duration", duration),
+        ("race.finish.duration_s", finish.duration_s),
+    );
+    let requests = finish
+        .requests
+        .map(|v| whole_u64(p, "race.finish.requests", v, 1));
+    let output_tokens = finish
+        .output_tokens
+        .map(|v| whole_u64(p, "race.finish.output_tokens", v, 1));
+    let grace = secs_opt(
+        p,
+        "race.finish.grace_s",
+        finish.grace_s,
+        true,
+        DEFAULT_GRACE,
+    );
+    let conflict = p.seen("race.finish.duration_s") && duration.is_none();
+    let (duration, duration_is_finish_line) = match duration {
+        Some((path, v)) => (seconds(p, path, v, 1.0, false), true),
+        None if conflict => (DEFAULT_DURATION, true),
+        None if requests.is_some() || output_tokens.is_some() => (DEFAULT_TIME_LIMIT, false),
+        None => (DEFAULT_DURATION, true),
+    };
+    FinishSpec {
+        duration,
+        duration_is_finish_line,
+        requests,
+        output_tokens,
+        grace,
+    }
+}
+
+pub(super) fn slo_spec(slo: SloFile, p: &mut Problems) -> SloSpec {
+    let ms = |p: &mut Problems, key: &str, v: f64| {
+        seconds(p, &format!("race.slo.{key}"), v, 0.001, false)
+    };
+    SloSpec {
+        ttft_p99: slo.ttft_p99_ms.map(|v| ms(p, "ttft_p99_ms", v)),
+        tpot_p99: slo.tpot_p99_ms.map(|v| ms(p, "tpot_p99_ms", v)),
+        e2e_p99: slo.e2e_p99_ms.map(|v| ms(p, "e2e_p99_ms", v)),
+        error_rate_max: slo
+            .error_rate_max
+            .map(|v| within(p, "race.slo.error_rate_max", v, 0.0, 1.0)),
+    }
+}

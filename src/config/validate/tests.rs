@@ -1,0 +1,586 @@
+//! The validator's own tests: defaults, every key, and the messages.
+
+use super::*;
+
+const ORIGINAL_DEMO: &str = include_str!("../../../races/demo-race.yaml");
+
+fn ok(yaml: &str) -> RaceSpec {
+    match validate(yaml, Path::new("races/t.yaml")) {
+        Ok(spec) => spec,
+        Err(problems) => panic!("{problems:#?}"),
+    }
+}
+
+fn problems(yaml: &str) -> Vec<String> {
+    match validate(yaml, Path::new("races/t.yaml")) {
+        Ok(spec) => panic!("expected problems, got {spec:#?}"),
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn one_problem(yaml: &str) -> String {
+    let all = problems(yaml);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all[0].clone()
+}
+
+/// A race with one simulated engine and `extra` lines under `race:`.
+fn sim_race(extra: &str) -> String {
+    format!("race:\n  name: t\n{extra}  engines:\n    - name: sim\n      simulate: {{}}\n")
+}
+
+fn engine(lines: &str) -> String {
+    format!("race:\n  name: t\n  engines:\n    - name: e\n{lines}")
+}
+
+#[test]
+fn original_demo_file_defaults() {
+    let spec = ok(ORIGINAL_DEMO);
+    assert_eq!(spec.name, "Demo Race - The Great Model Showdown");
+    assert_eq!(spec.slug, "demo-race-the-great-model-showdown");
+    assert_eq!(spec.seed, 42);
+    assert_eq!(spec.countdown, DEFAULT_COUNTDOWN);
+    assert_eq!(
+        spec.load,
+        LoadSpec::Users {
+            users: 10,
+            spawn_rate: 2.0
+        }
+    );
+    assert_eq!(
+        spec.finish,
+        FinishSpec {
+            duration: Duration::from_secs(120),
+            duration_is_finish_line: true,
+            requests: None,
+            output_tokens: None,
+            grace: DEFAULT_GRACE,
+        }
+    );
+    assert_eq!(spec.dataset, DatasetSpec::Named("sharegpt".into()));
+    assert_eq!(spec.target_input_tokens, Some(256));
+    assert_eq!(spec.target_output_tokens, Some(128));
+    assert_eq!(spec.output_dir, PathBuf::from("results/races"));
+    assert!(spec.slo.is_empty());
+    assert_eq!(spec.engines.len(), 3);
+    let vllm = &spec.engines[0];
+    assert_eq!(
+        vllm.target,
+        EngineTarget::Url("http://localhost:8000/v1/chat/completions".into())
+    );
+    assert_eq!(vllm.endpoint, EndpointKind::Chat);
+    assert_eq!(vllm.color, "purple");
+    assert_eq!(vllm.emoji, "🚀");
+    assert_eq!(
+        vllm.tokenizer.as_deref(),
+        Some("meta-llama/Llama-3.2-3B-Instruct")
+    );
+    assert_eq!(
+        vllm.max_tokens,
+        Some(128),
+        "max_tokens defaults to target_output_tokens"
+    );
+    assert_eq!(vllm.timeout, DEFAULT_TIMEOUT);
+    assert!(!vllm.ignore_eos && vllm.api_key_env.is_none() && vllm.headers.is_empty());
+    assert_eq!(spec.engines[2].model, "qwen2.5:7b");
+}
+
+#[test]
+fn minimal_race_defaults() {
+    let spec = ok(&sim_race(""));
+    assert_eq!(spec.dataset, DatasetSpec::Builtin);
+    assert_eq!(
+        spec.load,
+        LoadSpec::Users {
+            users: 10,
+            spawn_rate: 10.0
+        }
+    );
+    assert_eq!(spec.finish.duration, DEFAULT_DURATION);
+    assert!(spec.finish.duration_is_finish_line);
+    let e = &spec.engines[0];
+    assert_eq!(
+        (e.model.as_str(), e.emoji.as_str(), e.color.as_str()),
+        ("sim", DEFAULT_EMOJI, "cyan")
+    );
+    assert_eq!(e.max_tokens, None);
+    assert_eq!(
+        ok(&sim_race("  dataset: builtin\n")).dataset,
+        DatasetSpec::Builtin
+    );
+    assert_eq!(
+        ok(&sim_race("  dataset: Dolly\n")).dataset,
+        DatasetSpec::Named("dolly".into())
+    );
+}
+
+#[test]
+fn palette_colours_by_index() {
+    let mut yaml = "race:\n  name: t\n  engines:\n".to_owned();
+    for i in 0..10 {
+        yaml.push_str(&format!("    - {{name: e{i}, simulate: {{}}}}\n"));
+    }
+    let colours: Vec<String> = ok(&yaml).engines.into_iter().map(|e| e.color).collect();
+    assert_eq!(colours, PALETTE);
+}
+
+#[test]
+fn simulate_defaults_and_seed() {
+    let spec = ok(
+        "race:\n  name: t\n  seed: 7\n  engines:\n    - {name: a, simulate: {}}\n    - name: b\n      simulate:\n",
+    );
+    let sims: Vec<&SimSpec> = spec
+        .engines
+        .iter()
+        .map(|e| match &e.target {
+            EngineTarget::Simulated(s) => s,
+            EngineTarget::Url(u) => panic!("not simulated: {u}"),
+        })
+        .collect();
+    assert_eq!(
+        *sims[0],
+        SimSpec {
+            seed: 7,
+            ..SimSpec::default()
+        }
+    );
+    assert_eq!(
+        *sims[1],
+        SimSpec {
+            seed: 8,
+            ..SimSpec::default()
+        },
+        "null simulate = defaults; seed + index"
+    );
+
+    let spec = ok(&engine(
+        "      simulate:\n        ttft_ms: 80\n        tpot_ms: 12.5\n        jitter: 0\n        prefill_us_per_token: 0\n        output_tokens: 7\n        capacity: 4\n        error_rate: 0.1\n        faults: {http_429: 0.05, reset: 0.01}\n        stall_s: 2\n        seed: 99\n",
+    ));
+    let EngineTarget::Simulated(sim) = &spec.engines[0].target else {
+        panic!("not simulated")
+    };
+    assert_eq!(sim.ttft, Duration::from_millis(80));
+    assert_eq!(sim.tpot, Duration::from_micros(12_500));
+    assert_eq!(sim.prefill_per_token, Duration::ZERO);
+    assert_eq!(
+        (sim.output_tokens, sim.capacity, sim.seed),
+        (Some(7), 4, 99)
+    );
+    assert_eq!(
+        sim.faults,
+        BTreeMap::from([(FaultKind::Http429, 0.05), (FaultKind::Reset, 0.01)])
+    );
+    assert_eq!(sim.stall, Duration::from_secs(2));
+}
+
+#[test]
+fn url_normalisation() {
+    use EndpointKind::{Chat, Completions};
+    let cases: [(&str, Option<EndpointKind>, &str, EndpointKind); 11] = [
+        (
+            "http://localhost:8000",
+            None,
+            "http://localhost:8000/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "http://localhost:8000/",
+            None,
+            "http://localhost:8000/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "http://localhost:8000",
+            Some(Completions),
+            "http://localhost:8000/v1/completions",
+            Completions,
+        ),
+        (
+            "https://h.example/v1",
+            None,
+            "https://h.example/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "https://h.example/v1/",
+            Some(Completions),
+            "https://h.example/v1/completions",
+            Completions,
+        ),
+        (
+            "http://h/v1/chat/completions",
+            None,
+            "http://h/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "http://h/v1/chat/completions",
+            Some(Chat),
+            "http://h/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "http://h/v1/completions",
+            None,
+            "http://h/v1/completions",
+            Completions,
+        ),
+        (
+            "http://h/openai/v1/chat/completions/",
+            None,
+            "http://h/openai/v1/chat/completions",
+            Chat,
+        ),
+        (
+            "HTTP://[::1]:8000/x?api-version=1",
+            None,
+            "http://[::1]:8000/x/v1/chat/completions?api-version=1",
+            Chat,
+        ),
+        (
+            " http://127.0.0.1:9 ",
+            None,
+            "http://127.0.0.1:9/v1/chat/completions",
+            Chat,
+        ),
+    ];
+    for (raw, endpoint, full, kind) in cases {
+        assert_eq!(
+            normalize_url(raw, endpoint),
+            Ok((full.to_owned(), kind)),
+            "{raw}"
+        );
+    }
+}
+
+#[test]
+fn url_errors() {
+    let url_err = |raw: &str| match normalize_url(raw, None) {
+        Err(UrlError::Url(m)) => m,
+        other => panic!("{raw}: {other:?}"),
+    };
+    assert_eq!(
+        url_err("localhost:8000"),
+        "'localhost:8000' has no scheme; write http://localhost:8000"
+    );
+    assert!(url_err("ftp://h").contains("only http and https"));
+    assert!(url_err("http://").contains("has no host"));
+    assert!(url_err("http://:8000").contains("has no host"));
+    assert!(url_err("http://h:0").contains("invalid port '0'"));
+    assert!(url_err("http://h:http").contains("invalid port"));
+    assert!(url_err("http:/h").contains("missing '//'"));
+    assert!(url_err("http://h x").contains("spaces"));
+    assert!(url_err("http://h/#frag").contains("fragment"));
+    assert!(url_err("").starts_with("empty"));
+    let secret = url_err("https://user:hunter2@h");
+    assert!(
+        secret.contains("credentials") && !secret.contains("hunter2"),
+        "{secret}"
+    );
+    match normalize_url("http://h/v1/completions", Some(EndpointKind::Chat)) {
+        Err(UrlError::Endpoint(m)) => assert!(m.contains("'chat' contradicts the url"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn open_loop_modes() {
+    let spec = ok(&sim_race("  load: {mode: constant, rate: 2.5}\n"));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Constant {
+            rate: 2.5,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT
+        }
+    );
+    let spec = ok(&sim_race(
+        "  load: {mode: poisson, rate: 4, max_in_flight: 8}\n",
+    ));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Poisson {
+            rate: 4.0,
+            max_in_flight: 8
+        }
+    );
+    let spec = ok(&sim_race("  load: {users: 3, spawn_rate: 0.5}\n"));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Users {
+            users: 3,
+            spawn_rate: 0.5
+        }
+    );
+}
+
+#[test]
+fn finish_lines() {
+    let spec = ok(&sim_race("  finish: {requests: 500}\n"));
+    assert_eq!(spec.finish.duration, DEFAULT_TIME_LIMIT);
+    assert!(!spec.finish.duration_is_finish_line);
+    assert_eq!(spec.finish.requests, Some(500));
+    let spec = ok(&sim_race(
+        "  finish: {output_tokens: 1000000, duration_s: 30, grace_s: 0}\n",
+    ));
+    assert_eq!(spec.finish.duration, Duration::from_secs(30));
+    assert!(spec.finish.duration_is_finish_line);
+    assert_eq!(
+        (spec.finish.output_tokens, spec.finish.grace),
+        (Some(1_000_000), Duration::ZERO)
+    );
+    let spec = ok(&sim_race("  duration: 1.5\n  countdown_s: 0\n"));
+    assert_eq!(
+        (spec.finish.duration, spec.countdown),
+        (Duration::from_millis(1500), Duration::ZERO)
+    );
+    let spec = ok(&sim_race(
+        "  slo: {ttft_p99_ms: 2000, tpot_p99_ms: 100, e2e_p99_ms: 30000, error_rate_max: 0.01}\n",
+    ));
+    assert_eq!(spec.slo.ttft_p99, Some(Duration::from_secs(2)));
+    assert_eq!(spec.slo.error_rate_max, Some(0.01));
+}
+
+#[test]
+fn conflicts_name_both_keys() {
+    let m = one_problem(&sim_race("  duration: 10\n  finish: {duration_s: 5}\n"));
+    assert!(
+        m.contains("race.duration") && m.contains("race.finish.duration_s"),
+        "{m}"
+    );
+    let m = one_problem(&sim_race("  users: 10\n  load: {users: 5}\n"));
+    assert!(
+        m.contains("race.users") && m.contains("race.load.users"),
+        "{m}"
+    );
+    let m = one_problem(&sim_race("  spawn_rate: 1\n  load: {spawn_rate: 5}\n"));
+    assert!(
+        m.contains("race.spawn_rate") && m.contains("race.load.spawn_rate"),
+        "{m}"
+    );
+    let m = one_problem(&sim_race("  load: {rate: 3}\n"));
+    assert!(
+        m.contains(
+            "race.load.rate: only used with mode constant or poisson; remove it or set mode"
+        ),
+        "{m}"
+    );
+    let m = one_problem(&sim_race("  users: 3\n  load: {mode: poisson, rate: 1}\n"));
+    assert!(m.contains("race.users: only used with mode users"), "{m}");
+    let m = one_problem(&sim_race("  load: {mode: constant}\n"));
+    assert!(
+        m.contains("race.load.rate: required for mode constant, e.g. rate: 2.0"),
+        "{m}"
+    );
+    let m = one_problem(&sim_race("  load: {mode: burst, rate: 3}\n"));
+    assert!(m.contains("race.load.mode: unknown value 'burst'"), "{m}");
+}
+
+#[test]
+fn slug_rules() {
+    assert_eq!(
+        slug("Demo Race - The Great Model Showdown"),
+        "demo-race-the-great-model-showdown"
+    );
+    assert_eq!(slug("  Quick CLI Race!! "), "quick-cli-race");
+    assert_eq!(slug("vLLM/TGI @ 8k"), "vllm-tgi-8k");
+    assert_eq!(slug("🏁🏁"), "race");
+    assert_eq!(slug(""), "race");
+    assert!(slug(&"ab ".repeat(100)).len() <= 60);
+    assert!(!slug(&"ab ".repeat(100)).ends_with('-'));
+}
+
+#[test]
+fn type_errors_and_unknown_keys_are_friendly() {
+    assert_eq!(
+        one_problem(&sim_race("  users: ten\n")),
+        "race.users: expected a whole number, got 'ten'"
+    );
+    assert!(one_problem(&sim_race("  users: '10'\n")).contains("without quotes"));
+    assert_eq!(
+        one_problem(&sim_race("  concurency: 4\n")),
+        "race.concurency: unknown key; did you mean 'users'?"
+    );
+    assert_eq!(
+        one_problem(&sim_race("  duraton: 4\n")),
+        "race.duraton: unknown key; did you mean 'duration'?"
+    );
+    let m = one_problem(&sim_race("  zzz: 4\n"));
+    assert!(
+        m.starts_with("race.zzz: unknown key; expected one of: schema_version, name, duration"),
+        "{m}"
+    );
+    let m = one_problem(&engine(
+        "      url: http://h\n      model: m\n      api_key: sk-secret-value\n",
+    ));
+    assert!(m.contains("api_key_env") && !m.contains("sk-secret"), "{m}");
+    let m = one_problem(&sim_race("  rate: 2\n"));
+    assert!(m.contains("belongs under 'load:'"), "{m}");
+}
+
+#[test]
+fn engine_checks() {
+    let m = one_problem(&engine(
+        "      url: http://h\n      model: m\n      api_key_env: hf_abcdefghijklmnop\n",
+    ));
+    assert_eq!(
+        m,
+        "race.engines[0].api_key_env: this looks like a key, not a variable name; put the key in an \
+         environment variable and write its name here"
+    );
+    let long = "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7";
+    let m = one_problem(&engine(&format!(
+        "      url: http://h\n      model: m\n      api_key_env: {long}\n"
+    )));
+    assert!(m.contains("looks like a key") && !m.contains(long), "{m}");
+    let spec = ok(&engine(
+        "      url: http://h\n      model: m\n      api_key_env: OPENAI_API_KEY\n      headers: {X-Team: infra}\n      endpoint: completions\n      max_tokens: 64\n      temperature: 0.7\n      ignore_eos: true\n      timeout_s: 0.5\n      cost_per_hour: 2.5\n",
+    ));
+    let e = &spec.engines[0];
+    assert_eq!(e.api_key_env.as_deref(), Some("OPENAI_API_KEY"));
+    assert_eq!(e.headers.get("X-Team").map(String::as_str), Some("infra"));
+    assert_eq!(
+        e.target,
+        EngineTarget::Url("http://h/v1/completions".into())
+    );
+    assert_eq!(
+        (e.max_tokens, e.temperature, e.ignore_eos),
+        (Some(64), Some(0.7), true)
+    );
+    assert_eq!(
+        (e.timeout, e.cost_per_hour),
+        (Duration::from_millis(500), Some(2.5))
+    );
+    assert!(
+        one_problem(&engine(
+            "      simulate: {}\n      headers: {'X Team': a}\n"
+        ))
+        .contains("not a valid header name")
+    );
+    assert!(
+        one_problem(&engine("      simulate: {}\n      color: '#12345'\n"))
+            .contains("unknown colour '#12345'")
+    );
+    assert!(
+        one_problem(&engine("      url: http://h\n")).contains("race.engines[0].model: required")
+    );
+    let m = one_problem(&engine(
+        "      simulate: {error_rate: 0.5, faults: {reset: 0.6}}\n",
+    ));
+    assert!(
+        m.contains("add up to 1.1; the total must be at most 1"),
+        "{m}"
+    );
+    let m = one_problem(&engine("      simulate: {faults: {resett: 0.1}}\n"));
+    assert!(
+        m.contains("faults.resett: unknown fault kind; did you mean 'reset'?"),
+        "{m}"
+    );
+}
+
+#[test]
+fn engine_count_and_names() {
+    assert!(one_problem("race:\n  name: t\n").contains("race.engines: required"));
+    assert!(one_problem("race:\n  name: t\n  engines: []\n").contains("race.engines: empty"));
+    let m = one_problem(
+        "race:\n  name: t\n  engines:\n    - {name: a, simulate: {}}\n    - {name: A, simulate: {}}\n",
+    );
+    assert!(
+        m.contains("race.engines[1].name: 'A' is already the name of race.engines[0]"),
+        "{m}"
+    );
+    assert!(
+        one_problem(&engine("      simulate: {}\n").replace("name: e", "name: '..'"))
+            .contains("cannot be a name")
+    );
+}
+
+#[test]
+fn tokenizer_paths_resolve_against_the_race_file() {
+    let dir = std::env::temp_dir().join(format!("llm-locust-tok-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("tok")).unwrap();
+    std::fs::write(dir.join("tok/tokenizer.json"), "{}").unwrap();
+    let yaml = "race:\n  name: t\n  engines:\n    - name: a\n      model: m\n      tokenizer: tok\n      simulate:\n    - name: b\n      model: m\n      tokenizer: Qwen/Qwen3-0.6B\n      simulate:\n";
+    let spec = validate(yaml, &dir.join("race.yaml")).unwrap();
+    assert_eq!(
+        spec.engines[0].tokenizer.as_deref(),
+        Some(dir.join("tok").display().to_string().as_str())
+    );
+    assert_eq!(
+        spec.engines[1].tokenizer.as_deref(),
+        Some("Qwen/Qwen3-0.6B")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn dataset_files_resolve_against_the_race_file() {
+    let dir = std::env::temp_dir().join(format!("llm-locust-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("prompts.jsonl"), "{\"prompt\": \"hi\"}\n").unwrap();
+    let yaml = sim_race("  dataset: prompts.jsonl\n");
+    let spec = validate(&yaml, &dir.join("race.yaml")).unwrap();
+    assert_eq!(spec.dataset, DatasetSpec::File(dir.join("prompts.jsonl")));
+    let problems = validate(&yaml, Path::new("races/x.yaml")).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "race.dataset: file 'prompts.jsonl' not found (looked in 'races/prompts.jsonl' and \
+         'prompts.jsonl'); give a path to a JSONL, JSON, Parquet or text file, or one of demo, \
+         sharegpt, dolly, billsum, synthetic, sharegpt-sample, dolly-sample, billsum-sample"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn collects_every_problem() {
+    let all = problems(
+        "race:\n  users: ten\n  load: {mode: constant, rate: -1}\n  engines:\n    - {name: a, url: 'localhost:8000', model: m, color: rainbow}\n    - {name: b, simulate: {jitter: 2}}\n",
+    );
+    let paths: Vec<&str> = all
+        .iter()
+        .map(|m| m.split(": ").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "race.users",
+            "race.name",
+            "race.load.rate",
+            "race.engines[0].url",
+            "race.engines[0].color",
+            "race.engines[1].simulate.jitter"
+        ],
+        "{all:#?}"
+    );
+}
+
+#[test]
+fn hostile_inputs_never_panic() {
+    let inputs = [
+        "",
+        "race:",
+        "race: ~",
+        "- a\n- b",
+        "just text",
+        "race: [1, 2]",
+        "race:\n  name: x\n  engines: {a: 1}",
+        "race:\n  name: x\n  engines: [~, 5, [1], {}]",
+        "race:\n  name: x\n  duration: .inf\n  users: -5\n  spawn_rate: .nan\n  countdown_s: -1\n  seed: 1e30\n  engines: [{name: a, simulate: {ttft_ms: .inf, capacity: 99999999999, stall_s: 1e300, faults: {reset: .nan}}}]",
+        "race:\n  name: x\n  users: 99999999999999999999999\n",
+        "race:\n  name: x\n  target_output_tokens: 4294967296\n  engines: [{name: a, simulate: {}}]",
+        "race:\n  ? [a, b]\n  : c\n",
+        "race:\n  name: !!binary aGVsbG8=\n",
+        "race: &a\n  name: *a\n",
+        "race:\n  name: x\n  engines:\n    - name: a\n      simulate: !custom {}\n",
+        "\t\u{0}",
+        "race:\n  name: \"unterminated\n",
+        "race:\n  load: {mode: 3}\n  finish: 7\n  slo: [1]\n",
+    ];
+    for input in inputs {
+        if let Err(problems) = validate(input, Path::new("x.yaml")) {
+            assert!(!problems.is_empty(), "{input:?}");
+        }
+    }
+    let mut deep = String::from("race:\n  name: ");
+    deep.push_str(&"[".repeat(10_000));
+    assert!(validate(&deep, Path::new("x.yaml")).is_err());
+}
