@@ -15,6 +15,7 @@ use crate::error::{AppError, Exit};
 use crate::headless;
 use crate::racefile::{self, RaceFileWriter, Recording};
 use crate::report::{self, CsvWriter};
+use crate::signals::{next_stop_signal, terminate_signal, watch_signals};
 use crate::sim;
 use crate::workload;
 
@@ -157,33 +158,6 @@ fn create_race_dir(spec: &RaceSpec, stamp: &str) -> anyhow::Result<PathBuf> {
     )
 }
 
-/// First Ctrl-C or SIGTERM: stop (in-flight requests get the grace period).
-/// Second: abort in-flight requests. Results are written either way.
-/// `announce` is false while the TUI owns the screen.
-fn watch_signals(
-    stop: CancellationToken,
-    abort: CancellationToken,
-    grace: Duration,
-    announce: bool,
-) {
-    tokio::spawn(async move {
-        let mut terminate = terminate_signal();
-        next_stop_signal(&mut terminate).await;
-        if announce {
-            eprintln!(
-                "stopping: letting in-flight requests finish for up to {:.0} s (Ctrl-C again to stop now)…",
-                grace.as_secs_f64()
-            );
-        }
-        stop.cancel();
-        next_stop_signal(&mut terminate).await;
-        if announce {
-            eprintln!("aborting in-flight requests; writing results…");
-        }
-        abort.cancel();
-    });
-}
-
 /// The TUI runs unless `--no-tui` is given or stdout is not a terminal.
 fn wants_tui(no_tui: bool) -> bool {
     use std::io::IsTerminal as _;
@@ -213,40 +187,6 @@ fn tui_options(
         theme,
         replay,
     })
-}
-
-#[cfg(unix)]
-type TerminateSignal = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type TerminateSignal = ();
-
-#[cfg(unix)]
-fn terminate_signal() -> TerminateSignal {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok()
-}
-#[cfg(not(unix))]
-fn terminate_signal() -> TerminateSignal {}
-
-/// Waits for Ctrl-C (SIGINT) or SIGTERM.
-async fn next_stop_signal(terminate: &mut TerminateSignal) {
-    #[cfg(unix)]
-    let term = async {
-        match terminate {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = {
-        let () = terminate;
-        std::future::pending::<()>()
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 async fn race(args: RaceArgs) -> Result<Exit, AppError> {

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod racefile;
 pub mod replay;
 pub mod report;
+pub mod signals;
 pub mod sim;
 pub mod ui;
 pub mod workload;
