@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rand::RngExt;
 
+use super::stream::Exchange;
 use crate::metrics::ErrorKind;
 
 /// The first wait after a fast failure.
@@ -26,6 +27,18 @@ pub struct Outcome {
     pub retry_after: Option<Duration>,
     /// From send to the end of the answer.
     pub took: Duration,
+}
+
+impl Outcome {
+    /// How `exchange` ended.
+    #[must_use]
+    pub fn of(exchange: &Exchange) -> Self {
+        Outcome {
+            error: exchange.error.as_ref().map(|e| e.kind),
+            retry_after: exchange.retry_after,
+            took: exchange.end.saturating_duration_since(exchange.sent),
+        }
+    }
 }
 
 /// Why a user waits.

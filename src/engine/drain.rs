@@ -4,10 +4,6 @@
 //! rest is read raw (no SSE parsing, nothing kept), bounded in bytes and
 //! time, in a task of its own so the user sends its next request at once.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,76 +16,6 @@ pub const INLINE_DRAIN_LIMIT: Duration = Duration::from_millis(10);
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// How much of the rest is read before the connection is dropped.
 pub const DRAIN_BYTES: usize = 1 << 20;
-
-/// A body that can be handed off: once [`Handoff::release`] is called, its
-/// next poll moves the rest of the body into the handoff and ends.
-pub struct Releasable<S> {
-    inner: Option<S>,
-    handoff: Handoff<S>,
-}
-
-/// Asks a [`Releasable`] body for its rest, and holds it once given.
-pub struct Handoff<S> {
-    release: Arc<AtomicBool>,
-    rest: Arc<Mutex<Option<S>>>,
-}
-
-impl<S> Clone for Handoff<S> {
-    fn clone(&self) -> Self {
-        Handoff {
-            release: Arc::clone(&self.release),
-            rest: Arc::clone(&self.rest),
-        }
-    }
-}
-
-impl<S> Handoff<S> {
-    pub fn release(&self) {
-        self.release.store(true, Ordering::Relaxed);
-    }
-
-    /// The rest of the body, once the released stream was polled.
-    pub fn take(&self) -> Option<S> {
-        self.rest.lock().ok()?.take()
-    }
-}
-
-/// Wraps `body`; the [`Handoff`] releases it.
-pub fn releasable<S>(body: S) -> (Releasable<S>, Handoff<S>) {
-    let handoff = Handoff {
-        release: Arc::new(AtomicBool::new(false)),
-        rest: Arc::new(Mutex::new(None)),
-    };
-    (
-        Releasable {
-            inner: Some(body),
-            handoff: handoff.clone(),
-        },
-        handoff,
-    )
-}
-
-impl<S, E> Stream for Releasable<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    type Item = Result<Bytes, E>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.handoff.release.load(Ordering::Relaxed) {
-            if let Some(rest) = self.inner.take()
-                && let Ok(mut slot) = self.handoff.rest.lock()
-            {
-                *slot = Some(rest);
-            }
-            return Poll::Ready(None);
-        }
-        match self.inner.as_mut() {
-            Some(body) => body.poll_next_unpin(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
 
 /// Reads `rest` to its end: briefly here (a server sends the end of its
 /// body with its last event, and a connection back in the pool in time

@@ -230,11 +230,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
             _ => (chunks, TokenSource::Chunks),
         },
     };
-    let outcome = Outcome {
-        error: exchange.error.as_ref().map(|e| e.kind),
-        retry_after: exchange.retry_after,
-        took: exchange.end.saturating_duration_since(exchange.sent),
-    };
+    let outcome = Outcome::of(&exchange);
     let record = RequestRecord {
         engine: lane.engine,
         request_id: slot.request_id,

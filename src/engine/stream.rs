@@ -20,7 +20,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Deserializer};
 use tokio::time::Instant;
 
-use super::drain::{drain, releasable};
+use super::drain::drain;
 use crate::metrics::{ErrorKind, RequestError};
 
 /// What a piece of streamed text is.
@@ -319,7 +319,7 @@ pub(crate) fn apply_chunk(
 /// Reads an SSE byte stream to its end, timestamping each output-bearing
 /// event on arrival. Transport errors are `E`, described by `describe`.
 pub(crate) async fn read_sse<S, E>(
-    body: S,
+    mut body: S,
     ex: &mut Exchange,
     observe: &mut Observer<'_>,
     describe: impl Fn(&E) -> String,
@@ -327,14 +327,15 @@ pub(crate) async fn read_sse<S, E>(
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
     E: std::fmt::Display + 'static,
 {
-    // After [DONE] the rest of the body is read off the request's path.
-    let (body, handoff) = releasable(body);
-    // A blank line after a clean end dispatches a last event the server
-    // did not terminate; after a complete stream it is an empty no-op.
-    let terminated = body.chain(futures_util::stream::iter([Ok(Bytes::from_static(
+    // The parser borrows the body, so after [DONE] the rest of the body
+    // can still be read, outside the timing. A blank line after a clean end
+    // dispatches a last event the server did not terminate; after a
+    // complete stream it is an empty no-op.
+    let terminated = (&mut body).chain(futures_util::stream::iter([Ok(Bytes::from_static(
         b"\n\n",
     ))]));
     let mut events = terminated.eventsource();
+    let mut done = false;
     while let Some(item) = events.next().await {
         let event = match item {
             Ok(event) => event,
@@ -360,13 +361,8 @@ pub(crate) async fn read_sse<S, E>(
         if data == "[DONE]" {
             ex.end = now;
             ex.complete = true;
-            handoff.release();
-            // The body hands its rest over and ends here.
-            let _ = events.next().await;
-            if let Some(rest) = handoff.take() {
-                drain(rest).await;
-            }
-            return;
+            done = true;
+            break;
         }
         if data.is_empty() {
             continue;
@@ -374,6 +370,11 @@ pub(crate) async fn read_sse<S, E>(
         if !apply_chunk(data, now, ex, observe) {
             return;
         }
+    }
+    drop(events);
+    if done {
+        drain(body).await;
+        return;
     }
     ex.end = Instant::now().max(ex.end);
     if ex.finish_reason.is_none() {

@@ -91,11 +91,7 @@ async fn warm_up_one(
                 () = stop.cancelled() => break,
                 () = sleep_until(deadline) => break,
             };
-            let outcome = Outcome {
-                error: exchange.error.as_ref().map(|e| e.kind),
-                retry_after: exchange.retry_after,
-                took: exchange.end.saturating_duration_since(exchange.sent),
-            };
+            let outcome = Outcome::of(&exchange);
             if outcome.error.is_some() {
                 failed.fetch_add(1, Ordering::Relaxed);
                 failures_in_a_row += 1;
