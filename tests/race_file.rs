@@ -211,10 +211,9 @@ async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot)
     (seen, (*outcome.snapshot).clone())
 }
 
-fn without_traces(mut snapshot: RaceSnapshot) -> RaceSnapshot {
-    for lane in &mut snapshot.lanes {
-        lane.traces.clear();
-    }
+/// A snapshot without its publication counter, the one field that differs
+/// between a live race and its replay.
+fn unnumbered(mut snapshot: RaceSnapshot) -> RaceSnapshot {
     snapshot.sequence = 0;
     snapshot
 }
@@ -232,14 +231,21 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
         .filter(|s| s.phase == RacePhase::Running && s.total_requests() > 0)
         .collect();
     assert!(running.len() >= 10, "{} live snapshots", running.len());
+    assert!(
+        running.iter().any(|s| s.lanes.iter().any(|l| l
+            .traces
+            .iter()
+            .any(|t| t.ended_at.is_none() && !t.text.is_empty()))),
+        "live snapshots show requests streaming in the inspector"
+    );
     let mut player = Player::new(Arc::clone(&recording));
     // Forward in order, then the same moments again after seeking around.
     for pass in 0..2 {
         for shown in running.iter().step_by(3) {
             player.seek_to(shown.elapsed);
             assert_eq!(
-                without_traces(player.snapshot()),
-                without_traces((***shown).clone()),
+                unnumbered(player.snapshot()),
+                unnumbered((***shown).clone()),
                 "pass {pass}, at {:?}",
                 shown.elapsed
             );
@@ -247,8 +253,8 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
         player.seek_to(recording.length());
     }
     assert_eq!(
-        without_traces(player.run_to_end()),
-        without_traces(last),
+        unnumbered(player.run_to_end()),
+        unnumbered(last),
         "final snapshot"
     );
 }
@@ -278,13 +284,13 @@ async fn seek_and_speed_move_a_paused_virtual_clock() {
         Duration::from_millis(800),
         "paused"
     );
-    let at_800 = without_traces(player.snapshot());
+    let at_800 = unnumbered(player.snapshot());
 
     player.command(PlaybackCommand::Back(Duration::from_secs(10)));
     assert_eq!(player.playback().position, Duration::ZERO);
     assert_eq!(player.snapshot().total_requests(), 0);
     player.command(PlaybackCommand::Forward(Duration::from_millis(800)));
-    assert_eq!(without_traces(player.snapshot()), at_800);
+    assert_eq!(unnumbered(player.snapshot()), at_800);
 
     for _ in 0..10 {
         player.command(PlaybackCommand::Slower);
@@ -629,7 +635,28 @@ fn a_version_1_race_file_still_replays_to_its_own_numbers() {
     let summary: serde_json::Value =
         serde_json::from_str(recording.summary_json.as_deref().unwrap()).unwrap();
     assert_eq!(summary["summary_version"], 1);
-    let snapshot = llm_locust::replay::Player::new(std::sync::Arc::new(recording)).run_to_end();
+    let mut player = llm_locust::replay::Player::new(std::sync::Arc::new(recording));
+    // The file kept no traces: the inspector's are rebuilt from its requests.
+    let mut streaming = 0;
+    for ms in (0..1000).step_by(5) {
+        player.seek_to(Duration::from_millis(ms));
+        let moment = player.snapshot();
+        assert!(moment.lanes.iter().all(|l| l.traces.len() <= 4));
+        streaming += moment
+            .lanes
+            .iter()
+            .flat_map(|l| &l.traces)
+            .filter(|t| t.ended_at.is_none() && t.ttft.is_some() && !t.text.is_empty())
+            .count();
+    }
+    assert!(streaming > 0, "requests stream in the rebuilt inspector");
+    let snapshot = player.run_to_end();
+    assert!(
+        snapshot
+            .lanes
+            .iter()
+            .all(|l| !l.traces.is_empty() && l.traces.iter().all(|t| t.ended_at.is_some()))
+    );
     let engines = summary["engines"].as_array().unwrap();
     assert_eq!(engines.len(), 2);
     for engine in engines {

@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::event::{RaceEvent, RecordSink};
 use super::probe::ClientProbe;
-use super::trace::TraceSlots;
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 
@@ -33,8 +32,6 @@ pub struct Aggregator {
     /// Cancelled when the user stops the race.
     pub race_stop: CancellationToken,
     pub sinks: Vec<Box<dyn RecordSink>>,
-    /// Each engine's live request traces, copied into every snapshot.
-    pub traces: Vec<TraceSlots>,
     /// The client's own lag and CPU.
     pub probe: ClientProbe,
 }
@@ -146,11 +143,7 @@ impl Aggregator {
         } else {
             (RacePhase::Running, at)
         };
-        let mut snapshot = self.stats.snapshot(phase, elapsed, last);
-        for (lane, traces) in snapshot.lanes.iter_mut().zip(&self.traces) {
-            lane.traces = traces.snapshot();
-        }
-        let snapshot = Arc::new(snapshot);
+        let snapshot = Arc::new(self.stats.snapshot(phase, elapsed, last));
         self.publish.send_replace(Arc::clone(&snapshot));
         snapshot
     }

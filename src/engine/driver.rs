@@ -19,6 +19,7 @@ use super::schedule::ArrivalSchedule;
 use super::trace::TraceSlots;
 use crate::config::LoadSpec;
 use crate::metrics::record::whole_micros;
+use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
 use crate::workload::{PromptSet, estimate_tokens};
 
@@ -95,8 +96,8 @@ pub struct Lane {
     pub stop: CancellationToken,
     /// Abort requests still in flight.
     pub abort: CancellationToken,
-    /// Live traces of a few requests, for the inspector.
-    pub traces: TraceSlots,
+    /// Which requests the inspector follows.
+    traces: TraceSlots,
     next_request: AtomicU64,
     /// The client's connection count last reported to the aggregator.
     reported_connections: AtomicU64,
@@ -104,7 +105,6 @@ pub struct Lane {
 
 impl Lane {
     #[must_use]
-    #[allow(clippy::too_many_arguments)] // one per field; a builder would add nothing
     pub fn new(
         engine: usize,
         client: EngineClient,
@@ -113,7 +113,6 @@ impl Lane {
         go: Instant,
         stop: CancellationToken,
         abort: CancellationToken,
-        traces: TraceSlots,
     ) -> Self {
         Lane {
             engine,
@@ -123,7 +122,7 @@ impl Lane {
             go,
             stop,
             abort,
-            traces,
+            traces: TraceSlots::default(),
             next_request: AtomicU64::new(0),
             reported_connections: AtomicU64::new(0),
         }
@@ -180,35 +179,48 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     })
     .await;
     let since_go = |t: Instant| whole_micros(t.saturating_duration_since(lane.go));
-    let trace = lane
-        .traces
-        .claim(slot.request_id, &prompt, since_go(Instant::now()));
+    let claim = lane.traces.claim(slot.request_id, since_go(Instant::now()));
+    let trace_event = |at: Duration, step: TraceStep| {
+        RaceEvent::Trace(TraceEvent {
+            engine: lane.engine,
+            request_id: slot.request_id,
+            at,
+            step,
+        })
+    };
+    if claim.is_some() {
+        let opened = TraceStep::Opened {
+            prompt: Arc::clone(&prompt),
+        };
+        lane.emit(trace_event(since_go(Instant::now()), opened))
+            .await;
+    }
     let mut observe = |text: &str, kind: PieceKind, at: Instant| {
-        if let Some(trace) = &trace {
-            trace.chunk(text, kind == PieceKind::Answer, since_go(at));
+        if claim.is_some() {
+            let piece = TraceStep::Piece {
+                text: text.to_owned(),
+                answer: kind == PieceKind::Answer,
+            };
+            // Never wait on the stream's path: under a backlog the
+            // inspector misses a piece (live and replayed alike, as the
+            // race file records what the aggregator got).
+            let _ = lane.events.try_send(trace_event(since_go(at), piece));
         }
     };
     let exchange = tokio::select! {
         ex = lane.client.send_observed(&prompt, &mut observe) => ex,
         () = lane.abort.cancelled() => {
-            if let Some(trace) = &trace {
-                trace.end(
-                    since_go(Instant::now()),
-                    Some(("cancelled", "cut off when the engine stopped")),
-                );
+            if let Some(claim) = &claim {
+                let now = since_go(Instant::now());
+                claim.end(now);
+                lane.emit(trace_event(now, TraceStep::Cut)).await;
             }
             lane.emit(RaceEvent::Cancelled { engine: lane.engine, count: 1 }).await;
             return None;
         }
     };
-    if let Some(trace) = &trace {
-        trace.end(
-            since_go(exchange.end),
-            exchange
-                .error
-                .as_ref()
-                .map(|e| (e.kind.name(), e.message.as_str())),
-        );
+    if let Some(claim) = &claim {
+        claim.end(since_go(exchange.end));
     }
     // The server's count first, then the engine's tokenizer, then the estimate.
     let tokenizer_count = lane.prompts.tokenizer_count(lane.engine, slot.request_id);

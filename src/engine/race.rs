@@ -17,7 +17,6 @@ use super::event::RecordSink;
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
 use super::schedule::ArrivalSchedule;
-use super::trace::TraceSlots;
 use super::warmup::{WarmupResult, warm_up};
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
@@ -204,7 +203,6 @@ pub async fn start(
 
     let prompts = Arc::new(prompts);
     let mut engine_stop = Vec::new();
-    let mut traces = Vec::new();
     let mut drivers = JoinSet::new();
     for (index, client) in clients.into_iter().enumerate() {
         let stop_engine = stop.child_token();
@@ -224,8 +222,6 @@ pub async fn start(
                 () = a.cancelled() => {}
             }
         });
-        let trace_slots = TraceSlots::default();
-        traces.push(trace_slots.clone());
         let lane = Arc::new(Lane::new(
             index,
             client,
@@ -234,7 +230,6 @@ pub async fn start(
             go,
             stop_engine,
             abort_engine,
-            trace_slots,
         ));
         match spec.load {
             LoadSpec::Users { users, spawn_rate } => {
@@ -270,7 +265,6 @@ pub async fn start(
         engine_stop,
         race_stop: stop,
         sinks,
-        traces,
         probe: ClientProbe::start(),
     };
     let task = tokio::spawn(async move {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::client::ClientSample;
 use super::record::RequestRecord;
+use super::trace::TraceEvent;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RaceEvent {
@@ -39,6 +40,9 @@ pub enum RaceEvent {
     /// Open-loop arrivals still waiting for a slot when the engine stopped:
     /// offered, never sent.
     UnsentArrivals { engine: usize, count: u64 },
+    /// A step of a request that holds one of its engine's trace slots (for
+    /// the inspector).
+    Trace(TraceEvent),
     /// The race's time limit passed: every engine still running ends.
     TimeLimit,
     /// The user stopped the race (Ctrl-C, `q`): every engine still running ends.

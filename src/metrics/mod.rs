@@ -12,6 +12,7 @@ pub mod series;
 pub mod slo;
 pub mod snapshot;
 pub mod stats;
+pub mod trace;
 
 pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};

@@ -17,6 +17,7 @@ use super::snapshot::{
     ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState, RacePhase,
     RaceSnapshot,
 };
+use super::trace::TraceBook;
 use crate::config::{FinishSpec, LoadMode, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
@@ -52,6 +53,7 @@ pub struct EngineStats {
     backoff_time: Duration,
     connections: u64,
     error_samples: ErrorSamples,
+    traces: TraceBook,
     series: Series,
     last_end: Duration,
     state: LaneState,
@@ -90,6 +92,7 @@ impl EngineStats {
             backoff_time: Duration::ZERO,
             connections: 0,
             error_samples: ErrorSamples::default(),
+            traces: TraceBook::default(),
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -326,7 +329,7 @@ impl EngineStats {
             slo_checks,
             slo_pass,
             series,
-            traces: Vec::new(),
+            traces: self.traces.snapshot(),
         }
     }
 }
@@ -445,8 +448,16 @@ impl RaceStats {
                     e.on_backed_off(*waited, *retry_after);
                 }
             }
+            RaceEvent::Trace(trace) => {
+                if let Some(e) = self.engines.get_mut(trace.engine) {
+                    e.traces.apply(trace);
+                }
+            }
             RaceEvent::Finished(record) => {
                 self.observe(record);
+                if let Some(e) = self.engines.get_mut(record.engine) {
+                    e.traces.finish(record);
+                }
                 let finish = &self.finish;
                 if let Some(e) = self.engines.get_mut(record.engine)
                     && e.is_running()

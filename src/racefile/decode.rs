@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::format::{ERROR_KINDS, EventEntry, FinishedEntry, TOKEN_SOURCES, micros};
 use crate::metrics::client::ClientSample;
+use crate::metrics::trace::{SlotRule, TraceEvent, TraceStep, events_of};
 use crate::metrics::{RaceEvent, RequestError, RequestRecord};
 
 /// Why an entry cannot be turned back into an event.
@@ -167,6 +168,36 @@ impl Decoder {
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,
+            EventEntry::TraceOpened {
+                engine,
+                request_id,
+                prompt,
+                before_us,
+            } => {
+                let prompt = self
+                    .prompts
+                    .get(prompt as usize)
+                    .cloned()
+                    .ok_or(DecodeError::NoSuchPrompt(prompt))?;
+                self.trace(engine, request_id, before_us, TraceStep::Opened { prompt })?
+            }
+            EventEntry::TracePiece {
+                engine,
+                request_id,
+                before_us,
+                text,
+                answer,
+            } => self.trace(
+                engine,
+                request_id,
+                before_us,
+                TraceStep::Piece { text, answer },
+            )?,
+            EventEntry::TraceCut {
+                engine,
+                request_id,
+                before_us,
+            } => self.trace(engine, request_id, before_us, TraceStep::Cut)?,
             // Version 1 did not mark the answer: every chunk was answer.
             EventEntry::Finished(f) => {
                 let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
@@ -191,6 +222,22 @@ impl Decoder {
             }
         };
         Ok((self.at, event))
+    }
+
+    fn trace(
+        &self,
+        engine: u32,
+        request_id: u64,
+        before_us: i64,
+        step: TraceStep,
+    ) -> Result<RaceEvent, DecodeError> {
+        let back = before_us.checked_neg().ok_or(DecodeError::NegativeTime)?;
+        Ok(RaceEvent::Trace(TraceEvent {
+            engine: self.engine(engine)?,
+            request_id,
+            at: at_offset(self.at, back)?,
+            step,
+        }))
     }
 
     fn record(
@@ -250,4 +297,52 @@ impl Decoder {
             output_text: f.output_text.unwrap_or_default(),
         })
     }
+}
+
+/// The inspector's traces for a file written before they were recorded:
+/// the requests the live slot rule would have traced, opened when sent and
+/// their text split over their chunks, merged into the events in time order
+/// (each before an event of the same time, so a request's pieces come
+/// before its end).
+#[must_use]
+pub fn rebuild_traces(
+    events: Vec<(Duration, RaceEvent)>,
+    engines: usize,
+) -> Vec<(Duration, RaceEvent)> {
+    let mut records: Vec<&RequestRecord> = events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            RaceEvent::Finished(r) => Some(&**r),
+            _ => None,
+        })
+        .collect();
+    records.sort_by_key(|r| (r.sent_at, r.request_id));
+    let mut rules: Vec<SlotRule> = (0..engines).map(|_| SlotRule::default()).collect();
+    let mut traces: Vec<(Duration, RaceEvent)> = Vec::new();
+    for r in records {
+        let Some(rule) = rules.get_mut(r.engine) else {
+            continue;
+        };
+        if rule.claim(r.request_id, r.sent_at) {
+            // Ending now with its future end time keeps the slot busy until
+            // then: a claim before `end_at` cannot take it.
+            rule.end(r.request_id, r.end_at);
+            traces.extend(
+                events_of(r)
+                    .into_iter()
+                    .map(|t| (t.at, RaceEvent::Trace(t))),
+            );
+        }
+    }
+    traces.sort_by_key(|(at, _)| *at);
+    let mut merged = Vec::with_capacity(events.len() + traces.len());
+    let mut traces = traces.into_iter().peekable();
+    for (at, event) in events {
+        while let Some(trace) = traces.next_if(|(t, _)| *t <= at) {
+            merged.push(trace);
+        }
+        merged.push((at, event));
+    }
+    merged.extend(traces);
+    merged
 }

@@ -15,13 +15,17 @@ use serde::{Deserialize, Serialize};
 pub use super::decode::{DecodeError, Decoder, MAX_CHUNKS_PER_REQUEST};
 use crate::config::RaceSpec;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
+use crate::metrics::trace::TraceStep;
 use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
 pub const MAGIC: [u8; 8] = *b"LLMRACE\0";
-/// The format this version writes, and the newest it reads. Version 2
-/// appended event kinds (see [`EventEntry`]); version 1 files read as before.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format this version writes, and the newest it reads. Versions 2 and
+/// 3 appended event kinds (see [`EventEntry`]); older files read as before,
+/// their inspector traces rebuilt from the finished requests.
+pub const FORMAT_VERSION: u16 = 3;
+/// The first version that records the inspector's traces.
+pub const TRACES_SINCE: u16 = 3;
 
 /// Each distinct prompt is kept up to this many characters while the prompt
 /// budget lasts...
@@ -116,6 +120,28 @@ pub enum EventEntry {
         queue_capacity: u32,
         cpu_permille: u32,
         cores: u32,
+    },
+    /// Since version 3: a traced request was sent with an earlier `Prompt`
+    /// entry, `before_us` before the event's own time.
+    TraceOpened {
+        engine: u32,
+        request_id: u64,
+        prompt: u32,
+        before_us: i64,
+    },
+    /// Since version 3: a piece of a traced request's text.
+    TracePiece {
+        engine: u32,
+        request_id: u64,
+        before_us: i64,
+        text: String,
+        answer: bool,
+    },
+    /// Since version 3: a traced request was cut off.
+    TraceCut {
+        engine: u32,
+        request_id: u64,
+        before_us: i64,
     },
 }
 
@@ -244,6 +270,30 @@ impl Encoder {
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
             RaceEvent::Stopped => EventEntry::Stopped,
             RaceEvent::Ended => EventEntry::Ended,
+            RaceEvent::Trace(trace) => {
+                let (engine, request_id) = (index(trace.engine), trace.request_id);
+                let before_us = signed_delta(at, trace.at);
+                match &trace.step {
+                    TraceStep::Opened { prompt } => EventEntry::TraceOpened {
+                        engine,
+                        request_id,
+                        prompt: self.intern(prompt, out),
+                        before_us,
+                    },
+                    TraceStep::Piece { text, answer } => EventEntry::TracePiece {
+                        engine,
+                        request_id,
+                        before_us,
+                        text: text.clone(),
+                        answer: *answer,
+                    },
+                    TraceStep::Cut => EventEntry::TraceCut {
+                        engine,
+                        request_id,
+                        before_us,
+                    },
+                }
+            }
             RaceEvent::Finished(record) => {
                 let prompt = self.intern(&record.prompt, out);
                 EventEntry::FinishedV2 {
@@ -394,10 +444,40 @@ mod tests {
         }
     }
 
+    fn trace(engine: usize, at_us: u64, step: TraceStep) -> RaceEvent {
+        RaceEvent::Trace(crate::metrics::trace::TraceEvent {
+            engine,
+            request_id: 5,
+            at: Duration::from_micros(at_us),
+            step,
+        })
+    }
+
     #[test]
     fn events_survive_encoding_exactly_and_prompts_are_stored_once() {
         let events = vec![
             (Duration::from_micros(900), RaceEvent::Started { engine: 1 }),
+            (
+                Duration::from_micros(1_000),
+                trace(
+                    1,
+                    800,
+                    TraceStep::Opened {
+                        prompt: Arc::from("hello"),
+                    },
+                ),
+            ),
+            (
+                Duration::from_micros(30_000),
+                trace(
+                    1,
+                    29_950,
+                    TraceStep::Piece {
+                        text: "héllo".into(),
+                        answer: true,
+                    },
+                ),
+            ),
             (
                 Duration::from_micros(106_000),
                 RaceEvent::Finished(Arc::new(record(1, "hello"))),
@@ -437,6 +517,10 @@ mod tests {
                     engine: 0,
                     count: 2,
                 },
+            ),
+            (
+                Duration::from_micros(199_000),
+                trace(1, 198_990, TraceStep::Cut),
             ),
             (
                 Duration::from_micros(200_000),

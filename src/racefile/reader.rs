@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flate2::read::GzDecoder;
 
-use super::format::{Decoder, Entry, FORMAT_VERSION, Header, MAGIC};
+use super::decode::rebuild_traces;
+use super::format::{Decoder, Entry, FORMAT_VERSION, Header, MAGIC, TRACES_SINCE};
 use crate::config::RaceSpec;
 use crate::metrics::RaceEvent;
 
@@ -250,19 +251,24 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
                 let (at, event) = decoder
                     .event(dt_us, event)
                     .map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
-                if let RaceEvent::Finished(record) = &event {
-                    chunks += record.chunk_times.len() as u64;
-                    if chunks > max_chunks {
-                        return Err(corrupted(format!(
-                            "frame {frames}: more token times than a file of this size can hold"
-                        )));
-                    }
+                chunks += match &event {
+                    RaceEvent::Finished(record) => record.chunk_times.len() as u64,
+                    RaceEvent::Trace(_) => 1,
+                    _ => 0,
+                };
+                if chunks > max_chunks {
+                    return Err(corrupted(format!(
+                        "frame {frames}: more token times than a file of this size can hold"
+                    )));
                 }
                 events.push((at, event));
             }
             Entry::Summary { json } => summary_json = Some(json),
             Entry::Header(_) => return Err(corrupted(format!("frame {frames}: a second header"))),
         }
+    }
+    if version < TRACES_SINCE {
+        events = rebuild_traces(events, spec.engines.len());
     }
     let ended = matches!(events.last(), Some((_, RaceEvent::Ended)));
     let notice = if ended && summary_json.is_some() && !cut_off {
