@@ -703,7 +703,7 @@ fn the_standard_benchmark_races_name_their_datasets_and_lengths() {
         let spec = config::load_race_file(&races.join(file)).unwrap();
         assert_eq!(
             spec.dataset,
-            DatasetSpec::Named(dataset.to_owned()),
+            DatasetSpec::from_name(dataset).unwrap(),
             "{file}"
         );
         assert_eq!(spec.target_input_tokens, Some(input), "{file}");

@@ -499,7 +499,7 @@ fn hand_made_files_with_absurd_values_are_errors_not_crashes() {
         tool: "llm-locust test".into(),
         started_at_unix_us: 1_700_000_000_000_000,
         stamp: "20231114-221320".into(),
-        race_json: serde_json::to_string(&spec).unwrap(),
+        race_json: racefile::config::to_json(&spec),
         engine_urls: vec!["http://127.0.0.1:1/v1/chat/completions".into(); 2],
     });
     let request = |scheduled_before: i64, gaps: Vec<u64>, end_after: u64| Entry::Event {

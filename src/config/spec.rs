@@ -1,12 +1,16 @@
 //! The validated race configuration (`RaceSpec`): what the rest of the
 //! program runs from. Built only by `config::validate` from the YAML DTOs, so
 //! every value here has already been checked; nothing downstream re-validates.
+//! It is not a file format: race files store it through their own versioned
+//! copy (`racefile::config`), so it may change with the code.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::color::EngineColor;
 
 /// Default countdown before the start signal.
 pub const DEFAULT_COUNTDOWN: Duration = Duration::from_secs(3);
@@ -15,7 +19,7 @@ pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(3600);
 /// How long in-flight requests may still complete after an engine's finish.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RaceSpec {
     pub name: String,
     /// File-name-safe form of `name` (lowercase, `-` separated).
@@ -27,28 +31,24 @@ pub struct RaceSpec {
     pub target_output_tokens: Option<u32>,
     /// Dataset prompts are kept when their length is within this many tokens
     /// of `target_input_tokens` (the original's ±50).
-    #[serde(default = "default_input_tolerance")]
     pub input_tolerance_tokens: u32,
     /// Shape of `dataset: synthetic` prompts.
-    #[serde(default)]
     pub synthetic: SyntheticSpec,
     pub output_dir: PathBuf,
     pub load: LoadSpec,
     pub finish: FinishSpec,
     pub slo: SloSpec,
     /// Load sent before the start signal and not counted.
-    #[serde(default)]
     pub warmup: Option<WarmupSpec>,
     pub engines: Vec<EngineSpec>,
     /// What the prompts turned out to be; filled in once they are loaded
     /// (not from the race file), so that reports carry it.
-    #[serde(default)]
     pub workload: Option<WorkloadFacts>,
 }
 
 /// How much warm-up each engine gets before the start signal: its
 /// requests are sent by as many users as the race has, and not counted.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WarmupSpec {
     /// This many requests per engine.
     Requests(u32),
@@ -73,10 +73,6 @@ pub struct WorkloadFacts {
 
 /// Default of `race.input_tolerance_tokens`.
 pub const DEFAULT_INPUT_TOLERANCE: u32 = 50;
-
-fn default_input_tolerance() -> u32 {
-    DEFAULT_INPUT_TOLERANCE
-}
 
 /// `race.synthetic`: how many synthetic prompts and how their lengths spread
 /// around `target_input_tokens` (the mean).
@@ -106,17 +102,97 @@ impl Default for SyntheticSpec {
 }
 
 /// Where prompts come from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DatasetSpec {
     /// The small prompt set compiled into the binary (`datasets/demo-prompts.jsonl`).
     Builtin,
-    /// A public dataset by name (`sharegpt`, `dolly`, `billsum`, `synthetic`).
-    Named(String),
-    /// A local file (JSONL, JSON array or plain text), already resolved.
+    /// A public dataset from the Hugging Face hub.
+    Public(PublicDataset),
+    /// The small sample of a public dataset shipped in the binary
+    /// (`sharegpt-sample`...).
+    Sample(PublicDataset),
+    /// Generated prompts of an exact token length (`race.synthetic`).
+    Synthetic,
+    /// A local file (JSONL, JSON array, Parquet or plain text), already resolved.
     File(PathBuf),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl DatasetSpec {
+    /// The names `race.dataset` takes besides a file path, as written.
+    #[must_use]
+    pub fn names() -> Vec<String> {
+        let mut names = vec!["demo".to_owned()];
+        names.extend(PublicDataset::ALL.iter().map(|d| d.name().to_owned()));
+        names.push("synthetic".to_owned());
+        names.extend(PublicDataset::ALL.iter().map(|d| d.sample_name()));
+        names
+    }
+
+    /// The dataset a name stands for (`demo` and `builtin` are the built-in
+    /// set); `None` for anything else, which is a file path.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<DatasetSpec> {
+        match name {
+            "demo" | "builtin" => Some(DatasetSpec::Builtin),
+            "synthetic" => Some(DatasetSpec::Synthetic),
+            _ => match name.strip_suffix("-sample") {
+                Some(base) => PublicDataset::from_name(base).map(DatasetSpec::Sample),
+                None => PublicDataset::from_name(name).map(DatasetSpec::Public),
+            },
+        }
+    }
+
+    /// How reports and messages name it: its name, or the file's path.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            DatasetSpec::Builtin => "demo".to_owned(),
+            DatasetSpec::Public(d) => d.name().to_owned(),
+            DatasetSpec::Sample(d) => d.sample_name(),
+            DatasetSpec::Synthetic => "synthetic".to_owned(),
+            DatasetSpec::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// The public datasets the original used (where the hub keeps them, and
+/// their shipped samples, are the workload's business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicDataset {
+    ShareGpt,
+    Dolly,
+    BillSum,
+}
+
+impl PublicDataset {
+    pub const ALL: [PublicDataset; 3] = [
+        PublicDataset::ShareGpt,
+        PublicDataset::Dolly,
+        PublicDataset::BillSum,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            PublicDataset::ShareGpt => "sharegpt",
+            PublicDataset::Dolly => "dolly",
+            PublicDataset::BillSum => "billsum",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<PublicDataset> {
+        PublicDataset::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The name of the shipped sample (`dataset: sharegpt-sample`).
+    #[must_use]
+    pub fn sample_name(self) -> String {
+        format!("{}-sample", self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum LoadSpec {
     /// Closed loop: `users` per engine, each sends its next request when the
     /// last one ends; users are added at `spawn_rate` per second.
@@ -142,7 +218,7 @@ pub use super::file::LoadMode;
 
 /// The finish line. An engine finishes at the first line it crosses; the race
 /// ends when every engine has finished or the time limit is reached.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FinishSpec {
     /// The race's time limit (the original's `duration`).
     pub duration: Duration,
@@ -156,7 +232,7 @@ pub struct FinishSpec {
     pub grace: Duration,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SloSpec {
     pub ttft_p99: Option<Duration>,
     pub tpot_p99: Option<Duration>,
@@ -189,7 +265,7 @@ impl EndpointKind {
 }
 
 /// Where an engine is served from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum EngineTarget {
     /// A real endpoint: the full URL of the completions route.
     Url(String),
@@ -197,13 +273,12 @@ pub enum EngineTarget {
     Simulated(SimSpec),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineSpec {
     pub name: String,
     pub model: String,
     pub emoji: String,
-    /// Colour as written in the file (validated by `config::color`).
-    pub color: String,
+    pub color: EngineColor,
     pub tokenizer: Option<String>,
     pub target: EngineTarget,
     pub endpoint: EndpointKind,
@@ -215,7 +290,6 @@ pub struct EngineSpec {
     pub ignore_eos: bool,
     /// Reasoning tokens alone make a successful answer (otherwise an answer
     /// with only reasoning is an `empty_answer`).
-    #[serde(default)]
     pub count_reasoning: bool,
     pub timeout: Duration,
     pub cost_per_hour: Option<f64>,
@@ -277,7 +351,7 @@ impl FaultKind {
 }
 
 /// The simulator's knobs: shared by `llm-locust sim` and `simulate:` engines.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SimSpec {
     /// Base time to first token, before prefill and queueing.
     pub ttft: Duration,
@@ -300,13 +374,10 @@ pub struct SimSpec {
     pub seed: u64,
     /// The first this many output tokens are reasoning (`reasoning_content`),
     /// the rest the answer.
-    #[serde(default)]
     pub reasoning_tokens: u32,
     /// Pause between the last token and the usage report and `[DONE]`.
-    #[serde(default)]
     pub done_delay: Duration,
     /// Ways real servers and proxies stream differently.
-    #[serde(default)]
     pub quirks: BTreeSet<Quirk>,
 }
 

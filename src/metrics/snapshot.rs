@@ -11,6 +11,7 @@ use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
+use crate::config::color::EngineColor;
 use crate::config::{FinishSpec, LoadMode, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,7 +55,7 @@ pub struct LaneSnapshot {
     pub name: String,
     pub model: String,
     pub emoji: String,
-    pub color: String,
+    pub color: EngineColor,
     pub state: LaneState,
     /// When the engine crossed its finish line (or was stopped).
     pub finished_at: Option<Duration>,

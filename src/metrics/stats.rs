@@ -18,6 +18,7 @@ use super::snapshot::{
     RaceSnapshot,
 };
 use super::trace::TraceBook;
+use crate::config::color::EngineColor;
 use crate::config::{FinishSpec, LoadMode, RaceSpec, SloSpec, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
@@ -28,7 +29,7 @@ pub struct EngineStats {
     pub name: String,
     pub model: String,
     pub emoji: String,
-    pub color: String,
+    pub color: EngineColor,
     started: u64,
     ok: u64,
     failed: u64,
@@ -62,12 +63,12 @@ pub struct EngineStats {
 
 impl EngineStats {
     #[must_use]
-    pub fn new(name: &str, model: &str, emoji: &str, color: &str) -> Self {
+    pub fn new(name: &str, model: &str, emoji: &str, color: EngineColor) -> Self {
         EngineStats {
             name: name.to_owned(),
             model: model.to_owned(),
             emoji: emoji.to_owned(),
-            color: color.to_owned(),
+            color,
             started: 0,
             ok: 0,
             failed: 0,
@@ -274,7 +275,7 @@ impl EngineStats {
             name: self.name.clone(),
             model: self.model.clone(),
             emoji: self.emoji.clone(),
-            color: self.color.clone(),
+            color: self.color,
             state: self.state,
             finished_at: self.finished_at,
             place: 0,
@@ -388,7 +389,7 @@ impl RaceStats {
             engines: spec
                 .engines
                 .iter()
-                .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, &e.color))
+                .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, e.color))
                 .collect(),
             workload: spec.workload.clone(),
             client: ClientStats::default(),
@@ -532,12 +533,15 @@ impl RaceStats {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::config::color::NamedColor;
+
+    const CYAN: EngineColor = EngineColor::Named(NamedColor::Cyan);
     use crate::metrics::record::tests::ok_record;
     use crate::metrics::{ErrorKind, RequestError};
 
     /// An empty lane for ranking tests.
     pub(crate) fn lane(name: &str) -> LaneSnapshot {
-        let mut stats = EngineStats::new(name, "m", "🏎️", "cyan");
+        let mut stats = EngineStats::new(name, "m", "🏎️", CYAN);
         stats.state = LaneState::Running;
         let finish = FinishSpec {
             duration: Duration::from_secs(60),
@@ -561,7 +565,7 @@ pub(crate) mod tests {
 
     #[test]
     fn counts_rates_and_latencies_come_from_successful_requests() {
-        let mut e = EngineStats::new("a", "m", "x", "cyan");
+        let mut e = EngineStats::new("a", "m", "x", CYAN);
         let slo = SloSpec {
             ttft_p99: Some(Duration::from_millis(100)),
             ..SloSpec::default()
@@ -597,7 +601,7 @@ pub(crate) mod tests {
 
     #[test]
     fn finish_line_and_active_time() {
-        let mut e = EngineStats::new("a", "m", "x", "cyan");
+        let mut e = EngineStats::new("a", "m", "x", CYAN);
         let f = finish();
         for i in 0..3 {
             assert!(!e.crossed_finish_line(&f));

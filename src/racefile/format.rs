@@ -13,8 +13,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use super::decode::{DecodeError, Decoder, MAX_CHUNKS_PER_REQUEST};
-use crate::config::RaceSpec;
-use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::metrics::trace::TraceStep;
 use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
@@ -62,7 +60,8 @@ pub struct Header {
     pub started_at_unix_us: i64,
     /// The `YYYYMMDD-HHMMSS` stamp in the names of the race's folder and CSVs.
     pub stamp: String,
-    /// The race configuration as JSON, secrets removed.
+    /// The race configuration as JSON in its stored shape (`racefile::config`),
+    /// secrets removed.
     pub race_json: String,
     /// The URL each engine was raced at, secrets removed.
     pub engine_urls: Vec<String>,
@@ -365,25 +364,6 @@ impl Encoder {
             output_text,
         }
     }
-}
-
-/// The race configuration as stored: header values and URL parts that may
-/// be secrets are replaced. API keys are never in it (only the name of the
-/// variable that holds one).
-#[must_use]
-pub fn scrub_spec(spec: &RaceSpec) -> RaceSpec {
-    let mut spec = spec.clone();
-    for engine in &mut spec.engines {
-        for (name, value) in &mut engine.headers {
-            if looks_secret(name) {
-                REDACTED.clone_into(value);
-            }
-        }
-        if let crate::config::EngineTarget::Url(url) = &mut engine.target {
-            *url = scrub_url(url);
-        }
-    }
-    spec
 }
 
 #[cfg(test)]

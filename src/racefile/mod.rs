@@ -2,6 +2,7 @@
 //! applied, so the race can be replayed and its reports regenerated. The
 //! format is described in `docs/RACE_FILE.md`.
 
+pub mod config;
 mod decode;
 pub mod format;
 mod reader;

@@ -200,7 +200,7 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
         },
         Frame::End | Frame::CutOff => return Err(RaceFileError::Truncated { path: path_buf() }),
     };
-    let spec: RaceSpec = serde_json::from_str(&header.race_json)
+    let spec: RaceSpec = super::config::from_json(&header.race_json)
         .map_err(|e| corrupted(format!("race configuration: {e}")))?;
     if spec.engines.is_empty() || spec.finish.duration > MAX_RACE || spec.finish.grace > MAX_RACE {
         return Err(corrupted(

@@ -11,7 +11,8 @@ use anyhow::Context as _;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC, scrub_spec};
+use super::config;
+use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC};
 use crate::config::RaceSpec;
 use crate::config::secrets::scrub_url;
 use crate::engine::RaceEvent;
@@ -60,7 +61,7 @@ impl RaceFileWriter {
             tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
             started_at_unix_us,
             stamp: stamp.to_owned(),
-            race_json: serde_json::to_string(&scrub_spec(spec)).unwrap_or_default(),
+            race_json: config::to_json(spec),
             engine_urls: engine_urls.iter().map(|u| scrub_url(u)).collect(),
         };
         self.thread.start(Box::new(header));

@@ -127,7 +127,7 @@ fn lane(i: usize) -> LaneSnapshot {
         name: name.to_string(),
         model: model.to_string(),
         emoji: emoji.to_string(),
-        color: color.to_string(),
+        color: crate::config::color::parse_color(color).expect("a colour"),
         state: LaneState::Running,
         finished_at: None,
         place: i + 1,

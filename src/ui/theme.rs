@@ -226,13 +226,13 @@ impl Theme {
     }
 
     /// The colour for an engine's lane (`Color::Reset` when the theme does
-    /// not use lane colours or the string is not a colour).
+    /// not use lane colours).
     #[must_use]
-    pub fn lane_color(&self, engine_color: &str) -> Color {
+    pub fn lane_color(&self, engine_color: EngineColor) -> Color {
         if !self.use_lane_colors {
             return Color::Reset;
         }
-        parse_color(engine_color).map_or(Color::Reset, engine_to_color)
+        engine_to_color(engine_color)
     }
 
     fn role_mut(&mut self, role: &str) -> Option<&mut Style> {
@@ -423,11 +423,14 @@ mod tests {
     #[test]
     fn lane_colours() {
         let t = Theme::default_theme();
-        assert_eq!(t.lane_color("cyan"), Color::Cyan);
-        assert_eq!(t.lane_color("bright_blue"), Color::LightBlue);
-        assert_eq!(t.lane_color("#ff8800"), Color::Rgb(255, 136, 0));
-        assert_eq!(t.lane_color("nope"), Color::Reset);
-        assert_eq!(Theme::mono().lane_color("cyan"), Color::Reset);
+        let lane = |name: &str| t.lane_color(parse_color(name).unwrap());
+        assert_eq!(lane("cyan"), Color::Cyan);
+        assert_eq!(lane("bright_blue"), Color::LightBlue);
+        assert_eq!(lane("#ff8800"), Color::Rgb(255, 136, 0));
+        assert_eq!(
+            Theme::mono().lane_color(parse_color("cyan").unwrap()),
+            Color::Reset
+        );
     }
 
     #[test]

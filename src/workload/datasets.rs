@@ -23,14 +23,7 @@ use serde_json::Value;
 
 use super::WorkloadError;
 use super::hub::{HubFile, RepoKind};
-
-/// The public datasets the original used, and where the hub keeps them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicDataset {
-    ShareGpt,
-    Dolly,
-    BillSum,
-}
+pub use crate::config::PublicDataset;
 
 const SHAREGPT_SAMPLE: &[u8] = include_bytes!("../../datasets/sharegpt-sample.json");
 const DOLLY_SAMPLE: &[u8] = include_bytes!("../../datasets/dolly-sample.jsonl");
@@ -39,27 +32,9 @@ const BILLSUM_SAMPLE: &[u8] = include_bytes!("../../datasets/billsum-sample.parq
 /// How BillSum bills are turned into prompts (the original's wording).
 pub const BILLSUM_INSTRUCTION: &str = "Summarize this legislative bill:";
 
+// The dataset's identity is configuration (`config::PublicDataset`); where
+// the hub keeps it and its shipped sample are the workload's.
 impl PublicDataset {
-    pub const ALL: [PublicDataset; 3] = [
-        PublicDataset::ShareGpt,
-        PublicDataset::Dolly,
-        PublicDataset::BillSum,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            PublicDataset::ShareGpt => "sharegpt",
-            PublicDataset::Dolly => "dolly",
-            PublicDataset::BillSum => "billsum",
-        }
-    }
-
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<PublicDataset> {
-        PublicDataset::ALL.into_iter().find(|d| d.name() == name)
-    }
-
     /// The file on the hub (the same files the original downloaded).
     #[must_use]
     pub fn hub_file(self) -> HubFile {
@@ -78,16 +53,6 @@ impl PublicDataset {
             kind: RepoKind::Dataset,
             repo: repo.to_owned(),
             path: path.to_owned(),
-        }
-    }
-
-    /// The name of the shipped sample (`dataset: sharegpt-sample`).
-    #[must_use]
-    pub fn sample_name(self) -> &'static str {
-        match self {
-            PublicDataset::ShareGpt => "sharegpt-sample",
-            PublicDataset::Dolly => "dolly-sample",
-            PublicDataset::BillSum => "billsum-sample",
         }
     }
 

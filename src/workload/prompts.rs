@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::datasets::{self, Format, PublicDataset, Records};
+use super::datasets::{self, Format, Records};
 use super::hub::{Hub, HubError};
 use super::tokenizer::{self, Tokenizer};
 use super::{estimate_tokens, synthetic};
@@ -74,36 +74,6 @@ pub struct PromptSet {
     pub dataset: String,
 }
 
-/// Where prompts come from, resolved.
-enum Source {
-    Memory(&'static [u8], Format, &'static str),
-    Public(PublicDataset),
-    File(PathBuf),
-    Synthetic,
-}
-
-fn source_of(dataset: &DatasetSpec) -> Source {
-    match dataset {
-        DatasetSpec::Builtin => Source::Memory(BUILTIN_PROMPTS, Format::Jsonl, "demo"),
-        DatasetSpec::File(path) => Source::File(path.clone()),
-        DatasetSpec::Named(name) => {
-            if name == "synthetic" {
-                return Source::Synthetic;
-            }
-            if let Some(base) = name.strip_suffix("-sample") {
-                if let Some(d) = PublicDataset::from_name(base) {
-                    let (bytes, format) = d.sample();
-                    return Source::Memory(bytes, format, d.sample_name());
-                }
-            }
-            match PublicDataset::from_name(name) {
-                Some(d) => Source::Public(d),
-                None => Source::File(PathBuf::from(name)),
-            }
-        }
-    }
-}
-
 /// What loading needs besides the race spec.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -126,15 +96,9 @@ impl LoadOptions {
 pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, WorkloadError> {
     let names: Vec<Option<String>> = spec.engines.iter().map(|e| e.tokenizer.clone()).collect();
     let tokenizers = tokenizer::load_all(&names, &options.hub).await?;
-    let source = source_of(&spec.dataset);
-    let label = match &source {
-        Source::Memory(_, _, name) => (*name).to_owned(),
-        Source::Public(d) => d.name().to_owned(),
-        Source::File(path) => path.display().to_string(),
-        Source::Synthetic => "synthetic".to_owned(),
-    };
-    let path = match &source {
-        Source::Public(d) => Some(
+    let label = spec.dataset.label();
+    let path = match &spec.dataset {
+        DatasetSpec::Public(d) => Some(
             options
                 .hub
                 .fetch(
@@ -147,8 +111,8 @@ pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, W
                 )
                 .await?,
         ),
-        Source::File(path) => Some(path.clone()),
-        _ => None,
+        DatasetSpec::File(path) => Some(path.clone()),
+        DatasetSpec::Builtin | DatasetSpec::Sample(_) | DatasetSpec::Synthetic => None,
     };
     let spinner = options.hub.progress.show(
         indicatif::ProgressBar::new_spinner(),
@@ -158,14 +122,13 @@ pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, W
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
     }
     let spec = spec.clone();
-    let built = tokio::task::spawn_blocking(move || {
-        build(&spec, source, path.as_deref(), label, &tokenizers)
-    })
-    .await
-    .map_err(|e| WorkloadError::Tokenizer {
-        name: "(loader)".to_owned(),
-        reason: e.to_string(),
-    });
+    let built =
+        tokio::task::spawn_blocking(move || build(&spec, path.as_deref(), label, &tokenizers))
+            .await
+            .map_err(|e| WorkloadError::Tokenizer {
+                name: "(loader)".to_owned(),
+                reason: e.to_string(),
+            });
     if let Some(bar) = spinner {
         bar.finish_and_clear();
     }
@@ -174,25 +137,29 @@ pub async fn load(spec: &RaceSpec, options: &LoadOptions) -> Result<PromptSet, W
 
 fn build(
     spec: &RaceSpec,
-    source: Source,
     path: Option<&Path>,
     label: String,
     tokenizers: &[Option<Arc<Tokenizer>>],
 ) -> Result<PromptSet, WorkloadError> {
     let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
-    let (prompts, skipped) = match source {
-        Source::Synthetic => {
+    let (prompts, skipped) = match &spec.dataset {
+        DatasetSpec::Synthetic => {
             let mean = spec
                 .target_input_tokens
                 .unwrap_or(synthetic::DEFAULT_MEAN_TOKENS);
             let lengths = synthetic::lengths(&spec.synthetic, mean, spec.seed);
             (synthetic::build(first, &lengths, spec.seed)?, 0)
         }
-        Source::Memory(bytes, format, name) => {
-            let records = datasets::read_bytes(bytes, format, name)?;
+        DatasetSpec::Builtin => {
+            let records = datasets::read_bytes(BUILTIN_PROMPTS, Format::Jsonl, "demo")?;
             select(records, spec, &label, first)?
         }
-        Source::Public(_) | Source::File(_) => {
+        DatasetSpec::Sample(d) => {
+            let (bytes, format) = d.sample();
+            let records = datasets::read_bytes(bytes, format, &label)?;
+            select(records, spec, &label, first)?
+        }
+        DatasetSpec::Public(_) | DatasetSpec::File(_) => {
             let path = path.unwrap_or_else(|| Path::new(&label));
             let records = datasets::read_file(path)?;
             select(records, spec, &label, first)?

@@ -118,7 +118,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         name: "t".into(),
         model: "m".into(),
         emoji: String::new(),
-        color: "cyan".into(),
+        color: llm_locust::config::color::parse_color("cyan").unwrap(),
         tokenizer: None,
         target: EngineTarget::Url(url.into()),
         endpoint: EndpointKind::Chat,

@@ -136,24 +136,22 @@ pub(super) fn engine_spec(
         }
     };
     let color = match e.color {
-        None => PALETTE[index % PALETTE.len()].to_owned(),
-        Some(c) => {
-            if parse_color(&c).is_none() {
-                let names = color_names();
-                let hint = did_you_mean(&c, &names)
-                    .map(|n| format!("did you mean '{n}'? "))
-                    .unwrap_or_default();
-                p.add(
-                    at("color"),
-                    format!(
-                        "unknown colour '{}'; {hint}use one of {}, bright_<colour>, or #rrggbb",
-                        shorten(&c),
-                        names.join(", ")
-                    ),
-                );
-            }
-            c
-        }
+        None => EngineColor::Named(PALETTE[index % PALETTE.len()]),
+        Some(c) => parse_color(&c).unwrap_or_else(|| {
+            let names = color_names();
+            let hint = did_you_mean(&c, &names)
+                .map(|n| format!("did you mean '{n}'? "))
+                .unwrap_or_default();
+            p.add(
+                at("color"),
+                format!(
+                    "unknown colour '{}'; {hint}use one of {}, bright_<colour>, or #rrggbb",
+                    shorten(&c),
+                    names.join(", ")
+                ),
+            );
+            EngineColor::Named(NamedColor::White)
+        }),
     };
     let tokenizer = match e.tokenizer.as_deref().map(str::trim) {
         Some("") => {

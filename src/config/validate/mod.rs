@@ -17,7 +17,7 @@ use serde_path_to_error::Segment;
 use serde_yaml::Value;
 
 use super::Problem;
-use super::color::{color_names, parse_color};
+use super::color::{EngineColor, NamedColor, color_names, parse_color};
 use super::file::{
     EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection, SimulateFile,
     SloFile, SyntheticFile, WarmupFile,
@@ -53,28 +53,18 @@ pub const MAX_USERS: i64 = 100_000;
 pub const MAX_RATE: f64 = 1_000_000.0;
 /// The longest duration accepted anywhere: one year.
 pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
-/// Dataset names downloaded by the workload module.
-pub const NAMED_DATASETS: [&str; 7] = [
-    "sharegpt",
-    "dolly",
-    "billsum",
-    "synthetic",
-    "sharegpt-sample",
-    "dolly-sample",
-    "billsum-sample",
-];
 /// Colours given to engines without `color:`, by index.
-pub const PALETTE: [&str; 10] = [
-    "cyan",
-    "magenta",
-    "yellow",
-    "green",
-    "blue",
-    "red",
-    "light_cyan",
-    "light_magenta",
-    "light_yellow",
-    "light_green",
+pub const PALETTE: [NamedColor; 10] = [
+    NamedColor::Cyan,
+    NamedColor::Magenta,
+    NamedColor::Yellow,
+    NamedColor::Green,
+    NamedColor::Blue,
+    NamedColor::Red,
+    NamedColor::LightCyan,
+    NamedColor::LightMagenta,
+    NamedColor::LightYellow,
+    NamedColor::LightGreen,
 ];
 
 /// How many removal-and-retry rounds one section gets.

@@ -178,7 +178,7 @@ pub(super) fn synthetic_spec(
     let Some(f) = file else {
         return SyntheticSpec::default();
     };
-    if *dataset != DatasetSpec::Named("synthetic".into()) {
+    if *dataset != DatasetSpec::Synthetic {
         p.add(
             "race.synthetic",
             "only applies to 'dataset: synthetic'; remove it or set dataset: synthetic",
@@ -252,7 +252,8 @@ pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -
         return DatasetSpec::Builtin;
     };
     let raw = raw.trim();
-    let choices = format!("demo, {}", NAMED_DATASETS.join(", "));
+    let names = DatasetSpec::names();
+    let choices = names.join(", ");
     if raw.is_empty() {
         p.add(
             PATH,
@@ -262,12 +263,8 @@ pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -
         );
         return DatasetSpec::Builtin;
     }
-    let lower = raw.to_ascii_lowercase();
-    if lower == "demo" || lower == "builtin" {
-        return DatasetSpec::Builtin;
-    }
-    if NAMED_DATASETS.contains(&lower.as_str()) {
-        return DatasetSpec::Named(lower);
+    if let Some(named) = DatasetSpec::from_name(&raw.to_ascii_lowercase()) {
+        return named;
     }
     let path = Path::new(raw);
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -296,8 +293,6 @@ pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -
         .iter()
         .map(|c| format!("'{}'", c.display()))
         .collect();
-    let mut names = vec!["demo"];
-    names.extend(NAMED_DATASETS);
     let hint = did_you_mean(raw, &names)
         .map(|n| format!(" (did you mean '{n}'?)"))
         .unwrap_or_default();

@@ -1,6 +1,8 @@
 //! The validator's own tests: defaults, every key, and the messages.
 
 use super::*;
+use crate::config::PublicDataset;
+use crate::config::color::EngineColor;
 
 const ORIGINAL_DEMO: &str = include_str!("../../../races/demo-race.yaml");
 
@@ -57,7 +59,7 @@ fn original_demo_file_defaults() {
             grace: DEFAULT_GRACE,
         }
     );
-    assert_eq!(spec.dataset, DatasetSpec::Named("sharegpt".into()));
+    assert_eq!(spec.dataset, DatasetSpec::Public(PublicDataset::ShareGpt));
     assert_eq!(spec.target_input_tokens, Some(256));
     assert_eq!(spec.target_output_tokens, Some(128));
     assert_eq!(spec.output_dir, PathBuf::from("results/races"));
@@ -69,7 +71,7 @@ fn original_demo_file_defaults() {
         EngineTarget::Url("http://localhost:8000/v1/chat/completions".into())
     );
     assert_eq!(vllm.endpoint, EndpointKind::Chat);
-    assert_eq!(vllm.color, "purple");
+    assert_eq!(vllm.color, parse_color("purple").unwrap());
     assert_eq!(vllm.emoji, "🚀");
     assert_eq!(
         vllm.tokenizer.as_deref(),
@@ -100,8 +102,8 @@ fn minimal_race_defaults() {
     assert!(spec.finish.duration_is_finish_line);
     let e = &spec.engines[0];
     assert_eq!(
-        (e.model.as_str(), e.emoji.as_str(), e.color.as_str()),
-        ("sim", DEFAULT_EMOJI, "cyan")
+        (e.model.as_str(), e.emoji.as_str(), e.color),
+        ("sim", DEFAULT_EMOJI, EngineColor::Named(NamedColor::Cyan))
     );
     assert_eq!(e.max_tokens, None);
     assert_eq!(
@@ -110,7 +112,7 @@ fn minimal_race_defaults() {
     );
     assert_eq!(
         ok(&sim_race("  dataset: Dolly\n")).dataset,
-        DatasetSpec::Named("dolly".into())
+        DatasetSpec::Public(PublicDataset::Dolly)
     );
 }
 
@@ -120,8 +122,8 @@ fn palette_colours_by_index() {
     for i in 0..10 {
         yaml.push_str(&format!("    - {{name: e{i}, simulate: {{}}}}\n"));
     }
-    let colours: Vec<String> = ok(&yaml).engines.into_iter().map(|e| e.color).collect();
-    assert_eq!(colours, PALETTE);
+    let colours: Vec<EngineColor> = ok(&yaml).engines.into_iter().map(|e| e.color).collect();
+    assert_eq!(colours, PALETTE.map(EngineColor::Named));
 }
 
 #[test]

@@ -91,7 +91,7 @@ impl LanePanel<'_> {
     }
 
     fn lane_style(&self) -> Style {
-        Style::new().fg(self.theme.lane_color(&self.lane.color))
+        Style::new().fg(self.theme.lane_color(self.lane.color))
     }
 
     fn name_style(&self) -> Style {

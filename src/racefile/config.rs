@@ -1,0 +1,458 @@
+//! The race configuration as a race file stores it: a copy of its own, so
+//! the file format does not follow every change to the in-memory
+//! `RaceSpec`. Its JSON is the shape every file since version 1 holds (the
+//! `RaceSpec` of those versions, serialised by serde), so old files load
+//! through it; when the stored shape must change, a new version of these
+//! types comes with a conversion from the old one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::color::parse_color;
+use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
+use crate::config::{
+    DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind,
+    FinishSpec, LoadSpec, Quirk, RaceSpec, SimSpec, SloSpec, SyntheticSpec, WarmupSpec,
+    WorkloadFacts,
+};
+
+// `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
+// and `WorkloadFacts` by its `summary.json` shape; a test pins them, so a
+// rename fails here rather than in an old file.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredRace {
+    name: String,
+    slug: String,
+    seed: u64,
+    countdown: Duration,
+    dataset: StoredDataset,
+    target_input_tokens: Option<u32>,
+    target_output_tokens: Option<u32>,
+    #[serde(default = "default_input_tolerance")]
+    input_tolerance_tokens: u32,
+    #[serde(default)]
+    synthetic: StoredSynthetic,
+    output_dir: PathBuf,
+    load: StoredLoad,
+    finish: StoredFinish,
+    slo: StoredSlo,
+    #[serde(default)]
+    warmup: Option<StoredWarmup>,
+    engines: Vec<StoredEngine>,
+    #[serde(default)]
+    workload: Option<WorkloadFacts>,
+}
+
+fn default_input_tolerance() -> u32 {
+    DEFAULT_INPUT_TOLERANCE
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum StoredDataset {
+    Builtin,
+    /// A name: `sharegpt`, `dolly-sample`, `synthetic`...
+    Named(String),
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+struct StoredSynthetic {
+    prompts: u32,
+    stddev_tokens: f64,
+    min_tokens: Option<u32>,
+    max_tokens: Option<u32>,
+}
+
+impl Default for StoredSynthetic {
+    fn default() -> Self {
+        let spec = SyntheticSpec::default();
+        StoredSynthetic {
+            prompts: spec.prompts,
+            stddev_tokens: spec.stddev_tokens,
+            min_tokens: spec.min_tokens,
+            max_tokens: spec.max_tokens,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum StoredLoad {
+    Users { users: u32, spawn_rate: f64 },
+    Constant { rate: f64, max_in_flight: u32 },
+    Poisson { rate: f64, max_in_flight: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredFinish {
+    duration: Duration,
+    duration_is_finish_line: bool,
+    requests: Option<u64>,
+    output_tokens: Option<u64>,
+    grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredSlo {
+    ttft_p99: Option<Duration>,
+    tpot_p99: Option<Duration>,
+    e2e_p99: Option<Duration>,
+    error_rate_max: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum StoredWarmup {
+    Requests(u32),
+    Duration(Duration),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredEngine {
+    name: String,
+    model: String,
+    emoji: String,
+    /// As a race file writes it (`cyan`, `#ff8800`, or an alias).
+    color: String,
+    tokenizer: Option<String>,
+    target: StoredTarget,
+    endpoint: EndpointKind,
+    api_key_env: Option<String>,
+    headers: BTreeMap<String, String>,
+    max_tokens: Option<u32>,
+    temperature: Option<f64>,
+    ignore_eos: bool,
+    #[serde(default)]
+    count_reasoning: bool,
+    timeout: Duration,
+    cost_per_hour: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum StoredTarget {
+    Url(String),
+    Simulated(StoredSim),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredSim {
+    ttft: Duration,
+    tpot: Duration,
+    jitter: f64,
+    prefill_per_token: Duration,
+    output_tokens: Option<u32>,
+    capacity: u32,
+    error_rate: f64,
+    faults: BTreeMap<FaultKind, f64>,
+    stall: Duration,
+    seed: u64,
+    #[serde(default)]
+    reasoning_tokens: u32,
+    #[serde(default)]
+    done_delay: Duration,
+    #[serde(default)]
+    quirks: BTreeSet<Quirk>,
+}
+
+/// The configuration's JSON for a race file's header, with what may be a
+/// secret removed: values of secret-looking headers and URL credentials
+/// (API keys are never in it, only the name of the variable holding one).
+#[must_use]
+pub fn to_json(spec: &RaceSpec) -> String {
+    serde_json::to_string(&StoredRace::from(spec)).unwrap_or_default()
+}
+
+/// The configuration stored in a race file's header, or why it is unusable.
+pub fn from_json(json: &str) -> Result<RaceSpec, String> {
+    let stored: StoredRace = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    stored.into_spec()
+}
+
+impl From<&RaceSpec> for StoredRace {
+    fn from(spec: &RaceSpec) -> Self {
+        StoredRace {
+            name: spec.name.clone(),
+            slug: spec.slug.clone(),
+            seed: spec.seed,
+            countdown: spec.countdown,
+            dataset: match &spec.dataset {
+                DatasetSpec::Builtin => StoredDataset::Builtin,
+                DatasetSpec::File(path) => StoredDataset::File(path.clone()),
+                named => StoredDataset::Named(named.label()),
+            },
+            target_input_tokens: spec.target_input_tokens,
+            target_output_tokens: spec.target_output_tokens,
+            input_tolerance_tokens: spec.input_tolerance_tokens,
+            synthetic: StoredSynthetic {
+                prompts: spec.synthetic.prompts,
+                stddev_tokens: spec.synthetic.stddev_tokens,
+                min_tokens: spec.synthetic.min_tokens,
+                max_tokens: spec.synthetic.max_tokens,
+            },
+            output_dir: spec.output_dir.clone(),
+            load: match spec.load {
+                LoadSpec::Users { users, spawn_rate } => StoredLoad::Users { users, spawn_rate },
+                LoadSpec::Constant {
+                    rate,
+                    max_in_flight,
+                } => StoredLoad::Constant {
+                    rate,
+                    max_in_flight,
+                },
+                LoadSpec::Poisson {
+                    rate,
+                    max_in_flight,
+                } => StoredLoad::Poisson {
+                    rate,
+                    max_in_flight,
+                },
+            },
+            finish: StoredFinish {
+                duration: spec.finish.duration,
+                duration_is_finish_line: spec.finish.duration_is_finish_line,
+                requests: spec.finish.requests,
+                output_tokens: spec.finish.output_tokens,
+                grace: spec.finish.grace,
+            },
+            slo: StoredSlo {
+                ttft_p99: spec.slo.ttft_p99,
+                tpot_p99: spec.slo.tpot_p99,
+                e2e_p99: spec.slo.e2e_p99,
+                error_rate_max: spec.slo.error_rate_max,
+            },
+            warmup: spec.warmup.map(|w| match w {
+                WarmupSpec::Requests(n) => StoredWarmup::Requests(n),
+                WarmupSpec::Duration(d) => StoredWarmup::Duration(d),
+            }),
+            engines: spec.engines.iter().map(StoredEngine::from).collect(),
+            workload: spec.workload.clone(),
+        }
+    }
+}
+
+impl From<&EngineSpec> for StoredEngine {
+    fn from(e: &EngineSpec) -> Self {
+        StoredEngine {
+            name: e.name.clone(),
+            model: e.model.clone(),
+            emoji: e.emoji.clone(),
+            color: e.color.to_string(),
+            tokenizer: e.tokenizer.clone(),
+            target: match &e.target {
+                EngineTarget::Url(url) => StoredTarget::Url(scrub_url(url)),
+                EngineTarget::Simulated(sim) => StoredTarget::Simulated(StoredSim::from(sim)),
+            },
+            endpoint: e.endpoint,
+            api_key_env: e.api_key_env.clone(),
+            headers: e
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = if looks_secret(name) { REDACTED } else { value };
+                    (name.clone(), value.to_owned())
+                })
+                .collect(),
+            max_tokens: e.max_tokens,
+            temperature: e.temperature,
+            ignore_eos: e.ignore_eos,
+            count_reasoning: e.count_reasoning,
+            timeout: e.timeout,
+            cost_per_hour: e.cost_per_hour,
+        }
+    }
+}
+
+impl From<&SimSpec> for StoredSim {
+    fn from(s: &SimSpec) -> Self {
+        StoredSim {
+            ttft: s.ttft,
+            tpot: s.tpot,
+            jitter: s.jitter,
+            prefill_per_token: s.prefill_per_token,
+            output_tokens: s.output_tokens,
+            capacity: s.capacity,
+            error_rate: s.error_rate,
+            faults: s.faults.clone(),
+            stall: s.stall,
+            seed: s.seed,
+            reasoning_tokens: s.reasoning_tokens,
+            done_delay: s.done_delay,
+            quirks: s.quirks.clone(),
+        }
+    }
+}
+
+impl StoredRace {
+    fn into_spec(self) -> Result<RaceSpec, String> {
+        let dataset = match self.dataset {
+            StoredDataset::Builtin => DatasetSpec::Builtin,
+            StoredDataset::File(path) => DatasetSpec::File(path),
+            StoredDataset::Named(name) => {
+                DatasetSpec::from_name(&name).ok_or_else(|| format!("unknown dataset '{name}'"))?
+            }
+        };
+        let engines = self
+            .engines
+            .into_iter()
+            .map(StoredEngine::into_spec)
+            .collect::<Result<_, _>>()?;
+        Ok(RaceSpec {
+            name: self.name,
+            slug: self.slug,
+            seed: self.seed,
+            countdown: self.countdown,
+            dataset,
+            target_input_tokens: self.target_input_tokens,
+            target_output_tokens: self.target_output_tokens,
+            input_tolerance_tokens: self.input_tolerance_tokens,
+            synthetic: SyntheticSpec {
+                prompts: self.synthetic.prompts,
+                stddev_tokens: self.synthetic.stddev_tokens,
+                min_tokens: self.synthetic.min_tokens,
+                max_tokens: self.synthetic.max_tokens,
+            },
+            output_dir: self.output_dir,
+            load: match self.load {
+                StoredLoad::Users { users, spawn_rate } => LoadSpec::Users { users, spawn_rate },
+                StoredLoad::Constant {
+                    rate,
+                    max_in_flight,
+                } => LoadSpec::Constant {
+                    rate,
+                    max_in_flight,
+                },
+                StoredLoad::Poisson {
+                    rate,
+                    max_in_flight,
+                } => LoadSpec::Poisson {
+                    rate,
+                    max_in_flight,
+                },
+            },
+            finish: FinishSpec {
+                duration: self.finish.duration,
+                duration_is_finish_line: self.finish.duration_is_finish_line,
+                requests: self.finish.requests,
+                output_tokens: self.finish.output_tokens,
+                grace: self.finish.grace,
+            },
+            slo: SloSpec {
+                ttft_p99: self.slo.ttft_p99,
+                tpot_p99: self.slo.tpot_p99,
+                e2e_p99: self.slo.e2e_p99,
+                error_rate_max: self.slo.error_rate_max,
+            },
+            warmup: self.warmup.map(|w| match w {
+                StoredWarmup::Requests(n) => WarmupSpec::Requests(n),
+                StoredWarmup::Duration(d) => WarmupSpec::Duration(d),
+            }),
+            engines,
+            workload: self.workload,
+        })
+    }
+}
+
+impl StoredEngine {
+    fn into_spec(self) -> Result<EngineSpec, String> {
+        let color = parse_color(&self.color)
+            .ok_or_else(|| format!("engine '{}' has an unknown colour", self.name))?;
+        Ok(EngineSpec {
+            name: self.name,
+            model: self.model,
+            emoji: self.emoji,
+            color,
+            tokenizer: self.tokenizer,
+            target: match self.target {
+                StoredTarget::Url(url) => EngineTarget::Url(url),
+                StoredTarget::Simulated(s) => EngineTarget::Simulated(SimSpec {
+                    ttft: s.ttft,
+                    tpot: s.tpot,
+                    jitter: s.jitter,
+                    prefill_per_token: s.prefill_per_token,
+                    output_tokens: s.output_tokens,
+                    capacity: s.capacity,
+                    error_rate: s.error_rate,
+                    faults: s.faults,
+                    stall: s.stall,
+                    seed: s.seed,
+                    reasoning_tokens: s.reasoning_tokens,
+                    done_delay: s.done_delay,
+                    quirks: s.quirks,
+                }),
+            },
+            endpoint: self.endpoint,
+            api_key_env: self.api_key_env,
+            headers: self.headers,
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            ignore_eos: self.ignore_eos,
+            count_reasoning: self.count_reasoning,
+            timeout: self.timeout,
+            cost_per_hour: self.cost_per_hour,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_race_round_trips() {
+        let races = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("races");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&races).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let spec = crate::config::load_race_file(&path).unwrap();
+                assert_eq!(from_json(&to_json(&spec)).unwrap(), spec, "{path:?}");
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3);
+    }
+
+    /// The names old files hold for the leaf types stored as they are.
+    #[test]
+    fn stored_names_never_change() {
+        let names = |v: serde_json::Value| v.to_string();
+        assert_eq!(
+            names(serde_json::to_value([EndpointKind::Chat, EndpointKind::Completions]).unwrap()),
+            r#"["Chat","Completions"]"#
+        );
+        assert_eq!(
+            names(serde_json::to_value(FaultKind::ALL).unwrap()),
+            r#"["Http429","Http500","Http503","Reset","Stall","Malformed","StreamError","EventError","EarlyEnd"]"#
+        );
+        let quirks: Vec<String> = Quirk::ALL
+            .iter()
+            .map(|q| {
+                serde_json::to_value(q)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        let expected: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
+        assert_eq!(quirks, expected);
+    }
+
+    #[test]
+    fn secrets_are_left_out_and_unknown_names_are_errors() {
+        let mut spec = crate::config::validate::validate(
+            "race:\n  name: t\n  engines:\n    - {name: a, url: 'http://127.0.0.1:1/v1?api_key=pw123', model: m, headers: {Authorization: Bearer-x, X-Trace: keep}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let json = to_json(&spec);
+        assert!(!json.contains("pw123") && !json.contains("Bearer-x"), "{json}");
+        assert!(json.contains("keep"));
+        spec.engines.clear();
+        let bad = to_json(&spec).replace(r#""Builtin""#, r#"{"Named":"nope"}"#);
+        assert_eq!(from_json(&bad).unwrap_err(), "unknown dataset 'nope'");
+    }
+}
