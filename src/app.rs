@@ -204,7 +204,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             let status = workload::LoadStatus::default();
             load_options.hub.progress = workload::Progress::Shared(status.clone());
             let loading = workload::load(&spec, &load_options);
-            match crate::ui::loading::run_loading(&status, &spec.name, &options.theme, loading)
+            match crate::ui::run::run_loading(&status, &spec.name, options, loading)
                 .await
                 .context("the terminal UI failed")
                 .map_err(AppError::failure)?

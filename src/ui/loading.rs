@@ -1,69 +1,23 @@
-//! The loading phase: while a race's dataset and tokenizers load (and
+//! The loading screen: while a race's dataset and tokenizers load (and
 //! download), the TUI already owns the screen and shows what is happening
-//! and how far it has got. It reads the shared `LoadStatus` only.
+//! and how far it has got. Only the drawing lives here; the session runs in
+//! the one event loop (`run.rs`), over the `LoadView` that loop reads from
+//! the shared `LoadStatus`.
 
-use std::future::Future;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream};
-use futures_util::StreamExt;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph};
-use tokio::time::{MissedTickBehavior, interval};
 
-use super::action::action_for;
-use super::state::{Effect, UiState, update};
-use super::terminal::TerminalGuard;
 use super::theme::Theme;
-use crate::workload::{LoadStatus, LoadView};
+use crate::workload::LoadView;
 
 const SPINNER: [&str; 4] = ["◐", "◓", "◑", "◒"];
-/// Loading that ends within this never shows the screen (no flash before
-/// the race for the built-in prompts or a small file).
-const QUIET_START: Duration = Duration::from_millis(200);
-
-/// Shows the loading screen until `work` is done and returns its output,
-/// or `None` if the user quit (`q`, Ctrl-C) first. The terminal is restored
-/// either way.
-pub async fn run_loading<T>(
-    status: &LoadStatus,
-    race_name: &str,
-    theme: &Theme,
-    work: impl Future<Output = T>,
-) -> std::io::Result<Option<T>> {
-    tokio::pin!(work);
-    if let Ok(out) = tokio::time::timeout(QUIET_START, &mut work).await {
-        return Ok(Some(out));
-    }
-    let mut guard = TerminalGuard::enter()?;
-    let mut events = EventStream::new();
-    let mut tick = interval(Duration::from_millis(100));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut ui = UiState::default();
-    let mut frame_no: usize = 0;
-    loop {
-        tokio::select! {
-            out = &mut work => return Ok(Some(out)),
-            event = events.next() => {
-                if let Some(Ok(Event::Key(key))) = event
-                    && let Some(action) = action_for(&ui, key)
-                    && update(&mut ui, action) == Effect::Quit
-                {
-                    return Ok(None);
-                }
-            }
-            _ = tick.tick() => {
-                frame_no = frame_no.wrapping_add(1);
-                let view = status.view();
-                guard
-                    .terminal
-                    .draw(|frame| render_loading(frame, race_name, view.as_ref(), frame_no, theme))?;
-            }
-        }
-    }
-}
+/// How often the spinner moves; each step is a change to draw, and also
+/// when the load's progress is read again.
+pub const SPINNER_STEP: Duration = Duration::from_millis(100);
 
 fn bytes(n: u64) -> String {
     #[allow(clippy::cast_precision_loss)]
