@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, RaceArgs, ReplayArgs, SimArgs, TuiArgs};
-use crate::config::{self, LoadSpec, RaceSpec, SimSpec};
+use crate::config::{self, LoadSpec, RaceSpec};
 use crate::engine::{self, RaceOutcome, RecordSink};
 use crate::error::{AppError, Exit};
 use crate::headless;
@@ -479,29 +478,8 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
 }
 
 async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
-    let mut spec = SimSpec {
-        ttft: Duration::from_secs_f64(args.ttft_ms / 1000.0),
-        tpot: Duration::from_secs_f64(args.tpot_ms / 1000.0),
-        jitter: args.jitter,
-        prefill_per_token: Duration::from_secs_f64(args.prefill_us_per_token / 1e6),
-        output_tokens: args.output_tokens,
-        capacity: args.capacity,
-        error_rate: args.error_rate,
-        seed: args.seed,
-        reasoning_tokens: args.reasoning_tokens,
-        done_delay: Duration::from_secs_f64(args.done_delay_ms / 1000.0),
-        quirks: args.quirks.into_iter().collect(),
-        ..SimSpec::default()
-    };
-    for (kind, rate) in args.faults {
-        spec.faults.insert(kind, rate);
-    }
-    let total: f64 = spec.fault_probabilities().iter().map(|(_, p)| p).sum();
-    if total > 1.0 {
-        return Err(AppError::bad_input(anyhow::anyhow!(
-            "--error-rate and --fault add up to {total:.3}; together they must be at most 1"
-        )));
-    }
+    let spec = config::validate::sim_flags(args.simulate())
+        .map_err(|problem| AppError::bad_input(anyhow::anyhow!("{problem}")))?;
     let cancel = CancellationToken::new();
     let addr = std::net::SocketAddr::new(args.host, args.port);
     let handle = sim::serve(spec, addr, cancel.clone())

@@ -2,8 +2,12 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::config::SimSpec;
+use crate::config::file::SimulateFile;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -122,47 +126,74 @@ pub struct SimArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(long, default_value_t = 8000)]
     pub port: u16,
+    // The values are checked, and absent ones defaulted, as a race file's
+    // `simulate:` is (`config::validate::sim_flags`); the defaults shown in
+    // --help are the simulator's own.
     /// Base time to first token, before prefill and queueing
-    #[arg(long, default_value_t = 150.0, value_parser = delay_ms)]
+    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().ttft))]
     pub ttft_ms: f64,
     /// Time per output token
-    #[arg(long, default_value_t = 20.0, value_parser = delay_ms)]
+    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().tpot))]
     pub tpot_ms: f64,
     /// Relative jitter of every delay (0.1 = ±10 %)
-    #[arg(long, default_value_t = 0.1, value_parser = fraction)]
+    #[arg(long, value_parser = number, default_value_t = SimSpec::default().jitter)]
     pub jitter: f64,
     /// Prefill time per input token, in microseconds
-    #[arg(long, default_value_t = 50.0, value_parser = delay_us)]
+    #[arg(long, value_parser = number,
+          default_value_t = sim_us(SimSpec::default().prefill_per_token))]
     pub prefill_us_per_token: f64,
     /// Fixed output length (default: each request's max_tokens)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub output_tokens: Option<u32>,
+    #[arg(long, value_name = "N")]
+    pub output_tokens: Option<i64>,
     /// Requests served at once; more wait in a queue
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
-    pub capacity: u32,
+    #[arg(long, default_value_t = i64::from(SimSpec::default().capacity))]
+    pub capacity: i64,
     /// Probability of a fault per request, spread over every fault kind
-    #[arg(long, default_value_t = 0.0, value_parser = fraction)]
+    #[arg(long, value_parser = number, default_value_t = SimSpec::default().error_rate)]
     pub error_rate: f64,
     /// Probability of one fault kind, e.g. --fault http_429=0.05 (repeatable;
     /// kinds: http_429, http_500, http_503, reset, stall, malformed,
     /// stream_error, event_error, early_end)
     #[arg(long = "fault", value_name = "KIND=RATE", value_parser = fault)]
-    pub faults: Vec<(crate::config::FaultKind, f64)>,
+    pub faults: Vec<(String, f64)>,
     /// The first N output tokens of each answer are reasoning tokens
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub reasoning_tokens: u32,
+    #[arg(long, value_name = "N", default_value_t = i64::from(SimSpec::default().reasoning_tokens))]
+    pub reasoning_tokens: i64,
     /// Pause between the last token and the usage report and [DONE]
-    #[arg(long, default_value_t = 0.0, value_parser = delay_ms)]
+    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().done_delay))]
     pub done_delay_ms: f64,
     /// Stream like a real server or proxy does (repeatable): zero_usage,
     /// both_reasoning_names, empty_answer, empty_finish_reason,
     /// no_final_newline, tool_calls, usage_in_finish_chunk,
     /// usage_with_empty_delta, nulls, no_usage, no_finish_reason
-    #[arg(long = "quirk", value_name = "NAME", value_parser = quirk)]
-    pub quirks: Vec<crate::config::Quirk>,
+    #[arg(long = "quirk", value_name = "NAME")]
+    pub quirks: Vec<String>,
     /// Seed for jitter, output text and faults
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
+}
+
+impl SimArgs {
+    /// The flags as a race file's `simulate:` section, to be checked by the
+    /// same rules.
+    #[must_use]
+    pub fn simulate(&self) -> SimulateFile {
+        SimulateFile {
+            ttft_ms: Some(self.ttft_ms),
+            tpot_ms: Some(self.tpot_ms),
+            jitter: Some(self.jitter),
+            prefill_us_per_token: Some(self.prefill_us_per_token),
+            output_tokens: self.output_tokens,
+            capacity: Some(self.capacity),
+            error_rate: Some(self.error_rate),
+            faults: Some(self.faults.iter().cloned().collect()),
+            stall_s: None,
+            seed: Some(self.seed),
+            reasoning_tokens: Some(self.reasoning_tokens),
+            done_delay_ms: Some(self.done_delay_ms),
+            quirks: Some(self.quirks.clone()),
+        }
+    }
 }
 
 fn speed(s: &str) -> Result<f64, String> {
@@ -206,56 +237,22 @@ fn non_negative_f64(s: &str) -> Result<f64, String> {
     }
 }
 
-/// A delay in milliseconds: 0 up to a day.
-fn delay_ms(s: &str) -> Result<f64, String> {
-    let v = non_negative_f64(s)?;
-    if v <= 86_400_000.0 {
-        Ok(v)
-    } else {
-        Err(format!("'{s}' is more than a day (86400000 ms)"))
-    }
+#[allow(clippy::cast_precision_loss)] // the defaults are a few ms
+fn sim_ms(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
 }
 
-/// A delay in microseconds: 0 up to an hour.
-fn delay_us(s: &str) -> Result<f64, String> {
-    let v = non_negative_f64(s)?;
-    if v <= 3_600_000_000.0 {
-        Ok(v)
-    } else {
-        Err(format!("'{s}' is more than an hour (3600000000 µs)"))
-    }
+#[allow(clippy::cast_precision_loss)]
+fn sim_us(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1000.0
 }
 
-fn fraction(s: &str) -> Result<f64, String> {
-    let v = number(s)?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("'{s}' must be between 0 and 1"))
-    }
-}
-
-fn quirk(s: &str) -> Result<crate::config::Quirk, String> {
-    use crate::config::Quirk;
-    Quirk::from_name(&s.trim().to_ascii_lowercase().replace('-', "_")).ok_or_else(|| {
-        let names: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
-        format!("unknown quirk '{s}'; use one of {}", names.join(", "))
-    })
-}
-
-fn fault(s: &str) -> Result<(crate::config::FaultKind, f64), String> {
-    use crate::config::FaultKind;
+/// `KIND=RATE`; the kind and the rate are checked with the file's rules.
+fn fault(s: &str) -> Result<(String, f64), String> {
     let (kind, rate) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not KIND=RATE, e.g. http_429=0.05"))?;
-    let kind = FaultKind::from_name(kind.trim()).ok_or_else(|| {
-        let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-        format!(
-            "unknown fault kind '{kind}'; use one of {}",
-            names.join(", ")
-        )
-    })?;
-    Ok((kind, fraction(rate)?))
+    Ok((kind.trim().to_owned(), number(rate)?))
 }
 
 #[cfg(test)]
@@ -289,29 +286,55 @@ mod tests {
         assert_eq!(args.users, Some(3));
     }
 
+    /// The problem `llm-locust sim` reports for these flags.
+    fn sim_problem(flags: &[&str]) -> String {
+        let mut argv = vec!["llm-locust", "sim"];
+        argv.extend(flags);
+        let Command::Sim(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not sim")
+        };
+        crate::config::validate::sim_flags(args.simulate())
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
-    fn bad_sim_values_are_rejected_with_the_reason() {
-        let err = Cli::try_parse_from(["llm-locust", "sim", "--jitter", "2"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("between 0 and 1"), "{err}");
-        let err = Cli::try_parse_from(["llm-locust", "sim", "--fault", "boom=0.1"])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown fault kind"), "{err}");
-        for (flag, value) in [
-            ("--done-delay-ms", "1e308"),
-            ("--ttft-ms", "1e20"),
-            ("--prefill-us-per-token", "1e300"),
-        ] {
-            let err = Cli::try_parse_from(["llm-locust", "sim", flag, value])
-                .unwrap_err()
-                .to_string();
-            assert!(err.contains("more than"), "{flag}: {err}");
+    fn bad_sim_values_are_rejected_with_the_flag_and_the_reason() {
+        assert_eq!(
+            sim_problem(&["--jitter", "2"]),
+            "--jitter: must be between 0 and 1, got '2'"
+        );
+        assert!(
+            sim_problem(&["--fault", "boom=0.1"]).starts_with("--fault boom: unknown fault kind")
+        );
+        assert!(
+            sim_problem(&["--quirk", "zero-usag"])
+                .starts_with("--quirk: unknown quirk; did you mean 'zero_usage'?")
+        );
+        assert!(sim_problem(&["--capacity", "0"]).starts_with("--capacity: must be at least 1"));
+        assert!(
+            sim_problem(&["--error-rate", "0.6", "--fault", "reset=0.6"])
+                .starts_with("--fault: error_rate and faults add up to 1.2")
+        );
+        for flag in ["--done-delay-ms", "--ttft-ms", "--prefill-us-per-token"] {
+            let problem = sim_problem(&[flag, "1e300"]);
+            assert!(
+                problem.starts_with(&format!("{flag}: '1e300' is too long")),
+                "{problem}"
+            );
         }
-        let err = Cli::try_parse_from(["llm-locust", "sim", "--quirk", "zero-usag"])
+        let err = Cli::try_parse_from(["llm-locust", "sim", "--ttft-ms", "nan"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown quirk"), "{err}");
+        assert!(err.contains("not a finite number"), "{err}");
+    }
+
+    #[test]
+    fn sim_defaults_are_the_simulators() {
+        let Command::Sim(args) = Cli::try_parse_from(["llm-locust", "sim"]).unwrap().command else {
+            panic!("not sim")
+        };
+        let spec = crate::config::validate::sim_flags(args.simulate()).unwrap();
+        assert_eq!(spec, SimSpec::default());
     }
 }

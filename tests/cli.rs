@@ -457,14 +457,18 @@ fn command_line_values_are_checked_like_the_files() {
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+    // The simulator's flags have the limits and messages of `simulate:`.
     for (flag, value, says) in [
-        ("--ttft-ms", "1e20", "more than a day"),
-        ("--jitter", "2", "between 0 and 1"),
+        ("--ttft-ms", "1e20", "--ttft-ms: '1e20' is too long"),
+        ("--jitter", "2", "--jitter: must be between 0 and 1"),
+        ("--capacity", "0", "--capacity: must be at least 1"),
+        ("--fault", "boom=0.1", "--fault boom: unknown fault kind"),
     ] {
         let output = run(&["sim", "--port", "0", flag, value]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
     // --users is for closed-loop races only, said with the flag's name.
     let tmp = tempfile::tempdir().unwrap();

@@ -449,7 +449,10 @@ mod tests {
         )
         .unwrap();
         let json = to_json(&spec);
-        assert!(!json.contains("pw123") && !json.contains("Bearer-x"), "{json}");
+        assert!(
+            !json.contains("pw123") && !json.contains("Bearer-x"),
+            "{json}"
+        );
         assert!(json.contains("keep"));
         spec.engines.clear();
         let bad = to_json(&spec).replace(r#""Builtin""#, r#"{"Named":"nope"}"#);

@@ -464,6 +464,39 @@ pub(super) fn endpoint_name(kind: EndpointKind) -> &'static str {
     }
 }
 
+/// `llm-locust sim`'s flags, checked as a race file's `simulate:` is (same
+/// limits, same defaults); a problem names the flag.
+pub fn sim_flags(flags: SimulateFile) -> Result<SimSpec, Problem> {
+    let mut p = Problems::default();
+    let seed = flags.seed.unwrap_or(SimSpec::default().seed);
+    let spec = sim_spec(flags, "", seed, &mut p);
+    match p.0.into_iter().next() {
+        None => Ok(spec),
+        Some(problem) => {
+            let key = problem
+                .path
+                .split(['.', '['])
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            // The repeatable flags are named in the singular.
+            let flag = match key.as_str() {
+                "faults" => "fault".to_owned(),
+                "quirks" => "quirk".to_owned(),
+                other => other.replace('_', "-"),
+            };
+            let subject = problem
+                .path
+                .strip_prefix("faults.")
+                .map_or_else(|| format!("--{flag}"), |kind| format!("--{flag} {kind}"));
+            Err(Problem {
+                path: subject,
+                message: problem.message,
+            })
+        }
+    }
+}
+
 pub(super) fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problems) -> SimSpec {
     let at = |key: &str| join(prefix, key);
     let d = SimSpec::default();

@@ -33,7 +33,7 @@ mod lenient;
 mod numbers;
 mod race;
 
-pub use self::engine::normalize_url;
+pub use self::engine::{normalize_url, sim_flags};
 pub use self::race::{dataset_arg, slug};
 #[allow(clippy::wildcard_imports)]
 use self::{engine::*, lenient::*, numbers::*, race::*};
