@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, RaceArgs, ReplayArgs, SimArgs, TuiArgs};
-use crate::config::{self, LoadSpec, RaceSpec};
-use crate::engine::{self, RaceOutcome, RecordSink};
+use crate::config::{self, RaceSpec};
+use crate::engine::{self, RaceOutcome, RaceStart, RecordSink};
 use crate::error::{AppError, Exit};
 use crate::headless;
 use crate::racefile::{self, RaceFileWriter, Recording};
@@ -53,57 +53,10 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
 
 fn validate(file: &Path) -> Result<Exit, AppError> {
     let spec = config::load_race_file(file).map_err(AppError::bad_input)?;
-    println!("{}: ok: {}", file.display(), describe(&spec));
+    println!("{}: ok: {}", file.display(), spec.describe());
     Ok(Exit::Success)
 }
 
-/// One line about a race: its name, engines, load and finish line.
-#[must_use]
-fn describe_warmup(warmup: config::WarmupSpec) -> String {
-    match warmup {
-        config::WarmupSpec::Requests(n) => format!("{n} requests per engine, not counted"),
-        config::WarmupSpec::Duration(d) => {
-            format!("{:.1} s per engine, not counted", d.as_secs_f64())
-        }
-    }
-}
-
-pub fn describe(spec: &RaceSpec) -> String {
-    let names: Vec<&str> = spec.engines.iter().map(|e| e.name.as_str()).collect();
-    let load = match spec.load {
-        LoadSpec::Users { users, spawn_rate } => {
-            format!("{users} users per engine (+{spawn_rate}/s)")
-        }
-        LoadSpec::Constant {
-            rate,
-            max_in_flight,
-        } => format!("constant {rate} req/s (max {max_in_flight} in flight)"),
-        LoadSpec::Poisson {
-            rate,
-            max_in_flight,
-        } => format!("Poisson {rate} req/s (max {max_in_flight} in flight)"),
-    };
-    let mut finish = Vec::new();
-    if spec.finish.duration_is_finish_line {
-        finish.push(format!("{} s", spec.finish.duration.as_secs_f64()));
-    }
-    if let Some(n) = spec.finish.requests {
-        finish.push(format!("{n} requests"));
-    }
-    if let Some(n) = spec.finish.output_tokens {
-        finish.push(format!("{n} output tokens"));
-    }
-    format!(
-        "'{}', {} engine{} ({}), {load}, finish at {}",
-        spec.name,
-        names.len(),
-        if names.len() == 1 { "" } else { "s" },
-        names.join(", "),
-        finish.join(" or "),
-    )
-}
-
-/// Applies command-line overrides to a validated race.
 /// The race file with the command line's values, validated once.
 fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
     let overrides = config::validate::Overrides {
@@ -168,15 +121,9 @@ fn tui_options(
     args: &TuiArgs,
     replay: Option<crate::replay::ReplayLink>,
 ) -> Result<crate::ui::run::TuiOptions, AppError> {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let env_theme = std::env::var("LLM_LOCUST_THEME").ok();
-    let (theme, warning) = crate::ui::theme::choose_theme(
-        args.theme.as_deref(),
-        env_theme.as_deref(),
-        no_color,
-        Path::new("themes"),
-    )
-    .map_err(AppError::bad_input)?;
+    let (theme, warning) =
+        crate::ui::theme::theme_from_env(args.theme.as_deref(), Path::new("themes"))
+            .map_err(AppError::bad_input)?;
     if let Some(warning) = warning {
         eprintln!("warning: {warning}");
     }
@@ -225,17 +172,8 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         );
     }
     eprintln!("prompts: {}", workload::describe(&prompts, &spec));
-    spec.workload = Some(config::WorkloadFacts {
-        dataset: prompts.dataset.clone(),
-        prompts: prompts.len(),
-        skipped_records: prompts.skipped,
-        target_input_tokens: spec.target_input_tokens,
-        input_tolerance_tokens: spec
-            .target_input_tokens
-            .map(|_| spec.input_tolerance_tokens),
-        tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
-    });
-    eprintln!("race {}", describe(&spec));
+    spec.workload = Some(prompts.facts(&spec));
+    eprintln!("race {}", spec.describe());
 
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let race_dir = if args.no_save {
@@ -261,14 +199,15 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         tui.is_none(),
     );
 
-    // The writers learn the start time once the race is set up; records
-    // cannot arrive before the start signal.
+    // The engine tells the writers when the race is set up (start time,
+    // URLs), before any event.
     let engine_names: Vec<String> = spec.engines.iter().map(|e| e.name.clone()).collect();
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     let mut writers = None;
     if let Some(dir) = &race_dir {
         let (file_sink, race_file) =
-            RaceFileWriter::create(&dir.join(racefile::FILE_NAME)).map_err(AppError::failure)?;
+            RaceFileWriter::create(&dir.join(racefile::FILE_NAME), &spec, &stamp)
+                .map_err(AppError::failure)?;
         let (csv_sink, csv) =
             CsvWriter::create(dir, &engine_names, &stamp, &spec.slug).map_err(AppError::failure)?;
         sinks.push(Box::new(file_sink));
@@ -276,7 +215,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         writers = Some((race_file, csv));
     }
     if let Some(warmup) = spec.warmup {
-        eprintln!("warming up: {}", describe_warmup(warmup));
+        eprintln!("warming up: {}", warmup.describe());
     }
     let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())
         .await
@@ -295,10 +234,6 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             w.failed,
             w.took.as_secs_f64()
         );
-    }
-    if let Some((race_file, csv)) = &writers {
-        race_file.start(&spec, &running.engine_urls, running.started_at, &stamp);
-        csv.start(running.started_at);
     }
     let (race_file, csv) = writers.unzip();
     let outcome = match tui {
@@ -461,7 +396,10 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
         .collect();
     let (mut sink, csv) =
         CsvWriter::create(&dir, &names, &stamp, &recording.spec.slug).map_err(AppError::failure)?;
-    csv.start(recording.started_at);
+    sink.on_start(&RaceStart {
+        started_at: recording.started_at,
+        engine_urls: recording.engine_urls.clone(),
+    });
     for (at, event) in &recording.events {
         sink.event(*at, event);
     }

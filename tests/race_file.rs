@@ -178,7 +178,7 @@ fn secrets_never_reach_the_race_file() {
 async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot) {
     let spec = common::spec(&RACE.replace("api_key_env: LLM_LOCUST_RACEFILE_KEY", ""));
     let path = dir.join(racefile::FILE_NAME);
-    let (sink, writer) = RaceFileWriter::create(&path).unwrap();
+    let (sink, writer) = RaceFileWriter::create(&path, &spec, "20261128-120000").unwrap();
     let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(sink)];
     let running = engine::start(
         &spec,
@@ -189,12 +189,6 @@ async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot)
     )
     .await
     .unwrap();
-    writer.start(
-        &spec,
-        &running.engine_urls,
-        running.started_at,
-        "20261128-120000",
-    );
     let seen = Arc::new(Mutex::new(Vec::new()));
     let mut snapshots = running.snapshots.clone();
     let keep = Arc::clone(&seen);

@@ -7,6 +7,7 @@
 //! each with its key path and the fix.
 
 pub mod color;
+mod describe;
 pub mod file;
 pub mod secrets;
 pub mod spec;

@@ -18,5 +18,5 @@ pub mod threaded;
 pub mod trace;
 pub mod warmup;
 
-pub use event::{RaceEvent, RecordSink};
+pub use event::{RaceEvent, RaceStart, RecordSink};
 pub use race::{RaceError, RaceOutcome, RunningRace, start};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::aggregator::Aggregator;
 use super::driver::{Lane, OpeningLoad, run_open_loop, run_users};
-use super::event::RecordSink;
+use super::event::{RaceStart, RecordSink};
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
 use super::schedule::ArrivalSchedule;
@@ -111,7 +111,7 @@ const PRECONNECT_LIMIT: Duration = Duration::from_secs(3);
 pub async fn start(
     spec: &RaceSpec,
     prompts: PromptSet,
-    sinks: Vec<Box<dyn RecordSink>>,
+    mut sinks: Vec<Box<dyn RecordSink>>,
     stop: CancellationToken,
     abort: CancellationToken,
 ) -> Result<RunningRace, RaceError> {
@@ -190,6 +190,13 @@ pub async fn start(
     let started_at = SystemTime::now() + spec.countdown;
     let started_at =
         UNIX_EPOCH + whole_micros(started_at.duration_since(UNIX_EPOCH).unwrap_or_default());
+    let race_start = RaceStart {
+        started_at,
+        engine_urls: engine_urls.clone(),
+    };
+    for sink in &mut sinks {
+        sink.on_start(&race_start);
+    }
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let mut stats = RaceStats::new(spec);
     let initial = stats.snapshot(

@@ -1,25 +1,21 @@
 //! One pattern for every sink that writes files: the aggregator's end only
-//! queues the event (it must never wait on a disk), and a named thread of
-//! the writer's own keeps the events that come before the race's start is
-//! known, writes the rest as they come, flushes at least once a second (so
-//! a crash keeps everything up to a second ago), and hands its result back
-//! when the race is over.
+//! queues the race's start and its events (it must never wait on a disk),
+//! and a named thread of the writer's own writes them as they come, flushes
+//! at least once a second (so a crash keeps everything up to a second ago),
+//! and hands its result back when the race is over.
 
 use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::event::{RaceEvent, RecordSink};
+use super::event::{RaceEvent, RaceStart, RecordSink};
 
 /// How often a writer flushes while events keep coming.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// What a writer thread does. It owns its files.
 pub trait EventWriter: Send + 'static {
-    /// What it needs before it can write (the start signal's wall-clock
-    /// time, a file header); events before it are kept.
-    type Start: Send + 'static;
     /// What is added at the very end (a summary), if anything.
     type Close: Send + 'static;
     /// What it returns when done (the files it wrote).
@@ -28,7 +24,8 @@ pub trait EventWriter: Send + 'static {
     /// Whether the writer wants `event` at all (decided on the aggregator's
     /// side, so unwanted events never cross the channel).
     fn wants(event: &RaceEvent) -> bool;
-    fn start(&mut self, start: Self::Start) -> io::Result<()>;
+    /// The race is set up (before any event).
+    fn start(&mut self, start: &RaceStart) -> io::Result<()>;
     fn event(&mut self, at: Duration, event: &RaceEvent) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
     /// Ends the output; `started` is false when the race never started.
@@ -36,7 +33,7 @@ pub trait EventWriter: Send + 'static {
 }
 
 enum Message<W: EventWriter> {
-    Start(W::Start),
+    Start(RaceStart),
     // Events are cheap to clone: a finished request is shared, not copied.
     Event(Duration, RaceEvent),
     Close(W::Close),
@@ -48,6 +45,10 @@ pub struct ThreadedSink<W: EventWriter> {
 }
 
 impl<W: EventWriter> RecordSink for ThreadedSink<W> {
+    fn on_start(&mut self, start: &RaceStart) {
+        let _ = self.tx.send(Message::Start(start.clone()));
+    }
+
     fn event(&mut self, at: Duration, event: &RaceEvent) {
         if W::wants(event) {
             // A writer that failed (a full disk) says so when finished.
@@ -75,11 +76,6 @@ pub fn spawn<W: EventWriter>(
 }
 
 impl<W: EventWriter> WriterThread<W> {
-    /// Lets the writer write: what came before is written first.
-    pub fn start(&self, start: W::Start) {
-        let _ = self.tx.send(Message::Start(start));
-    }
-
     /// Adds `close` (if any) and waits until everything is written. Call
     /// once the race has ended (its sinks dropped), so every event is queued.
     pub fn finish(self, close: Option<W::Close>) -> Result<W::Done, WriterError> {
@@ -107,33 +103,21 @@ fn write_loop<W: EventWriter>(
     mut writer: W,
     rx: &mpsc::Receiver<Message<W>>,
 ) -> io::Result<W::Done> {
-    let mut early = Vec::new();
     let mut close = None;
-    loop {
-        match rx.recv() {
-            Ok(Message::Start(start)) => {
-                writer.start(start)?;
-                break;
-            }
-            Ok(Message::Event(at, event)) => early.push((at, event)),
-            Ok(Message::Close(c)) => close = Some(c),
-            // No race started.
-            Err(mpsc::RecvError) => return writer.finish(close, false),
-        }
-    }
-    for (at, event) in early {
-        writer.event(at, &event)?;
-    }
+    let mut started = false;
     loop {
         match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(Message::Start(start)) => {
+                writer.start(&start)?;
+                started = true;
+            }
             Ok(Message::Event(at, event)) => writer.event(at, &event)?,
             Ok(Message::Close(c)) => close = Some(c),
-            Ok(Message::Start(_)) => {}
             Err(mpsc::RecvTimeoutError::Timeout) => writer.flush()?,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    writer.finish(close, true)
+    writer.finish(close, started)
 }
 
 #[cfg(test)]
@@ -145,15 +129,15 @@ mod tests {
     struct Log(Vec<String>);
 
     impl EventWriter for Log {
-        type Start = &'static str;
         type Close = &'static str;
         type Done = Vec<String>;
 
         fn wants(event: &RaceEvent) -> bool {
             !matches!(event, RaceEvent::TimeLimit)
         }
-        fn start(&mut self, start: &'static str) -> io::Result<()> {
-            self.0.push(format!("start {start}"));
+        fn start(&mut self, start: &RaceStart) -> io::Result<()> {
+            self.0
+                .push(format!("start {}", start.engine_urls.join(" ")));
             Ok(())
         }
         fn event(&mut self, at: Duration, event: &RaceEvent) -> io::Result<()> {
@@ -170,11 +154,14 @@ mod tests {
     }
 
     #[test]
-    fn events_before_the_start_wait_for_it_and_unwanted_ones_never_cross() {
+    fn the_start_and_the_wanted_events_are_written_in_order() {
         let (mut sink, thread) = spawn("test-writer", Log::default()).unwrap();
+        sink.on_start(&RaceStart {
+            started_at: std::time::SystemTime::UNIX_EPOCH,
+            engine_urls: vec!["now".into()],
+        });
         sink.event(Duration::from_millis(1), &RaceEvent::Stopped);
         sink.event(Duration::from_millis(2), &RaceEvent::TimeLimit);
-        thread.start("now");
         sink.event(Duration::from_millis(3), &RaceEvent::Ended);
         drop(sink);
         let log = thread.finish(Some("summary")).unwrap();

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use flate2::Compression;
@@ -15,8 +15,8 @@ use super::config;
 use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC};
 use crate::config::RaceSpec;
 use crate::config::secrets::scrub_url;
-use crate::engine::RaceEvent;
 use crate::engine::threaded::{self, EventWriter, FLUSH_EVERY, ThreadedSink, WriterThread};
+use crate::engine::{RaceEvent, RaceStart};
 
 /// The aggregator's end of the race file writer: queues every event.
 pub type RaceFileSink = ThreadedSink<RaceFileOutput>;
@@ -29,9 +29,19 @@ pub struct RaceFileWriter {
 }
 
 impl RaceFileWriter {
-    pub fn create(path: &Path) -> anyhow::Result<(RaceFileSink, RaceFileWriter)> {
+    /// The writer of the race file at `path` for the race `spec`, in the
+    /// folder named with `stamp`. The file is created when the engine says
+    /// the race has started (`RecordSink::on_start`): a race that never
+    /// starts leaves none.
+    pub fn create(
+        path: &Path,
+        spec: &RaceSpec,
+        stamp: &str,
+    ) -> anyhow::Result<(RaceFileSink, RaceFileWriter)> {
         let output = RaceFileOutput {
             path: path.to_path_buf(),
+            race_json: config::to_json(spec),
+            stamp: stamp.to_owned(),
             open: None,
         };
         let (sink, thread) = threaded::spawn("race-file", output)
@@ -43,28 +53,6 @@ impl RaceFileWriter {
                 path: path.to_path_buf(),
             },
         ))
-    }
-
-    /// Writes the header: the race configuration (secrets removed), the URL
-    /// each engine is raced at and the wall-clock time of the start signal.
-    pub fn start(
-        &self,
-        spec: &RaceSpec,
-        engine_urls: &[String],
-        started_at: SystemTime,
-        stamp: &str,
-    ) {
-        let started_at_unix_us = started_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-        let header = Header {
-            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
-            started_at_unix_us,
-            stamp: stamp.to_owned(),
-            race_json: config::to_json(spec),
-            engine_urls: engine_urls.iter().map(|u| scrub_url(u)).collect(),
-        };
-        self.thread.start(Box::new(header));
     }
 
     /// Appends the final summary (`summary.json`'s text) and closes the
@@ -81,11 +69,13 @@ impl RaceFileWriter {
 /// The race file on the writer thread: created with its header.
 pub struct RaceFileOutput {
     path: PathBuf,
+    /// The configuration, secrets removed.
+    race_json: String,
+    stamp: String,
     open: Option<Output>,
 }
 
 impl EventWriter for RaceFileOutput {
-    type Start = Box<Header>;
     type Close = String;
     type Done = ();
 
@@ -93,8 +83,21 @@ impl EventWriter for RaceFileOutput {
         true
     }
 
-    fn start(&mut self, header: Box<Header>) -> std::io::Result<()> {
-        self.open = Some(Output::open(&self.path, *header)?);
+    /// Writes the header: the race configuration, the URL each engine is
+    /// raced at (secrets removed) and the wall-clock time of the start signal.
+    fn start(&mut self, start: &RaceStart) -> std::io::Result<()> {
+        let started_at_unix_us = start
+            .started_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let header = Header {
+            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
+            started_at_unix_us,
+            stamp: self.stamp.clone(),
+            race_json: std::mem::take(&mut self.race_json),
+            engine_urls: start.engine_urls.iter().map(|u| scrub_url(u)).collect(),
+        };
+        self.open = Some(Output::open(&self.path, header)?);
         Ok(())
     }
 

@@ -7,8 +7,8 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::engine::RaceEvent;
 use crate::engine::threaded::{self, EventWriter, ThreadedSink, WriterThread};
+use crate::engine::{RaceEvent, RaceStart};
 use crate::metrics::RequestRecord;
 
 /// The original's columns, in its order; ours follow.
@@ -57,7 +57,6 @@ pub struct CsvFiles {
 }
 
 impl EventWriter for CsvFiles {
-    type Start = SystemTime;
     type Close = ();
     type Done = Vec<PathBuf>;
 
@@ -65,8 +64,8 @@ impl EventWriter for CsvFiles {
         matches!(event, RaceEvent::Finished(_))
     }
 
-    fn start(&mut self, started_at: SystemTime) -> std::io::Result<()> {
-        self.started_at = started_at;
+    fn start(&mut self, start: &RaceStart) -> std::io::Result<()> {
+        self.started_at = start.started_at;
         Ok(())
     }
 
@@ -98,8 +97,8 @@ pub struct CsvWriter(WriterThread<CsvFiles>);
 
 impl CsvWriter {
     /// Creates one CSV per engine in `dir` and starts the writer thread.
-    /// Rows are written once [`start`](Self::start) has given the time of
-    /// the start signal (known only when the race is set up).
+    /// Rows are stamped from the start signal's time, which the sink gets
+    /// from the engine (`RecordSink::on_start`) before any request.
     pub fn create(
         dir: &Path,
         engines: &[String],
@@ -128,11 +127,6 @@ impl CsvWriter {
         let (sink, thread) =
             threaded::spawn("csv-writer", files).context("cannot start the CSV writer thread")?;
         Ok((sink, CsvWriter(thread)))
-    }
-
-    /// `started_at` is the wall-clock time of the start signal.
-    pub fn start(&self, started_at: SystemTime) {
-        self.0.start(started_at);
     }
 
     /// Waits until every record has been written (the sink must have been

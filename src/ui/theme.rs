@@ -347,6 +347,18 @@ pub fn load_theme(name_or_path: &str, themes_dir: &Path) -> Result<Theme, ThemeE
     }
 }
 
+/// The theme for `--theme` (if given) and the environment: `NO_COLOR` and
+/// `LLM_LOCUST_THEME` (see [`choose_theme`]); with a warning to show when a
+/// theme from the environment was not used.
+pub fn theme_from_env(
+    cli: Option<&str>,
+    themes_dir: &Path,
+) -> Result<(Theme, Option<String>), ThemeError> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let env_theme = std::env::var("LLM_LOCUST_THEME").ok();
+    choose_theme(cli, env_theme.as_deref(), no_color, themes_dir)
+}
+
 /// Picks the theme: `NO_COLOR` → mono; an explicit (CLI) theme must load;
 /// a theme from `LLM_LOCUST_THEME` that fails falls back to the built-in
 /// default with a warning; otherwise `default` (from `themes_dir`, falling

@@ -23,6 +23,23 @@ pub fn estimate_tokens(text: &str) -> u32 {
     u32::try_from(chars.div_ceil(4)).unwrap_or(u32::MAX)
 }
 
+impl PromptSet {
+    /// What the prompts turned out to be, for the race's reports.
+    #[must_use]
+    pub fn facts(&self, spec: &crate::config::RaceSpec) -> crate::config::WorkloadFacts {
+        crate::config::WorkloadFacts {
+            dataset: self.dataset.clone(),
+            prompts: self.len(),
+            skipped_records: self.skipped,
+            target_input_tokens: spec.target_input_tokens,
+            input_tolerance_tokens: spec
+                .target_input_tokens
+                .map(|_| spec.input_tolerance_tokens),
+            tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
+        }
+    }
+}
+
 /// One line about a race's prompts, e.g. `1873 from 'sharegpt', 256 +/- 50
 /// tokens by tokenizer 'Qwen/Qwen3-0.6B'`.
 #[must_use]
@@ -37,7 +54,7 @@ pub fn describe(prompts: &PromptSet, spec: &crate::config::RaceSpec) -> String {
             |t| format!("by tokenizer '{t}'"),
         );
     match spec.target_input_tokens {
-        Some(n) if prompts.dataset == "synthetic" => {
+        Some(n) if spec.dataset == crate::config::DatasetSpec::Synthetic => {
             out.push_str(&format!(", {n} tokens {counter}"));
         }
         Some(n) => out.push_str(&format!(
