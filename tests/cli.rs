@@ -321,7 +321,15 @@ fn validate_accepts_shipped_races_and_rejects_broken_ones_with_exit_2() {
             "{}: one line expected:\n{stderr}",
             path.display()
         );
-        assert!(stderr.contains(&expect), "{}: {stderr}", path.display());
+        let dir = invalid.display().to_string();
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "error: {}: {}",
+                path.display(),
+                expect.replace("{dir}", &dir)
+            ),
+        );
         assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"));
         checked += 1;
     }

@@ -1,5 +1,7 @@
-//! Keeping secrets out of everything written: which names suggest a secret,
-//! URLs without credentials, and messages with known secret values removed.
+//! Keeping secrets out of everything written: which names suggest a secret
+//! and which values look like keys (the validator refuses those in a race
+//! file; the race file redacts the values of those names), URLs without
+//! credentials, and messages with known secret values removed.
 //! Used by the HTTP client (error messages reach logs and race files) and
 //! the race file (the stored configuration).
 
@@ -25,6 +27,24 @@ const SECRET_HINTS: [&str; 13] = [
 pub fn looks_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     SECRET_HINTS.iter().any(|hint| name.contains(hint))
+}
+
+/// Whether a value looks like an API key (a provider's key prefix, or a
+/// long token without the `_` of a variable name) rather than a name.
+#[must_use]
+pub fn looks_like_key(v: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "sk-",
+        "hf_",
+        "gsk_",
+        "xai-",
+        "ghp_",
+        "github_pat_",
+        "AIza",
+        "Bearer ",
+    ];
+    let v = v.trim();
+    PREFIXES.iter().any(|prefix| v.starts_with(prefix)) || (v.len() >= 32 && !v.contains('_'))
 }
 
 pub const REDACTED: &str = "<redacted>";

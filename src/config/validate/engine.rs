@@ -242,22 +242,6 @@ pub(super) fn engine_name(name: Option<&str>, path: &str, p: &mut Problems) -> S
     name.to_owned()
 }
 
-/// Whether a string looks like an API key rather than a variable name.
-pub(super) fn looks_like_key(v: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
-        "sk-",
-        "hf_",
-        "gsk_",
-        "xai-",
-        "ghp_",
-        "github_pat_",
-        "AIza",
-        "Bearer ",
-    ];
-    let v = v.trim();
-    PREFIXES.iter().any(|prefix| v.starts_with(prefix)) || (v.len() >= 32 && !v.contains('_'))
-}
-
 /// Checks an environment variable name. The value is never echoed: it might
 /// be a key.
 pub(super) fn api_key_env(value: &str, path: &str, p: &mut Problems) -> Option<String> {
@@ -307,10 +291,9 @@ pub(super) fn check_header(name: &str, value: &str, path: &str, p: &mut Problems
         );
         return;
     }
-    let lower = name.to_ascii_lowercase();
-    let credential_header = ["authorization", "api-key", "x-api-key"].contains(&lower.as_str())
-        || lower.contains("token")
-        || lower.contains("secret");
+    // The names whose values the race file redacts are the ones whose
+    // values must not be keys.
+    let credential_header = looks_secret(name);
     let bare = value
         .trim()
         .trim_start_matches("Bearer ")
@@ -333,6 +316,7 @@ pub enum UrlError {
 
 /// Turns an engine's `url` (a base URL, a `/v1` URL or a full completions
 /// URL) into the full URL of the completions route and the endpoint kind.
+/// Parsed by the `url` crate, as the HTTP client parses it again.
 pub fn normalize_url(
     raw: &str,
     endpoint: Option<EndpointKind>,
@@ -343,12 +327,16 @@ pub fn normalize_url(
         return bad("empty; give the server's base URL, e.g. http://localhost:8000".to_owned());
     }
     let shown = shorten(s);
+    // The url crate drops tabs and line breaks silently; a URL with them
+    // was mistyped.
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad(format!(
             "'{shown}' contains spaces or control characters; remove them"
         ));
     }
-    let Some((scheme, rest)) = s.split_once("://") else {
+    // `localhost:8000` parses as a URL of scheme `localhost`: what was
+    // meant is a host without a scheme.
+    if !s.contains("://") {
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("http:") || lower.starts_with("https:") {
             return bad(format!(
@@ -356,17 +344,31 @@ pub fn normalize_url(
             ));
         }
         return bad(format!("'{shown}' has no scheme; write http://{shown}"));
+    }
+    let mut url = match url::Url::parse(s) {
+        Ok(url) => url,
+        Err(url::ParseError::EmptyHost) => {
+            return bad(format!(
+                "'{shown}' has no host; write e.g. http://localhost:8000"
+            ));
+        }
+        Err(url::ParseError::InvalidPort) => {
+            return bad(format!(
+                "'{shown}' has an invalid port; a port is a number from 1 to 65535"
+            ));
+        }
+        Err(url::ParseError::InvalidIpv6Address) => {
+            return bad(format!("'{shown}' has an invalid IPv6 host"));
+        }
+        Err(e) => return bad(format!("'{shown}' is not a valid URL: {e}")),
     };
-    let scheme = scheme.to_ascii_lowercase();
-    if scheme != "http" && scheme != "https" {
+    if url.scheme() != "http" && url.scheme() != "https" {
         return bad(format!(
             "'{shown}' has scheme '{}'; only http and https are supported",
-            shorten(&scheme)
+            shorten(url.scheme())
         ));
     }
-    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, remainder) = rest.split_at(split);
-    if authority.contains('@') {
+    if !url.username().is_empty() || url.password().is_some() {
         // Never echo the URL: the part before '@' may be a password.
         return bad(
             "contains credentials ('user:password@'); put the key in an environment variable and \
@@ -374,59 +376,15 @@ pub fn normalize_url(
                 .to_owned(),
         );
     }
-    if remainder.contains('#') {
+    if url.fragment().is_some() {
         return bad(format!("'{shown}' has a fragment ('#...'); remove it"));
     }
-    let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
-        let Some((host, after)) = inner.split_once(']') else {
-            return bad(format!("'{shown}' has an unclosed '[' in its host"));
-        };
-        let port = match after {
-            "" => None,
-            a => match a.strip_prefix(':') {
-                Some(port) => Some(port),
-                None => return bad(format!("'{shown}' has an invalid host")),
-            },
-        };
-        if host.is_empty()
-            || !host
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-        {
-            return bad(format!("'{shown}' has an invalid IPv6 host '[{host}]'"));
-        }
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
+    if url.port() == Some(0) {
         return bad(format!(
-            "'{shown}' has no host; write e.g. http://localhost:8000"
+            "'{shown}' has an invalid port '0'; a port is a number from 1 to 65535"
         ));
     }
-    if !authority.starts_with('[')
-        && !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
-    {
-        return bad(format!("'{shown}' has an invalid host '{}'", shorten(host)));
-    }
-    if let Some(port) = port {
-        if !port.bytes().all(|b| b.is_ascii_digit()) || !port.parse::<u16>().is_ok_and(|n| n >= 1) {
-            return bad(format!(
-                "'{shown}' has an invalid port '{}'; a port is a number from 1 to 65535",
-                shorten(port)
-            ));
-        }
-    }
-    let (path, query) = match remainder.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (remainder, None),
-    };
-    let path = path.trim_end_matches('/');
+    let path = url.path().trim_end_matches('/').to_owned();
     let from_url = if path.ends_with("/chat/completions") {
         Some(EndpointKind::Chat)
     } else if path.ends_with("/completions") {
@@ -442,7 +400,7 @@ pub fn normalize_url(
                 url_kind.path().trim_start_matches("/v1")
             )));
         }
-        (Some(url_kind), _) => (url_kind, path.to_owned()),
+        (Some(url_kind), _) => (url_kind, path),
         (None, kind) => {
             let kind = kind.unwrap_or(EndpointKind::Chat);
             let full = if path.ends_with("/v1") {
@@ -453,8 +411,8 @@ pub fn normalize_url(
             (kind, full)
         }
     };
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    Ok((format!("{scheme}://{authority}{full_path}{query}"), kind))
+    url.set_path(&full_path);
+    Ok((url.into(), kind))
 }
 
 pub(super) fn endpoint_name(kind: EndpointKind) -> &'static str {

@@ -22,6 +22,7 @@ use super::file::{
     EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection, SimulateFile,
     SloFile, SyntheticFile, WarmupFile,
 };
+use super::secrets::{looks_like_key, looks_secret};
 use super::spec::{
     DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT, DatasetSpec,
     EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec,
@@ -30,13 +31,14 @@ use super::spec::{
 
 mod engine;
 mod lenient;
+mod messages;
 mod numbers;
 mod race;
 
 pub use self::engine::{normalize_url, sim_flags};
 pub use self::race::{dataset_arg, slug};
 #[allow(clippy::wildcard_imports)]
-use self::{engine::*, lenient::*, numbers::*, race::*};
+use self::{engine::*, lenient::*, messages::*, numbers::*, race::*};
 
 /// The only race file format version.
 pub const SCHEMA_VERSION: u64 = 1;
@@ -255,6 +257,14 @@ fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Op
     Some(spec)
 }
 
+/// The names between backticks in a message.
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+/// A YAML syntax error in words. serde_yaml gives no kinds, only text: the
+/// two cases read from it (a key set twice, a number too large) are pinned
+/// by tests.
 fn syntax_problem(e: &serde_yaml::Error, p: &mut Problems) {
     let text = e.to_string();
     let Some(loc) = e.location() else {

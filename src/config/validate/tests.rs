@@ -419,6 +419,69 @@ fn type_errors_and_unknown_keys_are_friendly() {
     assert!(m.contains("belongs under 'load:'"), "{m}");
 }
 
+/// What a key takes comes from the file types (their JSON Schema), so a
+/// new mode or key needs no table in the messages.
+#[test]
+fn the_words_follow_the_types() {
+    for (extra, expected) in [
+        (
+            "  load: {mode: 3}\n",
+            "race.load.mode: expected one of: users, constant, poisson, got '3'",
+        ),
+        (
+            "  seed: -1\n",
+            "race.seed: expected a whole number >= 0, got '-1'; it cannot be negative",
+        ),
+        (
+            "  users: 1.5\n",
+            "race.users: expected a whole number, got '1.5'; write a whole number",
+        ),
+        (
+            "  name2: 7\n",
+            "race.name2: unknown key; did you mean 'name'?",
+        ),
+        (
+            "  url: http://h\n",
+            "race.url: unknown key here; it belongs to an engine, under 'engines:'",
+        ),
+        (
+            "  max_in_flight: 4\n",
+            "race.max_in_flight: unknown key here; it belongs under 'load:' (race.load.max_in_flight)",
+        ),
+        (
+            "  stddev_tokens: 4\n",
+            "race.stddev_tokens: unknown key here; it belongs under 'synthetic:' (race.synthetic.stddev_tokens)",
+        ),
+        (
+            "  load: {mode: users, users: 2, spawn_rat: 1}\n",
+            "race.load.spawn_rat: unknown key; did you mean 'spawn_rate'?",
+        ),
+    ] {
+        assert_eq!(one_problem(&sim_race(extra)), expected, "{extra}");
+    }
+    assert_eq!(
+        one_problem(&engine("      simulate: {}\n      endpoint: 5\n")),
+        "race.engines[0].endpoint: expected one of: chat, completions, got '5'"
+    );
+    assert_eq!(
+        one_problem(&engine("      simulate: {}\n      jitter: 0.2\n")),
+        "race.engines[0].jitter: unknown key here; it belongs under 'simulate:' (race.engines[0].simulate.jitter)"
+    );
+}
+
+/// serde_yaml says these only in text; the words we read from it are pinned.
+#[test]
+fn yaml_duplicates_and_huge_numbers_are_named() {
+    assert_eq!(
+        one_problem(&sim_race("  users: 2\n  users: 3\n")),
+        "race.users: set twice (line 2 column 3); keep one"
+    );
+    assert_eq!(
+        one_problem(&sim_race("  seed: 99999999999999999999999\n")),
+        "race.seed: '99999999999999999999999' is too large (line 3 column 9)"
+    );
+}
+
 #[test]
 fn engine_checks() {
     let m = one_problem(&engine(
