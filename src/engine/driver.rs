@@ -35,14 +35,6 @@ fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
     users.min(first_second as u32)
 }
 
-/// Open loop: as many as the first second's arrivals may hold at once.
-#[must_use]
-fn preconnected_slots(rate: f64, max_in_flight: u32) -> u32 {
-    let first_second = rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    max_in_flight.min(first_second as u32)
-}
-
 /// What a load shape needs before the start signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpeningLoad {
@@ -55,31 +47,30 @@ pub struct OpeningLoad {
 
 impl OpeningLoad {
     #[must_use]
-    pub fn of(load: &LoadSpec) -> Self {
-        match *load {
+    pub fn of(load: &LoadSpec, seed: u64) -> Self {
+        let at_once = match (ArrivalSchedule::of(load, seed), load) {
+            // Open loop: as many as the first second's arrivals may hold at once.
+            (Some((schedule, max_in_flight)), _) => max_in_flight
+                .min(schedule.first_second(MAX_PRECONNECTS))
+                .max(1),
             // A warm-up keeps to the ramp's first second too: no burst.
-            LoadSpec::Users { users, spawn_rate } => {
-                let first_second = preconnected_users(users, spawn_rate);
-                OpeningLoad {
-                    concurrency: first_second,
-                    preconnects: first_second,
-                }
-            }
-            LoadSpec::Constant {
-                rate,
-                max_in_flight,
-            }
-            | LoadSpec::Poisson {
-                rate,
-                max_in_flight,
-            } => {
-                let slots = preconnected_slots(rate, max_in_flight);
-                OpeningLoad {
-                    concurrency: slots,
-                    preconnects: slots,
-                }
-            }
+            (None, &LoadSpec::Users { users, spawn_rate }) => preconnected_users(users, spawn_rate),
+            (None, _) => 1,
+        };
+        OpeningLoad {
+            concurrency: at_once,
+            preconnects: at_once,
         }
+    }
+}
+
+/// Runs one engine's load until it is stopped: its users, or its arrival
+/// schedule.
+pub async fn drive(lane: Arc<Lane>, load: LoadSpec, seed: u64) {
+    match (ArrivalSchedule::of(&load, seed), load) {
+        (Some((schedule, max_in_flight)), _) => run_open_loop(lane, schedule, max_in_flight).await,
+        (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
+        (None, _) => {}
     }
 }
 
@@ -328,7 +319,7 @@ async fn guard<T>(work: impl std::future::Future<Output = T>) -> Result<T, Strin
 
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
 /// its next request as soon as the previous one ends.
-pub async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
+async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
     // The connections made before the start signal (see `race::start`).
     lane.report_connections().await;
     if !lane.wait_for_go().await {
@@ -392,7 +383,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
 /// `max_in_flight` at once. An arrival that finds every slot taken waits
 /// (and is counted late; its latency still counts from its scheduled time);
 /// once `max_in_flight` arrivals are waiting, further ones are dropped.
-pub async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
+async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
     lane.report_connections().await;
     if !lane.wait_for_go().await {
         return;

@@ -12,13 +12,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::aggregator::Aggregator;
-use super::driver::{Lane, OpeningLoad, run_open_loop, run_users};
+use super::driver::{Lane, OpeningLoad, drive};
 use super::event::{RaceStart, RecordSink};
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
-use super::schedule::ArrivalSchedule;
 use super::warmup::{WarmupResult, warm_up};
-use crate::config::{EngineTarget, LoadSpec, RaceSpec};
+use crate::config::{EngineTarget, RaceSpec};
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
@@ -156,7 +155,7 @@ pub async fn start(
         return Err(e);
     }
 
-    let opening = OpeningLoad::of(&spec.load);
+    let opening = OpeningLoad::of(&spec.load, spec.seed);
     let warmup = match spec.warmup {
         Some(warmup) => {
             warm_up(
@@ -238,27 +237,7 @@ pub async fn start(
             stop_engine,
             abort_engine,
         ));
-        match spec.load {
-            LoadSpec::Users { users, spawn_rate } => {
-                drivers.spawn(run_users(lane, users, spawn_rate))
-            }
-            LoadSpec::Constant {
-                rate,
-                max_in_flight,
-            } => drivers.spawn(run_open_loop(
-                lane,
-                ArrivalSchedule::constant(rate),
-                max_in_flight,
-            )),
-            LoadSpec::Poisson {
-                rate,
-                max_in_flight,
-            } => drivers.spawn(run_open_loop(
-                lane,
-                ArrivalSchedule::poisson(rate, spec.seed),
-                max_in_flight,
-            )),
-        };
+        drivers.spawn(drive(lane, spec.load.clone(), spec.seed));
     }
     // The aggregator ends when the last sender is gone: drivers and their
     // request tasks hold the only ones left.

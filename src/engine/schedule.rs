@@ -6,6 +6,8 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::LoadSpec;
+
 /// An endless sequence of arrival offsets.
 #[derive(Debug, Clone)]
 pub enum ArrivalSchedule {
@@ -20,6 +22,34 @@ pub enum ArrivalSchedule {
 }
 
 impl ArrivalSchedule {
+    /// The schedule of an open-loop load and its in-flight limit; `None`
+    /// for a closed loop. A new open-loop shape is a variant here.
+    #[must_use]
+    pub fn of(load: &LoadSpec, seed: u64) -> Option<(ArrivalSchedule, u32)> {
+        match *load {
+            LoadSpec::Users { .. } => None,
+            LoadSpec::Constant {
+                rate,
+                max_in_flight,
+            } => Some((ArrivalSchedule::constant(rate), max_in_flight)),
+            LoadSpec::Poisson {
+                rate,
+                max_in_flight,
+            } => Some((ArrivalSchedule::poisson(rate, seed), max_in_flight)),
+        }
+    }
+
+    /// How many arrivals fall in the first second (at most `cap`).
+    #[must_use]
+    pub fn first_second(&self, cap: u32) -> u32 {
+        let n = self
+            .clone()
+            .take_while(|at| *at < Duration::from_secs(1))
+            .take(cap as usize)
+            .count();
+        u32::try_from(n).unwrap_or(cap)
+    }
+
     #[must_use]
     pub fn constant(rate: f64) -> Self {
         ArrivalSchedule::Constant { rate, next: 0 }
@@ -66,6 +96,19 @@ mod tests {
         let offsets: Vec<Duration> = ArrivalSchedule::constant(4.0).take(5).collect();
         assert_eq!(offsets[0], Duration::ZERO);
         assert_eq!(offsets[4], Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_first_second_counts_the_arrivals_in_it() {
+        assert_eq!(ArrivalSchedule::constant(2.5).first_second(100), 3);
+        assert_eq!(ArrivalSchedule::constant(0.1).first_second(100), 1);
+        assert_eq!(ArrivalSchedule::constant(1e6).first_second(256), 256);
+        let poisson = ArrivalSchedule::poisson(10.0, 3);
+        let arrivals = poisson
+            .clone()
+            .take_while(|at| *at < Duration::from_secs(1))
+            .count();
+        assert_eq!(poisson.first_second(1000) as usize, arrivals);
     }
 
     #[test]
