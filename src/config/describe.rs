@@ -1,7 +1,7 @@
 //! One-line descriptions of a race, as `validate` and the start of a race
 //! print them.
 
-use super::spec::{LoadSpec, RaceSpec, WarmupSpec};
+use super::spec::{LoadSpec, RaceSpec, StageLevel, WarmupSpec};
 
 impl RaceSpec {
     /// One line about a race: its name, engines, load and finish line.
@@ -33,7 +33,7 @@ impl RaceSpec {
 impl LoadSpec {
     #[must_use]
     pub fn describe(&self) -> String {
-        match *self {
+        match self {
             LoadSpec::Users { users, spawn_rate } => {
                 format!("{users} users per engine (+{spawn_rate}/s)")
             }
@@ -45,8 +45,63 @@ impl LoadSpec {
                 rate,
                 max_in_flight,
             } => format!("Poisson {rate} req/s (max {max_in_flight} in flight)"),
+            LoadSpec::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                arrivals,
+                max_in_flight,
+            } => {
+                let share = length.as_secs_f64() / every.as_secs_f64();
+                let quiet = rate / (1.0 + (factor - 1.0) * share);
+                format!(
+                    "bursts: {} {rate} req/s on average, {factor}× for the last {} s of every {} s ({} req/s quiet, {} req/s in a burst; max {max_in_flight} in flight)",
+                    arrivals.name(),
+                    length.as_secs_f64(),
+                    every.as_secs_f64(),
+                    round2(quiet),
+                    round2(quiet * factor),
+                )
+            }
+            LoadSpec::Stages { stages, of } => {
+                let unit = match of {
+                    StageLevel::Users => "users",
+                    StageLevel::Rate { .. } => "req/s",
+                };
+                let steps: Vec<String> = stages
+                    .iter()
+                    .map(|s| {
+                        let ramp = if s.ramp.is_zero() {
+                            String::new()
+                        } else {
+                            format!(" (ramp {} s)", s.ramp.as_secs_f64())
+                        };
+                        format!(
+                            "{} {unit} for {} s{ramp}",
+                            s.level,
+                            s.duration.as_secs_f64()
+                        )
+                    })
+                    .collect();
+                let tail = match of {
+                    StageLevel::Users => String::new(),
+                    StageLevel::Rate {
+                        arrivals,
+                        max_in_flight,
+                    } => format!(
+                        ", {} arrivals, max {max_in_flight} in flight",
+                        arrivals.name()
+                    ),
+                };
+                format!("{} stages: {}{tail}", stages.len(), steps.join(", then "))
+            }
         }
     }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 impl WarmupSpec {

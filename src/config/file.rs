@@ -59,6 +59,8 @@ pub enum LoadMode {
     Users,
     Constant,
     Poisson,
+    Bursts,
+    Stages,
 }
 
 impl LoadMode {
@@ -67,8 +69,18 @@ impl LoadMode {
             LoadMode::Users => "users",
             LoadMode::Constant => "constant",
             LoadMode::Poisson => "poisson",
+            LoadMode::Bursts => "bursts",
+            LoadMode::Stages => "stages",
         }
     }
+}
+
+/// How open-loop arrivals are spread (`bursts`, rate `stages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalsFile {
+    Constant,
+    Poisson,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -86,9 +98,32 @@ pub struct LoadFile {
     pub mode: Option<LoadMode>,
     pub users: Option<i64>,
     pub spawn_rate: Option<f64>,
-    /// Requests per second per engine (constant and poisson modes).
+    /// Requests per second per engine (constant and poisson; the average
+    /// for bursts).
     pub rate: Option<f64>,
     pub max_in_flight: Option<i64>,
+    /// Bursts: the burst's rate over the quiet rate.
+    pub burst_factor: Option<f64>,
+    /// Bursts: one burst in every this many seconds...
+    pub burst_every_s: Option<f64>,
+    /// ...lasting this long, at the end of each period.
+    pub burst_length_s: Option<f64>,
+    /// Bursts and rate stages: poisson (default) or constant.
+    pub arrivals: Option<ArrivalsFile>,
+    /// Stages: each `{duration_s, users}` or `{duration_s, rate}`, with an
+    /// optional `ramp_s`.
+    pub stages: Option<Vec<StageFile>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct StageFile {
+    pub duration_s: Option<f64>,
+    pub users: Option<i64>,
+    pub rate: Option<f64>,
+    /// Seconds at the start of the stage over which the load moves
+    /// linearly from the previous stage's level (the first: from 0).
+    pub ramp_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -201,6 +201,62 @@ pub enum LoadSpec {
     Constant { rate: f64, max_in_flight: u32 },
     /// Open loop with exponential inter-arrival gaps of mean `1/rate`.
     Poisson { rate: f64, max_in_flight: u32 },
+    /// Open loop at an average `rate`, in periods of `every` whose last
+    /// `length` run at `factor` times the rate of the rest.
+    Bursts {
+        rate: f64,
+        factor: f64,
+        every: Duration,
+        length: Duration,
+        arrivals: Arrivals,
+        max_in_flight: u32,
+    },
+    /// Steps of load one after the other, each reached by a linear ramp
+    /// from the one before (the first from 0) and held to its end; the
+    /// race ends with the last.
+    Stages { stages: Vec<Stage>, of: StageLevel },
+}
+
+/// How open-loop arrivals are spread at a given rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrivals {
+    /// Evenly: the `k`-th when `k` arrivals are due.
+    Constant,
+    /// A Poisson process (seeded).
+    Poisson,
+}
+
+impl Arrivals {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrivals::Constant => "constant",
+            Arrivals::Poisson => "poisson",
+        }
+    }
+}
+
+/// One stage of a `stages` load.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    /// Users, or requests per second.
+    pub level: f64,
+    /// The first part of `duration`, over which the load moves linearly
+    /// from the previous stage's level to this one.
+    pub ramp: Duration,
+}
+
+/// What the stages' levels are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StageLevel {
+    /// Closed-loop users.
+    Users,
+    /// Open-loop requests per second.
+    Rate {
+        arrivals: Arrivals,
+        max_in_flight: u32,
+    },
 }
 
 impl LoadSpec {
@@ -210,7 +266,24 @@ impl LoadSpec {
             LoadSpec::Users { .. } => LoadMode::Users,
             LoadSpec::Constant { .. } => LoadMode::Constant,
             LoadSpec::Poisson { .. } => LoadMode::Poisson,
+            LoadSpec::Bursts { .. } => LoadMode::Bursts,
+            LoadSpec::Stages { .. } => LoadMode::Stages,
         }
+    }
+
+    /// When each stage starts, and the end of the last (`stages` only).
+    #[must_use]
+    pub fn stage_starts(&self) -> Vec<Duration> {
+        let LoadSpec::Stages { stages, .. } = self else {
+            return Vec::new();
+        };
+        let mut at = Duration::ZERO;
+        let mut starts = vec![at];
+        for stage in stages {
+            at += stage.duration;
+            starts.push(at);
+        }
+        starts
     }
 }
 

@@ -4,7 +4,7 @@
 //! `stop` token fires and abort what is still in flight when `abort` fires.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::{Backoff, Outcome, Reason};
 use super::event::RaceEvent;
 use super::openai::{EngineClient, PieceKind};
-use super::schedule::ArrivalSchedule;
+use super::schedule::{ArrivalSchedule, users_plan};
 use super::trace::TraceSlots;
-use crate::config::LoadSpec;
+use crate::config::{LoadSpec, Stage};
 use crate::metrics::record::whole_micros;
 use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
@@ -33,6 +33,17 @@ fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
     let first_second = spawn_rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     users.min(first_second as u32)
+}
+
+/// Closed-loop stages: the most users the first second runs.
+fn first_second_users(stages: &[Stage]) -> u32 {
+    users_plan(stages)
+        .iter()
+        .take_while(|(at, _)| *at < Duration::from_secs(1))
+        .map(|(_, users)| *users)
+        .max()
+        .unwrap_or(0)
+        .min(MAX_PRECONNECTS)
 }
 
 /// What a load shape needs before the start signal.
@@ -55,6 +66,7 @@ impl OpeningLoad {
                 .max(1),
             // A warm-up keeps to the ramp's first second too: no burst.
             (None, &LoadSpec::Users { users, spawn_rate }) => preconnected_users(users, spawn_rate),
+            (None, LoadSpec::Stages { stages, .. }) => first_second_users(stages).max(1),
             (None, _) => 1,
         };
         OpeningLoad {
@@ -70,6 +82,10 @@ pub async fn drive(lane: Arc<Lane>, load: LoadSpec, seed: u64) {
     match (ArrivalSchedule::of(&load, seed), load) {
         (Some((schedule, max_in_flight)), _) => run_open_loop(lane, schedule, max_in_flight).await,
         (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
+        (None, LoadSpec::Stages { stages, .. }) => {
+            let preconnected = first_second_users(&stages);
+            run_user_stages(lane, users_plan(&stages), preconnected).await;
+        }
         (None, _) => {}
     }
 }
@@ -334,12 +350,63 @@ async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
             () = sleep_until(start_at) => {}
         }
         let preconnected = user < preconnected_users(users, spawn_rate);
-        tasks.spawn(user_loop(Arc::clone(&lane), user, preconnected));
+        tasks.spawn(user_loop(Arc::clone(&lane), user, preconnected, None));
     }
     while tasks.join_next().await.is_some() {}
 }
 
-async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
+/// A closed-loop user's place in a plan of user counts: it runs while its
+/// number is below the target, and says when it has stopped.
+struct Seat {
+    target: Arc<AtomicU32>,
+    running: Arc<AtomicBool>,
+}
+
+/// Closed-loop stages: users join and leave as `plan` says (`(from when,
+/// how many)`); one leaving finishes its request first.
+async fn run_user_stages(lane: Arc<Lane>, plan: Vec<(Duration, u32)>, preconnected: u32) {
+    lane.report_connections().await;
+    if !lane.wait_for_go().await {
+        return;
+    }
+    let target = Arc::new(AtomicU32::new(0));
+    let mut seats: Vec<Arc<AtomicBool>> = Vec::new();
+    let mut tasks = JoinSet::new();
+    for (at, users) in plan {
+        tokio::select! {
+            biased;
+            () = lane.stop.cancelled() => break,
+            () = sleep_until(lane.go + at) => {}
+        }
+        target.store(users, Ordering::Relaxed);
+        for user in 0..users {
+            if seats.len() <= user as usize {
+                seats.push(Arc::new(AtomicBool::new(false)));
+            }
+            let running = &seats[user as usize];
+            if !running.swap(true, Ordering::Relaxed) {
+                let seat = Seat {
+                    target: Arc::clone(&target),
+                    running: Arc::clone(running),
+                };
+                tasks.spawn(user_loop(
+                    Arc::clone(&lane),
+                    user,
+                    user < preconnected,
+                    Some(seat),
+                ));
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Option<Seat>) {
+    let seated = || {
+        seat.as_ref()
+            .is_none_or(|s| user_id < s.target.load(Ordering::Relaxed))
+    };
     if !preconnected {
         // A user of the ramp connects as it starts, outside any timing.
         tokio::select! {
@@ -351,7 +418,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
     }
     let mut user_request_num = 0;
     let mut backoff = Backoff::default();
-    while !lane.stop.is_cancelled() {
+    while !lane.stop.is_cancelled() && seated() {
         user_request_num += 1;
         let slot = RequestSlot {
             request_id: lane.next_request.fetch_add(1, Ordering::Relaxed),
@@ -376,6 +443,9 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool) {
             })
             .await;
         }
+    }
+    if let Some(seat) = seat {
+        seat.running.store(false, Ordering::Relaxed);
     }
 }
 

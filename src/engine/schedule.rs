@@ -1,42 +1,268 @@
 //! Open-loop arrival schedules: when request `k` is meant to be sent,
 //! relative to the start signal. Every engine gets the same schedule.
+//!
+//! A schedule is a rate over time (a [`RateProfile`]: constant, periodic
+//! bursts, or stages with ramps) and a way of spacing arrivals at that rate:
+//! evenly, or as a Poisson process. Both follow the expected number of
+//! arrivals by time `t`, Λ(t), the integral of the rate: the `k`-th even
+//! arrival is at Λ⁻¹(k), and a Poisson process is Λ⁻¹ of a unit-rate one
+//! (the time-rescaling theorem), so every shape gets both spacings exactly.
+//! Closed-loop stages are a plan of user counts over time ([`users_plan`]).
 
 use std::time::Duration;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::LoadSpec;
+use crate::config::{Arrivals, LoadSpec, Stage, StageLevel};
 
-/// An endless sequence of arrival offsets.
+/// A stretch of time in which the rate moves linearly from `from` to `to`.
+#[derive(Debug, Clone, PartialEq)]
+struct Piece {
+    /// Seconds since the start (of the period, for a periodic profile).
+    start: f64,
+    len: f64,
+    from: f64,
+    to: f64,
+}
+
+impl Piece {
+    /// Expected arrivals in the first `t` seconds of the piece.
+    fn area(&self, t: f64) -> f64 {
+        self.from * t + (self.to - self.from) * t * t / (2.0 * self.len)
+    }
+
+    /// The `t` at which `area(t) == x` (0 ≤ x ≤ area(len)).
+    fn solve(&self, x: f64) -> f64 {
+        // area(t) = a t² + b t: the root taken in a form that stays exact
+        // when a is (nearly) 0 or negative.
+        let a = (self.to - self.from) / (2.0 * self.len);
+        let b = self.from;
+        let root = (b * b + 4.0 * a * x).max(0.0).sqrt();
+        let t = if b + root > 0.0 {
+            2.0 * x / (b + root)
+        } else {
+            0.0
+        };
+        t.clamp(0.0, self.len)
+    }
+}
+
+/// Requests per second over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateProfile {
+    pieces: Vec<Piece>,
+    /// The pieces repeat with this period: its length (seconds) and its
+    /// expected arrivals (given, not summed, so that whole periods hold
+    /// exactly their share). `None`: the pieces are the whole profile, and
+    /// arrivals end with the last one (or never, when it is endless).
+    period: Option<(f64, f64)>,
+}
+
+impl RateProfile {
+    #[must_use]
+    pub fn constant(rate: f64) -> Self {
+        RateProfile {
+            pieces: vec![Piece {
+                start: 0.0,
+                len: f64::INFINITY,
+                from: rate,
+                to: rate,
+            }],
+            period: None,
+        }
+    }
+
+    /// An average `rate` in periods of `every`, of which the last `length`
+    /// run at `factor` times the rate of the rest.
+    #[must_use]
+    pub fn bursts(rate: f64, factor: f64, every: Duration, length: Duration) -> Self {
+        let (every, length) = (every.as_secs_f64(), length.as_secs_f64());
+        let quiet = rate / (1.0 + (factor - 1.0) * length / every);
+        let burst = quiet * factor;
+        RateProfile {
+            pieces: vec![
+                Piece {
+                    start: 0.0,
+                    len: every - length,
+                    from: quiet,
+                    to: quiet,
+                },
+                Piece {
+                    start: every - length,
+                    len: length,
+                    from: burst,
+                    to: burst,
+                },
+            ],
+            period: Some((every, rate * every)),
+        }
+    }
+
+    /// Stages of rates, each reached by a linear ramp from the one before
+    /// (the first from 0) over its `ramp`, then held to its end.
+    #[must_use]
+    pub fn stages(stages: &[Stage]) -> Self {
+        let mut pieces = Vec::new();
+        let mut start = 0.0;
+        let mut previous = 0.0;
+        for stage in stages {
+            let ramp = stage.ramp.as_secs_f64().min(stage.duration.as_secs_f64());
+            let hold = stage.duration.as_secs_f64() - ramp;
+            if ramp > 0.0 {
+                pieces.push(Piece {
+                    start,
+                    len: ramp,
+                    from: previous,
+                    to: stage.level,
+                });
+            }
+            if hold > 0.0 {
+                pieces.push(Piece {
+                    start: start + ramp,
+                    len: hold,
+                    from: stage.level,
+                    to: stage.level,
+                });
+            }
+            start += stage.duration.as_secs_f64();
+            previous = stage.level;
+        }
+        RateProfile {
+            pieces,
+            period: None,
+        }
+    }
+
+    /// The rate at `t` seconds.
+    #[must_use]
+    pub fn rate_at(&self, t: f64) -> f64 {
+        let t = match self.period {
+            Some((period, _)) => t.rem_euclid(period),
+            None => t,
+        };
+        self.pieces
+            .iter()
+            .find(|p| t >= p.start && t < p.start + p.len)
+            .map_or(0.0, |p| p.from + (p.to - p.from) * (t - p.start) / p.len)
+    }
+
+    /// Λ⁻¹(x): when the expected number of arrivals reaches `x`; `None`
+    /// after the end of a finite profile.
+    fn time_of(&self, x: f64) -> Option<f64> {
+        let (base, mut rest) = match self.period {
+            Some((period, per_period)) if per_period > 0.0 => {
+                let periods = (x / per_period).floor();
+                (periods * period, x - periods * per_period)
+            }
+            _ => (0.0, x),
+        };
+        for piece in &self.pieces {
+            if !piece.len.is_finite() {
+                return Some(base + piece.start + piece.solve(rest));
+            }
+            let area = piece.area(piece.len);
+            if rest < area {
+                return Some(base + piece.start + piece.solve(rest));
+            }
+            rest -= area;
+        }
+        // Rounding at the very end of a period: its last instant.
+        match self.period {
+            Some((period, per_period)) if per_period > 0.0 => Some(base + period),
+            _ => None,
+        }
+    }
+}
+
+/// An endless (or, for stages, finite) sequence of arrival offsets.
 #[derive(Debug, Clone)]
-pub enum ArrivalSchedule {
-    /// Request `k` at `k / rate`.
-    Constant { rate: f64, next: u64 },
-    /// Exponential gaps with mean `1 / rate` (a Poisson process), seeded.
-    Poisson {
-        rate: f64,
-        at: f64,
-        rng: Box<ChaCha8Rng>,
-    },
+pub struct ArrivalSchedule {
+    profile: RateProfile,
+    spacing: Spacing,
+    /// The unit-rate count of the next arrival.
+    next: f64,
+    /// Arrivals so far (even spacing counts them exactly).
+    sent: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Spacing {
+    Even,
+    Poisson(Box<ChaCha8Rng>),
 }
 
 impl ArrivalSchedule {
     /// The schedule of an open-loop load and its in-flight limit; `None`
-    /// for a closed loop. A new open-loop shape is a variant here.
+    /// for a closed loop. A new open-loop shape is an arm here and, if it
+    /// needs one, a constructor of [`RateProfile`].
     #[must_use]
     pub fn of(load: &LoadSpec, seed: u64) -> Option<(ArrivalSchedule, u32)> {
-        match *load {
-            LoadSpec::Users { .. } => None,
+        match load {
+            LoadSpec::Users { .. }
+            | LoadSpec::Stages {
+                of: StageLevel::Users,
+                ..
+            } => None,
             LoadSpec::Constant {
                 rate,
                 max_in_flight,
-            } => Some((ArrivalSchedule::constant(rate), max_in_flight)),
+            } => Some((ArrivalSchedule::constant(*rate), *max_in_flight)),
             LoadSpec::Poisson {
                 rate,
                 max_in_flight,
-            } => Some((ArrivalSchedule::poisson(rate, seed), max_in_flight)),
+            } => Some((ArrivalSchedule::poisson(*rate, seed), *max_in_flight)),
+            LoadSpec::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                arrivals,
+                max_in_flight,
+            } => Some((
+                ArrivalSchedule::new(
+                    RateProfile::bursts(*rate, *factor, *every, *length),
+                    *arrivals,
+                    seed,
+                ),
+                *max_in_flight,
+            )),
+            LoadSpec::Stages {
+                stages,
+                of:
+                    StageLevel::Rate {
+                        arrivals,
+                        max_in_flight,
+                    },
+            } => Some((
+                ArrivalSchedule::new(RateProfile::stages(stages), *arrivals, seed),
+                *max_in_flight,
+            )),
         }
+    }
+
+    #[must_use]
+    pub fn new(profile: RateProfile, arrivals: Arrivals, seed: u64) -> Self {
+        let spacing = match arrivals {
+            Arrivals::Constant => Spacing::Even,
+            Arrivals::Poisson => Spacing::Poisson(Box::new(ChaCha8Rng::seed_from_u64(seed))),
+        };
+        ArrivalSchedule {
+            profile,
+            spacing,
+            next: 0.0,
+            sent: 0,
+        }
+    }
+
+    #[must_use]
+    pub fn constant(rate: f64) -> Self {
+        ArrivalSchedule::new(RateProfile::constant(rate), Arrivals::Constant, 0)
+    }
+
+    #[must_use]
+    pub fn poisson(rate: f64, seed: u64) -> Self {
+        ArrivalSchedule::new(RateProfile::constant(rate), Arrivals::Poisson, seed)
     }
 
     /// How many arrivals fall in the first second (at most `cap`).
@@ -49,47 +275,85 @@ impl ArrivalSchedule {
             .count();
         u32::try_from(n).unwrap_or(cap)
     }
-
-    #[must_use]
-    pub fn constant(rate: f64) -> Self {
-        ArrivalSchedule::Constant { rate, next: 0 }
-    }
-
-    #[must_use]
-    pub fn poisson(rate: f64, seed: u64) -> Self {
-        ArrivalSchedule::Poisson {
-            rate,
-            at: 0.0,
-            rng: Box::new(ChaCha8Rng::seed_from_u64(seed)),
-        }
-    }
 }
 
 impl Iterator for ArrivalSchedule {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        match self {
-            ArrivalSchedule::Constant { rate, next } => {
-                #[allow(clippy::cast_precision_loss)]
-                let at = *next as f64 / *rate;
-                *next += 1;
-                Some(Duration::from_secs_f64(at))
-            }
-            ArrivalSchedule::Poisson { rate, at, rng } => {
-                let offset = *at;
+        let at = self.profile.time_of(self.next)?;
+        self.sent += 1;
+        match &mut self.spacing {
+            #[allow(clippy::cast_precision_loss)]
+            Spacing::Even => self.next = self.sent as f64,
+            Spacing::Poisson(rng) => {
                 // 1 - u is in (0, 1], so the logarithm is finite.
                 let u: f64 = rng.random();
-                *at += -(1.0 - u).ln() / *rate;
-                Some(Duration::from_secs_f64(offset))
+                self.next += -(1.0 - u).ln();
             }
         }
+        Some(Duration::from_secs_f64(at))
     }
+}
+
+/// Closed-loop stages: from when on how many users should run, as steps
+/// (the first at 0). A ramp moves one user at a time, evenly over it.
+#[must_use]
+pub fn users_plan(stages: &[Stage]) -> Vec<(Duration, u32)> {
+    let mut plan: Vec<(Duration, u32)> = Vec::new();
+    let mut start = Duration::ZERO;
+    let mut previous: u32 = 0;
+    let mut push = |at: Duration, users: u32| match plan.last_mut() {
+        Some(last) if last.0 == at => last.1 = users,
+        Some(last) if last.1 == users => {}
+        _ => plan.push((at, users)),
+    };
+    for stage in stages {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let level = stage.level.round().max(0.0) as u32;
+        let ramp = stage.ramp.min(stage.duration);
+        if ramp > Duration::ZERO && level != previous {
+            let steps = level.abs_diff(previous);
+            for i in 1..=steps {
+                let users = if level > previous {
+                    previous + i
+                } else {
+                    previous - i
+                };
+                // Each step at the middle of its share of the ramp, so an
+                // up-and-down ramp is symmetric.
+                let at = start + ramp.mul_f64((f64::from(i) - 0.5) / f64::from(steps));
+                push(at, users);
+            }
+        }
+        push(start + ramp, level);
+        start += stage.duration;
+        previous = level;
+    }
+    push(start, 0);
+    plan
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stage(duration_s: u64, level: f64, ramp_s: u64) -> Stage {
+        Stage {
+            duration: Duration::from_secs(duration_s),
+            level,
+            ramp: Duration::from_secs(ramp_s),
+        }
+    }
+
+    /// Arrivals per whole second of the first `seconds`.
+    fn per_second(schedule: ArrivalSchedule, seconds: usize) -> Vec<usize> {
+        let mut counts = vec![0; seconds];
+        for at in schedule.take_while(|at| at.as_secs_f64() < seconds as f64) {
+            counts[at.as_secs() as usize] += 1;
+        }
+        counts
+    }
 
     #[test]
     fn constant_rate_is_evenly_spaced() {
@@ -119,5 +383,100 @@ mod tests {
         let mean_gap = a[20_000].as_secs_f64() / 20_000.0;
         assert!((mean_gap - 0.1).abs() < 0.005, "mean gap {mean_gap}");
         assert!(a.windows(2).all(|w| w[1] >= w[0]));
+    }
+
+    #[test]
+    fn even_bursts_put_the_factor_in_the_last_seconds_of_each_period() {
+        // Average 2/s, ×5 for the last 2 s of every 10 s: quiet 2/1.8 ≈ 1.11/s,
+        // bursts 5.56/s; 20 arrivals a period.
+        let profile =
+            RateProfile::bursts(2.0, 5.0, Duration::from_secs(10), Duration::from_secs(2));
+        assert!((profile.rate_at(1.0) - 2.0 / 1.8).abs() < 1e-9);
+        assert!((profile.rate_at(9.0) - 10.0 / 1.8).abs() < 1e-9);
+        assert!((profile.rate_at(19.5) - 10.0 / 1.8).abs() < 1e-9);
+        let schedule = ArrivalSchedule::new(profile, Arrivals::Constant, 0);
+        let counts = per_second(schedule.clone(), 30);
+        for period in 0..3 {
+            let quiet: usize = counts[period * 10..period * 10 + 8].iter().sum();
+            let burst: usize = counts[period * 10 + 8..period * 10 + 10].iter().sum();
+            assert_eq!(quiet + burst, 20, "period {period}: {counts:?}");
+            assert!((8..=10).contains(&quiet), "{counts:?}");
+            assert!(
+                counts[period * 10 + 8] >= 5 && counts[period * 10 + 3] <= 2,
+                "{counts:?}"
+            );
+        }
+        assert_eq!(schedule.take_while(|at| at.as_secs() < 100).count(), 200);
+    }
+
+    #[test]
+    fn poisson_bursts_peak_in_the_bursts_and_keep_the_average() {
+        let profile =
+            RateProfile::bursts(2.0, 5.0, Duration::from_secs(10), Duration::from_secs(2));
+        let schedule = ArrivalSchedule::new(profile, Arrivals::Poisson, 7);
+        let counts = per_second(schedule.clone(), 2000);
+        let (mut quiet, mut burst) = (0, 0);
+        for (second, n) in counts.iter().enumerate() {
+            if second % 10 >= 8 {
+                burst += n;
+            } else {
+                quiet += n;
+            }
+        }
+        let quiet_rate = quiet as f64 / 1600.0;
+        let burst_rate = burst as f64 / 400.0;
+        assert!((quiet_rate - 2.0 / 1.8).abs() < 0.1, "{quiet_rate}");
+        assert!((burst_rate - 10.0 / 1.8).abs() < 0.3, "{burst_rate}");
+        let a: Vec<Duration> = schedule.clone().take(100).collect();
+        let b: Vec<Duration> = schedule.take(100).collect();
+        assert_eq!(a, b, "seeded");
+    }
+
+    #[test]
+    fn rate_stages_ramp_hold_and_end() {
+        // 10 s ramping 0 → 4/s then holding, then 10 s at 1/s.
+        let profile = RateProfile::stages(&[stage(20, 4.0, 10), stage(10, 1.0, 0)]);
+        assert!((profile.rate_at(5.0) - 2.0).abs() < 1e-9);
+        assert!((profile.rate_at(15.0) - 4.0).abs() < 1e-9);
+        assert!((profile.rate_at(25.0) - 1.0).abs() < 1e-9);
+        assert_eq!(profile.rate_at(31.0), 0.0);
+        let arrivals: Vec<Duration> =
+            ArrivalSchedule::new(profile, Arrivals::Constant, 0).collect();
+        // 20 in the ramp, 40 in the hold, 10 in the last stage; then none.
+        assert_eq!(arrivals.len(), 70);
+        let in_window = |from: u64, to: u64| {
+            arrivals
+                .iter()
+                .filter(|a| a.as_secs() >= from && a.as_secs() < to)
+                .count()
+        };
+        assert_eq!(in_window(0, 10), 20);
+        assert_eq!(in_window(10, 20), 40);
+        assert_eq!(in_window(20, 30), 10);
+        // The ramp is linear: a quarter of its arrivals in its first half.
+        assert_eq!(in_window(0, 5), 5);
+        assert!(arrivals.windows(2).all(|w| w[1] >= w[0]));
+    }
+
+    #[test]
+    fn users_stages_step_one_user_at_a_time_through_ramps() {
+        let plan = users_plan(&[stage(10, 4.0, 4), stage(10, 4.0, 0), stage(5, 2.0, 2)]);
+        let secs = |s: f64| Duration::from_secs_f64(s);
+        assert_eq!(
+            plan,
+            vec![
+                (secs(0.5), 1),
+                (secs(1.5), 2),
+                (secs(2.5), 3),
+                (secs(3.5), 4),
+                (secs(20.5), 3),
+                (secs(21.5), 2),
+                (secs(25.0), 0),
+            ]
+        );
+        assert_eq!(
+            users_plan(&[stage(5, 3.0, 0)]),
+            vec![(Duration::ZERO, 3), (secs(5.0), 0)]
+        );
     }
 }

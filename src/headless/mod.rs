@@ -32,6 +32,9 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
             s.elapsed.as_secs_f64()
         );
     }
+    if let Some(stage) = &s.stage {
+        let _ = writeln!(out, "[{:>7.1}s] {stage}", s.elapsed.as_secs_f64());
+    }
     for l in &s.lanes {
         let ttft = if l.ttft.count == 0 {
             "-".to_owned()

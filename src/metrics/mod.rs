@@ -13,6 +13,7 @@ pub mod slo;
 pub mod snapshot;
 pub mod stats;
 pub mod trace;
+pub mod windows;
 
 pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};

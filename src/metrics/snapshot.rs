@@ -11,6 +11,7 @@ use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
+use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
 use crate::config::{FinishSpec, LoadMode, WorkloadFacts};
 
@@ -131,6 +132,8 @@ pub struct LaneSnapshot {
     pub throughput_grade: Grade,
     /// The few most recent requests, for the inspector (newest first).
     pub traces: Vec<RequestTrace>,
+    /// Figures per stage of a `stages` load (in the final snapshot).
+    pub stages: Vec<WindowFigures>,
 }
 
 /// One distinct failure message and how often it came.
@@ -183,6 +186,10 @@ pub const TRACE_TEXT_CHARS: usize = 2000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RaceSnapshot {
     pub race_name: String,
+    /// The stage of a `stages` load running now.
+    pub stage: Option<StretchNow>,
+    /// What a `stages` load's levels count.
+    pub stage_unit: Option<LevelUnit>,
     pub phase: RacePhase,
     /// Time since the start signal (zero during the countdown).
     pub elapsed: Duration,

@@ -18,8 +18,9 @@ use super::snapshot::{
     RaceSnapshot,
 };
 use super::trace::TraceBook;
+use super::windows::{LevelUnit, Windows};
 use crate::config::color::EngineColor;
-use crate::config::{FinishSpec, LoadMode, RaceSpec, SloSpec, WorkloadFacts};
+use crate::config::{FinishSpec, LoadMode, LoadSpec, RaceSpec, SloSpec, StageLevel, WorkloadFacts};
 
 /// How many seconds of series a live snapshot carries.
 pub const LIVE_SERIES_SECONDS: u32 = 120;
@@ -55,6 +56,8 @@ pub struct EngineStats {
     connections: u64,
     error_samples: ErrorSamples,
     traces: TraceBook,
+    /// Figures per stage of a `stages` load.
+    stages: Windows,
     series: Series,
     last_end: Duration,
     state: LaneState,
@@ -94,6 +97,7 @@ impl EngineStats {
             connections: 0,
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
+            stages: Windows::default(),
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -109,8 +113,9 @@ impl EngineStats {
         self.late += 1;
     }
 
-    pub fn on_dropped_arrival(&mut self) {
+    pub fn on_dropped_arrival(&mut self, at: Duration) {
         self.dropped += 1;
+        self.stages.lost(at, 1);
     }
 
     pub fn on_unsent_arrivals(&mut self, count: u64) {
@@ -143,6 +148,7 @@ impl EngineStats {
     pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
         self.last_end = self.last_end.max(record.end_at);
         self.series.observe(record);
+        self.stages.observe(record);
         self.send_delay.record(record.send_delay());
         if let Some(err) = &record.error {
             self.failed += 1;
@@ -244,6 +250,7 @@ impl EngineStats {
         slo_spec: &SloSpec,
         now: Duration,
         series_from: u32,
+        full: bool,
     ) -> LaneSnapshot {
         let active = self.active(now);
         let (ttft, tpot, itl, e2e) = (
@@ -331,6 +338,12 @@ impl EngineStats {
             slo_pass,
             series,
             traces: self.traces.snapshot(),
+            // Figures per stage cost a summary each: in the final snapshot only.
+            stages: if full {
+                self.stages.figures(slo_spec)
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -375,13 +388,15 @@ pub struct RaceStats {
     pub engines: Vec<EngineStats>,
     pub workload: Option<WorkloadFacts>,
     pub client: ClientStats,
+    /// What a `stages` load's levels count.
+    stage_unit: Option<LevelUnit>,
     sequence: u64,
 }
 
 impl RaceStats {
     #[must_use]
     pub fn new(spec: &RaceSpec) -> Self {
-        RaceStats {
+        let mut stats = RaceStats {
             race_name: spec.name.clone(),
             finish: spec.finish.clone(),
             slo: spec.slo.clone(),
@@ -393,8 +408,23 @@ impl RaceStats {
                 .collect(),
             workload: spec.workload.clone(),
             client: ClientStats::default(),
+            stage_unit: match &spec.load {
+                LoadSpec::Stages { of, .. } => Some(match of {
+                    StageLevel::Users => LevelUnit::Users,
+                    StageLevel::Rate { .. } => LevelUnit::Rate,
+                }),
+                _ => None,
+            },
             sequence: 0,
+        };
+        let levels: Vec<f64> = match &spec.load {
+            LoadSpec::Stages { stages, .. } => stages.iter().map(|s| s.level).collect(),
+            _ => Vec::new(),
+        };
+        for engine in &mut stats.engines {
+            engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
         }
+        stats
     }
 
     pub fn observe(&mut self, record: &RequestRecord) {
@@ -421,7 +451,7 @@ impl RaceStats {
             }
             RaceEvent::DroppedArrival { engine } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
-                    e.on_dropped_arrival();
+                    e.on_dropped_arrival(at);
                 }
             }
             RaceEvent::Cancelled { engine, count } => {
@@ -502,7 +532,7 @@ impl RaceStats {
         let mut lanes: Vec<LaneSnapshot> = self
             .engines
             .iter()
-            .map(|e| e.snapshot(&self.finish, &self.slo, now, series_from))
+            .map(|e| e.snapshot(&self.finish, &self.slo, now, series_from, full))
             .collect();
         let best = lanes
             .iter()
@@ -515,8 +545,14 @@ impl RaceStats {
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;
         }
+        let stage = match (self.stage_unit, self.engines.first()) {
+            (Some(unit), Some(e)) if phase == RacePhase::Running => e.stages.current(now, unit),
+            _ => None,
+        };
         RaceSnapshot {
             race_name: self.race_name.clone(),
+            stage,
+            stage_unit: self.stage_unit,
             phase,
             elapsed: now,
             finish: self.finish.clone(),
@@ -550,7 +586,13 @@ pub(crate) mod tests {
             output_tokens: None,
             grace: Duration::from_secs(5),
         };
-        stats.snapshot(&finish, &SloSpec::default(), Duration::from_secs(1), 0)
+        stats.snapshot(
+            &finish,
+            &SloSpec::default(),
+            Duration::from_secs(1),
+            0,
+            false,
+        )
     }
 
     fn finish() -> FinishSpec {
@@ -582,7 +624,7 @@ pub(crate) mod tests {
         });
         e.observe(&bad, &slo);
         e.on_started();
-        let s = e.snapshot(&finish(), &slo, Duration::from_secs(2), 0);
+        let s = e.snapshot(&finish(), &slo, Duration::from_secs(2), 0, false);
         assert_eq!((s.requests_ok, s.requests_failed, s.in_flight), (4, 1, 1));
         assert_eq!(s.errors.get(&ErrorKind::Http5xx), Some(&1));
         assert_eq!(s.output_tokens, 44);

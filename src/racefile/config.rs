@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::color::parse_color;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
-    DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind,
-    FinishSpec, LoadSpec, Quirk, RaceSpec, SimSpec, SloSpec, SyntheticSpec, WarmupSpec,
-    WorkloadFacts,
+    Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
+    FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel,
+    SyntheticSpec, WarmupSpec, WorkloadFacts,
 };
 
 // `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
@@ -82,9 +82,44 @@ impl Default for StoredSynthetic {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum StoredLoad {
-    Users { users: u32, spawn_rate: f64 },
-    Constant { rate: f64, max_in_flight: u32 },
-    Poisson { rate: f64, max_in_flight: u32 },
+    Users {
+        users: u32,
+        spawn_rate: f64,
+    },
+    Constant {
+        rate: f64,
+        max_in_flight: u32,
+    },
+    Poisson {
+        rate: f64,
+        max_in_flight: u32,
+    },
+    Bursts {
+        rate: f64,
+        factor: f64,
+        every: Duration,
+        length: Duration,
+        poisson: bool,
+        max_in_flight: u32,
+    },
+    /// Each stage as (duration, level, ramp); `rate` is `None` for stages
+    /// of users, else (Poisson arrivals, max in flight).
+    Stages {
+        stages: Vec<(Duration, f64, Duration)>,
+        rate: Option<(bool, u32)>,
+    },
+}
+
+fn is_poisson(arrivals: Arrivals) -> bool {
+    arrivals == Arrivals::Poisson
+}
+
+fn arrivals(poisson: bool) -> Arrivals {
+    if poisson {
+        Arrivals::Poisson
+    } else {
+        Arrivals::Constant
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +244,34 @@ impl From<&RaceSpec> for StoredRace {
                     rate,
                     max_in_flight,
                 },
+                LoadSpec::Bursts {
+                    rate,
+                    factor,
+                    every,
+                    length,
+                    arrivals,
+                    max_in_flight,
+                } => StoredLoad::Bursts {
+                    rate,
+                    factor,
+                    every,
+                    length,
+                    poisson: is_poisson(arrivals),
+                    max_in_flight,
+                },
+                LoadSpec::Stages { ref stages, of } => StoredLoad::Stages {
+                    stages: stages
+                        .iter()
+                        .map(|s| (s.duration, s.level, s.ramp))
+                        .collect(),
+                    rate: match of {
+                        StageLevel::Users => None,
+                        StageLevel::Rate {
+                            arrivals,
+                            max_in_flight,
+                        } => Some((is_poisson(arrivals), max_in_flight)),
+                    },
+                },
             },
             finish: StoredFinish {
                 duration: spec.finish.duration,
@@ -331,6 +394,38 @@ impl StoredRace {
                     rate,
                     max_in_flight,
                 },
+                StoredLoad::Bursts {
+                    rate,
+                    factor,
+                    every,
+                    length,
+                    poisson,
+                    max_in_flight,
+                } => LoadSpec::Bursts {
+                    rate,
+                    factor,
+                    every,
+                    length,
+                    arrivals: arrivals(poisson),
+                    max_in_flight,
+                },
+                StoredLoad::Stages { stages, rate } => LoadSpec::Stages {
+                    stages: stages
+                        .into_iter()
+                        .map(|(duration, level, ramp)| Stage {
+                            duration,
+                            level,
+                            ramp,
+                        })
+                        .collect(),
+                    of: match rate {
+                        None => StageLevel::Users,
+                        Some((poisson, max_in_flight)) => StageLevel::Rate {
+                            arrivals: arrivals(poisson),
+                            max_in_flight,
+                        },
+                    },
+                },
             },
             finish: FinishSpec {
                 duration: self.finish.duration,
@@ -413,6 +508,22 @@ mod tests {
             }
         }
         assert!(seen >= 3);
+    }
+
+    #[test]
+    fn every_load_shape_round_trips() {
+        for load in [
+            "{mode: bursts, rate: 2, burst_factor: 3, arrivals: constant, max_in_flight: 7}",
+            "{mode: stages, stages: [{duration_s: 5, users: 2}, {duration_s: 5, users: 6, ramp_s: 2}]}",
+            "{mode: stages, stages: [{duration_s: 5, rate: 2}, {duration_s: 5, rate: 0}]}",
+        ] {
+            let spec = crate::config::validate::validate(
+                &format!("race:\n  name: t\n  load: {load}\n  engines:\n    - {{name: a, simulate: {{}}}}\n"),
+                std::path::Path::new("t.yaml"),
+            )
+            .unwrap();
+            assert_eq!(from_json(&to_json(&spec)).unwrap(), spec, "{load}");
+        }
     }
 
     /// The names old files hold for the leaf types stored as they are.

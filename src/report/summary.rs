@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::WorkloadFacts;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
+use crate::metrics::windows::{LevelUnit, WindowFigures};
 use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 
 /// Version of the summary format; bumped when a field changes meaning.
@@ -138,7 +139,52 @@ pub struct EngineSummary {
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
     pub slo: Vec<SloCheck>,
+    /// Figures per stage of a `stages` load, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageSummary>,
     pub series: Vec<SeriesPoint>,
+}
+
+/// One stage's figures: requests count in the stage they were due in.
+#[derive(Debug, Serialize)]
+pub struct StageSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub start_s: f64,
+    pub duration_s: f64,
+    pub requests_ok: u64,
+    pub requests_failed: u64,
+    pub lost_arrivals: u64,
+    pub rps: f64,
+    pub output_tokens_per_s: f64,
+    pub ttft_ms: Percentiles,
+    pub tpot_ms: Percentiles,
+    pub e2e_ms: Percentiles,
+    pub error_rate: f64,
+    pub slo_pass: bool,
+}
+
+impl StageSummary {
+    fn new(f: &WindowFigures, unit: Option<LevelUnit>) -> Self {
+        StageSummary {
+            users: (unit == Some(LevelUnit::Users)).then_some(f.level),
+            rate: (unit == Some(LevelUnit::Rate)).then_some(f.level),
+            start_s: round3(f.start.as_secs_f64()),
+            duration_s: round3(f.duration.as_secs_f64()),
+            requests_ok: f.requests_ok,
+            requests_failed: f.requests_failed,
+            lost_arrivals: f.lost_arrivals,
+            rps: round3(f.requests_per_s),
+            output_tokens_per_s: round3(f.output_tokens_per_s),
+            ttft_ms: (&f.ttft).into(),
+            tpot_ms: (&f.tpot).into(),
+            e2e_ms: (&f.e2e).into(),
+            error_rate: round3(f.error_rate),
+            slo_pass: f.slo_pass,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -161,7 +207,7 @@ fn round3(x: f64) -> f64 {
 }
 
 impl EngineSummary {
-    fn from_lane(l: &LaneSnapshot) -> Self {
+    fn from_lane(l: &LaneSnapshot, unit: Option<LevelUnit>) -> Self {
         EngineSummary {
             name: l.name.clone(),
             model: l.model.clone(),
@@ -212,6 +258,11 @@ impl EngineSummary {
                 .collect(),
             slo_pass: l.slo_pass,
             slo: l.slo_checks.clone(),
+            stages: l
+                .stages
+                .iter()
+                .map(|f| StageSummary::new(f, unit))
+                .collect(),
             series: l.series.clone(),
         }
     }
@@ -250,7 +301,7 @@ impl SummaryFile {
             engines: snapshot
                 .leaderboard
                 .iter()
-                .map(|&i| EngineSummary::from_lane(&snapshot.lanes[i]))
+                .map(|&i| EngineSummary::from_lane(&snapshot.lanes[i], snapshot.stage_unit))
                 .collect(),
         }
     }

@@ -179,6 +179,7 @@ fn lane(i: usize) -> LaneSnapshot {
         tpot_grade: grade(k + 1),
         throughput_grade: grade(k + 2),
         traces: Vec::new(),
+        stages: Vec::new(),
     }
 }
 
@@ -186,6 +187,8 @@ fn lane(i: usize) -> LaneSnapshot {
 /// (if any) has a bad TTFT grade.
 pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
     RaceSnapshot {
+        stage: None,
+        stage_unit: None,
         race_name: "Demo race".to_string(),
         phase: RacePhase::Running,
         elapsed: Duration::from_secs(42),

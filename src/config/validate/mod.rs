@@ -19,18 +19,19 @@ use serde_yaml::Value;
 use super::Problem;
 use super::color::{EngineColor, NamedColor, color_names, parse_color};
 use super::file::{
-    EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection, SimulateFile,
-    SloFile, SyntheticFile, WarmupFile,
+    ArrivalsFile, EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, RaceFile, RaceSection,
+    SimulateFile, SloFile, StageFile, SyntheticFile, WarmupFile,
 };
 use super::secrets::{looks_like_key, looks_secret};
 use super::spec::{
-    DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT, DatasetSpec,
-    EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec,
-    SimSpec, SloSpec, SyntheticSpec, WarmupSpec,
+    Arrivals, DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT,
+    DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk,
+    RaceSpec, SimSpec, SloSpec, Stage, StageLevel, SyntheticSpec, WarmupSpec,
 };
 
 mod engine;
 mod lenient;
+mod load;
 mod messages;
 mod numbers;
 mod race;
@@ -38,7 +39,7 @@ mod race;
 pub use self::engine::{normalize_url, sim_flags};
 pub use self::race::{dataset_arg, slug};
 #[allow(clippy::wildcard_imports)]
-use self::{engine::*, lenient::*, messages::*, numbers::*, race::*};
+use self::{engine::*, lenient::*, load::*, messages::*, numbers::*, race::*};
 
 /// The only race file format version.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -75,7 +75,14 @@ pub(super) fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> Rac
         Some(dir) => PathBuf::from(dir),
     };
     let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
-    let finish = finish_spec(duration, finish.unwrap_or_default(), p);
+    let finish = finish.unwrap_or_default();
+    let duration_key = match (duration, finish.duration_s) {
+        (Some(_), _) => Some("race.duration"),
+        (None, Some(_)) => Some("race.finish.duration_s"),
+        (None, None) => None,
+    };
+    let mut finish = finish_spec(duration, finish, p);
+    stages_finish(&load, duration_key, &mut finish, p);
     let slo = slo_spec(slo.unwrap_or_default(), p);
     let warmup = warmup.and_then(|w| warmup_spec(w, p));
     let mut engines = engine_specs(engines, seed, target_output_tokens, p);
@@ -329,82 +336,32 @@ pub(super) fn one_of<T>(
     }
 }
 
-pub(super) fn load_spec(
-    users: Option<i64>,
-    spawn_rate: Option<f64>,
-    load: LoadFile,
+/// Stages end the race: without a duration it is their total, and a
+/// duration beyond them is a mistake.
+fn stages_finish(
+    load: &LoadSpec,
+    duration_key: Option<&'static str>,
+    finish: &mut FinishSpec,
     p: &mut Problems,
-) -> LoadSpec {
-    let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
-    let spawn_rate = one_of(
-        p,
-        ("race.spawn_rate", spawn_rate),
-        ("race.load.spawn_rate", load.spawn_rate),
-    );
-    if p.seen("race.load.mode") {
-        // The mode is unknown, so which keys belong is too: check no more.
-        return LoadSpec::Users {
-            users: DEFAULT_USERS,
-            spawn_rate: 1.0,
-        };
-    }
-    let mode = load.mode.unwrap_or(LoadMode::Users);
-    match mode {
-        LoadMode::Users => {
-            for (key, set) in [
-                ("rate", load.rate.is_some()),
-                ("max_in_flight", load.max_in_flight.is_some()),
-            ] {
-                if set {
-                    p.add(
-                        format!("race.load.{key}"),
-                        "only used with mode constant or poisson; remove it or set mode",
-                    );
-                }
-            }
-            let users = users.map_or(DEFAULT_USERS, |(path, v)| {
-                whole_u32(p, path, v, 1, MAX_USERS)
-            });
-            let spawn_rate =
-                spawn_rate.map_or(f64::from(users), |(path, v)| positive(p, path, v, MAX_RATE));
-            LoadSpec::Users { users, spawn_rate }
+) {
+    let Some(&total) = load.stage_starts().last() else {
+        return;
+    };
+    match duration_key {
+        None => {
+            finish.duration = total;
+            finish.duration_is_finish_line =
+                finish.requests.is_none() && finish.output_tokens.is_none();
         }
-        LoadMode::Constant | LoadMode::Poisson => {
-            let misplaced = [
-                users.map(|(path, _)| path),
-                spawn_rate.map(|(path, _)| path),
-            ];
-            for path in misplaced.into_iter().flatten() {
-                p.add(
-                    path,
-                    "only used with mode users; remove it or set mode: users",
-                );
-            }
-            let rate = match load.rate {
-                Some(v) => positive(p, "race.load.rate", v, MAX_RATE),
-                None => {
-                    p.add(
-                        "race.load.rate",
-                        format!("required for mode {}, e.g. rate: 2.0", mode.name()),
-                    );
-                    1.0
-                }
-            };
-            let max_in_flight = load.max_in_flight.map_or(DEFAULT_MAX_IN_FLIGHT, |v| {
-                whole_u32(p, "race.load.max_in_flight", v, 1, MAX_USERS)
-            });
-            if mode == LoadMode::Constant {
-                LoadSpec::Constant {
-                    rate,
-                    max_in_flight,
-                }
-            } else {
-                LoadSpec::Poisson {
-                    rate,
-                    max_in_flight,
-                }
-            }
-        }
+        Some(path) if finish.duration > total && !p.seen(path) => p.add(
+            path,
+            format!(
+                "{} s is longer than the stages ({} s), after which no load is sent; remove it or add a stage",
+                fmt_num(finish.duration.as_secs_f64()),
+                fmt_num(total.as_secs_f64())
+            ),
+        ),
+        Some(_) => {}
     }
 }
 

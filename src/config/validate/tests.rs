@@ -362,7 +362,7 @@ fn conflicts_name_both_keys() {
     let m = one_problem(&sim_race("  load: {rate: 3}\n"));
     assert!(
         m.contains(
-            "race.load.rate: only used with mode constant or poisson; remove it or set mode"
+            "race.load.rate: only used with mode constant, poisson or bursts; remove it or set mode"
         ),
         "{m}"
     );
@@ -426,7 +426,7 @@ fn the_words_follow_the_types() {
     for (extra, expected) in [
         (
             "  load: {mode: 3}\n",
-            "race.load.mode: expected one of: users, constant, poisson, got '3'",
+            "race.load.mode: expected one of: users, constant, poisson, bursts, stages, got '3'",
         ),
         (
             "  seed: -1\n",
@@ -466,6 +466,71 @@ fn the_words_follow_the_types() {
     assert_eq!(
         one_problem(&engine("      simulate: {}\n      jitter: 0.2\n")),
         "race.engines[0].jitter: unknown key here; it belongs under 'simulate:' (race.engines[0].simulate.jitter)"
+    );
+}
+
+#[test]
+fn bursts_and_stages() {
+    let spec = ok(&sim_race(
+        "  load: {mode: bursts, rate: 2, burst_factor: 5, burst_every_s: 30, burst_length_s: 5}\n",
+    ));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Bursts {
+            rate: 2.0,
+            factor: 5.0,
+            every: Duration::from_secs(30),
+            length: Duration::from_secs(5),
+            arrivals: Arrivals::Poisson,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    );
+    assert_eq!(spec.finish.duration, DEFAULT_DURATION);
+    let spec = ok(&sim_race(
+        "  load:\n    mode: stages\n    arrivals: constant\n    max_in_flight: 9\n    stages:\n      - {duration_s: 30, rate: 2}\n      - {duration_s: 60, rate: 8, ramp_s: 20}\n",
+    ));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Stages {
+            stages: vec![
+                Stage {
+                    duration: Duration::from_secs(30),
+                    level: 2.0,
+                    ramp: Duration::ZERO
+                },
+                Stage {
+                    duration: Duration::from_secs(60),
+                    level: 8.0,
+                    ramp: Duration::from_secs(20)
+                },
+            ],
+            of: StageLevel::Rate {
+                arrivals: Arrivals::Constant,
+                max_in_flight: 9
+            },
+        }
+    );
+    // The stages are the race's length, unless another finish line comes first.
+    assert_eq!(spec.finish.duration, Duration::from_secs(90));
+    assert!(spec.finish.duration_is_finish_line);
+    let spec = ok(&sim_race(
+        "  duration: 45\n  load: {mode: stages, stages: [{duration_s: 60, users: 3}]}\n",
+    ));
+    assert_eq!(spec.finish.duration, Duration::from_secs(45));
+    let spec = ok(&sim_race(
+        "  finish: {requests: 100}\n  load: {mode: stages, stages: [{duration_s: 60, users: 3}]}\n",
+    ));
+    assert_eq!(spec.finish.duration, Duration::from_secs(60));
+    assert!(!spec.finish.duration_is_finish_line);
+    assert_eq!(
+        one_problem(&sim_race(
+            "  load: {mode: stages, stages: [{duration_s: 10, users: 0}]}\n"
+        )),
+        "race.load.stages: every stage has 0 users; give at least one stage some users"
+    );
+    assert_eq!(
+        one_problem(&sim_race("  users: 4\n  load: {mode: bursts, rate: 1}\n")),
+        "race.users: only used with mode users; remove it or set mode: users"
     );
 }
 

@@ -120,7 +120,7 @@ impl Widget for &Header<'_> {
             ));
         }
         let sep = || Span::styled(" │ ", t.dim);
-        let second = Line::from(vec![
+        let mut second = vec![
             Span::styled(" elapsed ", t.dim),
             Span::styled(clock(snap.elapsed), t.text),
             sep(),
@@ -131,8 +131,12 @@ impl Widget for &Header<'_> {
             sep(),
             Span::styled("requests ", t.dim),
             Span::styled(snap.total_requests().to_string(), t.text),
-        ]);
-        Paragraph::new(vec![Line::from(first), second]).render(area, buf);
+        ];
+        if let Some(stage) = &snap.stage {
+            second.push(sep());
+            second.push(Span::styled(stage.to_string(), t.text));
+        }
+        Paragraph::new(vec![Line::from(first), Line::from(second)]).render(area, buf);
     }
 }
 

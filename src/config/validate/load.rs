@@ -1,0 +1,335 @@
+//! The load section: closed-loop users, open-loop constant, Poisson and
+//! burst arrivals, and stages. Which keys belong depends on the mode, so a
+//! key of another mode is named as such.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Defaults of the burst keys.
+pub const DEFAULT_BURST_FACTOR: f64 = 5.0;
+pub const DEFAULT_BURST_EVERY_S: f64 = 30.0;
+pub const DEFAULT_BURST_LENGTH_S: f64 = 5.0;
+/// Most stages in one race.
+pub const MAX_STAGES: usize = 1000;
+
+/// The keys of `race.load` and the modes they belong to.
+const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
+    (
+        "rate",
+        &[LoadMode::Constant, LoadMode::Poisson, LoadMode::Bursts],
+    ),
+    (
+        "max_in_flight",
+        &[
+            LoadMode::Constant,
+            LoadMode::Poisson,
+            LoadMode::Bursts,
+            LoadMode::Stages,
+        ],
+    ),
+    ("burst_factor", &[LoadMode::Bursts]),
+    ("burst_every_s", &[LoadMode::Bursts]),
+    ("burst_length_s", &[LoadMode::Bursts]),
+    ("arrivals", &[LoadMode::Bursts, LoadMode::Stages]),
+    ("stages", &[LoadMode::Stages]),
+];
+
+fn modes_phrase(modes: &[LoadMode]) -> String {
+    let names: Vec<&str> = modes.iter().map(|m| m.name()).collect();
+    match names.as_slice() {
+        [one] => format!("mode {one}"),
+        [rest @ .., last] => format!("mode {} or {last}", rest.join(", ")),
+        [] => "no mode".to_owned(),
+    }
+}
+
+pub(super) fn load_spec(
+    users: Option<i64>,
+    spawn_rate: Option<f64>,
+    load: LoadFile,
+    p: &mut Problems,
+) -> LoadSpec {
+    let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
+    let spawn_rate = one_of(
+        p,
+        ("race.spawn_rate", spawn_rate),
+        ("race.load.spawn_rate", load.spawn_rate),
+    );
+    if p.seen("race.load.mode") {
+        // The mode is unknown, so which keys belong is too: check no more.
+        return LoadSpec::Users {
+            users: DEFAULT_USERS,
+            spawn_rate: 1.0,
+        };
+    }
+    let mode = load.mode.unwrap_or(LoadMode::Users);
+    let given = [
+        ("rate", load.rate.is_some()),
+        ("max_in_flight", load.max_in_flight.is_some()),
+        ("burst_factor", load.burst_factor.is_some()),
+        ("burst_every_s", load.burst_every_s.is_some()),
+        ("burst_length_s", load.burst_length_s.is_some()),
+        ("arrivals", load.arrivals.is_some()),
+        ("stages", load.stages.is_some()),
+    ];
+    for (key, set) in given {
+        let modes = MODE_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(&[][..], |(_, m)| *m);
+        if set && !modes.contains(&mode) {
+            let hint = if modes.len() == 1 {
+                format!("set mode: {}", modes[0].name())
+            } else {
+                "set mode".to_owned()
+            };
+            p.add(
+                format!("race.load.{key}"),
+                format!(
+                    "only used with {}; remove it or {hint}",
+                    modes_phrase(modes)
+                ),
+            );
+        }
+    }
+    if mode != LoadMode::Users {
+        for path in [
+            users.map(|(path, _)| path),
+            spawn_rate.map(|(path, _)| path),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let fix = if mode == LoadMode::Stages {
+                "give each stage its users"
+            } else {
+                "set mode: users"
+            };
+            p.add(
+                path,
+                format!("only used with mode users; remove it or {fix}"),
+            );
+        }
+    }
+    let max_in_flight = load.max_in_flight.map_or(DEFAULT_MAX_IN_FLIGHT, |v| {
+        whole_u32(p, "race.load.max_in_flight", v, 1, MAX_USERS)
+    });
+    let arrivals = match load.arrivals {
+        Some(ArrivalsFile::Constant) => Arrivals::Constant,
+        Some(ArrivalsFile::Poisson) | None => Arrivals::Poisson,
+    };
+    let rate = |p: &mut Problems| match load.rate {
+        Some(v) => positive(p, "race.load.rate", v, MAX_RATE),
+        None => {
+            p.add(
+                "race.load.rate",
+                format!("required for mode {}, e.g. rate: 2.0", mode.name()),
+            );
+            1.0
+        }
+    };
+    match mode {
+        LoadMode::Users => {
+            let users = users.map_or(DEFAULT_USERS, |(path, v)| {
+                whole_u32(p, path, v, 1, MAX_USERS)
+            });
+            let spawn_rate =
+                spawn_rate.map_or(f64::from(users), |(path, v)| positive(p, path, v, MAX_RATE));
+            LoadSpec::Users { users, spawn_rate }
+        }
+        LoadMode::Constant => LoadSpec::Constant {
+            rate: rate(p),
+            max_in_flight,
+        },
+        LoadMode::Poisson => LoadSpec::Poisson {
+            rate: rate(p),
+            max_in_flight,
+        },
+        LoadMode::Bursts => {
+            let rate = rate(p);
+            bursts(&load, rate, arrivals, max_in_flight, p)
+        }
+        LoadMode::Stages => stages(load.stages.unwrap_or_default(), arrivals, max_in_flight, p),
+    }
+}
+
+fn bursts(
+    load: &LoadFile,
+    rate: f64,
+    arrivals: Arrivals,
+    max_in_flight: u32,
+    p: &mut Problems,
+) -> LoadSpec {
+    let factor = load.burst_factor.map_or(DEFAULT_BURST_FACTOR, |v| {
+        if v.is_finite() && (1.0..=1000.0).contains(&v) {
+            v
+        } else {
+            p.add(
+                "race.load.burst_factor",
+                format!(
+                    "must be between 1 and 1000 (the burst's rate over the quiet rate), got '{}'",
+                    fmt_num(v)
+                ),
+            );
+            DEFAULT_BURST_FACTOR
+        }
+    });
+    let every = secs_opt(
+        p,
+        "race.load.burst_every_s",
+        load.burst_every_s,
+        false,
+        Duration::from_secs_f64(DEFAULT_BURST_EVERY_S),
+    );
+    let length = secs_opt(
+        p,
+        "race.load.burst_length_s",
+        load.burst_length_s,
+        false,
+        Duration::from_secs_f64(DEFAULT_BURST_LENGTH_S),
+    );
+    if !p.seen("race.load.burst_every_s") && !p.seen("race.load.burst_length_s") && length >= every
+    {
+        p.add(
+            "race.load.burst_length_s",
+            format!(
+                "{} s is not shorter than burst_every_s ({} s); a burst is part of each period",
+                fmt_num(length.as_secs_f64()),
+                fmt_num(every.as_secs_f64())
+            ),
+        );
+    }
+    LoadSpec::Bursts {
+        rate,
+        factor,
+        every,
+        length,
+        arrivals,
+        max_in_flight,
+    }
+}
+
+fn stages(
+    files: Vec<StageFile>,
+    arrivals: Arrivals,
+    max_in_flight: u32,
+    p: &mut Problems,
+) -> LoadSpec {
+    const PATH: &str = "race.load.stages";
+    if files.is_empty() {
+        p.add(
+            PATH,
+            "required for mode stages, e.g. stages: [{duration_s: 60, users: 10}, {duration_s: 60, users: 20, ramp_s: 10}]",
+        );
+    } else if files.len() > MAX_STAGES {
+        p.add(
+            PATH,
+            format!("{} stages; at most {MAX_STAGES}", files.len()),
+        );
+    }
+    // The first stage that says decides what the levels are.
+    let first = files
+        .iter()
+        .position(|s| s.users.is_some() || s.rate.is_some());
+    let of = match first.map(|i| files[i].users.is_some()) {
+        Some(false) => StageLevel::Rate {
+            arrivals,
+            max_in_flight,
+        },
+        _ => StageLevel::Users,
+    };
+    let (given, other) = match of {
+        StageLevel::Users => ("users", "rate"),
+        StageLevel::Rate { .. } => ("rate", "users"),
+    };
+    let mut stages = Vec::with_capacity(files.len());
+    for (i, f) in files.into_iter().enumerate().take(MAX_STAGES) {
+        let at = |key: &str| format!("{PATH}[{i}].{key}");
+        let duration = match f.duration_s {
+            Some(v) => seconds(p, &at("duration_s"), v, 1.0, false),
+            None => {
+                p.add(
+                    at("duration_s"),
+                    "required; how long the stage lasts, e.g. duration_s: 60",
+                );
+                Duration::from_secs(1)
+            }
+        };
+        let level = match (of, f.users, f.rate) {
+            (_, Some(_), Some(_)) => {
+                p.add(
+                    format!("{PATH}[{i}]"),
+                    "has both users and rate; a stage gives one of them",
+                );
+                1.0
+            }
+            (StageLevel::Users, Some(v), None) => {
+                f64::from(whole_u32(p, &at("users"), v, 0, MAX_USERS))
+            }
+            (StageLevel::Rate { .. }, None, Some(v)) => {
+                if v == 0.0 {
+                    0.0
+                } else {
+                    positive(p, &at("rate"), v, MAX_RATE)
+                }
+            }
+            (StageLevel::Users, None, Some(_)) | (StageLevel::Rate { .. }, Some(_), None) => {
+                p.add(
+                    format!("{PATH}[{i}]"),
+                    format!(
+                        "gives {other}, but {PATH}[{}] gives {given}; every stage gives the same one",
+                        first.unwrap_or(0)
+                    ),
+                );
+                1.0
+            }
+            (_, None, None) => {
+                let key = if matches!(of, StageLevel::Users) {
+                    "users"
+                } else {
+                    "rate"
+                };
+                p.add(
+                    format!("{PATH}[{i}]"),
+                    format!("needs users or rate, e.g. {key}: 10"),
+                );
+                1.0
+            }
+        };
+        let ramp = secs_opt(p, &at("ramp_s"), f.ramp_s, true, Duration::ZERO);
+        if ramp > duration {
+            p.add(
+                at("ramp_s"),
+                format!(
+                    "{} s is longer than the stage ({} s); the ramp is the start of the stage",
+                    fmt_num(ramp.as_secs_f64()),
+                    fmt_num(duration.as_secs_f64())
+                ),
+            );
+        }
+        stages.push(Stage {
+            duration,
+            level,
+            ramp,
+        });
+    }
+    if matches!(of, StageLevel::Users)
+        && stages.iter().all(|s| s.level == 0.0)
+        && !stages.is_empty()
+    {
+        p.add(
+            PATH,
+            "every stage has 0 users; give at least one stage some users",
+        );
+    }
+    if matches!(of, StageLevel::Rate { .. })
+        && stages.iter().all(|s| s.level == 0.0)
+        && !stages.is_empty()
+    {
+        p.add(
+            PATH,
+            "every stage has rate 0; give at least one stage a rate",
+        );
+    }
+    LoadSpec::Stages { stages, of }
+}

@@ -1,0 +1,158 @@
+//! Load shapes over real HTTP on 127.0.0.1 against the simulator: bursts
+//! show in the per-second arrivals, stages in the users running and in the
+//! per-stage figures of the final snapshot and summary.json.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{run, serve_sim, spec};
+use llm_locust::config::SimSpec;
+use llm_locust::metrics::windows::LevelUnit;
+
+fn fast_sim() -> SimSpec {
+    SimSpec {
+        ttft: Duration::from_millis(5),
+        tpot: Duration::from_millis(2),
+        jitter: 0.0,
+        prefill_per_token: Duration::ZERO,
+        output_tokens: Some(4),
+        ..SimSpec::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bursts_show_in_the_arrivals_per_second() {
+    let server = serve_sim(fast_sim()).await;
+    // 10 req/s on average, ×4 for the last second of every 2: quiet
+    // 10 / (1 + 3 × 1/2) = 4/s, bursts 16/s; even arrivals.
+    let spec = spec(&format!(
+        r"
+race:
+  name: bursts
+  countdown_s: 0
+  duration: 6
+  load: {{mode: bursts, rate: 10, burst_factor: 4, burst_every_s: 2, burst_length_s: 1, arrivals: constant}}
+  engines:
+    - {{name: sim, url: {}, model: sim}}
+",
+        server.base_url()
+    ));
+    let (outcome, records) = run(&spec, Duration::from_secs(30)).await;
+    let mut per_second = [0u32; 6];
+    for r in &records {
+        let s = r.scheduled_at.as_secs() as usize;
+        if s < 6 {
+            per_second[s] += 1;
+        }
+    }
+    assert_eq!(per_second, [4, 16, 4, 16, 4, 16], "{per_second:?}");
+    assert_eq!(outcome.snapshot.lanes[0].requests_failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_stages_change_the_users_and_give_figures_per_stage() {
+    let server = serve_sim(SimSpec {
+        // One user makes about 10 requests a second.
+        ttft: Duration::from_millis(50),
+        tpot: Duration::from_millis(10),
+        output_tokens: Some(6),
+        ..fast_sim()
+    })
+    .await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: stages
+  countdown_s: 0
+  load:
+    mode: stages
+    stages:
+      - {{duration_s: 2, users: 1}}
+      - {{duration_s: 2, users: 4}}
+      - {{duration_s: 2, users: 2, ramp_s: 1}}
+  engines:
+    - {{name: sim, url: {}, model: sim}}
+",
+        server.base_url()
+    ));
+    assert_eq!(
+        spec.finish.duration,
+        Duration::from_secs(6),
+        "stages set the length"
+    );
+    let (outcome, records) = run(&spec, Duration::from_secs(30)).await;
+    let users_in = |from: u64, to: u64| {
+        let mut users: Vec<u32> = records
+            .iter()
+            .filter(|r| {
+                r.scheduled_at >= Duration::from_secs(from)
+                    && r.scheduled_at < Duration::from_secs(to)
+            })
+            .map(|r| r.user_id)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        users
+    };
+    assert_eq!(users_in(0, 2), vec![0]);
+    assert_eq!(users_in(2, 4), vec![0, 1, 2, 3]);
+    // Ramping down from 4 to 2 in the first second of the last stage.
+    assert_eq!(users_in(5, 6), vec![0, 1]);
+    let snapshot = &outcome.snapshot;
+    assert_eq!(snapshot.stage_unit, Some(LevelUnit::Users));
+    let stages = &snapshot.lanes[0].stages;
+    assert_eq!(stages.len(), 3);
+    assert_eq!(
+        stages.iter().map(|s| s.level).collect::<Vec<_>>(),
+        vec![1.0, 4.0, 2.0]
+    );
+    let (one, four) = (stages[0].requests_per_s, stages[1].requests_per_s);
+    assert!(one > 5.0 && one < 12.0, "1 user: {one} req/s");
+    assert!(four > 3.0 * one, "4 users: {four} req/s against {one}");
+    let total: u64 = stages.iter().map(|s| s.requests_ok).sum();
+    assert_eq!(total, snapshot.lanes[0].requests_ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_stages_follow_their_rates_and_end_the_load() {
+    let server = serve_sim(fast_sim()).await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: rate stages
+  countdown_s: 0
+  load:
+    mode: stages
+    arrivals: constant
+    stages:
+      - {{duration_s: 2, rate: 5}}
+      - {{duration_s: 2, rate: 20, ramp_s: 1}}
+  engines:
+    - {{name: sim, url: {}, model: sim}}
+",
+        server.base_url()
+    ));
+    let (outcome, records) = run(&spec, Duration::from_secs(30)).await;
+    // 10 in the first stage; 10 in the ramp from 5 to 20, 20 in the hold.
+    let due = |from: f64, to: f64| {
+        records
+            .iter()
+            .filter(|r| {
+                let t = r.scheduled_at.as_secs_f64();
+                t >= from && t < to
+            })
+            .count()
+    };
+    assert_eq!(due(0.0, 2.0), 10);
+    assert_eq!(due(2.0, 3.0), 13);
+    assert_eq!(due(3.0, 4.0), 20);
+    assert_eq!(records.len(), 43, "no load after the last stage");
+    let stages = &outcome.snapshot.lanes[0].stages;
+    assert_eq!(
+        stages.iter().map(|s| s.requests_ok).collect::<Vec<_>>(),
+        vec![10, 33]
+    );
+    assert_eq!(outcome.snapshot.stage_unit, Some(LevelUnit::Rate));
+}
