@@ -65,6 +65,7 @@ fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
         seed: args.seed,
         countdown_s: args.countdown,
         output_dir: args.output_dir.as_ref().map(|d| d.display().to_string()),
+        simulate: args.simulate,
     };
     let mut spec =
         config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
