@@ -278,9 +278,14 @@ fn finish_race(
     let snapshot = &outcome.snapshot;
     println!();
     println!(
-        "🏁 {} — {:.1} s",
+        "🏁 {} — {:.1} s{}",
         snapshot.race_name,
-        snapshot.elapsed.as_secs_f64()
+        snapshot.elapsed.as_secs_f64(),
+        if snapshot.simulated {
+            " (simulated: every engine's server was a built-in simulator)"
+        } else {
+            ""
+        }
     );
     print!("{}", report::table::leaderboard_table(snapshot));
     if snapshot.client.saturated {

@@ -374,6 +374,8 @@ pub struct RaceStats {
     pub load_mode: LoadMode,
     pub engines: Vec<EngineStats>,
     pub workload: Option<WorkloadFacts>,
+    /// See `RaceSpec::simulated`.
+    pub simulated: bool,
     pub client: ClientStats,
     sequence: u64,
 }
@@ -392,6 +394,7 @@ impl RaceStats {
                 .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, e.color))
                 .collect(),
             workload: spec.workload.clone(),
+            simulated: spec.simulated,
             client: ClientStats::default(),
             sequence: 0,
         }
@@ -524,6 +527,7 @@ impl RaceStats {
             lanes,
             leaderboard,
             workload: self.workload.clone(),
+            simulated: self.simulated,
             client: self.client.health(),
             sequence: self.sequence,
         }
