@@ -146,6 +146,12 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     // Datasets and tokenizers load (and may download): on the TUI's loading
     // screen, or with progress bars on stderr.
     let mut load_options = workload::LoadOptions::from_env();
+    if spec.simulated {
+        // No server, so no download either: what is not cached is replaced.
+        for note in workload::simulate_offline(&mut spec, &load_options.hub) {
+            eprintln!("note: {note}");
+        }
+    }
     let prompts = match &tui {
         Some(options) => {
             let status = workload::LoadStatus::default();
