@@ -65,6 +65,7 @@ fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
         seed: args.seed,
         countdown_s: args.countdown,
         output_dir: args.output_dir.as_ref().map(|d| d.display().to_string()),
+        simulate: args.simulate,
     };
     let mut spec =
         config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
@@ -145,6 +146,12 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     // Datasets and tokenizers load (and may download): on the TUI's loading
     // screen, or with progress bars on stderr.
     let mut load_options = workload::LoadOptions::from_env();
+    if spec.simulated {
+        // No server, so no download either: what is not cached is replaced.
+        for note in workload::simulate_offline(&mut spec, &load_options.hub) {
+            eprintln!("note: {note}");
+        }
+    }
     let prompts = match &tui {
         Some(options) => {
             let status = workload::LoadStatus::default();
@@ -277,9 +284,14 @@ fn finish_race(
     let snapshot = &outcome.snapshot;
     println!();
     println!(
-        "🏁 {} — {:.1} s",
+        "🏁 {} — {:.1} s{}",
         snapshot.race_name,
-        snapshot.elapsed.as_secs_f64()
+        snapshot.elapsed.as_secs_f64(),
+        if snapshot.simulated {
+            " (simulated: every engine's server was a built-in simulator)"
+        } else {
+            ""
+        }
     );
     print!("{}", report::table::leaderboard_table(snapshot));
     if snapshot.client.saturated {

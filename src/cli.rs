@@ -114,6 +114,12 @@ pub struct RaceArgs {
     /// Write no files
     #[arg(long)]
     pub no_save: bool,
+    /// Race every engine against a built-in simulator instead of its
+    /// server (engines keep their names; no server, key or download needed:
+    /// uncached hub datasets become their shipped samples, uncached hub
+    /// tokenizers are dropped)
+    #[arg(long)]
+    pub simulate: bool,
     #[command(flatten)]
     pub tui: TuiArgs,
 }
@@ -284,6 +290,12 @@ mod tests {
         assert!(args.no_tui);
         assert_eq!(args.duration, Some(5.0));
         assert_eq!(args.users, Some(3));
+        assert!(!args.simulate);
+        let cli = Cli::try_parse_from(["llm-locust", "race", "r.yaml", "--simulate"]).unwrap();
+        let Command::Race(args) = cli.command else {
+            panic!("not race")
+        };
+        assert!(args.simulate);
     }
 
     /// The problem `llm-locust sim` reports for these flags.

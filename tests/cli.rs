@@ -120,6 +120,8 @@ fn headless_race_writes_summary_and_csvs_and_exits_0() {
     );
     let s = summary(&dir);
     assert_eq!(s["race"], "Quick CLI Race");
+    // Engines of the file's own `simulate:` are not a `--simulate` race.
+    assert_eq!(s["simulated"], false);
     let engines = s["engines"].as_array().unwrap();
     assert_eq!(engines.len(), 2);
     for e in engines {
@@ -366,6 +368,110 @@ fn bad_input_is_one_line_and_exit_2() {
         stderr.contains("LLM_LOCUST_TEST_UNSET_KEY") && stderr.contains("api_key_env"),
         "{stderr}"
     );
+}
+
+/// Real-looking engines: a closed port, a key variable that is not set, a
+/// public dataset and a hub tokenizer that are not cached.
+const REAL_RACE: &str = r"
+race:
+  name: Real Engines
+  countdown_s: 0
+  duration: 60
+  users: 2
+  spawn_rate: 100
+  dataset: sharegpt
+  target_input_tokens: 256
+  target_output_tokens: 6
+  engines:
+    - name: vllm
+      url: http://127.0.0.1:9
+      model: Qwen/Qwen3-0.6B
+      tokenizer: Qwen/Qwen3-0.6B
+      api_key_env: LLM_LOCUST_TEST_UNSET_KEY
+    - name: sglang
+      url: http://127.0.0.1:9/v1
+      model: Qwen/Qwen3-0.6B
+      tokenizer: Qwen/Qwen3-0.6B
+";
+
+#[test]
+fn simulate_races_every_engine_on_a_simulator_with_no_server_key_or_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(tmp.path(), REAL_RACE);
+    let out = tmp.path().join("out");
+    let cache = tmp.path().join("empty-hf-cache");
+    let output = bin()
+        .args(["race", race.to_str().unwrap(), "--simulate", "--no-tui"])
+        .args(["--duration", "2", "--output-dir", out.to_str().unwrap()])
+        .env_remove("LLM_LOCUST_TEST_UNSET_KEY")
+        // Nothing is cached, and nothing may be downloaded.
+        .env("HF_HUB_CACHE", &cache)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "race 'Real Engines', 2 engines (vllm, sglang), 2 users per engine (+100/s), finish \
+             at 2 s (simulated: every engine's server is a built-in simulator)"
+        ),
+        "{stderr}"
+    );
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(
+        notes,
+        [
+            format!(
+                "note: dataset 'sharegpt' is not in the Hugging Face cache ({}); --simulate uses \
+                 its shipped sample 'sharegpt-sample' instead, all of its prompts (too few to \
+                 select 256 +/- 50 tokens)",
+                cache.display()
+            ),
+            format!(
+                "note: tokenizer 'Qwen/Qwen3-0.6B' is not in the Hugging Face cache ({}); \
+                 --simulate races vllm, sglang without it (token counts from the simulator's \
+                 usage, prompt lengths estimated)",
+                cache.display()
+            ),
+        ],
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("🏁 Real Engines") && stdout.contains("(simulated: every engine's server"),
+        "{stdout}"
+    );
+    let s = summary(&race_dir(&out));
+    assert_eq!(s["simulated"], true);
+    assert_eq!(s["workload"]["dataset"], "sharegpt-sample");
+    assert_eq!(s["workload"]["tokenizers"], serde_json::json!([null, null]));
+    let engines = s["engines"].as_array().unwrap();
+    let mut names: Vec<&str> = engines
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["sglang", "vllm"]);
+    for e in engines {
+        assert!(e["requests_ok"].as_u64().unwrap() > 0, "{e}");
+        assert_eq!(e["requests_failed"], 0, "{e}");
+        assert_eq!(e["model"], "Qwen/Qwen3-0.6B");
+    }
+    // Nothing was downloaded into the cache.
+    assert!(!cache.exists() || std::fs::read_dir(&cache).unwrap().next().is_none());
+    // The race file remembers it: a report rebuilt from it says so too.
+    let rebuilt = tmp.path().join("rebuilt");
+    let file = race_dir(&out).join("race.llmrace");
+    let output = run(&[
+        "report",
+        file.to_str().unwrap(),
+        "--output-dir",
+        rebuilt.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(summary(&rebuilt)["simulated"], true);
 }
 
 #[test]

@@ -18,7 +18,7 @@ impl RaceSpec {
         if let Some(n) = self.finish.output_tokens {
             finish.push(format!("{n} output tokens"));
         }
-        format!(
+        let mut line = format!(
             "'{}', {} engine{} ({}), {}, finish at {}",
             self.name,
             names.len(),
@@ -26,7 +26,11 @@ impl RaceSpec {
             names.join(", "),
             self.load.describe(),
             finish.join(" or "),
-        )
+        );
+        if self.simulated {
+            line.push_str(" (simulated: every engine's server is a built-in simulator)");
+        }
+        line
     }
 }
 

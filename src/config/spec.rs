@@ -41,6 +41,10 @@ pub struct RaceSpec {
     /// Load sent before the start signal and not counted.
     pub warmup: Option<WarmupSpec>,
     pub engines: Vec<EngineSpec>,
+    /// `--simulate`: every engine's server was replaced by a built-in
+    /// simulator (the engines keep their names). False for a file whose
+    /// engines are `simulate:` of their own.
+    pub simulated: bool,
     /// What the prompts turned out to be; filled in once they are loaded
     /// (not from the race file), so that reports carry it.
     pub workload: Option<WorkloadFacts>,

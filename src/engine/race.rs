@@ -121,6 +121,10 @@ pub async fn start(
     let setup = async {
         for (index, engine) in spec.engines.iter().enumerate() {
             let api_key = match &engine.api_key_env {
+                // `--simulate`: no server needs the key, so a variable that
+                // is not set is no reason to stop (engines that were
+                // `simulate:` in the file still get it when it is set).
+                Some(var) if spec.simulated => std::env::var(var).ok(),
                 Some(var) => Some(std::env::var(var).map_err(|_| RaceError::MissingApiKey {
                     index,
                     engine: engine.name.clone(),

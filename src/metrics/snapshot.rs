@@ -200,6 +200,8 @@ pub struct RaceSnapshot {
     pub leaderboard: Vec<usize>,
     /// The prompts the race runs with (see `RaceSpec::workload`).
     pub workload: Option<WorkloadFacts>,
+    /// `--simulate`: every engine's server was a built-in simulator.
+    pub simulated: bool,
     /// Whether the load generator kept up (see docs/METRICS.md).
     pub client: ClientHealth,
     /// Publication counter; increases with every snapshot.

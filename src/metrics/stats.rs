@@ -387,6 +387,8 @@ pub struct RaceStats {
     pub load_mode: LoadMode,
     pub engines: Vec<EngineStats>,
     pub workload: Option<WorkloadFacts>,
+    /// See `RaceSpec::simulated`.
+    pub simulated: bool,
     pub client: ClientStats,
     /// What a `stages` load's levels count.
     stage_unit: Option<LevelUnit>,
@@ -407,6 +409,7 @@ impl RaceStats {
                 .map(|e| EngineStats::new(&e.name, &e.model, &e.emoji, e.color))
                 .collect(),
             workload: spec.workload.clone(),
+            simulated: spec.simulated,
             client: ClientStats::default(),
             stage_unit: match &spec.load {
                 LoadSpec::Stages { of, .. } => Some(match of {
@@ -560,6 +563,7 @@ impl RaceStats {
             lanes,
             leaderboard,
             workload: self.workload.clone(),
+            simulated: self.simulated,
             client: self.client.health(),
             sequence: self.sequence,
         }

@@ -43,6 +43,9 @@ struct StoredRace {
     #[serde(default)]
     warmup: Option<StoredWarmup>,
     engines: Vec<StoredEngine>,
+    /// `--simulate` (files written before it have no such key).
+    #[serde(default)]
+    simulated: bool,
     #[serde(default)]
     workload: Option<WorkloadFacts>,
 }
@@ -291,6 +294,7 @@ impl From<&RaceSpec> for StoredRace {
                 WarmupSpec::Duration(d) => StoredWarmup::Duration(d),
             }),
             engines: spec.engines.iter().map(StoredEngine::from).collect(),
+            simulated: spec.simulated,
             workload: spec.workload.clone(),
         }
     }
@@ -445,6 +449,7 @@ impl StoredRace {
                 StoredWarmup::Duration(d) => WarmupSpec::Duration(d),
             }),
             engines,
+            simulated: self.simulated,
             workload: self.workload,
         })
     }
@@ -524,6 +529,29 @@ mod tests {
             .unwrap();
             assert_eq!(from_json(&to_json(&spec)).unwrap(), spec, "{load}");
         }
+    }
+
+    #[test]
+    fn simulate_is_stored_and_files_from_before_it_load_as_not_simulated() {
+        let yaml =
+            "race:\n  name: t\n  engines:\n    - {name: a, url: 'http://127.0.0.1:9', model: m}\n";
+        let overrides = crate::config::validate::Overrides {
+            simulate: true,
+            ..Default::default()
+        };
+        let spec = crate::config::validate::validate_with(
+            yaml,
+            std::path::Path::new("t.yaml"),
+            &overrides,
+        )
+        .unwrap();
+        assert!(spec.simulated);
+        let json = to_json(&spec);
+        assert_eq!(from_json(&json).unwrap(), spec);
+        // A file written before `--simulate` existed has no such key.
+        let old = json.replace(r#""simulated":true,"#, "");
+        assert_ne!(old, json);
+        assert!(!from_json(&old).unwrap().simulated);
     }
 
     /// The names old files hold for the leaf types stored as they are.

@@ -22,6 +22,9 @@ pub struct SummaryFile {
     pub summary_version: u32,
     pub tool: String,
     pub race: String,
+    /// `--simulate`: every engine's server was a built-in simulator, so
+    /// the numbers are the simulator's, not the engines'.
+    pub simulated: bool,
     /// Wall-clock time of the start signal (RFC 3339).
     pub started_at: String,
     /// From the start signal to the end of the last request.
@@ -276,6 +279,7 @@ impl SummaryFile {
             summary_version: SUMMARY_VERSION,
             tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
             race: snapshot.race_name.clone(),
+            simulated: snapshot.simulated,
             started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             duration_s: round3(snapshot.elapsed.as_secs_f64()),
             load_mode: snapshot.load_mode.name().to_owned(),

@@ -282,6 +282,17 @@ mod tests {
     }
 
     #[test]
+    fn simulated_engines_are_said_in_the_header_next_to_the_phase() {
+        let mut snap = snapshot_fixture(3);
+        let real = render_to_string(&snap, &ui(3), &theme(), 100, 30);
+        assert!(!real.contains("SIMULATED"), "{real}");
+        snap.simulated = true;
+        let text = render_to_string(&snap, &ui(3), &theme(), 100, 30);
+        let header = text.lines().next().unwrap();
+        assert!(header.contains("RACING    SIMULATED"), "{text}");
+    }
+
+    #[test]
     fn inspector_open() {
         let mut snap = snapshot_fixture(3);
         snap.lanes[2].traces = vec![

@@ -204,6 +204,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
         lanes: (0..lanes).map(lane).collect(),
         leaderboard: (0..lanes).collect(),
         workload: None,
+        simulated: false,
         sequence: 420,
     }
 }

@@ -1,16 +1,19 @@
 //! Prompts for a race: where they come from (the built-in set, a shipped
 //! sample, a public dataset from the Hugging Face hub, synthetic text or a
 //! file), which of them fit the target input length, in what order engines
-//! receive them, and how many tokens they hold under each engine's tokenizer.
+//! receive them, and how many tokens they hold under each engine's tokenizer;
+//! and what a `--simulate` race uses instead of a download (`offline`).
 
 mod datasets;
 pub mod hub;
+mod offline;
 pub mod progress;
 mod prompts;
 pub mod synthetic;
 pub mod tokenizer;
 
 pub use datasets::{Format, PublicDataset, Records, read_file};
+pub use offline::simulate_offline;
 pub use progress::{LoadStatus, LoadView, Progress};
 pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
 

@@ -125,6 +125,16 @@ pub fn resolve(value: &str) -> Result<TokenizerSource, WorkloadError> {
     })
 }
 
+/// The file a hub tokenizer is: its model repository's `tokenizer.json`.
+#[must_use]
+pub fn hub_file(id: &str) -> HubFile {
+    HubFile {
+        kind: RepoKind::Model,
+        repo: id.to_owned(),
+        path: "tokenizer.json".to_owned(),
+    }
+}
+
 fn is_hub_id(value: &str) -> bool {
     let ok_part = |s: &str| {
         !s.is_empty()
@@ -160,13 +170,8 @@ pub async fn load_all(
         let path = match resolve(name)? {
             TokenizerSource::File(path) => path,
             TokenizerSource::Hub(id) => {
-                let file = HubFile {
-                    kind: RepoKind::Model,
-                    repo: id.clone(),
-                    path: "tokenizer.json".to_owned(),
-                };
                 hub.fetch(
-                    &file,
+                    &hub_file(&id),
                     &format!("tokenizer '{id}'"),
                     ", or give the engine a local path to a tokenizer.json",
                 )

@@ -7,10 +7,13 @@ use super::*;
 // ---------------------------------------------------------------------------
 // Engines
 
+/// `simulate_all` is `--simulate`: engines with a `url` are checked as
+/// usual, then raced against a simulator (see [`engine_spec`]).
 pub(super) fn engine_specs(
     engines: Option<Vec<Value>>,
     seed: u64,
     target_output_tokens: Option<u32>,
+    simulate_all: bool,
     p: &mut Problems,
 ) -> Vec<EngineSpec> {
     const PATH: &str = "race.engines";
@@ -47,7 +50,15 @@ pub(super) fn engine_specs(
         let Some(engine) = lenient::<EngineFile>(value, &prefix, p) else {
             continue;
         };
-        let spec = engine_spec(i, engine, &prefix, seed, target_output_tokens, p);
+        let spec = engine_spec(
+            i,
+            engine,
+            &prefix,
+            seed,
+            target_output_tokens,
+            simulate_all,
+            p,
+        );
         if !spec.name.is_empty() {
             let lower = spec.name.to_ascii_lowercase();
             if let Some((_, first)) = names.iter().find(|(n, _)| *n == lower) {
@@ -67,12 +78,20 @@ pub(super) fn engine_specs(
     specs
 }
 
+/// One engine. With `simulate_all` (`--simulate`), an engine with a `url`
+/// is validated exactly as without it (so the same files are valid and the
+/// messages name the same keys), then served by a simulator with the
+/// defaults `simulate: {}` gives: its URL only decides the endpoint kind,
+/// and its `api_key_env` is dropped (a simulator needs no key, so none is
+/// read or sent). Everything else it keeps. `simulate:` engines are
+/// unchanged.
 pub(super) fn engine_spec(
     index: usize,
     e: EngineFile,
     prefix: &str,
     race_seed: u64,
     target_output_tokens: Option<u32>,
+    simulate_all: bool,
     p: &mut Problems,
 ) -> EngineSpec {
     let at = |key: &str| join(prefix, key);
@@ -82,6 +101,9 @@ pub(super) fn engine_spec(
         EndpointFile::Completions => EndpointKind::Completions,
     });
     let simulated = e.simulate.is_some();
+    let replaced = simulate_all && !simulated && e.url.is_some();
+    // Each simulator its own seed, so the lanes differ in jitter.
+    let seed = race_seed.wrapping_add(index as u64);
     let (target, endpoint) = match (e.url, e.simulate) {
         (Some(_), Some(_)) => {
             p.add(
@@ -101,6 +123,15 @@ pub(super) fn engine_spec(
             (EngineTarget::Url(String::new()), EndpointKind::Chat)
         }
         (Some(url), None) => match normalize_url(&url, endpoint) {
+            Ok((_, kind)) if replaced => (
+                EngineTarget::Simulated(sim_spec(
+                    SimulateFile::default(),
+                    &at("simulate"),
+                    seed,
+                    p,
+                )),
+                kind,
+            ),
             Ok((full, kind)) => (EngineTarget::Url(full), kind),
             Err(UrlError::Url(message)) => {
                 p.add(at("url"), message);
@@ -111,13 +142,10 @@ pub(super) fn engine_spec(
                 (EngineTarget::Url(String::new()), EndpointKind::Chat)
             }
         },
-        (None, Some(sim)) => {
-            let seed = race_seed.wrapping_add(index as u64);
-            (
-                EngineTarget::Simulated(sim_spec(sim, &at("simulate"), seed, p)),
-                endpoint.unwrap_or(EndpointKind::Chat),
-            )
-        }
+        (None, Some(sim)) => (
+            EngineTarget::Simulated(sim_spec(sim, &at("simulate"), seed, p)),
+            endpoint.unwrap_or(EndpointKind::Chat),
+        ),
     };
     let model = match e.model.as_deref().map(str::trim) {
         Some("") => {
@@ -162,7 +190,8 @@ pub(super) fn engine_spec(
     };
     let api_key_env = e
         .api_key_env
-        .and_then(|v| api_key_env(&v, &at("api_key_env"), p));
+        .and_then(|v| api_key_env(&v, &at("api_key_env"), p))
+        .filter(|_| !replaced);
     let headers = e.headers.unwrap_or_default();
     for (key, value) in &headers {
         check_header(key, value, &at(&format!("headers.{key}")), p);

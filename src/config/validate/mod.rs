@@ -93,6 +93,9 @@ pub struct Overrides {
     pub countdown_s: Option<f64>,
     /// `--output-dir`.
     pub output_dir: Option<String>,
+    /// `--simulate`: every engine with a `url` is raced against a built-in
+    /// simulator instead, as `simulate: {}` would (see `engine_spec`).
+    pub simulate: bool,
 }
 
 impl Overrides {
@@ -248,7 +251,7 @@ fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Op
         return None;
     };
     let took = overrides.apply(&mut race, p);
-    let spec = race_spec(race, file, p);
+    let spec = race_spec(race, file, overrides.simulate, p);
     // A flag's value that is out of range is the flag's problem.
     for problem in &mut p.0 {
         if let Some((_, flag)) = took.iter().find(|(key, _)| problem.path == *key) {

@@ -7,7 +7,13 @@ use super::*;
 // ---------------------------------------------------------------------------
 // The race section
 
-pub(super) fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> RaceSpec {
+/// `simulate` is `--simulate` (see [`Overrides::simulate`]).
+pub(super) fn race_spec(
+    race: RaceSection,
+    file: &Path,
+    simulate: bool,
+    p: &mut Problems,
+) -> RaceSpec {
     let RaceSection {
         schema_version,
         name,
@@ -85,7 +91,7 @@ pub(super) fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> Rac
     stages_finish(&load, duration_key, &mut finish, p);
     let slo = slo_spec(slo.unwrap_or_default(), p);
     let warmup = warmup.and_then(|w| warmup_spec(w, p));
-    let mut engines = engine_specs(engines, seed, target_output_tokens, p);
+    let mut engines = engine_specs(engines, seed, target_output_tokens, simulate, p);
     resolve_tokenizer_paths(&mut engines, file);
 
     RaceSpec {
@@ -104,6 +110,7 @@ pub(super) fn race_spec(race: RaceSection, file: &Path, p: &mut Problems) -> Rac
         slo,
         warmup,
         engines,
+        simulated: simulate,
         workload: None,
     }
 }

@@ -714,3 +714,123 @@ fn hostile_inputs_never_panic() {
     deep.push_str(&"[".repeat(10_000));
     assert!(validate(&deep, Path::new("x.yaml")).is_err());
 }
+
+/// `yaml` validated with `--simulate`.
+fn simulated(yaml: &str) -> Result<RaceSpec, Vec<String>> {
+    let overrides = Overrides {
+        simulate: true,
+        ..Overrides::default()
+    };
+    validate_with(yaml, Path::new("races/t.yaml"), &overrides)
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect())
+}
+
+const REAL_ENGINES: &str = "race:
+  name: t
+  seed: 7
+  target_output_tokens: 64
+  engines:
+    - name: vllm
+      url: http://gpu-1.internal:8000
+      model: Qwen/Qwen3-0.6B
+      tokenizer: Qwen/Qwen3-0.6B
+      emoji: \"🚀\"
+      color: cyan
+      api_key_env: VLLM_KEY
+      headers: {X-Team: infra}
+      temperature: 0.3
+      ignore_eos: true
+    - name: tgi
+      url: http://gpu-2.internal/v1/completions
+      model: m2
+      max_tokens: 32
+    - name: own
+      simulate: {ttft_ms: 5, seed: 99, error_rate: 0.1}
+";
+
+#[test]
+fn simulate_replaces_every_url_engine_by_a_default_simulator_and_keeps_the_rest() {
+    let plain = ok(REAL_ENGINES);
+    let spec = simulated(REAL_ENGINES).unwrap();
+    assert!(spec.simulated && !plain.simulated);
+    let sim = |seed| {
+        EngineTarget::Simulated(SimSpec {
+            seed,
+            ..SimSpec::default()
+        })
+    };
+    // As `simulate: {}` gives: the defaults, seeded with the race's seed
+    // plus the engine's index, so the lanes differ in jitter.
+    assert_eq!(spec.engines[0].target, sim(7));
+    assert_eq!(spec.engines[1].target, sim(8));
+    for (real, simulated) in plain.engines.iter().zip(&spec.engines).take(2) {
+        // Everything but the target and the key is the file's.
+        let expected = EngineSpec {
+            target: simulated.target.clone(),
+            api_key_env: None,
+            ..real.clone()
+        };
+        assert_eq!(*simulated, expected);
+    }
+    assert_eq!(spec.engines[0].name, "vllm");
+    assert_eq!(
+        spec.engines[0].tokenizer.as_deref(),
+        Some("Qwen/Qwen3-0.6B")
+    );
+    assert_eq!(spec.engines[0].headers["X-Team"], "infra");
+    assert!(spec.engines[0].ignore_eos);
+    assert_eq!(spec.engines[0].max_tokens, Some(64));
+    // The endpoint kind still comes from the URL.
+    assert_eq!(spec.engines[1].endpoint, EndpointKind::Completions);
+    assert_eq!(spec.engines[1].max_tokens, Some(32));
+    // The key was only needed by the server.
+    assert_eq!(plain.engines[0].api_key_env.as_deref(), Some("VLLM_KEY"));
+    assert_eq!(spec.engines[0].api_key_env, None);
+    // An engine that already is simulated keeps its own settings.
+    assert_eq!(spec.engines[2], plain.engines[2]);
+    let EngineTarget::Simulated(own) = &spec.engines[2].target else {
+        panic!("not simulated")
+    };
+    assert_eq!((own.seed, own.error_rate), (99, 0.1));
+    // Only the engines change.
+    assert_eq!(
+        RaceSpec {
+            engines: plain.engines.clone(),
+            simulated: false,
+            ..spec.clone()
+        },
+        plain
+    );
+}
+
+#[test]
+fn simulate_seeds_each_engine_differently() {
+    let yaml = "race:\n  name: t\n  engines:\n    - {name: a, url: 'http://h:1', model: m}\n    - {name: b, url: 'http://h:1', model: m}\n    - {name: c, url: 'http://h:1', model: m}\n";
+    let spec = simulated(yaml).unwrap();
+    let seeds: Vec<u64> = spec
+        .engines
+        .iter()
+        .map(|e| match &e.target {
+            EngineTarget::Simulated(s) => s.seed,
+            EngineTarget::Url(url) => panic!("not simulated: {url}"),
+        })
+        .collect();
+    assert_eq!(seeds, [DEFAULT_SEED, DEFAULT_SEED + 1, DEFAULT_SEED + 2]);
+}
+
+#[test]
+fn simulate_checks_the_file_as_without_it() {
+    // The same files are valid, with the same messages at the same keys.
+    let bad =
+        engine("      url: localhost:8000\n      model: m\n      api_key_env: 'not a name'\n");
+    assert_eq!(simulated(&bad).unwrap_err(), problems(&bad));
+    assert_eq!(
+        simulated(&bad).unwrap_err(),
+        [
+            "race.engines[0].url: 'localhost:8000' has no scheme; write http://localhost:8000",
+            "race.engines[0].api_key_env: not an environment variable name (letters, digits and '_', not starting with a digit), e.g. api_key_env: OPENAI_API_KEY",
+        ]
+    );
+    let no_url = engine("      model: m\n");
+    assert_eq!(simulated(&no_url).unwrap_err(), problems(&no_url));
+}

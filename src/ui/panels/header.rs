@@ -1,5 +1,5 @@
-//! The race header: name, countdown or status, clock, finish line and
-//! request total.
+//! The race header: name, countdown or status, whether the engines are
+//! simulated (`--simulate`), clock, finish line and request total.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -94,6 +94,11 @@ impl Widget for &Header<'_> {
             Span::raw("   "),
         ];
         first.extend(self.status());
+        // `--simulate`: the numbers are the simulator's, not the engines'.
+        if snap.simulated {
+            first.push(Span::raw("   "));
+            first.push(Span::styled(" SIMULATED ", t.badge_warning));
+        }
         if let Some(playback) = &self.ui.replay {
             let symbol = if playback.playing { "▶" } else { "⏸" };
             first.push(Span::raw("   "));
