@@ -300,6 +300,11 @@ fn finish_race(
             snapshot.client.reason.as_deref().unwrap_or("")
         );
     }
+    let sweeps = report::table::sweep_answers(snapshot);
+    if !sweeps.is_empty() {
+        println!();
+        print!("{sweeps}");
+    }
     let errors = report::table::error_samples(snapshot);
     if !errors.is_empty() {
         println!();

@@ -156,3 +156,96 @@ race:
     );
     assert_eq!(outcome.snapshot.stage_unit, Some(LevelUnit::Rate));
 }
+
+/// A simulator that serves 8 requests at once, each in 20 + 19 × 5 = 115 ms
+/// (no jitter): up to 8 users nothing queues; from 9 on, a request waits for
+/// a slot and its TTFT grows by up to a whole request. Rates above 8 / 0.115
+/// = 69.6 req/s cannot be served.
+fn eight_slots() -> SimSpec {
+    SimSpec {
+        ttft: Duration::from_millis(20),
+        tpot: Duration::from_millis(5),
+        jitter: 0.0,
+        prefill_per_token: Duration::ZERO,
+        output_tokens: Some(20),
+        capacity: 8,
+        ..SimSpec::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_sweep_finds_the_knee_where_queueing_breaks_the_slo() {
+    let server = serve_sim(eight_slots()).await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: users sweep
+  countdown_s: 0
+  load: {{mode: sweep, start: 2, step: 2, max: 16, step_duration_s: 2, warmup_s: 0.3}}
+  slo: {{ttft_p99_ms: 80}}
+  engines:
+    - {{name: sim, url: {}, model: sim}}
+",
+        server.base_url()
+    ));
+    let (outcome, _) = run(&spec, Duration::from_secs(60)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    let sweep = lane.sweep.as_ref().expect("a sweep");
+    assert!(sweep.done, "{sweep:?}");
+    let levels: Vec<f64> = sweep.steps.iter().map(|s| s.figures.level).collect();
+    assert_eq!(
+        levels,
+        vec![2.0, 4.0, 6.0, 8.0, 10.0],
+        "stops at the first broken step"
+    );
+    let best = sweep.max_sustainable.as_ref().unwrap();
+    assert_eq!(best.level, 8.0);
+    let (broke, why) = sweep.broke_at.clone().unwrap();
+    assert_eq!(broke, 10.0);
+    assert!(why.starts_with("SLO ttft_p99_ms"), "{why}");
+    // Throughput grows with the users that fit.
+    let tput: Vec<f64> = sweep
+        .steps
+        .iter()
+        .map(|s| s.figures.requests_per_s)
+        .collect();
+    assert!(tput[3] > 3.0 * tput[0], "{tput:?}");
+    assert_eq!(lane.state, llm_locust::metrics::LaneState::Finished);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_sweep_refines_its_answer_closer_than_one_step() {
+    let server = serve_sim(eight_slots()).await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: rate sweep
+  countdown_s: 0
+  load: {{mode: sweep, of: rate, start: 20, step: 20, max: 120, step_duration_s: 2, warmup_s: 0.3, refine: 3, arrivals: constant}}
+  slo: {{ttft_p99_ms: 80}}
+  engines:
+    - {{name: sim, url: {}, model: sim}}
+",
+        server.base_url()
+    ));
+    let (outcome, _) = run(&spec, Duration::from_secs(90)).await;
+    let sweep = outcome.snapshot.lanes[0].sweep.clone().expect("a sweep");
+    let coarse: Vec<f64> = sweep
+        .steps
+        .iter()
+        .filter(|s| !s.refining)
+        .map(|s| s.figures.level)
+        .collect();
+    assert_eq!(coarse, vec![20.0, 40.0, 60.0, 80.0], "{sweep:?}");
+    assert_eq!(sweep.steps.iter().filter(|s| s.refining).count(), 3);
+    // The capacity is 69.6 req/s: the coarse steps say 60; bisection between
+    // 60 and 80 lands nearer (a step just over the capacity can still hold:
+    // its queue has only begun to grow when the step ends).
+    let best = sweep.max_sustainable.unwrap().level;
+    assert!(best > 60.0 && best < 80.0, "max sustainable {best}");
+    let capacity = 8.0 / 0.115;
+    assert!(
+        (capacity - best).abs() < (capacity - 60.0) / 2.0,
+        "{best} is not within half a step's error of {capacity}"
+    );
+}

@@ -18,14 +18,21 @@ impl RaceSpec {
         if let Some(n) = self.finish.output_tokens {
             finish.push(format!("{n} output tokens"));
         }
+        let end = if finish.is_empty() {
+            format!(
+                "each engine ends with its load (time limit {} s)",
+                self.finish.duration.as_secs_f64()
+            )
+        } else {
+            format!("finish at {}", finish.join(" or "))
+        };
         let mut line = format!(
-            "'{}', {} engine{} ({}), {}, finish at {}",
+            "'{}', {} engine{} ({}), {}, {end}",
             self.name,
             names.len(),
             if names.len() == 1 { "" } else { "s" },
             names.join(", "),
             self.load.describe(),
-            finish.join(" or "),
         );
         if self.simulated {
             line.push_str(" (simulated: every engine's server is a built-in simulator)");
@@ -99,6 +106,36 @@ impl LoadSpec {
                     ),
                 };
                 format!("{} stages: {}{tail}", stages.len(), steps.join(", then "))
+            }
+            LoadSpec::Sweep(sweep) => {
+                let (unit, tail) = match sweep.of {
+                    StageLevel::Users => ("users", String::new()),
+                    StageLevel::Rate {
+                        arrivals,
+                        max_in_flight,
+                    } => (
+                        "req/s",
+                        format!(
+                            ", {} arrivals, max {max_in_flight} in flight, {} refining steps",
+                            arrivals.name(),
+                            sweep.refine
+                        ),
+                    ),
+                };
+                let warmup = if sweep.warmup.is_zero() {
+                    String::new()
+                } else {
+                    format!(" (the first {} s not counted)", sweep.warmup.as_secs_f64())
+                };
+                format!(
+                    "sweep of {unit}: {} to {} in steps of {}, {} s each{warmup}, until a step breaks the SLO, errs over {} or gains under {} of throughput{tail}",
+                    sweep.start,
+                    sweep.max,
+                    sweep.step,
+                    sweep.step_duration.as_secs_f64(),
+                    sweep.max_error_rate,
+                    sweep.min_gain,
+                )
             }
         }
     }

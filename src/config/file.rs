@@ -61,6 +61,7 @@ pub enum LoadMode {
     Poisson,
     Bursts,
     Stages,
+    Sweep,
 }
 
 impl LoadMode {
@@ -71,6 +72,7 @@ impl LoadMode {
             LoadMode::Poisson => "poisson",
             LoadMode::Bursts => "bursts",
             LoadMode::Stages => "stages",
+            LoadMode::Sweep => "sweep",
         }
     }
 }
@@ -113,6 +115,33 @@ pub struct LoadFile {
     /// Stages: each `{duration_s, users}` or `{duration_s, rate}`, with an
     /// optional `ramp_s`.
     pub stages: Option<Vec<StageFile>>,
+    /// Sweep: what steps up, users (default) or rate.
+    pub of: Option<SweepOfFile>,
+    /// Sweep: the first step's users or rate...
+    pub start: Option<f64>,
+    /// ...what each step adds...
+    pub step: Option<f64>,
+    /// ...and the most it goes to.
+    pub max: Option<f64>,
+    /// Sweep: how long each step lasts.
+    pub step_duration_s: Option<f64>,
+    /// Sweep: the start of each step not counted in its figures.
+    pub warmup_s: Option<f64>,
+    /// Sweep: a step that gains less than this share of output throughput
+    /// over the last good one breaks (default 0.05).
+    pub min_gain: Option<f64>,
+    /// Sweep: a step whose error rate is above this breaks (default 0.05).
+    pub max_error_rate: Option<f64>,
+    /// Rate sweep: bisection steps between the last good and the first bad
+    /// rate (default 3).
+    pub refine: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepOfFile {
+    Users,
+    Rate,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

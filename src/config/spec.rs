@@ -219,6 +219,38 @@ pub enum LoadSpec {
     /// from the one before (the first from 0) and held to its end; the
     /// race ends with the last.
     Stages { stages: Vec<Stage>, of: StageLevel },
+    /// The stress test: the load steps up until a step breaks (see
+    /// [`SweepSpec`]).
+    Sweep(SweepSpec),
+}
+
+/// A sweep: steps of `start`, `start + step`, ... up to `max` users or
+/// requests per second, each for `step_duration` (its first `warmup` not
+/// counted), until a step breaks the race's SLO, errs more than
+/// `max_error_rate`, or gains less than `min_gain` of throughput. A rate
+/// sweep then bisects `refine` times between the last good and the first
+/// bad level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSpec {
+    pub of: StageLevel,
+    pub start: f64,
+    pub step: f64,
+    pub max: f64,
+    pub step_duration: Duration,
+    pub warmup: Duration,
+    pub min_gain: f64,
+    pub max_error_rate: f64,
+    pub refine: u32,
+}
+
+impl SweepSpec {
+    /// Coarse steps at most (before any refinement).
+    #[must_use]
+    pub fn coarse_steps(&self) -> u32 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let n = ((self.max - self.start) / self.step + 1e-9).floor() as u32 + 1;
+        n
+    }
 }
 
 /// How open-loop arrivals are spread at a given rate.
@@ -272,6 +304,7 @@ impl LoadSpec {
             LoadSpec::Poisson { .. } => LoadMode::Poisson,
             LoadSpec::Bursts { .. } => LoadMode::Bursts,
             LoadSpec::Stages { .. } => LoadMode::Stages,
+            LoadSpec::Sweep(_) => LoadMode::Sweep,
         }
     }
 

@@ -34,6 +34,56 @@ pub struct Aggregator {
     pub sinks: Vec<Box<dyn RecordSink>>,
     /// The client's own lag and CPU.
     pub probe: ClientProbe,
+    /// A sweep's steps, when the load is one.
+    pub sweep: Option<SweepControl>,
+}
+
+/// How often a sweep's clock is looked at (step ends, drained requests).
+const SWEEP_POLL: Duration = Duration::from_millis(20);
+
+/// Where one engine's sweep step stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StepClock {
+    /// Not started yet (before the start signal).
+    Idle,
+    /// The step's load runs until `ends`.
+    Running {
+        ends: Duration,
+    },
+    /// The step is over: no new requests; it is judged when its requests
+    /// have ended, or at `until`.
+    Draining {
+        until: Duration,
+    },
+    Done,
+}
+
+/// The sweep's clock: when each engine's step ends, and when it can be
+/// judged. The metrics judge and pick the next level; this only keeps the
+/// time and tells the drivers.
+pub struct SweepControl {
+    levels: Vec<watch::Sender<f64>>,
+    start: f64,
+    step_duration: Duration,
+    drain_limit: Duration,
+    clocks: Vec<StepClock>,
+}
+
+impl SweepControl {
+    #[must_use]
+    pub fn new(
+        spec: &crate::config::SweepSpec,
+        drain_limit: Duration,
+        levels: Vec<watch::Sender<f64>>,
+    ) -> Self {
+        SweepControl {
+            clocks: vec![StepClock::Idle; levels.len()],
+            levels,
+            start: spec.start,
+            step_duration: spec.step_duration,
+            drain_limit,
+        }
+    }
 }
 
 impl Aggregator {
@@ -52,6 +102,9 @@ impl Aggregator {
         sample.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut sampling = false;
         let mut deepest_queue = 0;
+        let mut sweep_poll = interval_at(self.go, SWEEP_POLL);
+        sweep_poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let sweeping = self.sweep.is_some();
         loop {
             // Not `biased`: under a flood of events the timers must still
             // get their turn (the deadline, the publish tick).
@@ -83,6 +136,7 @@ impl Aggregator {
                     let at = self.now();
                     self.publish(at, false);
                 }
+                _ = sweep_poll.tick(), if sweeping => self.step_sweep(),
                 _ = sample.tick() => {
                     let queue = u32::try_from(deepest_queue).unwrap_or(u32::MAX);
                     deepest_queue = 0;
@@ -101,6 +155,63 @@ impl Aggregator {
         let at = self.now();
         self.apply(at, RaceEvent::Ended);
         self.publish(at, true)
+    }
+
+    /// Moves each engine's sweep on: ends steps that ran their time, judges
+    /// drained ones and starts the next level.
+    fn step_sweep(&mut self) {
+        let Some(mut control) = self.sweep.take() else {
+            return;
+        };
+        let now = self.now();
+        for engine in 0..control.clocks.len() {
+            let running = self
+                .stats
+                .engines
+                .get(engine)
+                .is_some_and(|e| e.is_running());
+            if !running {
+                control.clocks[engine] = StepClock::Done;
+            }
+            match control.clocks[engine] {
+                StepClock::Idle => {
+                    self.apply(
+                        now,
+                        RaceEvent::SweepStep {
+                            engine,
+                            level: control.start,
+                        },
+                    );
+                    control.levels[engine].send_replace(control.start);
+                    control.clocks[engine] = StepClock::Running {
+                        ends: now + control.step_duration,
+                    };
+                }
+                StepClock::Running { ends } if now >= ends => {
+                    control.levels[engine].send_replace(0.0);
+                    control.clocks[engine] = StepClock::Draining {
+                        until: now + control.drain_limit,
+                    };
+                }
+                StepClock::Draining { until }
+                    if self.stats.in_flight(engine) == 0 || now >= until =>
+                {
+                    self.apply(now, RaceEvent::SweepJudged { engine });
+                    match self.stats.sweep_next(engine) {
+                        Some(level) if self.stats.engines[engine].is_running() => {
+                            self.apply(now, RaceEvent::SweepStep { engine, level });
+                            control.levels[engine].send_replace(level);
+                            control.clocks[engine] = StepClock::Running {
+                                ends: now + control.step_duration,
+                            };
+                        }
+                        _ => control.clocks[engine] = StepClock::Done,
+                    }
+                }
+                StepClock::Running { .. } | StepClock::Draining { .. } | StepClock::Done => {}
+            }
+        }
+        self.sweep = Some(control);
     }
 
     /// Time since the start signal, cut to whole microseconds (as the race

@@ -7,17 +7,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::{Backoff, Outcome, Reason};
 use super::event::RaceEvent;
+use super::levels::{run_rate_levels, run_user_levels};
 use super::openai::{EngineClient, PieceKind};
 use super::schedule::{ArrivalSchedule, users_plan};
 use super::trace::TraceSlots;
-use crate::config::{LoadSpec, Stage};
+use crate::config::{LoadSpec, Stage, StageLevel};
 use crate::metrics::record::whole_micros;
 use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
@@ -67,6 +68,13 @@ impl OpeningLoad {
             // A warm-up keeps to the ramp's first second too: no burst.
             (None, &LoadSpec::Users { users, spawn_rate }) => preconnected_users(users, spawn_rate),
             (None, LoadSpec::Stages { stages, .. }) => first_second_users(stages).max(1),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            (None, LoadSpec::Sweep(sweep)) => match sweep.of {
+                StageLevel::Users => (sweep.start as u32).clamp(1, MAX_PRECONNECTS),
+                StageLevel::Rate { max_in_flight, .. } => max_in_flight
+                    .min(ArrivalSchedule::constant(sweep.start).first_second(MAX_PRECONNECTS))
+                    .max(1),
+            },
             (None, _) => 1,
         };
         OpeningLoad {
@@ -78,7 +86,23 @@ impl OpeningLoad {
 
 /// Runs one engine's load until it is stopped: its users, or its arrival
 /// schedule.
-pub async fn drive(lane: Arc<Lane>, load: LoadSpec, seed: u64) {
+pub async fn drive(
+    lane: Arc<Lane>,
+    load: LoadSpec,
+    seed: u64,
+    level: Option<watch::Receiver<f64>>,
+) {
+    if let (LoadSpec::Sweep(sweep), Some(level)) = (&load, level) {
+        let opening = OpeningLoad::of(&load, seed).preconnects;
+        match sweep.of {
+            StageLevel::Users => run_user_levels(lane, level, opening).await,
+            StageLevel::Rate {
+                arrivals,
+                max_in_flight,
+            } => run_rate_levels(lane, level, arrivals, max_in_flight, seed).await,
+        }
+        return;
+    }
     match (ArrivalSchedule::of(&load, seed), load) {
         (Some((schedule, max_in_flight)), _) => run_open_loop(lane, schedule, max_in_flight).await,
         (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
@@ -136,7 +160,7 @@ impl Lane {
     }
 
     /// Tells the aggregator when the client has opened more connections.
-    async fn report_connections(&self) {
+    pub(super) async fn report_connections(&self) {
         let total = self.client.connections_opened();
         if self
             .reported_connections
@@ -158,7 +182,7 @@ impl Lane {
     }
 
     /// Waits for the start signal; false if stopped first.
-    async fn wait_for_go(&self) -> bool {
+    pub(super) async fn wait_for_go(&self) -> bool {
         tokio::select! {
             () = sleep_until(self.go) => true,
             () = self.stop.cancelled() => false,
@@ -362,44 +386,72 @@ struct Seat {
     running: Arc<AtomicBool>,
 }
 
+/// Closed-loop users that join and leave: user `i` runs while `i` is
+/// below the target; one leaving finishes its request first.
+pub(super) struct Seats {
+    target: Arc<AtomicU32>,
+    seats: Vec<Arc<AtomicBool>>,
+    preconnected: u32,
+    tasks: JoinSet<()>,
+}
+
+impl Seats {
+    pub(super) fn new(preconnected: u32) -> Self {
+        Seats {
+            target: Arc::new(AtomicU32::new(0)),
+            seats: Vec::new(),
+            preconnected,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// From now on, `users` users run.
+    pub(super) fn set(&mut self, lane: &Arc<Lane>, users: u32) {
+        self.target.store(users, Ordering::Relaxed);
+        for user in 0..users {
+            if self.seats.len() <= user as usize {
+                self.seats.push(Arc::new(AtomicBool::new(false)));
+            }
+            let running = &self.seats[user as usize];
+            if !running.swap(true, Ordering::Relaxed) {
+                let seat = Seat {
+                    target: Arc::clone(&self.target),
+                    running: Arc::clone(running),
+                };
+                self.tasks.spawn(user_loop(
+                    Arc::clone(lane),
+                    user,
+                    user < self.preconnected,
+                    Some(seat),
+                ));
+            }
+        }
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Waits for every user to leave.
+    pub(super) async fn finish(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
 /// Closed-loop stages: users join and leave as `plan` says (`(from when,
-/// how many)`); one leaving finishes its request first.
+/// how many)`).
 async fn run_user_stages(lane: Arc<Lane>, plan: Vec<(Duration, u32)>, preconnected: u32) {
     lane.report_connections().await;
     if !lane.wait_for_go().await {
         return;
     }
-    let target = Arc::new(AtomicU32::new(0));
-    let mut seats: Vec<Arc<AtomicBool>> = Vec::new();
-    let mut tasks = JoinSet::new();
+    let mut seats = Seats::new(preconnected);
     for (at, users) in plan {
         tokio::select! {
             biased;
             () = lane.stop.cancelled() => break,
             () = sleep_until(lane.go + at) => {}
         }
-        target.store(users, Ordering::Relaxed);
-        for user in 0..users {
-            if seats.len() <= user as usize {
-                seats.push(Arc::new(AtomicBool::new(false)));
-            }
-            let running = &seats[user as usize];
-            if !running.swap(true, Ordering::Relaxed) {
-                let seat = Seat {
-                    target: Arc::clone(&target),
-                    running: Arc::clone(running),
-                };
-                tasks.spawn(user_loop(
-                    Arc::clone(&lane),
-                    user,
-                    user < preconnected,
-                    Some(seat),
-                ));
-            }
-        }
-        while tasks.try_join_next().is_some() {}
+        seats.set(&lane, users);
     }
-    while tasks.join_next().await.is_some() {}
+    seats.finish().await;
 }
 
 async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Option<Seat>) {
@@ -458,9 +510,7 @@ async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight
     if !lane.wait_for_go().await {
         return;
     }
-    let slots = Arc::new(Semaphore::new(max_in_flight as usize));
-    let backlog = Arc::new(AtomicUsize::new(0));
-    let mut tasks = JoinSet::new();
+    let mut open = OpenLoop::new(max_in_flight);
     for (k, offset) in schedule.enumerate() {
         let scheduled = lane.go + offset;
         // Stop first: an arrival due after the stop was never offered.
@@ -469,20 +519,46 @@ async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight
             () = lane.stop.cancelled() => break,
             () = sleep_until(scheduled) => {}
         }
+        open.arrive(&lane, k as u64, scheduled).await;
+    }
+    open.finish().await;
+}
+
+/// An open loop's in-flight slots and the arrivals waiting for one.
+pub(super) struct OpenLoop {
+    slots: Arc<Semaphore>,
+    backlog: Arc<AtomicUsize>,
+    max_in_flight: u32,
+    tasks: JoinSet<()>,
+}
+
+impl OpenLoop {
+    pub(super) fn new(max_in_flight: u32) -> Self {
+        OpenLoop {
+            slots: Arc::new(Semaphore::new(max_in_flight as usize)),
+            backlog: Arc::new(AtomicUsize::new(0)),
+            max_in_flight,
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Arrival `k`, due at `scheduled` (now): sent at once if a slot is
+    /// free, else waiting (late) or, with the backlog full, dropped.
+    pub(super) async fn arrive(&mut self, lane: &Arc<Lane>, k: u64, scheduled: Instant) {
         let slot = RequestSlot {
-            request_id: k as u64,
+            request_id: k,
             user_id: 0,
             user_request_num: u32::try_from(k + 1).unwrap_or(u32::MAX),
             scheduled,
             waited_for_slot: false,
         };
-        let lane = Arc::clone(&lane);
-        if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
-            tasks.spawn(async move {
+        let lane = Arc::clone(lane);
+        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            self.tasks.spawn(async move {
                 run_guarded(&lane, slot).await;
                 drop(permit);
             });
-        } else if backlog.load(Ordering::Relaxed) >= max_in_flight as usize {
+        } else if self.backlog.load(Ordering::Relaxed) >= self.max_in_flight as usize {
             lane.emit(RaceEvent::DroppedArrival {
                 engine: lane.engine,
             })
@@ -492,9 +568,9 @@ async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight
                 engine: lane.engine,
             })
             .await;
-            backlog.fetch_add(1, Ordering::Relaxed);
-            let (slots, backlog) = (Arc::clone(&slots), Arc::clone(&backlog));
-            tasks.spawn(async move {
+            self.backlog.fetch_add(1, Ordering::Relaxed);
+            let (slots, backlog) = (Arc::clone(&self.slots), Arc::clone(&self.backlog));
+            self.tasks.spawn(async move {
                 // Stop first: a slot that frees as the engine stops must
                 // not send a request after the stop.
                 let permit = tokio::select! {
@@ -519,9 +595,13 @@ async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight
                 }
             });
         }
-        while tasks.try_join_next().is_some() {}
+        while self.tasks.try_join_next().is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
+
+    /// Waits for every request sent to end.
+    pub(super) async fn finish(mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 #[cfg(test)]

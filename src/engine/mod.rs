@@ -9,6 +9,7 @@ pub mod connections;
 pub mod drain;
 pub mod driver;
 pub mod event;
+mod levels;
 pub mod openai;
 pub mod probe;
 pub mod race;

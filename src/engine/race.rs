@@ -11,13 +11,13 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::aggregator::Aggregator;
+use super::aggregator::{Aggregator, SweepControl};
 use super::driver::{Lane, OpeningLoad, drive};
 use super::event::{RaceStart, RecordSink};
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
 use super::warmup::{WarmupResult, warm_up};
-use crate::config::{EngineTarget, RaceSpec};
+use crate::config::{EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
@@ -214,6 +214,8 @@ pub async fn start(
     let prompts = Arc::new(prompts);
     let mut engine_stop = Vec::new();
     let mut drivers = JoinSet::new();
+    // A sweep's level is set by the aggregator, one `watch` per engine.
+    let mut levels = Vec::new();
     for (index, client) in clients.into_iter().enumerate() {
         let stop_engine = stop.child_token();
         let abort_engine = abort.child_token();
@@ -241,7 +243,12 @@ pub async fn start(
             stop_engine,
             abort_engine,
         ));
-        drivers.spawn(drive(lane, spec.load.clone(), spec.seed));
+        let level = matches!(spec.load, LoadSpec::Sweep(_)).then(|| {
+            let (tx, rx) = watch::channel(0.0);
+            levels.push(tx);
+            rx
+        });
+        drivers.spawn(drive(lane, spec.load.clone(), spec.seed, level));
     }
     // The aggregator ends when the last sender is gone: drivers and their
     // request tasks hold the only ones left.
@@ -256,6 +263,10 @@ pub async fn start(
         race_stop: stop,
         sinks,
         probe: ClientProbe::start(),
+        sweep: match &spec.load {
+            LoadSpec::Sweep(sweep) => Some(SweepControl::new(sweep, spec.finish.grace, levels)),
+            _ => None,
+        },
     };
     let task = tokio::spawn(async move {
         let snapshot = aggregator.run().await;

@@ -199,7 +199,9 @@ impl ArrivalSchedule {
     #[must_use]
     pub fn of(load: &LoadSpec, seed: u64) -> Option<(ArrivalSchedule, u32)> {
         match load {
+            // A sweep's rate is set live, step by step (see `driver`).
             LoadSpec::Users { .. }
+            | LoadSpec::Sweep(_)
             | LoadSpec::Stages {
                 of: StageLevel::Users,
                 ..

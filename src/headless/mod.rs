@@ -55,6 +55,9 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         if l.late_arrivals > 0 {
             let _ = write!(trouble, "  late {}", l.late_arrivals);
         }
+        if let Some(sweep) = &l.sweep {
+            let _ = write!(trouble, "  {}", sweep.status());
+        }
         let _ = writeln!(
             out,
             "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",

@@ -43,6 +43,12 @@ pub enum RaceEvent {
     /// A step of a request that holds one of its engine's trace slots (for
     /// the inspector).
     Trace(TraceEvent),
+    /// A sweep step at `level` (users or requests per second) started for
+    /// this engine.
+    SweepStep { engine: usize, level: f64 },
+    /// The engine's running sweep step is over and its requests have ended:
+    /// judge it.
+    SweepJudged { engine: usize },
     /// The race's time limit passed: every engine still running ends.
     TimeLimit,
     /// The user stopped the race (Ctrl-C, `q`): every engine still running ends.

@@ -22,7 +22,15 @@ pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
     }
 }
 
-/// Lane indices in leaderboard order.
+/// A sweep's answer for ranking: the maximum sustainable load, then the
+/// output throughput there.
+fn sustained(lane: &LaneSnapshot) -> Option<(f64, f64)> {
+    let best = lane.sweep.as_ref()?.max_sustainable.as_ref()?;
+    Some((best.level, best.output_tokens_per_s))
+}
+
+/// Lane indices in leaderboard order. In a sweep, by maximum sustainable
+/// load (an engine that held no step last), then throughput there.
 #[must_use]
 pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
     let line_race = finish.requests.is_some() || finish.output_tokens.is_some();
@@ -40,7 +48,16 @@ pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
-        by_time
+        let by_sweep = match (sustained(la), sustained(lb)) {
+            (Some((a_level, a_tput)), Some((b_level, b_tput))) => {
+                b_level.total_cmp(&a_level).then(b_tput.total_cmp(&a_tput))
+            }
+            (Some(_), None) if lb.sweep.is_some() => Ordering::Less,
+            (None, Some(_)) if la.sweep.is_some() => Ordering::Greater,
+            _ => Ordering::Equal,
+        };
+        by_sweep
+            .then(by_time)
             .then_with(|| score(lb, finish).total_cmp(&score(la, finish)))
             .then_with(|| ttft_for_ranking(la).cmp(&ttft_for_ranking(lb)))
             .then_with(|| la.name.cmp(&lb.name))

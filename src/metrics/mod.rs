@@ -12,6 +12,7 @@ pub mod series;
 pub mod slo;
 pub mod snapshot;
 pub mod stats;
+pub mod sweep;
 pub mod trace;
 pub mod windows;
 

@@ -11,6 +11,7 @@ use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
+use super::sweep::SweepSnapshot;
 use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
 use crate::config::{FinishSpec, LoadMode, WorkloadFacts};
@@ -134,6 +135,8 @@ pub struct LaneSnapshot {
     pub traces: Vec<RequestTrace>,
     /// Figures per stage of a `stages` load (in the final snapshot).
     pub stages: Vec<WindowFigures>,
+    /// The stress test's steps and answer (`sweep` loads).
+    pub sweep: Option<SweepSnapshot>,
 }
 
 /// One distinct failure message and how often it came.

@@ -17,6 +17,7 @@ use super::snapshot::{
     ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState, RacePhase,
     RaceSnapshot,
 };
+use super::sweep::Sweep;
 use super::trace::TraceBook;
 use super::windows::{LevelUnit, Windows};
 use crate::config::color::EngineColor;
@@ -58,6 +59,10 @@ pub struct EngineStats {
     traces: TraceBook,
     /// Figures per stage of a `stages` load.
     stages: Windows,
+    /// The stress test's steps and verdicts (`sweep` loads).
+    sweep: Option<Sweep>,
+    /// The level the sweep's last judgement asked for next.
+    sweep_next: Option<f64>,
     series: Series,
     last_end: Duration,
     state: LaneState,
@@ -98,6 +103,8 @@ impl EngineStats {
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
             stages: Windows::default(),
+            sweep: None,
+            sweep_next: None,
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -116,6 +123,9 @@ impl EngineStats {
     pub fn on_dropped_arrival(&mut self, at: Duration) {
         self.dropped += 1;
         self.stages.lost(at, 1);
+        if let Some(sweep) = &mut self.sweep {
+            sweep.lost(at, 1);
+        }
     }
 
     pub fn on_unsent_arrivals(&mut self, count: u64) {
@@ -149,6 +159,9 @@ impl EngineStats {
         self.last_end = self.last_end.max(record.end_at);
         self.series.observe(record);
         self.stages.observe(record);
+        if let Some(sweep) = &mut self.sweep {
+            sweep.observe(record);
+        }
         self.send_delay.record(record.send_delay());
         if let Some(err) = &record.error {
             self.failed += 1;
@@ -338,6 +351,7 @@ impl EngineStats {
             slo_pass,
             series,
             traces: self.traces.snapshot(),
+            sweep: self.sweep.as_ref().map(Sweep::snapshot),
             // Figures per stage cost a summary each: in the final snapshot only.
             stages: if full {
                 self.stages.figures(slo_spec)
@@ -426,6 +440,9 @@ impl RaceStats {
         };
         for engine in &mut stats.engines {
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
+            if let LoadSpec::Sweep(sweep) = &spec.load {
+                engine.sweep = Some(Sweep::new(sweep.clone()));
+            }
         }
         stats
     }
@@ -482,6 +499,23 @@ impl RaceStats {
                     e.on_backed_off(*waited, *retry_after);
                 }
             }
+            RaceEvent::SweepStep { engine, level } => {
+                if let Some(sweep) = self.engines.get_mut(*engine).and_then(|e| e.sweep.as_mut()) {
+                    sweep.start_step(at, *level);
+                }
+            }
+            RaceEvent::SweepJudged { engine } => {
+                let slo = &self.slo;
+                if let Some(e) = self.engines.get_mut(*engine)
+                    && let Some(sweep) = &mut e.sweep
+                {
+                    e.sweep_next = sweep.judge(slo);
+                    if e.sweep_next.is_none() && e.is_running() {
+                        e.end(LaneState::Finished, at);
+                        return Some(*engine);
+                    }
+                }
+            }
             RaceEvent::Trace(trace) => {
                 if let Some(e) = self.engines.get_mut(trace.engine) {
                     e.traces.apply(trace);
@@ -512,6 +546,19 @@ impl RaceStats {
             RaceEvent::Stopped | RaceEvent::Ended => self.end_all(LaneState::Stopped, at),
         }
         None
+    }
+
+    /// The level the engine's sweep goes to next, after its last judgement
+    /// (`None`: it is over, or not sweeping).
+    #[must_use]
+    pub fn sweep_next(&self, engine: usize) -> Option<f64> {
+        self.engines.get(engine).and_then(|e| e.sweep_next)
+    }
+
+    /// Requests of an engine still in flight.
+    #[must_use]
+    pub fn in_flight(&self, engine: usize) -> u64 {
+        self.engines.get(engine).map_or(0, EngineStats::in_flight)
     }
 
     /// Ends every engine still running.

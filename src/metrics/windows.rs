@@ -58,13 +58,18 @@ impl std::fmt::Display for StretchNow {
     }
 }
 
-/// One engine's stretches, from their start times.
+/// A stretch: from `start` to `end`, at `level`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    start: Duration,
+    end: Duration,
+    level: f64,
+}
+
+/// One engine's stretches, in time order; they do not overlap.
 #[derive(Debug, Clone, Default)]
 pub struct Windows {
-    /// Each stretch's start, and the end of the last.
-    bounds: Vec<Duration>,
-    /// Each stretch's load level (users or requests per second).
-    levels: Vec<f64>,
+    spans: Vec<Span>,
     tallies: Vec<Tally>,
 }
 
@@ -96,19 +101,42 @@ impl Windows {
     /// stretch), at `levels`; none when fewer than two bounds.
     #[must_use]
     pub fn new(bounds: Vec<Duration>, levels: Vec<f64>) -> Self {
-        let stretches = bounds.len().saturating_sub(1).min(levels.len());
-        Windows {
-            bounds,
-            levels,
-            tallies: vec![Tally::default(); stretches],
+        let mut windows = Windows::default();
+        for (pair, level) in bounds.windows(2).zip(levels) {
+            windows.push(pair[0], pair[1], level);
         }
+        windows
+    }
+
+    /// Adds a stretch after the others (a sweep's next step).
+    pub fn push(&mut self, start: Duration, end: Duration, level: f64) {
+        self.spans.push(Span { start, end, level });
+        self.tallies.push(Tally::default());
+    }
+
+    /// How many stretches there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The level of stretch `i`.
+    #[must_use]
+    pub fn level_of(&self, i: usize) -> f64 {
+        self.spans[i].level
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
     }
 
     fn index(&self, at: Duration) -> Option<usize> {
-        if self.tallies.is_empty() || at >= self.bounds[self.tallies.len()] {
-            return None;
-        }
-        Some(self.bounds.partition_point(|b| *b <= at).saturating_sub(1))
+        let i = self
+            .spans
+            .partition_point(|s| s.start <= at)
+            .checked_sub(1)?;
+        (at < self.spans[i].end).then_some(i)
     }
 
     /// The stretch running at `at`.
@@ -116,8 +144,8 @@ impl Windows {
     pub fn current(&self, at: Duration, unit: LevelUnit) -> Option<StretchNow> {
         self.index(at).map(|index| StretchNow {
             index,
-            count: self.tallies.len(),
-            level: self.levels[index],
+            count: self.spans.len(),
+            level: self.spans[index].level,
             unit,
         })
     }
@@ -152,33 +180,36 @@ impl Windows {
     /// Every stretch's figures, judged against `slo`.
     #[must_use]
     pub fn figures(&self, slo: &SloSpec) -> Vec<WindowFigures> {
-        self.tallies
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let (start, end) = (self.bounds[i], self.bounds[i + 1]);
-                let duration = end.saturating_sub(start);
-                let (ttft, tpot, e2e) = (t.ttft.summary(), t.tpot.summary(), t.e2e.summary());
-                let failed = t.failed.saturating_add(t.lost);
-                let slo_checks = slo::evaluate(slo, &ttft, &tpot, &e2e, t.ok, failed);
-                WindowFigures {
-                    level: self.levels[i],
-                    start,
-                    duration,
-                    requests_ok: t.ok,
-                    requests_failed: t.failed,
-                    lost_arrivals: t.lost,
-                    requests_per_s: per_second(t.ok, duration),
-                    output_tokens_per_s: per_second(t.output_tokens, duration),
-                    ttft,
-                    tpot,
-                    e2e,
-                    error_rate: slo::error_rate(t.ok, failed),
-                    slo_pass: slo_checks.iter().all(|c| c.pass),
-                    slo_checks,
-                }
-            })
+        (0..self.spans.len())
+            .map(|i| self.figures_of(i, slo))
             .collect()
+    }
+
+    /// One stretch's figures, judged against `slo`.
+    #[must_use]
+    pub fn figures_of(&self, i: usize, slo: &SloSpec) -> WindowFigures {
+        let t = &self.tallies[i];
+        let Span { start, end, level } = self.spans[i];
+        let duration = end.saturating_sub(start);
+        let (ttft, tpot, e2e) = (t.ttft.summary(), t.tpot.summary(), t.e2e.summary());
+        let failed = t.failed.saturating_add(t.lost);
+        let slo_checks = slo::evaluate(slo, &ttft, &tpot, &e2e, t.ok, failed);
+        WindowFigures {
+            level,
+            start,
+            duration,
+            requests_ok: t.ok,
+            requests_failed: t.failed,
+            lost_arrivals: t.lost,
+            requests_per_s: per_second(t.ok, duration),
+            output_tokens_per_s: per_second(t.output_tokens, duration),
+            ttft,
+            tpot,
+            e2e,
+            error_rate: slo::error_rate(t.ok, failed),
+            slo_pass: slo_checks.iter().all(|c| c.pass),
+            slo_checks,
+        }
     }
 }
 

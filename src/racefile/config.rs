@@ -16,7 +16,7 @@ use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
     Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
     FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel,
-    SyntheticSpec, WarmupSpec, WorkloadFacts,
+    SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
 };
 
 // `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
@@ -111,6 +111,37 @@ enum StoredLoad {
         stages: Vec<(Duration, f64, Duration)>,
         rate: Option<(bool, u32)>,
     },
+    Sweep {
+        rate: Option<(bool, u32)>,
+        start: f64,
+        step: f64,
+        max: f64,
+        step_duration: Duration,
+        warmup: Duration,
+        min_gain: f64,
+        max_error_rate: f64,
+        refine: u32,
+    },
+}
+
+fn stored_level(of: StageLevel) -> Option<(bool, u32)> {
+    match of {
+        StageLevel::Users => None,
+        StageLevel::Rate {
+            arrivals,
+            max_in_flight,
+        } => Some((is_poisson(arrivals), max_in_flight)),
+    }
+}
+
+fn level_of(rate: Option<(bool, u32)>) -> StageLevel {
+    match rate {
+        None => StageLevel::Users,
+        Some((poisson, max_in_flight)) => StageLevel::Rate {
+            arrivals: arrivals(poisson),
+            max_in_flight,
+        },
+    }
 }
 
 fn is_poisson(arrivals: Arrivals) -> bool {
@@ -267,13 +298,18 @@ impl From<&RaceSpec> for StoredRace {
                         .iter()
                         .map(|s| (s.duration, s.level, s.ramp))
                         .collect(),
-                    rate: match of {
-                        StageLevel::Users => None,
-                        StageLevel::Rate {
-                            arrivals,
-                            max_in_flight,
-                        } => Some((is_poisson(arrivals), max_in_flight)),
-                    },
+                    rate: stored_level(of),
+                },
+                LoadSpec::Sweep(ref s) => StoredLoad::Sweep {
+                    rate: stored_level(s.of),
+                    start: s.start,
+                    step: s.step,
+                    max: s.max,
+                    step_duration: s.step_duration,
+                    warmup: s.warmup,
+                    min_gain: s.min_gain,
+                    max_error_rate: s.max_error_rate,
+                    refine: s.refine,
                 },
             },
             finish: StoredFinish {
@@ -422,14 +458,29 @@ impl StoredRace {
                             ramp,
                         })
                         .collect(),
-                    of: match rate {
-                        None => StageLevel::Users,
-                        Some((poisson, max_in_flight)) => StageLevel::Rate {
-                            arrivals: arrivals(poisson),
-                            max_in_flight,
-                        },
-                    },
+                    of: level_of(rate),
                 },
+                StoredLoad::Sweep {
+                    rate,
+                    start,
+                    step,
+                    max,
+                    step_duration,
+                    warmup,
+                    min_gain,
+                    max_error_rate,
+                    refine,
+                } => LoadSpec::Sweep(SweepSpec {
+                    of: level_of(rate),
+                    start,
+                    step,
+                    max,
+                    step_duration,
+                    warmup,
+                    min_gain,
+                    max_error_rate,
+                    refine,
+                }),
             },
             finish: FinishSpec {
                 duration: self.finish.duration,
@@ -521,6 +572,8 @@ mod tests {
             "{mode: bursts, rate: 2, burst_factor: 3, arrivals: constant, max_in_flight: 7}",
             "{mode: stages, stages: [{duration_s: 5, users: 2}, {duration_s: 5, users: 6, ramp_s: 2}]}",
             "{mode: stages, stages: [{duration_s: 5, rate: 2}, {duration_s: 5, rate: 0}]}",
+            "{mode: sweep, of: rate, start: 1, step: 2, max: 9, step_duration_s: 10, warmup_s: 2, refine: 2}",
+            "{mode: sweep, start: 2, step: 2, max: 8, step_duration_s: 5}",
         ] {
             let spec = crate::config::validate::validate(
                 &format!("race:\n  name: t\n  load: {load}\n  engines:\n    - {{name: a, simulate: {{}}}}\n"),

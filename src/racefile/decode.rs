@@ -29,6 +29,8 @@ pub enum DecodeError {
     PromptOutOfOrder(u32),
     #[error("a request's answer starts at a token time it does not have")]
     NoSuchChunk,
+    #[error("a sweep step's level is not a number of users or requests per second")]
+    BadLevel,
 }
 
 /// Most token times one request may hold (a million-token answer).
@@ -165,6 +167,18 @@ impl Decoder {
                 cpu_permille,
                 cores,
             }),
+            EventEntry::SweepStep { engine, level } => {
+                if !(level.is_finite() && level >= 0.0) {
+                    return Err(DecodeError::BadLevel);
+                }
+                RaceEvent::SweepStep {
+                    engine: self.engine(engine)?,
+                    level,
+                }
+            }
+            EventEntry::SweepJudged { engine } => RaceEvent::SweepJudged {
+                engine: self.engine(engine)?,
+            },
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,

@@ -142,6 +142,15 @@ pub enum EventEntry {
         request_id: u64,
         before_us: i64,
     },
+    /// Since version 3: a sweep step started.
+    SweepStep {
+        engine: u32,
+        level: f64,
+    },
+    /// Since version 3: a sweep step was judged.
+    SweepJudged {
+        engine: u32,
+    },
 }
 
 /// A finished request. Times are whole microseconds, relative to each other
@@ -265,6 +274,13 @@ impl Encoder {
                 queue_capacity: s.queue_capacity,
                 cpu_permille: s.cpu_permille,
                 cores: s.cores,
+            },
+            RaceEvent::SweepStep { engine, level } => EventEntry::SweepStep {
+                engine: index(*engine),
+                level: *level,
+            },
+            RaceEvent::SweepJudged { engine } => EventEntry::SweepJudged {
+                engine: index(*engine),
             },
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
             RaceEvent::Stopped => EventEntry::Stopped,

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::config::WorkloadFacts;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
+use crate::metrics::sweep::SweepSnapshot;
 use crate::metrics::windows::{LevelUnit, WindowFigures};
 use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 
@@ -145,6 +146,9 @@ pub struct EngineSummary {
     /// Figures per stage of a `stages` load, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSummary>,
+    /// The stress test's steps and answer (`sweep` loads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepSummary>,
     pub series: Vec<SeriesPoint>,
 }
 
@@ -169,11 +173,93 @@ pub struct StageSummary {
     pub slo_pass: bool,
 }
 
+/// A sweep's steps, in the order they ran, and its answer.
+#[derive(Debug, Serialize)]
+pub struct SweepSummary {
+    pub steps: Vec<SweepStepSummary>,
+    /// The highest level that held (absent when none did).
+    pub max_sustainable: Option<SweepPoint>,
+    /// The first level that broke, and why (absent when none did).
+    pub broke_at: Option<SweepBreak>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SweepStepSummary {
+    #[serde(flatten)]
+    pub figures: StageSummary,
+    /// A bisection step between the last good and the first bad level.
+    pub refining: bool,
+    pub held: bool,
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SweepPoint {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub rps: f64,
+    pub output_tokens_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SweepBreak {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    pub why: String,
+}
+
+impl SweepSummary {
+    fn new(s: &SweepSnapshot) -> Self {
+        let unit = Some(s.unit);
+        SweepSummary {
+            steps: s
+                .steps
+                .iter()
+                .map(|j| SweepStepSummary {
+                    figures: StageSummary::new(&j.figures, unit),
+                    refining: j.refining,
+                    held: j.verdict.held,
+                    why: j.verdict.why.clone(),
+                })
+                .collect(),
+            max_sustainable: s.max_sustainable.as_ref().map(|f| {
+                let (users, rate) = level_keys(s.unit, f.level);
+                SweepPoint {
+                    users,
+                    rate,
+                    rps: round3(f.requests_per_s),
+                    output_tokens_per_s: round3(f.output_tokens_per_s),
+                }
+            }),
+            broke_at: s.broke_at.as_ref().map(|(level, why)| {
+                let (users, rate) = level_keys(s.unit, *level);
+                SweepBreak {
+                    users,
+                    rate,
+                    why: why.clone(),
+                }
+            }),
+        }
+    }
+}
+
+fn level_keys(unit: LevelUnit, level: f64) -> (Option<f64>, Option<f64>) {
+    match unit {
+        LevelUnit::Users => (Some(level), None),
+        LevelUnit::Rate => (None, Some(level)),
+    }
+}
+
 impl StageSummary {
     fn new(f: &WindowFigures, unit: Option<LevelUnit>) -> Self {
+        let (users, rate) = unit.map_or((None, None), |u| level_keys(u, f.level));
         StageSummary {
-            users: (unit == Some(LevelUnit::Users)).then_some(f.level),
-            rate: (unit == Some(LevelUnit::Rate)).then_some(f.level),
+            users,
+            rate,
             start_s: round3(f.start.as_secs_f64()),
             duration_s: round3(f.duration.as_secs_f64()),
             requests_ok: f.requests_ok,
@@ -266,6 +352,7 @@ impl EngineSummary {
                 .iter()
                 .map(|f| StageSummary::new(f, unit))
                 .collect(),
+            sweep: l.sweep.as_ref().map(SweepSummary::new),
             series: l.series.clone(),
         }
     }

@@ -35,6 +35,29 @@ pub fn error_samples(s: &RaceSnapshot) -> String {
     out
 }
 
+/// A sweep's answer per engine, in leaderboard order: the maximum
+/// sustainable load and where it broke (empty when no engine swept).
+#[must_use]
+pub fn sweep_answers(s: &RaceSnapshot) -> String {
+    let mut out = String::new();
+    for &i in &s.leaderboard {
+        let l = &s.lanes[i];
+        if let Some(sweep) = &l.sweep {
+            let tput = sweep
+                .max_sustainable
+                .as_ref()
+                .map_or_else(String::new, |f| {
+                    format!(
+                        " ({:.2} req/s, {:.1} output tok/s)",
+                        f.requests_per_s, f.output_tokens_per_s
+                    )
+                });
+            let _ = writeln!(out, "{}: {}{tput}", l.name, sweep.status());
+        }
+    }
+    out
+}
+
 /// Distinct messages printed per engine.
 const SAMPLES_SHOWN: usize = 3;
 

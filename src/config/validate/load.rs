@@ -13,7 +13,7 @@ pub const DEFAULT_BURST_LENGTH_S: f64 = 5.0;
 pub const MAX_STAGES: usize = 1000;
 
 /// The keys of `race.load` and the modes they belong to.
-const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
+const MODE_KEYS: [(&str, &[LoadMode]); 16] = [
     (
         "rate",
         &[LoadMode::Constant, LoadMode::Poisson, LoadMode::Bursts],
@@ -25,13 +25,26 @@ const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
             LoadMode::Poisson,
             LoadMode::Bursts,
             LoadMode::Stages,
+            LoadMode::Sweep,
         ],
     ),
     ("burst_factor", &[LoadMode::Bursts]),
     ("burst_every_s", &[LoadMode::Bursts]),
     ("burst_length_s", &[LoadMode::Bursts]),
-    ("arrivals", &[LoadMode::Bursts, LoadMode::Stages]),
+    (
+        "arrivals",
+        &[LoadMode::Bursts, LoadMode::Stages, LoadMode::Sweep],
+    ),
     ("stages", &[LoadMode::Stages]),
+    ("of", &[LoadMode::Sweep]),
+    ("start", &[LoadMode::Sweep]),
+    ("step", &[LoadMode::Sweep]),
+    ("max", &[LoadMode::Sweep]),
+    ("step_duration_s", &[LoadMode::Sweep]),
+    ("warmup_s", &[LoadMode::Sweep]),
+    ("min_gain", &[LoadMode::Sweep]),
+    ("max_error_rate", &[LoadMode::Sweep]),
+    ("refine", &[LoadMode::Sweep]),
 ];
 
 fn modes_phrase(modes: &[LoadMode]) -> String {
@@ -71,6 +84,15 @@ pub(super) fn load_spec(
         ("burst_length_s", load.burst_length_s.is_some()),
         ("arrivals", load.arrivals.is_some()),
         ("stages", load.stages.is_some()),
+        ("of", load.of.is_some()),
+        ("start", load.start.is_some()),
+        ("step", load.step.is_some()),
+        ("max", load.max.is_some()),
+        ("step_duration_s", load.step_duration_s.is_some()),
+        ("warmup_s", load.warmup_s.is_some()),
+        ("min_gain", load.min_gain.is_some()),
+        ("max_error_rate", load.max_error_rate.is_some()),
+        ("refine", load.refine.is_some()),
     ];
     for (key, set) in given {
         let modes = MODE_KEYS
@@ -100,10 +122,10 @@ pub(super) fn load_spec(
         .into_iter()
         .flatten()
         {
-            let fix = if mode == LoadMode::Stages {
-                "give each stage its users"
-            } else {
-                "set mode: users"
+            let fix = match mode {
+                LoadMode::Stages => "give each stage its users",
+                LoadMode::Sweep => "set start, step and max",
+                _ => "set mode: users",
             };
             p.add(
                 path,
@@ -150,7 +172,139 @@ pub(super) fn load_spec(
             bursts(&load, rate, arrivals, max_in_flight, p)
         }
         LoadMode::Stages => stages(load.stages.unwrap_or_default(), arrivals, max_in_flight, p),
+        LoadMode::Sweep => LoadSpec::Sweep(sweep(&load, arrivals, max_in_flight, p)),
     }
+}
+
+/// Defaults of the sweep keys.
+pub const DEFAULT_MIN_GAIN: f64 = 0.05;
+pub const DEFAULT_SWEEP_ERROR_RATE: f64 = 0.05;
+pub const DEFAULT_REFINE: u32 = 3;
+/// Most steps a sweep may take.
+pub const MAX_SWEEP_STEPS: u32 = 1000;
+
+fn sweep(load: &LoadFile, arrivals: Arrivals, max_in_flight: u32, p: &mut Problems) -> SweepSpec {
+    const AT: &str = "race.load";
+    let of = match load.of {
+        Some(SweepOfFile::Rate) => StageLevel::Rate {
+            arrivals,
+            max_in_flight,
+        },
+        Some(SweepOfFile::Users) | None => StageLevel::Users,
+    };
+    let users = matches!(of, StageLevel::Users);
+    let example = if users {
+        "e.g. start: 10, step: 10, max: 200"
+    } else {
+        "e.g. start: 1, step: 1, max: 50"
+    };
+    let level = |p: &mut Problems, key: &str, v: Option<f64>| -> f64 {
+        let path = format!("{AT}.{key}");
+        let Some(v) = v else {
+            p.add(path, format!("required for mode sweep, {example}"));
+            return 1.0;
+        };
+        if users {
+            if v.fract() != 0.0 || !v.is_finite() {
+                p.add(
+                    &path,
+                    format!("users are a whole number, got '{}'", fmt_num(v)),
+                );
+                return 1.0;
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            f64::from(whole_u32(p, &path, v as i64, 1, MAX_USERS))
+        } else {
+            positive(p, &path, v, MAX_RATE)
+        }
+    };
+    let start = level(p, "start", load.start);
+    let step = level(p, "step", load.step);
+    let max = level(p, "max", load.max);
+    if max < start && !p.seen(&format!("{AT}.max")) && !p.seen(&format!("{AT}.start")) {
+        p.add(
+            format!("{AT}.max"),
+            format!(
+                "{} is below start ({}); the sweep steps up from start to max",
+                fmt_num(max),
+                fmt_num(start)
+            ),
+        );
+    }
+    let step_duration = match load.step_duration_s {
+        Some(v) => seconds(p, &format!("{AT}.step_duration_s"), v, 1.0, false),
+        None => {
+            p.add(
+                format!("{AT}.step_duration_s"),
+                "required for mode sweep: how long each step lasts, e.g. step_duration_s: 60",
+            );
+            Duration::from_secs(60)
+        }
+    };
+    let warmup = secs_opt(
+        p,
+        &format!("{AT}.warmup_s"),
+        load.warmup_s,
+        true,
+        Duration::ZERO,
+    );
+    if warmup >= step_duration && !p.seen(&format!("{AT}.warmup_s")) {
+        p.add(
+            format!("{AT}.warmup_s"),
+            format!(
+                "{} s leaves nothing of the {} s step to count; make it shorter than step_duration_s",
+                fmt_num(warmup.as_secs_f64()),
+                fmt_num(step_duration.as_secs_f64())
+            ),
+        );
+    }
+    let min_gain = load.min_gain.map_or(DEFAULT_MIN_GAIN, |v| {
+        within(p, &format!("{AT}.min_gain"), v, 0.0, 10.0)
+    });
+    let max_error_rate = load.max_error_rate.map_or(DEFAULT_SWEEP_ERROR_RATE, |v| {
+        within(p, &format!("{AT}.max_error_rate"), v, 0.0, 1.0)
+    });
+    let refine = match load.refine {
+        None => {
+            if users {
+                0
+            } else {
+                DEFAULT_REFINE
+            }
+        }
+        Some(_) if users => {
+            p.add(
+                format!("{AT}.refine"),
+                "only used with of: rate (a users sweep stops at the last good step); remove it or set of: rate",
+            );
+            0
+        }
+        Some(v) => whole_u32(p, &format!("{AT}.refine"), v, 0, 20),
+    };
+    let spec = SweepSpec {
+        of,
+        start,
+        step,
+        max,
+        step_duration,
+        warmup,
+        min_gain,
+        max_error_rate,
+        refine,
+    };
+    let checked = ["start", "step", "max"]
+        .iter()
+        .all(|k| !p.seen(&format!("{AT}.{k}")));
+    if checked && spec.coarse_steps() > MAX_SWEEP_STEPS {
+        p.add(
+            format!("{AT}.step"),
+            format!(
+                "{} steps from start to max; at most {MAX_SWEEP_STEPS}, make step larger",
+                spec.coarse_steps()
+            ),
+        );
+    }
+    spec
 }
 
 fn bursts(

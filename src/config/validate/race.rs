@@ -89,6 +89,13 @@ pub(super) fn race_spec(
     };
     let mut finish = finish_spec(duration, finish, p);
     stages_finish(&load, duration_key, &mut finish, p);
+    if let (LoadSpec::Sweep(sweep), None) = (&load, duration_key) {
+        // Engines end when their sweep does; the time limit is a safety net:
+        // every step and its judging, with room for the requests to end.
+        let steps = sweep.coarse_steps() + sweep.refine;
+        finish.duration = (sweep.step_duration + finish.grace + Duration::from_secs(1)) * steps;
+        finish.duration_is_finish_line = false;
+    }
     let slo = slo_spec(slo.unwrap_or_default(), p);
     let warmup = warmup.and_then(|w| warmup_spec(w, p));
     let mut engines = engine_specs(engines, seed, target_output_tokens, simulate, p);

@@ -426,7 +426,7 @@ fn the_words_follow_the_types() {
     for (extra, expected) in [
         (
             "  load: {mode: 3}\n",
-            "race.load.mode: expected one of: users, constant, poisson, bursts, stages, got '3'",
+            "race.load.mode: expected one of: users, constant, poisson, bursts, stages, sweep, got '3'",
         ),
         (
             "  seed: -1\n",
@@ -531,6 +531,36 @@ fn bursts_and_stages() {
     assert_eq!(
         one_problem(&sim_race("  users: 4\n  load: {mode: bursts, rate: 1}\n")),
         "race.users: only used with mode users; remove it or set mode: users"
+    );
+}
+
+#[test]
+fn sweeps() {
+    let spec = ok(&sim_race(
+        "  load: {mode: sweep, of: rate, start: 1, step: 1, max: 5, step_duration_s: 30, warmup_s: 5}\n",
+    ));
+    let LoadSpec::Sweep(sweep) = &spec.load else {
+        panic!("{:?}", spec.load)
+    };
+    assert_eq!(sweep.coarse_steps(), 5);
+    assert_eq!(sweep.refine, 3, "a rate sweep refines by default");
+    assert_eq!(sweep.min_gain, 0.05);
+    assert_eq!(sweep.max_error_rate, 0.05);
+    // Engines end with their sweep; the time limit has room for every step.
+    assert!(!spec.finish.duration_is_finish_line);
+    assert_eq!(spec.finish.duration, Duration::from_secs(8 * 36));
+    let spec = ok(&sim_race(
+        "  load: {mode: sweep, start: 10, step: 10, max: 40, step_duration_s: 60}\n",
+    ));
+    let LoadSpec::Sweep(sweep) = &spec.load else {
+        panic!("{:?}", spec.load)
+    };
+    assert_eq!((sweep.of, sweep.refine), (StageLevel::Users, 0));
+    assert_eq!(
+        one_problem(&sim_race(
+            "  load: {mode: sweep, start: 10, step: 10, max: 1e9, step_duration_s: 60}\n"
+        )),
+        "race.load.max: '1000000000' is too large; the most is 100000"
     );
 }
 

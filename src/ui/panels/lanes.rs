@@ -164,6 +164,9 @@ impl LanePanel<'_> {
                 t.text,
             ));
             spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
+            if let Some(sweep) = &l.sweep {
+                spans.push(Span::styled(format!("  {}", sweep.status()), t.text));
+            }
             // A reasoning model's answer starts after its first token.
             if l.ttfot.count > 0 && l.ttfot.p50 != l.ttft.p50 {
                 spans.push(Span::styled(
