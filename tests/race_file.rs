@@ -677,3 +677,43 @@ fn a_version_1_race_file_still_replays_to_its_own_numbers() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).contains("alpha"));
 }
+
+/// A sweep's steps, verdicts and answer come from the recorded events, so
+/// `report` rebuilds its summary byte for byte.
+#[test]
+fn a_sweeps_answer_is_rebuilt_from_its_race_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = race(
+        tmp.path(),
+        "race:
+  name: sweep file
+  countdown_s: 0
+  load: {mode: sweep, start: 2, step: 4, max: 14, step_duration_s: 1, warmup_s: 0.2}
+  slo: {ttft_p99_ms: 300}
+  engines:
+    - name: narrow
+      simulate: {ttft_ms: 20, tpot_ms: 5, capacity: 4, output_tokens: 10, jitter: 0}
+",
+    );
+    let regenerated = tmp.path().join("regenerated");
+    let output = run(&[
+        "report",
+        dir.join(racefile::FILE_NAME).to_str().unwrap(),
+        "--output-dir",
+        regenerated.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let live = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    let rebuilt = std::fs::read_to_string(regenerated.join("summary.json")).unwrap();
+    assert_eq!(live, rebuilt);
+    let summary: serde_json::Value = serde_json::from_str(&live).unwrap();
+    let sweep = &summary["engines"][0]["sweep"];
+    assert!(sweep["steps"].as_array().unwrap().len() >= 2, "{sweep}");
+    // Four slots: six users gain nothing over two... or queue; either way
+    // the sweep ends below its max with a reason.
+    assert!(sweep["broke_at"]["why"].is_string(), "{sweep}");
+    assert!(
+        sweep["max_sustainable"]["users"].as_f64().unwrap() < 14.0,
+        "{sweep}"
+    );
+}

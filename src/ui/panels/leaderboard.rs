@@ -22,6 +22,17 @@ impl Leaderboard<'_> {
             return String::new();
         };
         let f = &self.snap.finish;
+        // A sweep ranks by its answer so far: the most load that held.
+        if let Some(sweep) = &l.sweep {
+            let unit = match sweep.unit {
+                crate::metrics::windows::LevelUnit::Users => "users",
+                crate::metrics::windows::LevelUnit::Rate => "req/s",
+            };
+            return sweep
+                .max_sustainable
+                .as_ref()
+                .map_or_else(|| "max –".to_owned(), |b| format!("max {} {unit}", b.level));
+        }
         match (l.state, l.finished_at) {
             (LaneState::Finished, Some(at))
                 if f.requests.is_some() || f.output_tokens.is_some() =>
