@@ -4,20 +4,21 @@
 //! `stop` token fires and abort what is still in flight when `abort` fires.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::{Backoff, Outcome, Reason};
+use super::backoff::Outcome;
 use super::event::RaceEvent;
 use super::levels::{run_rate_levels, run_user_levels};
+use super::open_loop::run_open_loop;
 use super::openai::{EngineClient, PieceKind};
 use super::schedule::{ArrivalSchedule, users_plan};
 use super::trace::TraceSlots;
+use super::users::{run_user_stages, run_users};
 use crate::config::{LoadSpec, Stage, StageLevel};
 use crate::metrics::record::whole_micros;
 use crate::metrics::trace::{TraceEvent, TraceStep};
@@ -30,7 +31,7 @@ pub const MAX_PRECONNECTS: u32 = 256;
 /// Closed loop: the users that start in the race's first second connect
 /// before the start signal; later users of the ramp connect as they start.
 #[must_use]
-fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
+pub(super) fn preconnected_users(users: u32, spawn_rate: f64) -> u32 {
     let first_second = spawn_rate.ceil().clamp(1.0, f64::from(MAX_PRECONNECTS));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     users.min(first_second as u32)
@@ -129,7 +130,7 @@ pub struct Lane {
     pub abort: CancellationToken,
     /// Which requests the inspector follows.
     traces: TraceSlots,
-    next_request: AtomicU64,
+    pub(super) next_request: AtomicU64,
     /// The client's connection count last reported to the aggregator.
     reported_connections: AtomicU64,
 }
@@ -175,7 +176,7 @@ impl Lane {
         }
     }
 
-    async fn emit(&self, event: RaceEvent) {
+    pub(super) async fn emit(&self, event: RaceEvent) {
         // The aggregator outlives every driver; a send can only fail while
         // the process is tearing down, when there is nothing left to count.
         let _ = self.events.send(event).await;
@@ -192,13 +193,13 @@ impl Lane {
 
 /// Identifies one request within its engine.
 #[derive(Debug, Clone, Copy)]
-struct RequestSlot {
-    request_id: u64,
-    user_id: u32,
-    user_request_num: u32,
-    scheduled: Instant,
+pub(super) struct RequestSlot {
+    pub(super) request_id: u64,
+    pub(super) user_id: u32,
+    pub(super) user_request_num: u32,
+    pub(super) scheduled: Instant,
     /// An open-loop arrival that waited for an in-flight slot.
-    waited_for_slot: bool,
+    pub(super) waited_for_slot: bool,
 }
 
 /// Sends one request, measures it and reports it. Returns how it ended
@@ -304,7 +305,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
 /// [`run_request`], with a panic in it (a bug) turned into a counted
 /// failure of that request: its start is matched, its lane's numbers stay
 /// whole, and a closed-loop user goes on.
-async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
+pub(super) async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     let panicked = match guard(run_request(lane, slot)).await {
         Ok(outcome) => return outcome,
         Err(message) => message,
@@ -355,253 +356,6 @@ async fn guard<T>(work: impl std::future::Future<Output = T>) -> Result<T, Strin
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic".to_owned())
         })
-}
-
-/// Closed loop: `users` users, added at `spawn_rate` per second; each sends
-/// its next request as soon as the previous one ends.
-async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
-    // The connections made before the start signal (see `race::start`).
-    lane.report_connections().await;
-    if !lane.wait_for_go().await {
-        return;
-    }
-    let mut tasks = JoinSet::new();
-    for user in 0..users {
-        let start_at = lane.go + Duration::from_secs_f64(f64::from(user) / spawn_rate);
-        tokio::select! {
-            biased;
-            () = lane.stop.cancelled() => break,
-            () = sleep_until(start_at) => {}
-        }
-        let preconnected = user < preconnected_users(users, spawn_rate);
-        tasks.spawn(user_loop(Arc::clone(&lane), user, preconnected, None));
-    }
-    while tasks.join_next().await.is_some() {}
-}
-
-/// A closed-loop user's place in a plan of user counts: it runs while its
-/// number is below the target, and says when it has stopped.
-struct Seat {
-    target: Arc<AtomicU32>,
-    running: Arc<AtomicBool>,
-}
-
-/// Closed-loop users that join and leave: user `i` runs while `i` is
-/// below the target; one leaving finishes its request first.
-pub(super) struct Seats {
-    target: Arc<AtomicU32>,
-    seats: Vec<Arc<AtomicBool>>,
-    preconnected: u32,
-    tasks: JoinSet<()>,
-}
-
-impl Seats {
-    pub(super) fn new(preconnected: u32) -> Self {
-        Seats {
-            target: Arc::new(AtomicU32::new(0)),
-            seats: Vec::new(),
-            preconnected,
-            tasks: JoinSet::new(),
-        }
-    }
-
-    /// From now on, `users` users run.
-    pub(super) fn set(&mut self, lane: &Arc<Lane>, users: u32) {
-        self.target.store(users, Ordering::Relaxed);
-        for user in 0..users {
-            if self.seats.len() <= user as usize {
-                self.seats.push(Arc::new(AtomicBool::new(false)));
-            }
-            let running = &self.seats[user as usize];
-            if !running.swap(true, Ordering::Relaxed) {
-                let seat = Seat {
-                    target: Arc::clone(&self.target),
-                    running: Arc::clone(running),
-                };
-                self.tasks.spawn(user_loop(
-                    Arc::clone(lane),
-                    user,
-                    user < self.preconnected,
-                    Some(seat),
-                ));
-            }
-        }
-        while self.tasks.try_join_next().is_some() {}
-    }
-
-    /// Waits for every user to leave.
-    pub(super) async fn finish(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-    }
-}
-
-/// Closed-loop stages: users join and leave as `plan` says (`(from when,
-/// how many)`).
-async fn run_user_stages(lane: Arc<Lane>, plan: Vec<(Duration, u32)>, preconnected: u32) {
-    lane.report_connections().await;
-    if !lane.wait_for_go().await {
-        return;
-    }
-    let mut seats = Seats::new(preconnected);
-    for (at, users) in plan {
-        tokio::select! {
-            biased;
-            () = lane.stop.cancelled() => break,
-            () = sleep_until(lane.go + at) => {}
-        }
-        seats.set(&lane, users);
-    }
-    seats.finish().await;
-}
-
-async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Option<Seat>) {
-    let seated = || {
-        seat.as_ref()
-            .is_none_or(|s| user_id < s.target.load(Ordering::Relaxed))
-    };
-    if !preconnected {
-        // A user of the ramp connects as it starts, outside any timing.
-        tokio::select! {
-            biased;
-            () = lane.stop.cancelled() => return,
-            () = lane.client.preconnect() => {}
-        }
-        lane.report_connections().await;
-    }
-    let mut user_request_num = 0;
-    let mut backoff = Backoff::default();
-    while !lane.stop.is_cancelled() && seated() {
-        user_request_num += 1;
-        let slot = RequestSlot {
-            request_id: lane.next_request.fetch_add(1, Ordering::Relaxed),
-            user_id,
-            user_request_num,
-            scheduled: Instant::now(),
-            waited_for_slot: false,
-        };
-        let Some(outcome) = run_guarded(&lane, slot).await else {
-            continue;
-        };
-        if let Some((wait, reason)) = backoff.after(&outcome) {
-            let began = Instant::now();
-            tokio::select! {
-                () = sleep(wait) => {}
-                () = lane.stop.cancelled() => {}
-            }
-            lane.emit(RaceEvent::BackedOff {
-                engine: lane.engine,
-                waited: whole_micros(began.elapsed()),
-                retry_after: reason == Reason::RetryAfter,
-            })
-            .await;
-        }
-    }
-    if let Some(seat) = seat {
-        seat.running.store(false, Ordering::Relaxed);
-    }
-}
-
-/// Open loop: one request per arrival of `schedule`, at most
-/// `max_in_flight` at once. An arrival that finds every slot taken waits
-/// (and is counted late; its latency still counts from its scheduled time);
-/// once `max_in_flight` arrivals are waiting, further ones are dropped.
-async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, max_in_flight: u32) {
-    lane.report_connections().await;
-    if !lane.wait_for_go().await {
-        return;
-    }
-    let mut open = OpenLoop::new(max_in_flight);
-    for (k, offset) in schedule.enumerate() {
-        let scheduled = lane.go + offset;
-        // Stop first: an arrival due after the stop was never offered.
-        tokio::select! {
-            biased;
-            () = lane.stop.cancelled() => break,
-            () = sleep_until(scheduled) => {}
-        }
-        open.arrive(&lane, k as u64, scheduled).await;
-    }
-    open.finish().await;
-}
-
-/// An open loop's in-flight slots and the arrivals waiting for one.
-pub(super) struct OpenLoop {
-    slots: Arc<Semaphore>,
-    backlog: Arc<AtomicUsize>,
-    max_in_flight: u32,
-    tasks: JoinSet<()>,
-}
-
-impl OpenLoop {
-    pub(super) fn new(max_in_flight: u32) -> Self {
-        OpenLoop {
-            slots: Arc::new(Semaphore::new(max_in_flight as usize)),
-            backlog: Arc::new(AtomicUsize::new(0)),
-            max_in_flight,
-            tasks: JoinSet::new(),
-        }
-    }
-
-    /// Arrival `k`, due at `scheduled` (now): sent at once if a slot is
-    /// free, else waiting (late) or, with the backlog full, dropped.
-    pub(super) async fn arrive(&mut self, lane: &Arc<Lane>, k: u64, scheduled: Instant) {
-        let slot = RequestSlot {
-            request_id: k,
-            user_id: 0,
-            user_request_num: u32::try_from(k + 1).unwrap_or(u32::MAX),
-            scheduled,
-            waited_for_slot: false,
-        };
-        let lane = Arc::clone(lane);
-        if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
-            self.tasks.spawn(async move {
-                run_guarded(&lane, slot).await;
-                drop(permit);
-            });
-        } else if self.backlog.load(Ordering::Relaxed) >= self.max_in_flight as usize {
-            lane.emit(RaceEvent::DroppedArrival {
-                engine: lane.engine,
-            })
-            .await;
-        } else {
-            lane.emit(RaceEvent::LateArrival {
-                engine: lane.engine,
-            })
-            .await;
-            self.backlog.fetch_add(1, Ordering::Relaxed);
-            let (slots, backlog) = (Arc::clone(&self.slots), Arc::clone(&self.backlog));
-            self.tasks.spawn(async move {
-                // Stop first: a slot that frees as the engine stops must
-                // not send a request after the stop.
-                let permit = tokio::select! {
-                    biased;
-                    () = lane.stop.cancelled() => None,
-                    p = slots.acquire_owned() => p.ok(),
-                };
-                backlog.fetch_sub(1, Ordering::Relaxed);
-                if let Some(permit) = permit {
-                    let slot = RequestSlot {
-                        waited_for_slot: true,
-                        ..slot
-                    };
-                    run_guarded(&lane, slot).await;
-                    drop(permit);
-                } else {
-                    lane.emit(RaceEvent::UnsentArrivals {
-                        engine: lane.engine,
-                        count: 1,
-                    })
-                    .await;
-                }
-            });
-        }
-        while self.tasks.try_join_next().is_some() {}
-    }
-
-    /// Waits for every request sent to end.
-    pub(super) async fn finish(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-    }
 }
 
 #[cfg(test)]

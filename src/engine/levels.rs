@@ -8,8 +8,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
-use super::driver::{Lane, OpenLoop, Seats};
+use super::driver::Lane;
+use super::open_loop::OpenLoop;
 use super::schedule::{ArrivalSchedule, RateProfile};
+use super::users::Seats;
 use crate::config::Arrivals;
 
 /// Users: as many as the level says, joining and leaving as it changes.

@@ -10,6 +10,7 @@ pub mod drain;
 pub mod driver;
 pub mod event;
 mod levels;
+mod open_loop;
 pub mod openai;
 pub mod probe;
 pub mod race;
@@ -17,6 +18,7 @@ pub mod schedule;
 pub mod stream;
 pub mod threaded;
 pub mod trace;
+mod users;
 pub mod warmup;
 
 pub use event::{RaceEvent, RaceStart, RecordSink};

@@ -1,0 +1,383 @@
+//! One engine's metric state: counts, histograms, series, stages, sweep
+//! and traces, folded request by request, and its lane of a snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::health::{self, Grade};
+use super::histogram::LatencyHistogram;
+use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
+use super::series::Series;
+use super::slo;
+use super::snapshot::{ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState};
+use super::sweep::Sweep;
+use super::trace::TraceBook;
+use super::windows::Windows;
+use crate::config::color::EngineColor;
+use crate::config::{FinishSpec, SloSpec};
+
+#[derive(Debug, Clone)]
+pub struct EngineStats {
+    pub name: String,
+    pub model: String,
+    pub emoji: String,
+    pub color: EngineColor,
+    started: u64,
+    ok: u64,
+    failed: u64,
+    cancelled: u64,
+    good: u64,
+    errors: BTreeMap<ErrorKind, u64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    input_sources: BTreeSet<TokenSource>,
+    output_sources: BTreeSet<TokenSource>,
+    ttft: LatencyHistogram,
+    ttfot: LatencyHistogram,
+    tpot: LatencyHistogram,
+    itl: LatencyHistogram,
+    e2e: LatencyHistogram,
+    send_delay: LatencyHistogram,
+    late: u64,
+    dropped: u64,
+    unsent: u64,
+    backoffs: u64,
+    retry_afters: u64,
+    backoff_time: Duration,
+    pub(super) connections: u64,
+    error_samples: ErrorSamples,
+    pub(super) traces: TraceBook,
+    /// Figures per stage of a `stages` load.
+    pub(super) stages: Windows,
+    /// The stress test's steps and verdicts (`sweep` loads).
+    pub(super) sweep: Option<Sweep>,
+    /// The level the sweep's last judgement asked for next.
+    pub(super) sweep_next: Option<f64>,
+    series: Series,
+    last_end: Duration,
+    pub(super) state: LaneState,
+    finished_at: Option<Duration>,
+}
+
+impl EngineStats {
+    #[must_use]
+    pub fn new(name: &str, model: &str, emoji: &str, color: EngineColor) -> Self {
+        EngineStats {
+            name: name.to_owned(),
+            model: model.to_owned(),
+            emoji: emoji.to_owned(),
+            color,
+            started: 0,
+            ok: 0,
+            failed: 0,
+            cancelled: 0,
+            good: 0,
+            errors: BTreeMap::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+            input_sources: BTreeSet::new(),
+            output_sources: BTreeSet::new(),
+            ttft: LatencyHistogram::new(),
+            ttfot: LatencyHistogram::new(),
+            tpot: LatencyHistogram::new(),
+            itl: LatencyHistogram::new(),
+            e2e: LatencyHistogram::new(),
+            send_delay: LatencyHistogram::new(),
+            late: 0,
+            dropped: 0,
+            unsent: 0,
+            backoffs: 0,
+            retry_afters: 0,
+            backoff_time: Duration::ZERO,
+            connections: 0,
+            error_samples: ErrorSamples::default(),
+            traces: TraceBook::default(),
+            stages: Windows::default(),
+            sweep: None,
+            sweep_next: None,
+            series: Series::default(),
+            last_end: Duration::ZERO,
+            state: LaneState::Running,
+            finished_at: None,
+        }
+    }
+
+    pub fn on_started(&mut self) {
+        self.started += 1;
+    }
+
+    pub fn on_late_arrival(&mut self) {
+        self.late += 1;
+    }
+
+    pub fn on_dropped_arrival(&mut self, at: Duration) {
+        self.dropped += 1;
+        self.stages.lost(at, 1);
+        if let Some(sweep) = &mut self.sweep {
+            sweep.lost(at, 1);
+        }
+    }
+
+    pub fn on_unsent_arrivals(&mut self, count: u64) {
+        self.unsent = self.unsent.saturating_add(count);
+    }
+
+    /// A user waited `waited` before its next request.
+    pub fn on_backed_off(&mut self, waited: Duration, retry_after: bool) {
+        self.backoffs += 1;
+        if retry_after {
+            self.retry_afters += 1;
+        }
+        self.backoff_time = self.backoff_time.saturating_add(waited);
+    }
+
+    /// Arrivals that were offered but never became a request.
+    #[must_use]
+    pub fn lost_arrivals(&self) -> u64 {
+        self.dropped.saturating_add(self.unsent)
+    }
+
+    /// Requests that were in flight when the engine was stopped and were
+    /// aborted after the grace period: neither successes nor failures.
+    pub fn on_cancelled(&mut self, count: u64) {
+        self.cancelled = self.cancelled.saturating_add(count);
+    }
+
+    /// Folds one finished request into the metrics. Latencies and tokens come
+    /// from successful requests only; failures are counted by kind.
+    pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
+        self.last_end = self.last_end.max(record.end_at);
+        self.series.observe(record);
+        self.stages.observe(record);
+        if let Some(sweep) = &mut self.sweep {
+            sweep.observe(record);
+        }
+        self.send_delay.record(record.send_delay());
+        if let Some(err) = &record.error {
+            self.failed += 1;
+            *self.errors.entry(err.kind).or_default() += 1;
+            self.error_samples.observe(err);
+            return;
+        }
+        self.ok += 1;
+        if slo::request_meets(slo, record) {
+            self.good += 1;
+        }
+        self.input_tokens += u64::from(record.input_tokens);
+        self.output_tokens += u64::from(record.output_tokens);
+        self.input_sources.insert(record.input_source);
+        self.output_sources.insert(record.output_source);
+        self.e2e.record(record.e2e());
+        if let Some(ttft) = record.ttft() {
+            self.ttft.record(ttft);
+        }
+        if let Some(ttfot) = record.ttfot() {
+            self.ttfot.record(ttfot);
+        }
+        if let Some(tpot) = record.tpot() {
+            self.tpot.record(tpot);
+        }
+        for gap in record.itls() {
+            self.itl.record(gap);
+        }
+    }
+
+    #[must_use]
+    pub fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(
+            self.ok
+                .saturating_add(self.failed)
+                .saturating_add(self.cancelled),
+        )
+    }
+
+    #[must_use]
+    pub fn state(&self) -> LaneState {
+        self.state
+    }
+
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.state == LaneState::Running
+    }
+
+    /// Whether the engine has crossed its request or token finish line.
+    #[must_use]
+    pub fn crossed_finish_line(&self, finish: &FinishSpec) -> bool {
+        finish.requests.is_some_and(|n| self.ok >= n)
+            || finish
+                .output_tokens
+                .is_some_and(|n| self.output_tokens >= n)
+    }
+
+    /// Ends the engine's race at `at` (once; later calls change nothing).
+    pub fn end(&mut self, state: LaneState, at: Duration) {
+        if self.state == LaneState::Running {
+            self.state = state;
+            self.finished_at = Some(at);
+        }
+    }
+
+    /// Racing time: from the start signal to `now`, or, once the engine has
+    /// ended, to the later of its end and its last completed request.
+    #[must_use]
+    pub fn active(&self, now: Duration) -> Duration {
+        match self.finished_at {
+            Some(end) => end.max(self.last_end).min(now.max(end)),
+            None => now,
+        }
+    }
+
+    pub(super) fn progress(&self, finish: &FinishSpec, now: Duration) -> f64 {
+        if self.state == LaneState::Finished {
+            return 1.0;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let fraction = |done: u64, target: u64| done as f64 / target.max(1) as f64;
+        let mut p: f64 = 0.0;
+        if finish.duration_is_finish_line {
+            p = p.max(now.as_secs_f64() / finish.duration.as_secs_f64().max(1e-9));
+        }
+        if let Some(n) = finish.requests {
+            p = p.max(fraction(self.ok, n));
+        }
+        if let Some(n) = finish.output_tokens {
+            p = p.max(fraction(self.output_tokens, n));
+        }
+        p.clamp(0.0, 1.0)
+    }
+
+    pub(super) fn snapshot(
+        &self,
+        finish: &FinishSpec,
+        slo_spec: &SloSpec,
+        now: Duration,
+        series_from: u32,
+        full: bool,
+    ) -> LaneSnapshot {
+        let active = self.active(now);
+        let (ttft, tpot, itl, e2e) = (
+            self.ttft.summary(),
+            self.tpot.summary(),
+            self.itl.summary(),
+            self.e2e.summary(),
+        );
+        let slo_checks = slo::evaluate(
+            slo_spec,
+            &ttft,
+            &tpot,
+            &e2e,
+            self.ok,
+            self.failed.saturating_add(self.lost_arrivals()),
+        );
+        let slo_pass = slo_checks.iter().all(|c| c.pass);
+        let until = u32::try_from(active.as_secs())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let series = self.series.points(series_from.min(until), until);
+        // The current second is still filling: trends use complete seconds.
+        let complete = &series[..series.len().saturating_sub(1)];
+        let trend_of = |f: fn(&super::series::SeriesPoint) -> f64| {
+            health::trend(&complete.iter().map(f).collect::<Vec<f64>>())
+        };
+        let (ttft_limits, tpot_limits) = health::race_thresholds(slo_spec);
+        LaneSnapshot {
+            name: self.name.clone(),
+            model: self.model.clone(),
+            emoji: self.emoji.clone(),
+            color: self.color,
+            state: self.state,
+            finished_at: self.finished_at,
+            place: 0,
+            progress: self.progress(finish, now),
+            requests_started: self.started,
+            in_flight: self.in_flight(),
+            requests_ok: self.ok,
+            requests_failed: self.failed,
+            requests_cancelled: self.cancelled,
+            requests_good: self.good,
+            errors: self.errors.clone(),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            input_sources: self.input_sources.clone(),
+            output_sources: self.output_sources.clone(),
+            active,
+            requests_per_s: per_second(self.ok, active),
+            output_tokens_per_s: per_second(self.output_tokens, active),
+            total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
+            goodput_rps: per_second(self.good, active),
+            success_rate: 1.0
+                - slo::error_rate(self.ok, self.failed.saturating_add(self.lost_arrivals())),
+            ttft,
+            ttfot: self.ttfot.summary(),
+            tpot,
+            itl,
+            e2e,
+            send_delay: self.send_delay.summary(),
+            late_arrivals: self.late,
+            dropped_arrivals: self.dropped,
+            unsent_arrivals: self.unsent,
+            offered: self.started.saturating_add(self.lost_arrivals()),
+            backoffs: self.backoffs,
+            retry_afters: self.retry_afters,
+            backoff_time: self.backoff_time,
+            connections_opened: self.connections,
+            error_samples: self.error_samples.samples.clone(),
+            health: health::health(
+                complete,
+                self.ok,
+                self.failed.saturating_add(self.lost_arrivals()),
+                slo_pass,
+            ),
+            ttft_trend: trend_of(|p| p.ttft_mean_ms),
+            tpot_trend: trend_of(|p| p.tpot_mean_ms),
+            #[allow(clippy::cast_precision_loss)]
+            throughput_trend: trend_of(|p| p.output_tokens as f64),
+            ttft_grade: health::latency_grade(ttft.p50, ttft.count, ttft_limits),
+            tpot_grade: health::latency_grade(tpot.p50, tpot.count, tpot_limits),
+            // Set against the other lanes in `RaceStats::snapshot`.
+            throughput_grade: Grade::Unknown,
+            slo_checks,
+            slo_pass,
+            series,
+            traces: self.traces.snapshot(),
+            sweep: self.sweep.as_ref().map(Sweep::snapshot),
+            // Figures per stage cost a summary each: in the final snapshot only.
+            stages: if full {
+                self.stages.figures(slo_spec)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// The first few distinct failure messages of an engine, with how often each
+/// came: what a person needs to see why requests failed.
+#[derive(Debug, Clone, Default)]
+struct ErrorSamples {
+    samples: Vec<ErrorSample>,
+}
+
+impl ErrorSamples {
+    fn observe(&mut self, error: &RequestError) {
+        // Compared as kept: messages that differ only past the cut are one.
+        let message = match error.message.char_indices().nth(ERROR_SAMPLE_CHARS) {
+            Some((cut, _)) => &error.message[..cut],
+            None => error.message.as_str(),
+        };
+        if let Some(s) = self
+            .samples
+            .iter_mut()
+            .find(|s| s.kind == error.kind && s.message == message)
+        {
+            s.count += 1;
+        } else if self.samples.len() < ERROR_SAMPLES {
+            self.samples.push(ErrorSample {
+                kind: error.kind,
+                message: message.to_owned(),
+                count: 1,
+            });
+        }
+    }
+}
