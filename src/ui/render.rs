@@ -17,6 +17,7 @@ use super::panels::help::HelpOverlay;
 use super::panels::inspector::render_inspector_area;
 use super::panels::lanes::{LaneMode, LanesPanel};
 use super::panels::leaderboard::Leaderboard;
+use super::panels::sweep::{MIN_HEIGHT as SWEEP_CHART_MIN, SweepChart};
 use super::state::UiState;
 use super::theme::Theme;
 use crate::metrics::RaceSnapshot;
@@ -37,12 +38,14 @@ struct Plan {
     lanes: Rect,
     mode: LaneMode,
     leaderboard: Option<Rect>,
+    /// A sweep's curve, where there is room for it.
+    chart: Option<Rect>,
     inspector: Option<Rect>,
     footer: Rect,
 }
 
 /// The layout for `lanes` lanes in `area`, or `None` if it cannot fit.
-fn plan(area: Rect, lanes: usize, inspector: bool) -> Option<Plan> {
+fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool) -> Option<Plan> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
@@ -70,11 +73,21 @@ fn plan(area: Rect, lanes: usize, inspector: bool) -> Option<Plan> {
         ])
         .areas(main);
         let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
+        // The chart takes what the leaderboard's rows leave of its column.
+        let board_h = n.saturating_add(2);
+        let (board, chart) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
+            let [board, chart] =
+                Layout::vertical([Constraint::Length(board_h), Constraint::Fill(1)]).areas(board);
+            (board, Some(chart))
+        } else {
+            (board, None)
+        };
         return Some(Plan {
             header,
             lanes,
             mode,
             leaderboard: Some(board),
+            chart,
             inspector,
             footer,
         });
@@ -90,17 +103,19 @@ fn plan(area: Rect, lanes: usize, inspector: bool) -> Option<Plan> {
             continue;
         }
         let board_h = if rest >= 3 { rest.min(board_full) } else { 0 };
-        let [lanes, board, _] = Layout::vertical([
+        let [lanes, board, rest] = Layout::vertical([
             Constraint::Length(lanes_h),
             Constraint::Length(board_h),
             Constraint::Fill(1),
         ])
         .areas(main);
+        let chart = (chart && rest.height >= SWEEP_CHART_MIN).then_some(rest);
         return Some(Plan {
             header,
             lanes,
             mode,
             leaderboard: (board_h > 0).then_some(board),
+            chart,
             inspector,
             footer,
         });
@@ -111,7 +126,8 @@ fn plan(area: Rect, lanes: usize, inspector: bool) -> Option<Plan> {
 /// Draws the race screen for `snap` into the whole frame.
 pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Theme) {
     let area = frame.area();
-    let Some(plan) = plan(area, snap.lanes.len(), ui.inspector_open) else {
+    let sweeping = snap.lanes.iter().any(|l| l.sweep.is_some());
+    let Some(plan) = plan(area, snap.lanes.len(), ui.inspector_open, sweeping) else {
         render_too_small(frame, area, theme);
         return;
     };
@@ -138,6 +154,9 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     }
     if let Some(board) = plan.leaderboard {
         frame.render_widget(&Leaderboard { snap, theme }, board);
+    }
+    if let Some(chart) = plan.chart {
+        frame.render_widget(&SweepChart { snap, theme }, chart);
     }
     if let Some(insp) = plan.inspector {
         render_inspector_area(frame, insp, snap, ui, theme);
@@ -207,6 +226,44 @@ mod tests {
 
     fn theme() -> Theme {
         Theme::default_theme()
+    }
+
+    /// A users sweep at 2 and 4 users that held both steps.
+    fn held_sweep() -> crate::metrics::sweep::SweepSnapshot {
+        use crate::config::{SloSpec, StageLevel, SweepSpec};
+        use crate::metrics::record::tests::ok_record;
+        let mut sweep = crate::metrics::sweep::Sweep::new(SweepSpec {
+            of: StageLevel::Users,
+            start: 2.0,
+            step: 2.0,
+            max: 10.0,
+            step_duration: Duration::from_secs(10),
+            warmup: Duration::ZERO,
+            min_gain: 0.05,
+            max_error_rate: 0.05,
+            refine: 0,
+        });
+        for (i, level) in [2.0, 4.0].into_iter().enumerate() {
+            let start = 12_000 * i as u64;
+            sweep.start_step(Duration::from_millis(start), level);
+            for k in 0..(10 * level as u64) {
+                sweep.observe(&ok_record(0, start + k * 100, 50 + 40 * i as u64, 5, 10));
+            }
+            sweep.judge(&SloSpec::default());
+        }
+        sweep.snapshot()
+    }
+
+    #[test]
+    fn a_sweep_draws_its_curve_and_shows_its_answer() {
+        let mut snap = snapshot_fixture(2);
+        snap.lanes[0].sweep = Some(held_sweep());
+        let text = render_to_string(&snap, &ui(2), &theme(), 160, 40);
+        assert!(text.contains("Sweep: output tok/s → TTFT p99 ms"), "{text}");
+        assert!(text.contains("max 4 users"), "leaderboard and lane: {text}");
+        // Without a sweep, no chart.
+        let plain = render_to_string(&snapshot_fixture(2), &ui(2), &theme(), 160, 40);
+        assert!(!plain.contains("Sweep:"), "{plain}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod help;
 pub mod inspector;
 pub mod lanes;
 pub mod leaderboard;
+pub mod sweep;
 
 use std::time::Duration;
 
