@@ -69,6 +69,22 @@ fn race(tmp: &Path, yaml: &str) -> (PathBuf, String) {
     (common::race_dir(&out), table(&output.stdout))
 }
 
+/// `report` on the race file in `dir`, into `tmp/regenerated`: that folder,
+/// the race's `summary.json` and the rebuilt one.
+fn report_again(tmp: &Path, dir: &Path) -> (PathBuf, String, String) {
+    let regenerated = tmp.join("regenerated");
+    let output = run(&[
+        "report",
+        dir.join(racefile::FILE_NAME).to_str().unwrap(),
+        "--output-dir",
+        regenerated.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let live = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    let rebuilt = std::fs::read_to_string(regenerated.join("summary.json")).unwrap();
+    (regenerated, live, rebuilt)
+}
+
 fn files_named(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -97,17 +113,8 @@ fn report_and_replay_rebuild_exactly_what_the_race_wrote() {
     let race_file = dir.join(racefile::FILE_NAME);
     assert!(race_file.exists());
 
-    let regenerated = tmp.path().join("regenerated");
-    let output = run(&[
-        "report",
-        race_file.to_str().unwrap(),
-        "--output-dir",
-        regenerated.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let (regenerated, live, rebuilt) = report_again(tmp.path(), &dir);
     // Same counts, same percentiles, same everything: byte for byte.
-    let live = std::fs::read_to_string(dir.join("summary.json")).unwrap();
-    let rebuilt = std::fs::read_to_string(regenerated.join("summary.json")).unwrap();
     assert_eq!(live, rebuilt);
     let summary: serde_json::Value = serde_json::from_str(&live).unwrap();
     let failed: u64 = summary["engines"]
@@ -695,16 +702,7 @@ fn a_sweeps_answer_is_rebuilt_from_its_race_file() {
       simulate: {ttft_ms: 20, tpot_ms: 5, capacity: 4, output_tokens: 10, jitter: 0}
 ",
     );
-    let regenerated = tmp.path().join("regenerated");
-    let output = run(&[
-        "report",
-        dir.join(racefile::FILE_NAME).to_str().unwrap(),
-        "--output-dir",
-        regenerated.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let live = std::fs::read_to_string(dir.join("summary.json")).unwrap();
-    let rebuilt = std::fs::read_to_string(regenerated.join("summary.json")).unwrap();
+    let (_, live, rebuilt) = report_again(tmp.path(), &dir);
     assert_eq!(live, rebuilt);
     let summary: serde_json::Value = serde_json::from_str(&live).unwrap();
     let sweep = &summary["engines"][0]["sweep"];

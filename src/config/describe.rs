@@ -1,7 +1,7 @@
 //! One-line descriptions of a race, as `validate` and the start of a race
 //! print them.
 
-use super::spec::{LoadSpec, RaceSpec, StageLevel, WarmupSpec};
+use super::spec::{LoadSpec, RaceSpec, StageLevel, WarmupSpec, burst_rates};
 
 impl RaceSpec {
     /// One line about a race: its name, engines, load and finish line.
@@ -64,15 +64,14 @@ impl LoadSpec {
                 arrivals,
                 max_in_flight,
             } => {
-                let share = length.as_secs_f64() / every.as_secs_f64();
-                let quiet = rate / (1.0 + (factor - 1.0) * share);
+                let (quiet, burst) = burst_rates(*rate, *factor, *every, *length);
                 format!(
                     "bursts: {} {rate} req/s on average, {factor}× for the last {} s of every {} s ({} req/s quiet, {} req/s in a burst; max {max_in_flight} in flight)",
                     arrivals.name(),
                     length.as_secs_f64(),
                     every.as_secs_f64(),
                     round2(quiet),
-                    round2(quiet * factor),
+                    round2(burst),
                 )
             }
             LoadSpec::Stages { stages, of } => {

@@ -253,6 +253,15 @@ impl SweepSpec {
     }
 }
 
+/// A `bursts` load's quiet and burst rates: the average `rate` over each
+/// `every`, whose last `length` runs at `factor` times the rest's rate.
+#[must_use]
+pub fn burst_rates(rate: f64, factor: f64, every: Duration, length: Duration) -> (f64, f64) {
+    let share = length.as_secs_f64() / every.as_secs_f64();
+    let quiet = rate / (1.0 + (factor - 1.0) * share);
+    (quiet, quiet * factor)
+}
+
 /// How open-loop arrivals are spread at a given rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrivals {

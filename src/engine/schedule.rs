@@ -14,7 +14,7 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{Arrivals, LoadSpec, Stage, StageLevel};
+use crate::config::{Arrivals, LoadSpec, Stage, StageLevel, burst_rates};
 
 /// A stretch of time in which the rate moves linearly from `from` to `to`.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,9 +77,8 @@ impl RateProfile {
     /// run at `factor` times the rate of the rest.
     #[must_use]
     pub fn bursts(rate: f64, factor: f64, every: Duration, length: Duration) -> Self {
+        let (quiet, burst) = burst_rates(rate, factor, every, length);
         let (every, length) = (every.as_secs_f64(), length.as_secs_f64());
-        let quiet = rate / (1.0 + (factor - 1.0) * length / every);
-        let burst = quiet * factor;
         RateProfile {
             pieces: vec![
                 Piece {
