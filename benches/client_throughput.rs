@@ -42,7 +42,13 @@ fn cpu_time() -> Duration {
     Duration::from_secs_f64(ticks as f64 / hz as f64)
 }
 
-struct Simulator(Child, String);
+/// The simulator, its URL, and its output, kept open while it runs (a
+/// closed pipe would fail its later lines).
+struct Simulator(
+    Child,
+    String,
+    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
+);
 
 impl Simulator {
     fn start() -> Simulator {
@@ -68,11 +74,10 @@ impl Simulator {
             .spawn()
             .expect("start llm-locust sim");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
         let url = first.split_whitespace().last().unwrap().to_owned();
-        Simulator(child, url)
+        Simulator(child, url, out)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What each subcommand does: load and check the input, pick the source and
 //! front end, and map the result to an exit code. `main` only calls [`run`].
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -440,13 +441,18 @@ async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
     let handle = sim::serve(spec, addr, cancel.clone())
         .await
         .map_err(AppError::bad_input)?;
-    println!("llm-locust sim listening on {}", handle.base_url());
-    println!(
+    // A reader that has gone (a script that read the address and closed
+    // the pipe) must not stop the server: the lines are a courtesy.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "llm-locust sim listening on {}", handle.base_url());
+    let _ = writeln!(
+        out,
         "  POST {}/v1/chat/completions   POST {}/v1/completions",
         handle.base_url(),
         handle.base_url()
     );
-    println!("Ctrl-C to stop");
+    let _ = writeln!(out, "Ctrl-C to stop");
+    let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
     handle.shutdown().await;
     Ok(Exit::Success)
