@@ -2,15 +2,19 @@
 //! sample, a public dataset from the Hugging Face hub, synthetic text or a
 //! file), which of them fit the target input length, in what order engines
 //! receive them, and how many tokens they hold under each engine's tokenizer.
+//! A trace replay's file (its arrival times and per-request lengths) is
+//! read here too, with the prompts it asks for.
 
 mod datasets;
 pub mod hub;
+pub mod load_trace;
 pub mod progress;
 mod prompts;
 pub mod synthetic;
 pub mod tokenizer;
 
 pub use datasets::{Format, PublicDataset, Records, read_file};
+pub use load_trace::TraceTimes;
 pub use progress::{LoadStatus, LoadView, Progress};
 pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
 

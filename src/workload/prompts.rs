@@ -44,6 +44,8 @@ pub enum WorkloadError {
     Hub(#[from] HubError),
     #[error("tokenizer '{name}': {reason}")]
     Tokenizer { name: String, reason: String },
+    #[error("race.load.trace: '{}' {reason}", path.display())]
+    Trace { path: PathBuf, reason: String },
     #[error(
         "dataset '{dataset}' has no prompt of {target} +/- {tolerance} tokens ({counted_by}; \
          the closest has {closest}); widen race.input_tolerance_tokens, change \
