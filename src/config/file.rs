@@ -61,6 +61,7 @@ pub enum LoadMode {
     Poisson,
     Bursts,
     Stages,
+    Trace,
 }
 
 impl LoadMode {
@@ -71,6 +72,7 @@ impl LoadMode {
             LoadMode::Poisson => "poisson",
             LoadMode::Bursts => "bursts",
             LoadMode::Stages => "stages",
+            LoadMode::Trace => "trace",
         }
     }
 }
@@ -113,6 +115,17 @@ pub struct LoadFile {
     /// Stages: each `{duration_s, users}` or `{duration_s, rate}`, with an
     /// optional `ramp_s`.
     pub stages: Option<Vec<StageFile>>,
+    /// Trace: a JSONL file of `{"timestamp": ms, "input_length": n,
+    /// "output_length": n}` lines (the Mooncake trace format), relative to
+    /// the race file's folder.
+    pub trace: Option<String>,
+    /// Trace: multiplies the gaps between arrivals (2: twice as slow, 0.5:
+    /// twice as fast; default 1).
+    pub time_scale: Option<f64>,
+    /// Trace: replay it over and over (default false: the load ends with
+    /// the trace).
+    #[serde(rename = "loop")]
+    pub looped: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -17,7 +17,7 @@ use super::event::{RaceStart, RecordSink};
 use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
 use super::warmup::{WarmupResult, warm_up};
-use crate::config::{EngineTarget, RaceSpec};
+use crate::config::{EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
@@ -114,6 +114,11 @@ pub async fn start(
     stop: CancellationToken,
     abort: CancellationToken,
 ) -> Result<RunningRace, RaceError> {
+    if matches!(spec.load, LoadSpec::Trace { .. }) && prompts.trace_times().is_none() {
+        return Err(RaceError::Internal(
+            "mode trace needs its trace, read with the prompts by workload::load".to_owned(),
+        ));
+    }
     let sim_cancel = CancellationToken::new();
     let mut sims: Vec<SimHandle> = Vec::new();
     let mut clients = Vec::with_capacity(spec.engines.len());
@@ -155,7 +160,7 @@ pub async fn start(
         return Err(e);
     }
 
-    let opening = OpeningLoad::of(&spec.load, spec.seed);
+    let opening = OpeningLoad::of(&spec.load, spec.seed, prompts.trace_times());
     let warmup = match spec.warmup {
         Some(warmup) => {
             warm_up(

@@ -108,6 +108,12 @@ enum StoredLoad {
         stages: Vec<(Duration, f64, Duration)>,
         rate: Option<(bool, u32)>,
     },
+    Trace {
+        path: PathBuf,
+        time_scale: f64,
+        looped: bool,
+        max_in_flight: u32,
+    },
 }
 
 fn is_poisson(arrivals: Arrivals) -> bool {
@@ -272,6 +278,17 @@ impl From<&RaceSpec> for StoredRace {
                         } => Some((is_poisson(arrivals), max_in_flight)),
                     },
                 },
+                LoadSpec::Trace {
+                    ref path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                } => StoredLoad::Trace {
+                    path: path.clone(),
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                },
             },
             finish: StoredFinish {
                 duration: spec.finish.duration,
@@ -426,6 +443,17 @@ impl StoredRace {
                         },
                     },
                 },
+                StoredLoad::Trace {
+                    path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                } => LoadSpec::Trace {
+                    path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                },
             },
             finish: FinishSpec {
                 duration: self.finish.duration,
@@ -516,6 +544,8 @@ mod tests {
             "{mode: bursts, rate: 2, burst_factor: 3, arrivals: constant, max_in_flight: 7}",
             "{mode: stages, stages: [{duration_s: 5, users: 2}, {duration_s: 5, users: 6, ramp_s: 2}]}",
             "{mode: stages, stages: [{duration_s: 5, rate: 2}, {duration_s: 5, rate: 0}]}",
+            "{mode: trace, trace: datasets/mooncake-trace-sample.jsonl, time_scale: 0.25, loop: true, max_in_flight: 12}",
+            "{mode: trace, trace: datasets/mooncake-trace-sample.jsonl}",
         ] {
             let spec = crate::config::validate::validate(
                 &format!("race:\n  name: t\n  load: {load}\n  engines:\n    - {{name: a, simulate: {{}}}}\n"),
@@ -524,6 +554,29 @@ mod tests {
             .unwrap();
             assert_eq!(from_json(&to_json(&spec)).unwrap(), spec, "{load}");
         }
+    }
+
+    /// A file written before trace replays (no `trace` in its workload
+    /// facts) still loads.
+    #[test]
+    fn workload_facts_without_a_trace_still_load() {
+        let mut spec = crate::config::validate::validate(
+            "race:\n  name: t\n  engines:\n    - {name: a, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        spec.workload = Some(WorkloadFacts {
+            dataset: "demo".into(),
+            prompts: 3,
+            skipped_records: 0,
+            target_input_tokens: None,
+            input_tolerance_tokens: None,
+            tokenizers: vec![None],
+            trace: None,
+        });
+        let json = to_json(&spec);
+        assert!(!json.contains("\"trace\""), "{json}");
+        assert_eq!(from_json(&json).unwrap(), spec);
     }
 
     /// The names old files hold for the leaf types stored as they are.

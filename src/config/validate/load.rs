@@ -1,6 +1,6 @@
 //! The load section: closed-loop users, open-loop constant, Poisson and
-//! burst arrivals, and stages. Which keys belong depends on the mode, so a
-//! key of another mode is named as such.
+//! burst arrivals, stages, and trace replays. Which keys belong depends on
+//! the mode, so a key of another mode is named as such.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -11,9 +11,11 @@ pub const DEFAULT_BURST_EVERY_S: f64 = 30.0;
 pub const DEFAULT_BURST_LENGTH_S: f64 = 5.0;
 /// Most stages in one race.
 pub const MAX_STAGES: usize = 1000;
+/// The largest `time_scale` (a trace replayed 1000 times as slow).
+pub const MAX_TIME_SCALE: f64 = 1000.0;
 
 /// The keys of `race.load` and the modes they belong to.
-const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
+const MODE_KEYS: [(&str, &[LoadMode]); 10] = [
     (
         "rate",
         &[LoadMode::Constant, LoadMode::Poisson, LoadMode::Bursts],
@@ -25,6 +27,7 @@ const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
             LoadMode::Poisson,
             LoadMode::Bursts,
             LoadMode::Stages,
+            LoadMode::Trace,
         ],
     ),
     ("burst_factor", &[LoadMode::Bursts]),
@@ -32,6 +35,9 @@ const MODE_KEYS: [(&str, &[LoadMode]); 7] = [
     ("burst_length_s", &[LoadMode::Bursts]),
     ("arrivals", &[LoadMode::Bursts, LoadMode::Stages]),
     ("stages", &[LoadMode::Stages]),
+    ("trace", &[LoadMode::Trace]),
+    ("time_scale", &[LoadMode::Trace]),
+    ("loop", &[LoadMode::Trace]),
 ];
 
 fn modes_phrase(modes: &[LoadMode]) -> String {
@@ -47,6 +53,7 @@ pub(super) fn load_spec(
     users: Option<i64>,
     spawn_rate: Option<f64>,
     load: LoadFile,
+    file: &Path,
     p: &mut Problems,
 ) -> LoadSpec {
     let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
@@ -71,6 +78,9 @@ pub(super) fn load_spec(
         ("burst_length_s", load.burst_length_s.is_some()),
         ("arrivals", load.arrivals.is_some()),
         ("stages", load.stages.is_some()),
+        ("trace", load.trace.is_some()),
+        ("time_scale", load.time_scale.is_some()),
+        ("loop", load.looped.is_some()),
     ];
     for (key, set) in given {
         let modes = MODE_KEYS
@@ -150,6 +160,61 @@ pub(super) fn load_spec(
             bursts(&load, rate, arrivals, max_in_flight, p)
         }
         LoadMode::Stages => stages(load.stages.unwrap_or_default(), arrivals, max_in_flight, p),
+        LoadMode::Trace => trace(&load, file, max_in_flight, p),
+    }
+}
+
+/// `mode: trace`: the file must exist (it is read with the prompts, by
+/// `workload`), and the pace be a positive factor.
+fn trace(load: &LoadFile, file: &Path, max_in_flight: u32, p: &mut Problems) -> LoadSpec {
+    const PATH: &str = "race.load.trace";
+    const WHAT: &str = "give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)";
+    let path = match load.trace.as_deref().map(str::trim) {
+        None => {
+            p.add(
+                PATH,
+                "required for mode trace; give the path to a JSONL trace file, e.g. trace: traces/production.jsonl",
+            );
+            PathBuf::new()
+        }
+        Some("") => {
+            p.add(PATH, format!("empty; {WHAT}"));
+            PathBuf::new()
+        }
+        Some(raw) => match locate(raw, file) {
+            Located::File(found) => found,
+            Located::Folder(dir) => {
+                p.add(PATH, format!("'{}' is a folder; {WHAT}", dir.display()));
+                PathBuf::new()
+            }
+            Located::Missing(looked) => {
+                p.add(
+                    PATH,
+                    format!("file '{raw}' not found (looked in {looked}); {WHAT}"),
+                );
+                PathBuf::new()
+            }
+        },
+    };
+    let time_scale = match load.time_scale {
+        None => 1.0,
+        Some(v) if v.is_nan() || v <= 0.0 => {
+            p.add(
+                "race.load.time_scale",
+                format!(
+                    "must be greater than 0 (it multiplies the gaps between the trace's arrivals: 2 replays it twice as slow, 0.5 twice as fast), got '{}'",
+                    fmt_num(v)
+                ),
+            );
+            1.0
+        }
+        Some(v) => positive(p, "race.load.time_scale", v, MAX_TIME_SCALE),
+    };
+    LoadSpec::Trace {
+        path,
+        time_scale,
+        looped: load.looped.unwrap_or(false),
+        max_in_flight,
     }
 }
 
