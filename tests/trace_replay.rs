@@ -358,3 +358,25 @@ async fn a_trace_race_without_its_loaded_trace_does_not_start() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_shipped_trace_race_reads_its_whole_sample() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("races/trace-replay.yaml");
+    let mut spec = llm_locust::config::load_race_file(&path).unwrap();
+    let prompts = workload::load(&spec, &offline()).await.unwrap();
+    assert!(workload::settle(&mut spec, &prompts).is_empty());
+    let facts = prompts.trace_facts().unwrap();
+    assert_eq!(
+        (
+            facts.entries,
+            facts.skipped_lines,
+            facts.sorted,
+            facts.truncated
+        ),
+        (200, 0, false, false)
+    );
+    // About a minute: the span plus one mean gap.
+    let length = spec.finish.duration.as_secs_f64();
+    assert!((59.0..62.0).contains(&length), "{length}");
+    assert_eq!(prompts.cycle_len(), 200);
+}
