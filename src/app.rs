@@ -173,14 +173,10 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         None => workload::load(&spec, &load_options).await,
     }
     .map_err(AppError::bad_input)?;
-    if prompts.skipped > 0 {
-        eprintln!(
-            "note: {} dataset records could not be read and were skipped",
-            prompts.skipped
-        );
+    for note in workload::settle(&mut spec, &prompts) {
+        eprintln!("note: {note}");
     }
     eprintln!("prompts: {}", workload::describe(&prompts, &spec));
-    spec.workload = Some(prompts.facts(&spec));
     eprintln!("race {}", spec.describe());
 
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();

@@ -338,3 +338,69 @@ async fn tokenizer_counts_and_their_source_reach_the_csv_and_summary() {
     }
     assert!(rows > 0);
 }
+
+/// A trace's prompts under tokenizers: synthetic ones exact under the first
+/// engine's, dataset ones within the tolerance, and every engine's count
+/// its own tokenizer's.
+async fn assert_trace_prompts(first: &Path, second: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let lengths = [30u32, 7, 900, 30, 2500];
+    let lines: String = lengths
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "{{\"timestamp\": {}, \"input_length\": {n}, \"output_length\": 4}}\n",
+                i * 100
+            )
+        })
+        .collect();
+    std::fs::write(&trace, lines).unwrap();
+    let spec = race(
+        "sharegpt-sample",
+        &format!(
+            "  input_tolerance_tokens: 10\n  load: {{mode: trace, trace: \"{}\"}}\n",
+            trace.display()
+        ),
+        &[first, second],
+    );
+    let set = workload::load(&spec, &offline()).await.unwrap();
+    assert_eq!(set.cycle_len(), lengths.len());
+    let facts = set.trace_facts().unwrap();
+    assert_eq!(
+        facts.dataset_prompts + facts.synthetic_prompts,
+        lengths.len()
+    );
+    assert!(facts.synthetic_prompts >= 2, "{facts:?}");
+    for (k, &n) in lengths.iter().enumerate() {
+        let k = k as u64;
+        let prompt = set.for_request(k);
+        let counted = u32::try_from(encode_len(first, &prompt)).unwrap();
+        assert!(counted.abs_diff(n) <= 10, "request {k}: {counted} for {n}");
+        assert_eq!(set.tokenizer_count(0, k), Some(counted), "request {k}");
+        let own = u32::try_from(encode_len(second, &prompt)).unwrap();
+        assert_eq!(set.tokenizer_count(1, k), Some(own), "request {k}");
+        assert_eq!(set.max_tokens_for(k), Some(4));
+    }
+    // The long entries have no sample prompt near them: synthetic, exact.
+    for k in [2u64, 4] {
+        let n = lengths[k as usize];
+        assert_eq!(encode_len(first, &set.for_request(k)), n as usize);
+    }
+}
+
+#[tokio::test]
+async fn trace_prompts_are_exact_or_near_under_a_small_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = small_tokenizer(dir.path());
+    assert_trace_prompts(&small, &small).await;
+}
+
+#[tokio::test]
+async fn trace_prompts_are_exact_or_near_under_qwen3_and_counted_by_each() {
+    let Some(qwen) = qwen3() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let small = small_tokenizer(dir.path());
+    assert_trace_prompts(&qwen, &small).await;
+}

@@ -1,7 +1,7 @@
 //! One-line descriptions of a race, as `validate` and the start of a race
 //! print them.
 
-use super::spec::{LoadSpec, RaceSpec, StageLevel, WarmupSpec, burst_rates};
+use super::spec::{LoadSpec, RaceSpec, StageLevel, UNTIL_TRACE_ENDS, WarmupSpec, burst_rates};
 
 impl RaceSpec {
     /// One line about a race: its name, engines, load and finish line.
@@ -9,7 +9,12 @@ impl RaceSpec {
     pub fn describe(&self) -> String {
         let names: Vec<&str> = self.engines.iter().map(|e| e.name.as_str()).collect();
         let mut finish = Vec::new();
-        if self.finish.duration_is_finish_line {
+        let until_trace_ends = matches!(self.load, LoadSpec::Trace { looped: false, .. })
+            && self.finish.duration == UNTIL_TRACE_ENDS;
+        if until_trace_ends {
+            // Its length is known once the trace is read.
+            finish.push("the end of the trace".to_owned());
+        } else if self.finish.duration_is_finish_line {
             finish.push(format!("{} s", self.finish.duration.as_secs_f64()));
         }
         if let Some(n) = self.finish.requests {
@@ -134,6 +139,23 @@ impl LoadSpec {
                     sweep.step_duration.as_secs_f64(),
                     sweep.max_error_rate,
                     sweep.min_gain,
+                )
+            }
+            LoadSpec::Trace {
+                path,
+                time_scale,
+                looped,
+                max_in_flight,
+            } => {
+                let pace = if (*time_scale - 1.0).abs() < f64::EPSILON {
+                    String::new()
+                } else {
+                    format!(" with its gaps × {time_scale}")
+                };
+                let passes = if *looped { "in a loop" } else { "once" };
+                format!(
+                    "trace '{}' replayed {passes}{pace} (max {max_in_flight} in flight)",
+                    path.display()
                 )
             }
         }

@@ -62,6 +62,7 @@ pub enum LoadMode {
     Bursts,
     Stages,
     Sweep,
+    Trace,
 }
 
 impl LoadMode {
@@ -73,6 +74,7 @@ impl LoadMode {
             LoadMode::Bursts => "bursts",
             LoadMode::Stages => "stages",
             LoadMode::Sweep => "sweep",
+            LoadMode::Trace => "trace",
         }
     }
 }
@@ -135,6 +137,17 @@ pub struct LoadFile {
     /// Rate sweep: bisection steps between the last good and the first bad
     /// rate (default 3).
     pub refine: Option<i64>,
+    /// Trace: a JSONL file of `{"timestamp": ms, "input_length": n,
+    /// "output_length": n}` lines (the Mooncake trace format), relative to
+    /// the race file's folder.
+    pub trace: Option<String>,
+    /// Trace: multiplies the gaps between arrivals (2: twice as slow, 0.5:
+    /// twice as fast; default 1).
+    pub time_scale: Option<f64>,
+    /// Trace: replay it over and over (default false: the load ends with
+    /// the trace).
+    #[serde(rename = "loop")]
+    pub looped: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]

@@ -73,6 +73,31 @@ pub struct WorkloadFacts {
     pub input_tolerance_tokens: Option<u32>,
     /// Each engine's `tokenizer:` (null: its counts are server usage or estimates).
     pub tokenizers: Vec<Option<String>>,
+    /// What a `mode: trace` race's trace file held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceFacts>,
+}
+
+/// A replayed trace, as reported in `summary.json` (`workload.trace`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceFacts {
+    pub file: String,
+    /// Entries replayed (one pass).
+    pub entries: usize,
+    /// Lines that could not be read as an entry and were skipped.
+    pub skipped_lines: usize,
+    /// The timestamps were not in order, so the entries were sorted.
+    pub sorted: bool,
+    /// The file held more entries than are read; the rest was left out.
+    pub truncated: bool,
+    /// From the first entry's timestamp to the last's, as written (before
+    /// `time_scale`).
+    pub span_ms: u64,
+    /// Entries whose prompt came from the dataset (its length within
+    /// `input_tolerance_tokens` of the entry's), and entries given
+    /// synthetic text of exactly their length.
+    pub dataset_prompts: usize,
+    pub synthetic_prompts: usize,
 }
 
 /// Default of `race.input_tolerance_tokens`.
@@ -222,6 +247,18 @@ pub enum LoadSpec {
     /// The stress test: the load steps up until a step breaks (see
     /// [`SweepSpec`]).
     Sweep(SweepSpec),
+    /// Open loop replaying a trace file: each entry is due at its
+    /// timestamp after the first entry's, times `time_scale`, with a prompt
+    /// of its `input_length` and `max_tokens` of its `output_length` (the
+    /// file is read by `workload`). `looped`: the trace repeats, each pass
+    /// one trace length (its span plus its mean gap) after the last;
+    /// otherwise the race ends with the trace.
+    Trace {
+        path: PathBuf,
+        time_scale: f64,
+        looped: bool,
+        max_in_flight: u32,
+    },
 }
 
 /// A sweep: steps of `start`, `start + step`, ... up to `max` users or
@@ -261,6 +298,11 @@ pub fn burst_rates(rate: f64, factor: f64, every: Duration, length: Duration) ->
     let quiet = rate / (1.0 + (factor - 1.0) * share);
     (quiet, quiet * factor)
 }
+
+/// The time limit of a trace replayed once when no duration is given,
+/// until the trace is read (`workload::settle` sets the trace's length):
+/// a year, the longest any race may run.
+pub const UNTIL_TRACE_ENDS: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How open-loop arrivals are spread at a given rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -314,6 +356,7 @@ impl LoadSpec {
             LoadSpec::Bursts { .. } => LoadMode::Bursts,
             LoadSpec::Stages { .. } => LoadMode::Stages,
             LoadSpec::Sweep(_) => LoadMode::Sweep,
+            LoadSpec::Trace { .. } => LoadMode::Trace,
         }
     }
 

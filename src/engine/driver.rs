@@ -23,7 +23,7 @@ use crate::config::{LoadSpec, Stage, StageLevel};
 use crate::metrics::record::whole_micros;
 use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
-use crate::workload::{PromptSet, estimate_tokens};
+use crate::workload::{PromptSet, TraceTimes, estimate_tokens};
 
 /// Most connections opened per engine before the start signal.
 pub const MAX_PRECONNECTS: u32 = 256;
@@ -59,9 +59,10 @@ pub struct OpeningLoad {
 }
 
 impl OpeningLoad {
+    /// `trace`: the loaded trace of `mode: trace`.
     #[must_use]
-    pub fn of(load: &LoadSpec, seed: u64) -> Self {
-        let at_once = match (ArrivalSchedule::of(load, seed), load) {
+    pub fn of(load: &LoadSpec, seed: u64, trace: Option<&TraceTimes>) -> Self {
+        let at_once = match (ArrivalSchedule::of(load, seed, trace), load) {
             // Open loop: as many as the first second's arrivals may hold at once.
             (Some((schedule, max_in_flight)), _) => max_in_flight
                 .min(schedule.first_second(MAX_PRECONNECTS))
@@ -94,7 +95,7 @@ pub async fn drive(
     level: Option<watch::Receiver<f64>>,
 ) {
     if let (LoadSpec::Sweep(sweep), Some(level)) = (&load, level) {
-        let opening = OpeningLoad::of(&load, seed).preconnects;
+        let opening = OpeningLoad::of(&load, seed, None).preconnects;
         match sweep.of {
             StageLevel::Users => run_user_levels(lane, level, opening).await,
             StageLevel::Rate {
@@ -104,7 +105,10 @@ pub async fn drive(
         }
         return;
     }
-    match (ArrivalSchedule::of(&load, seed), load) {
+    match (
+        ArrivalSchedule::of(&load, seed, lane.prompts.trace_times()),
+        load,
+    ) {
         (Some((schedule, max_in_flight)), _) => run_open_loop(lane, schedule, max_in_flight).await,
         (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
         (None, LoadSpec::Stages { stages, .. }) => {
@@ -206,6 +210,7 @@ pub(super) struct RequestSlot {
 /// (`None` when it was aborted).
 async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     let prompt = lane.prompts.for_request(slot.request_id);
+    let max_tokens = lane.prompts.max_tokens_for(slot.request_id);
     lane.emit(RaceEvent::Started {
         engine: lane.engine,
     })
@@ -240,7 +245,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         }
     };
     let exchange = tokio::select! {
-        ex = lane.client.send_observed(&prompt, &mut observe) => ex,
+        ex = lane.client.send_observed(&prompt, max_tokens, &mut observe) => ex,
         () = lane.abort.cancelled() => {
             if let Some(claim) = &claim {
                 let now = since_go(Instant::now());

@@ -195,9 +195,16 @@ impl EngineClient {
         }
     }
 
-    /// The JSON body for one prompt.
+    /// The JSON body for one prompt, with the engine's `max_tokens`.
     #[must_use]
     pub fn request_body(&self, prompt: &str) -> Vec<u8> {
+        self.request_body_with(prompt, None)
+    }
+
+    /// The JSON body for one prompt; `max_tokens` (a trace entry's output
+    /// length) replaces the engine's own.
+    #[must_use]
+    pub fn request_body_with(&self, prompt: &str, max_tokens: Option<u32>) -> Vec<u8> {
         let chat = self.endpoint == EndpointKind::Chat;
         let body = RequestBody {
             model: &self.model,
@@ -206,7 +213,7 @@ impl EngineClient {
                 content: prompt,
             }]),
             prompt: (!chat).then_some(prompt),
-            max_tokens: self.max_tokens,
+            max_tokens: max_tokens.or(self.max_tokens),
             temperature: self.temperature,
             ignore_eos: self.ignore_eos,
             stream: true,
@@ -220,18 +227,27 @@ impl EngineClient {
     /// Sends one prompt and measures the answer. Never fails: every problem
     /// ends up classified in `Exchange::error`.
     pub async fn send(&self, prompt: &str) -> Exchange {
-        self.send_observed(prompt, &mut |_, _, _| {}).await
+        self.send_observed(prompt, None, &mut |_, _, _| {}).await
     }
 
-    /// Like [`send`](Self::send), calling `observe` with every piece of
-    /// output text as it arrives (for the live inspector).
-    pub async fn send_observed(&self, prompt: &str, observe: &mut Observer<'_>) -> Exchange {
+    /// Like [`send`](Self::send), with `max_tokens` (when given) in place
+    /// of the engine's own, calling `observe` with every piece of output
+    /// text as it arrives (for the live inspector).
+    pub async fn send_observed(
+        &self,
+        prompt: &str,
+        max_tokens: Option<u32>,
+        observe: &mut Observer<'_>,
+    ) -> Exchange {
         let sent = Instant::now();
         let mut exchange = Exchange::new(sent);
         let deadline = sent + self.timeout;
-        if tokio::time::timeout_at(deadline, self.exchange(prompt, &mut exchange, observe))
-            .await
-            .is_err()
+        if tokio::time::timeout_at(
+            deadline,
+            self.exchange(prompt, max_tokens, &mut exchange, observe),
+        )
+        .await
+        .is_err()
             && !exchange.complete
         {
             exchange.fail(
@@ -258,12 +274,18 @@ impl EngineClient {
         printable(&redact_cut(&scrub_urls_in(message), &self.secrets))
     }
 
-    async fn exchange(&self, prompt: &str, ex: &mut Exchange, observe: &mut Observer<'_>) {
+    async fn exchange(
+        &self,
+        prompt: &str,
+        max_tokens: Option<u32>,
+        ex: &mut Exchange,
+        observe: &mut Observer<'_>,
+    ) {
         let response = match self
             .http
             .post(self.url.clone())
             .headers(self.headers.clone())
-            .body(self.request_body(prompt))
+            .body(self.request_body_with(prompt, max_tokens))
             .send()
             .await
         {

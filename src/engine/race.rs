@@ -114,6 +114,11 @@ pub async fn start(
     stop: CancellationToken,
     abort: CancellationToken,
 ) -> Result<RunningRace, RaceError> {
+    if matches!(spec.load, LoadSpec::Trace { .. }) && prompts.trace_times().is_none() {
+        return Err(RaceError::Internal(
+            "mode trace needs its trace, read with the prompts by workload::load".to_owned(),
+        ));
+    }
     let sim_cancel = CancellationToken::new();
     let mut sims: Vec<SimHandle> = Vec::new();
     let mut clients = Vec::with_capacity(spec.engines.len());
@@ -159,7 +164,7 @@ pub async fn start(
         return Err(e);
     }
 
-    let opening = OpeningLoad::of(&spec.load, spec.seed);
+    let opening = OpeningLoad::of(&spec.load, spec.seed, prompts.trace_times());
     let warmup = match spec.warmup {
         Some(warmup) => {
             warm_up(

@@ -8,6 +8,8 @@
 //! arrival is at Λ⁻¹(k), and a Poisson process is Λ⁻¹ of a unit-rate one
 //! (the time-rescaling theorem), so every shape gets both spacings exactly.
 //! Closed-loop stages are a plan of user counts over time ([`users_plan`]).
+//! A trace replay is not a rate: its arrivals are the trace's own times,
+//! scaled, and repeated when it loops.
 
 use std::time::Duration;
 
@@ -15,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Arrivals, LoadSpec, Stage, StageLevel, burst_rates};
+use crate::workload::TraceTimes;
 
 /// A stretch of time in which the rate moves linearly from `from` to `to`.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,15 +177,37 @@ impl RateProfile {
     }
 }
 
-/// An endless (or, for stages, finite) sequence of arrival offsets.
+/// An endless (or, for stages and traces played once, finite) sequence of
+/// arrival offsets.
 #[derive(Debug, Clone)]
 pub struct ArrivalSchedule {
-    profile: RateProfile,
-    spacing: Spacing,
-    /// The unit-rate count of the next arrival.
-    next: f64,
-    /// Arrivals so far (even spacing counts them exactly).
-    sent: u64,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Arrivals at a rate over time.
+    Rate {
+        profile: RateProfile,
+        spacing: Spacing,
+        /// The unit-rate count of the next arrival.
+        next: f64,
+        /// Arrivals so far (even spacing counts them exactly).
+        sent: u64,
+    },
+    /// A trace's times.
+    Trace(Replay),
+}
+
+/// A trace's offsets × `scale`, repeated every `period` when it loops.
+#[derive(Debug, Clone)]
+struct Replay {
+    times: TraceTimes,
+    scale: f64,
+    /// One pass, in the trace's milliseconds (before `scale`).
+    period_ms: Option<f64>,
+    /// The next arrival's number.
+    next: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -194,9 +219,14 @@ enum Spacing {
 impl ArrivalSchedule {
     /// The schedule of an open-loop load and its in-flight limit; `None`
     /// for a closed loop. A new open-loop shape is an arm here and, if it
-    /// needs one, a constructor of [`RateProfile`].
+    /// needs one, a constructor of [`RateProfile`]. `trace` is the loaded
+    /// trace of `mode: trace` (without it, that mode has no arrivals).
     #[must_use]
-    pub fn of(load: &LoadSpec, seed: u64) -> Option<(ArrivalSchedule, u32)> {
+    pub fn of(
+        load: &LoadSpec,
+        seed: u64,
+        trace: Option<&TraceTimes>,
+    ) -> Option<(ArrivalSchedule, u32)> {
         match load {
             // A sweep's rate is set live, step by step (see `driver`).
             LoadSpec::Users { .. }
@@ -239,6 +269,31 @@ impl ArrivalSchedule {
                 ArrivalSchedule::new(RateProfile::stages(stages), *arrivals, seed),
                 *max_in_flight,
             )),
+            LoadSpec::Trace {
+                time_scale,
+                looped,
+                max_in_flight,
+                ..
+            } => Some((
+                ArrivalSchedule::trace(trace.cloned().unwrap_or_default(), *time_scale, *looped),
+                *max_in_flight,
+            )),
+        }
+    }
+
+    /// A trace's arrivals: entry `i` at its offset × `time_scale`; looped,
+    /// pass `c` is shifted by `c` times the trace's cycle (its span plus
+    /// its mean gap) × `time_scale`.
+    #[must_use]
+    pub fn trace(times: TraceTimes, time_scale: f64, looped: bool) -> Self {
+        let period_ms = looped.then(|| times.cycle_ms());
+        ArrivalSchedule {
+            kind: Kind::Trace(Replay {
+                times,
+                scale: time_scale,
+                period_ms,
+                next: 0,
+            }),
         }
     }
 
@@ -249,10 +304,12 @@ impl ArrivalSchedule {
             Arrivals::Poisson => Spacing::Poisson(Box::new(ChaCha8Rng::seed_from_u64(seed))),
         };
         ArrivalSchedule {
-            profile,
-            spacing,
-            next: 0.0,
-            sent: 0,
+            kind: Kind::Rate {
+                profile,
+                spacing,
+                next: 0.0,
+                sent: 0,
+            },
         }
     }
 
@@ -282,18 +339,57 @@ impl Iterator for ArrivalSchedule {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        let at = self.profile.time_of(self.next)?;
-        self.sent += 1;
-        match &mut self.spacing {
+        let (profile, spacing, next, sent) = match &mut self.kind {
+            Kind::Trace(replay) => return replay.next(),
+            Kind::Rate {
+                profile,
+                spacing,
+                next,
+                sent,
+            } => (profile, spacing, next, sent),
+        };
+        let at = profile.time_of(*next)?;
+        *sent += 1;
+        match spacing {
             #[allow(clippy::cast_precision_loss)]
-            Spacing::Even => self.next = self.sent as f64,
+            Spacing::Even => *next = *sent as f64,
             Spacing::Poisson(rng) => {
                 // 1 - u is in (0, 1], so the logarithm is finite.
                 let u: f64 = rng.random();
-                self.next += -(1.0 - u).ln();
+                *next += -(1.0 - u).ln();
             }
         }
         Some(Duration::from_secs_f64(at))
+    }
+}
+
+/// The latest arrival a replay schedules: a year, the longest race.
+const LAST_ARRIVAL_NS: f64 = 365.0 * 24.0 * 3600.0 * 1e9;
+
+impl Replay {
+    fn next(&mut self) -> Option<Duration> {
+        let offsets = self.times.offsets_ms();
+        let n = offsets.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        let (pass, i) = (self.next / n, self.next % n);
+        let shift_ms = match self.period_ms {
+            None if pass > 0 => return None,
+            None => 0.0,
+            #[allow(clippy::cast_precision_loss)]
+            Some(period) => pass as f64 * period,
+        };
+        let offset = offsets[usize::try_from(i).unwrap_or(0)];
+        // Whole nanoseconds, rounded, so that scaled times are exact
+        // where they can be (1500 ms × 0.5 is 750 ms, not 749.999…).
+        let ns = ((shift_ms + offset) * self.scale * 1e6).round();
+        if !(0.0..=LAST_ARRIVAL_NS).contains(&ns) {
+            return None;
+        }
+        self.next += 1;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(Duration::from_nanos(ns as u64))
     }
 }
 
@@ -457,6 +553,76 @@ mod tests {
         // The ramp is linear: a quarter of its arrivals in its first half.
         assert_eq!(in_window(0, 5), 5);
         assert!(arrivals.windows(2).all(|w| w[1] >= w[0]));
+    }
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|&m| Duration::from_millis(m)).collect()
+    }
+
+    #[test]
+    fn a_trace_arrives_at_its_offsets_times_the_scale_and_ends() {
+        let times = TraceTimes::new(vec![0.0, 100.0, 250.0, 1000.0]);
+        let once: Vec<Duration> = ArrivalSchedule::trace(times.clone(), 1.0, false).collect();
+        assert_eq!(once, ms(&[0, 100, 250, 1000]));
+        let slow: Vec<Duration> = ArrivalSchedule::trace(times.clone(), 2.0, false).collect();
+        assert_eq!(slow, ms(&[0, 200, 500, 2000]));
+        let fast: Vec<Duration> = ArrivalSchedule::trace(times, 0.3, false).collect();
+        assert_eq!(fast, ms(&[0, 30, 75, 300]));
+        let fractional = TraceTimes::new(vec![0.0, 0.5]);
+        assert_eq!(
+            ArrivalSchedule::trace(fractional, 1.0, false).nth(1),
+            Some(Duration::from_micros(500))
+        );
+        assert_eq!(
+            ArrivalSchedule::trace(TraceTimes::default(), 1.0, true).next(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_looped_trace_repeats_shifted_by_its_span_plus_its_mean_gap() {
+        // Span 900 ms over 3 gaps: each pass 1200 ms after the last.
+        let times = TraceTimes::new(vec![0.0, 300.0, 600.0, 900.0]);
+        let looped: Vec<Duration> = ArrivalSchedule::trace(times.clone(), 1.0, true)
+            .take(10)
+            .collect();
+        assert_eq!(
+            looped,
+            ms(&[0, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700])
+        );
+        let scaled: Vec<Duration> = ArrivalSchedule::trace(times, 0.5, true)
+            .skip(4)
+            .take(2)
+            .collect();
+        assert_eq!(scaled, ms(&[600, 750]));
+        // One entry (or all at one time): a pass lasts 1 s.
+        let single: Vec<Duration> = ArrivalSchedule::trace(TraceTimes::new(vec![0.0]), 1.0, true)
+            .take(3)
+            .collect();
+        assert_eq!(single, ms(&[0, 1000, 2000]));
+    }
+
+    #[test]
+    fn a_trace_schedule_comes_from_its_load_and_the_loaded_times() {
+        let load = LoadSpec::Trace {
+            path: "t.jsonl".into(),
+            time_scale: 2.0,
+            looped: false,
+            max_in_flight: 7,
+        };
+        let times = TraceTimes::new(vec![0.0, 400.0, 700.0]);
+        let (schedule, max_in_flight) = ArrivalSchedule::of(&load, 1, Some(&times)).unwrap();
+        assert_eq!(max_in_flight, 7);
+        assert_eq!(schedule.collect::<Vec<_>>(), ms(&[0, 800, 1400]));
+        assert_eq!(
+            ArrivalSchedule::of(&load, 1, Some(&times))
+                .unwrap()
+                .0
+                .first_second(100),
+            2
+        );
+        let (nothing, _) = ArrivalSchedule::of(&load, 1, None).unwrap();
+        assert_eq!(nothing.count(), 0, "no trace loaded: no arrivals");
     }
 
     #[test]

@@ -85,9 +85,11 @@ async fn warm_up_one(
             if !more || stop.is_cancelled() || failures_in_a_row >= GIVE_UP_AFTER {
                 break;
             }
-            let prompt = prompts.for_request(warmup_request(ticket, prompts.len()));
+            let k = warmup_request(ticket, prompts.cycle_len());
+            let prompt = prompts.for_request(k);
+            let mut ignore = |_: &str, _, _| {};
             let exchange = tokio::select! {
-                ex = client.send(&prompt) => ex,
+                ex = client.send_observed(&prompt, prompts.max_tokens_for(k), &mut ignore) => ex,
                 () = stop.cancelled() => break,
                 () = sleep_until(deadline) => break,
             };

@@ -122,6 +122,12 @@ enum StoredLoad {
         max_error_rate: f64,
         refine: u32,
     },
+    Trace {
+        path: PathBuf,
+        time_scale: f64,
+        looped: bool,
+        max_in_flight: u32,
+    },
 }
 
 fn stored_level(of: StageLevel) -> Option<(bool, u32)> {
@@ -311,6 +317,17 @@ impl From<&RaceSpec> for StoredRace {
                     max_error_rate: s.max_error_rate,
                     refine: s.refine,
                 },
+                LoadSpec::Trace {
+                    ref path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                } => StoredLoad::Trace {
+                    path: path.clone(),
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                },
             },
             finish: StoredFinish {
                 duration: spec.finish.duration,
@@ -481,6 +498,17 @@ impl StoredRace {
                     max_error_rate,
                     refine,
                 }),
+                StoredLoad::Trace {
+                    path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                } => LoadSpec::Trace {
+                    path,
+                    time_scale,
+                    looped,
+                    max_in_flight,
+                },
             },
             finish: FinishSpec {
                 duration: self.finish.duration,
@@ -574,6 +602,8 @@ mod tests {
             "{mode: stages, stages: [{duration_s: 5, rate: 2}, {duration_s: 5, rate: 0}]}",
             "{mode: sweep, of: rate, start: 1, step: 2, max: 9, step_duration_s: 10, warmup_s: 2, refine: 2}",
             "{mode: sweep, start: 2, step: 2, max: 8, step_duration_s: 5}",
+            "{mode: trace, trace: datasets/mooncake-trace-sample.jsonl, time_scale: 0.25, loop: true, max_in_flight: 12}",
+            "{mode: trace, trace: datasets/mooncake-trace-sample.jsonl}",
         ] {
             let spec = crate::config::validate::validate(
                 &format!("race:\n  name: t\n  load: {load}\n  engines:\n    - {{name: a, simulate: {{}}}}\n"),
@@ -605,6 +635,29 @@ mod tests {
         let old = json.replace(r#""simulated":true,"#, "");
         assert_ne!(old, json);
         assert!(!from_json(&old).unwrap().simulated);
+    }
+
+    /// A file written before trace replays (no `trace` in its workload
+    /// facts) still loads.
+    #[test]
+    fn workload_facts_without_a_trace_still_load() {
+        let mut spec = crate::config::validate::validate(
+            "race:\n  name: t\n  engines:\n    - {name: a, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        spec.workload = Some(WorkloadFacts {
+            dataset: "demo".into(),
+            prompts: 3,
+            skipped_records: 0,
+            target_input_tokens: None,
+            input_tolerance_tokens: None,
+            tokenizers: vec![None],
+            trace: None,
+        });
+        let json = to_json(&spec);
+        assert!(!json.contains("\"trace\""), "{json}");
+        assert_eq!(from_json(&json).unwrap(), spec);
     }
 
     /// The names old files hold for the leaf types stored as they are.

@@ -158,7 +158,7 @@ fn open(path: &Path) -> Result<File, WorkloadError> {
     File::open(path).map_err(read_err(path))
 }
 
-fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError + '_ {
+pub(super) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadError + '_ {
     move |source| WorkloadError::Read {
         path: path.to_owned(),
         source,
@@ -193,15 +193,15 @@ const MAX_LINE_BYTES: u64 = 16 << 20;
 
 /// Lines of a text or JSONL file, each bounded in size and checked for
 /// UTF-8 on its own, so one bad line is one skipped record.
-struct Lines<R> {
+pub(super) struct Lines<R> {
     reader: R,
     buf: Vec<u8>,
     /// 1-based number of the line last returned.
-    number: usize,
+    pub(super) number: usize,
 }
 
 impl<R: BufRead> Lines<R> {
-    fn new(reader: R) -> Self {
+    pub(super) fn new(reader: R) -> Self {
         Lines {
             reader,
             buf: Vec::new(),
@@ -210,7 +210,7 @@ impl<R: BufRead> Lines<R> {
     }
 
     /// The next line: `Ok(None)` at the end; the line, or why it is unusable.
-    fn next_line(&mut self) -> std::io::Result<Option<Result<String, String>>> {
+    pub(super) fn next_line(&mut self) -> std::io::Result<Option<Result<String, String>>> {
         self.buf.clear();
         let read = (&mut self.reader)
             .take(MAX_LINE_BYTES + 1)

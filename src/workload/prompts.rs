@@ -1,5 +1,6 @@
 //! Loading prompt sets and fixing the order in which every engine receives
-//! them: request `k` of every engine gets the same prompt.
+//! them: request `k` of every engine gets the same prompt (and, replaying a
+//! trace, the same `max_tokens`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,9 +11,12 @@ use rand_chacha::ChaCha8Rng;
 
 use super::datasets::{self, Format, Records};
 use super::hub::{Hub, HubError};
+use super::load_trace::TraceTimes;
 use super::tokenizer::{self, Tokenizer};
 use super::{estimate_tokens, synthetic};
-use crate::config::{DatasetSpec, RaceSpec};
+use crate::config::{DatasetSpec, LoadSpec, RaceSpec, TraceFacts};
+
+mod trace;
 
 /// The prompt set compiled into the binary, so the demo runs anywhere.
 const BUILTIN_PROMPTS: &[u8] = include_bytes!("../../datasets/demo-prompts.jsonl");
@@ -44,6 +48,8 @@ pub enum WorkloadError {
     Hub(#[from] HubError),
     #[error("tokenizer '{name}': {reason}")]
     Tokenizer { name: String, reason: String },
+    #[error("race.load.trace: '{}' {reason}", path.display())]
+    Trace { path: PathBuf, reason: String },
     #[error(
         "dataset '{dataset}' has no prompt of {target} +/- {tolerance} tokens ({counted_by}; \
          the closest has {closest}); widen race.input_tolerance_tokens, change \
@@ -61,8 +67,16 @@ pub enum WorkloadError {
 /// The prompts of a race and their (seeded) order.
 #[derive(Debug, Clone)]
 pub struct PromptSet {
-    prompts: Vec<Arc<str>>,
+    prompts: Vec<Text>,
+    /// What [`Text::Cut`]s are cut from: the synthetic source repeated.
+    tape: Arc<str>,
+    /// Per request of a cycle, the index of its prompt.
     order: Vec<usize>,
+    /// Per request of a cycle, its `max_tokens` (a trace's output lengths;
+    /// empty otherwise: the engine's own).
+    max_tokens: Vec<u32>,
+    /// The trace being replayed (`mode: trace`).
+    trace: Option<(TraceTimes, TraceFacts)>,
     /// Records that could not be read as a prompt and were skipped.
     pub skipped: usize,
     /// Per engine, the token count of each prompt under the engine's own
@@ -72,6 +86,15 @@ pub struct PromptSet {
     engine_tokenizers: Vec<Option<Arc<Tokenizer>>>,
     /// What the prompts are (the dataset's name or file).
     pub dataset: String,
+}
+
+/// A prompt's text: held, or a slice of the tape. A trace's synthetic
+/// prompts are slices, made into text as each request is sent: held whole,
+/// the prompts of a long production trace would take gigabytes.
+#[derive(Debug, Clone)]
+enum Text {
+    Held(Arc<str>),
+    Cut { start: usize, len: usize },
 }
 
 /// What loading needs besides the race spec.
@@ -141,6 +164,12 @@ fn build(
     label: String,
     tokenizers: &[Option<Arc<Tokenizer>>],
 ) -> Result<PromptSet, WorkloadError> {
+    if let LoadSpec::Trace {
+        path: trace_path, ..
+    } = &spec.load
+    {
+        return trace::build(spec, trace_path, path, label, tokenizers);
+    }
     let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
     let (prompts, skipped) = match &spec.dataset {
         DatasetSpec::Synthetic => {
@@ -150,20 +179,7 @@ fn build(
             let lengths = synthetic::lengths(&spec.synthetic, mean, spec.seed);
             (synthetic::build(first, &lengths, spec.seed)?, 0)
         }
-        DatasetSpec::Builtin => {
-            let records = datasets::read_bytes(BUILTIN_PROMPTS, Format::Jsonl, "demo")?;
-            select(records, spec, &label, first)?
-        }
-        DatasetSpec::Sample(d) => {
-            let (bytes, format) = d.sample();
-            let records = datasets::read_bytes(bytes, format, &label)?;
-            select(records, spec, &label, first)?
-        }
-        DatasetSpec::Public(_) | DatasetSpec::File(_) => {
-            let path = path.unwrap_or_else(|| Path::new(&label));
-            let records = datasets::read_file(path)?;
-            select(records, spec, &label, first)?
-        }
+        _ => select(records(spec, path, &label)?, spec, &label, first)?,
     };
     let mut set = PromptSet::ordered(
         prompts.into_iter().map(Arc::from).collect(),
@@ -171,9 +187,25 @@ fn build(
         spec.seed,
     );
     set.dataset = label;
-    set.engine_tokens = count_per_engine(&set.prompts, tokenizers)?;
+    set.engine_tokens = count_per_engine(&set.texts(), tokenizers, None)?;
     set.engine_tokenizers = tokenizers.to_vec();
     Ok(set)
+}
+
+/// Every record of the dataset (none for synthetic prompts).
+fn records(spec: &RaceSpec, path: Option<&Path>, label: &str) -> Result<Records, WorkloadError> {
+    match &spec.dataset {
+        DatasetSpec::Synthetic => Ok(Records::default()),
+        DatasetSpec::Builtin => datasets::read_bytes(BUILTIN_PROMPTS, Format::Jsonl, "demo"),
+        DatasetSpec::Sample(d) => {
+            let (bytes, format) = d.sample();
+            datasets::read_bytes(bytes, format, label)
+        }
+        DatasetSpec::Public(_) | DatasetSpec::File(_) => {
+            let path = path.unwrap_or_else(|| Path::new(label));
+            datasets::read_file(path)
+        }
+    }
 }
 
 /// The prompts that fit the target length, in a seeded order, at most
@@ -284,11 +316,17 @@ fn count_for_selection(
     Ok(counts)
 }
 
+/// Each engine's count of every text, each distinct tokenizer counting
+/// once; `known` gives one tokenizer's counts already made.
 fn count_per_engine(
-    prompts: &[Arc<str>],
+    texts: &[&str],
     tokenizers: &[Option<Arc<Tokenizer>>],
+    known: Option<(&Arc<Tokenizer>, Vec<u32>)>,
 ) -> Result<Vec<Option<Arc<Vec<u32>>>>, WorkloadError> {
-    let mut done: Vec<(*const Tokenizer, Arc<Vec<u32>>)> = Vec::new();
+    let mut done: Vec<(*const Tokenizer, Arc<Vec<u32>>)> = known
+        .map(|(t, counts)| (Arc::as_ptr(t), Arc::new(counts)))
+        .into_iter()
+        .collect();
     let mut out = Vec::with_capacity(tokenizers.len());
     for t in tokenizers {
         let Some(t) = t else {
@@ -300,8 +338,7 @@ fn count_per_engine(
             out.push(Some(Arc::clone(counts)));
             continue;
         }
-        let texts: Vec<&str> = prompts.iter().map(AsRef::as_ref).collect();
-        let counts = Arc::new(t.count_batch(&texts)?);
+        let counts = Arc::new(t.count_batch(texts)?);
         done.push((key, Arc::clone(&counts)));
         out.push(Some(counts));
     }
@@ -319,8 +356,11 @@ impl PromptSet {
         let mut order: Vec<usize> = (0..prompts.len()).collect();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         PromptSet {
-            prompts,
+            prompts: prompts.into_iter().map(Text::Held).collect(),
+            tape: Arc::from(""),
             order,
+            max_tokens: Vec::new(),
+            trace: None,
             skipped,
             engine_tokens: Vec::new(),
             engine_tokenizers: Vec::new(),
@@ -328,9 +368,27 @@ impl PromptSet {
         }
     }
 
+    /// Distinct prompts.
     #[must_use]
     pub fn len(&self) -> usize {
         self.prompts.len()
+    }
+
+    /// Requests before the order repeats (a trace's entries; else `len`).
+    #[must_use]
+    pub fn cycle_len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn text(&self, i: usize) -> &str {
+        match &self.prompts[i] {
+            Text::Held(text) => text,
+            Text::Cut { start, len } => self.tape.get(*start..start + len).unwrap_or(""),
+        }
+    }
+
+    fn texts(&self) -> Vec<&str> {
+        (0..self.prompts.len()).map(|i| self.text(i)).collect()
     }
 
     #[must_use]
@@ -338,21 +396,48 @@ impl PromptSet {
         self.prompts.is_empty()
     }
 
-    fn slot(&self, k: u64) -> Option<usize> {
+    /// Request `k`'s place in the cycle.
+    fn position(&self, k: u64) -> Option<usize> {
         if self.order.is_empty() {
             return None;
         }
-        let slot = usize::try_from(k % self.order.len() as u64).unwrap_or(0);
-        Some(self.order[slot])
+        Some(usize::try_from(k % self.order.len() as u64).unwrap_or(0))
     }
 
-    /// The prompt for request number `k` (the order repeats after `len`).
+    fn slot(&self, k: u64) -> Option<usize> {
+        self.position(k).map(|p| self.order[p])
+    }
+
+    /// The prompt for request number `k` (the order repeats after
+    /// `cycle_len`).
     #[must_use]
     pub fn for_request(&self, k: u64) -> Arc<str> {
-        match self.slot(k) {
-            Some(i) => Arc::clone(&self.prompts[i]),
+        match self.slot(k).map(|i| &self.prompts[i]) {
+            Some(Text::Held(text)) => Arc::clone(text),
+            Some(Text::Cut { start, len }) => {
+                Arc::from(self.tape.get(*start..start + len).unwrap_or(""))
+            }
             None => Arc::from(""),
         }
+    }
+
+    /// Request `k`'s `max_tokens`, when the workload sets it (a trace's
+    /// output length); `None`: the engine's own.
+    #[must_use]
+    pub fn max_tokens_for(&self, k: u64) -> Option<u32> {
+        self.max_tokens.get(self.position(k)?).copied()
+    }
+
+    /// The arrival times of the trace being replayed (`mode: trace`).
+    #[must_use]
+    pub fn trace_times(&self) -> Option<&TraceTimes> {
+        self.trace.as_ref().map(|(times, _)| times)
+    }
+
+    /// What the trace being replayed held.
+    #[must_use]
+    pub fn trace_facts(&self) -> Option<&TraceFacts> {
+        self.trace.as_ref().map(|(_, facts)| facts)
     }
 
     /// Tokens of request `k`'s prompt under engine `engine`'s tokenizer, if

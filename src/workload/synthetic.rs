@@ -18,7 +18,7 @@ const SOURCE: &str = include_str!("../../datasets/synthetic-source.txt");
 pub const DEFAULT_MEAN_TOKENS: u32 = 256;
 
 /// The shipped text as one line of ASCII words.
-fn source() -> String {
+pub(super) fn source() -> String {
     SOURCE.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -53,9 +53,7 @@ pub fn build(
     seed: u64,
 ) -> Result<Vec<String>, WorkloadError> {
     let text = source();
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(text.match_indices(' ').map(|(i, _)| i + 1))
-        .collect();
+    let starts = word_starts();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Starts are drawn in order (seeded), then prompts built in parallel.
     let jobs: Vec<(usize, u32)> = lengths
@@ -95,6 +93,24 @@ pub fn exact_prompt(
             n_usize * 4,
         ));
     };
+    let len = exact_cut(Some(tok), text, start, n)?;
+    Ok(window(text, start, len)[..len].to_owned())
+}
+
+/// The length in bytes of a prompt of exactly `n` tokens under
+/// `tokenizer` (or the estimate) that starts at byte `start` of `text`
+/// repeated: the prompt is `tape(..)[start..start + len]`.
+pub fn exact_cut(
+    tokenizer: Option<&Tokenizer>,
+    text: &str,
+    start: usize,
+    n: u32,
+) -> Result<usize, WorkloadError> {
+    let n_usize = usize::try_from(n).unwrap_or(usize::MAX);
+    let Some(tok) = tokenizer else {
+        // estimate_tokens counts ceil(chars / 4); the source is ASCII.
+        return Ok(n_usize * 4);
+    };
     // About 4.5 bytes per token in English; the loop doubles when short.
     let mut budget = n_usize * 5 + 64;
     loop {
@@ -118,11 +134,28 @@ pub fn exact_prompt(
                 continue;
             };
             if tok.count(candidate)? == n {
-                return Ok(candidate.to_owned());
+                return Ok(end);
             }
         }
         return Err(unreachable_length(tok, n));
     }
+}
+
+/// The source repeated (words joined by one space) to at least `len`
+/// bytes, from its start: every [`exact_cut`] from a start inside the
+/// source is a slice of it.
+#[must_use]
+pub fn tape(len: usize) -> String {
+    window(&source(), 0, len)
+}
+
+/// Byte offsets where the source's words start.
+#[must_use]
+pub fn word_starts() -> Vec<usize> {
+    let text = source();
+    std::iter::once(0)
+        .chain(text.match_indices(' ').map(|(i, _)| i + 1))
+        .collect()
 }
 
 fn pad_to_chars(mut s: String, chars: usize) -> String {
@@ -161,6 +194,21 @@ mod tests {
     fn the_source_text_is_ascii_so_byte_cuts_are_char_boundaries() {
         assert!(SOURCE.is_ascii());
         assert!(source().len() > 1000);
+    }
+
+    #[test]
+    fn cuts_of_the_tape_are_the_prompts_of_that_length() {
+        let text = source();
+        let tape = tape(text.len() * 3);
+        for (start, n) in [(0, 5), (7, 300), (text.len() - 3, 900)] {
+            let len = exact_cut(None, &text, start, n).unwrap();
+            assert_eq!(estimate_tokens(&tape[start..start + len]), n);
+        }
+        assert!(
+            word_starts()
+                .iter()
+                .all(|&s| s == 0 || &text[s - 1..s] == " ")
+        );
     }
 
     #[test]

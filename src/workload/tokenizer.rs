@@ -58,20 +58,27 @@ impl Tokenizer {
         Ok(u32::try_from(self.token_ends(text)?.len()).unwrap_or(u32::MAX))
     }
 
-    /// Tokens in each of `texts`, encoded in parallel.
+    /// Tokens in each of `texts`, encoded in parallel, a bounded batch at
+    /// a time (an encoding takes tens of bytes per token).
     pub fn count_batch(&self, texts: &[&str]) -> Result<Vec<u32>, WorkloadError> {
-        let inputs: Vec<tokenizers::EncodeInput> = texts.iter().map(|&t| t.into()).collect();
-        let encodings =
-            self.inner
-                .encode_batch(inputs, false)
-                .map_err(|e| WorkloadError::Tokenizer {
-                    name: self.name.clone(),
-                    reason: format!("cannot encode prompts: {e}"),
-                })?;
-        Ok(encodings
-            .iter()
-            .map(|e| u32::try_from(e.len()).unwrap_or(u32::MAX))
-            .collect())
+        const BATCH: usize = 256;
+        let mut counts = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH) {
+            let inputs: Vec<tokenizers::EncodeInput> = batch.iter().map(|&t| t.into()).collect();
+            let encodings =
+                self.inner
+                    .encode_batch(inputs, false)
+                    .map_err(|e| WorkloadError::Tokenizer {
+                        name: self.name.clone(),
+                        reason: format!("cannot encode prompts: {e}"),
+                    })?;
+            counts.extend(
+                encodings
+                    .iter()
+                    .map(|e| u32::try_from(e.len()).unwrap_or(u32::MAX)),
+            );
+        }
+        Ok(counts)
     }
 
     /// The byte offset where each token of `text` ends.

@@ -14,6 +14,7 @@ pub(super) fn engine_specs(
     seed: u64,
     target_output_tokens: Option<u32>,
     simulate_all: bool,
+    from_trace: bool,
     p: &mut Problems,
 ) -> Vec<EngineSpec> {
     const PATH: &str = "race.engines";
@@ -50,6 +51,12 @@ pub(super) fn engine_specs(
         let Some(engine) = lenient::<EngineFile>(value, &prefix, p) else {
             continue;
         };
+        if from_trace && engine.max_tokens.is_some() {
+            p.add(
+                format!("{prefix}.max_tokens"),
+                "not used with mode trace: every engine's max_tokens is the trace entry's output_length; remove it",
+            );
+        }
         let spec = engine_spec(
             i,
             engine,
@@ -59,6 +66,7 @@ pub(super) fn engine_specs(
             simulate_all,
             p,
         );
+
         if !spec.name.is_empty() {
             let lower = spec.name.to_ascii_lowercase();
             if let Some((_, first)) = names.iter().find(|(n, _)| *n == lower) {

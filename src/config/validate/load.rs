@@ -1,6 +1,6 @@
 //! The load section: closed-loop users, open-loop constant, Poisson and
-//! burst arrivals, and stages. Which keys belong depends on the mode, so a
-//! key of another mode is named as such.
+//! burst arrivals, stages, and trace replays. Which keys belong depends on
+//! the mode, so a key of another mode is named as such.
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
@@ -11,9 +11,11 @@ pub const DEFAULT_BURST_EVERY_S: f64 = 30.0;
 pub const DEFAULT_BURST_LENGTH_S: f64 = 5.0;
 /// Most stages in one race.
 pub const MAX_STAGES: usize = 1000;
+/// The largest `time_scale` (a trace replayed 1000 times as slow).
+pub const MAX_TIME_SCALE: f64 = 1000.0;
 
 /// The keys of `race.load` and the modes they belong to.
-const MODE_KEYS: [(&str, &[LoadMode]); 16] = [
+const MODE_KEYS: [(&str, &[LoadMode]); 19] = [
     (
         "rate",
         &[LoadMode::Constant, LoadMode::Poisson, LoadMode::Bursts],
@@ -26,6 +28,7 @@ const MODE_KEYS: [(&str, &[LoadMode]); 16] = [
             LoadMode::Bursts,
             LoadMode::Stages,
             LoadMode::Sweep,
+            LoadMode::Trace,
         ],
     ),
     ("burst_factor", &[LoadMode::Bursts]),
@@ -45,6 +48,9 @@ const MODE_KEYS: [(&str, &[LoadMode]); 16] = [
     ("min_gain", &[LoadMode::Sweep]),
     ("max_error_rate", &[LoadMode::Sweep]),
     ("refine", &[LoadMode::Sweep]),
+    ("trace", &[LoadMode::Trace]),
+    ("time_scale", &[LoadMode::Trace]),
+    ("loop", &[LoadMode::Trace]),
 ];
 
 fn modes_phrase(modes: &[LoadMode]) -> String {
@@ -60,6 +66,7 @@ pub(super) fn load_spec(
     users: Option<i64>,
     spawn_rate: Option<f64>,
     load: LoadFile,
+    file: &Path,
     p: &mut Problems,
 ) -> LoadSpec {
     let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
@@ -93,6 +100,9 @@ pub(super) fn load_spec(
         ("min_gain", load.min_gain.is_some()),
         ("max_error_rate", load.max_error_rate.is_some()),
         ("refine", load.refine.is_some()),
+        ("trace", load.trace.is_some()),
+        ("time_scale", load.time_scale.is_some()),
+        ("loop", load.looped.is_some()),
     ];
     for (key, set) in given {
         let modes = MODE_KEYS
@@ -173,6 +183,61 @@ pub(super) fn load_spec(
         }
         LoadMode::Stages => stages(load.stages.unwrap_or_default(), arrivals, max_in_flight, p),
         LoadMode::Sweep => LoadSpec::Sweep(sweep(&load, arrivals, max_in_flight, p)),
+        LoadMode::Trace => trace(&load, file, max_in_flight, p),
+    }
+}
+
+/// `mode: trace`: the file must exist (it is read with the prompts, by
+/// `workload`), and the pace be a positive factor.
+fn trace(load: &LoadFile, file: &Path, max_in_flight: u32, p: &mut Problems) -> LoadSpec {
+    const PATH: &str = "race.load.trace";
+    const WHAT: &str = "give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)";
+    let path = match load.trace.as_deref().map(str::trim) {
+        None => {
+            p.add(
+                PATH,
+                "required for mode trace; give the path to a JSONL trace file, e.g. trace: traces/production.jsonl",
+            );
+            PathBuf::new()
+        }
+        Some("") => {
+            p.add(PATH, format!("empty; {WHAT}"));
+            PathBuf::new()
+        }
+        Some(raw) => match locate(raw, file) {
+            Located::File(found) => found,
+            Located::Folder(dir) => {
+                p.add(PATH, format!("'{}' is a folder; {WHAT}", dir.display()));
+                PathBuf::new()
+            }
+            Located::Missing(looked) => {
+                p.add(
+                    PATH,
+                    format!("file '{raw}' not found (looked in {looked}); {WHAT}"),
+                );
+                PathBuf::new()
+            }
+        },
+    };
+    let time_scale = match load.time_scale {
+        None => 1.0,
+        Some(v) if v.is_nan() || v <= 0.0 => {
+            p.add(
+                "race.load.time_scale",
+                format!(
+                    "must be greater than 0 (it multiplies the gaps between the trace's arrivals: 2 replays it twice as slow, 0.5 twice as fast), got '{}'",
+                    fmt_num(v)
+                ),
+            );
+            1.0
+        }
+        Some(v) => positive(p, "race.load.time_scale", v, MAX_TIME_SCALE),
+    };
+    LoadSpec::Trace {
+        path,
+        time_scale,
+        looped: load.looped.unwrap_or(false),
+        max_in_flight,
     }
 }
 

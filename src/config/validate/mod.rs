@@ -26,7 +26,8 @@ use super::secrets::{looks_like_key, looks_secret};
 use super::spec::{
     Arrivals, DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT,
     DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Quirk,
-    RaceSpec, SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec,
+    RaceSpec, SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec, UNTIL_TRACE_ENDS,
+    WarmupSpec,
 };
 
 mod engine;

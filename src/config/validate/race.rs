@@ -68,6 +68,7 @@ pub(super) fn race_spec(
     let input_tolerance_tokens = input_tolerance_tokens.map_or(DEFAULT_INPUT_TOLERANCE, |v| {
         whole_u32(p, "race.input_tolerance_tokens", v, 0, i64::MAX)
     });
+    let synthetic_given = synthetic.is_some();
     let synthetic = synthetic_spec(synthetic, &dataset, p);
     let output_dir = match output_dir.as_deref().map(str::trim) {
         None => PathBuf::from(DEFAULT_OUTPUT_DIR),
@@ -80,7 +81,7 @@ pub(super) fn race_spec(
         }
         Some(dir) => PathBuf::from(dir),
     };
-    let load = load_spec(users, spawn_rate, load.unwrap_or_default(), p);
+    let load = load_spec(users, spawn_rate, load.unwrap_or_default(), file, p);
     let finish = finish.unwrap_or_default();
     let duration_key = match (duration, finish.duration_s) {
         (Some(_), _) => Some("race.duration"),
@@ -96,9 +97,19 @@ pub(super) fn race_spec(
         finish.duration = (sweep.step_duration + finish.grace + Duration::from_secs(1)) * steps;
         finish.duration_is_finish_line = false;
     }
+    trace_finish(&load, duration_key, &mut finish);
     let slo = slo_spec(slo.unwrap_or_default(), p);
     let warmup = warmup.and_then(|w| warmup_spec(w, p));
-    let mut engines = engine_specs(engines, seed, target_output_tokens, simulate, p);
+    let from_trace = matches!(load, LoadSpec::Trace { .. });
+    if from_trace {
+        trace_lengths_only(
+            target_input_tokens,
+            target_output_tokens,
+            synthetic_given,
+            p,
+        );
+    }
+    let mut engines = engine_specs(engines, seed, target_output_tokens, simulate, from_trace, p);
     resolve_tokenizer_paths(&mut engines, file);
 
     RaceSpec {
@@ -287,6 +298,44 @@ pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -
     if let Some(named) = DatasetSpec::from_name(&raw.to_ascii_lowercase()) {
         return named;
     }
+    match locate(raw, file) {
+        Located::File(found) => DatasetSpec::File(found),
+        Located::Folder(dir) => {
+            p.add(
+                PATH,
+                format!(
+                    "'{}' is a folder; give a path to a JSONL, JSON, Parquet or text file",
+                    dir.display()
+                ),
+            );
+            DatasetSpec::Builtin
+        }
+        Located::Missing(looked) => {
+            let hint = did_you_mean(raw, &names)
+                .map(|n| format!(" (did you mean '{n}'?)"))
+                .unwrap_or_default();
+            p.add(
+                PATH,
+                format!(
+                    "file '{raw}' not found (looked in {looked}); give a path to a JSONL, JSON, Parquet or text file, \
+                     or one of {choices}{hint}"
+                ),
+            );
+            DatasetSpec::Builtin
+        }
+    }
+}
+
+/// Where a file named in the race file is: relative paths beside the race
+/// file first, then from the working directory.
+pub(super) enum Located {
+    File(PathBuf),
+    Folder(PathBuf),
+    /// Not there; the places looked in, quoted, for the message.
+    Missing(String),
+}
+
+pub(super) fn locate(raw: &str, file: &Path) -> Located {
     let path = Path::new(raw);
     let mut candidates: Vec<PathBuf> = Vec::new();
     if !path.is_absolute() {
@@ -298,34 +347,16 @@ pub(super) fn dataset_spec(value: Option<&str>, file: &Path, p: &mut Problems) -
         candidates.push(path.to_path_buf());
     }
     if let Some(found) = candidates.iter().find(|c| c.is_file()) {
-        return DatasetSpec::File(found.clone());
+        return Located::File(found.clone());
     }
     if let Some(dir) = candidates.iter().find(|c| c.is_dir()) {
-        p.add(
-            PATH,
-            format!(
-                "'{}' is a folder; give a path to a JSONL, JSON, Parquet or text file",
-                dir.display()
-            ),
-        );
-        return DatasetSpec::Builtin;
+        return Located::Folder(dir.clone());
     }
     let looked: Vec<String> = candidates
         .iter()
         .map(|c| format!("'{}'", c.display()))
         .collect();
-    let hint = did_you_mean(raw, &names)
-        .map(|n| format!(" (did you mean '{n}'?)"))
-        .unwrap_or_default();
-    p.add(
-        PATH,
-        format!(
-            "file '{raw}' not found (looked in {}); give a path to a JSONL, JSON, Parquet or text file, \
-             or one of {choices}{hint}",
-            looked.join(" and ")
-        ),
-    );
-    DatasetSpec::Builtin
+    Located::Missing(looked.join(" and "))
 }
 
 /// One of two keys meaning the same thing: the one given, with its path.
@@ -347,6 +378,44 @@ pub(super) fn one_of<T>(
         (Some(a), None) => Some((a_path, a)),
         (None, Some(b)) => Some((b_path, b)),
         (None, None) => None,
+    }
+}
+
+/// A trace gives every request its lengths: keys that would set them too
+/// are mistakes.
+fn trace_lengths_only(
+    target_input_tokens: Option<u32>,
+    target_output_tokens: Option<u32>,
+    synthetic: bool,
+    p: &mut Problems,
+) {
+    if target_input_tokens.is_some() {
+        p.add(
+            "race.target_input_tokens",
+            "not used with mode trace: each request's prompt has its trace entry's input_length; remove it",
+        );
+    }
+    if target_output_tokens.is_some() {
+        p.add(
+            "race.target_output_tokens",
+            "not used with mode trace: each request's max_tokens is its trace entry's output_length; remove it",
+        );
+    }
+    if synthetic {
+        p.add(
+            "race.synthetic",
+            "not used with mode trace: synthetic prompts take their lengths from the trace; remove it",
+        );
+    }
+}
+
+/// A trace replayed once ends the race: without a duration, the time limit
+/// waits for the trace's length, known once it is read.
+fn trace_finish(load: &LoadSpec, duration_key: Option<&'static str>, finish: &mut FinishSpec) {
+    if matches!(load, LoadSpec::Trace { looped: false, .. }) && duration_key.is_none() {
+        finish.duration = UNTIL_TRACE_ENDS;
+        finish.duration_is_finish_line =
+            finish.requests.is_none() && finish.output_tokens.is_none();
     }
 }
 

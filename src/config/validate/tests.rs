@@ -426,7 +426,7 @@ fn the_words_follow_the_types() {
     for (extra, expected) in [
         (
             "  load: {mode: 3}\n",
-            "race.load.mode: expected one of: users, constant, poisson, bursts, stages, sweep, got '3'",
+            "race.load.mode: expected one of: users, constant, poisson, bursts, stages, sweep, trace, got '3'",
         ),
         (
             "  seed: -1\n",
@@ -863,4 +863,135 @@ fn simulate_checks_the_file_as_without_it() {
     );
     let no_url = engine("      model: m\n");
     assert_eq!(simulated(&no_url).unwrap_err(), problems(&no_url));
+}
+
+const TRACE: &str = "../datasets/mooncake-trace-sample.jsonl";
+
+#[test]
+fn trace_replays() {
+    let spec = ok(&sim_race(&format!(
+        "  load: {{mode: trace, trace: {TRACE}, time_scale: 0.5, loop: true, max_in_flight: 9}}\n"
+    )));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Trace {
+            path: Path::new("races").join(TRACE),
+            time_scale: 0.5,
+            looped: true,
+            max_in_flight: 9,
+        }
+    );
+    // Looped, it runs like any other open loop: 60 s by default.
+    assert_eq!(spec.finish.duration, DEFAULT_DURATION);
+    assert!(spec.finish.duration_is_finish_line);
+    // Once, it ends with the trace, whose length is known once it is read.
+    let spec = ok(&sim_race(&format!(
+        "  load: {{mode: trace, trace: {TRACE}}}\n"
+    )));
+    assert_eq!(
+        spec.load,
+        LoadSpec::Trace {
+            path: Path::new("races").join(TRACE),
+            time_scale: 1.0,
+            looped: false,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    );
+    assert_eq!(spec.finish.duration, UNTIL_TRACE_ENDS);
+    assert!(spec.finish.duration_is_finish_line);
+    assert!(
+        spec.describe().ends_with(&format!(
+            "trace 'races/{TRACE}' replayed once (max 100 in flight), finish at the end of the trace"
+        )),
+        "{}",
+        spec.describe()
+    );
+    let spec = ok(&sim_race(&format!(
+        "  duration: 30\n  load: {{mode: trace, trace: {TRACE}}}\n"
+    )));
+    assert_eq!(spec.finish.duration, Duration::from_secs(30));
+    let spec = ok(&sim_race(&format!(
+        "  finish: {{requests: 50}}\n  load: {{mode: trace, trace: {TRACE}}}\n"
+    )));
+    assert_eq!(spec.finish.duration, UNTIL_TRACE_ENDS);
+    assert!(!spec.finish.duration_is_finish_line);
+}
+
+#[test]
+fn trace_mistakes_name_the_key_and_the_fix() {
+    let cases = [
+        (
+            "  load: {mode: trace}\n".to_owned(),
+            "race.load.trace: required for mode trace; give the path to a JSONL trace file, e.g. trace: traces/production.jsonl",
+        ),
+        (
+            "  load: {mode: trace, trace: missing.jsonl}\n".to_owned(),
+            "race.load.trace: file 'missing.jsonl' not found (looked in 'races/missing.jsonl' and 'missing.jsonl'); give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)",
+        ),
+        (
+            "  load: {mode: trace, trace: ../datasets}\n".to_owned(),
+            "race.load.trace: 'races/../datasets' is a folder; give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)",
+        ),
+        (
+            format!("  load: {{mode: trace, trace: {TRACE}, time_scale: 0}}\n"),
+            "race.load.time_scale: must be greater than 0 (it multiplies the gaps between the trace's arrivals: 2 replays it twice as slow, 0.5 twice as fast), got '0'",
+        ),
+        (
+            format!("  load: {{mode: trace, trace: {TRACE}, time_scale: -2}}\n"),
+            "race.load.time_scale: must be greater than 0 (it multiplies the gaps between the trace's arrivals: 2 replays it twice as slow, 0.5 twice as fast), got '-2'",
+        ),
+        (
+            format!("  load: {{mode: trace, trace: {TRACE}, time_scale: 5000}}\n"),
+            "race.load.time_scale: '5000' is too large; the most is 1000",
+        ),
+        (
+            format!("  load: {{mode: poisson, rate: 2, trace: {TRACE}}}\n"),
+            "race.load.trace: only used with mode trace; remove it or set mode: trace",
+        ),
+        (
+            "  load: {mode: constant, rate: 2, time_scale: 2}\n".to_owned(),
+            "race.load.time_scale: only used with mode trace; remove it or set mode: trace",
+        ),
+        (
+            "  load: {loop: true}\n".to_owned(),
+            "race.load.loop: only used with mode trace; remove it or set mode: trace",
+        ),
+        (
+            format!("  load: {{mode: trace, trace: {TRACE}, rate: 3}}\n"),
+            "race.load.rate: only used with mode constant, poisson or bursts; remove it or set mode",
+        ),
+        (
+            format!("  target_output_tokens: 128\n  load: {{mode: trace, trace: {TRACE}}}\n"),
+            "race.target_output_tokens: not used with mode trace: each request's max_tokens is its trace entry's output_length; remove it",
+        ),
+        (
+            format!("  target_input_tokens: 512\n  load: {{mode: trace, trace: {TRACE}}}\n"),
+            "race.target_input_tokens: not used with mode trace: each request's prompt has its trace entry's input_length; remove it",
+        ),
+        (
+            format!(
+                "  dataset: synthetic\n  synthetic: {{prompts: 8}}\n  load: {{mode: trace, trace: {TRACE}}}\n"
+            ),
+            "race.synthetic: not used with mode trace: synthetic prompts take their lengths from the trace; remove it",
+        ),
+        (
+            format!("  users: 3\n  load: {{mode: trace, trace: {TRACE}}}\n"),
+            "race.users: only used with mode users; remove it or set mode: users",
+        ),
+    ];
+    for (extra, expected) in cases {
+        assert_eq!(one_problem(&sim_race(&extra)), expected, "{extra}");
+    }
+    assert_eq!(
+        one_problem(&format!(
+            "race:\n  name: t\n  load: {{mode: trace, trace: {TRACE}}}\n  engines:\n    - {{name: a, simulate: {{}}, max_tokens: 64}}\n"
+        )),
+        "race.engines[0].max_tokens: not used with mode trace: every engine's max_tokens is the trace entry's output_length; remove it"
+    );
+    assert_eq!(
+        one_problem(&sim_race(&format!(
+            "  load: {{mode: trace, trace: {TRACE}, loop: yes please}}\n"
+        ))),
+        "race.load.loop: expected true or false, got 'yes please'"
+    );
 }
