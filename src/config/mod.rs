@@ -9,6 +9,7 @@
 pub mod color;
 mod describe;
 pub mod file;
+pub mod load;
 pub mod secrets;
 pub mod spec;
 pub mod validate;
