@@ -255,3 +255,72 @@ race:
         "{best} is not within half a step's error of {capacity}"
     );
 }
+
+/// Cost per 1M output tokens: the engine's hourly price over the tokens it
+/// made per hour (the original's formula), checked by hand from the race's
+/// own counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_is_the_hourly_price_over_the_tokens_per_hour() {
+    let server = serve_sim(fast_sim()).await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: cost
+  countdown_s: 0
+  duration: 2
+  users: 2
+  engines:
+    - {{name: priced, url: {url}, model: sim, cost_per_hour: 3.6}}
+    - {{name: free, url: {url}, model: sim}}
+",
+        url = server.base_url()
+    ));
+    let (outcome, _) = run(&spec, Duration::from_secs(30)).await;
+    let lanes = &outcome.snapshot.lanes;
+    let priced = lanes.iter().find(|l| l.name == "priced").unwrap();
+    let cost = priced.cost.expect("a cost");
+    // 4 output tokens a request; $3.60 an hour is $0.001 a second.
+    assert!(priced.output_tokens >= 4 && priced.output_tokens % 4 == 0);
+    let spend = 0.001 * priced.active.as_secs_f64();
+    assert!((cost.spend - spend).abs() < 1e-12);
+    let by_hand = spend / priced.output_tokens as f64 * 1e6;
+    assert!((cost.per_million_output.unwrap() - by_hand).abs() < 1e-9);
+    let tokens_per_hour = priced.output_tokens_per_s * 3600.0;
+    assert!((cost.per_million_output.unwrap() - 3.6 / tokens_per_hour * 1e6).abs() < 1e-6);
+    let total = (priced.input_tokens + priced.output_tokens) as f64;
+    assert!((cost.per_million_total.unwrap() - spend / total * 1e6).abs() < 1e-9);
+    assert!((cost.per_request.unwrap() - spend / priced.requests_ok as f64).abs() < 1e-12);
+    assert!(
+        lanes
+            .iter()
+            .find(|l| l.name == "free")
+            .unwrap()
+            .cost
+            .is_none()
+    );
+    // The table gains the column, and summary.json the figures.
+    let table = llm_locust::report::table::leaderboard_table(&outcome.snapshot);
+    assert!(
+        table.lines().next().unwrap().ends_with("$/1M out"),
+        "{table}"
+    );
+    let json = serde_json::to_value(llm_locust::report::summary::SummaryFile::new(
+        &outcome.snapshot,
+        outcome.started_at,
+    ))
+    .unwrap();
+    let engines = json["engines"].as_array().unwrap();
+    let priced_json = engines.iter().find(|e| e["name"] == "priced").unwrap();
+    let per_1m = priced_json["cost"]["per_1m_output_tokens"]
+        .as_f64()
+        .unwrap();
+    assert!((per_1m - by_hand).abs() < 1e-5, "{per_1m} vs {by_hand}");
+    assert!(
+        engines
+            .iter()
+            .find(|e| e["name"] == "free")
+            .unwrap()
+            .get("cost")
+            .is_none()
+    );
+}

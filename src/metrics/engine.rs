@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::cost::Cost;
 use super::health::{self, Grade};
 use super::histogram::LatencyHistogram;
 use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
@@ -53,6 +54,8 @@ pub struct EngineStats {
     pub(super) sweep: Option<Sweep>,
     /// The level the sweep's last judgement asked for next.
     pub(super) sweep_next: Option<f64>,
+    /// The engine's `cost_per_hour`, if it has one.
+    pub(super) cost_per_hour: Option<f64>,
     series: Series,
     last_end: Duration,
     pub(super) state: LaneState,
@@ -95,6 +98,7 @@ impl EngineStats {
             stages: Windows::default(),
             sweep: None,
             sweep_next: None,
+            cost_per_hour: None,
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -304,6 +308,15 @@ impl EngineStats {
             active,
             requests_per_s: per_second(self.ok, active),
             output_tokens_per_s: per_second(self.output_tokens, active),
+            cost: self.cost_per_hour.map(|per_hour| {
+                Cost::of(
+                    per_hour,
+                    active,
+                    self.ok,
+                    self.input_tokens,
+                    self.output_tokens,
+                )
+            }),
             total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
             goodput_rps: per_second(self.good, active),
             success_rate: 1.0

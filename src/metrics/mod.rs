@@ -3,6 +3,7 @@
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
 pub mod client;
+pub mod cost;
 mod engine;
 pub mod event;
 pub mod health;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::client::ClientHealth;
+use super::cost::Cost;
 use super::health::{Grade, Health, Trend};
 use super::histogram::LatencySummary;
 use super::record::{ErrorKind, TokenSource};
@@ -83,6 +84,8 @@ pub struct LaneSnapshot {
     pub active: Duration,
     pub requests_per_s: f64,
     pub output_tokens_per_s: f64,
+    /// What its tokens cost, when the engine has a `cost_per_hour`.
+    pub cost: Option<Cost>,
     pub total_tokens_per_s: f64,
     pub goodput_rps: f64,
     /// ok / (ok + failed); 1 when nothing has completed.

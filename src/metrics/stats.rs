@@ -65,7 +65,8 @@ impl RaceStats {
             LoadSpec::Stages { stages, .. } => stages.iter().map(|s| s.level).collect(),
             _ => Vec::new(),
         };
-        for engine in &mut stats.engines {
+        for (engine, spec_engine) in stats.engines.iter_mut().zip(&spec.engines) {
+            engine.cost_per_hour = spec_engine.cost_per_hour;
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
             if let LoadSpec::Sweep(sweep) = &spec.load {
                 engine.sweep = Some(Sweep::new(sweep.clone()));

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::config::WorkloadFacts;
+use crate::metrics::cost::Cost;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::sweep::SweepSnapshot;
@@ -149,6 +150,9 @@ pub struct EngineSummary {
     /// The stress test's steps and answer (`sweep` loads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSummary>,
+    /// What its tokens cost (engines with a `cost_per_hour`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostSummary>,
     pub series: Vec<SeriesPoint>,
 }
 
@@ -171,6 +175,33 @@ pub struct StageSummary {
     pub e2e_ms: Percentiles,
     pub error_rate: f64,
     pub slo_pass: bool,
+}
+
+/// An engine's cost, in the currency of its `cost_per_hour`.
+#[derive(Debug, Serialize)]
+pub struct CostSummary {
+    pub per_hour: f64,
+    /// What its active time cost.
+    pub spend: f64,
+    pub per_1m_output_tokens: Option<f64>,
+    pub per_1m_total_tokens: Option<f64>,
+    pub per_request: Option<f64>,
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+impl From<&Cost> for CostSummary {
+    fn from(c: &Cost) -> Self {
+        CostSummary {
+            per_hour: c.per_hour,
+            spend: round6(c.spend),
+            per_1m_output_tokens: c.per_million_output.map(round6),
+            per_1m_total_tokens: c.per_million_total.map(round6),
+            per_request: c.per_request.map(round6),
+        }
+    }
 }
 
 /// A sweep's steps, in the order they ran, and its answer.
@@ -353,6 +384,7 @@ impl EngineSummary {
                 .map(|f| StageSummary::new(f, unit))
                 .collect(),
             sweep: l.sweep.as_ref().map(SweepSummary::new),
+            cost: l.cost.as_ref().map(CostSummary::from),
             series: l.series.clone(),
         }
     }

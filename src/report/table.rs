@@ -123,7 +123,19 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             slo,
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
+    // Cost only where an engine has a price: other races' tables stay as they were.
+    if s.lanes.iter().any(|l| l.cost.is_some()) {
+        rows[0].push("$/1M out".to_owned());
+        for (row, &i) in rows[1..].iter_mut().zip(&s.leaderboard) {
+            row.push(
+                s.lanes[i]
+                    .cost
+                    .and_then(|c| c.per_million_output)
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+            );
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();

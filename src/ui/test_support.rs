@@ -180,6 +180,7 @@ fn lane(i: usize) -> LaneSnapshot {
         throughput_grade: grade(k + 2),
         traces: Vec::new(),
         stages: Vec::new(),
+        cost: None,
         sweep: None,
     }
 }

@@ -164,6 +164,9 @@ impl LanePanel<'_> {
                 t.text,
             ));
             spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
+            if let Some(per_million) = l.cost.and_then(|c| c.per_million_output) {
+                spans.push(Span::styled(format!("  ${per_million:.2}/1M out"), t.text));
+            }
             if let Some(sweep) = &l.sweep {
                 spans.push(Span::styled(format!("  {}", sweep.status()), t.text));
             }
