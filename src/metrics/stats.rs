@@ -223,8 +223,13 @@ impl RaceStats {
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;
         }
+        // The stage runs while load is offered: not once every engine has
+        // ended (a duration shorter than the stages, the grace period).
+        let offering = self.engines.iter().any(EngineStats::is_running);
         let stage = match (self.stage_unit, self.engines.first()) {
-            (Some(unit), Some(e)) if phase == RacePhase::Running => e.stages.current(now, unit),
+            (Some(unit), Some(e)) if phase == RacePhase::Running && offering => {
+                e.stages.current(now, unit)
+            }
             _ => None,
         };
         RaceSnapshot {
@@ -282,6 +287,29 @@ pub(crate) mod tests {
             output_tokens: None,
             grace: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn the_stage_shows_while_load_is_offered() {
+        let spec = crate::config::validate::validate(
+            "race:\n  name: t\n  duration: 20\n  load: {mode: stages, stages: [{duration_s: 10, users: 1}, {duration_s: 20, users: 2}]}\n  engines:\n    - {name: a, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let mut stats = RaceStats::new(&spec);
+        let at = |s| Duration::from_secs(s);
+        let shown = |stats: &mut RaceStats, s| {
+            stats
+                .snapshot(RacePhase::Running, at(s), false)
+                .stage
+                .map(|st| (st.index, st.level))
+        };
+        assert_eq!(shown(&mut stats, 5), Some((0, 1.0)));
+        assert_eq!(shown(&mut stats, 15), Some((1, 2.0)));
+        // The time limit cut the stages short: in the grace period after it,
+        // no stage runs.
+        stats.apply(at(20), &RaceEvent::TimeLimit);
+        assert_eq!(shown(&mut stats, 22), None);
     }
 
     #[test]
