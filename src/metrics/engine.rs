@@ -354,7 +354,14 @@ impl EngineStats {
             slo_pass,
             series,
             traces: self.traces.snapshot(),
-            sweep: self.sweep.as_ref().map(Sweep::snapshot),
+            sweep: self.sweep.as_ref().map(|sweep| {
+                let mut now = sweep.snapshot();
+                // A stopped engine runs no step, whatever its sweep had planned.
+                if !self.is_running() {
+                    now.current = None;
+                }
+                now
+            }),
             // Figures per stage cost a summary each: in the final snapshot only.
             stages: if full {
                 self.stages.figures(slo_spec)

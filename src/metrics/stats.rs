@@ -290,6 +290,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_stopped_engine_runs_no_sweep_step() {
+        let spec = crate::config::validate::validate(
+            "race:\n  name: t\n  load: {mode: sweep, start: 2, step: 2, max: 8, step_duration_s: 10}\n  engines:\n    - {name: a, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let mut stats = RaceStats::new(&spec);
+        stats.apply(
+            Duration::ZERO,
+            &RaceEvent::SweepStep {
+                engine: 0,
+                level: 2.0,
+            },
+        );
+        let running = stats.snapshot(RacePhase::Running, Duration::from_secs(1), false);
+        assert_eq!(
+            running.lanes[0].sweep.as_ref().unwrap().current,
+            Some((0, 2.0))
+        );
+        stats.apply(Duration::from_secs(3), &RaceEvent::Stopped);
+        let stopped = stats.snapshot(RacePhase::Running, Duration::from_secs(4), false);
+        assert_eq!(stopped.lanes[0].sweep.as_ref().unwrap().current, None);
+    }
+
+    #[test]
     fn the_stage_shows_while_load_is_offered() {
         let spec = crate::config::validate::validate(
             "race:\n  name: t\n  duration: 20\n  load: {mode: stages, stages: [{duration_s: 10, users: 1}, {duration_s: 20, users: 2}]}\n  engines:\n    - {name: a, simulate: {}}\n",
