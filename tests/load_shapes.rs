@@ -272,6 +272,7 @@ race:
   engines:
     - {{name: priced, url: {url}, model: sim, cost_per_hour: 3.6}}
     - {{name: free, url: {url}, model: sim}}
+    - {{name: api, url: {url}, model: sim, price: {{input_per_1m: 0.5, output_per_1m: 1.5}}}}
 ",
         url = server.base_url()
     ));
@@ -298,10 +299,37 @@ race:
             .cost
             .is_none()
     );
+    // An API's price list bills its tokens: in × $0.50 + out × $1.50 per 1M.
+    let api = lanes.iter().find(|l| l.name == "api").unwrap();
+    let api_cost = api.cost.expect("a cost");
+    let billed = (api.input_tokens as f64 * 0.5 + api.output_tokens as f64 * 1.5) / 1e6;
+    assert!((api_cost.spend - billed).abs() < 1e-12);
+    assert!(
+        (api_cost.per_million_output.unwrap() - billed / api.output_tokens as f64 * 1e6).abs()
+            < 1e-9
+    );
+    assert!(
+        (api_cost.per_hour.unwrap() - billed / (api.active.as_secs_f64() / 3600.0)).abs() < 1e-9
+    );
+    // The cheaper per 1M output tokens places first; the free one has no place.
+    let (cheap, dear) = if api_cost.per_million_output < cost.per_million_output {
+        (api, priced)
+    } else {
+        (priced, api)
+    };
+    assert_eq!((cheap.cheapest, dear.cheapest), (Some(1), Some(2)));
+    assert_eq!(
+        lanes.iter().find(|l| l.name == "free").unwrap().cheapest,
+        None
+    );
     // The table gains the column, and summary.json the figures.
     let table = llm_locust::report::table::leaderboard_table(&outcome.snapshot);
     assert!(
-        table.lines().next().unwrap().ends_with("$/1M out"),
+        table
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("$/1M out  cheapest"),
         "{table}"
     );
     let json = serde_json::to_value(llm_locust::report::summary::SummaryFile::new(

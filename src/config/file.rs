@@ -222,11 +222,22 @@ pub struct EngineFile {
     /// An answer of reasoning tokens alone counts as a success.
     pub count_reasoning: Option<bool>,
     pub timeout_s: Option<f64>,
+    /// What the machine serving the engine costs an hour (self-hosted).
     pub cost_per_hour: Option<f64>,
+    /// Or: an API's price list, per 1,000,000 tokens.
+    pub price: Option<PriceFile>,
     /// `simulate:` with no value means the simulator with its defaults.
     #[serde(deserialize_with = "null_as_default")]
     #[schemars(with = "Option<SimulateFile>")]
     pub simulate: Option<SimulateFile>,
+}
+
+/// `price:`: an API's prices per 1,000,000 tokens, in dollars.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriceFile {
+    pub input_per_1m: Option<f64>,
+    pub output_per_1m: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -299,7 +299,20 @@ pub struct EngineSpec {
     /// with only reasoning is an `empty_answer`).
     pub count_reasoning: bool,
     pub timeout: Duration,
-    pub cost_per_hour: Option<f64>,
+    /// What its tokens cost (`cost_per_hour` or `price`), if known.
+    pub pricing: Option<Pricing>,
+}
+
+/// How an engine is paid for, in dollars.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Pricing {
+    /// Self-hosted: the machine's price an hour, whatever it serves.
+    Hourly { per_hour: f64 },
+    /// An API's price list, per 1,000,000 input and output tokens.
+    Tokens {
+        input_per_1m: f64,
+        output_per_1m: f64,
+    },
 }
 
 /// Kinds of fault the simulator can inject.

@@ -15,7 +15,7 @@ use super::sweep::Sweep;
 use super::trace::TraceBook;
 use super::windows::Windows;
 use crate::config::color::EngineColor;
-use crate::config::{FinishSpec, SloSpec};
+use crate::config::{FinishSpec, Pricing, SloSpec};
 
 #[derive(Debug, Clone)]
 pub struct EngineStats {
@@ -54,8 +54,8 @@ pub struct EngineStats {
     pub(super) sweep: Option<Sweep>,
     /// The level the sweep's last judgement asked for next.
     pub(super) sweep_next: Option<f64>,
-    /// The engine's `cost_per_hour`, if it has one.
-    pub(super) cost_per_hour: Option<f64>,
+    /// What the engine's tokens cost (`cost_per_hour` or `price`).
+    pub(super) pricing: Option<Pricing>,
     series: Series,
     last_end: Duration,
     pub(super) state: LaneState,
@@ -98,7 +98,7 @@ impl EngineStats {
             stages: Windows::default(),
             sweep: None,
             sweep_next: None,
-            cost_per_hour: None,
+            pricing: None,
             series: Series::default(),
             last_end: Duration::ZERO,
             state: LaneState::Running,
@@ -308,15 +308,16 @@ impl EngineStats {
             active,
             requests_per_s: per_second(self.ok, active),
             output_tokens_per_s: per_second(self.output_tokens, active),
-            cost: self.cost_per_hour.map(|per_hour| {
+            cost: self.pricing.map(|pricing| {
                 Cost::of(
-                    per_hour,
+                    pricing,
                     active,
                     self.ok,
                     self.input_tokens,
                     self.output_tokens,
                 )
             }),
+            cheapest: None,
             total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
             goodput_rps: per_second(self.good, active),
             success_rate: 1.0

@@ -84,8 +84,10 @@ pub struct LaneSnapshot {
     pub active: Duration,
     pub requests_per_s: f64,
     pub output_tokens_per_s: f64,
-    /// What its tokens cost, when the engine has a `cost_per_hour`.
+    /// What its tokens cost, when the engine has a `cost_per_hour` or `price`.
     pub cost: Option<Cost>,
+    /// Its place by cost per 1M output tokens (1 = cheapest), when priced.
+    pub cheapest: Option<usize>,
     pub total_tokens_per_s: f64,
     pub goodput_rps: f64,
     /// ok / (ok + failed); 1 when nothing has completed.

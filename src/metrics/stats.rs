@@ -66,7 +66,7 @@ impl RaceStats {
             _ => Vec::new(),
         };
         for (engine, spec_engine) in stats.engines.iter_mut().zip(&spec.engines) {
-            engine.cost_per_hour = spec_engine.cost_per_hour;
+            engine.pricing = spec_engine.pricing;
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
             if let LoadSpec::Sweep(sweep) = &spec.load {
                 engine.sweep = Some(Sweep::new(sweep.clone()));
@@ -218,6 +218,10 @@ impl RaceStats {
             .fold(0.0, f64::max);
         for lane in &mut lanes {
             lane.throughput_grade = health::throughput_grade(lane.output_tokens_per_s, best);
+        }
+        let costs: Vec<_> = lanes.iter().map(|l| l.cost).collect();
+        for (lane, rank) in lanes.iter_mut().zip(super::cost::cheapest_ranks(&costs)) {
+            lane.cheapest = rank;
         }
         let leaderboard = leaderboard::rank(&lanes, &self.finish);
         for (place, &lane) in leaderboard.iter().enumerate() {

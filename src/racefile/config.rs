@@ -15,7 +15,7 @@ use crate::config::color::parse_color;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
     Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
-    FaultKind, FinishSpec, LoadSpec, Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel,
+    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel,
     SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
 };
 
@@ -204,6 +204,15 @@ struct StoredEngine {
     count_reasoning: bool,
     timeout: Duration,
     cost_per_hour: Option<f64>,
+    /// An API's price list (format v3 on; absent before).
+    #[serde(default)]
+    price: Option<StoredPrice>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct StoredPrice {
+    input_per_1m: f64,
+    output_per_1m: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,7 +389,20 @@ impl From<&EngineSpec> for StoredEngine {
             ignore_eos: e.ignore_eos,
             count_reasoning: e.count_reasoning,
             timeout: e.timeout,
-            cost_per_hour: e.cost_per_hour,
+            cost_per_hour: match e.pricing {
+                Some(Pricing::Hourly { per_hour }) => Some(per_hour),
+                _ => None,
+            },
+            price: match e.pricing {
+                Some(Pricing::Tokens {
+                    input_per_1m,
+                    output_per_1m,
+                }) => Some(StoredPrice {
+                    input_per_1m,
+                    output_per_1m,
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -570,7 +592,14 @@ impl StoredEngine {
             ignore_eos: self.ignore_eos,
             count_reasoning: self.count_reasoning,
             timeout: self.timeout,
-            cost_per_hour: self.cost_per_hour,
+            pricing: match (self.cost_per_hour, self.price) {
+                (_, Some(p)) => Some(Pricing::Tokens {
+                    input_per_1m: p.input_per_1m,
+                    output_per_1m: p.output_per_1m,
+                }),
+                (Some(per_hour), None) => Some(Pricing::Hourly { per_hour }),
+                (None, None) => None,
+            },
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::config::WorkloadFacts;
+use crate::config::{Pricing, WorkloadFacts};
 use crate::metrics::cost::Cost;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
@@ -150,7 +150,7 @@ pub struct EngineSummary {
     /// The stress test's steps and answer (`sweep` loads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepSummary>,
-    /// What its tokens cost (engines with a `cost_per_hour`).
+    /// What its tokens cost (engines with a `cost_per_hour` or `price`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostSummary>,
     pub series: Vec<SeriesPoint>,
@@ -177,25 +177,46 @@ pub struct StageSummary {
     pub slo_pass: bool,
 }
 
-/// An engine's cost, in the currency of its `cost_per_hour`.
+/// An engine's cost, in dollars.
 #[derive(Debug, Serialize)]
 pub struct CostSummary {
-    pub per_hour: f64,
-    /// What its active time cost.
+    /// `hourly` (`cost_per_hour`) or `tokens` (`price`).
+    pub basis: &'static str,
+    /// The machine's price an hour, or what an API's tokens cost per hour
+    /// of active time.
+    pub per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_per_1m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_per_1m: Option<f64>,
+    /// What its active time (or its tokens) cost.
     pub spend: f64,
     pub per_1m_output_tokens: Option<f64>,
     pub per_1m_total_tokens: Option<f64>,
     pub per_request: Option<f64>,
+    /// Place by cost per 1M output tokens (1 = cheapest).
+    pub cheapest: Option<usize>,
 }
 
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-impl From<&Cost> for CostSummary {
-    fn from(c: &Cost) -> Self {
+impl CostSummary {
+    fn new(c: &Cost, cheapest: Option<usize>) -> Self {
+        let (basis, input_per_1m, output_per_1m) = match c.pricing {
+            Pricing::Hourly { .. } => ("hourly", None, None),
+            Pricing::Tokens {
+                input_per_1m,
+                output_per_1m,
+            } => ("tokens", Some(input_per_1m), Some(output_per_1m)),
+        };
         CostSummary {
-            per_hour: c.per_hour,
+            basis,
+            per_hour: c.per_hour.map(round6),
+            input_per_1m,
+            output_per_1m,
+            cheapest,
             spend: round6(c.spend),
             per_1m_output_tokens: c.per_million_output.map(round6),
             per_1m_total_tokens: c.per_million_total.map(round6),
@@ -384,7 +405,7 @@ impl EngineSummary {
                 .map(|f| StageSummary::new(f, unit))
                 .collect(),
             sweep: l.sweep.as_ref().map(SweepSummary::new),
-            cost: l.cost.as_ref().map(CostSummary::from),
+            cost: l.cost.as_ref().map(|c| CostSummary::new(c, l.cheapest)),
             series: l.series.clone(),
         }
     }

@@ -126,12 +126,17 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
     // Cost only where an engine has a price: other races' tables stay as they were.
     if s.lanes.iter().any(|l| l.cost.is_some()) {
         rows[0].push("$/1M out".to_owned());
+        rows[0].push("cheapest".to_owned());
         for (row, &i) in rows[1..].iter_mut().zip(&s.leaderboard) {
+            let lane = &s.lanes[i];
             row.push(
-                s.lanes[i]
-                    .cost
+                lane.cost
                     .and_then(|c| c.per_million_output)
                     .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+            );
+            row.push(
+                lane.cheapest
+                    .map_or_else(|| "-".to_owned(), |r| r.to_string()),
             );
         }
     }

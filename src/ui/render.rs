@@ -27,7 +27,6 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 /// From this width on, the leaderboard sits beside the lanes.
 const WIDE_WIDTH: u16 = 110;
-const SIDE_LEADERBOARD_WIDTH: u16 = 44;
 /// Rows the inspector takes at most.
 const INSPECTOR_MAX_HEIGHT: u16 = 10;
 
@@ -45,7 +44,7 @@ struct Plan {
 }
 
 /// The layout for `lanes` lanes in `area`, or `None` if it cannot fit.
-fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool) -> Option<Plan> {
+fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16) -> Option<Plan> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
@@ -67,11 +66,8 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool) -> Option<Plan> 
     let fits =
         |mode: LaneMode, height: u16| n.checked_mul(mode.height()).is_some_and(|h| h <= height);
     if main.width >= WIDE_WIDTH {
-        let [lanes, board] = Layout::horizontal([
-            Constraint::Fill(1),
-            Constraint::Length(SIDE_LEADERBOARD_WIDTH),
-        ])
-        .areas(main);
+        let [lanes, board] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(board_width)]).areas(main);
         let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
         // The chart takes what the leaderboard's rows leave of its column.
         let board_h = n.saturating_add(2);
@@ -127,7 +123,14 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool) -> Option<Plan> 
 pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Theme) {
     let area = frame.area();
     let sweeping = snap.lanes.iter().any(|l| l.sweep.is_some());
-    let Some(plan) = plan(area, snap.lanes.len(), ui.inspector_open, sweeping) else {
+    let board_width = Leaderboard::side_width(snap);
+    let Some(plan) = plan(
+        area,
+        snap.lanes.len(),
+        ui.inspector_open,
+        sweeping,
+        board_width,
+    ) else {
         render_too_small(frame, area, theme);
         return;
     };
@@ -292,6 +295,57 @@ mod tests {
             ..ui(3)
         };
         assert_snapshot!(render_to_string(&snap, &ui, &theme(), 100, 30));
+    }
+
+    #[test]
+    fn priced_engines_show_their_cost_and_the_cheapest_leads_the_column() {
+        use crate::config::Pricing;
+        use crate::metrics::cost::{Cost, cheapest_ranks};
+        let mut snap = snapshot_fixture(3);
+        let hour = Duration::from_secs(3600);
+        snap.lanes[0].cost = Some(Cost::of(
+            Pricing::Hourly { per_hour: 4.0 },
+            hour,
+            9,
+            0,
+            1_000_000,
+        ));
+        snap.lanes[2].cost = Some(Cost::of(
+            Pricing::Tokens {
+                input_per_1m: 0.0,
+                output_per_1m: 1.5,
+            },
+            hour,
+            9,
+            0,
+            1_000_000,
+        ));
+        let costs: Vec<_> = snap.lanes.iter().map(|l| l.cost).collect();
+        for (lane, rank) in snap.lanes.iter_mut().zip(cheapest_ranks(&costs)) {
+            lane.cheapest = rank;
+        }
+        let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+        assert!(text.contains("cheapest $/1M out"), "{text}");
+        assert!(
+            text.contains("#1 $1.50") && text.contains("#2 $4.00"),
+            "{text}"
+        );
+        // The engine without a price has no place.
+        let unpriced = text
+            .lines()
+            .find(|l| l.contains(&snap.lanes[1].name) && l.contains(" / "))
+            .unwrap_or_else(|| panic!("the unpriced engine row:\n{text}"));
+        assert!(
+            unpriced
+                .trim_end()
+                .trim_end_matches('│')
+                .trim_end()
+                .ends_with('–'),
+            "{unpriced}"
+        );
+        // Without prices the leaderboard is as it was.
+        let plain = render_to_string(&snapshot_fixture(3), &ui(3), &theme(), 140, 30);
+        assert!(!plain.contains("cheapest"), "{plain}");
     }
 
     #[test]

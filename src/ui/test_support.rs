@@ -181,6 +181,7 @@ fn lane(i: usize) -> LaneSnapshot {
         traces: Vec::new(),
         stages: Vec::new(),
         cost: None,
+        cheapest: None,
         sweep: None,
     }
 }

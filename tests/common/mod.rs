@@ -129,7 +129,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         ignore_eos: false,
         count_reasoning: false,
         timeout,
-        cost_per_hour: None,
+        pricing: None,
     }
 }
 

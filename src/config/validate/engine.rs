@@ -212,17 +212,7 @@ pub(super) fn engine_spec(
         .temperature
         .map(|v| within(p, &at("temperature"), v, 0.0, 2.0));
     let timeout = secs_opt(p, &at("timeout_s"), e.timeout_s, false, DEFAULT_TIMEOUT);
-    let cost_per_hour = e.cost_per_hour.map(|v| {
-        if v >= 0.0 && v.is_finite() {
-            v
-        } else {
-            p.add(
-                at("cost_per_hour"),
-                format!("must be a number >= 0, got '{}'", fmt_num(v)),
-            );
-            0.0
-        }
-    });
+    let pricing = pricing(e.cost_per_hour, e.price, &at, p);
     EngineSpec {
         name,
         model,
@@ -238,7 +228,59 @@ pub(super) fn engine_spec(
         ignore_eos: e.ignore_eos.unwrap_or(false),
         count_reasoning: e.count_reasoning.unwrap_or(false),
         timeout,
-        cost_per_hour,
+        pricing,
+    }
+}
+
+/// `cost_per_hour` (a machine) or `price` (an API's price list), not both.
+fn pricing(
+    cost_per_hour: Option<f64>,
+    price: Option<PriceFile>,
+    at: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<Pricing> {
+    let dollars = |p: &mut Problems, key: &str, v: f64| {
+        if v >= 0.0 && v.is_finite() {
+            v
+        } else {
+            p.add(
+                at(key),
+                format!("must be a number >= 0, got '{}'", fmt_num(v)),
+            );
+            0.0
+        }
+    };
+    match (cost_per_hour, price) {
+        (Some(_), Some(_)) => {
+            p.add(
+                at("price"),
+                "cost_per_hour is also set; give cost_per_hour for a machine you run or price \
+                 for an API's price list, not both",
+            );
+            None
+        }
+        (Some(per_hour), None) => Some(Pricing::Hourly {
+            per_hour: dollars(p, "cost_per_hour", per_hour),
+        }),
+        (None, Some(price)) => {
+            let per_1m = |p: &mut Problems, key: &str, v: Option<f64>| match v {
+                Some(v) => dollars(p, &format!("price.{key}"), v),
+                None => {
+                    p.add(
+                        at(&format!("price.{key}")),
+                        "required; give the price per 1,000,000 tokens in dollars (0 if free)",
+                    );
+                    0.0
+                }
+            };
+            let input_per_1m = per_1m(p, "input_per_1m", price.input_per_1m);
+            let output_per_1m = per_1m(p, "output_per_1m", price.output_per_1m);
+            Some(Pricing::Tokens {
+                input_per_1m,
+                output_per_1m,
+            })
+        }
+        (None, None) => None,
     }
 }
 

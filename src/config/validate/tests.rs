@@ -607,8 +607,11 @@ fn engine_checks() {
         (Some(64), Some(0.7), true)
     );
     assert_eq!(
-        (e.timeout, e.cost_per_hour),
-        (Duration::from_millis(500), Some(2.5))
+        (e.timeout, e.pricing),
+        (
+            Duration::from_millis(500),
+            Some(Pricing::Hourly { per_hour: 2.5 })
+        )
     );
     assert!(
         one_problem(&engine(
@@ -993,5 +996,39 @@ fn trace_mistakes_name_the_key_and_the_fix() {
             "  load: {{mode: trace, trace: {TRACE}, loop: yes please}}\n"
         ))),
         "race.load.loop: expected true or false, got 'yes please'"
+    );
+}
+
+#[test]
+fn an_engine_is_priced_by_the_hour_or_by_the_token_not_both() {
+    let spec = ok(&engine(
+        "      simulate: {}\n      price: {input_per_1m: 0.15, output_per_1m: 0.6}\n",
+    ));
+    assert_eq!(
+        spec.engines[0].pricing,
+        Some(Pricing::Tokens {
+            input_per_1m: 0.15,
+            output_per_1m: 0.6
+        })
+    );
+    assert_eq!(
+        one_problem(&engine(
+            "      simulate: {}\n      cost_per_hour: 2\n      price: {input_per_1m: 1, output_per_1m: 2}\n"
+        )),
+        "race.engines[0].price: cost_per_hour is also set; give cost_per_hour for a machine you \
+         run or price for an API's price list, not both"
+    );
+    assert_eq!(
+        one_problem(&engine(
+            "      simulate: {}\n      price: {output_per_1m: 2}\n"
+        )),
+        "race.engines[0].price.input_per_1m: required; give the price per 1,000,000 tokens in \
+         dollars (0 if free)"
+    );
+    assert_eq!(
+        one_problem(&engine(
+            "      simulate: {}\n      price: {input_per_1m: -1, output_per_1m: 2}\n"
+        )),
+        "race.engines[0].price.input_per_1m: must be a number >= 0, got '-1'"
     );
 }

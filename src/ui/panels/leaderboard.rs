@@ -3,6 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Row, Table, Widget};
 
@@ -15,7 +16,20 @@ pub struct Leaderboard<'a> {
     pub theme: &'a Theme,
 }
 
+/// Columns of the leaderboard beside the lanes on a wide screen.
+const SIDE_WIDTH: u16 = 44;
+
 impl Leaderboard<'_> {
+    /// Its width beside the lanes: wider when engines are priced.
+    #[must_use]
+    pub fn side_width(snap: &RaceSnapshot) -> u16 {
+        if priced(snap) {
+            SIDE_WIDTH + CHEAPEST_WIDTH + 1
+        } else {
+            SIDE_WIDTH
+        }
+    }
+
     /// What ranks the lane: its finishing time, or the race's score.
     fn score(&self, i: usize) -> String {
         let Some(l) = self.snap.lanes.get(i) else {
@@ -52,7 +66,9 @@ impl Widget for &Leaderboard<'_> {
             return;
         }
         let t = self.theme;
-        let rows: Vec<Row> = self
+        // Cost only when an engine has a price: other races keep their room.
+        let priced = priced(self.snap);
+        let table: Vec<(Vec<Line>, Style)> = self
             .snap
             .leaderboard
             .iter()
@@ -61,38 +77,67 @@ impl Widget for &Leaderboard<'_> {
                 let l = self.snap.lanes.get(i)?;
                 let style = if rank == 0 { t.leader } else { t.text };
                 let fail_style = if l.requests_failed > 0 { t.bad } else { t.dim };
-                Some(
-                    Row::new(vec![
-                        Line::from(place_label(rank + 1)),
-                        Line::from(format!("{} {}", car(&l.emoji), l.name)),
-                        Line::from(self.score(i)).right_aligned(),
-                        Line::from(vec![
-                            Span::raw(l.requests_ok.to_string()),
-                            Span::styled(" / ", t.dim),
-                            Span::styled(l.requests_failed.to_string(), fail_style),
-                        ])
-                        .right_aligned(),
+                let mut cells = vec![
+                    Line::from(place_label(rank + 1)),
+                    Line::from(format!("{} {}", car(&l.emoji), l.name)),
+                    Line::from(self.score(i)).right_aligned(),
+                    Line::from(vec![
+                        Span::raw(l.requests_ok.to_string()),
+                        Span::styled(" / ", t.dim),
+                        Span::styled(l.requests_failed.to_string(), fail_style),
                     ])
-                    .style(style),
-                )
+                    .right_aligned(),
+                ];
+                if priced {
+                    cells.push(cheapest_cell(l, t));
+                }
+                Some((cells, style))
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(3),
-                Constraint::Fill(1),
-                Constraint::Length(13),
-                Constraint::Length(11),
-            ],
-        )
-        .column_spacing(1)
-        .block(
+        // The figures take what they need; the names get the rest.
+        let fit = |column: usize| {
+            let widest = table
+                .iter()
+                .filter_map(|(cells, _)| cells.get(column))
+                .map(Line::width)
+                .max()
+                .unwrap_or(0);
+            Constraint::Length(u16::try_from(widest).unwrap_or(u16::MAX))
+        };
+        let mut widths = vec![Constraint::Length(3), Constraint::Fill(1), fit(2), fit(3)];
+        let columns = if priced {
+            widths.push(fit(4));
+            " ok / failed · cheapest $/1M out "
+        } else {
+            " ok / failed "
+        };
+        let rows = table
+            .into_iter()
+            .map(|(cells, style)| Row::new(cells).style(style));
+        let table = Table::new(rows, widths).column_spacing(2).block(
             Block::bordered()
                 .border_style(t.border)
                 .title(Span::styled(" Leaderboard ", t.title))
-                .title(Line::from(Span::styled(" ok / failed ", t.dim)).right_aligned()),
+                .title(Line::from(Span::styled(columns, t.dim)).right_aligned()),
         );
         Widget::render(table, area, buf);
+    }
+}
+
+fn priced(snap: &RaceSnapshot) -> bool {
+    snap.lanes.iter().any(|l| l.cost.is_some())
+}
+
+/// Room for "#1 $0.42": the lane's place by cost per 1M output tokens,
+/// and that cost.
+const CHEAPEST_WIDTH: u16 = 11;
+
+fn cheapest_cell<'a>(l: &crate::metrics::LaneSnapshot, t: &Theme) -> Line<'a> {
+    match (l.cheapest, l.cost.and_then(|c| c.per_million_output)) {
+        (Some(rank), Some(cost)) => {
+            let style = if rank == 1 { t.good } else { t.text };
+            Line::from(Span::styled(format!("#{rank} ${cost:.2}"), style)).right_aligned()
+        }
+        _ => Line::from(Span::styled("–", t.dim)).right_aligned(),
     }
 }
