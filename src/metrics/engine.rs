@@ -6,11 +6,14 @@ use std::time::Duration;
 
 use super::cost::Cost;
 use super::health::{self, Grade};
-use super::histogram::LatencyHistogram;
+use super::histogram::{CountHistogram, LatencyHistogram};
 use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
 use super::series::Series;
 use super::slo;
-use super::snapshot::{ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot, LaneState};
+use super::snapshot::{
+    DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot,
+    LaneState,
+};
 use super::sweep::Sweep;
 use super::trace::TraceBook;
 use super::windows::Windows;
@@ -39,6 +42,8 @@ pub struct EngineStats {
     itl: LatencyHistogram,
     e2e: LatencyHistogram,
     send_delay: LatencyHistogram,
+    input_counts: CountHistogram,
+    output_counts: CountHistogram,
     late: u64,
     dropped: u64,
     unsent: u64,
@@ -86,6 +91,8 @@ impl EngineStats {
             itl: LatencyHistogram::new(),
             e2e: LatencyHistogram::new(),
             send_delay: LatencyHistogram::new(),
+            input_counts: CountHistogram::default(),
+            output_counts: CountHistogram::default(),
             late: 0,
             dropped: 0,
             unsent: 0,
@@ -169,6 +176,8 @@ impl EngineStats {
         }
         self.input_tokens += u64::from(record.input_tokens);
         self.output_tokens += u64::from(record.output_tokens);
+        self.input_counts.record(record.input_tokens);
+        self.output_counts.record(record.output_tokens);
         self.input_sources.insert(record.input_source);
         self.output_sources.insert(record.output_source);
         self.e2e.record(record.e2e());
@@ -183,6 +192,19 @@ impl EngineStats {
         }
         for gap in record.itls() {
             self.itl.record(gap);
+        }
+    }
+
+    /// Every latency and token count of the successful requests, binned.
+    fn distributions(&self) -> Distributions {
+        Distributions {
+            ttft_ms: self.ttft.distribution(DISTRIBUTION_BINS),
+            ttfot_ms: self.ttfot.distribution(DISTRIBUTION_BINS),
+            tpot_ms: self.tpot.distribution(DISTRIBUTION_BINS),
+            itl_ms: self.itl.distribution(DISTRIBUTION_BINS),
+            e2e_ms: self.e2e.distribution(DISTRIBUTION_BINS),
+            input_tokens: self.input_counts.distribution(DISTRIBUTION_BINS),
+            output_tokens: self.output_counts.distribution(DISTRIBUTION_BINS),
         }
     }
 
@@ -354,6 +376,7 @@ impl EngineStats {
             slo_checks,
             slo_pass,
             series,
+            distributions: full.then(|| self.distributions()),
             traces: self.traces.snapshot(),
             sweep: self.sweep.as_ref().map(|sweep| {
                 let mut now = sweep.snapshot();

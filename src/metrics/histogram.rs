@@ -86,6 +86,97 @@ impl LatencyHistogram {
     }
 }
 
+impl LatencyHistogram {
+    /// The distribution in `bins` log-spaced bins, in milliseconds.
+    #[must_use]
+    pub fn distribution(&self, bins: usize) -> Vec<Bin> {
+        log_bins(&self.histogram, 0.001, bins)
+    }
+}
+
+/// Largest token count we record per request. Larger values saturate.
+const MAX_TOKENS: u64 = 10_000_000;
+
+/// A distribution of per-request token counts.
+#[derive(Debug, Clone)]
+pub struct CountHistogram {
+    histogram: Histogram<u64>,
+}
+
+impl Default for CountHistogram {
+    #[allow(clippy::expect_used)] // constant, valid bounds: creation cannot fail
+    fn default() -> Self {
+        CountHistogram {
+            histogram: Histogram::new_with_bounds(1, MAX_TOKENS, 3)
+                .expect("constant histogram bounds are valid"),
+        }
+    }
+}
+
+impl CountHistogram {
+    pub fn record(&mut self, count: u32) {
+        // 0 tokens (an empty prompt) sits with 1 in the lowest bin.
+        self.histogram
+            .saturating_record(u64::from(count).clamp(1, MAX_TOKENS));
+    }
+
+    /// The distribution in `bins` log-spaced bins, in tokens.
+    #[must_use]
+    pub fn distribution(&self, bins: usize) -> Vec<Bin> {
+        log_bins(&self.histogram, 1.0, bins)
+    }
+}
+
+/// One bin of a distribution: `count` values in `[lo, hi)` (the last bin
+/// holds `hi` too), in the metric's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: u64,
+}
+
+/// `bins` bins between the smallest and largest value, log-spaced (latency
+/// and token counts span decades); one bin when every value is the same.
+/// Values are the histogram's (accurate to 0.1 %), times `scale`.
+fn log_bins(h: &Histogram<u64>, scale: f64, bins: usize) -> Vec<Bin> {
+    if h.is_empty() || bins == 0 {
+        return Vec::new();
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let (lo, hi) = (h.min() as f64, h.max() as f64);
+    if hi <= lo {
+        return vec![Bin {
+            lo: lo * scale,
+            hi: hi * scale,
+            count: h.len(),
+        }];
+    }
+    let ratio = (hi / lo).ln();
+    #[allow(clippy::cast_precision_loss)]
+    let n = bins as f64;
+    let edge = |i: usize| {
+        #[allow(clippy::cast_precision_loss)]
+        let f = i as f64 / n;
+        lo * (ratio * f).exp() * scale
+    };
+    let mut out: Vec<Bin> = (0..bins)
+        .map(|i| Bin {
+            lo: edge(i),
+            hi: edge(i + 1),
+            count: 0,
+        })
+        .collect();
+    for v in h.iter_recorded() {
+        #[allow(clippy::cast_precision_loss)]
+        let value = (v.value_iterated_to() as f64).clamp(lo, hi);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let i = (((value / lo).ln() / ratio * n) as usize).min(bins - 1);
+        out[i].count += v.count_at_value();
+    }
+    out
+}
+
 /// Percentiles of one latency metric. All zero when `count` is 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LatencySummary {
@@ -119,6 +210,42 @@ mod tests {
         assert!(close(s.p99, 990.0), "{:?}", s.p99);
         assert_eq!(s.mean, Duration::from_micros(500_500));
         assert_eq!(s.min, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn distribution_bins_are_log_spaced_and_hold_every_value() {
+        let mut h = LatencyHistogram::new();
+        for ms in [1u64, 10, 10, 100, 1000] {
+            h.record(Duration::from_millis(ms));
+        }
+        let bins = h.distribution(3);
+        assert_eq!(bins.len(), 3);
+        // 1 ms to 1 s in three bins: 1–10, 10–100, 100–1000 ms.
+        for (bin, (lo, hi)) in bins
+            .iter()
+            .zip([(1.0, 10.0), (10.0, 100.0), (100.0, 1000.0)])
+        {
+            assert!(
+                (bin.lo - lo).abs() < lo * 0.002 && (bin.hi - hi).abs() < hi * 0.002,
+                "{bins:?}"
+            );
+        }
+        assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 5);
+        assert_eq!(bins[0].count, 1, "{bins:?}");
+        assert_eq!(bins[2].count, 2, "{bins:?}");
+        // One value: one bin; nothing: no bins.
+        let mut one = CountHistogram::default();
+        one.record(64);
+        one.record(64);
+        assert_eq!(
+            one.distribution(24),
+            vec![Bin {
+                lo: 64.0,
+                hi: 64.0,
+                count: 2
+            }]
+        );
+        assert!(CountHistogram::default().distribution(24).is_empty());
     }
 
     #[test]

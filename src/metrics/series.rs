@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::record::RequestRecord;
+use super::record::{ErrorKind, RequestRecord};
 
 /// What completed during one second of the race (by the request's end time).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -21,12 +21,40 @@ pub struct SeriesPoint {
     pub tpot_mean_ms: f64,
     /// Mean E2E of the successful requests that ended in this second (ms).
     pub e2e_mean_ms: f64,
+    /// The failed requests by kind, in `ErrorKind::ALL` order.
+    #[serde(
+        rename = "errors",
+        serialize_with = "errors_by_name",
+        skip_serializing_if = "no_errors"
+    )]
+    pub failed_by_kind: [u32; ErrorKind::ALL.len()],
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn no_errors(counts: &[u32; ErrorKind::ALL.len()]) -> bool {
+    counts.iter().all(|&n| n == 0)
+}
+
+/// `{"http_429": 3}`: the kinds that occurred, by name.
+fn errors_by_name<S: serde::Serializer>(
+    counts: &[u32; ErrorKind::ALL.len()],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap as _;
+    let mut map = s.serialize_map(None)?;
+    for (kind, &n) in ErrorKind::ALL.iter().zip(counts) {
+        if n > 0 {
+            map.serialize_entry(kind.name(), &n)?;
+        }
+    }
+    map.end()
 }
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Bucket {
     ok: u32,
     failed: u32,
+    failed_by_kind: [u32; ErrorKind::ALL.len()],
     output_tokens: u64,
     ttft_sum: Duration,
     ttft_n: u32,
@@ -56,8 +84,11 @@ impl Series {
             self.buckets.resize(second + 1, Bucket::default());
         }
         let b = &mut self.buckets[second];
-        if !record.is_ok() {
+        if let Some(err) = &record.error {
             b.failed += 1;
+            if let Some(i) = ErrorKind::ALL.iter().position(|k| *k == err.kind) {
+                b.failed_by_kind[i] += 1;
+            }
             return;
         }
         b.ok += 1;
@@ -87,6 +118,7 @@ impl Series {
                     ttft_mean_ms: mean_ms(b.ttft_sum, b.ttft_n),
                     tpot_mean_ms: mean_ms(b.tpot_sum, b.tpot_n),
                     e2e_mean_ms: mean_ms(b.e2e_sum, b.ok),
+                    failed_by_kind: b.failed_by_kind,
                 }
             })
             .collect()

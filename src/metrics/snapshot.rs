@@ -5,10 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::Serialize;
+
 use super::client::ClientHealth;
 use super::cost::Cost;
 use super::health::{Grade, Health, Trend};
-use super::histogram::LatencySummary;
+use super::histogram::{Bin, LatencySummary};
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
@@ -125,6 +127,9 @@ pub struct LaneSnapshot {
     pub slo_pass: bool,
     /// Per-second points: the last minutes live, the whole race at the end.
     pub series: Vec<SeriesPoint>,
+    /// Every latency and token count, binned: in the final (full)
+    /// snapshot only, for reports.
+    pub distributions: Option<Distributions>,
     pub health: Health,
     /// TTFT (per-second mean) now against five seconds ago.
     pub ttft_trend: Trend,
@@ -150,6 +155,21 @@ pub struct ErrorSample {
     pub kind: ErrorKind,
     pub message: String,
     pub count: u64,
+}
+
+/// Bins of each distribution.
+pub const DISTRIBUTION_BINS: usize = 24;
+
+/// An engine's distributions over its successful requests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Distributions {
+    pub ttft_ms: Vec<Bin>,
+    pub ttfot_ms: Vec<Bin>,
+    pub tpot_ms: Vec<Bin>,
+    pub itl_ms: Vec<Bin>,
+    pub e2e_ms: Vec<Bin>,
+    pub input_tokens: Vec<Bin>,
+    pub output_tokens: Vec<Bin>,
 }
 
 /// Distinct failure messages kept per engine.

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::config::{Pricing, WorkloadFacts};
 use crate::metrics::cost::Cost;
+use crate::metrics::histogram::Bin;
 use crate::metrics::series::SeriesPoint;
+use crate::metrics::snapshot::Distributions;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::sweep::SweepSnapshot;
 use crate::metrics::windows::{LevelUnit, WindowFigures};
@@ -154,6 +156,10 @@ pub struct EngineSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<CostSummary>,
     pub series: Vec<SeriesPoint>,
+    /// Latencies and token counts of the successful requests, binned
+    /// (log-spaced bins; absent from a live snapshot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distributions: Option<Distributions>,
 }
 
 /// One stage's figures: requests count in the stage they were due in.
@@ -343,6 +349,28 @@ fn source_label(sources: &std::collections::BTreeSet<TokenSource>) -> Option<Str
     }
 }
 
+/// Bin edges to the microsecond (or thousandth of a token).
+fn rounded(d: &Distributions) -> Distributions {
+    let round = |bins: &[Bin]| -> Vec<Bin> {
+        bins.iter()
+            .map(|b| Bin {
+                lo: round3(b.lo),
+                hi: round3(b.hi),
+                count: b.count,
+            })
+            .collect()
+    };
+    Distributions {
+        ttft_ms: round(&d.ttft_ms),
+        ttfot_ms: round(&d.ttfot_ms),
+        tpot_ms: round(&d.tpot_ms),
+        itl_ms: round(&d.itl_ms),
+        e2e_ms: round(&d.e2e_ms),
+        input_tokens: round(&d.input_tokens),
+        output_tokens: round(&d.output_tokens),
+    }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -407,6 +435,7 @@ impl EngineSummary {
             sweep: l.sweep.as_ref().map(SweepSummary::new),
             cost: l.cost.as_ref().map(|c| CostSummary::new(c, l.cheapest)),
             series: l.series.clone(),
+            distributions: l.distributions.as_ref().map(rounded),
         }
     }
 }

@@ -106,6 +106,7 @@ fn series(i: usize, seconds: u32, failing: bool) -> Vec<SeriesPoint> {
                 ttft_mean_ms: 150.0 + 120.0 * f64::from(i32_) + wave * 20.0,
                 tpot_mean_ms: 18.0 + 4.0 * f64::from(i32_) + wave,
                 e2e_mean_ms: 2500.0 + wave * 100.0,
+                ..SeriesPoint::default()
             }
         })
         .collect()
@@ -167,6 +168,7 @@ fn lane(i: usize) -> LaneSnapshot {
         slo_checks: Vec::new(),
         slo_pass: true,
         series: series(i, 42, false),
+        distributions: None,
         health: if failed > 4 {
             Health::Warning
         } else {
@@ -267,6 +269,7 @@ pub fn empty_fixture(lanes: usize) -> RaceSnapshot {
             itl: LatencySummary::default(),
             e2e: LatencySummary::default(),
             series: Vec::new(),
+            distributions: None,
             health: Health::Initializing,
             ttft_trend: Trend::Steady,
             tpot_trend: Trend::Steady,
