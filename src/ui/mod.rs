@@ -10,5 +10,5 @@ pub mod run;
 pub mod state;
 pub mod terminal;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod theme;

@@ -1,0 +1,403 @@
+//! `report.md`: the race's results as GitHub-flavoured Markdown for a pull
+//! request comment or a CI step summary. Formats the summary's numbers; it
+//! computes none.
+
+use std::fmt::Write as _;
+
+use super::summary::{EngineSummary, Percentiles, SummaryFile};
+
+/// Distinct error messages listed per engine.
+const ERRORS_SHOWN: usize = 3;
+
+/// The whole report.
+#[must_use]
+pub fn report(s: &SummaryFile) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## 🏁 {}", cell(&s.race));
+    out.push('\n');
+    let _ = writeln!(out, "{}", verdict(s));
+    out.push('\n');
+    let _ = writeln!(out, "{}", facts(s));
+    if s.simulated {
+        out.push('\n');
+        out.push_str(
+            "> [!NOTE]\n> Simulated: every engine's server was llm-locust's built-in simulator, \
+             so these are the simulator's numbers, not the engines'.\n",
+        );
+    }
+    if s.client_saturated {
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> The load generator was saturated ({}): the numbers may be the \
+             client's, not the servers'.",
+            cell(s.client.reason.as_deref().unwrap_or("no reason recorded"))
+        );
+    }
+    leaderboard(&mut out, s);
+    slos(&mut out, s);
+    percentiles(&mut out, s);
+    cost(&mut out, s);
+    errors(&mut out, s);
+    out
+}
+
+/// One line: every SLO held, or which engines failed one.
+fn verdict(s: &SummaryFile) -> String {
+    let with_slo = s.engines.iter().filter(|e| !e.slo.is_empty()).count();
+    if with_slo == 0 {
+        return "No SLO was set.".to_owned();
+    }
+    if s.slo_pass {
+        return format!("✅ **Every SLO held** ({with_slo} engines checked).");
+    }
+    let failed: Vec<String> = s
+        .engines
+        .iter()
+        .filter(|e| !e.slo_pass)
+        .map(|e| format!("`{}`", code(&e.name)))
+        .collect();
+    format!("❌ **SLO failed** for {}.", failed.join(", "))
+}
+
+fn facts(s: &SummaryFile) -> String {
+    let mut facts = vec![
+        format!("{:.1} s", s.duration_s),
+        format!("load `{}`", s.load_mode),
+        format!("started {}", s.started_at),
+    ];
+    if let Some(w) = &s.workload {
+        facts.push(format!("dataset `{}`", code(&w.dataset)));
+    }
+    facts.push(cell(&s.tool));
+    facts.join(" · ")
+}
+
+fn leaderboard(out: &mut String, s: &SummaryFile) {
+    let priced = s.engines.iter().any(|e| e.cost.is_some());
+    out.push_str("\n### Leaderboard\n\n");
+    let mut header = vec![
+        "#",
+        "engine",
+        "model",
+        "ok",
+        "failed",
+        "req/s",
+        "out tok/s",
+        "goodput req/s",
+        "TTFT p50",
+        "TTFT p99",
+        "TPOT p50",
+        "E2E p99",
+    ];
+    if priced {
+        header.extend(["$/1M out", "cheapest"]);
+    }
+    header.push("SLO");
+    table_header(out, &header, 3..header.len());
+    for e in &s.engines {
+        let mut row = vec![
+            e.place.to_string(),
+            format!("**{}**", cell(&e.name)),
+            format!("`{}`", code(&e.model)),
+            e.requests_ok.to_string(),
+            e.requests_failed.to_string(),
+            format!("{:.2}", e.rps),
+            format!("{:.1}", e.output_tokens_per_s),
+            format!("{:.2}", e.goodput_rps),
+            ms(&e.ttft_ms, e.ttft_ms.p50),
+            ms(&e.ttft_ms, e.ttft_ms.p99),
+            ms(&e.tpot_ms, e.tpot_ms.p50),
+            ms(&e.e2e_ms, e.e2e_ms.p99),
+        ];
+        if priced {
+            let c = e.cost.as_ref();
+            row.push(money(c.and_then(|c| c.per_1m_output_tokens)));
+            row.push(
+                c.and_then(|c| c.cheapest)
+                    .map_or_else(dash, |r| r.to_string()),
+            );
+        }
+        row.push(slo_mark(e));
+        table_row(out, &row);
+    }
+    out.push_str("\nLatencies in ms. Goodput: requests that met every latency SLO, per second.\n");
+}
+
+fn slo_mark(e: &EngineSummary) -> String {
+    if e.slo.is_empty() {
+        dash()
+    } else if e.slo_pass {
+        "✅".to_owned()
+    } else {
+        "❌".to_owned()
+    }
+}
+
+fn slos(out: &mut String, s: &SummaryFile) {
+    if s.engines.iter().all(|e| e.slo.is_empty()) {
+        return;
+    }
+    out.push_str("\n### SLOs\n\n");
+    table_header(out, &["engine", "objective", "limit", "measured", ""], 2..4);
+    for e in &s.engines {
+        for check in &e.slo {
+            table_row(
+                out,
+                &[
+                    cell(&e.name),
+                    format!("`{}`", check.name),
+                    number(check.threshold),
+                    check
+                        .actual
+                        .map_or_else(|| "nothing measured".to_owned(), number),
+                    if check.pass { "✅" } else { "❌" }.to_owned(),
+                ],
+            );
+        }
+    }
+}
+
+fn percentiles(out: &mut String, s: &SummaryFile) {
+    out.push_str("\n### Latency percentiles (ms)\n");
+    let metrics: [(&str, fn(&EngineSummary) -> &Percentiles); 5] = [
+        ("TTFT: time to first token", |e| &e.ttft_ms),
+        ("TTFOT: time to first answer token", |e| &e.ttfot_ms),
+        ("TPOT: time per output token", |e| &e.tpot_ms),
+        ("ITL: inter-token latency", |e| &e.itl_ms),
+        ("E2E: whole request", |e| &e.e2e_ms),
+    ];
+    for (title, of) in metrics {
+        let _ = write!(out, "\n**{title}**\n\n");
+        table_header(
+            out,
+            &[
+                "engine", "count", "mean", "min", "p50", "p90", "p95", "p99", "p99.9", "max",
+            ],
+            1..10,
+        );
+        for e in &s.engines {
+            let p = of(e);
+            let mut row = vec![cell(&e.name), p.count.to_string()];
+            row.extend(
+                [p.mean, p.min, p.p50, p.p90, p.p95, p.p99, p.p999, p.max]
+                    .into_iter()
+                    .map(|v| ms(p, v)),
+            );
+            table_row(out, &row);
+        }
+    }
+}
+
+fn cost(out: &mut String, s: &SummaryFile) {
+    if s.engines.iter().all(|e| e.cost.is_none()) {
+        return;
+    }
+    out.push_str("\n### Cost (USD)\n\n");
+    table_header(
+        out,
+        &[
+            "engine",
+            "price",
+            "spend",
+            "per 1M output tokens",
+            "per 1M tokens",
+            "per request",
+            "cheapest",
+        ],
+        2..7,
+    );
+    for e in &s.engines {
+        let Some(c) = &e.cost else {
+            table_row(out, &[cell(&e.name), "not priced".to_owned()]);
+            continue;
+        };
+        let price = match (c.input_per_1m, c.output_per_1m) {
+            (Some(input), Some(output)) => {
+                format!("${input:.2} in + ${output:.2} out per 1M")
+            }
+            _ => c.per_hour.map_or_else(dash, |h| format!("${h:.2} an hour")),
+        };
+        table_row(
+            out,
+            &[
+                cell(&e.name),
+                price,
+                format!("${:.4}", c.spend),
+                money(c.per_1m_output_tokens),
+                money(c.per_1m_total_tokens),
+                c.per_request.map_or_else(dash, |v| format!("${v:.6}")),
+                c.cheapest.map_or_else(dash, |r| r.to_string()),
+            ],
+        );
+    }
+}
+
+fn errors(out: &mut String, s: &SummaryFile) {
+    if s.engines.iter().all(|e| e.error_samples.is_empty()) {
+        return;
+    }
+    out.push_str("\n### Top error messages\n\n");
+    table_header(out, &["engine", "count", "kind", "message"], 1..2);
+    for e in &s.engines {
+        let mut samples: Vec<_> = e.error_samples.iter().collect();
+        samples.sort_by_key(|x| std::cmp::Reverse(x.count));
+        for x in samples.into_iter().take(ERRORS_SHOWN) {
+            table_row(
+                out,
+                &[
+                    cell(&e.name),
+                    x.count.to_string(),
+                    format!("`{}`", x.kind),
+                    cell(&x.message),
+                ],
+            );
+        }
+    }
+}
+
+/// A header row and its separator; the `numbers` columns are right-aligned.
+fn table_header(out: &mut String, header: &[&str], numbers: std::ops::Range<usize>) {
+    let cells: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    table_row(out, &cells);
+    let align: Vec<&str> = (0..header.len())
+        .map(|i| if numbers.contains(&i) { "---:" } else { "---" })
+        .collect();
+    let _ = writeln!(out, "| {} |", align.join(" | "));
+}
+
+fn table_row(out: &mut String, cells: &[String]) {
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+/// Text made safe for a table cell: one line, pipes escaped, and no HTML or
+/// Markdown a server's message could inject.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text inside backticks: one line, no backticks or pipes.
+fn code(text: &str) -> String {
+    text.replace(['\n', '\r', '`'], " ").replace('|', "\\|")
+}
+
+fn ms(p: &Percentiles, v: f64) -> String {
+    if p.count == 0 {
+        dash()
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn money(v: Option<f64>) -> String {
+    v.map_or_else(dash, |v| format!("${v:.2}"))
+}
+
+fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+fn dash() -> String {
+    "–".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::config::Pricing;
+    use crate::metrics::ErrorKind;
+    use crate::metrics::cost::Cost;
+    use crate::metrics::slo::SloCheck;
+    use crate::metrics::snapshot::ErrorSample;
+
+    /// The UI's failing race, finished, with SLOs, prices and errors: a
+    /// summary whose every section has something to show.
+    fn summary() -> SummaryFile {
+        let mut snap = crate::ui::test_support::failing_fixture();
+        let hour = Duration::from_secs(3600);
+        snap.lanes[0].cost = Some(Cost::of(
+            Pricing::Hourly { per_hour: 2.5 },
+            hour,
+            400,
+            0,
+            1_000_000,
+        ));
+        snap.lanes[0].cheapest = Some(2);
+        snap.lanes[2].cost = Some(Cost::of(
+            Pricing::Tokens {
+                input_per_1m: 0.1,
+                output_per_1m: 0.4,
+            },
+            hour,
+            340,
+            2_000_000,
+            1_000_000,
+        ));
+        snap.lanes[2].cheapest = Some(1);
+        for (i, lane) in snap.lanes.iter_mut().enumerate() {
+            lane.slo_checks = vec![SloCheck {
+                name: "ttft_p99_ms",
+                threshold: 2500.0,
+                actual: Some(lane.ttft.p99.as_secs_f64() * 1000.0),
+                pass: i != 1,
+            }];
+            lane.slo_pass = i != 1;
+        }
+        snap.lanes[1].error_samples = vec![
+            ErrorSample {
+                kind: ErrorKind::Http5xx,
+                message: "HTTP 503: {\"error\": \"overloaded | try later\"}".to_owned(),
+                count: 200,
+            },
+            ErrorSample {
+                kind: ErrorKind::StreamReset,
+                message: "stream ended before [DONE]".to_owned(),
+                count: 30,
+            },
+        ];
+        let mut s = SummaryFile::new(&snap, SystemTime::UNIX_EPOCH);
+        s.started_at = "2026-12-01T14:00:00.000+00:00".to_owned();
+        s.tool = "llm-locust (test)".to_owned();
+        s.slo_pass = false;
+        s
+    }
+
+    #[test]
+    fn report_reads_as_a_pull_request_comment() {
+        insta::assert_snapshot!(report(&summary()));
+    }
+
+    #[test]
+    fn a_race_without_slos_prices_or_errors_says_so_and_leaves_those_sections_out() {
+        let snap = crate::ui::test_support::snapshot_fixture(2);
+        let text = report(&SummaryFile::new(&snap, SystemTime::UNIX_EPOCH));
+        assert!(text.contains("No SLO was set."), "{text}");
+        for section in ["### SLOs", "### Cost", "### Top error messages", "cheapest"] {
+            assert!(!text.contains(section), "{section} in:\n{text}");
+        }
+        assert!(text.contains("### Leaderboard") && text.contains("**TTFT: time to first token**"));
+    }
+
+    #[test]
+    fn server_text_cannot_break_the_table_or_inject_markup() {
+        assert_eq!(
+            cell("a|b\n<script>*x*</script>"),
+            "a\\|b \\<script\\>\\*x\\*\\</script\\>"
+        );
+        assert_eq!(code("m`x|y"), "m x\\|y");
+    }
+}
