@@ -2,6 +2,8 @@
 //! columns) and `summary.json`. Reports format numbers; they compute none.
 
 pub mod csv_sink;
+pub mod junit;
+pub mod markdown;
 pub mod summary;
 pub mod table;
 
