@@ -2,6 +2,8 @@
 //! columns) and `summary.json`. Reports format numbers; they compute none.
 
 pub mod csv_sink;
+pub mod html_escape;
+pub mod step_summary;
 pub mod summary;
 pub mod table;
 
