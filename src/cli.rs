@@ -45,6 +45,25 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Compare two races per engine (matched by name): every headline
+    /// figure's change and whether it got better or worse; exit 1 when a
+    /// gated metric got worse than allowed
+    Compare {
+        /// The race to compare against: its race.llmrace or summary.json
+        baseline: PathBuf,
+        /// The race to judge: its race.llmrace or summary.json
+        current: PathBuf,
+        /// Fail (exit 1) when METRIC got more than PCT percent worse on any
+        /// engine, e.g. ttft_p99=10% (repeatable; metrics: ttft_p50,
+        /// ttft_p99, ttfot_p99, tpot_p50, tpot_p99, itl_p99, e2e_p50,
+        /// e2e_p99, rps, output_tokens_per_s, total_tokens_per_s,
+        /// goodput_rps, success_rate, cost_per_1m_output)
+        #[arg(long, value_name = "METRIC=PCT")]
+        max_regression: Vec<String>,
+        /// Write compare.md and compare.html into this folder
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
     /// Print a shell completion script, e.g. `llm-locust completions bash >
     /// ~/.local/share/bash-completion/completions/llm-locust`
     Completions {
@@ -296,6 +315,55 @@ mod tests {
             panic!("not race")
         };
         assert!(args.simulate);
+    }
+
+    #[test]
+    fn compare_takes_two_files_and_repeated_gates() {
+        let cli = Cli::try_parse_from([
+            "llm-locust",
+            "compare",
+            "a/race.llmrace",
+            "b/summary.json",
+            "--max-regression",
+            "ttft_p99=10%",
+            "--max-regression",
+            "rps=5",
+            "--output-dir",
+            "out",
+        ])
+        .unwrap();
+        let Command::Compare {
+            baseline,
+            current,
+            max_regression,
+            output_dir,
+        } = cli.command
+        else {
+            panic!("not compare")
+        };
+        assert_eq!(baseline, PathBuf::from("a/race.llmrace"));
+        assert_eq!(current, PathBuf::from("b/summary.json"));
+        assert_eq!(max_regression, ["ttft_p99=10%", "rps=5"]);
+        assert_eq!(output_dir, Some(PathBuf::from("out")));
+    }
+
+    #[test]
+    fn compare_help_lists_every_gate_metric() {
+        let help = Cli::command()
+            .find_subcommand_mut("compare")
+            .unwrap()
+            .render_long_help()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for m in crate::report::compare::Metric::ALL {
+            assert!(
+                help.contains(m.name()),
+                "{} missing from:\n{help}",
+                m.name()
+            );
+        }
     }
 
     /// The problem `llm-locust sim` reports for these flags.

@@ -5,11 +5,15 @@ use std::process::ExitCode;
 /// How the program ended; the numbers are part of the CLI contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// The race ran and every SLO held (or none was set).
+    /// The race ran and every SLO held (or none was set); for `compare`,
+    /// every gate held (or none was set).
     Success = 0,
-    /// The race ran and at least one SLO failed.
+    /// The race ran and at least one SLO failed; for `compare`, a gated
+    /// metric (`--max-regression`) got worse than it allows. Either way:
+    /// the engines missed a bar they were set.
     SloFailed = 1,
-    /// Bad input: unreadable or invalid race file, bad flag, missing key.
+    /// Bad input: unreadable or invalid race file, bad flag, missing key;
+    /// for `compare`, a damaged or unknown input file or a bad gate.
     BadInput = 2,
     /// No engine could be reached at all.
     Unreachable = 3,

@@ -1,9 +1,14 @@
 //! Exports of a race's results: the per-request CSVs (the original's
-//! columns) and `summary.json`. Reports format numbers; they compute none.
+//! columns), `summary.json`, and the reports made from the summary
+//! (report.html, report.md, junit.xml) and from two summaries (compare).
+//! Reports format the metrics' numbers; `compare` only subtracts two.
 
+pub mod compare;
 pub mod csv_sink;
+pub mod html_escape;
 pub mod junit;
 pub mod markdown;
+pub mod step_summary;
 pub mod summary;
 pub mod table;
 

@@ -1,0 +1,163 @@
+//! A comparison as GitHub-flavoured Markdown (`compare.md`, the step
+//! summary): a heading with both races, a table per engine and the gates.
+//! Every user string is escaped, so a name cannot break a table.
+
+use std::fmt::Write as _;
+
+use super::cells::{self, NO_ENGINE};
+use super::{Comparison, Verdict};
+
+/// `s` safe as Markdown text in a table cell: punctuation that means
+/// something is backslash-escaped, line breaks become spaces.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn verdict(v: Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Better) => "▲ better",
+        Some(Verdict::Worse) => "▼ worse",
+        Some(Verdict::Same) => "= same",
+        None => "n/a",
+    }
+}
+
+fn race(race: &super::RaceFigures) -> String {
+    let detail = cells::race_detail(race);
+    let name = format!("**{}**", escape(cells::race_name(race)));
+    if detail.is_empty() {
+        name
+    } else {
+        format!("{name} ({})", escape(&detail))
+    }
+}
+
+/// The comparison as Markdown.
+#[must_use]
+pub fn to_markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Race comparison: {} → {}\n",
+        escape(cells::race_name(&c.baseline)),
+        escape(cells::race_name(&c.current))
+    );
+    let _ = writeln!(
+        out,
+        "Baseline: {}. Current: {}. {}\n",
+        race(&c.baseline),
+        race(&c.current),
+        cells::same_band_note()
+    );
+    if c.engines.is_empty() {
+        let _ = writeln!(out, "No engine is in both races (engines match by name).\n");
+    }
+    for engine in &c.engines {
+        let _ = writeln!(out, "### {}\n", escape(&engine.name));
+        let _ = writeln!(out, "| metric | baseline | current | change | |");
+        let _ = writeln!(out, "|:---|---:|---:|---:|:---|");
+        for row in cells::rows(&engine.rows) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                row.label,
+                row.baseline,
+                row.current,
+                row.change,
+                verdict(row.verdict)
+            );
+        }
+        out.push('\n');
+    }
+    for (which, names) in cells::unmatched(c) {
+        let names: Vec<String> = names.iter().map(|n| escape(n)).collect();
+        let _ = writeln!(out, "{which}: {}.\n", names.join(", "));
+    }
+    let _ = writeln!(out, "### Gates\n");
+    if c.gates.is_empty() {
+        let _ = writeln!(out, "None set (`--max-regression METRIC=PCT`).");
+    }
+    for gate in &c.gates {
+        let mark = if gate.failed() { "❌" } else { "✅" };
+        let checks = cells::gate_checks(gate);
+        let said = if checks.is_empty() {
+            NO_ENGINE.to_owned()
+        } else {
+            checks
+                .iter()
+                .map(|(engine, how)| format!("{}: {how}", escape(engine)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = writeln!(out, "- {mark} `{}`: {said}", gate.gate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{figures, summary};
+    use super::super::{Comparison, Gate, RaceFigures};
+    use super::*;
+
+    #[test]
+    fn two_races_render_as_tables_and_gates() {
+        let priced = |race: &str, engines: &[(&str, f64, f64)], per_1m: f64| {
+            let mut s = summary(race, engines);
+            s["engines"][0]["cost"] = serde_json::json!({"per_1m_output_tokens": per_1m});
+            RaceFigures::from_summary(&s).unwrap()
+        };
+        let c = Comparison::new(
+            priced(
+                "Nightly",
+                &[
+                    ("vllm", 200.0, 120.0),
+                    ("tgi", 300.0, 90.0),
+                    ("old", 1.0, 1.0),
+                ],
+                0.42,
+            ),
+            priced(
+                "Nightly",
+                &[
+                    ("vllm", 250.0, 121.0),
+                    ("tgi", 240.0, 80.0),
+                    ("new", 1.0, 1.0),
+                ],
+                0.4,
+            ),
+            &[
+                Gate::parse("ttft_p99=10%").unwrap(),
+                Gate::parse("output_tokens_per_s=5").unwrap(),
+                Gate::parse("success_rate=0").unwrap(),
+            ],
+        );
+        insta::assert_snapshot!(to_markdown(&c));
+    }
+
+    #[test]
+    fn names_cannot_break_the_table() {
+        assert_eq!(escape("a|b"), r"a\|b");
+        assert_eq!(escape("<img src=x>"), r"\<img src=x\>");
+        assert_eq!(escape("two\nlines"), "two lines");
+        let c = Comparison::new(
+            figures("r", &[("x|y", 1.0, 1.0)]),
+            figures("r", &[("x|y", 1.0, 1.0)]),
+            &[],
+        );
+        let md = to_markdown(&c);
+        assert!(md.contains(r"### x\|y"), "{md}");
+        assert!(md.contains("None set"), "{md}");
+    }
+}
