@@ -35,7 +35,11 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::Sim(args) => serve_sim(args).await,
         Command::Validate { file } => validate(&file),
         Command::Replay(args) => replay(args).await,
-        Command::Report { file, output_dir } => report_from_file(&file, output_dir.as_deref()),
+        Command::Report {
+            file,
+            output_dir,
+            format,
+        } => report_from_file(&file, output_dir.as_deref(), &format),
         Command::Compare {
             baseline,
             current,
@@ -275,15 +279,31 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
     };
     let outcome = outcome.map_err(AppError::failure)?;
-    finish_race(&outcome, race_dir.as_deref(), csv, race_file)
+    let saved = race_dir.as_deref().map(|dir| Saved {
+        dir,
+        csv,
+        race_file,
+        junit: args.junit,
+    });
+    finish_race(&outcome, &spec, saved, true)
+}
+
+/// Where a race's results go: its folder and the writers still open.
+struct Saved<'a> {
+    dir: &'a Path,
+    csv: Option<CsvWriter>,
+    race_file: Option<RaceFileWriter>,
+    /// `--junit`: junit.xml as well.
+    junit: bool,
 }
 
 /// Writes the reports, prints the leaderboard and decides the exit code.
+/// `step_summary`: append report.md to `GITHUB_STEP_SUMMARY` when it is set.
 fn finish_race(
     outcome: &RaceOutcome,
-    race_dir: Option<&Path>,
-    csv: Option<CsvWriter>,
-    race_file: Option<RaceFileWriter>,
+    spec: &RaceSpec,
+    saved: Option<Saved>,
+    step_summary: bool,
 ) -> Result<Exit, AppError> {
     let snapshot = &outcome.snapshot;
     println!();
@@ -314,11 +334,34 @@ fn finish_race(
         println!();
         print!("{errors}");
     }
-    if let Some(dir) = race_dir {
-        let (summary, json) =
-            report::write_summary(dir, snapshot, outcome.started_at).map_err(AppError::failure)?;
+    let summary = report::SummaryFile::new(snapshot, outcome.started_at);
+    if step_summary {
+        match report::step_summary::append(&report::markdown::report(&summary)) {
+            Ok(Some(path)) => eprintln!("step summary: {}", path.display()),
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {e:#}"),
+        }
+    }
+    if let Some(Saved {
+        dir,
+        csv,
+        race_file,
+        junit,
+    }) = saved
+    {
+        let (summary_path, json) =
+            report::write_summary(dir, &summary).map_err(AppError::failure)?;
         println!();
-        println!("summary: {}", summary.display());
+        println!("summary: {}", summary_path.display());
+        let mut formats = report::Format::DEFAULT.to_vec();
+        if junit {
+            formats.push(report::Format::Junit);
+        }
+        for path in
+            report::write_reports(dir, &summary, spec, &formats).map_err(AppError::failure)?
+        {
+            println!("report: {}", path.display());
+        }
         if let Some(csv) = csv {
             for path in csv.finish().map_err(AppError::failure)? {
                 println!("requests: {}", path.display());
@@ -366,12 +409,13 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     if !wants_tui(args.no_tui) {
         // As fast as possible: fold every event, then report as the race did.
         let started_at = recording.started_at;
+        let spec = recording.spec.clone();
         let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
         let outcome = RaceOutcome {
             snapshot: Arc::new(snapshot),
             started_at,
         };
-        return finish_race(&outcome, None, None, None);
+        return finish_race(&outcome, &spec, None, false);
     }
     let log = std::env::temp_dir().join("llm-locust.log");
     crate::logging::init_file(&log)
@@ -398,8 +442,18 @@ async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     Ok(Exit::Success)
 }
 
-/// `report`: summary.json and the per-request CSVs, regenerated from a race file.
-fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppError> {
+/// `report`: the reports in `formats` (all but junit.xml when none are
+/// given), written again from a race file.
+fn report_from_file(
+    file: &Path,
+    output_dir: Option<&Path>,
+    formats: &[report::Format],
+) -> Result<Exit, AppError> {
+    let formats = if formats.is_empty() {
+        report::Format::DEFAULT.as_slice()
+    } else {
+        formats
+    };
     let recording = read_recording(file)?;
     let dir = match output_dir {
         Some(dir) => dir.to_path_buf(),
@@ -408,30 +462,38 @@ fn report_from_file(file: &Path, output_dir: Option<&Path>) -> Result<Exit, AppE
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("cannot create output folder '{}'", dir.display()))
         .map_err(AppError::bad_input)?;
-    let stamp = recording.stamp.clone();
-    let names: Vec<String> = recording
-        .spec
-        .engines
-        .iter()
-        .map(|e| e.name.clone())
-        .collect();
-    let (mut sink, csv) =
-        CsvWriter::create(&dir, &names, &stamp, &recording.spec.slug).map_err(AppError::failure)?;
-    sink.on_start(&RaceStart {
-        started_at: recording.started_at,
-        engine_urls: recording.engine_urls.clone(),
-    });
-    for (at, event) in &recording.events {
-        sink.event(*at, event);
+    if formats.contains(&report::Format::Csv) {
+        let names: Vec<String> = recording
+            .spec
+            .engines
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        let (mut sink, csv) =
+            CsvWriter::create(&dir, &names, &recording.stamp, &recording.spec.slug)
+                .map_err(AppError::failure)?;
+        sink.on_start(&RaceStart {
+            started_at: recording.started_at,
+            engine_urls: recording.engine_urls.clone(),
+        });
+        for (at, event) in &recording.events {
+            sink.event(*at, event);
+        }
+        drop(sink);
+        for path in csv.finish().map_err(AppError::failure)? {
+            println!("requests: {}", path.display());
+        }
     }
-    drop(sink);
     let started_at = recording.started_at;
+    let spec = recording.spec.clone();
     let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-    let (summary, _) =
-        report::write_summary(&dir, &snapshot, started_at).map_err(AppError::failure)?;
-    println!("summary: {}", summary.display());
-    for path in csv.finish().map_err(AppError::failure)? {
-        println!("requests: {}", path.display());
+    let summary = report::SummaryFile::new(&snapshot, started_at);
+    if formats.contains(&report::Format::Json) {
+        let (path, _) = report::write_summary(&dir, &summary).map_err(AppError::failure)?;
+        println!("summary: {}", path.display());
+    }
+    for path in report::write_reports(&dir, &summary, &spec, formats).map_err(AppError::failure)? {
+        println!("report: {}", path.display());
     }
     Ok(Exit::Success)
 }

@@ -37,13 +37,18 @@ pub enum Command {
     },
     /// Watch a saved race again, from the race.llmrace file in its output folder
     Replay(ReplayArgs),
-    /// Regenerate summary.json and the per-request CSVs from a race.llmrace file
+    /// Write the reports again from a race.llmrace file: report.html,
+    /// report.md, summary.json and the per-request CSVs (and junit.xml on request)
     Report {
         /// The race file (race.llmrace)
         file: PathBuf,
         /// Folder to write into (default: a `report` folder beside the file)
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
+        /// Which reports, comma-separated: html, md, json, csv, junit
+        /// (default: html,md,json,csv)
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = report_format)]
+        format: Vec<crate::report::Format>,
     },
     /// Compare two races per engine (matched by name): every headline
     /// figure's change and whether it got better or worse; exit 1 when a
@@ -133,6 +138,9 @@ pub struct RaceArgs {
     /// Write no files
     #[arg(long)]
     pub no_save: bool,
+    /// Also write junit.xml: a test case per engine × SLO, for CI
+    #[arg(long)]
+    pub junit: bool,
     /// Race every engine against a built-in simulator instead of its
     /// server (engines keep their names; no server, key or download needed:
     /// uncached hub datasets become their shipped samples, uncached hub
@@ -278,6 +286,10 @@ fn fault(s: &str) -> Result<(String, f64), String> {
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not KIND=RATE, e.g. http_429=0.05"))?;
     Ok((kind.trim().to_owned(), number(rate)?))
+}
+
+fn report_format(s: &str) -> Result<crate::report::Format, String> {
+    s.parse()
 }
 
 #[cfg(test)]

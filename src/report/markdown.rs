@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::summary::{EngineSummary, Percentiles, SummaryFile};
+use super::summary::{EngineSummary, LATENCIES, Percentiles, SummaryFile};
 
 /// Distinct error messages listed per engine.
 const ERRORS_SHOWN: usize = 3;
@@ -160,14 +160,7 @@ fn slos(out: &mut String, s: &SummaryFile) {
 
 fn percentiles(out: &mut String, s: &SummaryFile) {
     out.push_str("\n### Latency percentiles (ms)\n");
-    let metrics: [(&str, fn(&EngineSummary) -> &Percentiles); 5] = [
-        ("TTFT: time to first token", |e| &e.ttft_ms),
-        ("TTFOT: time to first answer token", |e| &e.ttfot_ms),
-        ("TPOT: time per output token", |e| &e.tpot_ms),
-        ("ITL: inter-token latency", |e| &e.itl_ms),
-        ("E2E: whole request", |e| &e.e2e_ms),
-    ];
-    for (title, of) in metrics {
+    for (_, title, of) in LATENCIES {
         let _ = write!(out, "\n**{title}**\n\n");
         table_header(
             out,

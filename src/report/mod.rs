@@ -5,12 +5,15 @@
 
 pub mod compare;
 pub mod csv_sink;
+pub mod html;
 pub mod html_escape;
 pub mod junit;
 pub mod markdown;
+pub mod outputs;
 pub mod step_summary;
 pub mod summary;
 pub mod table;
 
 pub use csv_sink::{CsvSink, CsvWriter, csv_file_name};
+pub use outputs::{Format, write_reports};
 pub use summary::{SummaryFile, write_summary};

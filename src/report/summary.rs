@@ -12,8 +12,8 @@ use crate::config::{Pricing, WorkloadFacts};
 use crate::metrics::cost::Cost;
 use crate::metrics::histogram::Bin;
 use crate::metrics::series::SeriesPoint;
-use crate::metrics::snapshot::Distributions;
 use crate::metrics::slo::SloCheck;
+use crate::metrics::snapshot::Distributions;
 use crate::metrics::sweep::SweepSnapshot;
 use crate::metrics::windows::{LevelUnit, WindowFigures};
 use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
@@ -96,6 +96,20 @@ impl From<&LatencySummary> for Percentiles {
         }
     }
 }
+
+/// One of an engine's latency figures.
+pub type LatencyOf = fn(&EngineSummary) -> &Percentiles;
+
+/// The latencies every report shows, in order: id, title, and the figure.
+pub const LATENCIES: [(&str, &str, LatencyOf); 5] = [
+    ("ttft", "TTFT: time to first token", |e| &e.ttft_ms),
+    ("ttfot", "TTFOT: time to first answer token", |e| {
+        &e.ttfot_ms
+    }),
+    ("tpot", "TPOT: time per output token", |e| &e.tpot_ms),
+    ("itl", "ITL: inter-token latency", |e| &e.itl_ms),
+    ("e2e", "E2E: whole request", |e| &e.e2e_ms),
+];
 
 #[derive(Debug, Serialize)]
 pub struct EngineSummary {
@@ -483,12 +497,11 @@ impl SummaryFile {
 /// Writes `summary.json` into `dir` and returns its path and text.
 pub fn write_summary(
     dir: &Path,
-    snapshot: &RaceSnapshot,
-    started_at: SystemTime,
+    summary: &SummaryFile,
 ) -> anyhow::Result<(std::path::PathBuf, String)> {
     use anyhow::Context as _;
     let path = dir.join("summary.json");
-    let json = serde_json::to_string_pretty(&SummaryFile::new(snapshot, started_at))?;
+    let json = serde_json::to_string_pretty(summary)?;
     // Write then rename, so a reader never sees half a file.
     let tmp = dir.join(".summary.json.tmp");
     std::fs::write(&tmp, &json).with_context(|| format!("cannot write '{}'", tmp.display()))?;

@@ -93,7 +93,7 @@ fn summary(ms: u64, count: u64) -> LatencySummary {
     }
 }
 
-fn series(i: usize, seconds: u32, failing: bool) -> Vec<SeriesPoint> {
+pub fn series(i: usize, seconds: u32, failing: bool) -> Vec<SeriesPoint> {
     let i32_ = u32::try_from(i).unwrap();
     (0..seconds)
         .map(|t| {

@@ -18,6 +18,8 @@ pub fn bin() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_llm-locust"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd.env("NO_COLOR", "1");
+    // A test's race must not write into a CI run's own step summary.
+    cmd.env_remove("GITHUB_STEP_SUMMARY");
     cmd
 }
 

@@ -1,0 +1,560 @@
+//! `report.html`: one self-contained page (styles, scripts and data inline;
+//! nothing is fetched when it is viewed) with the race's results after the
+//! original's dashboard: verdict and leaderboard, comparison, latency,
+//! throughput, reliability, tokens, cost and the configuration. Tables are
+//! written here; charts are drawn in the browser by uPlot (vendored in
+//! `assets/`, see docs/ARCHITECTURE.md) from the summary's numbers. Nothing
+//! is computed here but a bar's length.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value, json};
+
+use super::html_escape::escape;
+use super::summary::{EngineSummary, LATENCIES, LatencyOf, Percentiles, SummaryFile};
+use crate::config::RaceSpec;
+use crate::config::color::{EngineColor, NamedColor};
+use crate::metrics::ErrorKind;
+
+const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
+const REPORT_JS: &str = include_str!("assets/report.js");
+const REPORT_CSS: &str = include_str!("assets/report.css");
+
+/// Nothing may be fetched: inline styles and scripts only. The first
+/// script counts any attempt, so a test can tell the page asked for nothing.
+const HEAD: &str = r#"<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'">
+<script>document.addEventListener("securitypolicyviolation", function () { var b = document.body; if (b) { b.dataset.blocked = String(Number(b.dataset.blocked || 0) + 1); } });</script>"#;
+
+/// The page for `summary`, with the race's configuration from `spec`.
+#[must_use]
+pub fn report(summary: &SummaryFile, spec: &RaceSpec) -> String {
+    let colors: Vec<String> = summary
+        .engines
+        .iter()
+        .map(|e| {
+            spec.engines
+                .iter()
+                .find(|s| s.name == e.name)
+                .map_or_else(|| "#8b949e".to_owned(), |s| css_color(s.color))
+        })
+        .collect();
+    let mut body = String::new();
+    header(&mut body, summary);
+    leaderboard(&mut body, summary, &colors);
+    comparison(&mut body, summary, &colors);
+    latency(&mut body, summary);
+    throughput(&mut body);
+    reliability(&mut body, summary);
+    tokens(&mut body, summary);
+    cost(&mut body, summary);
+    configuration(&mut body, spec);
+    let data = chart_data(summary, &colors);
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n{HEAD}\n<title>{title} · llm-locust</title>\n<style>{UPLOT_CSS}\n{REPORT_CSS}</style>\n</head>\n<body>\n<main>\n{body}</main>\n<script type=\"application/json\" id=\"race-data\">{data}</script>\n<script>{UPLOT_JS}</script>\n<script>{REPORT_JS}</script>\n</body>\n</html>\n",
+        title = escape(&summary.race),
+    )
+}
+
+/// The numbers the charts draw: the summary, with each engine's series as
+/// columns (a tenth of the size of a list of points) and its colour.
+fn chart_data(summary: &SummaryFile, colors: &[String]) -> String {
+    let mut value = serde_json::to_value(summary).unwrap_or(Value::Null);
+    if let Some(engines) = value.get_mut("engines").and_then(Value::as_array_mut) {
+        for ((engine, e), color) in engines.iter_mut().zip(&summary.engines).zip(colors) {
+            if let Some(obj) = engine.as_object_mut() {
+                obj.remove("series");
+                obj.insert("columns".to_owned(), columns(e));
+                obj.insert("color".to_owned(), Value::String(color.clone()));
+            }
+        }
+    }
+    if let Some(obj) = value.as_object_mut() {
+        let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        obj.insert("error_kinds".to_owned(), json!(kinds));
+    }
+    // Inside a <script>, "</script" would end it early. '<' only occurs
+    // inside JSON strings, where "\u003c" means the same.
+    value.to_string().replace('<', "\\u003c")
+}
+
+fn columns(e: &EngineSummary) -> Value {
+    let col = |f: &dyn Fn(&crate::metrics::series::SeriesPoint) -> Value| -> Value {
+        Value::Array(e.series.iter().map(f).collect())
+    };
+    let mut errors = Map::new();
+    for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+        if e.series.iter().any(|p| p.failed_by_kind[i] > 0) {
+            errors.insert(kind.name().to_owned(), col(&|p| json!(p.failed_by_kind[i])));
+        }
+    }
+    let round = |v: f64| json!((v * 1000.0).round() / 1000.0);
+    json!({
+        "t_s": col(&|p| json!(p.t_s)),
+        "requests_ok": col(&|p| json!(p.requests_ok)),
+        "requests_failed": col(&|p| json!(p.requests_failed)),
+        "output_tokens": col(&|p| json!(p.output_tokens)),
+        "ttft_mean_ms": col(&|p| round(p.ttft_mean_ms)),
+        "tpot_mean_ms": col(&|p| round(p.tpot_mean_ms)),
+        "e2e_mean_ms": col(&|p| round(p.e2e_mean_ms)),
+        "errors": errors,
+    })
+}
+
+/// Engine colours, made readable on the page's dark background.
+fn css_color(c: EngineColor) -> String {
+    match c {
+        EngineColor::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        EngineColor::Named(n) => match n {
+            NamedColor::Black | NamedColor::DarkGray => "#8b949e",
+            NamedColor::Red => "#f85149",
+            NamedColor::Green => "#3fb950",
+            NamedColor::Yellow => "#d29922",
+            NamedColor::Blue => "#388bfd",
+            NamedColor::Magenta => "#db61a2",
+            NamedColor::Cyan => "#39c5cf",
+            NamedColor::Gray => "#b1bac4",
+            NamedColor::LightRed => "#ffa198",
+            NamedColor::LightGreen => "#7ee787",
+            NamedColor::LightYellow => "#f2cc60",
+            NamedColor::LightBlue => "#79c0ff",
+            NamedColor::LightMagenta => "#f778ba",
+            NamedColor::LightCyan => "#a5f3fc",
+            NamedColor::White => "#f0f6fc",
+        }
+        .to_owned(),
+    }
+}
+
+fn header(out: &mut String, s: &SummaryFile) {
+    let _ = writeln!(out, "<h1>🏁 {}</h1>", escape(&s.race));
+    let with_slo = s.engines.iter().any(|e| !e.slo.is_empty());
+    let (class, text) = match (with_slo, s.slo_pass) {
+        (false, _) => ("none", "No SLO was set".to_owned()),
+        (true, true) => ("pass", "✅ Every SLO held".to_owned()),
+        (true, false) => {
+            let failed: Vec<String> = s
+                .engines
+                .iter()
+                .filter(|e| !e.slo_pass)
+                .map(|e| escape(&e.name))
+                .collect();
+            ("fail", format!("❌ SLO failed for {}", failed.join(", ")))
+        }
+    };
+    let _ = writeln!(out, "<div class=\"verdict {class}\">{text}</div>");
+    let mut facts = vec![
+        format!("{:.1} s", s.duration_s),
+        format!("load {}", escape(&s.load_mode)),
+        format!("started {}", escape(&s.started_at)),
+        format!("{} engines", s.engines.len()),
+    ];
+    if let Some(w) = &s.workload {
+        facts.push(format!("dataset {}", escape(&w.dataset)));
+    }
+    facts.push(escape(&s.tool));
+    let _ = writeln!(out, "<p class=\"facts\">{}</p>", facts.join(" · "));
+    if s.simulated {
+        out.push_str("<p class=\"warn\">Simulated: every engine's server was llm-locust's built-in simulator, so these are the simulator's numbers, not the engines'.</p>\n");
+    }
+    if s.client_saturated {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\">The load generator was saturated ({}): the numbers may be the client's, not the servers'.</p>",
+            escape(s.client.reason.as_deref().unwrap_or("no reason recorded"))
+        );
+    }
+    out.push_str("<nav><a href=\"#leaderboard\">Leaderboard</a><a href=\"#comparison\">Comparison</a><a href=\"#latency\">Latency</a><a href=\"#throughput\">Throughput</a><a href=\"#reliability\">Reliability</a><a href=\"#tokens\">Tokens</a><a href=\"#cost\">Cost</a><a href=\"#configuration\">Configuration</a></nav>\n");
+}
+
+fn swatch(color: &str) -> String {
+    format!("<span class=\"swatch\" style=\"background:{color}\"></span>")
+}
+
+fn ms(p: &Percentiles, v: f64) -> String {
+    if p.count == 0 {
+        "–".to_owned()
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
+    let priced = s.engines.iter().any(|e| e.cost.is_some());
+    out.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n<div class=\"scroll\"><table>\n<tr><th>#</th><th class=\"text\">engine</th><th class=\"text\">model</th><th>ok</th><th>failed</th><th>req/s</th><th>output tok/s</th><th>goodput req/s</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>TPOT p50 ms</th><th>E2E p99 ms</th>");
+    if priced {
+        out.push_str("<th>$/1M output</th><th>cheapest</th>");
+    }
+    out.push_str("<th>SLO</th></tr>\n");
+    for (e, color) in s.engines.iter().zip(colors) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            e.place,
+            swatch(color),
+            escape(&e.name),
+            escape(&e.model),
+            e.requests_ok,
+            e.requests_failed,
+            e.rps,
+            e.output_tokens_per_s,
+            e.goodput_rps,
+            ms(&e.ttft_ms, e.ttft_ms.p50),
+            ms(&e.ttft_ms, e.ttft_ms.p99),
+            ms(&e.tpot_ms, e.tpot_ms.p50),
+            ms(&e.e2e_ms, e.e2e_ms.p99),
+        );
+        if priced {
+            let c = e.cost.as_ref();
+            let _ = write!(
+                out,
+                "<td>{}</td><td>{}</td>",
+                c.and_then(|c| c.per_1m_output_tokens)
+                    .map_or_else(|| "–".to_owned(), |v| format!("${v:.2}")),
+                c.and_then(|c| c.cheapest)
+                    .map_or_else(|| "–".to_owned(), |r| r.to_string())
+            );
+        }
+        let slo = if e.slo.is_empty() {
+            "–".to_owned()
+        } else {
+            let failed: Vec<&str> = e.slo.iter().filter(|c| !c.pass).map(|c| c.name).collect();
+            if failed.is_empty() {
+                "<span class=\"good\">pass</span>".to_owned()
+            } else {
+                format!("<span class=\"bad\">FAIL {}</span>", failed.join(", "))
+            }
+        };
+        let _ = writeln!(out, "<td>{slo}</td></tr>");
+    }
+    out.push_str("</table></div>\n<p class=\"note\">Goodput: requests that met every latency SLO, per second of the engine's active time. Definitions: docs/METRICS.md.</p>\n");
+}
+
+/// Normalised bars: each engine's figure against the best of the race.
+fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
+    type Figure = fn(&EngineSummary) -> Option<f64>;
+    let figures: [(&str, &str, bool, Figure); 9] = [
+        ("output tokens / s", "", true, |e| {
+            Some(e.output_tokens_per_s)
+        }),
+        ("requests / s", "", true, |e| Some(e.rps)),
+        ("goodput requests / s", "", true, |e| Some(e.goodput_rps)),
+        ("success rate", "%", true, |e| Some(e.success_rate * 100.0)),
+        ("TTFT p50", " ms", false, |e| pct(&e.ttft_ms, e.ttft_ms.p50)),
+        ("TTFT p99", " ms", false, |e| pct(&e.ttft_ms, e.ttft_ms.p99)),
+        ("TPOT p50", " ms", false, |e| pct(&e.tpot_ms, e.tpot_ms.p50)),
+        ("E2E p99", " ms", false, |e| pct(&e.e2e_ms, e.e2e_ms.p99)),
+        ("cost per 1M output tokens", "$", false, |e| {
+            e.cost.as_ref().and_then(|c| c.per_1m_output_tokens)
+        }),
+    ];
+    out.push_str("<h2 id=\"comparison\">Comparison</h2>\n<p class=\"note\">Each bar is the engine's figure as a share of the largest in the race.</p>\n");
+    for (title, unit, higher_better, figure) in figures {
+        let values: Vec<Option<f64>> = s.engines.iter().map(figure).collect();
+        let max = values.iter().flatten().copied().fold(0.0, f64::max);
+        if max <= 0.0 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "<h3>{title} <span class=\"note\">({} is better)</span></h3>\n<div class=\"bars\">",
+            if higher_better { "longer" } else { "shorter" }
+        );
+        for ((e, v), color) in s.engines.iter().zip(&values).zip(colors) {
+            let (share, label) = match v {
+                Some(v) if unit == "$" => (v / max * 100.0, format!("${v:.2}")),
+                Some(v) => (v / max * 100.0, format!("{v:.2}{unit}")),
+                None => (0.0, "–".to_owned()),
+            };
+            let _ = writeln!(
+                out,
+                "<span>{}{}</span><div class=\"bar\" style=\"width:{share:.1}%;background:{color}\"></div><span class=\"value\">{label}</span>",
+                swatch(color),
+                escape(&e.name)
+            );
+        }
+        out.push_str("</div>\n");
+    }
+}
+
+fn pct(p: &Percentiles, v: f64) -> Option<f64> {
+    (p.count > 0).then_some(v)
+}
+
+fn percentile_table(out: &mut String, s: &SummaryFile, of: LatencyOf) {
+    out.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>count</th><th>mean</th><th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
+    for e in &s.engines {
+        let p = of(e);
+        let _ = write!(
+            out,
+            "<tr><td class=\"text\">{}</td><td>{}</td>",
+            escape(&e.name),
+            p.count
+        );
+        for v in [p.mean, p.min, p.p50, p.p90, p.p95, p.p99, p.p999, p.max] {
+            let _ = write!(out, "<td>{}</td>", ms(p, v));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table></div>\n");
+}
+
+fn chart(out: &mut String, id: &str) {
+    let _ = writeln!(out, "<div class=\"chart\" id=\"{id}\"></div>");
+}
+
+fn latency(out: &mut String, s: &SummaryFile) {
+    out.push_str("<h2 id=\"latency\">Latency</h2>\n");
+    for (id, title, of) in LATENCIES {
+        let _ = writeln!(out, "<h3>{title} (ms)</h3>");
+        percentile_table(out, s, of);
+        chart(out, &format!("chart-{id}-dist"));
+    }
+    out.push_str("<h3>Over time (mean of the requests that ended in each second)</h3>\n");
+    for id in ["ttft", "tpot", "e2e"] {
+        chart(out, &format!("chart-{id}-time"));
+    }
+}
+
+fn throughput(out: &mut String) {
+    out.push_str("<h2 id=\"throughput\">Throughput over time</h2>\n");
+    chart(out, "chart-tokens-time");
+    chart(out, "chart-requests-time");
+}
+
+fn reliability(out: &mut String, s: &SummaryFile) {
+    out.push_str("<h2 id=\"reliability\">Reliability</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>ok</th><th>failed</th><th>success rate</th><th>HTTP 429</th><th>Retry-After waits</th><th>backoff s</th><th>dropped arrivals</th><th>late arrivals</th><th>unsent</th><th class=\"text\">failures by kind</th></tr>\n");
+    for e in &s.engines {
+        let kinds: Vec<String> = e
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{} {n}", escape(k)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            escape(&e.name),
+            e.requests_ok,
+            e.requests_failed,
+            e.success_rate * 100.0,
+            e.errors
+                .get(ErrorKind::Http429.name())
+                .copied()
+                .unwrap_or(0),
+            e.retry_afters,
+            e.backoff_s,
+            e.dropped_arrivals,
+            e.late_arrivals,
+            e.unsent_arrivals,
+            if kinds.is_empty() {
+                "–".to_owned()
+            } else {
+                kinds.join(", ")
+            }
+        );
+    }
+    out.push_str("</table></div>\n");
+    chart(out, "chart-failed-time");
+    if s.engines.iter().any(|e| !e.errors.is_empty()) {
+        chart(out, "chart-errors-time");
+    }
+    if s.engines.iter().any(|e| !e.error_samples.is_empty()) {
+        out.push_str("<h3>Error messages</h3>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>count</th><th class=\"text\">kind</th><th class=\"text\">message</th></tr>\n");
+        for e in &s.engines {
+            for x in &e.error_samples {
+                let _ = writeln!(
+                    out,
+                    "<tr><td class=\"text\">{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"message\">{}</td></tr>",
+                    escape(&e.name),
+                    x.count,
+                    escape(&x.kind),
+                    escape(&x.message)
+                );
+            }
+        }
+        out.push_str("</table></div>\n");
+    }
+    if s.engines.iter().any(|e| e.sweep.is_some()) {
+        out.push_str("<h3>Stress test: output tokens per second at each load level</h3>\n");
+        chart(out, "chart-sweep");
+    }
+}
+
+fn tokens(out: &mut String, s: &SummaryFile) {
+    out.push_str("<h2 id=\"tokens\">Tokens</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>input tokens</th><th>output tokens</th><th class=\"text\">input counted by</th><th class=\"text\">output counted by</th></tr>\n");
+    for e in &s.engines {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
+            escape(&e.name),
+            e.input_tokens,
+            e.output_tokens,
+            escape(e.input_token_source.as_deref().unwrap_or("–")),
+            escape(e.token_source.as_deref().unwrap_or("–")),
+        );
+    }
+    out.push_str("</table></div>\n<p class=\"note\">Counted by: usage (the server's own count), tokenizer (the engine's tokenizer over the text), estimate (characters ÷ 4), chunks (one per streamed piece), mixed.</p>\n");
+    chart(out, "chart-input-dist");
+    chart(out, "chart-output-dist");
+}
+
+fn cost(out: &mut String, s: &SummaryFile) {
+    out.push_str("<h2 id=\"cost\">Cost</h2>\n");
+    if s.engines.iter().all(|e| e.cost.is_none()) {
+        out.push_str("<p class=\"note\">No engine has a price: give it <code>cost_per_hour</code> (a machine you run) or <code>price: {input_per_1m, output_per_1m}</code> (an API's price list).</p>\n");
+        return;
+    }
+    out.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th class=\"text\">price</th><th>per hour</th><th>spend</th><th>per 1M output tokens</th><th>per 1M tokens</th><th>per request</th><th>cheapest</th></tr>\n");
+    let money = |v: Option<f64>, places: usize| {
+        v.map_or_else(|| "–".to_owned(), |v| format!("${v:.places$}"))
+    };
+    for e in &s.engines {
+        let Some(c) = &e.cost else {
+            let _ = writeln!(
+                out,
+                "<tr><td class=\"text\">{}</td><td class=\"text\">not priced</td></tr>",
+                escape(&e.name)
+            );
+            continue;
+        };
+        let price = match (c.input_per_1m, c.output_per_1m) {
+            (Some(i), Some(o)) => format!("${i:.2} in + ${o:.2} out per 1M tokens"),
+            _ => "by the hour".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{price}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&e.name),
+            money(c.per_hour, 2),
+            money(Some(c.spend), 4),
+            money(c.per_1m_output_tokens, 2),
+            money(c.per_1m_total_tokens, 2),
+            money(c.per_request, 6),
+            c.cheapest.map_or_else(|| "–".to_owned(), |r| r.to_string()),
+        );
+    }
+    out.push_str("</table></div>\n");
+}
+
+fn configuration(out: &mut String, spec: &RaceSpec) {
+    // The race file's stored form: secrets (keys, credential headers, URL
+    // passwords) are already removed from it.
+    let stored: Value =
+        serde_json::from_str(&crate::racefile::config::to_json(spec)).unwrap_or(Value::Null);
+    let yaml = serde_yaml::to_string(&stored).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<h2 id=\"configuration\">Configuration</h2>\n<p class=\"facts\">{}</p>\n<pre>{}</pre>",
+        escape(&spec.describe()),
+        escape(&yaml)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::metrics::histogram::{CountHistogram, LatencyHistogram};
+    use crate::metrics::snapshot::{DISTRIBUTION_BINS, Distributions};
+    use crate::ui::test_support::{series, snapshot_fixture};
+
+    fn spec(engines: &[String]) -> RaceSpec {
+        let mut yaml = String::from("race:\n  name: t\n  engines:\n");
+        for name in engines {
+            yaml.push_str(&format!("    - name: \"{name}\"\n      simulate: {{}}\n"));
+        }
+        crate::config::validate::validate(&yaml, std::path::Path::new("."))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// A finished race of `lanes` engines over `seconds`, with series and
+    /// distributions as full as a real one's.
+    fn race(lanes: usize, seconds: u32) -> (SummaryFile, RaceSpec) {
+        let mut snap = snapshot_fixture(lanes);
+        for (i, lane) in snap.lanes.iter_mut().enumerate() {
+            lane.series = series(i, seconds, false);
+            let (mut latency, mut counts) = (LatencyHistogram::new(), CountHistogram::default());
+            for n in 1..5000u64 {
+                latency.record(std::time::Duration::from_micros(n * 997 % 3_000_000));
+                counts.record(u32::try_from(n % 2000).unwrap_or(0));
+            }
+            let bins = latency.distribution(DISTRIBUTION_BINS);
+            lane.distributions = Some(Distributions {
+                ttft_ms: bins.clone(),
+                ttfot_ms: bins.clone(),
+                tpot_ms: bins.clone(),
+                itl_ms: bins.clone(),
+                e2e_ms: bins,
+                input_tokens: counts.distribution(DISTRIBUTION_BINS),
+                output_tokens: counts.distribution(DISTRIBUTION_BINS),
+            });
+        }
+        let names: Vec<String> = snap.lanes.iter().map(|l| l.name.clone()).collect();
+        (
+            SummaryFile::new(&snap, SystemTime::UNIX_EPOCH),
+            spec(&names),
+        )
+    }
+
+    #[test]
+    fn a_ten_minute_three_engine_race_is_under_a_megabyte() {
+        let (summary, spec) = race(3, 600);
+        let page = report(&summary, &spec);
+        assert!(page.len() < 1_000_000, "{} bytes", page.len());
+        // Ten engines stay within reach too, every one named.
+        let (summary, spec) = race(10, 600);
+        let page = report(&summary, &spec);
+        assert!(page.len() < 2_000_000, "{} bytes", page.len());
+        for e in &summary.engines {
+            assert!(page.contains(&format!("{}</td>", e.name)), "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn every_chart_has_a_place_and_nothing_is_fetched() {
+        let (summary, spec) = race(3, 30);
+        let page = report(&summary, &spec);
+        for id in [
+            "chart-ttft-dist",
+            "chart-ttfot-dist",
+            "chart-tpot-dist",
+            "chart-itl-dist",
+            "chart-e2e-dist",
+            "chart-ttft-time",
+            "chart-tpot-time",
+            "chart-e2e-time",
+            "chart-tokens-time",
+            "chart-requests-time",
+            "chart-failed-time",
+            "chart-input-dist",
+            "chart-output-dist",
+        ] {
+            assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        assert!(page.contains("default-src 'none'"));
+        for fetch in ["src=\"http", "href=\"http", "url(http", "@import"] {
+            assert!(!page.contains(fetch), "{fetch}");
+        }
+    }
+
+    #[test]
+    fn names_cannot_end_the_data_script_or_inject_markup() {
+        let (mut summary, _) = race(2, 5);
+        summary.engines[0].name = "</script><img src=x onerror=alert(1)>".to_owned();
+        let spec = spec(&["a".to_owned()]);
+        let page = report(&summary, &spec);
+        assert!(!page.contains("<img"), "markup got through");
+        assert_eq!(
+            page.matches("</script>").count(),
+            4,
+            "only the page's own scripts end"
+        );
+        assert!(
+            page.contains("\\u003c/script>\\u003cimg src=x"),
+            "the data keeps the name"
+        );
+    }
+}
