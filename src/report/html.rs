@@ -250,7 +250,7 @@ fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
             e.cost.as_ref().and_then(|c| c.per_1m_output_tokens)
         }),
     ];
-    out.push_str("<h2 id=\"comparison\">Comparison</h2>\n<p class=\"note\">Each bar is the engine's figure as a share of the largest in the race.</p>\n");
+    out.push_str("<h2 id=\"comparison\">Comparison</h2>\n<p class=\"note\">Each bar is the engine's figure as a share of the largest in the race.</p>\n<div class=\"compare\">\n");
     for (title, unit, higher_better, figure) in figures {
         let values: Vec<Option<f64>> = s.engines.iter().map(figure).collect();
         let max = values.iter().flatten().copied().fold(0.0, f64::max);
@@ -259,7 +259,7 @@ fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
         }
         let _ = writeln!(
             out,
-            "<h3>{title} <span class=\"note\">({} is better)</span></h3>\n<div class=\"bars\">",
+            "<div><h3>{title} <span class=\"note\">({} is better)</span></h3>\n<div class=\"bars\">",
             if higher_better { "longer" } else { "shorter" }
         );
         for ((e, v), color) in s.engines.iter().zip(&values).zip(colors) {
@@ -275,8 +275,9 @@ fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
                 escape(&e.name)
             );
         }
-        out.push_str("</div>\n");
+        out.push_str("</div></div>\n");
     }
+    out.push_str("</div>\n");
 }
 
 fn pct(p: &Percentiles, v: f64) -> Option<f64> {
