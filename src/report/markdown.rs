@@ -264,13 +264,13 @@ fn table_row(out: &mut String, cells: &[String]) {
 }
 
 /// Text made safe for a table cell: one line, pipes escaped, and no HTML or
-/// Markdown a server's message could inject.
-fn cell(text: &str) -> String {
+/// Markdown a server's message (or a name) could inject.
+pub(crate) fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' => {
+            '|' | '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '~' | '!' | '&' => {
                 out.push('\\');
                 out.push(c);
             }

@@ -75,7 +75,25 @@ pub(super) fn gate_checks(gate: &GateResult) -> Vec<(String, String)> {
 }
 
 /// What the page says about a gate that checked no engine.
-pub(super) const NO_ENGINE: &str = "no engine is in both races";
+const NO_ENGINE: &str = "no engine is in both races";
+
+/// A gate's checks in one line, e.g. `alpha: 98.0 % worse; beta: held`,
+/// with the engine names and outcomes made safe by `name` and `how`.
+pub(super) fn gate_said(
+    gate: &GateResult,
+    name: impl Fn(&str) -> String,
+    how: impl Fn(&str) -> String,
+) -> String {
+    let checks = gate_checks(gate);
+    if checks.is_empty() {
+        return NO_ENGINE.to_owned();
+    }
+    checks
+        .iter()
+        .map(|(engine, outcome)| format!("{}: {}", name(engine), how(outcome)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// The sentence under the heading.
 pub(super) fn same_band_note() -> String {

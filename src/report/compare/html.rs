@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::cells::{self, NO_ENGINE};
+use super::cells;
 use super::{Comparison, Verdict};
 use crate::report::html_escape::escape;
 
@@ -106,16 +106,7 @@ pub fn to_html(c: &Comparison) -> String {
             } else {
                 ("better", "✅")
             };
-            let checks = cells::gate_checks(gate);
-            let said = if checks.is_empty() {
-                NO_ENGINE.to_owned()
-            } else {
-                checks
-                    .iter()
-                    .map(|(engine, how)| format!("{}: {}", escape(engine), escape(how)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
+            let said = cells::gate_said(gate, escape, escape);
             let _ = writeln!(
                 out,
                 "<li class=\"{class}\">{mark} <code>{}</code>: {said}</li>",

@@ -4,25 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::cells::{self, NO_ENGINE};
+use super::cells;
 use super::{Comparison, Verdict};
-
-/// `s` safe as Markdown text in a table cell: punctuation that means
-/// something is backslash-escaped, line breaks become spaces.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!' | '&' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::report::markdown::cell as escape;
 
 fn verdict(v: Option<Verdict>) -> &'static str {
     match v {
@@ -90,16 +74,7 @@ pub fn to_markdown(c: &Comparison) -> String {
     }
     for gate in &c.gates {
         let mark = if gate.failed() { "❌" } else { "✅" };
-        let checks = cells::gate_checks(gate);
-        let said = if checks.is_empty() {
-            NO_ENGINE.to_owned()
-        } else {
-            checks
-                .iter()
-                .map(|(engine, how)| format!("{}: {how}", escape(engine)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
+        let said = cells::gate_said(gate, escape, str::to_owned);
         let _ = writeln!(out, "- {mark} `{}`: {said}", gate.gate);
     }
     out

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::cells::{self, NO_ENGINE};
+use super::cells;
 use super::{Comparison, Verdict};
 
 /// `s` on one line: control characters (line breaks, escape sequences)
@@ -97,16 +97,7 @@ pub fn to_text(c: &Comparison) -> String {
         let _ = writeln!(out, "\ngates:");
         for gate in &c.gates {
             let mark = if gate.failed() { "FAIL" } else { "ok  " };
-            let checks = cells::gate_checks(gate);
-            let said = if checks.is_empty() {
-                NO_ENGINE.to_owned()
-            } else {
-                checks
-                    .iter()
-                    .map(|(engine, how)| format!("{}: {how}", printable(engine)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
+            let said = cells::gate_said(gate, printable, str::to_owned);
             let _ = writeln!(out, "  {mark} {}: {said}", gate.gate);
         }
     }
