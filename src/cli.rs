@@ -181,6 +181,10 @@ pub struct SimArgs {
     /// Requests served at once; more wait in a queue
     #[arg(long, default_value_t = i64::from(SimSpec::default().capacity))]
     pub capacity: i64,
+    /// Requests that may wait for a slot; more get HTTP 429 at once
+    /// (default: no limit)
+    #[arg(long, value_name = "N")]
+    pub max_queue: Option<i64>,
     /// Probability of a fault per request, spread over every fault kind
     #[arg(long, value_parser = number, default_value_t = SimSpec::default().error_rate)]
     pub error_rate: f64,
@@ -218,6 +222,7 @@ impl SimArgs {
             prefill_us_per_token: Some(self.prefill_us_per_token),
             output_tokens: self.output_tokens,
             capacity: Some(self.capacity),
+            max_queue: self.max_queue,
             error_rate: Some(self.error_rate),
             faults: Some(self.faults.iter().cloned().collect()),
             stall_s: None,

@@ -249,6 +249,9 @@ pub struct SimulateFile {
     pub prefill_us_per_token: Option<f64>,
     pub output_tokens: Option<i64>,
     pub capacity: Option<i64>,
+    /// Requests that may wait for a slot; more are turned away at once with
+    /// HTTP 429 (TGI's "Model is overloaded"). Default: no limit.
+    pub max_queue: Option<i64>,
     pub error_rate: Option<f64>,
     /// Fault kind name (http_429, http_500, http_503, reset, stall,
     /// malformed, stream_error, event_error, early_end) → probability.

@@ -385,6 +385,9 @@ pub struct SimSpec {
     pub output_tokens: Option<u32>,
     /// Requests served at once; more wait in a queue (raising their TTFT).
     pub capacity: u32,
+    /// Requests that may wait for a slot; more are turned away at once with
+    /// HTTP 429, as TGI does past `--max-concurrent-requests`. `None`: no limit.
+    pub max_queue: Option<u32>,
     /// Probability per request of a fault, spread evenly over every kind.
     pub error_rate: f64,
     /// Extra per-kind fault probabilities.
@@ -490,6 +493,7 @@ impl Default for SimSpec {
             prefill_per_token: Duration::from_micros(50),
             output_tokens: None,
             capacity: 64,
+            max_queue: None,
             error_rate: 0.0,
             faults: BTreeMap::new(),
             stall: Duration::from_secs(300),

@@ -22,6 +22,33 @@ pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
     }
 }
 
+/// In a race the clock ends (no request or token finish line), every lane's
+/// time runs alike, so the track shows the score instead: how far the time
+/// has gone, times the lane's score over the best. The leader is ahead and
+/// the others trail by their margin, also once the time is up. Sweeps keep
+/// their own answer and are left as they are.
+pub fn time_boxed_progress(lanes: &mut [LaneSnapshot], finish: &FinishSpec) {
+    if finish.requests.is_some()
+        || finish.output_tokens.is_some()
+        || !finish.duration_is_finish_line
+    {
+        return;
+    }
+    let best = lanes
+        .iter()
+        .filter(|l| l.sweep.is_none())
+        .map(|l| score(l, finish))
+        .fold(0.0, f64::max);
+    for lane in lanes.iter_mut().filter(|l| l.sweep.is_none()) {
+        let share = if best > 0.0 {
+            score(lane, finish) / best
+        } else {
+            0.0
+        };
+        lane.progress = (lane.progress * share).clamp(0.0, 1.0);
+    }
+}
+
 /// A sweep's answer for ranking: the maximum sustainable load, then the
 /// output throughput there.
 fn sustained(lane: &LaneSnapshot) -> Option<(f64, f64)> {
@@ -97,6 +124,28 @@ mod tests {
         let mut b = lane("b");
         b.goodput_rps = 9.0;
         assert_eq!(rank(&[a, b], &finish(None)), vec![1, 0]);
+    }
+
+    #[test]
+    fn a_time_boxed_track_puts_the_leader_ahead_by_its_margin() {
+        let mut lanes = [lane("a"), lane("b"), lane("c")];
+        for (l, goodput) in lanes.iter_mut().zip([5.0, 10.0, 0.0]) {
+            l.progress = 0.5; // half the time gone
+            l.goodput_rps = goodput;
+        }
+        time_boxed_progress(&mut lanes, &finish(None));
+        let at: Vec<f64> = lanes.iter().map(|l| l.progress).collect();
+        assert_eq!(at, vec![0.25, 0.5, 0.0]);
+        // A finish line keeps the track as it is: work toward the line.
+        let mut lanes = [lane("a")];
+        lanes[0].progress = 0.4;
+        time_boxed_progress(&mut lanes, &finish(Some(100)));
+        assert!((lanes[0].progress - 0.4).abs() < f64::EPSILON);
+        // Before anyone scores, nobody moves.
+        let mut lanes = [lane("a"), lane("b")];
+        lanes[0].progress = 0.3;
+        time_boxed_progress(&mut lanes, &finish(None));
+        assert!(lanes[0].progress.abs() < f64::EPSILON);
     }
 
     #[test]

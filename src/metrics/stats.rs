@@ -223,6 +223,7 @@ impl RaceStats {
         for (lane, rank) in lanes.iter_mut().zip(super::cost::cheapest_ranks(&costs)) {
             lane.cheapest = rank;
         }
+        leaderboard::time_boxed_progress(&mut lanes, &self.finish);
         let leaderboard = leaderboard::rank(&lanes, &self.finish);
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;

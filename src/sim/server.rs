@@ -173,6 +173,15 @@ fn describe_bind_error(e: &std::io::Error) -> String {
 
 /// Shared state of one simulator.
 #[derive(Debug)]
+/// What became of a request at the door.
+enum Admission {
+    Admitted(Lease),
+    /// `max_queue` requests were already waiting.
+    QueueFull,
+    /// The server is being cut.
+    Cut,
+}
+
 struct Sim {
     spec: SimSpec,
     probabilities: Vec<(FaultKind, f64)>,
@@ -248,12 +257,24 @@ impl Sim {
         if let Some(response) = fault.and_then(|kind| self.status_fault(kind, seq)) {
             return response;
         }
-        let Some(lease) = self.admit(seq).await else {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "server_error",
-                "simulator shutting down",
-            );
+        let lease = match self.admit(seq).await {
+            Admission::Admitted(lease) => lease,
+            // TGI's answer past --max-concurrent-requests: no Retry-After.
+            Admission::QueueFull => {
+                debug!(seq, "sim: queue full, turned away");
+                return error_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "overloaded",
+                    "Model is overloaded",
+                );
+            }
+            Admission::Cut => {
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "simulator shutting down",
+                );
+            }
         };
         let schedule = Schedule::new(Instant::now(), &self.spec, req.prompt_tokens, rng);
         let n = output_tokens(&self.spec, &req);
@@ -336,16 +357,32 @@ impl Sim {
         Some(response)
     }
 
-    /// Waits for a capacity slot; the wait is the simulated queue. `None`
-    /// when the server is being cut.
-    async fn admit(&self, seq: u64) -> Option<Lease> {
+    /// Waits for a capacity slot; the wait is the simulated queue. With a
+    /// `max_queue`, a request that would wait behind that many others is
+    /// turned away at once.
+    async fn admit(&self, seq: u64) -> Admission {
+        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Admission::Admitted(Lease::new(permit, Arc::clone(&self.counters), seq));
+        }
+        if let Some(limit) = self.spec.max_queue {
+            let waiting = self
+                .counters
+                .queued()
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if waiting >= u64::from(limit) {
+                return Admission::QueueFull;
+            }
+        }
         let _queued = GaugeGuard::new(self.counters.queued());
         let permit = tokio::select! {
             biased;
-            () = self.cut.cancelled() => return None,
-            permit = Arc::clone(&self.permits).acquire_owned() => permit.ok()?,
+            () = self.cut.cancelled() => return Admission::Cut,
+            permit = Arc::clone(&self.permits).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Admission::Cut,
+            },
         };
-        Some(Lease::new(permit, Arc::clone(&self.counters), seq))
+        Admission::Admitted(Lease::new(permit, Arc::clone(&self.counters), seq))
     }
 
     /// A non-streaming answer: nothing is sent until the last token is due.

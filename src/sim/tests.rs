@@ -437,6 +437,43 @@ async fn capacity_one_queues_the_second_request() {
     sim.shutdown().await;
 }
 
+/// Like TGI past `--max-concurrent-requests`: with one slot busy and one
+/// request waiting, the next is turned away at once with a 429.
+#[tokio::test]
+async fn a_full_queue_turns_requests_away_with_429() {
+    let spec = SimSpec {
+        ttft: Duration::from_millis(300),
+        tpot: Duration::from_millis(10),
+        capacity: 1,
+        max_queue: Some(1),
+        ..fast()
+    };
+    let sim = start(spec).await;
+    let addr = sim.addr();
+    let a = tokio::spawn(async move {
+        send(addr, "POST", "/v1/chat/completions", &chat("a", 3, true)).await
+    });
+    stats_until(&sim, |s| s.in_flight == 1).await;
+    let b = tokio::spawn(async move {
+        send(addr, "POST", "/v1/chat/completions", &chat("b", 3, true)).await
+    });
+    let s = stats_until(&sim, |s| s.queued == 1).await;
+    assert_eq!((s.in_flight, s.queued), (1, 1));
+    let started = Instant::now();
+    let c = post_chat(&sim, "c", 3).await;
+    assert_eq!(c.status, 429);
+    assert!(c.body().contains("Model is overloaded"), "{}", c.body());
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "turned away at once"
+    );
+    // The ones let in are served as usual.
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!((a.content_events().len(), b.content_events().len()), (3, 3));
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn status_faults_answer_with_their_status() {
     for (kind, status) in [

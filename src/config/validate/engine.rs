@@ -588,6 +588,9 @@ pub(super) fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problem
         capacity: s.capacity.map_or(d.capacity, |v| {
             whole_u32(p, &at("capacity"), v, 1, i64::MAX)
         }),
+        max_queue: s
+            .max_queue
+            .map(|v| whole_u32(p, &at("max_queue"), v, 0, i64::MAX)),
         error_rate,
         faults,
         stall: secs_opt(p, &at("stall_s"), s.stall_s, false, d.stall),

@@ -8,7 +8,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
-use super::{car, grade_style, health_badge, latency, pad, place_label, trend_arrow};
+use super::{car, finished_none, grade_style, health_badge, lane_place, latency, pad, trend_arrow};
 use crate::metrics::{Grade, LaneSnapshot, Trend};
 use crate::ui::theme::Theme;
 
@@ -148,10 +148,12 @@ impl LanePanel<'_> {
                 format!("{:>5.1}r/s", l.requests_per_s),
                 t.text,
             ));
-            spans.push(Span::styled(
-                format!(" {:>3.0}%", l.success_rate * 100.0),
-                t.text,
-            ));
+            let share = if finished_none(l) {
+                "   –".to_owned()
+            } else {
+                format!(" {:>3.0}%", l.success_rate * 100.0)
+            };
+            spans.push(Span::styled(share, t.text));
         } else {
             spans.push(Span::styled("  fail ", t.dim));
             spans.push(Span::styled(l.requests_failed.to_string(), fail_style));
@@ -159,10 +161,12 @@ impl LanePanel<'_> {
                 format!("  {:.1} req/s", l.requests_per_s),
                 t.text,
             ));
-            spans.push(Span::styled(
-                format!("  {:.1}% ok", l.success_rate * 100.0),
-                t.text,
-            ));
+            if !finished_none(l) {
+                spans.push(Span::styled(
+                    format!("  {:.1}% ok", l.success_rate * 100.0),
+                    t.text,
+                ));
+            }
             spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
             if let Some(per_million) = l.cost.and_then(|c| c.per_million_output) {
                 spans.push(Span::styled(format!("  ${per_million:.2}/1M out"), t.text));
@@ -341,7 +345,7 @@ impl LanePanel<'_> {
         ]);
         let right = Line::from(vec![
             Span::raw(" "),
-            Span::styled(place_label(l.place), t.text),
+            Span::styled(lane_place(l), t.text),
             Span::raw(" "),
             Span::styled(badge, badge_style),
             Span::raw(" "),
@@ -366,7 +370,7 @@ impl LanePanel<'_> {
         let name: String = l.name.chars().take(10).collect();
         let mut spans = vec![
             marker,
-            Span::styled(pad(&place_label(l.place), 4), t.text),
+            Span::styled(pad(&lane_place(l), 4), t.text),
             Span::styled(pad(&name, 10), self.name_style()),
         ];
         let (badge, badge_style) = short_badge(t, l.health);

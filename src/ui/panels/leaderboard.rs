@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Row, Table, Widget};
 
-use super::{car, place_label, seconds};
+use super::{car, finished_none, lane_place, seconds};
 use crate::metrics::{LaneState, RaceSnapshot};
 use crate::ui::theme::Theme;
 
@@ -75,10 +75,14 @@ impl Widget for &Leaderboard<'_> {
             .enumerate()
             .filter_map(|(rank, &i)| {
                 let l = self.snap.lanes.get(i)?;
-                let style = if rank == 0 { t.leader } else { t.text };
+                let style = if rank == 0 && !finished_none(l) {
+                    t.leader
+                } else {
+                    t.text
+                };
                 let fail_style = if l.requests_failed > 0 { t.bad } else { t.dim };
                 let mut cells = vec![
-                    Line::from(place_label(rank + 1)),
+                    Line::from(lane_place(l)),
                     Line::from(format!("{} {}", car(&l.emoji), l.name)),
                     Line::from(self.score(i)).right_aligned(),
                     Line::from(vec![

@@ -81,6 +81,23 @@ pub fn health_badge(theme: &Theme, health: Health) -> (&'static str, Style) {
     }
 }
 
+/// A lane's place, or "–" while it has finished no request: nothing is
+/// claimed before it happened (no medal at GO).
+#[must_use]
+pub fn lane_place(l: &crate::metrics::LaneSnapshot) -> String {
+    if finished_none(l) {
+        place_label(0)
+    } else {
+        place_label(l.place)
+    }
+}
+
+/// No request of the lane has finished yet, well or badly.
+#[must_use]
+pub fn finished_none(l: &crate::metrics::LaneSnapshot) -> bool {
+    l.requests_ok == 0 && l.requests_failed == 0
+}
+
 /// 🥇🥈🥉 for the podium, then `4.` etc.
 #[must_use]
 pub fn place_label(place: usize) -> String {
