@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::state::UiState;
+use super::state::{UiState, View};
 use crate::replay::PlaybackCommand;
 use crate::replay::player::{SEEK_LONG, SEEK_SHORT};
 
@@ -15,8 +15,13 @@ pub enum Action {
     ToggleInspector,
     NextLane,
     PreviousLane,
-    /// Close the topmost overlay (help), or nothing.
+    /// Close the topmost overlay (help), else go back from a view to the race.
     Back,
+    /// `c`: open or close the charts.
+    ToggleCharts,
+    /// In the charts: the next / previous metric.
+    NextMetric,
+    PreviousMetric,
     /// Replay only: control the playback.
     Playback(PlaybackCommand),
 }
@@ -30,8 +35,12 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("?", "show or hide this help"),
     ("p", "pause or resume the display (the race goes on)"),
     ("i", "open or close the request inspector"),
-    ("← →  Tab", "select the previous / next engine"),
-    ("Esc", "close help"),
+    ("c", "charts over time: TTFT, TTFOT, TPOT, output tok/s"),
+    (
+        "← →  Tab",
+        "select the previous / next engine (in charts: the metric)",
+    ),
+    ("Esc", "close help, or go back from a view"),
 ];
 
 /// The key bindings of a replay, for the help overlay.
@@ -44,8 +53,9 @@ pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
     ("Shift+← →", "back / forward 60 s"),
     ("Home", "back to the start"),
     ("i", "open or close the request inspector"),
+    ("c", "charts over time (← → then change the metric)"),
     ("Tab  Shift+Tab", "select the next / previous engine"),
-    ("Esc", "close help"),
+    ("Esc", "close help, or go back from a view"),
 ];
 
 /// The key bindings in force: a race's or a replay's.
@@ -83,6 +93,14 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c')) {
         return Some(Action::Quit);
     }
+    // In the charts the arrows change the metric, in a replay too.
+    if ui.view == View::Charts && !ui.help_open {
+        match key.code {
+            KeyCode::Right => return Some(Action::NextMetric),
+            KeyCode::Left => return Some(Action::PreviousMetric),
+            _ => {}
+        }
+    }
     if ui.replay.is_some()
         && let Some(action) = replay_action(key)
     {
@@ -91,7 +109,8 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
     match key.code {
         KeyCode::Char('q' | 'Q') => Some(Action::Quit),
         KeyCode::Char('?') => Some(Action::ToggleHelp),
-        KeyCode::Esc if ui.help_open => Some(Action::Back),
+        KeyCode::Esc if ui.help_open || ui.view != View::Race => Some(Action::Back),
+        KeyCode::Char('c' | 'C') => Some(Action::ToggleCharts),
         KeyCode::Char('p' | 'P') => Some(Action::TogglePause),
         KeyCode::Char('i' | 'I') => Some(Action::ToggleInspector),
         KeyCode::Right | KeyCode::Tab => Some(Action::NextLane),

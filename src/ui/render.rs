@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::action::key_help;
+use super::panels::charts::{self, TimeChart};
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
 use super::panels::help::HelpOverlay;
@@ -18,7 +19,7 @@ use super::panels::inspector::render_inspector_area;
 use super::panels::lanes::{LaneMode, LanesPanel};
 use super::panels::leaderboard::Leaderboard;
 use super::panels::sweep::{MIN_HEIGHT as SWEEP_CHART_MIN, SweepChart};
-use super::state::UiState;
+use super::state::{UiState, View};
 use super::theme::Theme;
 use crate::metrics::RaceSnapshot;
 
@@ -39,6 +40,8 @@ struct Plan {
     leaderboard: Option<Rect>,
     /// A sweep's curve, where there is room for it.
     chart: Option<Rect>,
+    /// Room the lanes leave: the live chart.
+    extra: Option<Rect>,
     inspector: Option<Rect>,
     footer: Rect,
 }
@@ -69,6 +72,14 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
         let [lanes, board] =
             Layout::horizontal([Constraint::Fill(1), Constraint::Length(board_width)]).areas(main);
         let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
+        let used = n.saturating_mul(mode.height());
+        let (lanes, extra) = if lanes.height.saturating_sub(used) >= charts::MIN_HEIGHT {
+            let [lanes, rest] =
+                Layout::vertical([Constraint::Length(used), Constraint::Fill(1)]).areas(lanes);
+            (lanes, Some(rest))
+        } else {
+            (lanes, None)
+        };
         // The chart takes what the leaderboard's rows leave of its column.
         let board_h = n.saturating_add(2);
         let (board, chart) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
@@ -84,6 +95,7 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
             mode,
             leaderboard: Some(board),
             chart,
+            extra,
             inspector,
             footer,
         });
@@ -106,12 +118,14 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
         ])
         .areas(main);
         let chart = (chart && rest.height >= SWEEP_CHART_MIN).then_some(rest);
+        let extra = (chart.is_none() && rest.height >= charts::MIN_HEIGHT).then_some(rest);
         return Some(Plan {
             header,
             lanes,
             mode,
             leaderboard: (board_h > 0).then_some(board),
             chart,
+            extra,
             inspector,
             footer,
         });
@@ -123,7 +137,7 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
 pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Theme) {
     let area = frame.area();
     let sweeping = snap.lanes.iter().any(|l| l.sweep.is_some());
-    let board_width = Leaderboard::side_width(snap);
+    let board_width = Leaderboard::side_width(snap, area.width);
     let Some(plan) = plan(
         area,
         snap.lanes.len(),
@@ -135,6 +149,10 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
         return;
     };
     frame.render_widget(&Header { snap, ui, theme }, plan.header);
+    if ui.view == View::Charts {
+        render_charts(frame, area, plan, snap, ui, theme);
+        return;
+    }
     if snap.lanes.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::from(Span::styled(
@@ -161,6 +179,17 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     if let Some(chart) = plan.chart {
         frame.render_widget(&SweepChart { snap, theme }, chart);
     }
+    if let Some(extra) = plan.extra {
+        frame.render_widget(
+            &TimeChart {
+                snap,
+                metric: ui.chart_metric,
+                theme,
+                compact: true,
+            },
+            extra,
+        );
+    }
     if let Some(insp) = plan.inspector {
         render_inspector_area(frame, insp, snap, ui, theme);
     }
@@ -170,6 +199,58 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
         height: plan.footer.y.saturating_sub(plan.header.bottom()),
         ..area
     };
+    frame.render_widget(&CountdownBanner { snap, theme }, body);
+    if ui.help_open {
+        frame.render_widget(
+            &HelpOverlay {
+                theme,
+                keys: key_help(ui.replay.is_some()),
+            },
+            area,
+        );
+    }
+}
+
+/// The charts view: the chart over the body, beside the leaderboard on a
+/// wide screen; the countdown and help still on top.
+fn render_charts(
+    frame: &mut Frame,
+    area: Rect,
+    plan: Plan,
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
+    let body = Rect {
+        y: plan.header.bottom(),
+        height: plan.footer.y.saturating_sub(plan.header.bottom()),
+        ..area
+    };
+    let chart = match plan.leaderboard {
+        Some(board) if board.x > body.x => {
+            let [chart, side] =
+                Layout::horizontal([Constraint::Fill(1), Constraint::Length(board.width)])
+                    .areas(body);
+            let rows = u16::try_from(snap.lanes.len())
+                .unwrap_or(u16::MAX)
+                .saturating_add(2);
+            let [board, _] =
+                Layout::vertical([Constraint::Length(rows), Constraint::Fill(1)]).areas(side);
+            frame.render_widget(&Leaderboard { snap, theme }, board);
+            chart
+        }
+        _ => body,
+    };
+    frame.render_widget(
+        &TimeChart {
+            snap,
+            metric: ui.chart_metric,
+            theme,
+            compact: false,
+        },
+        chart,
+    );
+    frame.render_widget(&Footer { ui, theme }, plan.footer);
     frame.render_widget(&CountdownBanner { snap, theme }, body);
     if ui.help_open {
         frame.render_widget(
@@ -215,6 +296,7 @@ mod tests {
     use super::*;
     use crate::metrics::Grade;
     use crate::ui::action::KEY_HELP;
+    use crate::ui::panels::charts::ChartMetric;
     use crate::ui::test_support::{
         empty_fixture, failing_fixture, finished_fixture, render_to_buffer, render_to_string,
         snapshot_fixture,
@@ -295,6 +377,92 @@ mod tests {
             ..ui(3)
         };
         assert_snapshot!(render_to_string(&snap, &ui, &theme(), 100, 30));
+    }
+
+    fn charts(lanes: usize, metric: ChartMetric) -> UiState {
+        UiState {
+            view: View::Charts,
+            chart_metric: metric,
+            ..ui(lanes)
+        }
+    }
+
+    #[test]
+    fn charts_view_80x24() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(
+            &snap,
+            &charts(3, ChartMetric::Ttft),
+            &theme(),
+            80,
+            24
+        ));
+    }
+
+    #[test]
+    fn charts_view_140x45() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(
+            &snap,
+            &charts(3, ChartMetric::Tpot),
+            &theme(),
+            140,
+            45
+        ));
+    }
+
+    #[test]
+    fn charts_view_ten_lanes_output_tokens() {
+        let snap = snapshot_fixture(10);
+        assert_snapshot!(render_to_string(
+            &snap,
+            &charts(10, ChartMetric::OutputTokens),
+            &theme(),
+            120,
+            40
+        ));
+    }
+
+    #[test]
+    fn the_race_screen_uses_its_room_for_a_live_chart() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(&snap, &ui(3), &theme(), 140, 45));
+        // At 80×24 the screen stays as it was: no room.
+        let small = render_to_string(&snap, &ui(3), &theme(), 80, 24);
+        assert!(!small.contains("c for charts"), "{small}");
+    }
+
+    /// p50 lines in each engine's colour, p99 as dots in the same colour.
+    #[test]
+    fn chart_lines_are_in_the_engines_colours_and_p99_is_dotted() {
+        let snap = snapshot_fixture(3);
+        let t = theme();
+        let buf = render_to_buffer(&snap, &charts(3, ChartMetric::Ttft), &t, 140, 45);
+        let braille = |c: &ratatui::buffer::Cell| {
+            c.symbol()
+                .chars()
+                .next()
+                .is_some_and(|ch| ('\u{2801}'..='\u{28FF}').contains(&ch))
+        };
+        // (a p50 line, p99 dots) of the lane's colour on the screen.
+        let line_of = |buf: &ratatui::buffer::Buffer, lane: &crate::metrics::LaneSnapshot| {
+            let color = t.lane_color(lane.color);
+            let mine = |c: &&ratatui::buffer::Cell| c.fg == color;
+            let cells = buf.content().iter().filter(mine);
+            let line = cells.clone().any(braille);
+            let dots = cells.clone().any(|c| c.symbol() == "•");
+            (line, dots)
+        };
+        for lane in &snap.lanes {
+            assert!(line_of(&buf, lane).0, "no p50 line of {}", lane.name);
+        }
+        // One engine alone: both of its lines show.
+        let one = snapshot_fixture(1);
+        let buf = render_to_buffer(&one, &charts(1, ChartMetric::Ttft), &t, 140, 45);
+        assert_eq!(line_of(&buf, &one.lanes[0]), (true, true));
+        // Throughput has one line an engine, no dots.
+        let buf = render_to_buffer(&one, &charts(1, ChartMetric::OutputTokens), &t, 140, 45);
+        assert_eq!(line_of(&buf, &one.lanes[0]), (true, false));
     }
 
     #[test]
@@ -532,11 +700,18 @@ mod tests {
                     (120, 40),
                     (250, 70),
                 ] {
-                    for (help, insp) in [(false, false), (true, false), (false, true)] {
+                    for (help, insp, view) in [
+                        (false, false, View::Race),
+                        (true, false, View::Race),
+                        (false, true, View::Race),
+                        (false, false, View::Charts),
+                        (true, true, View::Charts),
+                    ] {
                         let ui = UiState {
                             help_open: help,
                             inspector_open: insp,
                             selected_lane: 7,
+                            view,
                             ..ui(lanes)
                         };
                         let _ = render_to_buffer(snap, &ui, &theme(), w, h);

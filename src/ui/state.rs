@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::action::Action;
+use super::panels::charts::ChartMetric;
 use crate::metrics::{RacePhase, RaceSnapshot};
 use crate::replay::{Playback, PlaybackCommand};
 use crate::workload::LoadView;
@@ -27,6 +28,20 @@ pub struct UiState {
     pub finished: bool,
     /// Set when showing a replay: where its playback stands.
     pub replay: Option<Playback>,
+    /// What fills the screen below the header: the lanes or a view.
+    pub view: View,
+    /// The metric the charts show.
+    pub chart_metric: ChartMetric,
+}
+
+/// What fills the screen below the header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum View {
+    /// Lanes and leaderboard.
+    #[default]
+    Race,
+    /// `c`: charts over time.
+    Charts,
 }
 
 /// What the event loop must do after a transition.
@@ -187,7 +202,22 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         Action::TogglePause => return toggle_pause(state),
         Action::Playback(command) => return Effect::Playback(command),
         Action::ToggleHelp => ui.help_open = !ui.help_open,
-        Action::Back => ui.help_open = false,
+        Action::Back => {
+            if ui.help_open {
+                ui.help_open = false;
+            } else {
+                ui.view = View::Race;
+            }
+        }
+        Action::ToggleCharts => {
+            ui.view = if ui.view == View::Charts {
+                View::Race
+            } else {
+                View::Charts
+            };
+        }
+        Action::NextMetric => ui.chart_metric = ui.chart_metric.next(),
+        Action::PreviousMetric => ui.chart_metric = ui.chart_metric.previous(),
         Action::ToggleInspector => ui.inspector_open = !ui.inspector_open,
         Action::NextLane => {
             if ui.lane_count > 0 {
@@ -357,6 +387,43 @@ mod tests {
         update(&mut state, Action::TogglePause);
         assert!(state.view.paused);
         assert_eq!(update(&mut state, Action::Quit), Effect::StopRace);
+    }
+
+    #[test]
+    fn c_opens_the_charts_arrows_change_the_metric_and_esc_goes_back() {
+        use crate::ui::action::action_for;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let mut state = live();
+        let press = |state: &mut TuiState, code| {
+            let action = action_for(&state.view, key(code)).expect("a bound key");
+            update(state, action)
+        };
+        assert_eq!(press(&mut state, KeyCode::Char('c')), Effect::Redraw);
+        assert_eq!(state.view.view, View::Charts);
+        press(&mut state, KeyCode::Right);
+        assert_eq!(state.view.chart_metric, ChartMetric::Ttfot);
+        press(&mut state, KeyCode::Left);
+        press(&mut state, KeyCode::Left);
+        assert_eq!(state.view.chart_metric, ChartMetric::OutputTokens);
+        // The arrows changed the metric, not the engine.
+        assert_eq!(state.view.selected_lane, 0);
+        // Help on top closes first; then Esc leaves the charts.
+        press(&mut state, KeyCode::Char('?'));
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(
+            (state.view.help_open, state.view.view),
+            (false, View::Charts)
+        );
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(state.view.view, View::Race);
+        // In the race view the arrows select engines again; c toggles.
+        press(&mut state, KeyCode::Right);
+        assert_eq!(state.view.selected_lane, 1);
+        press(&mut state, KeyCode::Char('c'));
+        press(&mut state, KeyCode::Char('c'));
+        assert_eq!(state.view.view, View::Race);
+        assert_eq!(action_for(&state.view, key(KeyCode::Esc)), None);
     }
 
     #[test]

@@ -106,6 +106,13 @@ pub fn series(i: usize, seconds: u32, failing: bool) -> Vec<SeriesPoint> {
                 ttft_mean_ms: 150.0 + 120.0 * f64::from(i32_) + wave * 20.0,
                 tpot_mean_ms: 18.0 + 4.0 * f64::from(i32_) + wave,
                 e2e_mean_ms: 2500.0 + wave * 100.0,
+                ttfot_mean_ms: 150.0 + 120.0 * f64::from(i32_) + wave * 20.0,
+                ttft_p50_ms: 140.0 + 120.0 * f64::from(i32_) + wave * 20.0,
+                ttft_p99_ms: 260.0 + 200.0 * f64::from(i32_) + wave * 35.0,
+                ttfot_p50_ms: 140.0 + 120.0 * f64::from(i32_) + wave * 20.0,
+                ttfot_p99_ms: 260.0 + 200.0 * f64::from(i32_) + wave * 35.0,
+                tpot_p50_ms: 17.0 + 4.0 * f64::from(i32_) + wave,
+                tpot_p99_ms: 30.0 + 6.0 * f64::from(i32_) + wave * 2.0,
                 ..SeriesPoint::default()
             }
         })

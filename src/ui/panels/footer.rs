@@ -5,26 +5,37 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use crate::ui::state::UiState;
+use crate::ui::state::{UiState, View};
 use crate::ui::theme::Theme;
 
 /// Key hints shown at the bottom: (key, what it does).
-pub const HINTS: [(&str, &str); 5] = [
+pub const HINTS: [(&str, &str); 6] = [
     ("q", "quit"),
     ("?", "help"),
     ("p", "pause"),
     ("i", "inspector"),
+    ("c", "charts"),
     ("←/→", "select"),
 ];
 
+/// The charts view's key hints.
+pub const CHART_HINTS: [(&str, &str); 5] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("p", "pause"),
+    ("←/→", "metric"),
+    ("Esc", "back"),
+];
+
 /// A replay's key hints.
-pub const REPLAY_HINTS: [(&str, &str); 6] = [
+pub const REPLAY_HINTS: [(&str, &str); 7] = [
     ("q", "quit"),
     ("?", "help"),
     ("space", "play/pause"),
     ("+/-", "speed"),
     ("←/→", "seek"),
     ("i", "inspector"),
+    ("c", "charts"),
 ];
 
 pub struct Footer<'a> {
@@ -36,7 +47,9 @@ impl Widget for &Footer<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let t = self.theme;
         let mut spans = vec![Span::raw(" ")];
-        let hints: &[(&str, &str)] = if self.ui.replay.is_some() {
+        let hints: &[(&str, &str)] = if self.ui.view == View::Charts {
+            &CHART_HINTS
+        } else if self.ui.replay.is_some() {
             &REPLAY_HINTS
         } else {
             &HINTS
@@ -67,19 +80,19 @@ mod tests {
     fn footer_lists_the_key_hints() {
         let theme = Theme::mono();
         let ui = UiState::default();
-        let mut buf = Buffer::empty(Rect::new(0, 0, 49, 1));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 59, 1));
         (&Footer {
             ui: &ui,
             theme: &theme,
         })
             .render(buf.area, &mut buf);
         let mut expected =
-            Buffer::with_lines([" q quit  ? help  p pause  i inspector  ←/→ select"]);
+            Buffer::with_lines([" q quit  ? help  p pause  i inspector  c charts  ←/→ select"]);
         expected.set_style(expected.area, Style::new());
-        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 3)] {
+        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 1), (49, 3)] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.help_key);
         }
-        for (x, len) in [(2, 5), (10, 5), (18, 6), (27, 10), (42, 7)] {
+        for (x, len) in [(2, 5), (10, 5), (18, 6), (27, 10), (40, 7), (52, 7)] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.dim);
         }
         assert_eq!(buf, expected);

@@ -18,13 +18,17 @@ pub struct Leaderboard<'a> {
 
 /// Columns of the leaderboard beside the lanes on a wide screen.
 const SIDE_WIDTH: u16 = 44;
+/// From this screen width on, the leaderboard beside the lanes has room for
+/// the cost column.
+const WIDE_FOR_COST: u16 = 140;
 
 impl Leaderboard<'_> {
-    /// Its width beside the lanes: wider when engines are priced.
+    /// Its width beside the lanes in a screen `screen_width` wide: wider
+    /// for the cost column when engines are priced and the lanes keep room.
     #[must_use]
-    pub fn side_width(snap: &RaceSnapshot) -> u16 {
-        if priced(snap) {
-            SIDE_WIDTH + CHEAPEST_WIDTH + 1
+    pub fn side_width(snap: &RaceSnapshot, screen_width: u16) -> u16 {
+        if priced(snap) && screen_width >= WIDE_FOR_COST {
+            SIDE_WIDTH + CHEAPEST_WIDTH + 2
         } else {
             SIDE_WIDTH
         }
@@ -66,8 +70,9 @@ impl Widget for &Leaderboard<'_> {
             return;
         }
         let t = self.theme;
-        // Cost only when an engine has a price: other races keep their room.
-        let priced = priced(self.snap);
+        // Cost only when an engine has a price and there is room for it:
+        // other races keep their room.
+        let priced = priced(self.snap) && area.width >= SIDE_WIDTH + CHEAPEST_WIDTH + 2;
         let table: Vec<(Vec<Line>, Style)> = self
             .snap
             .leaderboard

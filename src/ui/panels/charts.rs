@@ -1,0 +1,222 @@
+//! Charts over time (`c`): TTFT, TTFOT or TPOT (each second's p50 as a
+//! line, p99 as dots) or output tokens per second, every engine in its colour, over
+//! the series the snapshot carries (the whole race, or its last two minutes
+//! live). Also the small chart below the lanes when there is room. Draws the
+//! snapshot's per-second figures; computes none.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Widget};
+
+use crate::metrics::RaceSnapshot;
+use crate::metrics::series::SeriesPoint;
+use crate::ui::theme::Theme;
+
+/// What the chart shows; `←/→` in the charts view steps through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartMetric {
+    #[default]
+    Ttft,
+    Ttfot,
+    Tpot,
+    OutputTokens,
+}
+
+impl ChartMetric {
+    pub const ALL: [ChartMetric; 4] = [
+        ChartMetric::Ttft,
+        ChartMetric::Ttfot,
+        ChartMetric::Tpot,
+        ChartMetric::OutputTokens,
+    ];
+
+    #[must_use]
+    pub fn next(self) -> Self {
+        let i = Self::ALL.iter().position(|m| *m == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+
+    #[must_use]
+    pub fn previous(self) -> Self {
+        let i = Self::ALL.iter().position(|m| *m == self).unwrap_or(0);
+        Self::ALL[(i + Self::ALL.len() - 1) % Self::ALL.len()]
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ChartMetric::Ttft => "TTFT",
+            ChartMetric::Ttfot => "TTFOT",
+            ChartMetric::Tpot => "TPOT",
+            ChartMetric::OutputTokens => "output tok/s",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            ChartMetric::OutputTokens => "tok/s",
+            _ => "ms",
+        }
+    }
+
+    /// The lines it draws from one second: (p50, p99) for a latency, the
+    /// count for throughput. A second with nothing to show has no point.
+    fn values(self, p: &SeriesPoint) -> Option<(f64, Option<f64>)> {
+        #[allow(clippy::cast_precision_loss)]
+        match self {
+            ChartMetric::OutputTokens => Some((p.output_tokens as f64, None)),
+            _ if p.requests_ok == 0 => None,
+            ChartMetric::Ttft => Some((p.ttft_p50_ms, Some(p.ttft_p99_ms))),
+            ChartMetric::Ttfot => Some((p.ttfot_p50_ms, Some(p.ttfot_p99_ms))),
+            ChartMetric::Tpot => {
+                (p.tpot_p50_ms > 0.0).then_some((p.tpot_p50_ms, Some(p.tpot_p99_ms)))
+            }
+        }
+    }
+}
+
+/// Rows the chart needs to say anything.
+pub const MIN_HEIGHT: u16 = 7;
+
+pub struct TimeChart<'a> {
+    pub snap: &'a RaceSnapshot,
+    pub metric: ChartMetric,
+    pub theme: &'a Theme,
+    /// The small chart under the lanes: no legend, no p99 lines.
+    pub compact: bool,
+}
+
+/// A line: (lane, p99?, points).
+type Plotted = (usize, bool, Vec<(f64, f64)>);
+
+impl TimeChart<'_> {
+    fn lines(&self) -> Vec<Plotted> {
+        let mut out = Vec::new();
+        for (i, lane) in self.snap.lanes.iter().enumerate() {
+            let mut p50 = Vec::new();
+            let mut p99 = Vec::new();
+            for point in &lane.series {
+                if let Some((a, b)) = self.metric.values(point) {
+                    let t = f64::from(point.t_s);
+                    p50.push((t, a));
+                    if let Some(b) = b {
+                        p99.push((t, b));
+                    }
+                }
+            }
+            if !self.compact && !p99.is_empty() {
+                out.push((i, true, p99));
+            }
+            out.push((i, false, p50));
+        }
+        out
+    }
+}
+
+fn top(values: impl Iterator<Item = f64>) -> f64 {
+    let max = values.fold(0.0, f64::max);
+    if max > 0.0 { max * 1.1 } else { 1.0 }
+}
+
+fn number(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.1}k", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+impl Widget for &TimeChart<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let lines = self.lines();
+        let (x_min, x_max) = self
+            .snap
+            .lanes
+            .iter()
+            .flat_map(|l| l.series.iter().map(|p| f64::from(p.t_s)))
+            .fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+        let x_min = if x_min > x_max { 0.0 } else { x_min };
+        let x_max = x_max.max(x_min + 1.0);
+        let y_max = top(lines.iter().flat_map(|(_, _, p)| p.iter().map(|q| q.1)));
+        let datasets: Vec<Dataset> = lines
+            .iter()
+            .map(|(i, p99, points)| {
+                let lane = &self.snap.lanes[*i];
+                let style = Style::new().fg(t.lane_color(lane.color));
+                let dataset = Dataset::default().style(style).data(points);
+                // A chart's points take only a colour, so p99 is told apart
+                // by its marker: dots, where p50 is a line.
+                if *p99 {
+                    dataset.marker(Marker::Dot).graph_type(GraphType::Scatter)
+                } else {
+                    dataset
+                        .name(lane.name.clone())
+                        .marker(Marker::Braille)
+                        .graph_type(GraphType::Line)
+                }
+            })
+            .collect();
+        let unit = self.metric.unit();
+        let title = if self.compact {
+            format!(" {} ({unit}) · c for charts ", self.metric.title())
+        } else if self.metric == ChartMetric::OutputTokens {
+            format!(" {} per second ", self.metric.title())
+        } else {
+            format!(
+                " {} per second: p50 line, p99 dots ({unit}) ",
+                self.metric.title()
+            )
+        };
+        let label = |s: String| Span::styled(s, t.dim);
+        let mut chart = Chart::new(datasets)
+            .block(
+                Block::bordered()
+                    .border_style(t.border)
+                    .title(Line::styled(title, t.title)),
+            )
+            .x_axis(
+                Axis::default()
+                    .title(label(if self.compact {
+                        String::new()
+                    } else {
+                        "s".to_owned()
+                    }))
+                    .style(t.dim)
+                    .bounds([x_min, x_max])
+                    .labels([
+                        label(format!("{x_min:.0}")),
+                        label(format!("{:.0}", f64::midpoint(x_min, x_max))),
+                        label(format!("{x_max:.0}")),
+                    ]),
+            )
+            .y_axis(
+                Axis::default()
+                    .title(label(if self.compact {
+                        String::new()
+                    } else {
+                        unit.to_owned()
+                    }))
+                    .style(t.dim)
+                    .bounds([0.0, y_max])
+                    .labels([
+                        label("0".to_owned()),
+                        label(number(y_max / 2.0)),
+                        label(number(y_max)),
+                    ]),
+            );
+        chart = if self.compact {
+            chart.legend_position(None)
+        } else {
+            chart.legend_position(Some(LegendPosition::TopLeft))
+        };
+        chart.render(area, buf);
+    }
+}
