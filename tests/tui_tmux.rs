@@ -1,6 +1,7 @@
 //! The real binary in a real terminal (tmux): the demo race shows every
 //! engine and the leaderboard, `i` opens the inspector with streamed text,
-//! `?` shows help, `c` the charts (←/→ the metric, Esc back), `q` ends the race, writes the results and gives the
+//! `?` shows help, `c` the charts (←/→ the metric, Esc back), `d` an engine
+//! in detail, `q` ends the race, writes the results and gives the
 //! shell back with the terminal restored.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -140,6 +141,17 @@ fn demo_race_in_a_real_terminal() {
     session.wait_for("the lanes again", Duration::from_secs(5), |s| {
         s.contains("prefill-king sim-fast-prefill") && !s.contains("TTFOT per second")
     });
+    session.send(&["d"]);
+    session.wait_for("the first engine in detail", Duration::from_secs(5), |s| {
+        s.contains("prefill-king sim-fast-prefill · details")
+            && s.contains("latest requests")
+            && s.contains("p99.9")
+    });
+    session.send(&["Right"]);
+    session.wait_for("the next engine in detail", Duration::from_secs(5), |s| {
+        s.contains("decode-demon sim-fast-decode · details")
+    });
+    session.send(&["Escape"]);
     session.send(&["q"]);
     // 0, or 1 once the demo's overbooked engine has shed enough load to
     // fail its error-rate objective: either way the race ran and ended.

@@ -44,6 +44,9 @@ pub struct EngineStats {
     send_delay: LatencyHistogram,
     input_counts: CountHistogram,
     output_counts: CountHistogram,
+    /// The distributions as last binned (once a race second, see
+    /// `RaceStats::apply`).
+    distributions: Option<std::sync::Arc<Distributions>>,
     late: u64,
     dropped: u64,
     unsent: u64,
@@ -93,6 +96,7 @@ impl EngineStats {
             send_delay: LatencyHistogram::new(),
             input_counts: CountHistogram::default(),
             output_counts: CountHistogram::default(),
+            distributions: None,
             late: 0,
             dropped: 0,
             unsent: 0,
@@ -193,6 +197,11 @@ impl EngineStats {
         for gap in record.itls() {
             self.itl.record(gap);
         }
+    }
+
+    /// Bins the live distributions anew (from what has been folded so far).
+    pub(super) fn refresh_distributions(&mut self) {
+        self.distributions = Some(std::sync::Arc::new(self.distributions()));
     }
 
     /// Every latency and token count of the successful requests, binned.
@@ -376,7 +385,11 @@ impl EngineStats {
             slo_checks,
             slo_pass,
             series,
-            distributions: full.then(|| self.distributions()),
+            distributions: if full {
+                Some(std::sync::Arc::new(self.distributions()))
+            } else {
+                self.distributions.clone()
+            },
             traces: self.traces.snapshot(),
             sweep: self.sweep.as_ref().map(|sweep| {
                 let mut now = sweep.snapshot();

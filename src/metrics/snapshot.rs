@@ -127,9 +127,9 @@ pub struct LaneSnapshot {
     pub slo_pass: bool,
     /// Per-second points: the last minutes live, the whole race at the end.
     pub series: Vec<SeriesPoint>,
-    /// Every latency and token count, binned: in the final (full)
-    /// snapshot only, for reports.
-    pub distributions: Option<Distributions>,
+    /// Every latency and token count, binned (live: as of the last whole
+    /// second; the final snapshot: exact).
+    pub distributions: Option<std::sync::Arc<Distributions>>,
     pub health: Health,
     /// TTFT (per-second mean) now against five seconds ago.
     pub ttft_trend: Trend,

@@ -34,6 +34,8 @@ pub struct RaceStats {
     /// What a `stages` load's levels count.
     stage_unit: Option<LevelUnit>,
     sequence: u64,
+    /// The race second the live distributions were last binned at.
+    binned_second: u64,
 }
 
 impl RaceStats {
@@ -60,6 +62,7 @@ impl RaceStats {
                 _ => None,
             },
             sequence: 0,
+            binned_second: 0,
         };
         let levels: Vec<f64> = match &spec.load {
             LoadSpec::Stages { stages, .. } => stages.iter().map(|s| s.level).collect(),
@@ -86,6 +89,15 @@ impl RaceStats {
     /// race. Returns the engine that crossed its finish line with it, if any
     /// (the live aggregator then stops that engine's load).
     pub fn apply(&mut self, at: Duration, event: &RaceEvent) -> Option<usize> {
+        // The live distributions are binned when the fold enters a new race
+        // second (binning walks the histograms): driven by the events' own
+        // times, so a replay bins at the same points as the live race.
+        if at.as_secs() > self.binned_second {
+            self.binned_second = at.as_secs();
+            for e in &mut self.engines {
+                e.refresh_distributions();
+            }
+        }
         match event {
             RaceEvent::Started { engine } => {
                 if let Some(e) = self.engines.get_mut(*engine) {

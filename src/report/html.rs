@@ -483,7 +483,7 @@ mod tests {
                 counts.record(u32::try_from(n % 2000).unwrap_or(0));
             }
             let bins = latency.distribution(DISTRIBUTION_BINS);
-            lane.distributions = Some(Distributions {
+            lane.distributions = Some(std::sync::Arc::new(Distributions {
                 ttft_ms: bins.clone(),
                 ttfot_ms: bins.clone(),
                 tpot_ms: bins.clone(),
@@ -491,7 +491,7 @@ mod tests {
                 e2e_ms: bins,
                 input_tokens: counts.distribution(DISTRIBUTION_BINS),
                 output_tokens: counts.distribution(DISTRIBUTION_BINS),
-            });
+            }));
         }
         let names: Vec<String> = snap.lanes.iter().map(|l| l.name.clone()).collect();
         (

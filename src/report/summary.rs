@@ -449,7 +449,7 @@ impl EngineSummary {
             sweep: l.sweep.as_ref().map(SweepSummary::new),
             cost: l.cost.as_ref().map(|c| CostSummary::new(c, l.cheapest)),
             series: l.series.clone(),
-            distributions: l.distributions.as_ref().map(rounded),
+            distributions: l.distributions.as_deref().map(rounded),
         }
     }
 }

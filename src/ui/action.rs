@@ -19,6 +19,8 @@ pub enum Action {
     Back,
     /// `c`: open or close the charts.
     ToggleCharts,
+    /// `d` or Enter: open or close the selected engine's details.
+    ToggleDrill,
     /// In the charts: the next / previous metric.
     NextMetric,
     PreviousMetric,
@@ -37,6 +39,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     ("i", "open or close the request inspector"),
     ("c", "charts over time: TTFT, TTFOT, TPOT, output tok/s"),
     (
+        "d  Enter",
+        "the selected engine in detail: histograms, percentiles, errors",
+    ),
+    (
         "← →  Tab",
         "select the previous / next engine (in charts: the metric)",
     ),
@@ -54,6 +60,7 @@ pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
     ("Home", "back to the start"),
     ("i", "open or close the request inspector"),
     ("c", "charts over time (← → then change the metric)"),
+    ("d  Enter", "the selected engine in detail"),
     ("Tab  Shift+Tab", "select the next / previous engine"),
     ("Esc", "close help, or go back from a view"),
 ];
@@ -111,6 +118,7 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('?') => Some(Action::ToggleHelp),
         KeyCode::Esc if ui.help_open || ui.view != View::Race => Some(Action::Back),
         KeyCode::Char('c' | 'C') => Some(Action::ToggleCharts),
+        KeyCode::Char('d' | 'D') | KeyCode::Enter => Some(Action::ToggleDrill),
         KeyCode::Char('p' | 'P') => Some(Action::TogglePause),
         KeyCode::Char('i' | 'I') => Some(Action::ToggleInspector),
         KeyCode::Right | KeyCode::Tab => Some(Action::NextLane),

@@ -12,6 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::action::key_help;
 use super::panels::charts::{self, TimeChart};
+use super::panels::drill::DrillDown;
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
 use super::panels::help::HelpOverlay;
@@ -149,9 +150,10 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
         return;
     };
     frame.render_widget(&Header { snap, ui, theme }, plan.header);
-    if ui.view == View::Charts {
-        render_charts(frame, area, plan, snap, ui, theme);
-        return;
+    match ui.view {
+        View::Charts => return render_charts(frame, area, plan, snap, ui, theme),
+        View::Drill => return render_drill(frame, area, plan, snap, ui, theme),
+        View::Race => {}
     }
     if snap.lanes.is_empty() {
         frame.render_widget(
@@ -221,11 +223,7 @@ fn render_charts(
     ui: &UiState,
     theme: &Theme,
 ) {
-    let body = Rect {
-        y: plan.header.bottom(),
-        height: plan.footer.y.saturating_sub(plan.header.bottom()),
-        ..area
-    };
+    let body = body_of(area, plan);
     let chart = match plan.leaderboard {
         Some(board) if board.x > body.x => {
             let [chart, side] =
@@ -250,6 +248,49 @@ fn render_charts(
         },
         chart,
     );
+    render_overlays(frame, area, body, plan, snap, ui, theme);
+}
+
+/// The selected engine in detail, over the body.
+fn render_drill(
+    frame: &mut Frame,
+    area: Rect,
+    plan: Plan,
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
+    let body = body_of(area, plan);
+    frame.render_widget(
+        &DrillDown {
+            snap,
+            lane: ui.selected_lane,
+            theme,
+        },
+        body,
+    );
+    render_overlays(frame, area, body, plan, snap, ui, theme);
+}
+
+/// Between the header and the footer.
+fn body_of(area: Rect, plan: Plan) -> Rect {
+    Rect {
+        y: plan.header.bottom(),
+        height: plan.footer.y.saturating_sub(plan.header.bottom()),
+        ..area
+    }
+}
+
+/// What every view has on top: the footer, the countdown and the help.
+fn render_overlays(
+    frame: &mut Frame,
+    area: Rect,
+    body: Rect,
+    plan: Plan,
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
     frame.render_widget(&Footer { ui, theme }, plan.footer);
     frame.render_widget(&CountdownBanner { snap, theme }, body);
     if ui.help_open {
@@ -298,8 +339,8 @@ mod tests {
     use crate::ui::action::KEY_HELP;
     use crate::ui::panels::charts::ChartMetric;
     use crate::ui::test_support::{
-        empty_fixture, failing_fixture, finished_fixture, render_to_buffer, render_to_string,
-        snapshot_fixture,
+        buffer_to_string, empty_fixture, failing_fixture, finished_fixture, render_to_buffer,
+        render_to_string, snapshot_fixture,
     };
 
     fn ui(lanes: usize) -> UiState {
@@ -421,6 +462,97 @@ mod tests {
             120,
             40
         ));
+    }
+
+    fn drill(lanes: usize, selected: usize) -> UiState {
+        UiState {
+            view: View::Drill,
+            selected_lane: selected,
+            ..ui(lanes)
+        }
+    }
+
+    /// The fixture's failing lane with binned latencies and error messages.
+    fn detailed_fixture() -> RaceSnapshot {
+        use crate::metrics::histogram::LatencyHistogram;
+        use crate::metrics::snapshot::{DISTRIBUTION_BINS, Distributions, ErrorSample};
+        let mut snap = failing_fixture();
+        for lane in &mut snap.lanes {
+            let mut h = LatencyHistogram::new();
+            for n in 1..400u64 {
+                h.record(Duration::from_micros(40_000 + (n * 7919) % 200_000));
+            }
+            let bins = h.distribution(DISTRIBUTION_BINS);
+            lane.distributions = Some(std::sync::Arc::new(Distributions {
+                ttft_ms: bins.clone(),
+                ttfot_ms: bins.clone(),
+                tpot_ms: bins.clone(),
+                itl_ms: bins.clone(),
+                e2e_ms: bins,
+                input_tokens: Vec::new(),
+                output_tokens: Vec::new(),
+            }));
+        }
+        snap.lanes[1]
+            .errors
+            .insert(crate::metrics::ErrorKind::Http5xx, 230);
+        snap.lanes[1].error_samples = vec![ErrorSample {
+            kind: crate::metrics::ErrorKind::Http5xx,
+            message: "HTTP 503: {\"error\": \"overloaded\"}".to_owned(),
+            count: 230,
+        }];
+        snap
+    }
+
+    #[test]
+    fn drill_down_140x45() {
+        assert_snapshot!(render_to_string(
+            &detailed_fixture(),
+            &drill(3, 1),
+            &theme(),
+            140,
+            45
+        ));
+    }
+
+    #[test]
+    fn drill_down_80x24() {
+        assert_snapshot!(render_to_string(
+            &detailed_fixture(),
+            &drill(3, 1),
+            &theme(),
+            80,
+            24
+        ));
+    }
+
+    #[test]
+    fn drill_down_ten_lanes_live_without_bins_yet() {
+        let text = render_to_string(&snapshot_fixture(10), &drill(10, 9), &theme(), 120, 40);
+        assert!(
+            text.contains("details") && text.contains("no data yet"),
+            "{text}"
+        );
+        assert_snapshot!(text);
+    }
+
+    /// The histogram bars are drawn in the engine's colour; failures in the
+    /// theme's bad style.
+    #[test]
+    fn drill_down_bars_take_the_engines_colour_and_failures_stand_out() {
+        let snap = detailed_fixture();
+        let t = theme();
+        let buf = render_to_buffer(&snap, &drill(3, 1), &t, 140, 45);
+        let color = t.lane_color(snap.lanes[1].color);
+        let bars = buf
+            .content()
+            .iter()
+            .filter(|c| c.fg == color && "▁▂▃▄▅▆▇█".contains(c.symbol()))
+            .count();
+        assert!(bars > 20, "{bars} bar cells");
+        let text = buffer_to_string(&buf);
+        let (x, y) = find(&buf, "http_5xx ×230").expect("the failures by kind");
+        assert_eq!(buf[(x, y)].fg, t.bad.fg.unwrap_or_default(), "{text}");
     }
 
     #[test]
@@ -706,6 +838,8 @@ mod tests {
                         (false, true, View::Race),
                         (false, false, View::Charts),
                         (true, true, View::Charts),
+                        (false, false, View::Drill),
+                        (true, false, View::Drill),
                     ] {
                         let ui = UiState {
                             help_open: help,

@@ -42,6 +42,8 @@ pub enum View {
     Race,
     /// `c`: charts over time.
     Charts,
+    /// `d` or Enter: the selected engine in detail.
+    Drill,
 }
 
 /// What the event loop must do after a transition.
@@ -209,13 +211,8 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
                 ui.view = View::Race;
             }
         }
-        Action::ToggleCharts => {
-            ui.view = if ui.view == View::Charts {
-                View::Race
-            } else {
-                View::Charts
-            };
-        }
+        Action::ToggleCharts => ui.view = toggled(ui.view, View::Charts),
+        Action::ToggleDrill => ui.view = toggled(ui.view, View::Drill),
         Action::NextMetric => ui.chart_metric = ui.chart_metric.next(),
         Action::PreviousMetric => ui.chart_metric = ui.chart_metric.previous(),
         Action::ToggleInspector => ui.inspector_open = !ui.inspector_open,
@@ -231,6 +228,11 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         }
     }
     Effect::Redraw
+}
+
+/// `view` opened, or closed back to the race if it is the one showing.
+fn toggled(current: View, view: View) -> View {
+    if current == view { View::Race } else { view }
 }
 
 /// `q`: leave what is over or only replayed; otherwise stop the race, and

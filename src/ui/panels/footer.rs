@@ -9,13 +9,23 @@ use crate::ui::state::{UiState, View};
 use crate::ui::theme::Theme;
 
 /// Key hints shown at the bottom: (key, what it does).
-pub const HINTS: [(&str, &str); 6] = [
+pub const HINTS: [(&str, &str); 7] = [
     ("q", "quit"),
     ("?", "help"),
     ("p", "pause"),
     ("i", "inspector"),
     ("c", "charts"),
+    ("d", "details"),
     ("←/→", "select"),
+];
+
+/// The drill-down's key hints.
+pub const DRILL_HINTS: [(&str, &str); 5] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("p", "pause"),
+    ("←/→", "engine"),
+    ("Esc", "back"),
 ];
 
 /// The charts view's key hints.
@@ -49,6 +59,8 @@ impl Widget for &Footer<'_> {
         let mut spans = vec![Span::raw(" ")];
         let hints: &[(&str, &str)] = if self.ui.view == View::Charts {
             &CHART_HINTS
+        } else if self.ui.view == View::Drill {
+            &DRILL_HINTS
         } else if self.ui.replay.is_some() {
             &REPLAY_HINTS
         } else {
@@ -80,19 +92,28 @@ mod tests {
     fn footer_lists_the_key_hints() {
         let theme = Theme::mono();
         let ui = UiState::default();
-        let mut buf = Buffer::empty(Rect::new(0, 0, 59, 1));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 70, 1));
         (&Footer {
             ui: &ui,
             theme: &theme,
         })
             .render(buf.area, &mut buf);
-        let mut expected =
-            Buffer::with_lines([" q quit  ? help  p pause  i inspector  c charts  ←/→ select"]);
+        let mut expected = Buffer::with_lines([
+            " q quit  ? help  p pause  i inspector  c charts  d details  ←/→ select",
+        ]);
         expected.set_style(expected.area, Style::new());
-        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 1), (49, 3)] {
+        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 1), (49, 1), (60, 3)] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.help_key);
         }
-        for (x, len) in [(2, 5), (10, 5), (18, 6), (27, 10), (40, 7), (52, 7)] {
+        for (x, len) in [
+            (2, 5),
+            (10, 5),
+            (18, 6),
+            (27, 10),
+            (40, 7),
+            (50, 8),
+            (63, 7),
+        ] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.dim);
         }
         assert_eq!(buf, expected);

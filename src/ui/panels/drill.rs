@@ -1,0 +1,302 @@
+//! The drill-down (`d` or Enter) on the selected engine: its latency
+//! histograms, the full percentile table, failures by kind with their
+//! latest messages, where token counts came from, connection and client
+//! figures, and its latest requests. Everything is the snapshot's; the
+//! histograms are the metrics' bins (as of the last whole second).
+
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Widget, Wrap};
+
+use super::car;
+use crate::metrics::histogram::Bin;
+use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
+use crate::ui::theme::Theme;
+
+pub struct DrillDown<'a> {
+    pub snap: &'a RaceSnapshot,
+    pub lane: usize,
+    pub theme: &'a Theme,
+}
+
+/// Width from which the histograms sit beside the figures.
+const SIDE_BY_SIDE: u16 = 110;
+/// Requests listed at the end.
+const SAMPLES: usize = 4;
+
+fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 10_000.0 {
+        format!("{:.1}s", ms / 1000.0)
+    } else if ms >= 100.0 {
+        format!("{ms:.0}")
+    } else {
+        format!("{ms:.1}")
+    }
+}
+
+fn sources(set: &std::collections::BTreeSet<TokenSource>) -> String {
+    if set.is_empty() {
+        "–".to_owned()
+    } else {
+        set.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl DrillDown<'_> {
+    fn percentile_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+        let t = self.theme;
+        let header = format!(
+            "{:<6}{:>7}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
+            "ms", "count", "mean", "p50", "p90", "p99", "p99.9", "max"
+        );
+        let mut lines = vec![Line::styled(header, t.dim)];
+        let rows: [(&str, &LatencySummary); 6] = [
+            ("TTFT", &l.ttft),
+            ("TTFOT", &l.ttfot),
+            ("TPOT", &l.tpot),
+            ("ITL", &l.itl),
+            ("E2E", &l.e2e),
+            ("send", &l.send_delay),
+        ];
+        for (name, s) in rows {
+            let text = if s.count == 0 {
+                format!("{name:<6}{:>7}", 0)
+            } else {
+                format!(
+                    "{name:<6}{:>7}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
+                    s.count,
+                    ms(s.mean),
+                    ms(s.p50),
+                    ms(s.p90),
+                    ms(s.p99),
+                    ms(s.p999),
+                    ms(s.max)
+                )
+            };
+            lines.push(Line::styled(text, t.text));
+        }
+        lines
+    }
+
+    fn figure_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+        let t = self.theme;
+        let pair = |k: &str, v: String| {
+            Line::from(vec![
+                Span::styled(format!("{k:<18}"), t.dim),
+                Span::styled(v, t.text),
+            ])
+        };
+        let mut lines = vec![
+            pair(
+                "requests",
+                format!(
+                    "{} ok · {} failed · {} cancelled · {} in flight",
+                    l.requests_ok, l.requests_failed, l.requests_cancelled, l.in_flight
+                ),
+            ),
+            pair(
+                "tokens",
+                format!(
+                    "{} in ({}) · {} out ({})",
+                    l.input_tokens,
+                    sources(&l.input_sources),
+                    l.output_tokens,
+                    sources(&l.output_sources)
+                ),
+            ),
+            pair(
+                "arrivals",
+                format!(
+                    "{} offered · {} late · {} dropped · {} unsent",
+                    l.offered, l.late_arrivals, l.dropped_arrivals, l.unsent_arrivals
+                ),
+            ),
+            pair(
+                "backoff",
+                format!(
+                    "{} waits ({} Retry-After) · {:.1} s",
+                    l.backoffs,
+                    l.retry_afters,
+                    l.backoff_time.as_secs_f64()
+                ),
+            ),
+            pair("connections", format!("{} opened", l.connections_opened)),
+        ];
+        let c = &self.snap.client;
+        lines.push(pair(
+            "client",
+            format!(
+                "send lag p99 {} ms · worst loop lag {} ms · worst CPU {:.0}%{}",
+                ms(c.send_lag.p99),
+                ms(c.worst_loop_lag),
+                c.worst_cpu * 100.0,
+                if c.saturated { " · SATURATED" } else { "" }
+            ),
+        ));
+        lines
+    }
+
+    fn error_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+        let t = self.theme;
+        if l.errors.is_empty() {
+            return vec![Line::styled("no failures", t.good)];
+        }
+        let kinds: Vec<String> = l
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{} ×{n}", k.name()))
+            .collect();
+        let mut lines = vec![Line::styled(kinds.join("  "), t.bad)];
+        for e in &l.error_samples {
+            let message = e.message.replace(['\n', '\r'], " ");
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:>5} × {}: ", e.count, e.kind.name()), t.bad),
+                Span::styled(message, t.dim),
+            ]));
+        }
+        lines
+    }
+
+    fn sample_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+        let t = self.theme;
+        let mut lines = Vec::new();
+        for trace in l.traces.iter().take(SAMPLES) {
+            let (status, style) = match (&trace.error, trace.ended_at) {
+                (Some(kind), _) => (format!("failed: {kind}"), t.bad),
+                (None, Some(_)) => ("done".to_owned(), t.good),
+                (None, None) => ("streaming".to_owned(), t.ok),
+            };
+            let prompt: String = trace.prompt_head.chars().take(60).collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("#{:<6}", trace.request_id), t.title),
+                Span::styled(format!("{status:<12}"), style),
+                Span::styled(
+                    format!(
+                        "{:>5} tok  TTFT {:>6}  ",
+                        trace.chunks,
+                        trace.ttft.map_or_else(|| "–".to_owned(), ms)
+                    ),
+                    t.text,
+                ),
+                Span::styled(prompt.replace(['\n', '\r'], " "), t.dim),
+            ]));
+        }
+        if lines.is_empty() {
+            lines.push(Line::styled("no request yet", t.dim));
+        }
+        lines
+    }
+}
+
+/// One histogram as bars: each bin's count, labelled with its range.
+fn histogram(title: &str, bins: &[Bin], color: Style, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered()
+        .border_style(theme.border)
+        .title(Line::styled(format!(" {title} "), theme.title));
+    if bins.is_empty() {
+        Paragraph::new(Line::styled("no data yet", theme.dim))
+            .block(block)
+            .render(area, buf);
+        return;
+    }
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let [bars_area, axis] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+    let n = u16::try_from(bins.len()).unwrap_or(u16::MAX).max(1);
+    let width = (bars_area.width / n).clamp(1, 4);
+    let bars: Vec<Bar> = bins
+        .iter()
+        .map(|b| {
+            Bar::default()
+                .value(b.count)
+                .text_value(String::new())
+                .style(color)
+        })
+        .collect();
+    BarChart::default()
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(width)
+        .bar_gap(0)
+        .render(bars_area, buf);
+    let (lo, hi) = (bins[0].lo, bins[bins.len() - 1].hi);
+    let left = format!("{lo:.1}");
+    let right = format!("{hi:.1} ms");
+    let used = usize::from(width * n);
+    let gap = used.saturating_sub(left.len() + right.len()).max(1);
+    Paragraph::new(Line::styled(
+        format!("{left}{}{right}", " ".repeat(gap)),
+        theme.dim,
+    ))
+    .render(axis, buf);
+}
+
+impl Widget for &DrillDown<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        let t = self.theme;
+        let Some(l) = self.snap.lanes.get(self.lane) else {
+            Paragraph::new(Line::styled("no engine selected", t.dim)).render(area, buf);
+            return;
+        };
+        let color = Style::new().fg(t.lane_color(l.color));
+        let block = Block::bordered()
+            .border_style(t.border_selected)
+            .title(Line::from(vec![
+                Span::raw(" "),
+                Span::raw(car(&l.emoji).to_owned()),
+                Span::raw(" "),
+                Span::styled(l.name.clone(), color),
+                Span::styled(format!(" {} · details ", l.model), t.dim),
+            ]));
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let (text_area, charts_area) = if inner.width >= SIDE_BY_SIDE {
+            let [a, b] =
+                Layout::horizontal([Constraint::Length(66), Constraint::Fill(1)]).areas(inner);
+            (a, Some(b))
+        } else {
+            let want = 7 + 7 + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
+            if inner.height > want + 8 {
+                let [a, b] =
+                    Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(inner);
+                (a, Some(b))
+            } else {
+                (inner, None)
+            }
+        };
+        let mut lines = self.percentile_lines(l);
+        lines.push(Line::raw(""));
+        lines.extend(self.figure_lines(l));
+        lines.push(Line::raw(""));
+        lines.extend(self.error_lines(l));
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("latest requests", t.title));
+        lines.extend(self.sample_lines(l));
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(text_area, buf);
+        if let Some(charts) = charts_area {
+            let empty = Vec::new();
+            let d = l.distributions.as_deref();
+            let parts = Layout::vertical([Constraint::Fill(1); 3]).split(charts);
+            for (i, (title, bins)) in [
+                ("TTFT", d.map_or(&empty, |d| &d.ttft_ms)),
+                ("TPOT", d.map_or(&empty, |d| &d.tpot_ms)),
+                ("E2E", d.map_or(&empty, |d| &d.e2e_ms)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                histogram(title, bins, color, t, parts[i], buf);
+            }
+        }
+    }
+}
