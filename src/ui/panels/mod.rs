@@ -3,6 +3,7 @@
 //! only format numbers and pick colours and glyphs; every metric comes
 //! precomputed in the snapshot.
 
+pub mod commentary;
 pub mod footer;
 pub mod header;
 pub mod help;
