@@ -230,6 +230,10 @@ impl Commentary {
         engines: usize,
     ) {
         self.finishers += 1;
+        if self.finishers == 1 {
+            // First across the line leads from now on, and its line says so.
+            self.leader = Some(engine);
+        }
         let mut text = format!(
             "{name} crosses the line in {:.1} s",
             finished_at.as_secs_f64()
@@ -750,15 +754,26 @@ mod tests {
                 "vllm crosses the line in 43.9 s, 2nd"
             ]
         );
+        // The first across the line is the leader: no line repeats it.
+        c.on_standings(
+            Duration::from_secs(45),
+            &lanes_of(&["vllm", "tgi", "sglang"], [40, 40, 40]),
+            &[2, 0, 1],
+        );
+        assert_eq!(c.lines(true).len(), 2);
         assert_eq!(ordinal(12), "12th");
         assert_eq!(ordinal(23), "23rd");
     }
 
     fn lanes(ok: [u64; 2]) -> Vec<LaneSnapshot> {
-        ["vllm", "tgi"]
-            .into_iter()
+        lanes_of(&["vllm", "tgi"], ok)
+    }
+
+    fn lanes_of<const N: usize>(names: &[&str; N], ok: [u64; N]) -> Vec<LaneSnapshot> {
+        names
+            .iter()
             .zip(ok)
-            .map(|(name, ok)| {
+            .map(|(&name, ok)| {
                 let mut l = lane(name);
                 l.requests_ok = ok;
                 l
