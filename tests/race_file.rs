@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{bin, run_bin as run};
 
 use llm_locust::engine::{self, RecordSink};
-use llm_locust::metrics::{RacePhase, RaceSnapshot};
+use llm_locust::metrics::{CommentaryKind, RacePhase, RaceSnapshot};
 use llm_locust::racefile::{self, FORMAT_VERSION, MAGIC, RaceFileError, RaceFileWriter};
 use llm_locust::replay::{PlaybackCommand, Player};
 use tokio_util::sync::CancellationToken;
@@ -181,9 +181,9 @@ fn secrets_never_reach_the_race_file() {
     assert_eq!(headers["X-Api-Key"], "<redacted>");
 }
 
-/// Keeps every snapshot the aggregator published.
-async fn record_in_process(dir: &Path) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot) {
-    let spec = common::spec(&RACE.replace("api_key_env: LLM_LOCUST_RACEFILE_KEY", ""));
+/// Keeps every snapshot the aggregator published while racing `yaml`.
+async fn record_in_process(dir: &Path, yaml: &str) -> (Vec<Arc<RaceSnapshot>>, RaceSnapshot) {
+    let spec = common::spec(&yaml.replace("api_key_env: LLM_LOCUST_RACEFILE_KEY", ""));
     let path = dir.join(racefile::FILE_NAME);
     let (sink, writer) = RaceFileWriter::create(&path, &spec, "20261128-120000").unwrap();
     let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(sink)];
@@ -222,7 +222,7 @@ fn unnumbered(mut snapshot: RaceSnapshot) -> RaceSnapshot {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_shows_at_each_moment_the_numbers_shown_live() {
     let tmp = tempfile::tempdir().unwrap();
-    let (live, last) = record_in_process(tmp.path()).await;
+    let (live, last) = record_in_process(tmp.path(), RACE).await;
     let recording = Arc::new(racefile::read(&tmp.path().join(racefile::FILE_NAME)).unwrap());
     // Written without a summary: read up to the end, with a notice.
     assert!(recording.notice.is_some());
@@ -239,6 +239,8 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
             .any(|t| t.ended_at.is_none() && !t.text.is_empty()))),
         "live snapshots show requests streaming in the inspector"
     );
+    // The compared snapshots carry the commentary too (a lead, at least).
+    assert!(!last.commentary.is_empty(), "no commentary");
     let mut player = Player::new(Arc::clone(&recording));
     // Forward in order, then the same moments again after seeking around.
     for pass in 0..2 {
@@ -260,10 +262,63 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
     );
 }
 
+/// A race to 40 requests: `quick` crosses the line within a second,
+/// `shaky` fails half its requests until the time limit.
+const COMMENTARY_RACE: &str = r#"
+race:
+  name: Commentary Race
+  countdown_s: 0
+  duration: 3
+  users: 8
+  spawn_rate: 100
+  finish: {requests: 40, grace_s: 1}
+  slo:
+    error_rate_max: 0.2
+  engines:
+    - name: quick
+      max_tokens: 8
+      simulate: {ttft_ms: 20, tpot_ms: 5, jitter: 0.1}
+    - name: shaky
+      max_tokens: 8
+      simulate: {ttft_ms: 40, tpot_ms: 10, jitter: 0.1, error_rate: 0.5}
+"#;
+
+/// The commentary is a function of the recorded events: a replay writes
+/// the lines the race wrote, at the same moments, without the race file
+/// storing any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_writes_the_commentary_the_race_wrote() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, last) = record_in_process(tmp.path(), COMMENTARY_RACE).await;
+    let lines = &last.commentary;
+    let about = |kind: CommentaryKind, engine: usize| {
+        lines
+            .iter()
+            .any(|l| l.kind == kind && l.engine == Some(engine))
+    };
+    assert!(about(CommentaryKind::Finished, 0), "{lines:#?}");
+    assert!(
+        about(CommentaryKind::ErrorBurst, 1) || about(CommentaryKind::SloAtRisk, 1),
+        "{lines:#?}"
+    );
+    let recording = Arc::new(racefile::read(&tmp.path().join(racefile::FILE_NAME)).unwrap());
+    let mut player = Player::new(Arc::clone(&recording));
+    for shown in live.iter().filter(|s| s.phase == RacePhase::Running) {
+        player.seek_to(shown.elapsed);
+        assert_eq!(
+            player.snapshot().commentary,
+            shown.commentary,
+            "at {:?}",
+            shown.elapsed
+        );
+    }
+    assert_eq!(&player.run_to_end().commentary, lines);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seek_and_speed_move_a_paused_virtual_clock() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, last) = record_in_process(tmp.path()).await;
+    let (_, last) = record_in_process(tmp.path(), RACE).await;
     let recording = Arc::new(racefile::read(&tmp.path().join(racefile::FILE_NAME)).unwrap());
     let mut player = Player::new(Arc::clone(&recording));
     let length = recording.length();

@@ -217,6 +217,18 @@ impl EngineStats {
         }
     }
 
+    /// Successful requests so far.
+    #[must_use]
+    pub fn requests_ok(&self) -> u64 {
+        self.ok
+    }
+
+    /// The per-second points of seconds `[from, until)`.
+    #[must_use]
+    pub fn series_points(&self, from: u32, until: u32) -> Vec<super::series::SeriesPoint> {
+        self.series.points(from, until)
+    }
+
     #[must_use]
     pub fn in_flight(&self) -> u64 {
         self.started.saturating_sub(

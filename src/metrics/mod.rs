@@ -3,6 +3,7 @@
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
 pub mod client;
+pub mod commentary;
 pub mod cost;
 mod engine;
 pub mod event;
@@ -18,6 +19,7 @@ pub mod sweep;
 pub mod trace;
 pub mod windows;
 
+pub use commentary::{CommentaryKind, CommentaryLine};
 pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};
 pub use histogram::{LatencyHistogram, LatencySummary};

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::client::ClientHealth;
+use super::commentary::CommentaryLine;
 use super::cost::Cost;
 use super::health::{Grade, Health, Trend};
 use super::histogram::{Bin, LatencySummary};
@@ -232,6 +233,9 @@ pub struct RaceSnapshot {
     pub simulated: bool,
     /// Whether the load generator kept up (see docs/METRICS.md).
     pub client: ClientHealth,
+    /// The commentary feed, oldest first: the newest lines live, every
+    /// kept one in the final snapshot (see `metrics::commentary`).
+    pub commentary: Vec<CommentaryLine>,
     /// Publication counter; increases with every snapshot.
     pub sequence: u64,
 }

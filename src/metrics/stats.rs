@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::client::ClientStats;
+use super::commentary::{Commentary, ROLLING_SECONDS};
 use super::event::RaceEvent;
 use super::health::{self};
 use super::leaderboard;
@@ -33,6 +34,8 @@ pub struct RaceStats {
     pub client: ClientStats,
     /// What a `stages` load's levels count.
     stage_unit: Option<LevelUnit>,
+    /// The commentary feed, written as the events are folded.
+    commentary: Commentary,
     sequence: u64,
     /// The race second the live distributions were last binned at.
     binned_second: u64,
@@ -61,6 +64,7 @@ impl RaceStats {
                 }),
                 _ => None,
             },
+            commentary: Commentary::new(spec.engines.len()),
             sequence: 0,
             binned_second: 0,
         };
@@ -98,6 +102,8 @@ impl RaceStats {
                 e.refresh_distributions();
             }
         }
+        // Before the event: the seconds it completes are the ones before it.
+        self.comment_on_seconds(at);
         match event {
             RaceEvent::Started { engine } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
@@ -163,8 +169,14 @@ impl RaceStats {
             }
             RaceEvent::Finished(record) => {
                 self.observe(record);
+                let racing = self.engines.len();
                 if let Some(e) = self.engines.get_mut(record.engine) {
                     e.traces.finish(record);
+                    if record.is_ok() {
+                        let ok = e.requests_ok();
+                        self.commentary
+                            .on_success(at, record.engine, &e.name, ok, racing);
+                    }
                 }
                 let finish = &self.finish;
                 if let Some(e) = self.engines.get_mut(record.engine)
@@ -172,6 +184,13 @@ impl RaceStats {
                     && e.crossed_finish_line(finish)
                 {
                     e.end(LaneState::Finished, record.end_at);
+                    self.commentary.on_finish_line(
+                        at,
+                        record.engine,
+                        &e.name,
+                        record.end_at,
+                        racing,
+                    );
                     return Some(record.engine);
                 }
             }
@@ -183,9 +202,43 @@ impl RaceStats {
                 };
                 self.end_all(state, self.finish.duration);
             }
-            RaceEvent::Stopped | RaceEvent::Ended => self.end_all(LaneState::Stopped, at),
+            RaceEvent::Stopped => self.end_all(LaneState::Stopped, at),
+            RaceEvent::Ended => {
+                self.end_all(LaneState::Stopped, at);
+                self.commentary.close();
+            }
         }
         None
+    }
+
+    /// Lets the commentary look at the seconds an event applied `at`
+    /// completes: each running engine's per-second figures, then the
+    /// standings at the end of the last of them. Only the event times
+    /// decide when, so a replay writes the same lines at the same times.
+    fn comment_on_seconds(&mut self, at: Duration) {
+        let seconds = self.commentary.complete_seconds(at);
+        if seconds.is_empty() {
+            return;
+        }
+        for second in seconds.clone() {
+            for (i, e) in self.engines.iter().enumerate() {
+                if !e.is_running() {
+                    continue;
+                }
+                let window = e.series_points(second.saturating_sub(ROLLING_SECONDS), second + 1);
+                self.commentary
+                    .on_second(i, &e.name, &window, e.in_flight(), e.sweep.is_some());
+            }
+        }
+        // Ranked as a snapshot ranks them (no series: `rank` needs none).
+        let end = Duration::from_secs(u64::from(seconds.end));
+        let lanes: Vec<LaneSnapshot> = self
+            .engines
+            .iter()
+            .map(|e| e.snapshot(&self.finish, &self.slo, end, u32::MAX, false))
+            .collect();
+        let board = leaderboard::rank(&lanes, &self.finish);
+        self.commentary.on_standings(end, &lanes, &board);
     }
 
     /// The level the engine's sweep goes to next, after its last judgement
@@ -262,6 +315,7 @@ impl RaceStats {
             workload: self.workload.clone(),
             simulated: self.simulated,
             client: self.client.health(),
+            commentary: self.commentary.lines(full),
             sequence: self.sequence,
         }
     }
@@ -275,6 +329,7 @@ pub(crate) mod tests {
     const CYAN: EngineColor = EngineColor::Named(NamedColor::Cyan);
     use crate::metrics::record::tests::ok_record;
     use crate::metrics::{ErrorKind, RequestError};
+    use std::sync::Arc;
 
     /// An empty lane for ranking tests.
     pub(crate) fn lane(name: &str) -> LaneSnapshot {
@@ -352,6 +407,89 @@ pub(crate) mod tests {
         // no stage runs.
         stats.apply(at(20), &RaceEvent::TimeLimit);
         assert_eq!(shown(&mut stats, 22), None);
+    }
+
+    /// A two-engine race to 120 requests: `fast` finishes 12 a second,
+    /// `failing` fails most of its requests from second 2 on.
+    fn commentary_race() -> RaceStats {
+        let spec = crate::config::validate::validate(
+            "race:\n  name: t\n  finish: {requests: 120}\n  engines:\n    - {name: fast, simulate: {}}\n    - {name: failing, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        RaceStats::new(&spec)
+    }
+
+    #[test]
+    fn the_fold_writes_commentary_at_event_times_whatever_the_snapshots() {
+        let mut stats = commentary_race();
+        let mut quiet = commentary_race();
+        let failed = |start_ms: u64| {
+            let mut r = ok_record(1, start_ms, 40, 5, 3);
+            r.error = Some(RequestError {
+                kind: ErrorKind::Http429,
+                message: "overloaded".into(),
+            });
+            Arc::new(r)
+        };
+        let mut events = Vec::new();
+        for k in 0..120u64 {
+            // Ends 80 + 10 + 10 ms after its start; applied 5 ms later.
+            let start = 40 + k * 83;
+            let ok = Arc::new(ok_record(0, start, 80, 10, 3));
+            events.push((
+                ok.end_at + Duration::from_millis(5),
+                RaceEvent::Finished(ok),
+            ));
+            let other = if start >= 2000 {
+                failed(start)
+            } else {
+                Arc::new(ok_record(1, start, 90, 10, 3))
+            };
+            events.push((
+                other.end_at + Duration::from_millis(5),
+                RaceEvent::Finished(other),
+            ));
+        }
+        events.sort_by_key(|(at, _)| *at);
+        for (at, event) in &events {
+            stats.apply(*at, &RaceEvent::Started { engine: 0 });
+            stats.apply(*at, event);
+            quiet.apply(*at, &RaceEvent::Started { engine: 0 });
+            quiet.apply(*at, event);
+            // Snapshots at any rate change nothing in the feed.
+            stats.snapshot(RacePhase::Running, *at, false);
+        }
+        let end = events.last().unwrap().0;
+        stats.apply(end, &RaceEvent::Ended);
+        quiet.apply(end, &RaceEvent::Ended);
+        let lines = stats.snapshot(RacePhase::Finished, end, true).commentary;
+        assert_eq!(
+            lines,
+            quiet.snapshot(RacePhase::Finished, end, true).commentary
+        );
+        let kinds: Vec<_> = lines.iter().map(|l| (l.kind, l.engine)).collect();
+        use crate::metrics::CommentaryKind as K;
+        assert!(kinds.contains(&(K::LeadChange, Some(0))), "{lines:#?}");
+        assert!(kinds.contains(&(K::FirstTo, Some(0))), "{lines:#?}");
+        assert!(kinds.contains(&(K::ErrorBurst, Some(1))), "{lines:#?}");
+        let finished = lines.iter().find(|l| l.kind == K::Finished).unwrap();
+        assert_eq!(finished.engine, Some(0));
+        assert!(
+            finished
+                .text
+                .starts_with("fast crosses the line in 10.0 s, 1st"),
+            "{}",
+            finished.text
+        );
+        // A milestone is stamped with its event's time; a second's anomaly
+        // with the end of that second.
+        let first = lines.iter().find(|l| l.kind == K::FirstTo).unwrap();
+        assert!(events.iter().any(|(at, _)| *at == first.at));
+        let burst = lines.iter().find(|l| l.kind == K::ErrorBurst).unwrap();
+        assert_eq!(burst.at, Duration::from_secs(3));
+        assert!(burst.text.ends_with("(http_429)"), "{}", burst.text);
+        assert!(lines.windows(2).all(|w| w[0].at <= w[1].at), "{lines:#?}");
     }
 
     #[test]

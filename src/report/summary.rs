@@ -43,6 +43,21 @@ pub struct SummaryFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadFacts>,
     pub engines: Vec<EngineSummary>,
+    /// The commentary feed, oldest first (its rules: docs/METRICS.md).
+    pub commentary: Vec<CommentarySummary>,
+}
+
+/// One line of the commentary feed.
+#[derive(Debug, Serialize)]
+pub struct CommentarySummary {
+    /// When it was written, seconds after the start.
+    pub at_s: f64,
+    /// The engine it is about, by name.
+    pub engine: Option<String>,
+    /// `first_to`, `lead_change`, `finished`, `latency_spike`,
+    /// `error_burst`, `throughput_drop` or `slo_at_risk`.
+    pub kind: &'static str,
+    pub text: String,
 }
 
 /// The client's own health over the race (see docs/METRICS.md).
@@ -490,6 +505,19 @@ impl SummaryFile {
                 .iter()
                 .map(|&i| EngineSummary::from_lane(&snapshot.lanes[i], snapshot.stage_unit))
                 .collect(),
+            commentary: snapshot
+                .commentary
+                .iter()
+                .map(|line| CommentarySummary {
+                    at_s: round3(line.at.as_secs_f64()),
+                    engine: line
+                        .engine
+                        .and_then(|i| snapshot.lanes.get(i))
+                        .map(|l| l.name.clone()),
+                    kind: line.kind.name(),
+                    text: line.text.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -507,4 +535,42 @@ pub fn write_summary(
     std::fs::write(&tmp, &json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write '{}'", path.display()))?;
     Ok((path, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::SummaryFile;
+    use crate::metrics::{CommentaryKind, CommentaryLine};
+
+    #[test]
+    fn the_commentary_is_listed_with_engine_names_and_snake_case_kinds() {
+        let mut snap = crate::ui::test_support::finished_fixture(2);
+        snap.commentary = vec![
+            CommentaryLine {
+                at: Duration::from_micros(123_456_000),
+                engine: Some(1),
+                kind: CommentaryKind::ErrorBurst,
+                text: "tgi: 6 failures in a second (http_429)".into(),
+            },
+            CommentaryLine {
+                at: Duration::from_secs(50),
+                engine: None,
+                kind: CommentaryKind::FirstTo,
+                text: "no one".into(),
+            },
+        ];
+        let json = serde_json::to_value(SummaryFile::new(&snap, SystemTime::UNIX_EPOCH)).unwrap();
+        assert_eq!(
+            json["commentary"],
+            serde_json::json!([
+                {"at_s": 123.456, "engine": "tgi", "kind": "error_burst",
+                 "text": "tgi: 6 failures in a second (http_429)"},
+                {"at_s": 50.0, "engine": null, "kind": "first_to", "text": "no one"},
+            ])
+        );
+        // The other fields are as they were.
+        assert_eq!(json["engines"].as_array().unwrap().len(), 2);
+    }
 }

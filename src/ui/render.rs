@@ -12,6 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::action::key_help;
 use super::panels::charts::{self, TimeChart};
+use super::panels::commentary::Commentary;
 use super::panels::drill::DrillDown;
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
@@ -29,6 +30,8 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 /// From this width on, the leaderboard sits beside the lanes.
 const WIDE_WIDTH: u16 = 110;
+/// Rows the commentary needs: its borders and two lines.
+const COMMENTARY_MIN: u16 = 4;
 /// Rows the inspector takes at most.
 const INSPECTOR_MAX_HEIGHT: u16 = 10;
 
@@ -43,6 +46,8 @@ struct Plan {
     chart: Option<Rect>,
     /// Room the lanes leave: the live chart.
     extra: Option<Rect>,
+    /// The commentary feed, where there is room for it.
+    commentary: Option<Rect>,
     inspector: Option<Rect>,
     footer: Rect,
 }
@@ -81,14 +86,20 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
         } else {
             (lanes, None)
         };
-        // The chart takes what the leaderboard's rows leave of its column.
+        // A sweep's chart, or else the commentary, takes what the
+        // leaderboard's rows leave of its column.
         let board_h = n.saturating_add(2);
-        let (board, chart) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
-            let [board, chart] =
-                Layout::vertical([Constraint::Length(board_h), Constraint::Fill(1)]).areas(board);
-            (board, Some(chart))
+        let below = |board: Rect| {
+            Layout::vertical([Constraint::Length(board_h), Constraint::Fill(1)]).areas::<2>(board)
+        };
+        let (board, chart, commentary) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
+            let [board, chart] = below(board);
+            (board, Some(chart), None)
+        } else if board.height >= board_h + COMMENTARY_MIN {
+            let [board, feed] = below(board);
+            (board, None, Some(feed))
         } else {
-            (board, None)
+            (board, None, None)
         };
         return Some(Plan {
             header,
@@ -97,6 +108,7 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
             leaderboard: Some(board),
             chart,
             extra,
+            commentary,
             inspector,
             footer,
         });
@@ -119,7 +131,16 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
         ])
         .areas(main);
         let chart = (chart && rest.height >= SWEEP_CHART_MIN).then_some(rest);
-        let extra = (chart.is_none() && rest.height >= charts::MIN_HEIGHT).then_some(rest);
+        let rest = (chart.is_none() && rest.height >= charts::MIN_HEIGHT).then_some(rest);
+        // The live chart and the feed side by side.
+        let (extra, commentary) = match rest {
+            Some(rest) => {
+                let [a, b] = Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)])
+                    .areas(rest);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
         return Some(Plan {
             header,
             lanes,
@@ -127,6 +148,7 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
             leaderboard: (board_h > 0).then_some(board),
             chart,
             extra,
+            commentary,
             inspector,
             footer,
         });
@@ -180,6 +202,9 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     }
     if let Some(chart) = plan.chart {
         frame.render_widget(&SweepChart { snap, theme }, chart);
+    }
+    if let Some(feed) = plan.commentary {
+        frame.render_widget(&Commentary { snap, theme }, feed);
     }
     if let Some(extra) = plan.extra {
         frame.render_widget(

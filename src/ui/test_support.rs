@@ -213,6 +213,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
         },
         load_mode: crate::config::LoadMode::Users,
         client: Default::default(),
+        commentary: Vec::new(),
         lanes: (0..lanes).map(lane).collect(),
         leaderboard: (0..lanes).collect(),
         workload: None,

@@ -4,6 +4,7 @@
 //! precomputed in the snapshot.
 
 pub mod charts;
+pub mod commentary;
 pub mod drill;
 pub mod footer;
 pub mod header;
