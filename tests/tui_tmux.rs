@@ -152,6 +152,15 @@ fn demo_race_in_a_real_terminal() {
         s.contains("decode-demon sim-fast-decode · details")
     });
     session.send(&["Escape"]);
+    session.send(&["e"]);
+    session.wait_for("the explainer", Duration::from_secs(5), |s| {
+        s.contains("What the numbers mean (docs/METRICS.md")
+    });
+    session.send(&["Right"]);
+    session.wait_for("its next section", Duration::from_secs(5), |s| {
+        s.contains("Time") && !s.contains("line 1 of")
+    });
+    session.send(&["Escape"]);
     session.send(&["q"]);
     // 0, or 1 once the demo's overbooked engine has shed enough load to
     // fail its error-rate objective: either way the race ran and ended.

@@ -21,11 +21,27 @@ pub enum Action {
     ToggleCharts,
     /// `d` or Enter: open or close the selected engine's details.
     ToggleDrill,
+    /// `e`: open or close the explainer.
+    ToggleExplainer,
+    /// In the explainer: move through the text.
+    Scroll(ScrollTo),
     /// In the charts: the next / previous metric.
     NextMetric,
     PreviousMetric,
     /// Replay only: control the playback.
     Playback(PlaybackCommand),
+}
+
+/// Where a scroll goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScrollTo {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    NextSection,
+    PreviousSection,
 }
 
 /// Every key binding, for the help overlay: (keys, what they do).
@@ -41,6 +57,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
     (
         "d  Enter",
         "the selected engine in detail: histograms, percentiles, errors",
+    ),
+    (
+        "e",
+        "what each number means (↑ ↓ PgUp PgDn scroll, ← → sections)",
     ),
     (
         "← →  Tab",
@@ -61,6 +81,7 @@ pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
     ("i", "open or close the request inspector"),
     ("c", "charts over time (← → then change the metric)"),
     ("d  Enter", "the selected engine in detail"),
+    ("e", "what each number means (↑ ↓ scroll, ← → sections)"),
     ("Tab  Shift+Tab", "select the next / previous engine"),
     ("Esc", "close help, or go back from a view"),
 ];
@@ -90,6 +111,20 @@ fn replay_action(key: KeyEvent) -> Option<Action> {
     Some(Action::Playback(command))
 }
 
+/// The explainer's own keys (before a replay's, which share some).
+fn explainer_scroll(code: KeyCode) -> Option<ScrollTo> {
+    Some(match code {
+        KeyCode::Up | KeyCode::Char('k') => ScrollTo::Up,
+        KeyCode::Down | KeyCode::Char('j') => ScrollTo::Down,
+        KeyCode::PageUp => ScrollTo::PageUp,
+        KeyCode::PageDown => ScrollTo::PageDown,
+        KeyCode::Home => ScrollTo::Top,
+        KeyCode::Right => ScrollTo::NextSection,
+        KeyCode::Left => ScrollTo::PreviousSection,
+        _ => return None,
+    })
+}
+
 /// The action for a key press, if any. Only presses count (Windows also
 /// reports releases).
 #[must_use]
@@ -99,6 +134,12 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
     }
     if key.modifiers.contains(KeyModifiers::CONTROL) && matches!(key.code, KeyCode::Char('c')) {
         return Some(Action::Quit);
+    }
+    if ui.view == View::Explainer
+        && !ui.help_open
+        && let Some(to) = explainer_scroll(key.code)
+    {
+        return Some(Action::Scroll(to));
     }
     // In the charts the arrows change the metric, in a replay too.
     if ui.view == View::Charts && !ui.help_open {
@@ -119,6 +160,7 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
         KeyCode::Esc if ui.help_open || ui.view != View::Race => Some(Action::Back),
         KeyCode::Char('c' | 'C') => Some(Action::ToggleCharts),
         KeyCode::Char('d' | 'D') | KeyCode::Enter => Some(Action::ToggleDrill),
+        KeyCode::Char('e' | 'E') => Some(Action::ToggleExplainer),
         KeyCode::Char('p' | 'P') => Some(Action::TogglePause),
         KeyCode::Char('i' | 'I') => Some(Action::ToggleInspector),
         KeyCode::Right | KeyCode::Tab => Some(Action::NextLane),

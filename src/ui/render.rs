@@ -14,6 +14,7 @@ use super::action::key_help;
 use super::panels::charts::{self, TimeChart};
 use super::panels::commentary::Commentary;
 use super::panels::drill::DrillDown;
+use super::panels::explainer::Explainer;
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
 use super::panels::help::HelpOverlay;
@@ -175,6 +176,15 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     match ui.view {
         View::Charts => return render_charts(frame, area, plan, snap, ui, theme),
         View::Drill => return render_drill(frame, area, plan, snap, ui, theme),
+        View::Explainer => {
+            let body = body_of(area, plan);
+            let explainer = Explainer {
+                from: ui.explainer_from,
+                theme,
+            };
+            frame.render_widget(&explainer, body);
+            return render_overlays(frame, area, body, plan, snap, ui, theme);
+        }
         View::Race => {}
     }
     if snap.lanes.is_empty() {
@@ -580,6 +590,38 @@ mod tests {
         assert_eq!(buf[(x, y)].fg, t.bad.fg.unwrap_or_default(), "{text}");
     }
 
+    fn explainer(from: usize) -> UiState {
+        UiState {
+            view: View::Explainer,
+            explainer_from: from,
+            ..ui(3)
+        }
+    }
+
+    #[test]
+    fn explainer_80x24() {
+        let snap = snapshot_fixture(3);
+        assert_snapshot!(render_to_string(&snap, &explainer(0), &theme(), 80, 24));
+    }
+
+    /// The explainer is docs/METRICS.md: a section jumped to shows the
+    /// document's own heading and text.
+    #[test]
+    fn explainer_140x45_at_a_section_shows_the_documents_text() {
+        use crate::ui::panels::explainer::{TEXT, next_section};
+        let snap = snapshot_fixture(3);
+        let at = next_section(next_section(0));
+        let text = render_to_string(&snap, &explainer(at), &theme(), 140, 45);
+        let heading = TEXT
+            .lines()
+            .nth(at)
+            .unwrap_or_default()
+            .trim_start_matches('#')
+            .trim();
+        assert!(text.contains(heading), "{heading} in:\n{text}");
+        assert_snapshot!(text);
+    }
+
     #[test]
     fn the_race_screen_uses_its_room_for_a_live_chart() {
         let snap = snapshot_fixture(3);
@@ -865,6 +907,7 @@ mod tests {
                         (true, true, View::Charts),
                         (false, false, View::Drill),
                         (true, false, View::Drill),
+                        (false, false, View::Explainer),
                     ] {
                         let ui = UiState {
                             help_open: help,

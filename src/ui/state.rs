@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::action::Action;
+use super::action::{Action, ScrollTo};
 use super::panels::charts::ChartMetric;
 use crate::metrics::{RacePhase, RaceSnapshot};
 use crate::replay::{Playback, PlaybackCommand};
@@ -32,6 +32,8 @@ pub struct UiState {
     pub view: View,
     /// The metric the charts show.
     pub chart_metric: ChartMetric,
+    /// The explainer's first source line shown.
+    pub explainer_from: usize,
 }
 
 /// What fills the screen below the header.
@@ -44,6 +46,8 @@ pub enum View {
     Charts,
     /// `d` or Enter: the selected engine in detail.
     Drill,
+    /// `e`: what the numbers mean (docs/METRICS.md).
+    Explainer,
 }
 
 /// What the event loop must do after a transition.
@@ -213,6 +217,8 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         }
         Action::ToggleCharts => ui.view = toggled(ui.view, View::Charts),
         Action::ToggleDrill => ui.view = toggled(ui.view, View::Drill),
+        Action::ToggleExplainer => ui.view = toggled(ui.view, View::Explainer),
+        Action::Scroll(to) => ui.explainer_from = scrolled(ui.explainer_from, to),
         Action::NextMetric => ui.chart_metric = ui.chart_metric.next(),
         Action::PreviousMetric => ui.chart_metric = ui.chart_metric.previous(),
         Action::ToggleInspector => ui.inspector_open = !ui.inspector_open,
@@ -228,6 +234,21 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         }
     }
     Effect::Redraw
+}
+
+/// The explainer's first line after a scroll.
+fn scrolled(from: usize, to: ScrollTo) -> usize {
+    use super::panels::explainer::{PAGE, line_count, next_section, previous_section};
+    let last = line_count().saturating_sub(1);
+    match to {
+        ScrollTo::Up => from.saturating_sub(1),
+        ScrollTo::Down => (from + 1).min(last),
+        ScrollTo::PageUp => from.saturating_sub(PAGE),
+        ScrollTo::PageDown => (from + PAGE).min(last),
+        ScrollTo::Top => 0,
+        ScrollTo::NextSection => next_section(from),
+        ScrollTo::PreviousSection => previous_section(from),
+    }
 }
 
 /// `view` opened, or closed back to the race if it is the one showing.
@@ -426,6 +447,43 @@ mod tests {
         press(&mut state, KeyCode::Char('c'));
         assert_eq!(state.view.view, View::Race);
         assert_eq!(action_for(&state.view, key(KeyCode::Esc)), None);
+    }
+
+    #[test]
+    fn e_opens_the_explainer_and_its_keys_scroll_within_the_document() {
+        use crate::ui::action::action_for;
+        use crate::ui::panels::explainer::{PAGE, line_count, next_section};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let mut state = live();
+        let press = |state: &mut TuiState, code| {
+            let action = action_for(&state.view, key(code)).expect("a bound key");
+            update(state, action)
+        };
+        press(&mut state, KeyCode::Char('e'));
+        assert_eq!(state.view.view, View::Explainer);
+        press(&mut state, KeyCode::Up);
+        assert_eq!(state.view.explainer_from, 0, "never above the top");
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::PageDown);
+        assert_eq!(state.view.explainer_from, 1 + PAGE);
+        press(&mut state, KeyCode::Home);
+        press(&mut state, KeyCode::Right);
+        assert_eq!(state.view.explainer_from, next_section(0));
+        press(&mut state, KeyCode::Left);
+        assert_eq!(state.view.explainer_from, 0);
+        for _ in 0..1000 {
+            press(&mut state, KeyCode::PageDown);
+        }
+        assert_eq!(
+            state.view.explainer_from,
+            line_count() - 1,
+            "never past the end"
+        );
+        // The arrows scrolled; the engine stayed.
+        assert_eq!(state.view.selected_lane, 0);
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(state.view.view, View::Race);
     }
 
     #[test]

@@ -19,6 +19,15 @@ pub const HINTS: [(&str, &str); 7] = [
     ("←/→", "select"),
 ];
 
+/// The explainer's key hints.
+pub const EXPLAINER_HINTS: [(&str, &str); 5] = [
+    ("q", "quit"),
+    ("↑/↓", "scroll"),
+    ("PgUp/PgDn", "page"),
+    ("←/→", "section"),
+    ("Esc", "back"),
+];
+
 /// The drill-down's key hints.
 pub const DRILL_HINTS: [(&str, &str); 5] = [
     ("q", "quit"),
@@ -61,6 +70,8 @@ impl Widget for &Footer<'_> {
             &CHART_HINTS
         } else if self.ui.view == View::Drill {
             &DRILL_HINTS
+        } else if self.ui.view == View::Explainer {
+            &EXPLAINER_HINTS
         } else if self.ui.replay.is_some() {
             &REPLAY_HINTS
         } else {

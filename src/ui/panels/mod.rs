@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod commentary;
 pub mod drill;
+pub mod explainer;
 pub mod footer;
 pub mod header;
 pub mod help;
