@@ -622,6 +622,30 @@ mod tests {
         assert_snapshot!(text);
     }
 
+    /// Full names where they fit; cut with an ellipsis only where they must.
+    #[test]
+    fn names_fit_or_end_in_an_ellipsis() {
+        let mut snap = snapshot_fixture(3);
+        snap.lanes[0].name = "decode-demon".to_owned();
+        snap.lanes[1].name = "an-engine-name-far-too-long-for-any-leaderboard-column".to_owned();
+        let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+        let board: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(" req "))
+            .collect();
+        assert!(board.iter().any(|l| l.contains("decode-demon ")), "{text}");
+        let long = board
+            .iter()
+            .find(|l| l.contains("an-engine-name"))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(long.contains('…') && !long.contains("leaderboard-column"), "{long}");
+        // One-line lanes (ten engines on a small screen) cut at ten columns.
+        let mut many = snapshot_fixture(10);
+        many.lanes[3].name = "llamacpp-server-b".to_owned();
+        let small = render_to_string(&many, &ui(10), &theme(), 80, 24);
+        assert!(small.contains("llamacpp-…"), "{small}");
+    }
+
     #[test]
     fn the_race_screen_uses_its_room_for_a_live_chart() {
         let snap = snapshot_fixture(3);

@@ -8,7 +8,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
-use super::{car, finished_none, grade_style, health_badge, lane_place, latency, pad, trend_arrow};
+use super::{
+    car, finished_none, fit, grade_style, health_badge, lane_place, latency, pad, trend_arrow,
+};
 use crate::metrics::{Grade, LaneSnapshot, Trend};
 use crate::ui::theme::Theme;
 
@@ -367,7 +369,7 @@ impl LanePanel<'_> {
         } else {
             Span::raw(" ")
         };
-        let name: String = l.name.chars().take(10).collect();
+        let name = fit(&l.name, 10);
         let mut spans = vec![
             marker,
             Span::styled(pad(&lane_place(l), 4), t.text),

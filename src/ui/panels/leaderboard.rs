@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Row, Table, Widget};
 
-use super::{car, finished_none, lane_place, seconds};
+use super::{car, finished_none, fit, lane_place, seconds};
 use crate::metrics::{LaneState, RaceSnapshot};
 use crate::ui::theme::Theme;
 
@@ -104,7 +104,7 @@ impl Widget for &Leaderboard<'_> {
             })
             .collect();
         // The figures take what they need; the names get the rest.
-        let fit = |column: usize| {
+        let snug = |column: usize| {
             let widest = table
                 .iter()
                 .filter_map(|(cells, _)| cells.get(column))
@@ -113,16 +113,38 @@ impl Widget for &Leaderboard<'_> {
                 .unwrap_or(0);
             Constraint::Length(u16::try_from(widest).unwrap_or(u16::MAX))
         };
-        let mut widths = vec![Constraint::Length(3), Constraint::Fill(1), fit(2), fit(3)];
+        let mut widths = vec![Constraint::Length(3), Constraint::Fill(1), snug(2), snug(3)];
         let columns = if priced {
-            widths.push(fit(4));
+            widths.push(snug(4));
             " ok / failed · cheapest $/1M out "
         } else {
             " ok / failed "
         };
+        // What the name column gets: the width less borders, spacing and
+        // the other columns; a name cut there ends in an ellipsis.
+        let others: u16 = widths
+            .iter()
+            .map(|c| match c {
+                Constraint::Length(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        let spacing = 2 * u16::try_from(widths.len().saturating_sub(1)).unwrap_or(0);
+        let room = usize::from(area.width.saturating_sub(2 + others + spacing));
         let rows = table
             .into_iter()
-            .map(|(cells, style)| Row::new(cells).style(style));
+            .zip(&self.snap.leaderboard)
+            .map(|((mut cells, style), &i)| {
+                if let Some(l) = self.snap.lanes.get(i) {
+                    let car = car(&l.emoji);
+                    let car_width = ratatui::text::Span::raw(car).width() + 1;
+                    cells[1] = Line::from(format!(
+                        "{car} {}",
+                        fit(&l.name, room.saturating_sub(car_width))
+                    ));
+                }
+                Row::new(cells).style(style)
+            });
         let table = Table::new(rows, widths).column_spacing(2).block(
             Block::bordered()
                 .border_style(t.border)

@@ -124,6 +124,27 @@ pub fn car(emoji: &str) -> &str {
     }
 }
 
+/// `s` in at most `width` columns: whole when it fits, else cut with an
+/// ellipsis.
+#[must_use]
+pub fn fit(s: &str, width: usize) -> String {
+    if ratatui::text::Span::raw(s).width() <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        let next = format!("{out}{c}");
+        if ratatui::text::Span::raw(next.as_str()).width() + 1 > width {
+            break;
+        }
+        out = next;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
 /// `s` padded with spaces to `width` display columns.
 #[must_use]
 pub fn pad(s: &str, width: usize) -> String {
