@@ -25,25 +25,32 @@ ten="$work/ten.yaml"
   done
 } > "$ten"
 
-measure() { # race-file mode -> "user+sys seconds"
-  local race=$1 mode=$2
-  local out="$work/time-$mode-$(basename "$1")"
+measure() { # race-file mode [view key] -> "user+sys seconds"
+  local race=$1 mode=$2 key=${3:-}
+  local out="$work/time-$mode-$key-$(basename "$1")"
   if [ "$mode" = headless ]; then
     /usr/bin/time -f "%U %S" -o "$out" "$bin" race "$race" --no-tui --no-save --countdown 0 --duration "$secs" >/dev/null 2>&1
   else
     tmux new-session -d -s tui-cpu -x 160 -y 50 \
       "/usr/bin/time -f '%U %S' -o '$out' $bin race '$race' --no-save --countdown 0 --duration $secs --exit-on-finish --fps 20"
+    if [ -n "$key" ]; then
+      sleep 1
+      tmux send-keys -t tui-cpu "$key" 2>/dev/null || true
+    fi
     while tmux has-session -t tui-cpu 2>/dev/null; do sleep 0.5; done
   fi
   awk '{ printf "%.2f", $1 + $2 }' "$out"
 }
 
-echo "| lanes | headless CPU | TUI CPU (20 FPS) | TUI cost | % of one core |"
-echo "|---:|---:|---:|---:|---:|"
+echo "| lanes | view | headless CPU | TUI CPU (20 FPS) | TUI cost | % of one core |"
+echo "|---:|---|---:|---:|---:|---:|"
 for race in races/demo.yaml "$ten"; do
   lanes=$(grep -c "    - name:" "$race")
   h=$(measure "$race" headless)
-  t=$(measure "$race" tui)
-  awk -v l="$lanes" -v h="$h" -v t="$t" -v s="$secs" \
-    'BEGIN { d = t - h; printf "| %d | %.2f s | %.2f s | %.2f s | %.1f %% |\n", l, h, t, d, 100 * d / s }'
+  # The race screen, then each view opened with its key a second in.
+  for key in "" c d e; do
+    t=$(measure "$race" tui "$key")
+    awk -v l="$lanes" -v k="${key:-lanes}" -v h="$h" -v t="$t" -v s="$secs" \
+      'BEGIN { d = t - h; printf "| %d | %s | %.2f s | %.2f s | %.2f s | %.1f %% |\n", l, k, h, t, d, 100 * d / s }'
+  done
 done

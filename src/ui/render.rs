@@ -622,6 +622,35 @@ mod tests {
         assert_snapshot!(text);
     }
 
+    /// Every view draws a replay's snapshot as it draws a live one, under
+    /// the replay's header and with the replay's keys in the footer.
+    #[test]
+    fn every_view_renders_from_a_replay() {
+        let snap = detailed_fixture();
+        for (view, shows) in [
+            (View::Race, "Leaderboard"),
+            (View::Charts, "TTFT per second"),
+            (View::Drill, "details"),
+            (View::Explainer, "What the numbers mean"),
+        ] {
+            let ui = UiState {
+                view,
+                replay: Some(crate::replay::Playback {
+                    position: Duration::from_secs(42),
+                    length: Duration::from_secs(120),
+                    speed: 2.0,
+                    playing: true,
+                }),
+                ..ui(3)
+            };
+            for (w, h) in [(80, 24), (140, 45)] {
+                let text = render_to_string(&snap, &ui, &theme(), w, h);
+                assert!(text.contains("REPLAY"), "{view:?} {w}×{h}:\n{text}");
+                assert!(text.contains(shows), "{view:?} {w}×{h}:\n{text}");
+            }
+        }
+    }
+
     /// Full names where they fit; cut with an ellipsis only where they must.
     #[test]
     fn names_fit_or_end_in_an_ellipsis() {
@@ -629,16 +658,16 @@ mod tests {
         snap.lanes[0].name = "decode-demon".to_owned();
         snap.lanes[1].name = "an-engine-name-far-too-long-for-any-leaderboard-column".to_owned();
         let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
-        let board: Vec<&str> = text
-            .lines()
-            .filter(|l| l.contains(" req "))
-            .collect();
+        let board: Vec<&str> = text.lines().filter(|l| l.contains(" req ")).collect();
         assert!(board.iter().any(|l| l.contains("decode-demon ")), "{text}");
         let long = board
             .iter()
             .find(|l| l.contains("an-engine-name"))
             .unwrap_or_else(|| panic!("{text}"));
-        assert!(long.contains('…') && !long.contains("leaderboard-column"), "{long}");
+        assert!(
+            long.contains('…') && !long.contains("leaderboard-column"),
+            "{long}"
+        );
         // One-line lanes (ten engines on a small screen) cut at ten columns.
         let mut many = snapshot_fixture(10);
         many.lanes[3].name = "llamacpp-server-b".to_owned();
