@@ -39,7 +39,8 @@ measure() { # race-file mode [view key] -> "user+sys seconds"
     fi
     while tmux has-session -t tui-cpu 2>/dev/null; do sleep 0.5; done
   fi
-  awk '{ printf "%.2f", $1 + $2 }' "$out"
+  # The last line: /usr/bin/time says first when the race exited non-zero.
+  tail -n 1 "$out" | awk '{ printf "%.2f", $1 + $2 }'
 }
 
 echo "| lanes | view | headless CPU | TUI CPU (20 FPS) | TUI cost | % of one core |"

@@ -459,8 +459,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::histogram::{CountHistogram, LatencyHistogram};
-    use crate::metrics::snapshot::{DISTRIBUTION_BINS, Distributions};
-    use crate::ui::test_support::{series, snapshot_fixture};
+    use crate::ui::test_support::{binned, series, snapshot_fixture};
 
     fn spec(engines: &[String]) -> RaceSpec {
         let mut yaml = String::from("race:\n  name: t\n  engines:\n");
@@ -482,16 +481,7 @@ mod tests {
                 latency.record(std::time::Duration::from_micros(n * 997 % 3_000_000));
                 counts.record(u32::try_from(n % 2000).unwrap_or(0));
             }
-            let bins = latency.distribution(DISTRIBUTION_BINS);
-            lane.distributions = Some(std::sync::Arc::new(Distributions {
-                ttft_ms: bins.clone(),
-                ttfot_ms: bins.clone(),
-                tpot_ms: bins.clone(),
-                itl_ms: bins.clone(),
-                e2e_ms: bins,
-                input_tokens: counts.distribution(DISTRIBUTION_BINS),
-                output_tokens: counts.distribution(DISTRIBUTION_BINS),
-            }));
+            lane.distributions = Some(binned(&latency, &counts));
         }
         let names: Vec<String> = snap.lanes.iter().map(|l| l.name.clone()).collect();
         (

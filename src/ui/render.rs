@@ -509,24 +509,18 @@ mod tests {
 
     /// The fixture's failing lane with binned latencies and error messages.
     fn detailed_fixture() -> RaceSnapshot {
-        use crate::metrics::histogram::LatencyHistogram;
-        use crate::metrics::snapshot::{DISTRIBUTION_BINS, Distributions, ErrorSample};
+        use crate::metrics::histogram::{CountHistogram, LatencyHistogram};
+        use crate::metrics::snapshot::ErrorSample;
         let mut snap = failing_fixture();
         for lane in &mut snap.lanes {
             let mut h = LatencyHistogram::new();
             for n in 1..400u64 {
                 h.record(Duration::from_micros(40_000 + (n * 7919) % 200_000));
             }
-            let bins = h.distribution(DISTRIBUTION_BINS);
-            lane.distributions = Some(std::sync::Arc::new(Distributions {
-                ttft_ms: bins.clone(),
-                ttfot_ms: bins.clone(),
-                tpot_ms: bins.clone(),
-                itl_ms: bins.clone(),
-                e2e_ms: bins,
-                input_tokens: Vec::new(),
-                output_tokens: Vec::new(),
-            }));
+            lane.distributions = Some(crate::ui::test_support::binned(
+                &h,
+                &CountHistogram::default(),
+            ));
         }
         snap.lanes[1]
             .errors

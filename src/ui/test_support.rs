@@ -307,3 +307,22 @@ pub fn finished_fixture(lanes: usize) -> RaceSnapshot {
     }
     snap
 }
+
+/// The distributions of a lane whose every latency was `latency` and whose
+/// token counts were `counts`.
+pub fn binned(
+    latency: &crate::metrics::LatencyHistogram,
+    counts: &crate::metrics::histogram::CountHistogram,
+) -> std::sync::Arc<crate::metrics::snapshot::Distributions> {
+    use crate::metrics::snapshot::{DISTRIBUTION_BINS, Distributions};
+    let bins = latency.distribution(DISTRIBUTION_BINS);
+    std::sync::Arc::new(Distributions {
+        ttft_ms: bins.clone(),
+        ttfot_ms: bins.clone(),
+        tpot_ms: bins.clone(),
+        itl_ms: bins.clone(),
+        e2e_ms: bins,
+        input_tokens: counts.distribution(DISTRIBUTION_BINS),
+        output_tokens: counts.distribution(DISTRIBUTION_BINS),
+    })
+}
