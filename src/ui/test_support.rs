@@ -188,6 +188,7 @@ fn lane(i: usize) -> LaneSnapshot {
         tpot_grade: grade(k + 1),
         throughput_grade: grade(k + 2),
         traces: Vec::new(),
+        recent: Vec::new(),
         stages: Vec::new(),
         cost: None,
         cheapest: None,
