@@ -21,6 +21,11 @@ pub enum Action {
     ToggleCharts,
     /// `d` or Enter: open or close the selected engine's details.
     ToggleDrill,
+    /// `t`: open or close the timeline.
+    ToggleTimeline,
+    /// In the timeline: select a newer / older request.
+    NewerRequest,
+    OlderRequest,
     /// In the charts: the next / previous metric.
     NextMetric,
     PreviousMetric,
@@ -42,6 +47,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "d  Enter",
         "the selected engine in detail: histograms, percentiles, errors",
     ),
+    ("t", "timeline of recent requests (↑ ↓ select one)"),
     (
         "← →  Tab",
         "select the previous / next engine (in charts: the metric)",
@@ -61,6 +67,7 @@ pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
     ("i", "open or close the request inspector"),
     ("c", "charts over time (← → then change the metric)"),
     ("d  Enter", "the selected engine in detail"),
+    ("t", "timeline of recent requests (↑ ↓ select one)"),
     ("Tab  Shift+Tab", "select the next / previous engine"),
     ("Esc", "close help, or go back from a view"),
 ];
@@ -119,6 +126,9 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
         KeyCode::Esc if ui.help_open || ui.view != View::Race => Some(Action::Back),
         KeyCode::Char('c' | 'C') => Some(Action::ToggleCharts),
         KeyCode::Char('d' | 'D') | KeyCode::Enter => Some(Action::ToggleDrill),
+        KeyCode::Char('t' | 'T') => Some(Action::ToggleTimeline),
+        KeyCode::Up if ui.view == View::Timeline => Some(Action::NewerRequest),
+        KeyCode::Down if ui.view == View::Timeline => Some(Action::OlderRequest),
         KeyCode::Char('p' | 'P') => Some(Action::TogglePause),
         KeyCode::Char('i' | 'I') => Some(Action::ToggleInspector),
         KeyCode::Right | KeyCode::Tab => Some(Action::NextLane),
@@ -186,6 +196,23 @@ mod tests {
         assert_eq!(
             action_for(&ui, press(KeyCode::Char('q'))),
             Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&ui, press(KeyCode::Char('t'))),
+            Some(Action::ToggleTimeline)
+        );
+        // In a replay's timeline the up and down arrows still pick a request.
+        let timeline = UiState {
+            view: View::Timeline,
+            ..ui
+        };
+        assert_eq!(
+            action_for(&timeline, press(KeyCode::Up)),
+            Some(Action::NewerRequest)
+        );
+        assert_eq!(
+            action_for(&timeline, press(KeyCode::Down)),
+            Some(Action::OlderRequest)
         );
         // Live, the arrows select lanes.
         assert_eq!(
