@@ -44,34 +44,33 @@ pub struct Timeline<'a> {
     pub theme: &'a Theme,
 }
 
-/// Where the plot is: its left column, its first row and its width.
+/// Where the bars go: the plot's left column and its axis (and width).
 #[derive(Debug, Clone, Copy)]
 struct Plot {
     x: u16,
-    width: u16,
+    axis: Axis,
 }
 
 impl Timeline<'_> {
+    /// One request's bar on row `y`; `chosen` when it is the selected one.
     fn paint_bar(
         &self,
         buf: &mut Buffer,
         plot: Plot,
         y: u16,
-        axis: Axis,
         lane: usize,
         bar: Placed,
+        chosen: bool,
     ) {
         let t = self.theme;
         let l = &self.snap.lanes[lane];
         let r = &l.recent[bar.index];
         let color = Style::new().fg(t.lane_color(l.color));
-        let chosen = lane == self.selected_lane
-            && selected_index(&l.recent, self.selected_request) == Some(bar.index);
-        for x in bar.from..=bar.to.min(plot.width.saturating_sub(1)) {
+        for x in bar.from..=bar.to.min(plot.axis.width.saturating_sub(1)) {
             let symbol = if !r.is_ok() && x == bar.to {
                 "✗"
             } else {
-                glyph(r, axis, x)
+                glyph(r, plot.axis, x)
             };
             let mut style = match (r.outcome, symbol) {
                 (Outcome::Failed(_), _) => t.bad,
@@ -177,14 +176,16 @@ impl Timeline<'_> {
         Line::from(spans)
     }
 
-    fn axis_rows(&self, buf: &mut Buffer, plot: Plot, y: u16, axis: Axis, bottom: u16) {
+    /// The axis line with its three ticks on row `y`, their labels below.
+    fn axis_rows(&self, buf: &mut Buffer, plot: Plot, y: u16, bottom: u16) {
         let t = self.theme;
-        if plot.width == 0 {
+        let axis = plot.axis;
+        if axis.width == 0 {
             return;
         }
-        let ticks = [0, plot.width / 2, plot.width - 1];
+        let ticks = [0, axis.width / 2, axis.width - 1];
         if y < bottom {
-            for x in 0..plot.width {
+            for x in 0..plot.axis.width {
                 let symbol = if ticks.contains(&x) { "┴" } else { "─" };
                 if let Some(cell) = buf.cell_mut((plot.x + x, y)) {
                     cell.set_symbol(symbol).set_style(t.dim);
@@ -199,14 +200,26 @@ impl Timeline<'_> {
         let middle = format!("{}s", axis.from_s + axis.span_s() / 2);
         let right = format!("{}s", axis.to_s);
         let w = |s: &str| u16::try_from(s.len()).unwrap_or(u16::MAX);
-        buf.set_stringn(plot.x, y, &left, usize::from(plot.width), t.dim);
-        let mid_x = (plot.width / 2).saturating_sub(w(&middle) / 2);
-        let right_x = plot.width.saturating_sub(w(&right));
+        buf.set_stringn(plot.x, y, &left, usize::from(plot.axis.width), t.dim);
+        let mid_x = (plot.axis.width / 2).saturating_sub(w(&middle) / 2);
+        let right_x = plot.axis.width.saturating_sub(w(&right));
         if mid_x > w(&left) && mid_x + w(&middle) < right_x {
-            buf.set_stringn(plot.x + mid_x, y, &middle, usize::from(plot.width), t.dim);
+            buf.set_stringn(
+                plot.x + mid_x,
+                y,
+                &middle,
+                usize::from(plot.axis.width),
+                t.dim,
+            );
         }
         if right_x > w(&left) {
-            buf.set_stringn(plot.x + right_x, y, &right, usize::from(plot.width), t.dim);
+            buf.set_stringn(
+                plot.x + right_x,
+                y,
+                &right,
+                usize::from(plot.axis.width),
+                t.dim,
+            );
         }
     }
 }
@@ -244,7 +257,7 @@ impl Widget for &Timeline<'_> {
         }
         let plot = Plot {
             x: inner.x + plot_x.min(inner.width),
-            width: axis.width,
+            axis,
         };
         let bar_rows = inner.height.saturating_sub(BOTTOM_ROWS);
         let packed: Vec<Vec<Placed>> = lanes.iter().map(|l| pack(&l.recent, axis)).collect();
@@ -260,16 +273,16 @@ impl Widget for &Timeline<'_> {
         let mut chosen_drawn = false;
         for (k, &(lane, rows)) in shown.iter().enumerate() {
             if k > 0 {
-                y += gap;
+                y = y.saturating_add(gap);
             }
             self.paint_name(buf, inner, y, lane, name_w);
             let l = &lanes[lane];
-            if l.recent.is_empty() && plot.width > 0 {
+            if l.recent.is_empty() && plot.axis.width > 0 {
                 buf.set_stringn(
                     plot.x,
                     y,
                     "no finished request yet",
-                    usize::from(plot.width),
+                    usize::from(plot.axis.width),
                     t.dim,
                 );
             }
@@ -278,15 +291,18 @@ impl Widget for &Timeline<'_> {
                 .flatten();
             for bar in packed[lane].iter().filter(|b| b.row < rows) {
                 let row = u16::try_from(bar.row).unwrap_or(u16::MAX);
-                self.paint_bar(buf, plot, y + row, axis, lane, *bar);
-                chosen_drawn |= chosen == Some(bar.index);
+                let is_chosen = chosen == Some(bar.index);
+                if axis.width > 0 {
+                    self.paint_bar(buf, plot, y.saturating_add(row), lane, *bar, is_chosen);
+                }
+                chosen_drawn |= is_chosen;
             }
-            y += u16::try_from(rows).unwrap_or(u16::MAX);
+            y = y.saturating_add(u16::try_from(rows).unwrap_or(u16::MAX));
         }
         // The axis right under the bars, then the caption and the legend.
         let bottom = inner.bottom();
         let axis_y = y;
-        self.axis_rows(buf, plot, axis_y, axis, bottom);
+        self.axis_rows(buf, plot, axis_y, bottom);
         let lines = [
             self.caption(chosen_drawn),
             Line::from(
@@ -305,14 +321,14 @@ impl Widget for &Timeline<'_> {
             ),
         ];
         for (k, line) in lines.iter().enumerate() {
-            let y = axis_y + 2 + u16::try_from(k).unwrap_or(0);
+            let y = axis_y.saturating_add(2 + u16::try_from(k).unwrap_or(0));
             if y < bottom {
                 buf.set_line(inner.x, y, line, inner.width);
             }
         }
         // A blank row, then the list, if it can show a few requests.
-        let list_y = axis_y + 5;
-        if list_y + 3 < bottom {
+        let list_y = axis_y.saturating_add(5);
+        if list_y.saturating_add(3) < bottom {
             let list = Rect {
                 y: list_y,
                 height: bottom - list_y,
