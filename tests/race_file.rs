@@ -241,6 +241,16 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
     );
     // The compared snapshots carry the commentary too (a lead, at least).
     assert!(!last.commentary.is_empty(), "no commentary");
+    // And the timeline's recent requests, the flaky engine's failures too.
+    assert!(
+        last.lanes.iter().all(|l| !l.recent.is_empty())
+            && last.lanes[1].recent.iter().any(|r| !r.is_ok()),
+        "recent requests: {:?}",
+        last.lanes
+            .iter()
+            .map(|l| l.recent.len())
+            .collect::<Vec<_>>()
+    );
     let mut player = Player::new(Arc::clone(&recording));
     // Forward in order, then the same moments again after seeking around.
     for pass in 0..2 {

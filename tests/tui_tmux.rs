@@ -1,8 +1,9 @@
 //! The real binary in a real terminal (tmux): the demo race shows every
 //! engine and the leaderboard, `i` opens the inspector with streamed text,
 //! `?` shows help, `c` the charts (←/→ the metric, Esc back), `d` an engine
-//! in detail, `q` ends the race, writes the results and gives the
-//! shell back with the terminal restored.
+//! in detail, `t` the timeline of recent requests (↓ an older one, Esc
+//! back), `q` ends the race, writes the results and gives the shell back
+//! with the terminal restored.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -152,6 +153,22 @@ fn demo_race_in_a_real_terminal() {
         s.contains("decode-demon sim-fast-decode · details")
     });
     session.send(&["Escape"]);
+    session.wait_for("the lanes after the details", Duration::from_secs(5), |s| {
+        s.contains("prefill-king sim-fast-prefill") && !s.contains("· details")
+    });
+    session.send(&["t"]);
+    session.wait_for("the timeline", Duration::from_secs(5), |s| {
+        s.contains("Timeline — recent requests")
+            && s.contains("░ waiting  ▒ to first token  █ decoding  ✗ failed")
+            && s.contains(" ok  send ")
+    });
+    session.send(&["Down"]);
+    session.send(&["Escape"]);
+    session.wait_for(
+        "the lanes after the timeline",
+        Duration::from_secs(5),
+        |s| s.contains("prefill-king sim-fast-prefill") && !s.contains("to first token"),
+    );
     session.send(&["e"]);
     session.wait_for("the explainer", Duration::from_secs(5), |s| {
         s.contains("What the numbers mean (docs/METRICS.md")

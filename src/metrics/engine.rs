@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::cost::Cost;
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram};
+use super::recent::RecentRequests;
 use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
 use super::series::Series;
 use super::slo;
@@ -56,6 +57,8 @@ pub struct EngineStats {
     pub(super) connections: u64,
     error_samples: ErrorSamples,
     pub(super) traces: TraceBook,
+    /// The last finished requests, for the timeline.
+    recent: RecentRequests,
     /// Figures per stage of a `stages` load.
     pub(super) stages: Windows,
     /// The stress test's steps and verdicts (`sweep` loads).
@@ -106,6 +109,7 @@ impl EngineStats {
             connections: 0,
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
+            recent: RecentRequests::default(),
             stages: Windows::default(),
             sweep: None,
             sweep_next: None,
@@ -162,6 +166,7 @@ impl EngineStats {
     /// from successful requests only; failures are counted by kind.
     pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
         self.last_end = self.last_end.max(record.end_at);
+        self.recent.observe(record);
         self.series.observe(record);
         self.stages.observe(record);
         if let Some(sweep) = &mut self.sweep {
@@ -403,6 +408,7 @@ impl EngineStats {
                 self.distributions.clone()
             },
             traces: self.traces.snapshot(),
+            recent: self.recent.snapshot(),
             sweep: self.sweep.as_ref().map(|sweep| {
                 let mut now = sweep.snapshot();
                 // A stopped engine runs no step, whatever its sweep had planned.

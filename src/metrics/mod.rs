@@ -10,6 +10,7 @@ pub mod event;
 pub mod health;
 pub mod histogram;
 pub mod leaderboard;
+pub mod recent;
 pub mod record;
 pub mod series;
 pub mod slo;

@@ -12,6 +12,7 @@ use super::commentary::CommentaryLine;
 use super::cost::Cost;
 use super::health::{Grade, Health, Trend};
 use super::histogram::{Bin, LatencySummary};
+use super::recent::RecentRequest;
 use super::record::{ErrorKind, TokenSource};
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
@@ -144,6 +145,8 @@ pub struct LaneSnapshot {
     pub throughput_grade: Grade,
     /// The few most recent requests, for the inspector (newest first).
     pub traces: Vec<RequestTrace>,
+    /// The last finished requests (at most 64), newest last: the timeline.
+    pub recent: Vec<RecentRequest>,
     /// Figures per stage of a `stages` load (in the final snapshot).
     pub stages: Vec<WindowFigures>,
     /// The stress test's steps and answer (`sweep` loads).

@@ -25,6 +25,11 @@ pub enum Action {
     ToggleExplainer,
     /// In the explainer: move through the text.
     Scroll(ScrollTo),
+    /// `t`: open or close the timeline.
+    ToggleTimeline,
+    /// In the timeline: select a newer / older request.
+    NewerRequest,
+    OlderRequest,
     /// In the charts: the next / previous metric.
     NextMetric,
     PreviousMetric,
@@ -58,6 +63,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "d  Enter",
         "the selected engine in detail: histograms, percentiles, errors",
     ),
+    ("t", "timeline of recent requests (↑ ↓ select one)"),
     (
         "e",
         "what each number means (↑ ↓ PgUp PgDn scroll, ← → sections)",
@@ -82,6 +88,7 @@ pub const REPLAY_KEY_HELP: &[(&str, &str)] = &[
     ("c", "charts over time (← → then change the metric)"),
     ("d  Enter", "the selected engine in detail"),
     ("e", "what each number means (↑ ↓ scroll, ← → sections)"),
+    ("t", "timeline of recent requests (↑ ↓ select one)"),
     ("Tab  Shift+Tab", "select the next / previous engine"),
     ("Esc", "close help, or go back from a view"),
 ];
@@ -161,6 +168,9 @@ pub fn action_for(ui: &UiState, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('c' | 'C') => Some(Action::ToggleCharts),
         KeyCode::Char('d' | 'D') | KeyCode::Enter => Some(Action::ToggleDrill),
         KeyCode::Char('e' | 'E') => Some(Action::ToggleExplainer),
+        KeyCode::Char('t' | 'T') => Some(Action::ToggleTimeline),
+        KeyCode::Up if ui.view == View::Timeline => Some(Action::NewerRequest),
+        KeyCode::Down if ui.view == View::Timeline => Some(Action::OlderRequest),
         KeyCode::Char('p' | 'P') => Some(Action::TogglePause),
         KeyCode::Char('i' | 'I') => Some(Action::ToggleInspector),
         KeyCode::Right | KeyCode::Tab => Some(Action::NextLane),
@@ -228,6 +238,23 @@ mod tests {
         assert_eq!(
             action_for(&ui, press(KeyCode::Char('q'))),
             Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&ui, press(KeyCode::Char('t'))),
+            Some(Action::ToggleTimeline)
+        );
+        // In a replay's timeline the up and down arrows still pick a request.
+        let timeline = UiState {
+            view: View::Timeline,
+            ..ui
+        };
+        assert_eq!(
+            action_for(&timeline, press(KeyCode::Up)),
+            Some(Action::NewerRequest)
+        );
+        assert_eq!(
+            action_for(&timeline, press(KeyCode::Down)),
+            Some(Action::OlderRequest)
         );
         // Live, the arrows select lanes.
         assert_eq!(

@@ -18,10 +18,11 @@ use super::panels::explainer::Explainer;
 use super::panels::footer::Footer;
 use super::panels::header::{CountdownBanner, HEADER_HEIGHT, Header};
 use super::panels::help::HelpOverlay;
-use super::panels::inspector::render_inspector_area;
+use super::panels::inspector::{InspectorPanel, render_inspector_area};
 use super::panels::lanes::{LaneMode, LanesPanel};
 use super::panels::leaderboard::Leaderboard;
 use super::panels::sweep::{MIN_HEIGHT as SWEEP_CHART_MIN, SweepChart};
+use super::panels::timeline::{self, Timeline};
 use super::state::{UiState, View};
 use super::theme::Theme;
 use crate::metrics::RaceSnapshot;
@@ -185,6 +186,7 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
             frame.render_widget(&explainer, body);
             return render_overlays(frame, area, body, plan, snap, ui, theme);
         }
+        View::Timeline => return render_timeline(frame, area, plan, snap, ui, theme),
         View::Race => {}
     }
     if snap.lanes.is_empty() {
@@ -304,6 +306,48 @@ fn render_drill(
         },
         body,
     );
+    render_overlays(frame, area, body, plan, snap, ui, theme);
+}
+
+/// The timeline over the body; with the inspector open, below it the
+/// selected request's trace (or the engine's latest, when it has none).
+fn render_timeline(
+    frame: &mut Frame,
+    area: Rect,
+    plan: Plan,
+    snap: &RaceSnapshot,
+    ui: &UiState,
+    theme: &Theme,
+) {
+    let body = body_of(area, plan);
+    let bars = match plan.inspector {
+        Some(insp) => Rect {
+            height: insp.y.saturating_sub(body.y),
+            ..body
+        },
+        None => body,
+    };
+    frame.render_widget(
+        &Timeline {
+            snap,
+            selected_lane: ui.selected_lane,
+            selected_request: ui.timeline_request,
+            theme,
+        },
+        bars,
+    );
+    if let Some(insp) = plan.inspector {
+        let lane = snap.lanes.get(ui.selected_lane);
+        let panel = InspectorPanel {
+            lane,
+            now: snap.elapsed,
+            theme,
+            focus: lane
+                .and_then(|l| timeline::selected(&l.recent, ui.timeline_request))
+                .map(|r| r.request_id),
+        };
+        frame.render_widget(&panel, insp);
+    }
     render_overlays(frame, area, body, plan, snap, ui, theme);
 }
 
@@ -955,6 +999,8 @@ mod tests {
                         (false, false, View::Drill),
                         (true, false, View::Drill),
                         (false, false, View::Explainer),
+                        (false, false, View::Timeline),
+                        (true, true, View::Timeline),
                     ] {
                         let ui = UiState {
                             help_open: help,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::action::{Action, ScrollTo};
 use super::panels::charts::ChartMetric;
+use super::panels::timeline;
 use crate::metrics::{RacePhase, RaceSnapshot};
 use crate::replay::{Playback, PlaybackCommand};
 use crate::workload::LoadView;
@@ -34,6 +35,9 @@ pub struct UiState {
     pub chart_metric: ChartMetric,
     /// The explainer's first source line shown.
     pub explainer_from: usize,
+    /// The timeline's selected request of the selected engine, pinned by
+    /// its number with ↑/↓; `None` follows the newest.
+    pub timeline_request: Option<u64>,
 }
 
 /// What fills the screen below the header.
@@ -48,6 +52,8 @@ pub enum View {
     Drill,
     /// `e`: what the numbers mean (docs/METRICS.md).
     Explainer,
+    /// `t`: every engine's recent requests on a time axis.
+    Timeline,
 }
 
 /// What the event loop must do after a transition.
@@ -219,6 +225,9 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         Action::ToggleDrill => ui.view = toggled(ui.view, View::Drill),
         Action::ToggleExplainer => ui.view = toggled(ui.view, View::Explainer),
         Action::Scroll(to) => ui.explainer_from = scrolled(ui.explainer_from, to),
+        Action::ToggleTimeline => ui.view = toggled(ui.view, View::Timeline),
+        Action::NewerRequest => return select_request(state, false),
+        Action::OlderRequest => return select_request(state, true),
         Action::NextMetric => ui.chart_metric = ui.chart_metric.next(),
         Action::PreviousMetric => ui.chart_metric = ui.chart_metric.previous(),
         Action::ToggleInspector => ui.inspector_open = !ui.inspector_open,
@@ -226,11 +235,13 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
             if ui.lane_count > 0 {
                 ui.selected_lane = (ui.selected_lane + 1) % ui.lane_count;
             }
+            ui.timeline_request = None;
         }
         Action::PreviousLane => {
             if ui.lane_count > 0 {
                 ui.selected_lane = (ui.selected_lane + ui.lane_count - 1) % ui.lane_count;
             }
+            ui.timeline_request = None;
         }
     }
     Effect::Redraw
@@ -249,6 +260,16 @@ fn scrolled(from: usize, to: ScrollTo) -> usize {
         ScrollTo::NextSection => next_section(from),
         ScrollTo::PreviousSection => previous_section(from),
     }
+}
+
+/// ↑/↓ in the timeline: the next newer or older of the selected engine's
+/// recent requests in the snapshot on screen.
+fn select_request(state: &mut TuiState, older: bool) -> Effect {
+    let ui = &state.view;
+    let lane = state.shown().and_then(|s| s.lanes.get(ui.selected_lane));
+    let pinned = lane.and_then(|l| timeline::step(&l.recent, ui.timeline_request, older));
+    state.view.timeline_request = pinned;
+    Effect::Redraw
 }
 
 /// `view` opened, or closed back to the race if it is the one showing.
@@ -483,6 +504,54 @@ mod tests {
         // The arrows scrolled; the engine stayed.
         assert_eq!(state.view.selected_lane, 0);
         press(&mut state, KeyCode::Esc);
+        assert_eq!(state.view.view, View::Race);
+    }
+
+    #[test]
+    fn t_opens_the_timeline_arrows_pin_a_request_and_esc_goes_back() {
+        use crate::ui::action::action_for;
+        use crate::ui::test_support::timeline_fixture;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let press = |state: &mut TuiState, code| {
+            let action = action_for(&state.view, key(code)).expect("a bound key");
+            update(state, action)
+        };
+        let snap = timeline_fixture(3);
+        let ids: Vec<u64> = snap.lanes[0].recent.iter().map(|r| r.request_id).collect();
+        let n = ids.len();
+        let mut state = TuiState::race(Arc::new(snap.clone()), None, false);
+        assert_eq!(action_for(&state.view, key(KeyCode::Down)), None);
+        assert_eq!(press(&mut state, KeyCode::Char('t')), Effect::Redraw);
+        assert_eq!(state.view.view, View::Timeline);
+        assert_eq!(state.view.timeline_request, None, "the newest");
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Down);
+        assert_eq!(state.view.timeline_request, Some(ids[n - 3]));
+        press(&mut state, KeyCode::Up);
+        assert_eq!(state.view.timeline_request, Some(ids[n - 2]));
+        // A newer request finishing does not move the pinned one.
+        let mut newer = snap.clone();
+        let mut last = *newer.lanes[0].recent.last().unwrap();
+        last.request_id = 999;
+        newer.lanes[0].recent.push(last);
+        on_snapshot(&mut state, Arc::new(newer), false);
+        assert_eq!(state.view.timeline_request, Some(ids[n - 2]));
+        press(&mut state, KeyCode::Up);
+        assert_eq!(state.view.timeline_request, Some(ids[n - 1]));
+        press(&mut state, KeyCode::Up);
+        assert_eq!(state.view.timeline_request, None, "the newest again");
+        // Another engine: its newest.
+        press(&mut state, KeyCode::Down);
+        press(&mut state, KeyCode::Right);
+        assert_eq!(
+            (state.view.selected_lane, state.view.timeline_request),
+            (1, None)
+        );
+        press(&mut state, KeyCode::Esc);
+        assert_eq!(state.view.view, View::Race);
+        press(&mut state, KeyCode::Char('t'));
+        press(&mut state, KeyCode::Char('t'));
         assert_eq!(state.view.view, View::Race);
     }
 

@@ -188,6 +188,7 @@ fn lane(i: usize) -> LaneSnapshot {
         tpot_grade: grade(k + 1),
         throughput_grade: grade(k + 2),
         traces: Vec::new(),
+        recent: Vec::new(),
         stages: Vec::new(),
         cost: None,
         cheapest: None,
@@ -325,4 +326,52 @@ pub fn binned(
         input_tokens: counts.distribution(DISTRIBUTION_BINS),
         output_tokens: counts.distribution(DISTRIBUTION_BINS),
     })
+}
+
+/// `snapshot_fixture(lanes)` with recent requests on the last 22 s: a few
+/// in flight at once (so they overlap), some late to be sent; lane 0 has
+/// a stream cut mid-answer, lane 1 fast 429s, lane 2 timeouts.
+pub fn timeline_fixture(lanes: usize) -> RaceSnapshot {
+    use crate::metrics::ErrorKind;
+    use crate::metrics::recent::{Outcome, RecentRequest};
+    let ms = Duration::from_millis;
+    let mut snap = snapshot_fixture(lanes);
+    for (i, lane) in snap.lanes.iter_mut().enumerate() {
+        let i = u64::try_from(i).unwrap();
+        let mut recent = Vec::new();
+        for k in 0..40u64 {
+            let scheduled = 20_000 + k * (900 + 150 * (i % 4));
+            let sent = scheduled + if k % 5 == 3 { 400 } else { 0 };
+            let first = sent + 180 + 130 * (i % 4) + (k * 37) % 200;
+            let ended = first + 1_500 + (k * 211) % 1_500;
+            let (first, ended, outcome) = match (i, k) {
+                (0, 9) => (
+                    Some(first),
+                    first + 300,
+                    Outcome::Failed(ErrorKind::StreamReset),
+                ),
+                (1, k) if k % 4 == 1 => (None, sent + 15, Outcome::Failed(ErrorKind::Http429)),
+                (2, k) if k % 7 == 5 => (None, sent + 3_000, Outcome::Failed(ErrorKind::Timeout)),
+                _ => (Some(first), ended, Outcome::Ok),
+            };
+            if ended > 41_900 {
+                continue;
+            }
+            recent.push(RecentRequest {
+                request_id: 200 + k,
+                scheduled_at: ms(scheduled),
+                sent_at: ms(sent),
+                first_token_at: first.map(ms),
+                ended_at: ms(ended),
+                outcome,
+                output_tokens: first.map_or(0, |f| {
+                    u32::try_from((ended - f) / (20 + 5 * i) + 1).unwrap()
+                }),
+            });
+        }
+        // Newest last, in the order they finished.
+        recent.sort_by_key(|r| r.ended_at);
+        lane.recent = recent;
+    }
+    snap
 }

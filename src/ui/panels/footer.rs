@@ -9,13 +9,14 @@ use crate::ui::state::{UiState, View};
 use crate::ui::theme::Theme;
 
 /// Key hints shown at the bottom: (key, what it does).
-pub const HINTS: [(&str, &str); 7] = [
+pub const HINTS: [(&str, &str); 8] = [
     ("q", "quit"),
     ("?", "help"),
     ("p", "pause"),
     ("i", "inspector"),
     ("c", "charts"),
     ("d", "details"),
+    ("t", "timeline"),
     ("←/→", "select"),
 ];
 
@@ -25,6 +26,26 @@ pub const EXPLAINER_HINTS: [(&str, &str); 5] = [
     ("↑/↓", "scroll"),
     ("PgUp/PgDn", "page"),
     ("←/→", "section"),
+    ("Esc", "back"),
+];
+
+/// The timeline's key hints (in a replay, ←/→ seek and Tab selects).
+pub const TIMELINE_HINTS: [(&str, &str); 7] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("p", "pause"),
+    ("↑/↓", "request"),
+    ("←/→", "engine"),
+    ("i", "inspector"),
+    ("Esc", "back"),
+];
+pub const REPLAY_TIMELINE_HINTS: [(&str, &str); 7] = [
+    ("q", "quit"),
+    ("?", "help"),
+    ("p", "pause"),
+    ("↑/↓", "request"),
+    ("Tab", "engine"),
+    ("i", "inspector"),
     ("Esc", "back"),
 ];
 
@@ -72,14 +93,30 @@ impl Widget for &Footer<'_> {
             &DRILL_HINTS
         } else if self.ui.view == View::Explainer {
             &EXPLAINER_HINTS
+        } else if self.ui.view == View::Timeline {
+            if self.ui.replay.is_some() {
+                &REPLAY_TIMELINE_HINTS
+            } else {
+                &TIMELINE_HINTS
+            }
         } else if self.ui.replay.is_some() {
             &REPLAY_HINTS
         } else {
             &HINTS
         };
+        // Two spaces between hints, one where two would not fit.
+        let width: usize = hints
+            .iter()
+            .map(|(k, w)| Span::raw(*k).width() + 1 + Span::raw(*w).width())
+            .sum();
+        let gap = if 1 + width + 2 * hints.len().saturating_sub(1) <= usize::from(area.width) {
+            "  "
+        } else {
+            " "
+        };
         for (i, (key, what)) in hints.iter().enumerate() {
             if i > 0 {
-                spans.push(Span::raw("  "));
+                spans.push(Span::raw(gap));
             }
             let what = match (*key, self.ui.paused, self.ui.finished) {
                 ("p", true, _) => "resume",
@@ -103,17 +140,26 @@ mod tests {
     fn footer_lists_the_key_hints() {
         let theme = Theme::mono();
         let ui = UiState::default();
-        let mut buf = Buffer::empty(Rect::new(0, 0, 70, 1));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 82, 1));
         (&Footer {
             ui: &ui,
             theme: &theme,
         })
             .render(buf.area, &mut buf);
         let mut expected = Buffer::with_lines([
-            " q quit  ? help  p pause  i inspector  c charts  d details  ←/→ select",
+            " q quit  ? help  p pause  i inspector  c charts  d details  t timeline  ←/→ select",
         ]);
         expected.set_style(expected.area, Style::new());
-        for (x, len) in [(1, 1), (9, 1), (17, 1), (26, 1), (39, 1), (49, 1), (60, 3)] {
+        for (x, len) in [
+            (1, 1),
+            (9, 1),
+            (17, 1),
+            (26, 1),
+            (39, 1),
+            (49, 1),
+            (60, 1),
+            (72, 3),
+        ] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.help_key);
         }
         for (x, len) in [
@@ -123,10 +169,32 @@ mod tests {
             (27, 10),
             (40, 7),
             (50, 8),
-            (63, 7),
+            (61, 9),
+            (75, 7),
         ] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.dim);
         }
         assert_eq!(buf, expected);
+    }
+
+    #[test]
+    fn hints_close_up_to_one_space_where_two_do_not_fit() {
+        let theme = Theme::mono();
+        let ui = UiState::default();
+        let mut buf = Buffer::empty(Rect::new(0, 0, 80, 1));
+        (&Footer {
+            ui: &ui,
+            theme: &theme,
+        })
+            .render(buf.area, &mut buf);
+        let text: String = buf
+            .content()
+            .iter()
+            .map(ratatui::buffer::Cell::symbol)
+            .collect();
+        assert_eq!(
+            text.trim_end(),
+            " q quit ? help p pause i inspector c charts d details t timeline ←/→ select"
+        );
     }
 }

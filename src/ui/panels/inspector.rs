@@ -17,6 +17,8 @@ pub struct InspectorPanel<'a> {
     /// Time since the start signal, for the age of in-flight requests.
     pub now: std::time::Duration,
     pub theme: &'a Theme,
+    /// The timeline's selected request: shown alone when it is traced.
+    pub focus: Option<u64>,
 }
 
 fn ms(d: std::time::Duration) -> String {
@@ -128,8 +130,21 @@ impl Widget for &InspectorPanel<'_> {
         block.render(area, buf);
         let width = usize::from(inner.width);
         let mut lines: Vec<Line<'static>> = Vec::new();
-        match self.lane {
-            Some(lane) if !lane.traces.is_empty() => {
+        let focused = self
+            .lane
+            .zip(self.focus)
+            .and_then(|(lane, id)| lane.traces.iter().find(|t| t.request_id == id));
+        if let (Some(id), None) = (self.focus, focused) {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "#{id} has no trace (4 requests an engine are traced at a time); the latest:"
+                ),
+                self.theme.dim,
+            )));
+        }
+        match (focused, self.lane) {
+            (Some(t), _) => lines.extend(self.trace_lines(t, width)),
+            (None, Some(lane)) if !lane.traces.is_empty() => {
                 for t in &lane.traces {
                     if !lines.is_empty() {
                         lines.push(Line::from(""));
@@ -157,6 +172,7 @@ pub fn render_inspector_area(
         lane: snap.lanes.get(ui.selected_lane),
         now: snap.elapsed,
         theme,
+        focus: None,
     };
     frame.render_widget(&panel, area);
 }

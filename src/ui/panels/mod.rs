@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod lanes;
 pub mod leaderboard;
 pub mod sweep;
+pub mod timeline;
 
 use std::time::Duration;
 
