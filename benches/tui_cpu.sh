@@ -49,7 +49,7 @@ for race in races/demo.yaml "$ten"; do
   lanes=$(grep -c "    - name:" "$race")
   h=$(measure "$race" headless)
   # The race screen, then each view opened with its key a second in.
-  for key in "" c d e; do
+  for key in "" c d e t; do
     t=$(measure "$race" tui "$key")
     awk -v l="$lanes" -v k="${key:-lanes}" -v h="$h" -v t="$t" -v s="$secs" \
       'BEGIN { d = t - h; printf "| %d | %s | %.2f s | %.2f s | %.2f s | %.1f %% |\n", l, k, h, t, d, 100 * d / s }'
