@@ -262,6 +262,7 @@ fn every_view_renders_from_a_replay() {
         (View::Charts, "TTFT per second"),
         (View::Drill, "details"),
         (View::Explainer, "What the numbers mean"),
+        (View::Timeline, "Timeline"),
     ] {
         let ui = UiState {
             view,
