@@ -190,6 +190,16 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     eprintln!("prompts: {}", workload::describe(&prompts, &spec));
     eprintln!("race {}", spec.describe());
 
+    let metrics_socket = match args.metrics_addr {
+        Some(addr) => {
+            let bound = crate::exporter::bind(addr)
+                .await
+                .map_err(AppError::bad_input)?;
+            eprintln!("metrics: http://{}/metrics", bound.addr);
+            Some(bound)
+        }
+        None => None,
+    };
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
     let race_dir = if args.no_save {
         None
@@ -250,6 +260,8 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
             w.took.as_secs_f64()
         );
     }
+    // Scraped while the race runs; stopped when it is dropped at the end.
+    let _exporter = metrics_socket.map(|bound| bound.serve(running.snapshots.clone()));
     let (race_file, csv) = writers.unzip();
     let outcome = match tui {
         Some(options) => {

@@ -141,6 +141,10 @@ pub struct RaceArgs {
     /// Also write junit.xml: a test case per engine × SLO, for CI
     #[arg(long)]
     pub junit: bool,
+    /// Serve live figures at http://HOST:PORT/metrics in the Prometheus
+    /// text format while the race runs (e.g. 127.0.0.1:9464; port 0: any)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Race every engine against a built-in simulator instead of its
     /// server (engines keep their names; no server, key or download needed:
     /// uncached hub datasets become their shipped samples, uncached hub

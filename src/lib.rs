@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod exporter;
 pub mod headless;
 pub mod logging;
 pub mod metrics;

@@ -10,6 +10,7 @@ pub mod html_escape;
 pub mod junit;
 pub mod markdown;
 pub mod outputs;
+pub mod prometheus;
 pub mod step_summary;
 pub mod summary;
 pub mod table;

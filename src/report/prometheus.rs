@@ -1,0 +1,233 @@
+//! Live figures in the Prometheus text exposition format (version 0.0.4),
+//! for `--metrics-addr`: shards running headless in pods can be watched in
+//! Grafana while they run. Formats a snapshot's numbers; computes none.
+//! The names are documented in docs/METRICS.md ("Prometheus").
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::metrics::{ErrorKind, LatencySummary, RaceSnapshot};
+
+/// The content type a scraper expects.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A label value with `\`, `"` and line breaks escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn seconds(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// One family's `# HELP` and `# TYPE` lines.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A summary's quantiles, `_sum` and `_count` for one engine.
+fn summary(out: &mut String, name: &str, engine: &str, s: &LatencySummary) {
+    for (q, v) in [
+        ("0.5", s.p50),
+        ("0.9", s.p90),
+        ("0.95", s.p95),
+        ("0.99", s.p99),
+        ("0.999", s.p999),
+    ] {
+        if s.count > 0 {
+            let _ = writeln!(
+                out,
+                "{name}{{engine=\"{engine}\",quantile=\"{q}\"}} {}",
+                seconds(v)
+            );
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let sum = seconds(s.mean) * s.count as f64;
+    let _ = writeln!(out, "{name}_sum{{engine=\"{engine}\"}} {sum}");
+    let _ = writeln!(out, "{name}_count{{engine=\"{engine}\"}} {}", s.count);
+}
+
+/// The whole exposition for one snapshot.
+#[must_use]
+pub fn exposition(s: &RaceSnapshot) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "llm_locust_race_elapsed_seconds",
+        "gauge",
+        "Time since the start signal.",
+    );
+    let _ = writeln!(
+        out,
+        "llm_locust_race_elapsed_seconds {}",
+        seconds(s.elapsed)
+    );
+    let engines: Vec<String> = s.lanes.iter().map(|l| label(&l.name)).collect();
+    family(
+        &mut out,
+        "llm_locust_requests_total",
+        "counter",
+        "Finished requests by outcome (ok, failed, cancelled).",
+    );
+    for (l, e) in s.lanes.iter().zip(&engines) {
+        for (outcome, n) in [
+            ("ok", l.requests_ok),
+            ("failed", l.requests_failed),
+            ("cancelled", l.requests_cancelled),
+        ] {
+            let _ = writeln!(
+                out,
+                "llm_locust_requests_total{{engine=\"{e}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    family(
+        &mut out,
+        "llm_locust_errors_total",
+        "counter",
+        "Failed requests by error kind.",
+    );
+    for (l, e) in s.lanes.iter().zip(&engines) {
+        for kind in ErrorKind::ALL {
+            let n = l.errors.get(&kind).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "llm_locust_errors_total{{engine=\"{e}\",kind=\"{}\"}} {n}",
+                kind.name()
+            );
+        }
+    }
+    for (name, help, of) in [
+        (
+            "llm_locust_input_tokens_total",
+            "Input tokens of successful requests.",
+            (|l| l.input_tokens) as fn(&crate::metrics::LaneSnapshot) -> u64,
+        ),
+        (
+            "llm_locust_output_tokens_total",
+            "Output tokens of successful requests.",
+            |l| l.output_tokens,
+        ),
+        (
+            "llm_locust_dropped_arrivals_total",
+            "Open-loop arrivals dropped because the backlog was full.",
+            |l| l.dropped_arrivals,
+        ),
+    ] {
+        family(&mut out, name, "counter", help);
+        for (l, e) in s.lanes.iter().zip(&engines) {
+            let _ = writeln!(out, "{name}{{engine=\"{e}\"}} {}", of(l));
+        }
+    }
+    family(
+        &mut out,
+        "llm_locust_in_flight",
+        "gauge",
+        "Requests sent and not yet finished.",
+    );
+    for (l, e) in s.lanes.iter().zip(&engines) {
+        let _ = writeln!(
+            out,
+            "llm_locust_in_flight{{engine=\"{e}\"}} {}",
+            l.in_flight
+        );
+    }
+    family(
+        &mut out,
+        "llm_locust_output_tokens_per_second",
+        "gauge",
+        "Output tokens per second of the engine's active time.",
+    );
+    for (l, e) in s.lanes.iter().zip(&engines) {
+        let _ = writeln!(
+            out,
+            "llm_locust_output_tokens_per_second{{engine=\"{e}\"}} {}",
+            l.output_tokens_per_s
+        );
+    }
+    type Of = fn(&crate::metrics::LaneSnapshot) -> &LatencySummary;
+    let latencies: [(&str, &str, Of); 4] = [
+        (
+            "llm_locust_ttft_seconds",
+            "Time to first token of successful requests.",
+            |l| &l.ttft,
+        ),
+        (
+            "llm_locust_tpot_seconds",
+            "Time per output token after the first, per successful request.",
+            |l| &l.tpot,
+        ),
+        (
+            "llm_locust_e2e_seconds",
+            "Whole-request latency of successful requests.",
+            |l| &l.e2e,
+        ),
+        (
+            "llm_locust_send_delay_seconds",
+            "Time from a request's scheduled start to its send.",
+            |l| &l.send_delay,
+        ),
+    ];
+    for (name, help, of) in latencies {
+        family(&mut out, name, "summary", help);
+        for (l, e) in s.lanes.iter().zip(&engines) {
+            summary(&mut out, name, e, of(l));
+        }
+    }
+    family(
+        &mut out,
+        "llm_locust_client_loop_lag_seconds",
+        "gauge",
+        "The client's event-loop lag in its latest second (p90 of a 10 ms timer's lateness).",
+    );
+    let lag = s.client.last.map_or(Duration::ZERO, |c| c.loop_lag);
+    let _ = writeln!(out, "llm_locust_client_loop_lag_seconds {}", seconds(lag));
+    family(
+        &mut out,
+        "llm_locust_client_saturated",
+        "gauge",
+        "1 when the load generator could not keep up (the numbers may be its own).",
+    );
+    let _ = writeln!(
+        out,
+        "llm_locust_client_saturated {}",
+        u8::from(s.client.saturated)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_has_its_counters_and_summaries_in_valid_lines() {
+        let mut snap = crate::ui::test_support::failing_fixture();
+        snap.lanes[0].name = "a \"quoted\" \\ name".to_owned();
+        snap.lanes[1].errors.insert(ErrorKind::Http429, 7);
+        let text = exposition(&snap);
+        assert!(text.contains(
+            "llm_locust_requests_total{engine=\"a \\\"quoted\\\" \\\\ name\",outcome=\"ok\"} 400"
+        ));
+        assert!(text.contains("llm_locust_errors_total{engine=\"tgi\",kind=\"http_429\"} 7"));
+        assert!(text.contains("llm_locust_ttft_seconds{engine=\"tgi\",quantile=\"0.99\"} 12.6"));
+        assert!(text.contains("llm_locust_ttft_seconds_count{engine=\"tgi\"} 12"));
+        // Every sample line is `name{labels} value` or `name value`, value a number.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.rsplit_once(' ').expect("a value");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(name.starts_with("llm_locust_"), "{line}");
+        }
+        // Each family is declared once, before its samples.
+        assert_eq!(
+            text.matches("# TYPE llm_locust_ttft_seconds summary")
+                .count(),
+            1
+        );
+    }
+}
