@@ -82,6 +82,7 @@ fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
     let mut spec =
         config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
     apply_dataset(&mut spec, args)?;
+    spec.start_at = args.start_at;
     Ok(spec)
 }
 
@@ -251,6 +252,12 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
                 AppError::failure(e)
             }
         })?;
+    if let Some(late) = running.late_start {
+        eprintln!(
+            "note: ready {:.3} s after --start-at: started at once (the race file records --start-at and this start)",
+            late.as_secs_f64()
+        );
+    }
     for (engine, w) in spec.engines.iter().zip(&running.warmup) {
         eprintln!(
             "warm-up: {} {} ok, {} failed in {:.1} s (not counted)",

@@ -141,6 +141,11 @@ pub struct RaceArgs {
     /// Also write junit.xml: a test case per engine × SLO, for CI
     #[arg(long)]
     pub junit: bool,
+    /// Give the start signal at this wall-clock time instead of after the
+    /// countdown, so shards on different machines start together: RFC 3339
+    /// (2026-12-01T15:00:00Z) or Unix seconds
+    #[arg(long, value_name = "TIME", value_parser = start_time)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Serve live figures at http://HOST:PORT/metrics in the Prometheus
     /// text format while the race runs (e.g. 127.0.0.1:9464; port 0: any)
     #[arg(long, value_name = "HOST:PORT")]
@@ -267,6 +272,21 @@ fn positive_f64(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("'{s}' must be greater than 0"))
+    }
+}
+
+/// `--start-at`: RFC 3339, or seconds since the Unix epoch.
+fn start_time(s: &str) -> Result<std::time::SystemTime, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&chrono::Utc).into());
+    }
+    match s.trim().parse::<f64>() {
+        Ok(secs) if (0.0..1e11).contains(&secs) => {
+            Ok(std::time::UNIX_EPOCH + Duration::from_secs_f64(secs))
+        }
+        _ => Err(format!(
+            "'{s}' is not a time; give RFC 3339 (2026-12-01T15:00:00Z) or Unix seconds"
+        )),
     }
 }
 

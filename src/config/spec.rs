@@ -26,6 +26,9 @@ pub struct RaceSpec {
     pub slug: String,
     pub seed: u64,
     pub countdown: Duration,
+    /// `--start-at`: the wall-clock start signal shared by shards on
+    /// different machines; the countdown runs until then instead.
+    pub start_at: Option<std::time::SystemTime>,
     pub dataset: DatasetSpec,
     pub target_input_tokens: Option<u32>,
     pub target_output_tokens: Option<u32>,

@@ -88,6 +88,9 @@ pub struct RunningRace {
     pub engine_urls: Vec<String>,
     /// What each engine's warm-up did (empty without `warmup:`).
     pub warmup: Vec<WarmupResult>,
+    /// How long after `--start-at` this race was ready to start (it then
+    /// started at once); `None` when it was in time or had no `--start-at`.
+    pub late_start: Option<Duration>,
     task: tokio::task::JoinHandle<Result<RaceOutcome, RaceError>>,
 }
 
@@ -192,10 +195,19 @@ pub async fn start(
         () = stop.cancelled() => {}
     }
 
-    let go = Instant::now() + spec.countdown;
+    // With `--start-at`, the countdown runs to that wall-clock time; a race
+    // set up after it starts at once, and says how late.
+    let (countdown, late_by) = match spec.start_at {
+        Some(at) => match at.duration_since(SystemTime::now()) {
+            Ok(wait) => (wait, None),
+            Err(past) => (Duration::ZERO, Some(past.duration())),
+        },
+        None => (spec.countdown, None),
+    };
+    let go = Instant::now() + countdown;
     // Whole microseconds, as the race file stores it, so reports rebuilt
     // from the file carry the same timestamps.
-    let started_at = SystemTime::now() + spec.countdown;
+    let started_at = SystemTime::now() + countdown;
     let started_at =
         UNIX_EPOCH + whole_micros(started_at.duration_since(UNIX_EPOCH).unwrap_or_default());
     let race_start = RaceStart {
@@ -209,7 +221,7 @@ pub async fn start(
     let mut stats = RaceStats::new(spec);
     let initial = stats.snapshot(
         RacePhase::Countdown {
-            remaining: spec.countdown,
+            remaining: countdown,
         },
         Duration::ZERO,
         false,
@@ -304,6 +316,7 @@ pub async fn start(
         started_at,
         engine_urls,
         warmup,
+        late_start: late_by,
         task,
     })
 }

@@ -29,6 +29,9 @@ struct StoredRace {
     slug: String,
     seed: u64,
     countdown: Duration,
+    /// `--start-at`, microseconds since the Unix epoch (absent before it).
+    #[serde(default)]
+    start_at_unix_us: Option<i64>,
     dataset: StoredDataset,
     target_input_tokens: Option<u32>,
     target_output_tokens: Option<u32>,
@@ -264,6 +267,10 @@ impl From<&RaceSpec> for StoredRace {
             slug: spec.slug.clone(),
             seed: spec.seed,
             countdown: spec.countdown,
+            start_at_unix_us: spec.start_at.and_then(|t| {
+                let us = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros();
+                i64::try_from(us).ok()
+            }),
             dataset: match &spec.dataset {
                 DatasetSpec::Builtin => StoredDataset::Builtin,
                 DatasetSpec::File(path) => StoredDataset::File(path.clone()),
@@ -449,6 +456,10 @@ impl StoredRace {
             slug: self.slug,
             seed: self.seed,
             countdown: self.countdown,
+            start_at: self
+                .start_at_unix_us
+                .and_then(|us| u64::try_from(us).ok())
+                .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us)),
             dataset,
             target_input_tokens: self.target_input_tokens,
             target_output_tokens: self.target_output_tokens,

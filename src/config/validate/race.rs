@@ -117,6 +117,7 @@ pub(super) fn race_spec(
         name,
         seed,
         countdown,
+        start_at: None,
         dataset,
         target_input_tokens,
         target_output_tokens,
