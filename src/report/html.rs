@@ -48,6 +48,7 @@ pub fn report(summary: &SummaryFile, spec: &RaceSpec) -> String {
     latency(&mut body, summary);
     throughput(&mut body);
     reliability(&mut body, summary);
+    commentary(&mut body, summary);
     tokens(&mut body, summary);
     cost(&mut body, summary);
     configuration(&mut body, spec);
@@ -383,6 +384,29 @@ fn reliability(out: &mut String, s: &SummaryFile) {
     }
 }
 
+/// The race's commentary, as the TUI showed it.
+fn commentary(out: &mut String, s: &SummaryFile) {
+    if s.commentary.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Commentary</h3>\n<div class=\"scroll\"><table>\n<tr><th>at</th><th class=\"text\">engine</th><th class=\"text\">what happened</th></tr>\n");
+    for line in &s.commentary {
+        let class = match line.kind {
+            "error_burst" | "slo_at_risk" => " bad",
+            "finished" => " good",
+            _ => "",
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{:.0} s</td><td class=\"text\">{}</td><td class=\"text{class}\">{}</td></tr>",
+            line.at_s,
+            escape(line.engine.as_deref().unwrap_or("–")),
+            escape(&line.text)
+        );
+    }
+    out.push_str("</table></div>\n");
+}
+
 fn tokens(out: &mut String, s: &SummaryFile) {
     out.push_str("<h2 id=\"tokens\">Tokens</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>input tokens</th><th>output tokens</th><th class=\"text\">input counted by</th><th class=\"text\">output counted by</th></tr>\n");
     for e in &s.engines {
@@ -529,6 +553,21 @@ mod tests {
         for fetch in ["src=\"http", "href=\"http", "url(http", "@import"] {
             assert!(!page.contains(fetch), "{fetch}");
         }
+    }
+
+    #[test]
+    fn the_commentary_is_a_table_of_its_lines() {
+        use crate::report::summary::CommentarySummary;
+        let (mut summary, spec) = race(2, 5);
+        summary.commentary.push(CommentarySummary {
+            at_s: 12.0,
+            engine: None,
+            kind: "lead_change",
+            text: "<b>a</b> takes the lead".to_owned(),
+        });
+        let page = report(&summary, &spec);
+        assert!(page.contains("<h3>Commentary</h3>"));
+        assert!(page.contains("<td>12 s</td><td class=\"text\">–</td><td class=\"text\">&lt;b&gt;a&lt;/b&gt; takes the lead</td>"));
     }
 
     #[test]

@@ -39,8 +39,30 @@ pub fn report(s: &SummaryFile) -> String {
     percentiles(&mut out, s);
     cost(&mut out, s);
     errors(&mut out, s);
+    commentary(&mut out, s);
     out
 }
+
+/// The commentary's lines, as a list (the first `COMMENTARY_SHOWN`).
+fn commentary(out: &mut String, s: &SummaryFile) {
+    if s.commentary.is_empty() {
+        return;
+    }
+    out.push_str("\n### Commentary\n\n");
+    for line in s.commentary.iter().take(COMMENTARY_SHOWN) {
+        let _ = writeln!(out, "- {:.0} s: {}", line.at_s, cell(&line.text));
+    }
+    if s.commentary.len() > COMMENTARY_SHOWN {
+        let _ = writeln!(
+            out,
+            "- … and {} more (report.html lists them all)",
+            s.commentary.len() - COMMENTARY_SHOWN
+        );
+    }
+}
+
+/// Commentary lines a PR comment lists.
+const COMMENTARY_SHOWN: usize = 20;
 
 /// One line: every SLO held, or which engines failed one.
 fn verdict(s: &SummaryFile) -> String {
@@ -367,6 +389,31 @@ mod tests {
         s.tool = "llm-locust (test)".to_owned();
         s.slo_pass = false;
         s
+    }
+
+    #[test]
+    fn the_commentary_is_listed_and_long_feeds_are_cut() {
+        use crate::report::summary::CommentarySummary;
+        let mut s = summary();
+        assert!(!report(&s).contains("### Commentary"), "none: no section");
+        for n in 0..25 {
+            s.commentary.push(CommentarySummary {
+                at_s: f64::from(n),
+                engine: Some("tgi".to_owned()),
+                kind: "error_burst",
+                text: format!("tgi: {n} failures in a second (http_5xx) | *boom*"),
+            });
+        }
+        let text = report(&s);
+        assert!(text.contains("\n### Commentary\n\n- 0 s: tgi: 0 failures in a second (http\\_5xx) \\| \\*boom\\*\n"), "{text}");
+        assert!(
+            text.contains("- 19 s: ") && !text.contains("- 20 s: "),
+            "{text}"
+        );
+        assert!(
+            text.contains("- … and 5 more (report.html lists them all)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::clock;
+use super::{clock, wrap};
 use crate::metrics::{CommentaryKind, CommentaryLine, RaceSnapshot};
 use crate::ui::theme::Theme;
 
@@ -30,21 +30,39 @@ impl Commentary<'_> {
         }
     }
 
-    fn line(&self, line: &CommentaryLine) -> Line<'static> {
+    /// A line of the feed, wrapped to `width` columns: the time and the
+    /// engine's dot on the first row, the text's rest indented below.
+    fn rows(&self, line: &CommentaryLine, width: usize) -> Vec<Line<'static>> {
         let t = self.theme;
         let dot = match line.engine.and_then(|i| self.snap.lanes.get(i)) {
             Some(lane) => Span::styled("●", Style::new().fg(t.lane_color(lane.color))),
             None => Span::styled("·", t.dim),
         };
-        Line::from(vec![
-            Span::styled(format!("{:>5}", clock(line.at)), t.dim),
-            Span::raw("  "),
-            dot,
-            Span::raw(" "),
-            Span::styled(line.text.clone(), self.style(line.kind)),
-        ])
+        let style = self.style(line.kind);
+        let pieces = wrap(&line.text, width.saturating_sub(INDENT).max(8));
+        let mut rows = Vec::with_capacity(pieces.len());
+        for (n, piece) in pieces.into_iter().enumerate() {
+            if n == 0 {
+                rows.push(Line::from(vec![
+                    Span::styled(format!("{:>5}", clock(line.at)), t.dim),
+                    Span::raw("  "),
+                    dot.clone(),
+                    Span::raw(" "),
+                    Span::styled(piece, style),
+                ]));
+            } else {
+                rows.push(Line::from(vec![
+                    Span::raw(" ".repeat(INDENT)),
+                    Span::styled(piece, style),
+                ]));
+            }
+        }
+        rows
     }
 }
+
+/// Columns before a line's text: `m:ss  ● `.
+const INDENT: usize = 10;
 
 impl Widget for &Commentary<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -61,11 +79,18 @@ impl Widget for &Commentary<'_> {
         let text: Vec<Line> = if lines.is_empty() {
             vec![Line::from(Span::styled("no news yet", t.dim)).centered()]
         } else {
+            // The newest lines that fit, wrapped, newest at the bottom.
             let rows = usize::from(inner.height);
-            lines[lines.len().saturating_sub(rows)..]
-                .iter()
-                .map(|l| self.line(l))
-                .collect()
+            let width = usize::from(inner.width);
+            let mut shown: Vec<Line> = Vec::new();
+            for l in lines.iter().rev() {
+                let wrapped = self.rows(l, width);
+                if shown.len() + wrapped.len() > rows {
+                    break;
+                }
+                shown.splice(0..0, wrapped);
+            }
+            shown
         };
         Paragraph::new(text).render(inner, buf);
     }

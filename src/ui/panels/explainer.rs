@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
+use super::wrap;
 use crate::ui::theme::Theme;
 
 /// The text shown: docs/METRICS.md, as shipped.
@@ -47,34 +48,6 @@ pub fn previous_section(from: usize) -> usize {
         .take_while(|&i| i < from)
         .collect();
     headings.last().copied().unwrap_or(0)
-}
-
-/// `line` cut into pieces at most `width` characters wide, at spaces
-/// where it can.
-fn wrap(line: &str, width: usize) -> Vec<String> {
-    if width == 0 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for word in line.split(' ') {
-        let len = current.chars().count();
-        let word_len = word.chars().count();
-        if len > 0 && len + 1 + word_len > width {
-            out.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-        while current.chars().count() > width {
-            let head: String = current.chars().take(width).collect();
-            current = current.chars().skip(width).collect();
-            out.push(head);
-        }
-    }
-    out.push(current);
-    out
 }
 
 pub struct Explainer<'a> {
@@ -148,16 +121,5 @@ mod tests {
             .last()
             .unwrap_or(0);
         assert_eq!(next_section(last), last);
-    }
-
-    #[test]
-    fn long_lines_wrap_at_spaces_and_words_longer_than_the_width_are_cut() {
-        assert_eq!(
-            wrap("time to first token", 10),
-            ["time to", "first", "token"]
-        );
-        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
-        assert_eq!(wrap("", 5), [""]);
-        assert!(wrap("x", 0).is_empty());
     }
 }

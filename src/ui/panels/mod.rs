@@ -125,6 +125,34 @@ pub fn car(emoji: &str) -> &str {
     }
 }
 
+/// `line` cut into pieces at most `width` characters wide, at spaces
+/// where it can.
+pub fn wrap(line: &str, width: usize) -> Vec<String> {
+    if width == 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        let len = current.chars().count();
+        let word_len = word.chars().count();
+        if len > 0 && len + 1 + word_len > width {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+        while current.chars().count() > width {
+            let head: String = current.chars().take(width).collect();
+            current = current.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    out.push(current);
+    out
+}
+
 /// `s` in at most `width` columns: whole when it fits, else cut with an
 /// ellipsis.
 #[must_use]
@@ -151,4 +179,20 @@ pub fn fit(s: &str, width: usize) -> String {
 pub fn pad(s: &str, width: usize) -> String {
     let w = ratatui::text::Span::raw(s).width();
     format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_wrap_at_spaces_and_words_longer_than_the_width_are_cut() {
+        assert_eq!(
+            wrap("time to first token", 10),
+            ["time to", "first", "token"]
+        );
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert!(wrap("x", 0).is_empty());
+    }
 }
