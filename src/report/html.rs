@@ -100,6 +100,10 @@ fn columns(e: &EngineSummary) -> Value {
         "ttft_mean_ms": col(&|p| round(p.ttft_mean_ms)),
         "tpot_mean_ms": col(&|p| round(p.tpot_mean_ms)),
         "e2e_mean_ms": col(&|p| round(p.e2e_mean_ms)),
+        "ttft_p50_ms": col(&|p| round(p.ttft_p50_ms)),
+        "ttft_p99_ms": col(&|p| round(p.ttft_p99_ms)),
+        "tpot_p50_ms": col(&|p| round(p.tpot_p50_ms)),
+        "tpot_p99_ms": col(&|p| round(p.tpot_p99_ms)),
         "errors": errors,
     })
 }
@@ -314,7 +318,7 @@ fn latency(out: &mut String, s: &SummaryFile) {
         percentile_table(out, s, of);
         chart(out, &format!("chart-{id}-dist"));
     }
-    out.push_str("<h3>Over time (mean of the requests that ended in each second)</h3>\n");
+    out.push_str("<h3>Over time (each second's requests: TTFT and TPOT p50 solid, p99 dashed; E2E mean)</h3>\n");
     for id in ["ttft", "tpot", "e2e"] {
         chart(out, &format!("chart-{id}-time"));
     }

@@ -46,25 +46,29 @@
   // is a gap, not a zero.
   const seconds = Math.max(0, ...engines.map((e) => e.columns.t_s.length));
   const xs = Array.from({ length: seconds }, (_, i) => i);
-  function overTime(id, label, pick) {
+  // `pick99`, when given, adds each engine's p99 as a dashed line.
+  function overTime(id, label, pick, pick99) {
     const rows = [xs];
-    for (const e of engines) {
-      const c = e.columns;
-      rows.push(xs.map((t) => (t < c.t_s.length ? pick(c, t) : null)));
+    const column = (e, f) => xs.map((t) => (t < e.columns.t_s.length ? f(e.columns, t) : null));
+    for (const e of engines) rows.push(column(e, pick));
+    const series = [{ label: "s" }, ...lineSeries()];
+    if (pick99) {
+      for (const e of engines) rows.push(column(e, pick99));
+      series.push(...lineSeries({ dash: [5, 4], width: 1 }).map((s) => Object.assign(s, { label: s.label + " p99" })));
     }
     chart(
       id,
       {
         scales: { x: { time: false } },
         axes: [axis("seconds since the start"), axis(label, { size: 70 })],
-        series: [{ label: "s" }, ...lineSeries()],
+        series,
       },
       rows,
     );
   }
   const meanOf = (key) => (c, t) => (c.requests_ok[t] > 0 ? c[key][t] : null);
-  overTime("chart-ttft-time", "TTFT mean (ms)", meanOf("ttft_mean_ms"));
-  overTime("chart-tpot-time", "TPOT mean (ms)", meanOf("tpot_mean_ms"));
+  overTime("chart-ttft-time", "TTFT p50 / p99 (ms)", meanOf("ttft_p50_ms"), meanOf("ttft_p99_ms"));
+  overTime("chart-tpot-time", "TPOT p50 / p99 (ms)", meanOf("tpot_p50_ms"), meanOf("tpot_p99_ms"));
   overTime("chart-e2e-time", "E2E mean (ms)", meanOf("e2e_mean_ms"));
   overTime("chart-tokens-time", "output tokens / s", (c, t) => c.output_tokens[t]);
   overTime("chart-requests-time", "requests / s", (c, t) => c.requests_ok[t]);
