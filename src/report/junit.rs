@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::summary::SummaryFile;
+use super::{html_escape, number};
 
 /// The JUnit XML document. An engine without objectives gets one case,
 /// `reachable`, that fails only when none of its requests succeeded.
@@ -71,29 +72,17 @@ pub fn report(s: &SummaryFile) -> String {
     )
 }
 
-fn number(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-/// Text for an XML attribute. Control characters XML 1.0 cannot hold are
+/// Text for an XML attribute: the HTML entities, line breaks kept as
+/// character references, and the control characters XML 1.0 cannot hold
 /// dropped.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#9;"),
-            c if c < ' ' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let kept: String = text
+        .chars()
+        .filter(|&c| c >= ' ' || c == '\n' || c == '\t')
+        .collect();
+    html_escape::escape(&kept)
+        .replace('\n', "&#10;")
+        .replace('\t', "&#9;")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::number;
 use super::summary::{EngineSummary, LATENCIES, Percentiles, SummaryFile};
 
 /// Distinct error messages listed per engine.
@@ -317,11 +318,6 @@ fn ms(p: &Percentiles, v: f64) -> String {
 
 fn money(v: Option<f64>) -> String {
     v.map_or_else(dash, |v| format!("${v:.2}"))
-}
-
-fn number(v: f64) -> String {
-    let s = format!("{v:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn dash() -> String {

@@ -18,3 +18,10 @@ pub mod table;
 pub use csv_sink::{CsvSink, CsvWriter, csv_file_name};
 pub use outputs::{Format, write_reports};
 pub use summary::{SummaryFile, write_summary};
+
+/// A figure to three decimals at most, without trailing zeros (`2500`,
+/// `0.05`), for the reports' prose.
+pub(crate) fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
