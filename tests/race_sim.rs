@@ -57,6 +57,25 @@ race:
     assert_close_ms("TPOT p50", lane.tpot.p50, 12.0);
     assert_close_ms("ITL p50", lane.itl.p50, 12.0);
     assert_close_ms("E2E p50", lane.e2e.p50, real_ttft + 19.0 * 12.0);
+    // Each second's own p50 is the injected latency too; its p99 lies
+    // between that p50 and the slowest request of the race (the
+    // simulator's lateness varies a little per request).
+    let busy: Vec<_> = lane.series.iter().filter(|p| p.requests_ok > 0).collect();
+    assert!(!busy.is_empty());
+    let slowest = lane.ttft.max.as_secs_f64() * 1000.0 + 0.01;
+    for p in busy {
+        let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+        assert_close_ms("a second's TTFT p50", ms(p.ttft_p50_ms), real_ttft);
+        assert_close_ms("a second's TTFOT p50", ms(p.ttfot_p50_ms), real_ttft);
+        assert_close_ms("a second's TPOT p50", ms(p.tpot_p50_ms), 12.0);
+        assert!(
+            p.ttft_p50_ms <= p.ttft_p99_ms && p.ttft_p99_ms <= slowest,
+            "second {}: p50 {} p99 {} slowest {slowest}",
+            p.t_s,
+            p.ttft_p50_ms,
+            p.ttft_p99_ms
+        );
+    }
     // Counts are exact: every record is counted once, every token once.
     assert_eq!(records.len() as u64, lane.requests_ok);
     assert_eq!(lane.output_tokens, 20 * lane.requests_ok);
