@@ -1,13 +1,10 @@
 //! `--start-at`: every shard gives the start signal at the same wall-clock
 //! time; one that is ready after it starts at once and says how late; the
 //! race file records the time asked for.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{race_dir, run_bin, summary};
+use crate::common::{race_dir, run_bin, summary};
 
 const RACE: &str = r"
 race:

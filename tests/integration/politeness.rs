@@ -2,13 +2,11 @@
 //! failing servers are backed off from per user, open-loop load keeps its
 //! schedule and counts every arrival it offered, and failures keep their
 //! reasons.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{headless_race, run, serve_sim, spec};
+use crate::common::{headless_race, run, serve_sim, spec};
 use llm_locust::config::{FaultKind, SimSpec};
 use llm_locust::metrics::ErrorKind;
 

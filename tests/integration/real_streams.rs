@@ -1,13 +1,10 @@
 //! Races over real HTTP on 127.0.0.1 against simulated engines that stream
 //! the way real servers and proxies do (LiteLLM, llama.cpp, reasoning
 //! models, OpenAI-style proxies): the numbers must stay exact.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{assert_close_ms, run, spec};
+use crate::common::{assert_close_ms, run, spec};
 use llm_locust::metrics::{ErrorKind, RequestRecord, TokenSource};
 
 /// A race of the given engines (YAML list items, indented for `engines:`)

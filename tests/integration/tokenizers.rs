@@ -2,9 +2,7 @@
 //! and a small one built here; synthetic prompts of exact length, selection
 //! to a target length, per-engine counts, sharing, hub download.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,6 @@
 //! in detail, `t` the timeline of recent requests (↓ an older one, Esc
 //! back), `q` ends the race, writes the results and gives the shell back
 //! with the terminal restored.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,13 +1,11 @@
 //! End-to-end races over real HTTP on 127.0.0.1 against the built-in
 //! simulator, checking measured metrics against the injected latencies.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{assert_close_ms, run, serve_sim, spec};
+use crate::common::{assert_close_ms, run, serve_sim, spec};
 use llm_locust::config::SimSpec;
 use llm_locust::metrics::{ErrorKind, LaneState, TokenSource};
 use llm_locust::workload::estimate_tokens;

@@ -2,15 +2,12 @@
 //! simulated engines: the same race is unchanged, a slower simulator is a
 //! regression its gate catches, damaged input is exit 2, and the Markdown
 //! and HTML land where they are asked for.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use common::{bin, headless_race, race_dir};
+use crate::common::{bin, headless_race, race_dir};
 
 /// Two engines, a handful of requests each. No jitter, and latencies large
 /// enough that a few milliseconds of scheduling on a busy machine stay well

@@ -2,14 +2,12 @@
 //! request is scheduled at its entry's time × `time_scale`, asks for its
 //! entry's `output_length` as `max_tokens`, and carries a prompt of its
 //! `input_length`; a looped trace repeats; the binary reports the trace.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Collect, race_dir, run_bin, serve_sim, spec, summary};
+use crate::common::{Collect, race_dir, run_bin, serve_sim, spec, summary};
 use llm_locust::config::{RaceSpec, SimSpec};
 use llm_locust::engine::{self, RaceOutcome};
 use llm_locust::metrics::{RequestRecord, TokenSource};

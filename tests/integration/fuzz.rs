@@ -2,10 +2,8 @@
 //! decoder, the race file reader and the race YAML loader. Arbitrary input
 //! never panics or hangs; a valid stream decodes the same however it is
 //! split into reads. Case counts are kept small so `cargo test` stays quick;
-//! `PROPTEST_CASES=10000 cargo test --test fuzz` searches harder.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+//! `PROPTEST_CASES=10000 cargo test --test integration fuzz::` searches harder.
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -346,7 +344,7 @@ proptest! {
     fn a_mangled_race_file_is_accepted_or_rejected_never_a_panic(
         edits in proptest::collection::vec((any::<usize>(), "[ -~\\n]{0,3}"), 1..6),
     ) {
-        let mut yaml = include_str!("../races/demo.yaml").to_owned();
+        let mut yaml = include_str!("../../races/demo.yaml").to_owned();
         for (at, insert) in edits {
             let mut i = at % (yaml.len() + 1);
             while !yaml.is_char_boundary(i) {

@@ -1,8 +1,6 @@
 //! Race files: what a race records, what replay and report rebuild from it,
 //! and how damaged files are met.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +8,7 @@ use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{bin, run_bin as run};
+use crate::common::{bin, run_bin as run};
 
 use llm_locust::engine::{self, RecordSink};
 use llm_locust::metrics::{CommentaryKind, RacePhase, RaceSnapshot};

@@ -1,9 +1,7 @@
 //! `--metrics-addr`: a headless race serves its live figures at `/metrics`
 //! in the Prometheus text format, scraped here while it runs; an address
 //! that cannot be listened on stops the race before it starts (exit 2).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;

@@ -1,9 +1,7 @@
 //! The streaming client against hand-written servers on 127.0.0.1: SSE
 //! framing split across reads, CRLF, comments, multi-line data, the
 //! role-only delta, usage, error statuses and timeouts.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,15 +3,12 @@
 //! a short race against simulated engines. report.html is opened in
 //! headless Chromium with the network off: every chart must draw and the
 //! page must ask for nothing.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{bin, race_dir, run_bin};
+use crate::common::{bin, race_dir, run_bin};
 
 /// Two priced engines, one failing now and then, an SLO that one breaks.
 const RACE: &str = r"

@@ -2,9 +2,7 @@
 //! (`HF_ENDPOINT` pointed at it): download, cache, reload without a request,
 //! a download cut short, offline mode; shipped samples; malformed files.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,14 +2,12 @@
 //! before the start signal and reused (so TTFT never holds a TCP set-up),
 //! a finished body is read to its end outside the timing, and warm-up
 //! requests are sent but not counted.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Collect, engine_spec, prompts, serve_sim, spec};
+use crate::common::{Collect, engine_spec, prompts, serve_sim, spec};
 use llm_locust::config::SimSpec;
 use llm_locust::engine::openai::EngineClient;
 use llm_locust::engine::{self, RaceEvent, RecordSink};

@@ -1,13 +1,10 @@
 //! Load shapes over real HTTP on 127.0.0.1 against the simulator: bursts
 //! show in the per-second arrivals, stages in the users running and in the
 //! per-stage figures of the final snapshot and summary.json.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{run, serve_sim, spec};
+use crate::common::{run, serve_sim, spec};
 use llm_locust::config::SimSpec;
 use llm_locust::metrics::windows::LevelUnit;
 

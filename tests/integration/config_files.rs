@@ -2,8 +2,6 @@
 //! fixtures (`races/fixtures/invalid/*.yaml`, each naming its whole expected
 //! message on its first line as `# expect: <message>`, `{dir}` standing for
 //! the fixture's folder).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 use llm_locust::config::{self, ConfigError, EngineTarget};

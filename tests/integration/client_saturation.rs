@@ -1,13 +1,10 @@
 //! The client watches itself: a race whose load generator is blocked says
 //! so, and one that keeps up is not flagged. In a test binary of their own,
 //! one at a time, since CPU is measured for the whole process.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{run, spec};
+use crate::common::{run, spec};
 
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -1,13 +1,10 @@
 //! The real binary: exit codes, output files, signals and messages.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, race_dir, run_bin as run, summary};
+use crate::common::{bin, race_dir, run_bin as run, summary};
 
 /// Reads `stream` line by line on a thread until a line contains `needle`
 /// (failing after `limit`); the thread keeps reading the rest.

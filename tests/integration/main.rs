@@ -1,0 +1,27 @@
+//! The integration tests, as one binary: one link instead of twenty, and a
+//! tenth of the disk a test build takes (each test binary carries the whole
+//! crate and its dependencies). Each module is one area; `cargo test
+//! --test integration reports::` runs one of them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod cli;
+mod client_saturation;
+mod compare;
+mod config_files;
+mod connections;
+mod datasets;
+mod fuzz;
+mod load_shapes;
+mod politeness;
+mod prometheus;
+mod race_file;
+mod race_sim;
+mod real_streams;
+mod reports;
+mod sse_client;
+mod start_at;
+mod tokenizers;
+mod trace_replay;
+mod tui_tmux;
