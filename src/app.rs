@@ -33,13 +33,14 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     match cli.command {
         Command::Race(args) => race(args).await,
         Command::Sim(args) => serve_sim(args).await,
-        Command::Validate { file } => validate(&file),
+        Command::Validate { file, shard } => validate(&file, shard),
         Command::Replay(args) => replay(args).await,
         Command::Report {
             file,
             output_dir,
             format,
         } => report_from_file(&file, output_dir.as_deref(), &format),
+        Command::Merge { output, shards } => merge(&output, &shards),
         Command::Compare {
             baseline,
             current,
@@ -63,10 +64,31 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     }
 }
 
-fn validate(file: &Path) -> Result<Exit, AppError> {
-    let spec = config::load_race_file(file).map_err(AppError::bad_input)?;
+fn validate(file: &Path, shard: Option<config::Shard>) -> Result<Exit, AppError> {
+    let mut spec = config::load_race_file(file).map_err(AppError::bad_input)?;
     println!("{}: ok: {}", file.display(), spec.describe());
+    if let Some(shard) = shard {
+        spec.set_shard(shard)
+            .map_err(|e| AppError::bad_input(anyhow::anyhow!(e)))?;
+        println!("{}", shard_line(&spec, shard));
+    }
     Ok(Exit::Success)
+}
+
+/// What a shard of `spec` runs, in a line.
+fn shard_line(spec: &RaceSpec, shard: config::Shard) -> String {
+    let line = spec.finish_line();
+    let mut split = vec![format!(
+        "users, arrivals and requests k with k mod {} = {}",
+        shard.count, shard.index
+    )];
+    if let (Some(part), Some(whole)) = (line.requests, spec.finish.requests) {
+        split.push(format!("finish at {part} of {whole} requests"));
+    }
+    if let (Some(part), Some(whole)) = (line.output_tokens, spec.finish.output_tokens) {
+        split.push(format!("finish at {part} of {whole} output tokens"));
+    }
+    format!("shard {shard}: {}", split.join("; "))
 }
 
 /// The race file with the command line's values, validated once.
@@ -83,6 +105,10 @@ fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
         config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
     apply_dataset(&mut spec, args)?;
     spec.start_at = args.start_at;
+    if let Some(shard) = args.shard {
+        spec.set_shard(shard)
+            .map_err(|e| AppError::bad_input(anyhow::anyhow!(e)))?;
+    }
     Ok(spec)
 }
 
@@ -105,11 +131,16 @@ fn create_race_dir(spec: &RaceSpec, stamp: &str) -> anyhow::Result<PathBuf> {
             spec.output_dir.display()
         )
     })?;
+    // Shards on one shared volume each get their own folder.
+    let shard = match spec.sharding {
+        config::Sharding::Shard(s) => format!("-shard-{}-of-{}", s.index, s.count),
+        _ => String::new(),
+    };
     for n in 1..1000 {
         let name = if n == 1 {
-            format!("{}-{stamp}", spec.slug)
+            format!("{}-{stamp}{shard}", spec.slug)
         } else {
-            format!("{}-{stamp}-{n}", spec.slug)
+            format!("{}-{stamp}{shard}-{n}", spec.slug)
         };
         let dir = spec.output_dir.join(name);
         match std::fs::create_dir(&dir) {
@@ -190,6 +221,19 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     }
     eprintln!("prompts: {}", workload::describe(&prompts, &spec));
     eprintln!("race {}", spec.describe());
+    if let config::Sharding::Shard(shard) = spec.sharding {
+        // The fingerprint `merge` checks (after loading: it covers the prompts).
+        eprintln!(
+            "{} (race {}){}",
+            shard_line(&spec, shard),
+            racefile::config::fingerprint(&spec),
+            if spec.start_at.is_none() {
+                "; no --start-at, so the shards start when each is ready"
+            } else {
+                ""
+            }
+        );
+    }
 
     let metrics_socket = match args.metrics_addr {
         Some(addr) => {
@@ -201,7 +245,11 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         }
         None => None,
     };
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S").to_string();
+    // Shards given one start share the stamp: their folders sort together.
+    let stamp_time = spec
+        .start_at
+        .map_or_else(chrono::Local::now, chrono::DateTime::<chrono::Local>::from);
+    let stamp = stamp_time.format("%Y%m%d-%H%M%S").to_string();
     let race_dir = if args.no_save {
         None
     } else {
@@ -231,9 +279,12 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     let mut writers = None;
     if let Some(dir) = &race_dir {
-        let (file_sink, race_file) =
-            RaceFileWriter::create(&dir.join(racefile::FILE_NAME), &spec, &stamp)
-                .map_err(AppError::failure)?;
+        let (file_sink, race_file) = RaceFileWriter::create(
+            &dir.join(racefile::file_name(&spec.sharding)),
+            &spec,
+            &stamp,
+        )
+        .map_err(AppError::failure)?;
         let (csv_sink, csv) =
             CsvWriter::create(dir, &engine_names, &stamp, &spec.slug).map_err(AppError::failure)?;
         sinks.push(Box::new(file_sink));
@@ -327,9 +378,14 @@ fn finish_race(
     let snapshot = &outcome.snapshot;
     println!();
     println!(
-        "🏁 {} — {:.1} s{}",
+        "🏁 {} — {:.1} s{}{}",
         snapshot.race_name,
         snapshot.elapsed.as_secs_f64(),
+        snapshot
+            .sharding
+            .label()
+            .map(|label| format!(" ({label})"))
+            .unwrap_or_default(),
         if snapshot.simulated {
             " (simulated: every engine's server was a built-in simulator)"
         } else {
@@ -514,6 +570,50 @@ fn report_from_file(
     for path in report::write_reports(&dir, &summary, &spec, formats).map_err(AppError::failure)? {
         println!("report: {}", path.display());
     }
+    Ok(Exit::Success)
+}
+
+/// `merge`: the shards' race files joined into the whole race's, its
+/// leaderboard printed.
+fn merge(output: &Path, files: &[PathBuf]) -> Result<Exit, AppError> {
+    let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if let Some(input) = files.iter().find(|f| same_file(f, output)) {
+        return Err(AppError::bad_input(anyhow::anyhow!(
+            "'{}' is one of the shards to merge; give the merged file another name",
+            input.display()
+        )));
+    }
+    let mut shards = Vec::with_capacity(files.len());
+    for file in files {
+        let recording = racefile::read(file)
+            .map_err(|e| AppError::bad_input(anyhow::anyhow!("cannot merge: {e}")))?;
+        shards.push((file.clone(), recording));
+    }
+    let merged = racefile::merge::merge(shards)
+        .map_err(|e| AppError::bad_input(anyhow::anyhow!("cannot merge: {e}")))?;
+    for warning in &merged.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let recording = Arc::new(merged.recording);
+    let started_at = recording.started_at;
+    let snapshot = crate::replay::Player::new(Arc::clone(&recording)).run_to_end();
+    let summary = report::SummaryFile::new(&snapshot, started_at);
+    let json = serde_json::to_string_pretty(&summary)
+        .context("cannot encode the merged summary")
+        .map_err(AppError::failure)?;
+    racefile::write_recording(output, &recording, &json).map_err(AppError::failure)?;
+    let outcome = RaceOutcome {
+        snapshot: Arc::new(snapshot),
+        started_at,
+    };
+    // The verdict is printed, not the exit code: merging is not a gate
+    // (`report --format junit` and `compare` are).
+    finish_race(&outcome, &recording.spec, None, false)?;
+    println!();
+    println!("race file: {}", output.display());
     Ok(Exit::Success)
 }
 

@@ -34,6 +34,10 @@ pub enum Command {
     Validate {
         /// The race file (YAML)
         file: PathBuf,
+        /// Also check that the race can run as shard I of N (`race --shard`)
+        /// and say what that shard runs
+        #[arg(long, value_name = "I/N", value_parser = shard)]
+        shard: Option<crate::config::Shard>,
     },
     /// Watch a saved race again, from the race.llmrace file in its output folder
     Replay(ReplayArgs),
@@ -49,6 +53,17 @@ pub enum Command {
         /// (default: html,md,json,csv)
         #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = report_format)]
         format: Vec<crate::report::Format>,
+    },
+    /// Join the race files of a sharded race's shards (`race --shard I/N`)
+    /// into the race file of the whole race, for `report`, `replay` and
+    /// `compare`: every shard's events on the common start signal
+    Merge {
+        /// The merged race file to write (e.g. merged.llmrace)
+        output: PathBuf,
+        /// The shards' race files (race-shard-I-of-N.llmrace), all N of them
+        /// (a missing shard gives a partial race, with a warning)
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
     },
     /// Compare two races per engine (matched by name): every headline
     /// figure's change and whether it got better or worse; exit 1 when a
@@ -146,6 +161,12 @@ pub struct RaceArgs {
     /// (2026-12-01T15:00:00Z) or Unix seconds
     #[arg(long, value_name = "TIME", value_parser = start_time)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Run shard I of N (I from 0, as Kubernetes' JOB_COMPLETION_INDEX):
+    /// user, arrival and request k are shard k mod N's, finish lines are
+    /// split, and `llm-locust merge` joins the shards' race files into the
+    /// whole race. Give every shard the same --start-at
+    #[arg(long, value_name = "I/N", value_parser = shard)]
+    pub shard: Option<crate::config::Shard>,
     /// Serve live figures at http://HOST:PORT/metrics in the Prometheus
     /// text format while the race runs (e.g. 127.0.0.1:9464; port 0: any)
     #[arg(long, value_name = "HOST:PORT")]
@@ -288,6 +309,10 @@ fn start_time(s: &str) -> Result<std::time::SystemTime, String> {
             "'{s}' is not a time; give RFC 3339 (2026-12-01T15:00:00Z) or Unix seconds"
         )),
     }
+}
+
+fn shard(s: &str) -> Result<crate::config::Shard, String> {
+    crate::config::Shard::parse(s)
 }
 
 fn non_negative_f64(s: &str) -> Result<f64, String> {

@@ -11,9 +11,11 @@ mod describe;
 pub mod file;
 pub mod load;
 pub mod secrets;
+pub mod shard;
 pub mod spec;
 pub mod validate;
 
+pub use shard::{Shard, Sharding};
 pub use spec::*;
 
 use std::fmt;

@@ -29,6 +29,9 @@ pub struct RaceSpec {
     /// `--start-at`: the wall-clock start signal shared by shards on
     /// different machines; the countdown runs until then instead.
     pub start_at: Option<std::time::SystemTime>,
+    /// `--shard`: this process runs one part of the race; or the race was
+    /// merged from its shards' files.
+    pub sharding: super::Sharding,
     pub dataset: DatasetSpec,
     pub target_input_tokens: Option<u32>,
     pub target_output_tokens: Option<u32>,

@@ -19,7 +19,7 @@ use super::openai::{EngineClient, PieceKind};
 use super::schedule::{ArrivalSchedule, users_plan};
 use super::trace::TraceSlots;
 use super::users::{run_user_stages, run_users};
-use crate::config::{LoadSpec, Stage, StageLevel};
+use crate::config::{LoadSpec, Shard, Stage, StageLevel};
 use crate::metrics::record::whole_micros;
 use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
@@ -59,9 +59,10 @@ pub struct OpeningLoad {
 }
 
 impl OpeningLoad {
-    /// `trace`: the loaded trace of `mode: trace`.
+    /// `trace`: the loaded trace of `mode: trace`; `shard`: this process's
+    /// part of the load (its share of the first second's users or arrivals).
     #[must_use]
-    pub fn of(load: &LoadSpec, seed: u64, trace: Option<&TraceTimes>) -> Self {
+    pub fn of(load: &LoadSpec, seed: u64, trace: Option<&TraceTimes>, shard: Shard) -> Self {
         let at_once = match (ArrivalSchedule::of(load, seed, trace), load) {
             // Open loop: as many as the first second's arrivals may hold at once.
             (Some((schedule, max_in_flight)), _) => max_in_flight
@@ -79,6 +80,7 @@ impl OpeningLoad {
             },
             (None, _) => 1,
         };
+        let at_once = shard.share_at_least_one(at_once);
         OpeningLoad {
             concurrency: at_once,
             preconnects: at_once,
@@ -95,7 +97,7 @@ pub async fn drive(
     level: Option<watch::Receiver<f64>>,
 ) {
     if let (LoadSpec::Sweep(sweep), Some(level)) = (&load, level) {
-        let opening = OpeningLoad::of(&load, seed, None).preconnects;
+        let opening = OpeningLoad::of(&load, seed, None, lane.shard).preconnects;
         match sweep.of {
             StageLevel::Users => run_user_levels(lane, level, opening).await,
             StageLevel::Rate {
@@ -109,10 +111,16 @@ pub async fn drive(
         ArrivalSchedule::of(&load, seed, lane.prompts.trace_times()),
         load,
     ) {
-        (Some((schedule, max_in_flight)), _) => run_open_loop(lane, schedule, max_in_flight).await,
+        (Some((schedule, max_in_flight)), _) => {
+            // The shards' ceilings add up to the race's.
+            let max_in_flight = lane.shard.share_at_least_one(max_in_flight);
+            run_open_loop(lane, schedule, max_in_flight).await;
+        }
         (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
         (None, LoadSpec::Stages { stages, .. }) => {
             let preconnected = first_second_users(&stages);
+            // User `u` is shard `u mod N`'s: its share of the first second's.
+            let preconnected = lane.shard.share_at_least_one(preconnected);
             run_user_stages(lane, users_plan(&stages), preconnected).await;
         }
         (None, _) => {}
@@ -132,15 +140,19 @@ pub struct Lane {
     pub stop: CancellationToken,
     /// Abort requests still in flight.
     pub abort: CancellationToken,
+    /// This process's part of the race (`--shard`; the whole race without).
+    pub shard: Shard,
     /// Which requests the inspector follows.
     traces: TraceSlots,
-    pub(super) next_request: AtomicU64,
+    /// Closed-loop requests this lane has sent (see [`Lane::next_request_id`]).
+    sent: AtomicU64,
     /// The client's connection count last reported to the aggregator.
     reported_connections: AtomicU64,
 }
 
 impl Lane {
     #[must_use]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         engine: usize,
         client: EngineClient,
@@ -149,6 +161,7 @@ impl Lane {
         go: Instant,
         stop: CancellationToken,
         abort: CancellationToken,
+        shard: Shard,
     ) -> Self {
         Lane {
             engine,
@@ -158,10 +171,18 @@ impl Lane {
             go,
             stop,
             abort,
+            shard,
             traces: TraceSlots::default(),
-            next_request: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
             reported_connections: AtomicU64::new(0),
         }
+    }
+
+    /// The global id of the next closed-loop request: its prompt is the one
+    /// the whole race gives that id, however the race is sharded.
+    pub(super) fn next_request_id(&self) -> u64 {
+        self.shard
+            .request_id(self.sent.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Tells the aggregator when the client has opened more connections.

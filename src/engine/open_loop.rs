@@ -22,7 +22,9 @@ pub(super) async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, ma
         return;
     }
     let mut open = OpenLoop::new(max_in_flight);
-    for (k, offset) in schedule.enumerate() {
+    // Arrival `k` is shard `k mod N`'s: the shards' arrivals are the schedule.
+    let shard = lane.shard;
+    for (k, offset) in schedule.enumerate().filter(|&(k, _)| shard.owns(k as u64)) {
         let scheduled = lane.go + offset;
         // Stop first: an arrival due after the stop was never offered.
         tokio::select! {

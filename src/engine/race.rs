@@ -167,8 +167,9 @@ pub async fn start(
         return Err(e);
     }
 
-    let opening = OpeningLoad::of(&spec.load, spec.seed, prompts.trace_times());
-    let warmup = match spec.warmup {
+    let shard = spec.sharding.shard();
+    let opening = OpeningLoad::of(&spec.load, spec.seed, prompts.trace_times(), shard);
+    let warmup = match spec.warmup_for_shard() {
         Some(warmup) => {
             warm_up(
                 &clients,
@@ -259,6 +260,7 @@ pub async fn start(
             go,
             stop_engine,
             abort_engine,
+            shard,
         ));
         let level = matches!(spec.load, LoadSpec::Sweep(_)).then(|| {
             let (tx, rx) = watch::channel(0.0);

@@ -23,7 +23,8 @@ pub(super) async fn run_users(lane: Arc<Lane>, users: u32, spawn_rate: f64) {
         return;
     }
     let mut tasks = JoinSet::new();
-    for user in 0..users {
+    // User `u` starts at `u / spawn_rate` in whichever shard runs it.
+    for user in (0..users).filter(|&u| lane.shard.owns(u64::from(u))) {
         let start_at = lane.go + Duration::from_secs_f64(f64::from(user) / spawn_rate);
         tokio::select! {
             biased;
@@ -65,8 +66,9 @@ impl Seats {
     /// From now on, `users` users run.
     pub(super) fn set(&mut self, lane: &Arc<Lane>, users: u32) {
         self.target.store(users, Ordering::Relaxed);
-        for user in 0..users {
-            if self.seats.len() <= user as usize {
+        for user in (0..users).filter(|&u| lane.shard.owns(u64::from(u))) {
+            // Another shard's users keep their places, empty.
+            while self.seats.len() <= user as usize {
                 self.seats.push(Arc::new(AtomicBool::new(false)));
             }
             let running = &self.seats[user as usize];
@@ -134,7 +136,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Opti
     while !lane.stop.is_cancelled() && seated() {
         user_request_num += 1;
         let slot = RequestSlot {
-            request_id: lane.next_request.fetch_add(1, Ordering::Relaxed),
+            request_id: lane.next_request_id(),
             user_id,
             user_request_num,
             scheduled: Instant::now(),

@@ -19,7 +19,7 @@ use super::slo::SloCheck;
 use super::sweep::SweepSnapshot;
 use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
-use crate::config::{FinishSpec, LoadMode, WorkloadFacts};
+use crate::config::{FinishSpec, LoadMode, Sharding, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -234,6 +234,8 @@ pub struct RaceSnapshot {
     pub workload: Option<WorkloadFacts>,
     /// `--simulate`: every engine's server was a built-in simulator.
     pub simulated: bool,
+    /// A shard's race, or shards merged (`--shard`, `merge`).
+    pub sharding: Sharding,
     /// Whether the load generator kept up (see docs/METRICS.md).
     pub client: ClientHealth,
     /// The commentary feed, oldest first: the newest lines live, every

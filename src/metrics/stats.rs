@@ -13,7 +13,9 @@ use super::record::RequestRecord;
 use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
 use super::sweep::Sweep;
 use super::windows::{LevelUnit, Windows};
-use crate::config::{FinishSpec, LoadMode, LoadSpec, RaceSpec, SloSpec, StageLevel, WorkloadFacts};
+use crate::config::{
+    FinishSpec, LoadMode, LoadSpec, RaceSpec, Sharding, SloSpec, StageLevel, WorkloadFacts,
+};
 
 /// How many seconds of series a live snapshot carries.
 pub const LIVE_SERIES_SECONDS: u32 = 120;
@@ -31,6 +33,8 @@ pub struct RaceStats {
     pub workload: Option<WorkloadFacts>,
     /// See `RaceSpec::simulated`.
     pub simulated: bool,
+    /// See `RaceSpec::sharding`.
+    pub sharding: Sharding,
     pub client: ClientStats,
     /// What a `stages` load's levels count.
     stage_unit: Option<LevelUnit>,
@@ -46,7 +50,7 @@ impl RaceStats {
     pub fn new(spec: &RaceSpec) -> Self {
         let mut stats = RaceStats {
             race_name: spec.name.clone(),
-            finish: spec.finish.clone(),
+            finish: spec.finish_line(),
             slo: spec.slo.clone(),
             load_mode: spec.load.mode(),
             engines: spec
@@ -56,6 +60,7 @@ impl RaceStats {
                 .collect(),
             workload: spec.workload.clone(),
             simulated: spec.simulated,
+            sharding: spec.sharding.clone(),
             client: ClientStats::default(),
             stage_unit: match &spec.load {
                 LoadSpec::Stages { of, .. } => Some(match of {
@@ -314,6 +319,7 @@ impl RaceStats {
             leaderboard,
             workload: self.workload.clone(),
             simulated: self.simulated,
+            sharding: self.sharding.clone(),
             client: self.client.health(),
             commentary: self.commentary.lines(full),
             sequence: self.sequence,

@@ -15,8 +15,8 @@ use crate::config::color::parse_color;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
     Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
-    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel,
-    SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
+    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, Shard, Sharding, SimSpec, SloSpec,
+    Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
 };
 
 // `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
@@ -32,6 +32,12 @@ struct StoredRace {
     /// `--start-at`, microseconds since the Unix epoch (absent before it).
     #[serde(default)]
     start_at_unix_us: Option<i64>,
+    /// `--shard` (absent before it, and for a whole race).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<StoredShard>,
+    /// Written by `merge`: the shards it merged (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merged: Option<StoredMerged>,
     dataset: StoredDataset,
     target_input_tokens: Option<u32>,
     target_output_tokens: Option<u32>,
@@ -51,6 +57,18 @@ struct StoredRace {
     simulated: bool,
     #[serde(default)]
     workload: Option<WorkloadFacts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct StoredShard {
+    index: u32,
+    count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct StoredMerged {
+    count: u32,
+    shards: Vec<u32>,
 }
 
 fn default_input_tolerance() -> u32 {
@@ -254,6 +272,41 @@ pub fn to_json(spec: &RaceSpec) -> String {
     serde_json::to_string(&StoredRace::from(spec)).unwrap_or_default()
 }
 
+/// What makes two race files parts of one race: a hash of the stored
+/// configuration without what differs between a race's shards (which shard,
+/// where its results went). Shards of one run share it; another race file,
+/// seed, `--start-at` or prompt set gives another.
+#[must_use]
+pub fn fingerprint(spec: &RaceSpec) -> String {
+    let mut stored = StoredRace::from(spec);
+    stored.shard = None;
+    stored.merged = None;
+    stored.output_dir = PathBuf::new();
+    let json = serde_json::to_string(&stored).unwrap_or_default();
+    format!("{:016x}", twox_hash::XxHash64::oneshot(0, json.as_bytes()))
+}
+
+/// The first top-level key of the stored configuration where two races
+/// differ (besides the shard and the output folder), to say why two files
+/// are not one race.
+#[must_use]
+pub fn first_difference(a: &RaceSpec, b: &RaceSpec) -> Option<String> {
+    let value = |spec: &RaceSpec| {
+        let mut stored = StoredRace::from(spec);
+        stored.shard = None;
+        stored.merged = None;
+        stored.output_dir = PathBuf::new();
+        serde_json::to_value(&stored).unwrap_or_default()
+    };
+    let (a, b) = (value(a), value(b));
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return None;
+    };
+    a.iter()
+        .find(|(key, v)| b.get(key.as_str()) != Some(v))
+        .map(|(key, _)| key.clone())
+}
+
 /// The configuration stored in a race file's header, or why it is unusable.
 pub fn from_json(json: &str) -> Result<RaceSpec, String> {
     let stored: StoredRace = serde_json::from_str(json).map_err(|e| e.to_string())?;
@@ -271,6 +324,17 @@ impl From<&RaceSpec> for StoredRace {
                 let us = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros();
                 i64::try_from(us).ok()
             }),
+            shard: match spec.sharding {
+                Sharding::Shard(Shard { index, count }) => Some(StoredShard { index, count }),
+                _ => None,
+            },
+            merged: match &spec.sharding {
+                Sharding::Merged { count, present } => Some(StoredMerged {
+                    count: *count,
+                    shards: present.clone(),
+                }),
+                _ => None,
+            },
             dataset: match &spec.dataset {
                 DatasetSpec::Builtin => StoredDataset::Builtin,
                 DatasetSpec::File(path) => StoredDataset::File(path.clone()),
@@ -460,6 +524,22 @@ impl StoredRace {
                 .start_at_unix_us
                 .and_then(|us| u64::try_from(us).ok())
                 .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us)),
+            sharding: match (self.shard, self.merged) {
+                (Some(StoredShard { index, count }), _) if index < count => {
+                    Sharding::Shard(Shard { index, count })
+                }
+                (Some(shard), _) => {
+                    return Err(format!(
+                        "shard {}/{} does not exist",
+                        shard.index, shard.count
+                    ));
+                }
+                (None, Some(merged)) => Sharding::Merged {
+                    count: merged.count,
+                    present: merged.shards,
+                },
+                (None, None) => Sharding::Whole,
+            },
             dataset,
             target_input_tokens: self.target_input_tokens,
             target_output_tokens: self.target_output_tokens,

@@ -13,6 +13,7 @@ use flate2::write::GzEncoder;
 
 use super::config;
 use super::format::{Encoder, Entry, FORMAT_VERSION, Header, MAGIC};
+use super::reader::Recording;
 use crate::config::RaceSpec;
 use crate::config::secrets::scrub_url;
 use crate::engine::threaded::{self, EventWriter, FLUSH_EVERY, ThreadedSink, WriterThread};
@@ -125,6 +126,47 @@ impl EventWriter for RaceFileOutput {
         }
         out.close()
     }
+}
+
+/// Writes `recording` as a race file at `path`, ending with `summary_json`:
+/// what `merge` writes. Written beside it first and renamed, so a reader
+/// never sees half a file.
+///
+/// # Errors
+/// The file cannot be written (the message names it).
+pub fn write_recording(
+    path: &Path,
+    recording: &Recording,
+    summary_json: &str,
+) -> anyhow::Result<()> {
+    let name = path.file_name().map_or_else(
+        || "race.llmrace".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let header = Header {
+            tool: recording.tool.clone(),
+            started_at_unix_us: recording
+                .started_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            stamp: recording.stamp.clone(),
+            race_json: config::to_json(&recording.spec),
+            engine_urls: recording.engine_urls.iter().map(|u| scrub_url(u)).collect(),
+        };
+        let mut out = Output::open(&tmp, header)?;
+        for (at, event) in &recording.events {
+            out.event(*at, event)?;
+        }
+        out.write(&Entry::Summary {
+            json: summary_json.to_owned(),
+        })?;
+        out.close()
+    };
+    write().with_context(|| format!("cannot write race file '{}'", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot write race file '{}'", path.display()))
 }
 
 struct Output {

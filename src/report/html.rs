@@ -161,6 +161,19 @@ fn header(out: &mut String, s: &SummaryFile) {
     }
     facts.push(escape(&s.tool));
     let _ = writeln!(out, "<p class=\"facts\">{}</p>", facts.join(" · "));
+    if let Some(shards) = &s.shards {
+        let class = if shards.partial { "warn" } else { "facts" };
+        let _ = writeln!(
+            out,
+            "<p class=\"{class}\">{}{}</p>",
+            escape(&shards.label),
+            if shards.partial {
+                ": the missing shards' load is not in these figures"
+            } else {
+                ""
+            }
+        );
+    }
     if s.simulated {
         out.push_str("<p class=\"warn\">Simulated: every engine's server was llm-locust's built-in simulator, so these are the simulator's numbers, not the engines'.</p>\n");
     }

@@ -19,6 +19,18 @@ pub fn report(s: &SummaryFile) -> String {
     let _ = writeln!(out, "{}", verdict(s));
     out.push('\n');
     let _ = writeln!(out, "{}", facts(s));
+    if let Some(shards) = &s.shards {
+        out.push('\n');
+        if shards.partial {
+            let _ = writeln!(
+                out,
+                "> [!WARNING]\n> {}: the missing shards' load is not in these figures.",
+                cell(&shards.label)
+            );
+        } else {
+            let _ = writeln!(out, "_{}_", cell(&shards.label));
+        }
+    }
     if s.simulated {
         out.push('\n');
         out.push_str(

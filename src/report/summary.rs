@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::config::{Pricing, WorkloadFacts};
+use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::cost::Cost;
 use crate::metrics::histogram::Bin;
 use crate::metrics::series::SeriesPoint;
@@ -29,6 +29,10 @@ pub struct SummaryFile {
     /// `--simulate`: every engine's server was a built-in simulator, so
     /// the numbers are the simulator's, not the engines'.
     pub simulated: bool,
+    /// `--shard` or `merge`: which part of the race this is (absent for a
+    /// race run whole by one process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardsSummary>,
     /// Wall-clock time of the start signal (RFC 3339).
     pub started_at: String,
     /// From the start signal to the end of the last request.
@@ -469,6 +473,45 @@ impl EngineSummary {
     }
 }
 
+/// `summary.json`'s `shards`.
+#[derive(Debug, Serialize)]
+pub struct ShardsSummary {
+    /// A shard's own race: its index (0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    pub count: u32,
+    /// A merged race: the shards it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Vec<u32>>,
+    /// Merged without every shard: the figures are a part of the race.
+    pub partial: bool,
+    /// In words (`shard 1/3`, `merged from 3 shards`, `partial: ...`).
+    pub label: String,
+}
+
+impl ShardsSummary {
+    fn of(sharding: &Sharding) -> Option<Self> {
+        let label = sharding.label()?;
+        Some(match sharding {
+            Sharding::Whole => return None,
+            Sharding::Shard(shard) => ShardsSummary {
+                index: Some(shard.index),
+                count: shard.count,
+                merged: None,
+                partial: false,
+                label,
+            },
+            Sharding::Merged { count, present } => ShardsSummary {
+                index: None,
+                count: *count,
+                merged: Some(present.clone()),
+                partial: sharding.is_partial(),
+                label,
+            },
+        })
+    }
+}
+
 impl SummaryFile {
     #[must_use]
     pub fn new(snapshot: &RaceSnapshot, started_at: SystemTime) -> Self {
@@ -478,6 +521,7 @@ impl SummaryFile {
             tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
             race: snapshot.race_name.clone(),
             simulated: snapshot.simulated,
+            shards: ShardsSummary::of(&snapshot.sharding),
             started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
             duration_s: round3(snapshot.elapsed.as_secs_f64()),
             load_mode: snapshot.load_mode.name().to_owned(),

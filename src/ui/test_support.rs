@@ -219,6 +219,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
         leaderboard: (0..lanes).collect(),
         workload: None,
         simulated: false,
+        sharding: crate::config::Sharding::Whole,
         sequence: 420,
     }
 }

@@ -20,6 +20,7 @@ mod race_file;
 mod race_sim;
 mod real_streams;
 mod reports;
+mod shards;
 mod sse_client;
 mod start_at;
 mod tokenizers;

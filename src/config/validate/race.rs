@@ -118,6 +118,7 @@ pub(super) fn race_spec(
         seed,
         countdown,
         start_at: None,
+        sharding: crate::config::Sharding::Whole,
         dataset,
         target_input_tokens,
         target_output_tokens,

@@ -99,6 +99,16 @@ impl Widget for &Header<'_> {
             first.push(Span::raw("   "));
             first.push(Span::styled(" SIMULATED ", t.badge_warning));
         }
+        // A shard's lanes are its part of the load only.
+        if let Some(label) = snap.sharding.label() {
+            let style = if snap.sharding.is_partial() {
+                t.badge_warning
+            } else {
+                t.badge_initializing
+            };
+            first.push(Span::raw("   "));
+            first.push(Span::styled(format!(" {} ", label.to_uppercase()), style));
+        }
         if let Some(playback) = &self.ui.replay {
             let symbol = if playback.playing { "▶" } else { "⏸" };
             first.push(Span::raw("   "));
