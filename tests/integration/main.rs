@@ -12,6 +12,7 @@ mod compare;
 mod config_files;
 mod connections;
 mod datasets;
+mod deploy;
 mod fuzz;
 mod load_shapes;
 mod politeness;
