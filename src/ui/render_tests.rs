@@ -477,6 +477,27 @@ fn simulated_engines_are_said_in_the_header_next_to_the_phase() {
 }
 
 #[test]
+fn a_shard_and_a_partial_merge_are_said_in_the_header() {
+    use crate::config::{Shard, Sharding};
+    let mut snap = snapshot_fixture(3);
+    snap.sharding = Sharding::Shard(Shard { index: 1, count: 3 });
+    let text = render_to_string(&snap, &ui(3), &theme(), 100, 30);
+    assert!(text.lines().next().unwrap().contains("SHARD 1/3"), "{text}");
+    snap.sharding = Sharding::Merged {
+        count: 3,
+        present: vec![0, 2],
+    };
+    let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("PARTIAL: 2 OF 3 SHARDS MERGED, MISSING 1"),
+        "{text}"
+    );
+}
+
+#[test]
 fn inspector_open() {
     let mut snap = snapshot_fixture(3);
     snap.lanes[2].traces = vec![
