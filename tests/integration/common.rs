@@ -192,3 +192,23 @@ pub fn headless_race(yaml: &str) -> (std::process::Output, tempfile::TempDir, st
     ]);
     (output, tmp, out)
 }
+
+/// Asserts a process exited 0, showing what it printed if not.
+pub fn assert_success(output: &std::process::Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A `--start-at` `secs` from now (Unix seconds), far enough ahead for
+/// every process given it to be ready.
+pub fn start_in(secs: f64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{:.3}", (now + Duration::from_secs_f64(secs)).as_secs_f64())
+}

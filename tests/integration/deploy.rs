@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser as _;
 use llm_locust::cli::{Cli, Command};
 use llm_locust::config::Shard;
 use serde_yaml::Value;
 
-use crate::common::bin;
+use crate::common::{assert_success, bin, start_in};
 
 fn manifest(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,12 +159,7 @@ fn the_indexed_job_runs_every_shard_of_the_race_file_with_its_keys() {
             .arg(format!("{index}/{count}"))
             .output()
             .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_success(&output);
     }
     let volumes = job["spec"]["template"]["spec"]["volumes"]
         .as_sequence()
@@ -199,11 +193,6 @@ fn the_indexed_job_runs_every_shard_of_the_race_file_with_its_keys() {
             "{var} is not in the Secret"
         );
     }
-}
-
-fn start_in(secs: f64) -> String {
-    let at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs_f64(secs);
-    format!("{:.3}", at.as_secs_f64())
 }
 
 #[test]
@@ -243,13 +232,7 @@ fn the_jobs_command_lines_race_and_merge_as_written() {
         })
         .collect();
     for child in children {
-        let output = child.wait_with_output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_success(&child.wait_with_output().unwrap());
     }
 
     // The merge Job's script, in a shell, with the binary on its PATH.
@@ -275,12 +258,7 @@ fn the_jobs_command_lines_race_and_merge_as_written() {
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let run = results.join(&env["RUN_ID"]);
     let merged = llm_locust::racefile::read(&run.join("merged.llmrace")).unwrap();
     assert_eq!(

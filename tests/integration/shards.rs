@@ -6,12 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use llm_locust::metrics::{RaceEvent, RequestRecord};
 use llm_locust::racefile;
 
-use crate::common::{bin, race_dir};
+use crate::common::{assert_success as ok, bin, race_dir, start_in};
 
 /// Open loop at 8/s for 2.3 s: arrivals at k/8 s, the last (k = 18) 50 ms
 /// before the time limit, so every run sends arrivals 0..=18 exactly.
@@ -42,16 +41,6 @@ struct Run {
     merge: Output,
 }
 
-fn ok(output: &Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// A headless race of `race` into `out`, with extra arguments.
 fn spawn_race(race: &Path, out: &Path, extra: &[String]) -> Child {
     bin()
@@ -74,12 +63,6 @@ fn race_file(out: &Path) -> PathBuf {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     files[0].clone()
-}
-
-/// A start far enough ahead for every shard process to be ready.
-fn start_in(secs: f64) -> String {
-    let at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_secs_f64(secs);
-    format!("{:.3}", at.as_secs_f64())
 }
 
 fn run() -> &'static Run {
