@@ -20,6 +20,25 @@ use crate::signals::{next_stop_signal, terminate_signal, watch_signals};
 use crate::sim;
 use crate::workload;
 
+/// `println!` that a closed stdout (`llm-locust race ... | head`) cannot
+/// stop: the results are still written and the exit code still tells the
+/// verdict.
+macro_rules! say {
+    () => {{
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!`, as [`say!`].
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     // With a TUI, logs go to a file instead (see `race` and `replay`).
     let tui = match &cli.command {
@@ -58,7 +77,7 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
             Ok(Exit::Success)
         }
         Command::Schema => {
-            print!("{}", config::race_file_schema());
+            say_part!("{}", config::race_file_schema());
             Ok(Exit::Success)
         }
     }
@@ -66,11 +85,11 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
 
 fn validate(file: &Path, shard: Option<config::Shard>) -> Result<Exit, AppError> {
     let mut spec = config::load_race_file(file).map_err(AppError::bad_input)?;
-    println!("{}: ok: {}", file.display(), spec.describe());
+    say!("{}: ok: {}", file.display(), spec.describe());
     if let Some(shard) = shard {
         spec.set_shard(shard)
             .map_err(|e| AppError::bad_input(anyhow::anyhow!(e)))?;
-        println!("{}", shard_line(&spec, shard));
+        say!("{}", shard_line(&spec, shard));
     }
     Ok(Exit::Success)
 }
@@ -376,8 +395,8 @@ fn finish_race(
     step_summary: bool,
 ) -> Result<Exit, AppError> {
     let snapshot = &outcome.snapshot;
-    println!();
-    println!(
+    say!();
+    say!(
         "🏁 {} — {:.1} s{}{}",
         snapshot.race_name,
         snapshot.elapsed.as_secs_f64(),
@@ -392,7 +411,7 @@ fn finish_race(
             ""
         }
     );
-    print!("{}", report::table::leaderboard_table(snapshot));
+    say_part!("{}", report::table::leaderboard_table(snapshot));
     if snapshot.client.saturated {
         eprintln!(
             "warning: the client was saturated ({}); the numbers may be the load generator's, not the servers'. Run fewer users, fewer engines per machine, or shards",
@@ -401,13 +420,13 @@ fn finish_race(
     }
     let sweeps = report::table::sweep_answers(snapshot);
     if !sweeps.is_empty() {
-        println!();
-        print!("{sweeps}");
+        say!();
+        say_part!("{sweeps}");
     }
     let errors = report::table::error_samples(snapshot);
     if !errors.is_empty() {
-        println!();
-        print!("{errors}");
+        say!();
+        say_part!("{errors}");
     }
     let summary = report::SummaryFile::new(snapshot, outcome.started_at);
     if step_summary {
@@ -426,8 +445,8 @@ fn finish_race(
     {
         let (summary_path, json) =
             report::write_summary(dir, &summary).map_err(AppError::failure)?;
-        println!();
-        println!("summary: {}", summary_path.display());
+        say!();
+        say!("summary: {}", summary_path.display());
         let mut formats = report::Format::DEFAULT.to_vec();
         if junit {
             formats.push(report::Format::Junit);
@@ -435,18 +454,18 @@ fn finish_race(
         for path in
             report::write_reports(dir, &summary, spec, &formats).map_err(AppError::failure)?
         {
-            println!("report: {}", path.display());
+            say!("report: {}", path.display());
         }
         if let Some(csv) = csv {
             for path in csv.finish().map_err(AppError::failure)? {
-                println!("requests: {}", path.display());
+                say!("requests: {}", path.display());
             }
         }
         if let Some(race_file) = race_file {
             // The reports are written: a failed race file must not change
             // the race's verdict.
             match race_file.finish(Some(json)) {
-                Ok(path) => println!("race file: {}", path.display()),
+                Ok(path) => say!("race file: {}", path.display()),
                 Err(e) => eprintln!("warning: {e:#}"),
             }
         }
@@ -556,7 +575,7 @@ fn report_from_file(
         }
         drop(sink);
         for path in csv.finish().map_err(AppError::failure)? {
-            println!("requests: {}", path.display());
+            say!("requests: {}", path.display());
         }
     }
     let started_at = recording.started_at;
@@ -565,10 +584,10 @@ fn report_from_file(
     let summary = report::SummaryFile::new(&snapshot, started_at);
     if formats.contains(&report::Format::Json) {
         let (path, _) = report::write_summary(&dir, &summary).map_err(AppError::failure)?;
-        println!("summary: {}", path.display());
+        say!("summary: {}", path.display());
     }
     for path in report::write_reports(&dir, &summary, &spec, formats).map_err(AppError::failure)? {
-        println!("report: {}", path.display());
+        say!("report: {}", path.display());
     }
     Ok(Exit::Success)
 }
@@ -612,8 +631,8 @@ fn merge(output: &Path, files: &[PathBuf]) -> Result<Exit, AppError> {
     // The verdict is printed, not the exit code: merging is not a gate
     // (`report --format junit` and `compare` are).
     finish_race(&outcome, &recording.spec, None, false)?;
-    println!();
-    println!("race file: {}", output.display());
+    say!();
+    say!("race file: {}", output.display());
     Ok(Exit::Success)
 }
 
@@ -640,7 +659,7 @@ fn compare(
             current.display()
         )));
     }
-    print!("{}", compare::to_text(&comparison));
+    say_part!("{}", compare::to_text(&comparison));
     let markdown = compare::to_markdown(&comparison);
     if let Some(dir) = output_dir {
         std::fs::create_dir_all(dir)
@@ -654,11 +673,11 @@ fn compare(
             std::fs::write(&path, text)
                 .with_context(|| format!("cannot write '{}'", path.display()))
                 .map_err(AppError::failure)?;
-            println!("comparison: {}", path.display());
+            say!("comparison: {}", path.display());
         }
     }
     if let Some(path) = report::step_summary::append(&markdown).map_err(AppError::failure)? {
-        println!("step summary: {}", path.display());
+        say!("step summary: {}", path.display());
     }
     if !comparison.regressed() {
         return Ok(Exit::Success);

@@ -602,3 +602,30 @@ fn command_line_values_are_checked_like_the_files() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_loses_the_results() {
+    // `llm-locust race ... | head -1`: the reader is gone before the table.
+    let tmp = tempfile::tempdir().unwrap();
+    let race = write_race(
+        tmp.path(),
+        "race:\n  name: Pipe\n  countdown_s: 0\n  duration: 1\n  users: 1\n  engines:\n    - name: a\n      max_tokens: 2\n      simulate: {ttft_ms: 10, tpot_ms: 1}\n",
+    );
+    let out = tmp.path().join("out");
+    let mut child = bin()
+        .args(["race", race.to_str().unwrap(), "--no-tui", "--output-dir"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let dir = race_dir(&out);
+    for file in ["summary.json", "race.llmrace", "report.html"] {
+        assert!(dir.join(file).is_file(), "{file} missing");
+    }
+}
