@@ -151,12 +151,48 @@ where
 
 #[derive(Deserialize)]
 struct ChunkDto<'a> {
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    choices: Vec<ChoiceDto<'a>>,
+    #[serde(default, borrow)]
+    choices: FirstChoice<'a>,
     #[serde(default)]
     usage: Option<UsageDto>,
     #[serde(default)]
     error: Option<serde_json::Value>,
+}
+
+/// The first of a chunk's `choices`, the only one a request for one answer
+/// gets: read without a vector, any further ones skipped unread (this is
+/// on every token's path).
+#[derive(Default)]
+struct FirstChoice<'a>(Option<ChoiceDto<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Choices<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Choices<'a> {
+            type Value = FirstChoice<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of choices")
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FirstChoice(None))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FirstChoice(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_seq(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<ChoiceDto<'a>>()?;
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+        }
+        deserializer.deserialize_option(Choices(std::marker::PhantomData))
+    }
 }
 
 /// Counts as numbers of any JSON kind; anything else reads as absent.
@@ -185,9 +221,10 @@ struct ChoiceDto<'a> {
     text: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     finish_reason: Option<Cow<'a, str>>,
-    /// Non-streaming chat answers carry a whole `message`.
+    /// Non-streaming chat answers carry a whole `message` (boxed: rare, and
+    /// a choice is moved on every token's path).
     #[serde(default, borrow)]
-    message: Option<DeltaDto<'a>>,
+    message: Option<Box<DeltaDto<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -202,9 +239,9 @@ struct DeltaDto<'a> {
     reasoning: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "null_as_empty")]
     tool_calls: Vec<ToolCallDto<'a>>,
-    /// The legacy single function call.
+    /// The legacy single function call (boxed, as `message`).
     #[serde(default, borrow)]
-    function_call: Option<FunctionDto<'a>>,
+    function_call: Option<Box<FunctionDto<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -238,7 +275,7 @@ impl DeltaDto<'_> {
             .tool_calls
             .iter()
             .filter_map(|call| call.function.as_ref())
-            .chain(self.function_call.as_ref());
+            .chain(self.function_call.as_deref());
         self.content.as_deref().into_iter().chain(
             functions.flat_map(|f| f.name.as_deref().into_iter().chain(f.arguments.as_deref())),
         )
@@ -278,7 +315,7 @@ pub(crate) fn apply_chunk(
     if let Some(usage) = &chunk.usage {
         ex.merge_usage(usage);
     }
-    if let Some(choice) = chunk.choices.into_iter().next() {
+    if let Some(choice) = chunk.choices.0 {
         let mut output = false;
         let mut answer = false;
         let mut take = |piece: &str, kind: PieceKind, ex: &mut Exchange| {
@@ -289,7 +326,7 @@ pub(crate) fn apply_chunk(
                 observe(piece, kind, now);
             }
         };
-        for delta in [choice.delta.as_ref(), choice.message.as_ref()]
+        for delta in [choice.delta.as_ref(), choice.message.as_deref()]
             .into_iter()
             .flatten()
         {
@@ -331,9 +368,9 @@ pub(crate) async fn read_sse<S, E>(
     // can still be read, outside the timing. A blank line after a clean end
     // dispatches a last event the server did not terminate; after a
     // complete stream it is an empty no-op.
-    let terminated = (&mut body).chain(futures_util::stream::iter([Ok(Bytes::from_static(
-        b"\n\n",
-    ))]));
+    let terminated = EventCuts::new(&mut body).chain(futures_util::stream::iter([Ok(
+        Bytes::from_static(b"\n\n"),
+    )]));
     let mut events = terminated.eventsource();
     let mut done = false;
     while let Some(item) = events.next().await {
@@ -384,6 +421,56 @@ pub(crate) async fn read_sse<S, E>(
     }
 }
 
+/// A byte stream cut after each blank line, the end of an SSE event, so
+/// that the SSE parser's buffer holds one event rather than a whole read:
+/// the parser copies what follows each line it consumes, which made a read
+/// of many events cost its length squared. Any cut is harmless (the parser
+/// joins pieces); a stream with `\r`-only line ends is passed on as read.
+struct EventCuts<S> {
+    inner: S,
+    /// Read but not yet passed on.
+    pending: Bytes,
+}
+
+impl<S> EventCuts<S> {
+    fn new(inner: S) -> Self {
+        EventCuts {
+            inner,
+            pending: Bytes::new(),
+        }
+    }
+}
+
+impl<S, E> Stream for EventCuts<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if self.pending.is_empty() {
+            match std::task::ready!(self.inner.poll_next_unpin(cx)) {
+                Some(Ok(bytes)) => self.pending = bytes,
+                other => return std::task::Poll::Ready(other),
+            }
+        }
+        let cut = event_end(&self.pending).unwrap_or(self.pending.len());
+        std::task::Poll::Ready(Some(Ok(self.pending.split_to(cut))))
+    }
+}
+
+/// Just past the first blank line (`\n\n` or `\n\r\n`) in `bytes`.
+fn event_end(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', bytes).find_map(|i| match bytes.get(i + 1..) {
+        Some([b'\n', ..]) => Some(i + 2),
+        Some([b'\r', b'\n', ..]) => Some(i + 3),
+        _ => None,
+    })
+}
+
 /// Decodes a whole SSE body that arrives in `pieces`, in order, with no
 /// transport error: what the client makes of it, with every output-bearing
 /// event timed on arrival. For tests and fuzzing of the decoder.
@@ -430,6 +517,30 @@ mod tests {
 
     fn apply(ex: &mut Exchange, data: &str) -> bool {
         apply_chunk(data, Instant::now(), ex, &mut |_, _, _| {})
+    }
+
+    #[tokio::test]
+    async fn reads_are_cut_after_each_event_and_nothing_is_lost() {
+        let read = Bytes::from_static(b"data: 1\n\ndata: 2\r\n\r\n: c\ndata: 3\n\ndata: 4");
+        let body = futures_util::stream::iter([
+            Ok::<_, std::convert::Infallible>(read),
+            Ok(Bytes::from_static(b"\n\n")),
+        ]);
+        let pieces: Vec<Bytes> = EventCuts::new(body)
+            .map(|p| p.unwrap_or_default())
+            .collect()
+            .await;
+        let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_ref()).collect();
+        assert_eq!(
+            pieces,
+            vec![
+                &b"data: 1\n\n"[..],
+                b"data: 2\r\n\r\n",
+                b": c\ndata: 3\n\n",
+                b"data: 4",
+                b"\n\n",
+            ]
+        );
     }
 
     #[test]
