@@ -1,12 +1,20 @@
-//! Client cost benchmark: how many streamed tokens per second the race
-//! engine sustains against the simulator at zero latency, and how much of
-//! this process's CPU time each token costs, at 1, 100 and 1,000 concurrent
-//! streams. The simulator runs in a separate process (`llm-locust sim`) so
-//! the CPU time measured here is the client's alone.
+//! Client cost benchmark, two parts, each against the simulator in a
+//! separate process (`llm-locust sim`), so the CPU time and memory measured
+//! here are the client's alone:
+//!
+//! 1. Throughput: a zero-latency simulator, 512 tokens per request, one
+//!    token per SSE event, closed loop, at 1, 32, 256 and 1,000 concurrent
+//!    streams: streamed tokens per second, client CPU per token, peak RSS.
+//! 2. Scale: 10,000 concurrent streams against a slow simulator (2 s to
+//!    the first token, then a token every 200 ms, no jitter): peak RSS, and
+//!    the timing error — measured TTFT and TPOT p99 less the simulator's
+//!    exact ones, which bounds the client's error from above (it includes
+//!    the simulator's own lateness on a shared machine).
 //!
 //! Run: `cargo bench --bench client_throughput` (numbers go to
 //! docs/PERFORMANCE.md by hand). Optional: `BENCH_SECS=10`,
-//! `BENCH_STREAMS=1,100,1000`.
+//! `BENCH_STREAMS=1,32,256,1000`, `BENCH_SCALE_STREAMS=10000` (0: skip),
+//! `BENCH_SCALE_SECS=20`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::io::{BufRead, BufReader};
@@ -42,6 +50,17 @@ fn cpu_time() -> Duration {
     Duration::from_secs_f64(ticks as f64 / hz as f64)
 }
 
+/// Peak resident memory of this process so far (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// The simulator, its URL, and its output, kept open while it runs (a
 /// closed pipe would fail its later lines).
 struct Simulator(
@@ -51,16 +70,13 @@ struct Simulator(
 );
 
 impl Simulator {
-    fn start() -> Simulator {
+    fn start(ttft_ms: u32, tpot_ms: u32, output_tokens: u32) -> Simulator {
         let mut child = Command::new(env!("CARGO_BIN_EXE_llm-locust"))
+            .args(["sim", "--port", "0", "--ttft-ms"])
+            .arg(ttft_ms.to_string())
+            .arg("--tpot-ms")
+            .arg(tpot_ms.to_string())
             .args([
-                "sim",
-                "--port",
-                "0",
-                "--ttft-ms",
-                "0",
-                "--tpot-ms",
-                "0",
                 "--jitter",
                 "0",
                 "--prefill-us-per-token",
@@ -69,7 +85,7 @@ impl Simulator {
                 "100000",
                 "--output-tokens",
             ])
-            .arg(OUTPUT_TOKENS.to_string())
+            .arg(output_tokens.to_string())
             .stdout(Stdio::piped())
             .spawn()
             .expect("start llm-locust sim");
@@ -88,59 +104,117 @@ impl Drop for Simulator {
     }
 }
 
-fn main() {
-    let secs: f64 = std::env::var("BENCH_SECS")
+/// What one closed-loop race of `users` streams against `url` measured.
+struct Measured {
+    tokens: u64,
+    ok: u64,
+    wall: Duration,
+    cpu: Duration,
+    ttft_p99: Duration,
+    tpot_p99: Duration,
+}
+
+fn race(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    users: u32,
+    secs: f64,
+    spawn_rate: u32,
+    output_tokens: u32,
+) -> Measured {
+    let yaml = format!(
+        "race:\n  name: bench\n  countdown_s: 0\n  duration: {secs}\n  users: {users}\n  spawn_rate: {spawn_rate}\n  finish: {{grace_s: 10}}\n  engines:\n    - name: sim\n      url: {url}\n      model: sim\n      max_tokens: {output_tokens}\n      timeout_s: 120\n"
+    );
+    let spec = parse_race(&yaml, Path::new("bench.yaml")).expect("valid bench race");
+    let prompts = PromptSet::from_prompts(vec!["Benchmark prompt: count to a thousand.".into()], 1);
+    runtime.block_on(async {
+        let cpu_before = cpu_time();
+        let started = Instant::now();
+        let race = engine::start(
+            &spec,
+            prompts,
+            Vec::new(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let outcome = race.finish().await.unwrap();
+        let lane = &outcome.snapshot.lanes[0];
+        Measured {
+            tokens: lane.output_tokens,
+            ok: lane.requests_ok,
+            wall: started.elapsed(),
+            cpu: cpu_time() - cpu_before,
+            ttft_p99: lane.ttft.p99,
+            tpot_p99: lane.tpot.p99,
+        }
+    })
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
-    let sim = Simulator::start();
+        .unwrap_or(default)
+}
+
+fn main() {
+    let secs: f64 = env_or("BENCH_SECS", 5.0);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    println!(
-        "| concurrent streams | streamed tokens/s | client CPU per token | client CPU used | requests |"
-    );
-    println!("|---:|---:|---:|---:|---:|");
     let streams: Vec<u32> = std::env::var("BENCH_STREAMS")
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1, 100, 1000]);
-    for users in streams {
-        let yaml = format!(
-            "race:\n  name: bench\n  countdown_s: 0\n  duration: {secs}\n  users: {users}\n  spawn_rate: 100000\n  finish: {{grace_s: 5}}\n  engines:\n    - name: sim\n      url: {}\n      model: sim\n      max_tokens: {OUTPUT_TOKENS}\n      timeout_s: 60\n",
-            sim.1
-        );
-        let spec = parse_race(&yaml, Path::new("bench.yaml")).expect("valid bench race");
-        let prompts =
-            PromptSet::from_prompts(vec!["Benchmark prompt: count to a thousand.".into()], 1);
-        let (tokens, ok, wall, cpu) = runtime.block_on(async {
-            let cpu_before = cpu_time();
-            let started = Instant::now();
-            let race = engine::start(
-                &spec,
-                prompts,
-                Vec::new(),
-                CancellationToken::new(),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
-            let outcome = race.finish().await.unwrap();
-            let lane = &outcome.snapshot.lanes[0];
-            (
-                lane.output_tokens,
-                lane.requests_ok,
-                started.elapsed(),
-                cpu_time() - cpu_before,
-            )
-        });
-        let per_token_us = cpu.as_secs_f64() * 1e6 / tokens.max(1) as f64;
+        .unwrap_or_else(|| vec![1, 32, 256, 1000]);
+    {
+        let sim = Simulator::start(0, 0, OUTPUT_TOKENS);
         println!(
-            "| {users} | {:.0} | {per_token_us:.2} µs | {:.2} s of {:.2} s | {ok} |",
-            tokens as f64 / wall.as_secs_f64(),
-            cpu.as_secs_f64(),
-            wall.as_secs_f64()
+            "| concurrent streams | streamed tokens/s | client CPU per token | client CPU used | requests | peak RSS |"
         );
+        println!("|---:|---:|---:|---:|---:|---:|");
+        for users in streams {
+            let m = race(&runtime, &sim.1, users, secs, 100_000, OUTPUT_TOKENS);
+            println!(
+                "| {users} | {:.0} | {:.2} µs | {:.2} s of {:.2} s | {} | {:.0} MB |",
+                m.tokens as f64 / m.wall.as_secs_f64(),
+                m.cpu.as_secs_f64() * 1e6 / m.tokens.max(1) as f64,
+                m.cpu.as_secs_f64(),
+                m.wall.as_secs_f64(),
+                m.ok,
+                peak_rss_mb()
+            );
+        }
     }
+    let scale: u32 = env_or("BENCH_SCALE_STREAMS", 10_000);
+    if scale == 0 {
+        return;
+    }
+    // 2 s to the first token, then 200 ms per token, 32 tokens: each request
+    // takes 8.2 s, so a user runs two or three in the race, and the 50,000
+    // tokens/s leave this 2-core machine (client and simulator) room.
+    let (ttft_ms, tpot_ms, tokens) = (2000, 200, 32);
+    let scale_secs: f64 = env_or("BENCH_SCALE_SECS", 20.0);
+    let sim = Simulator::start(ttft_ms, tpot_ms, tokens);
+    // Users join over 5 s, as a real ramp would, not in one instant.
+    let m = race(&runtime, &sim.1, scale, scale_secs, scale / 5, tokens);
+    let over = |measured: Duration, exact_ms: u32| {
+        (measured.as_secs_f64() * 1000.0 - f64::from(exact_ms)).max(0.0)
+    };
+    println!();
+    println!(
+        "| concurrent streams (slow server) | requests | streamed tokens/s | client CPU per token | peak RSS | TTFT p99 − exact | TPOT p99 − exact |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {scale} | {} | {:.0} | {:.2} µs | {:.0} MB | {:.2} ms | {:.2} ms |",
+        m.ok,
+        m.tokens as f64 / m.wall.as_secs_f64(),
+        m.cpu.as_secs_f64() * 1e6 / m.tokens.max(1) as f64,
+        peak_rss_mb(),
+        over(m.ttft_p99, ttft_ms),
+        over(m.tpot_p99, tpot_ms)
+    );
 }

@@ -7,13 +7,6 @@
 //! `report`) read as snapshots.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-/// mimalloc for every binary built on the library (the tool, its tests and
-/// benchmarks): a streamed token allocates a few small strings on its way
-/// through the SSE and JSON decoders, and glibc's malloc made that about a
-/// tenth of the client's CPU (docs/PERFORMANCE.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod app;
 pub mod cli;
 pub mod config;
