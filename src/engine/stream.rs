@@ -519,6 +519,30 @@ mod tests {
         apply_chunk(data, Instant::now(), ex, &mut |_, _, _| {})
     }
 
+    #[test]
+    fn only_the_first_choice_counts_and_null_or_empty_choices_are_none() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":" a"}},{"delta":{"content":" b"}},{"odd":[1,{"x":2}]}]}"#
+        ));
+        assert_eq!(ex.text, " a");
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":null,"usage":{"completion_tokens":3}}"#
+        ));
+        assert!(apply(&mut ex, r#"{"choices":[]}"#));
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert_eq!(ex.usage.map(|u| u.completion_tokens), Some(3));
+        // Still JSON: a broken second choice is malformed.
+        assert!(!apply(&mut ex, r#"{"choices":[{"delta":{}},{"#));
+        assert_eq!(
+            ex.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Malformed)
+        );
+    }
+
     #[tokio::test]
     async fn reads_are_cut_after_each_event_and_nothing_is_lost() {
         let read = Bytes::from_static(b"data: 1\n\ndata: 2\r\n\r\n: c\ndata: 3\n\ndata: 4");
