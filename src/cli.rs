@@ -168,8 +168,10 @@ pub struct RaceArgs {
     #[arg(long, value_name = "I/N", value_parser = shard)]
     pub shard: Option<crate::config::Shard>,
     /// Serve live figures at http://HOST:PORT/metrics in the Prometheus
-    /// text format while the race runs (e.g. 127.0.0.1:9464; port 0: any)
-    #[arg(long, value_name = "HOST:PORT")]
+    /// text format while the race runs: a PORT alone listens on loopback
+    /// (127.0.0.1:PORT); give 0.0.0.0:PORT to be scraped from elsewhere
+    /// (port 0: any free one)
+    #[arg(long, value_name = "[HOST:]PORT", value_parser = metrics_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Race every engine against a built-in simulator instead of its
     /// server (engines keep their names; no server, key or download needed:
@@ -311,6 +313,22 @@ fn start_time(s: &str) -> Result<std::time::SystemTime, String> {
     }
 }
 
+/// `HOST:PORT`, or a port alone on loopback.
+fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let s = s.trim();
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            port,
+        )));
+    }
+    s.parse().map_err(|_| {
+        format!(
+            "'{s}' is not an address; give a port (9464, on loopback) or HOST:PORT (0.0.0.0:9464)"
+        )
+    })
+}
+
 fn shard(s: &str) -> Result<crate::config::Shard, String> {
     crate::config::Shard::parse(s)
 }
@@ -350,6 +368,18 @@ fn report_format(s: &str) -> Result<crate::report::Format, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_metrics_port_alone_listens_on_loopback() {
+        assert_eq!(metrics_addr("9464"), Ok("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(
+            metrics_addr("0.0.0.0:9464"),
+            Ok("0.0.0.0:9464".parse().unwrap())
+        );
+        assert_eq!(metrics_addr("[::1]:0"), Ok("[::1]:0".parse().unwrap()));
+        let e = metrics_addr("localhost").unwrap_err();
+        assert!(e.contains("'localhost'") && e.contains("HOST:PORT"), "{e}");
+    }
 
     #[test]
     fn cli_definition_is_consistent() {
