@@ -112,6 +112,7 @@ struct Measured {
     cpu: Duration,
     ttft_p99: Duration,
     tpot_p99: Duration,
+    itl_p99: Duration,
 }
 
 fn race(
@@ -148,6 +149,7 @@ fn race(
             cpu: cpu_time() - cpu_before,
             ttft_p99: lane.ttft.p99,
             tpot_p99: lane.tpot.p99,
+            itl_p99: lane.itl.p99,
         }
     })
 }
@@ -205,16 +207,17 @@ fn main() {
     };
     println!();
     println!(
-        "| concurrent streams (slow server) | requests | streamed tokens/s | client CPU per token | peak RSS | TTFT p99 − exact | TPOT p99 − exact |"
+        "| concurrent streams (slow server) | requests | streamed tokens/s | client CPU per token | peak RSS | TTFT p99 − exact | TPOT p99 − exact | ITL p99 − exact |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {scale} | {} | {:.0} | {:.2} µs | {:.0} MB | {:.2} ms | {:.2} ms |",
+        "| {scale} | {} | {:.0} | {:.2} µs | {:.0} MB | {:.2} ms | {:.2} ms | {:.2} ms |",
         m.ok,
         m.tokens as f64 / m.wall.as_secs_f64(),
         m.cpu.as_secs_f64() * 1e6 / m.tokens.max(1) as f64,
         peak_rss_mb(),
         over(m.ttft_p99, ttft_ms),
-        over(m.tpot_p99, tpot_ms)
+        over(m.tpot_p99, tpot_ms),
+        over(m.itl_p99, tpot_ms)
     );
 }
