@@ -1,22 +1,22 @@
 //! What each subcommand does: load and check the input, pick the source and
 //! front end, and map the result to an exit code. `main` only calls [`run`].
+//! A race (and validating one) is here; what works on saved race files
+//! (`replay`, `report`, `merge`) is in `saved`, `compare` in `compare`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, RaceArgs, ReplayArgs, SimArgs, TuiArgs};
+use crate::cli::{Cli, Command, RaceArgs, SimArgs, TuiArgs};
 use crate::config::{self, RaceSpec};
-use crate::engine::{self, RaceOutcome, RaceStart, RecordSink};
+use crate::engine::{self, RaceOutcome, RecordSink};
 use crate::error::{AppError, Exit};
 use crate::headless;
-use crate::racefile::{self, RaceFileWriter, Recording};
-use crate::report::compare::{self, Comparison, Gate, RaceFigures};
+use crate::racefile::{self, RaceFileWriter};
 use crate::report::{self, CsvWriter};
-use crate::signals::{next_stop_signal, terminate_signal, watch_signals};
+use crate::signals::watch_signals;
 use crate::sim;
 use crate::workload;
 
@@ -25,19 +25,25 @@ use crate::workload;
 /// verdict.
 macro_rules! say {
     () => {{
-        let _ = writeln!(std::io::stdout());
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), b"\n");
     }};
     ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let _ = std::io::Write::write_fmt(
+            &mut std::io::stdout(),
+            format_args!("{}\n", format_args!($($arg)*)),
+        );
     }};
 }
 
 /// `print!`, as [`say!`].
 macro_rules! say_part {
     ($($arg:tt)*) => {{
-        let _ = write!(std::io::stdout(), $($arg)*);
+        let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!($($arg)*));
     }};
 }
+
+mod compare;
+mod saved;
 
 pub async fn run(cli: Cli) -> Result<Exit, AppError> {
     // With a TUI, logs go to a file instead (see `race` and `replay`).
@@ -53,19 +59,19 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
         Command::Race(args) => race(args).await,
         Command::Sim(args) => serve_sim(args).await,
         Command::Validate { file, shard } => validate(&file, shard),
-        Command::Replay(args) => replay(args).await,
+        Command::Replay(args) => saved::replay(args).await,
         Command::Report {
             file,
             output_dir,
             format,
-        } => report_from_file(&file, output_dir.as_deref(), &format),
-        Command::Merge { output, shards } => merge(&output, &shards),
+        } => saved::report_from_file(&file, output_dir.as_deref(), &format),
+        Command::Merge { output, shards } => saved::merge(&output, &shards),
         Command::Compare {
             baseline,
             current,
             max_regression,
             output_dir,
-        } => compare(&baseline, &current, &max_regression, output_dir.as_deref()),
+        } => compare::run(&baseline, &current, &max_regression, output_dir.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(
@@ -488,264 +494,6 @@ fn finish_race(
         eprintln!("SLO failed for: {}", failed.join(", "));
         Ok(Exit::SloFailed)
     }
-}
-
-fn read_recording(file: &Path) -> Result<Recording, AppError> {
-    let recording = racefile::read(file).map_err(AppError::bad_input)?;
-    if let Some(notice) = &recording.notice {
-        eprintln!("note: {notice}");
-    }
-    Ok(recording)
-}
-
-async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
-    let recording = read_recording(&args.file)?;
-    if !wants_tui(args.no_tui) {
-        // As fast as possible: fold every event, then report as the race did.
-        let started_at = recording.started_at;
-        let spec = recording.spec.clone();
-        let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-        let outcome = RaceOutcome {
-            snapshot: Arc::new(snapshot),
-            started_at,
-        };
-        return finish_race(&outcome, &spec, None, false);
-    }
-    let log = std::env::temp_dir().join("llm-locust.log");
-    crate::logging::init_file(&log)
-        .with_context(|| format!("cannot create log file '{}'", log.display()))
-        .map_err(AppError::failure)?;
-    let notice = recording.notice.clone();
-    let (snapshots, link) = crate::replay::spawn(Arc::new(recording), args.speed);
-    let options = tui_options(&args.tui, Some(link))?;
-    // SIGTERM must leave through the TUI, so the terminal is restored.
-    let stop = CancellationToken::new();
-    let on_signal = stop.clone();
-    tokio::spawn(async move {
-        next_stop_signal(&mut terminate_signal()).await;
-        on_signal.cancel();
-    });
-    crate::ui::run::run_tui(snapshots, stop, CancellationToken::new(), options)
-        .await
-        .context("the terminal UI failed")
-        .map_err(AppError::failure)?;
-    // Said before the TUI took the screen too; say it where it stays visible.
-    if let Some(notice) = notice {
-        eprintln!("note: {notice}");
-    }
-    Ok(Exit::Success)
-}
-
-/// `report`: the reports in `formats` (all but junit.xml when none are
-/// given), written again from a race file.
-fn report_from_file(
-    file: &Path,
-    output_dir: Option<&Path>,
-    formats: &[report::Format],
-) -> Result<Exit, AppError> {
-    let formats = if formats.is_empty() {
-        report::Format::DEFAULT.as_slice()
-    } else {
-        formats
-    };
-    let recording = read_recording(file)?;
-    let dir = match output_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => file.parent().unwrap_or(Path::new(".")).join("report"),
-    };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create output folder '{}'", dir.display()))
-        .map_err(AppError::bad_input)?;
-    if formats.contains(&report::Format::Csv) {
-        let names: Vec<String> = recording
-            .spec
-            .engines
-            .iter()
-            .map(|e| e.name.clone())
-            .collect();
-        let (mut sink, csv) =
-            CsvWriter::create(&dir, &names, &recording.stamp, &recording.spec.slug)
-                .map_err(AppError::failure)?;
-        sink.on_start(&RaceStart {
-            started_at: recording.started_at,
-            engine_urls: recording.engine_urls.clone(),
-        });
-        for (at, event) in &recording.events {
-            sink.event(*at, event);
-        }
-        drop(sink);
-        for path in csv.finish().map_err(AppError::failure)? {
-            say!("requests: {}", path.display());
-        }
-    }
-    let started_at = recording.started_at;
-    let spec = recording.spec.clone();
-    let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-    let summary = report::SummaryFile::new(&snapshot, started_at);
-    if formats.contains(&report::Format::Json) {
-        let (path, _) = report::write_summary(&dir, &summary).map_err(AppError::failure)?;
-        say!("summary: {}", path.display());
-    }
-    for path in report::write_reports(&dir, &summary, &spec, formats).map_err(AppError::failure)? {
-        say!("report: {}", path.display());
-    }
-    Ok(Exit::Success)
-}
-
-/// `merge`: the shards' race files joined into the whole race's, its
-/// leaderboard printed.
-fn merge(output: &Path, files: &[PathBuf]) -> Result<Exit, AppError> {
-    let same_file = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    };
-    if let Some(input) = files.iter().find(|f| same_file(f, output)) {
-        return Err(AppError::bad_input(anyhow::anyhow!(
-            "'{}' is one of the shards to merge; give the merged file another name",
-            input.display()
-        )));
-    }
-    let mut shards = Vec::with_capacity(files.len());
-    for file in files {
-        let recording = racefile::read(file)
-            .map_err(|e| AppError::bad_input(anyhow::anyhow!("cannot merge: {e}")))?;
-        shards.push((file.clone(), recording));
-    }
-    let merged = racefile::merge::merge(shards)
-        .map_err(|e| AppError::bad_input(anyhow::anyhow!("cannot merge: {e}")))?;
-    for warning in &merged.warnings {
-        eprintln!("warning: {warning}");
-    }
-    let recording = Arc::new(merged.recording);
-    let started_at = recording.started_at;
-    let snapshot = crate::replay::Player::new(Arc::clone(&recording)).run_to_end();
-    let summary = report::SummaryFile::new(&snapshot, started_at);
-    let json = serde_json::to_string_pretty(&summary)
-        .context("cannot encode the merged summary")
-        .map_err(AppError::failure)?;
-    racefile::write_recording(output, &recording, &json).map_err(AppError::failure)?;
-    let outcome = RaceOutcome {
-        snapshot: Arc::new(snapshot),
-        started_at,
-    };
-    // The verdict is printed, not the exit code: merging is not a gate
-    // (`report --format junit` and `compare` are).
-    finish_race(&outcome, &recording.spec, None, false)?;
-    say!();
-    say!("race file: {}", output.display());
-    Ok(Exit::Success)
-}
-
-/// `compare`: two races' headline figures side by side, gates checked;
-/// exit 1 when a gate broke.
-fn compare(
-    baseline: &Path,
-    current: &Path,
-    gates: &[String],
-    output_dir: Option<&Path>,
-) -> Result<Exit, AppError> {
-    let gates = gates
-        .iter()
-        .map(|g| {
-            Gate::parse(g)
-                .map_err(|e| AppError::bad_input(anyhow::anyhow!("--max-regression '{g}': {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let comparison = Comparison::new(compared_race(baseline)?, compared_race(current)?, &gates);
-    if !gates.is_empty() && comparison.engines.is_empty() {
-        return Err(AppError::bad_input(anyhow::anyhow!(
-            "no engine is in both '{}' and '{}', so no gate can be checked; compare races of the same engines (they match by name)",
-            baseline.display(),
-            current.display()
-        )));
-    }
-    say_part!("{}", compare::to_text(&comparison));
-    let markdown = compare::to_markdown(&comparison);
-    if let Some(dir) = output_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create output folder '{}'", dir.display()))
-            .map_err(AppError::bad_input)?;
-        for (name, text) in [
-            ("compare.md", markdown.clone()),
-            ("compare.html", compare::to_html(&comparison)),
-        ] {
-            let path = dir.join(name);
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write '{}'", path.display()))
-                .map_err(AppError::failure)?;
-            say!("comparison: {}", path.display());
-        }
-    }
-    if let Some(path) = report::step_summary::append(&markdown).map_err(AppError::failure)? {
-        say!("step summary: {}", path.display());
-    }
-    if !comparison.regressed() {
-        return Ok(Exit::Success);
-    }
-    for gate in &comparison.gates {
-        for check in gate.failures() {
-            eprintln!(
-                "regression: {} of {} {} (the gate allows {} % worse)",
-                gate.gate.metric.name(),
-                check.engine,
-                compare::describe_outcome(check.outcome),
-                gate.gate.max_worse_pct
-            );
-        }
-    }
-    Ok(Exit::SloFailed)
-}
-
-/// A race to compare, from its `summary.json` or its race file (replayed
-/// to the end into the summary it would write).
-fn compared_race(path: &Path) -> Result<RaceFigures, AppError> {
-    let summary = if looks_like_json(path)? {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read '{}'", path.display()))
-            .map_err(AppError::bad_input)?;
-        serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
-            AppError::bad_input(anyhow::anyhow!(
-                "'{}' is not valid JSON ({e}); give a race's summary.json or race.llmrace (`llm-locust report` writes the summary again from the race file)",
-                path.display()
-            ))
-        })?
-    } else {
-        let recording = match racefile::read(path) {
-            Ok(recording) => recording,
-            Err(racefile::RaceFileError::Foreign { .. }) => {
-                return Err(AppError::bad_input(anyhow::anyhow!(
-                    "'{}' is neither a summary.json nor a race file; give a race's summary.json or race.llmrace",
-                    path.display()
-                )));
-            }
-            Err(e) => return Err(AppError::bad_input(e)),
-        };
-        if let Some(notice) = &recording.notice {
-            eprintln!("note: {notice}");
-        }
-        let started_at = recording.started_at;
-        let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-        serde_json::to_value(report::SummaryFile::new(&snapshot, started_at))
-            .context("cannot build the race's summary")
-            .map_err(AppError::failure)?
-    };
-    RaceFigures::from_summary(&summary)
-        .map_err(|e| AppError::bad_input(anyhow::anyhow!("'{}': {e}", path.display())))
-}
-
-/// Whether a file starts (after white space) like JSON rather than like a
-/// race file, from its first KiB.
-fn looks_like_json(path: &Path) -> Result<bool, AppError> {
-    use std::io::Read as _;
-    let mut head = Vec::with_capacity(1024);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(1024).read_to_end(&mut head))
-        .with_context(|| format!("cannot read '{}'", path.display()))
-        .map_err(AppError::bad_input)?;
-    Ok(matches!(
-        head.iter().find(|b| !b.is_ascii_whitespace()),
-        Some(b'{' | b'[')
-    ))
 }
 
 async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
