@@ -316,7 +316,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         sinks.push(Box::new(csv_sink));
         writers = Some((race_file, csv));
     }
-    if let Some(warmup) = spec.warmup {
+    if let Some(warmup) = spec.warmup_for_shard() {
         eprintln!("warming up: {}", warmup.describe());
     }
     let running = engine::start(&spec, prompts, sinks, stop.clone(), abort.clone())

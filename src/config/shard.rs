@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use super::{FinishSpec, LoadSpec, RaceSpec, WarmupSpec};
+use super::{FinishSpec, LoadSpec, RaceSpec, StageLevel, WarmupSpec};
 
 /// Shard `index` of `count` (0-based, as Kubernetes' `JOB_COMPLETION_INDEX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +181,37 @@ impl RaceSpec {
                 ));
             }
         }
+        let max_in_flight = match &self.load {
+            LoadSpec::Constant { max_in_flight, .. }
+            | LoadSpec::Poisson { max_in_flight, .. }
+            | LoadSpec::Bursts { max_in_flight, .. }
+            | LoadSpec::Trace { max_in_flight, .. }
+            | LoadSpec::Stages {
+                of: StageLevel::Rate { max_in_flight, .. },
+                ..
+            } => Some(*max_in_flight),
+            _ => None,
+        };
+        let counts = [
+            ("race.load.max_in_flight", max_in_flight),
+            (
+                "race.warmup.requests",
+                match self.warmup {
+                    Some(WarmupSpec::Requests(n)) => Some(n),
+                    _ => None,
+                },
+            ),
+        ];
+        for (key, count) in counts {
+            if let Some(n) = count
+                && n < shard.count
+            {
+                return Err(format!(
+                    "--shard {shard}: {key} is {n}, fewer than the {} shards, so the shards' parts could not add up to it; give at least one per shard",
+                    shard.count
+                ));
+            }
+        }
         if let LoadSpec::Users { users, .. } = self.load
             && users < shard.count
         {
@@ -305,5 +336,11 @@ mod tests {
         let mut users = race("  users: 2\n");
         let e = users.set_shard(Shard { index: 0, count: 3 }).unwrap_err();
         assert!(e.contains("2 users"), "{e}");
+        let mut ceiling = race("  load: {mode: constant, rate: 5, max_in_flight: 2}\n");
+        let e = ceiling.set_shard(Shard { index: 0, count: 3 }).unwrap_err();
+        assert!(e.contains("race.load.max_in_flight is 2"), "{e}");
+        let mut warmup = race("  users: 4\n  warmup: {requests: 2}\n");
+        let e = warmup.set_shard(Shard { index: 0, count: 3 }).unwrap_err();
+        assert!(e.contains("race.warmup.requests is 2"), "{e}");
     }
 }

@@ -118,9 +118,9 @@ pub async fn drive(
         }
         (None, LoadSpec::Users { users, spawn_rate }) => run_users(lane, users, spawn_rate).await,
         (None, LoadSpec::Stages { stages, .. }) => {
+            // Users below this (global ids, whichever shard runs them)
+            // connected before the start signal.
             let preconnected = first_second_users(&stages);
-            // User `u` is shard `u mod N`'s: its share of the first second's.
-            let preconnected = lane.shard.share_at_least_one(preconnected);
             run_user_stages(lane, users_plan(&stages), preconnected).await;
         }
         (None, _) => {}

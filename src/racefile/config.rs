@@ -304,6 +304,7 @@ pub fn first_difference(a: &RaceSpec, b: &RaceSpec) -> Option<String> {
     };
     a.iter()
         .find(|(key, v)| b.get(key.as_str()) != Some(v))
+        .or_else(|| b.iter().find(|(key, _)| !a.contains_key(key.as_str())))
         .map(|(key, _)| key.clone())
 }
 

@@ -5,7 +5,7 @@
 //! every request — histograms, series and verdicts as one process running
 //! the whole race would have, with no percentile averaged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,8 @@ use super::Recording;
 use super::config::{fingerprint, first_difference};
 use crate::config::{Shard, Sharding};
 use crate::metrics::RaceEvent;
+use crate::metrics::client::ClientSample;
+use crate::metrics::trace::{SlotRule, TraceStep};
 
 /// A shard that started this long after the common start signal is not
 /// part of the same race (its load came minutes late).
@@ -188,9 +190,58 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
     // each shard's own order.
     timed.sort_by_key(|(at, index, seq, _)| (*at, *index, *seq));
 
-    let engines = template.spec.engines.len();
+    let events = interleave(
+        timed,
+        template.spec.engines.len(),
+        present.len(),
+        &mut warnings,
+    );
+
+    let mut spec = template.spec;
+    spec.sharding = Sharding::Merged { count, present };
+    Ok(Merged {
+        recording: Recording {
+            spec,
+            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
+            started_at: go,
+            stamp: template.stamp,
+            engine_urls: template.engine_urls,
+            events,
+            summary_json: None,
+            notice: None,
+        },
+        warnings,
+    })
+}
+
+/// The shards' events, in time order, as one race's: connection counts
+/// summed, the time limit once, a stop once every shard stopped, one
+/// client sample a second (the worst shard's, as one saturated shard makes
+/// the race's numbers suspect), the inspector's slots shared as one process
+/// shares them, and the end after the last event.
+fn interleave(
+    timed: Vec<(Duration, u32, usize, RaceEvent)>,
+    engines: usize,
+    shards: usize,
+    warnings: &mut Vec<String>,
+) -> Vec<(Duration, RaceEvent)> {
+    // Each second's worst client sample, field by field.
+    let mut worst: BTreeMap<u64, ClientSample> = BTreeMap::new();
+    for (at, _, _, event) in &timed {
+        if let RaceEvent::ClientSample(s) = event {
+            let w = worst.entry(at.as_secs()).or_insert(*s);
+            w.loop_lag = w.loop_lag.max(s.loop_lag);
+            w.queue_depth = w.queue_depth.max(s.queue_depth);
+            w.queue_capacity = w.queue_capacity.max(s.queue_capacity);
+            w.cpu_permille = w.cpu_permille.max(s.cpu_permille);
+            w.cores = w.cores.max(s.cores);
+        }
+    }
     let mut connections: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    let (mut time_limit, mut stopped) = (false, false);
+    let mut slots: Vec<SlotRule> = (0..engines).map(|_| SlotRule::default()).collect();
+    let (mut traced, mut untraced) = (HashSet::new(), HashSet::new());
+    let mut time_limit = false;
+    let mut stopped: BTreeMap<u32, Duration> = BTreeMap::new();
     let mut end = Duration::ZERO;
     let mut events = Vec::with_capacity(timed.len());
     for (at, index, _, event) in timed {
@@ -208,32 +259,73 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
                     .sum();
                 RaceEvent::ConnectionsOpened { engine, total }
             }
-            // The race's time limit passes once, a stop stops it once, and
-            // it ends after the last shard's last event.
+            RaceEvent::ClientSample(_) => match worst.remove(&at.as_secs()) {
+                Some(sample) => RaceEvent::ClientSample(sample),
+                None => continue,
+            },
+            // One process traces a few requests per engine at a time; each
+            // shard traced its own few, so the slots are claimed again.
+            RaceEvent::Trace(trace) => {
+                let key = (trace.engine, trace.request_id);
+                let Some(rule) = slots.get_mut(trace.engine) else {
+                    continue;
+                };
+                match trace.step {
+                    TraceStep::Opened { .. } if rule.claim(trace.request_id, trace.at) => {
+                        traced.insert(key);
+                    }
+                    TraceStep::Opened { .. } => {
+                        untraced.insert(key);
+                        continue;
+                    }
+                    _ if untraced.contains(&key) => continue,
+                    TraceStep::Cut => {
+                        rule.end(trace.request_id, trace.at);
+                        traced.remove(&key);
+                    }
+                    TraceStep::Piece { .. } => {}
+                }
+                RaceEvent::Trace(trace)
+            }
+            RaceEvent::Finished(record) => {
+                let key = (record.engine, record.request_id);
+                if traced.remove(&key)
+                    && let Some(rule) = slots.get_mut(record.engine)
+                {
+                    rule.end(record.request_id, record.end_at);
+                }
+                untraced.remove(&key);
+                RaceEvent::Finished(record)
+            }
+            // The race's time limit passes once.
             RaceEvent::TimeLimit if std::mem::replace(&mut time_limit, true) => continue,
-            RaceEvent::Stopped if std::mem::replace(&mut stopped, true) => continue,
+            // The race stops when every shard was stopped; one shard's
+            // stop (its Ctrl-C, its pod's SIGTERM) is that shard's.
+            RaceEvent::Stopped => {
+                stopped.entry(index).or_insert(at);
+                if stopped.len() < shards {
+                    continue;
+                }
+                RaceEvent::Stopped
+            }
+            // It ends after the last shard's last event.
             RaceEvent::Ended => continue,
             other => other,
         };
         events.push((at, event));
     }
     events.push((end, RaceEvent::Ended));
-
-    let mut spec = template.spec;
-    spec.sharding = Sharding::Merged { count, present };
-    Ok(Merged {
-        recording: Recording {
-            spec,
-            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
-            started_at: go,
-            stamp: template.stamp,
-            engine_urls: template.engine_urls,
-            events,
-            summary_json: None,
-            notice: None,
-        },
-        warnings,
-    })
+    if !stopped.is_empty() && stopped.len() < shards {
+        let which: Vec<String> = stopped
+            .iter()
+            .map(|(i, at)| format!("shard {i} at {:.1} s", at.as_secs_f64()))
+            .collect();
+        warnings.push(format!(
+            "{} was stopped early (Ctrl-C or SIGTERM) while the others raced on: the merged race has less of its load after that",
+            which.join(", ")
+        ));
+    }
+    events
 }
 
 /// The event `late` later: every time it carries, on the common clock.
@@ -472,5 +564,130 @@ mod tests {
             first_difference(&a, &c).as_deref(),
             Some("start_at_unix_us")
         );
+    }
+
+    fn opened(engine: usize, request_id: u64, ms: u64) -> RaceEvent {
+        RaceEvent::Trace(crate::metrics::trace::TraceEvent {
+            engine,
+            request_id,
+            at: at(ms),
+            step: TraceStep::Opened {
+                prompt: Arc::from("p"),
+            },
+        })
+    }
+
+    fn piece(engine: usize, request_id: u64, ms: u64) -> RaceEvent {
+        RaceEvent::Trace(crate::metrics::trace::TraceEvent {
+            engine,
+            request_id,
+            at: at(ms),
+            step: TraceStep::Piece {
+                text: " w".into(),
+                answer: true,
+            },
+        })
+    }
+
+    #[test]
+    fn one_shards_stop_is_its_own_and_every_shards_stop_is_the_races() {
+        let stopped = |events: &[(Duration, RaceEvent)]| {
+            events
+                .iter()
+                .filter(|(_, e)| matches!(e, RaceEvent::Stopped))
+                .count()
+        };
+        let s0 = shard_file(0, 0, vec![(at(500), RaceEvent::Stopped)]);
+        let s1 = shard_file(1, 0, vec![(at(900), finished(1, 100))]);
+        let merged = merge(vec![s0.clone(), s1]).unwrap();
+        assert_eq!(stopped(&merged.recording.events), 0);
+        assert!(
+            merged
+                .warnings
+                .iter()
+                .any(|w| w.contains("shard 0 at 0.5 s was stopped early")),
+            "{:?}",
+            merged.warnings
+        );
+        let s1 = shard_file(1, 0, vec![(at(700), RaceEvent::Stopped)]);
+        let merged = merge(vec![s0, s1]).unwrap();
+        let stops: Vec<u64> = merged
+            .recording
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, RaceEvent::Stopped))
+            .map(|(t, _)| t.as_millis() as u64)
+            .collect();
+        assert_eq!(stops, vec![700], "the race stopped when the last shard did");
+    }
+
+    #[test]
+    fn each_second_keeps_the_worst_shards_client_sample() {
+        let sample = |lag_ms: u64, cpu: u32| {
+            RaceEvent::ClientSample(ClientSample {
+                loop_lag: at(lag_ms),
+                queue_depth: 1,
+                queue_capacity: 8192,
+                cpu_permille: cpu,
+                cores: 2,
+            })
+        };
+        let s0 = shard_file(
+            0,
+            0,
+            vec![(at(1000), sample(1, 900)), (at(2000), sample(1, 100))],
+        );
+        let s1 = shard_file(
+            1,
+            0,
+            vec![(at(1010), sample(40, 200)), (at(2010), sample(2, 100))],
+        );
+        let merged = merge(vec![s0, s1]).unwrap();
+        let samples: Vec<(u64, u64, u32)> = merged
+            .recording
+            .events
+            .iter()
+            .filter_map(|(t, e)| match e {
+                RaceEvent::ClientSample(s) => Some((
+                    t.as_millis() as u64,
+                    s.loop_lag.as_millis() as u64,
+                    s.cpu_permille,
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(samples, vec![(1000, 40, 900), (2000, 2, 100)]);
+    }
+
+    #[test]
+    fn the_inspector_slots_are_claimed_again_as_one_process_claims_them() {
+        use crate::metrics::trace::TRACE_SLOTS;
+        let slots = TRACE_SLOTS as u64;
+        // Each shard traced its own first requests at once.
+        let traced = |index: u32| {
+            let mut events = Vec::new();
+            for k in 0..slots {
+                let id = u64::from(index) + 2 * k;
+                events.push((at(10 + id), opened(0, id, 10 + id)));
+                events.push((at(50 + id), piece(0, id, 50 + id)));
+            }
+            shard_file(index, 0, events)
+        };
+        let merged = merge(vec![traced(0), traced(1)]).unwrap();
+        let mut opened_ids = Vec::new();
+        let mut pieces = Vec::new();
+        for (_, e) in &merged.recording.events {
+            if let RaceEvent::Trace(t) = e {
+                match t.step {
+                    TraceStep::Opened { .. } => opened_ids.push(t.request_id),
+                    _ => pieces.push(t.request_id),
+                }
+            }
+        }
+        // The first TRACE_SLOTS requests sent hold the slots, as in one
+        // process; the others' pieces are left out with them.
+        let first: Vec<u64> = (0..slots).collect();
+        assert_eq!(opened_ids, first);
+        assert_eq!(pieces, first);
     }
 }
