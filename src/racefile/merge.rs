@@ -566,27 +566,23 @@ mod tests {
         );
     }
 
-    fn opened(engine: usize, request_id: u64, ms: u64) -> RaceEvent {
+    fn trace(request_id: u64, ms: u64, step: TraceStep) -> RaceEvent {
         RaceEvent::Trace(crate::metrics::trace::TraceEvent {
-            engine,
+            engine: 0,
             request_id,
             at: at(ms),
-            step: TraceStep::Opened {
-                prompt: Arc::from("p"),
-            },
+            step,
         })
     }
 
-    fn piece(engine: usize, request_id: u64, ms: u64) -> RaceEvent {
-        RaceEvent::Trace(crate::metrics::trace::TraceEvent {
-            engine,
-            request_id,
-            at: at(ms),
-            step: TraceStep::Piece {
-                text: " w".into(),
-                answer: true,
-            },
-        })
+    fn opened(request_id: u64, ms: u64) -> RaceEvent {
+        let prompt = Arc::from("p");
+        trace(request_id, ms, TraceStep::Opened { prompt })
+    }
+
+    fn piece(request_id: u64, ms: u64) -> RaceEvent {
+        let (text, answer) = (" w".into(), true);
+        trace(request_id, ms, TraceStep::Piece { text, answer })
     }
 
     #[test]
@@ -668,8 +664,8 @@ mod tests {
             let mut events = Vec::new();
             for k in 0..slots {
                 let id = u64::from(index) + 2 * k;
-                events.push((at(10 + id), opened(0, id, 10 + id)));
-                events.push((at(50 + id), piece(0, id, 50 + id)));
+                events.push((at(10 + id), opened(id, 10 + id)));
+                events.push((at(50 + id), piece(id, 50 + id)));
             }
             shard_file(index, 0, events)
         };
