@@ -278,11 +278,7 @@ pub fn to_json(spec: &RaceSpec) -> String {
 /// seed, `--start-at` or prompt set gives another.
 #[must_use]
 pub fn fingerprint(spec: &RaceSpec) -> String {
-    let mut stored = StoredRace::from(spec);
-    stored.shard = None;
-    stored.merged = None;
-    stored.output_dir = PathBuf::new();
-    let json = serde_json::to_string(&stored).unwrap_or_default();
+    let json = serde_json::to_string(&one_race(spec)).unwrap_or_default();
     format!("{:016x}", twox_hash::XxHash64::oneshot(0, json.as_bytes()))
 }
 
@@ -291,13 +287,7 @@ pub fn fingerprint(spec: &RaceSpec) -> String {
 /// are not one race.
 #[must_use]
 pub fn first_difference(a: &RaceSpec, b: &RaceSpec) -> Option<String> {
-    let value = |spec: &RaceSpec| {
-        let mut stored = StoredRace::from(spec);
-        stored.shard = None;
-        stored.merged = None;
-        stored.output_dir = PathBuf::new();
-        serde_json::to_value(&stored).unwrap_or_default()
-    };
+    let value = |spec: &RaceSpec| serde_json::to_value(one_race(spec)).unwrap_or_default();
     let (a, b) = (value(a), value(b));
     let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
         return None;
@@ -306,6 +296,17 @@ pub fn first_difference(a: &RaceSpec, b: &RaceSpec) -> Option<String> {
         .find(|(key, v)| b.get(key.as_str()) != Some(v))
         .or_else(|| b.iter().find(|(key, _)| !a.contains_key(key.as_str())))
         .map(|(key, _)| key.clone())
+}
+
+/// The stored configuration without what differs between the shards of one
+/// race: which shard, and where its results went.
+fn one_race(spec: &RaceSpec) -> StoredRace {
+    StoredRace {
+        shard: None,
+        merged: None,
+        output_dir: PathBuf::new(),
+        ..StoredRace::from(spec)
+    }
 }
 
 /// The configuration stored in a race file's header, or why it is unusable.

@@ -212,3 +212,17 @@ pub fn start_in(secs: f64) -> String {
         .unwrap();
     format!("{:.3}", (now + Duration::from_secs_f64(secs)).as_secs_f64())
 }
+
+/// Workload options that never download: the hub is a closed local port and
+/// offline, the cache an empty folder.
+pub fn offline() -> llm_locust::workload::LoadOptions {
+    llm_locust::workload::LoadOptions {
+        hub: llm_locust::workload::hub::Hub {
+            endpoint: "http://127.0.0.1:9".to_owned(),
+            cache_dir: std::env::temp_dir().join("llm-locust-no-cache"),
+            token: None,
+            offline: true,
+            progress: llm_locust::workload::Progress::Hidden,
+        },
+    }
+}

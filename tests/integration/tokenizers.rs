@@ -2,7 +2,7 @@
 //! and a small one built here; synthetic prompts of exact length, selection
 //! to a target length, per-engine counts, sharing, hub download.
 
-use crate::common;
+use crate::common::{self, offline};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use llm_locust::config::{self, RaceSpec};
+use llm_locust::workload;
 use llm_locust::workload::hub::Hub;
 use llm_locust::workload::tokenizer;
-use llm_locust::workload::{self, LoadOptions};
 
 fn qwen3() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,18 +55,6 @@ fn encode_len(path: &Path, text: &str) -> usize {
     // Independent of llm-locust's wrapper: the tokenizers crate itself.
     let tok = tokenizers::Tokenizer::from_file(path).unwrap();
     tok.encode(text, false).unwrap().len()
-}
-
-fn offline() -> LoadOptions {
-    LoadOptions {
-        hub: Hub {
-            endpoint: "http://127.0.0.1:9".to_owned(),
-            cache_dir: std::env::temp_dir().join("llm-locust-no-cache"),
-            token: None,
-            offline: true,
-            progress: llm_locust::workload::Progress::Hidden,
-        },
-    }
 }
 
 fn race(dataset: &str, extra: &str, tokenizers: &[&Path]) -> RaceSpec {

@@ -7,12 +7,11 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{Collect, race_dir, run_bin, serve_sim, spec, summary};
+use crate::common::{Collect, offline, race_dir, run_bin, serve_sim, spec, summary};
 use llm_locust::config::{RaceSpec, SimSpec};
 use llm_locust::engine::{self, RaceOutcome};
 use llm_locust::metrics::{RequestRecord, TokenSource};
-use llm_locust::workload::hub::Hub;
-use llm_locust::workload::{self, LoadOptions, Progress};
+use llm_locust::workload;
 use tokio_util::sync::CancellationToken;
 
 /// The simulator answering `max_tokens` tokens (no fixed length), quickly.
@@ -24,18 +23,6 @@ fn sim() -> SimSpec {
         prefill_per_token: Duration::ZERO,
         output_tokens: None,
         ..SimSpec::default()
-    }
-}
-
-fn offline() -> LoadOptions {
-    LoadOptions {
-        hub: Hub {
-            endpoint: "http://127.0.0.1:9".to_owned(),
-            cache_dir: std::env::temp_dir().join("llm-locust-no-cache"),
-            token: None,
-            offline: true,
-            progress: Progress::Hidden,
-        },
     }
 }
 
