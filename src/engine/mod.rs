@@ -15,6 +15,7 @@ pub mod openai;
 pub mod probe;
 pub mod race;
 pub mod schedule;
+mod sse;
 pub mod stream;
 pub mod threaded;
 pub mod trace;

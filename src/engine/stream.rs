@@ -15,12 +15,12 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
-use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Deserializer};
 use tokio::time::Instant;
 
 use super::drain::drain;
+use super::sse::{SseError, SseEvents};
 use crate::metrics::{ErrorKind, RequestError};
 
 /// What a piece of streamed text is.
@@ -364,30 +364,25 @@ pub(crate) async fn read_sse<S, E>(
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
     E: std::fmt::Display + 'static,
 {
-    // The parser borrows the body, so after [DONE] the rest of the body
-    // can still be read, outside the timing. A blank line after a clean end
-    // dispatches a last event the server did not terminate; after a
-    // complete stream it is an empty no-op.
-    let terminated = EventCuts::new(&mut body).chain(futures_util::stream::iter([Ok(
-        Bytes::from_static(b"\n\n"),
-    )]));
-    let mut events = terminated.eventsource();
+    // The reader borrows the body, so after [DONE] the rest of the body
+    // can still be read, outside the timing.
+    let mut events = SseEvents::new(&mut body);
     let mut done = false;
     while let Some(item) = events.next().await {
         let event = match item {
             Ok(event) => event,
-            Err(EventStreamError::Transport(e)) => {
+            Err(SseError::Transport(e)) => {
                 ex.fail(ErrorKind::StreamReset, describe(&e));
                 return;
             }
-            Err(e) => {
-                ex.fail(ErrorKind::Malformed, e.to_string());
+            Err(SseError::Invalid(e)) => {
+                ex.fail(ErrorKind::Malformed, e);
                 return;
             }
         };
         let now = Instant::now();
-        let data = event.data.trim();
-        if event.event == "error" {
+        let data = event.data().trim();
+        if event.kind() == "error" {
             ex.end = now;
             ex.fail(
                 ErrorKind::ServerError,
@@ -419,56 +414,6 @@ pub(crate) async fn read_sse<S, E>(
     } else {
         ex.complete = true;
     }
-}
-
-/// A byte stream cut after each blank line, the end of an SSE event, so
-/// that the SSE parser's buffer holds one event rather than a whole read:
-/// the parser copies what follows each line it consumes, which made a read
-/// of many events cost its length squared. Any cut is harmless (the parser
-/// joins pieces); a stream with `\r`-only line ends is passed on as read.
-struct EventCuts<S> {
-    inner: S,
-    /// Read but not yet passed on.
-    pending: Bytes,
-}
-
-impl<S> EventCuts<S> {
-    fn new(inner: S) -> Self {
-        EventCuts {
-            inner,
-            pending: Bytes::new(),
-        }
-    }
-}
-
-impl<S, E> Stream for EventCuts<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-{
-    type Item = Result<Bytes, E>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        if self.pending.is_empty() {
-            match std::task::ready!(self.inner.poll_next_unpin(cx)) {
-                Some(Ok(bytes)) => self.pending = bytes,
-                other => return std::task::Poll::Ready(other),
-            }
-        }
-        let cut = event_end(&self.pending).unwrap_or(self.pending.len());
-        std::task::Poll::Ready(Some(Ok(self.pending.split_to(cut))))
-    }
-}
-
-/// Just past the first blank line (`\n\n` or `\n\r\n`) in `bytes`.
-fn event_end(bytes: &[u8]) -> Option<usize> {
-    memchr::memchr_iter(b'\n', bytes).find_map(|i| match bytes.get(i + 1..) {
-        Some([b'\n', ..]) => Some(i + 2),
-        Some([b'\r', b'\n', ..]) => Some(i + 3),
-        _ => None,
-    })
 }
 
 /// Decodes a whole SSE body that arrives in `pieces`, in order, with no
@@ -540,30 +485,6 @@ mod tests {
         assert_eq!(
             ex.error.as_ref().map(|e| e.kind),
             Some(ErrorKind::Malformed)
-        );
-    }
-
-    #[tokio::test]
-    async fn reads_are_cut_after_each_event_and_nothing_is_lost() {
-        let read = Bytes::from_static(b"data: 1\n\ndata: 2\r\n\r\n: c\ndata: 3\n\ndata: 4");
-        let body = futures_util::stream::iter([
-            Ok::<_, std::convert::Infallible>(read),
-            Ok(Bytes::from_static(b"\n\n")),
-        ]);
-        let pieces: Vec<Bytes> = EventCuts::new(body)
-            .map(|p| p.unwrap_or_default())
-            .collect()
-            .await;
-        let pieces: Vec<&[u8]> = pieces.iter().map(|p| p.as_ref()).collect();
-        assert_eq!(
-            pieces,
-            vec![
-                &b"data: 1\n\n"[..],
-                b"data: 2\r\n\r\n",
-                b": c\ndata: 3\n\n",
-                b"data: 4",
-                b"\n\n",
-            ]
         );
     }
 
