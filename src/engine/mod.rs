@@ -5,6 +5,7 @@
 
 pub mod aggregator;
 pub mod backoff;
+mod chunk;
 pub mod connections;
 pub mod drain;
 pub mod driver;

@@ -11,14 +11,13 @@
 //! - a last event cut off before its blank line at the clean end of the
 //!   body still counts, as it does for the SSE clients servers test with.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use serde::{Deserialize, Deserializer};
 use tokio::time::Instant;
 
+use super::chunk::{ChunkDto, UsageDto};
 use super::drain::drain;
 use super::sse::{SseError, SseEvents};
 use crate::metrics::{ErrorKind, RequestError};
@@ -141,147 +140,6 @@ impl Exchange {
     }
 }
 
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
-}
-
-#[derive(Deserialize)]
-struct ChunkDto<'a> {
-    #[serde(default, borrow)]
-    choices: FirstChoice<'a>,
-    #[serde(default)]
-    usage: Option<UsageDto>,
-    #[serde(default)]
-    error: Option<serde_json::Value>,
-}
-
-/// The first of a chunk's `choices`, the only one a request for one answer
-/// gets: read without a vector, any further ones skipped unread (this is
-/// on every token's path).
-#[derive(Default)]
-struct FirstChoice<'a>(Option<ChoiceDto<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Choices<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Choices<'a> {
-            type Value = FirstChoice<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of choices")
-            }
-            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(FirstChoice(None))
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-                Ok(FirstChoice(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_seq(self)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let first = seq.next_element::<ChoiceDto<'a>>()?;
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(FirstChoice(first))
-            }
-        }
-        deserializer.deserialize_option(Choices(std::marker::PhantomData))
-    }
-}
-
-/// Counts as numbers of any JSON kind; anything else reads as absent.
-#[derive(Deserialize)]
-struct UsageDto {
-    #[serde(default, deserialize_with = "lenient_number")]
-    prompt_tokens: Option<f64>,
-    #[serde(default, deserialize_with = "lenient_number")]
-    completion_tokens: Option<f64>,
-}
-
-fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
-#[derive(Deserialize)]
-struct ChoiceDto<'a> {
-    #[serde(default, borrow)]
-    delta: Option<DeltaDto<'a>>,
-    /// `/v1/completions` streams `text` instead of a delta.
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    finish_reason: Option<Cow<'a, str>>,
-    /// Non-streaming chat answers carry a whole `message` (boxed: rare, and
-    /// a choice is moved on every token's path).
-    #[serde(default, borrow)]
-    message: Option<Box<DeltaDto<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct DeltaDto<'a> {
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
-    /// vLLM's reasoning parser and DeepSeek.
-    #[serde(default, borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
-    /// vLLM's newer name, and OpenRouter-style proxies.
-    #[serde(default, borrow)]
-    reasoning: Option<Cow<'a, str>>,
-    #[serde(default, borrow, deserialize_with = "null_as_empty")]
-    tool_calls: Vec<ToolCallDto<'a>>,
-    /// The legacy single function call (boxed, as `message`).
-    #[serde(default, borrow)]
-    function_call: Option<Box<FunctionDto<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct ToolCallDto<'a> {
-    #[serde(default, borrow)]
-    function: Option<FunctionDto<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FunctionDto<'a> {
-    #[serde(default, borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    arguments: Option<Cow<'a, str>>,
-}
-
-impl DeltaDto<'_> {
-    /// Reasoning text: one of the two names (a proxy sending both sends
-    /// the same text twice).
-    fn reasoning(&self) -> Option<&str> {
-        [&self.reasoning_content, &self.reasoning]
-            .into_iter()
-            .flatten()
-            .map(|c| c.as_ref())
-            .find(|s| !s.is_empty())
-    }
-
-    /// Answer pieces: content, then each tool call's name and arguments.
-    fn answer_pieces(&self) -> impl Iterator<Item = &str> {
-        let functions = self
-            .tool_calls
-            .iter()
-            .filter_map(|call| call.function.as_ref())
-            .chain(self.function_call.as_deref());
-        self.content.as_deref().into_iter().chain(
-            functions.flat_map(|f| f.name.as_deref().into_iter().chain(f.arguments.as_deref())),
-        )
-    }
-}
-
 /// Folds one JSON payload into the exchange. Returns false when the request
 /// has failed and reading should stop.
 pub(crate) fn apply_chunk(
@@ -290,18 +148,16 @@ pub(crate) fn apply_chunk(
     ex: &mut Exchange,
     observe: &mut Observer<'_>,
 ) -> bool {
-    let chunk: ChunkDto = match serde_json::from_str(data) {
-        Ok(c) => c,
-        Err(e) => {
-            ex.end = now;
-            ex.fail(
-                ErrorKind::Malformed,
-                format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
-            );
-            return false;
-        }
-    };
-    if let Some(err) = chunk.error.filter(|e| !e.is_null()) {
+    let mut chunk = ChunkDto::default();
+    if let Err(e) = chunk.read(data) {
+        ex.end = now;
+        ex.fail(
+            ErrorKind::Malformed,
+            format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
+        );
+        return false;
+    }
+    if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
         ex.end = now;
         ex.fail(
             ErrorKind::ServerError,
@@ -315,7 +171,7 @@ pub(crate) fn apply_chunk(
     if let Some(usage) = &chunk.usage {
         ex.merge_usage(usage);
     }
-    if let Some(choice) = chunk.choices.0 {
+    if let Some(choice) = &chunk.choice {
         let mut output = false;
         let mut answer = false;
         let mut take = |piece: &str, kind: PieceKind, ex: &mut Exchange| {
@@ -346,8 +202,12 @@ pub(crate) fn apply_chunk(
             }
             ex.chunk_times.push(now);
         }
-        if let Some(reason) = choice.finish_reason.filter(|r| !r.trim().is_empty()) {
-            ex.finish_reason = Some(reason.into_owned());
+        if let Some(reason) = choice
+            .finish_reason
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+        {
+            ex.finish_reason = Some(reason.to_owned());
         }
     }
     true
