@@ -69,6 +69,8 @@ pub struct EngineStats {
     pub(super) pricing: Option<Pricing>,
     series: Series,
     last_end: Duration,
+    /// The latest end of a successful request so far.
+    last_ok_end: Duration,
     pub(super) state: LaneState,
     finished_at: Option<Duration>,
 }
@@ -116,6 +118,7 @@ impl EngineStats {
             pricing: None,
             series: Series::default(),
             last_end: Duration::ZERO,
+            last_ok_end: Duration::ZERO,
             state: LaneState::Running,
             finished_at: None,
         }
@@ -166,6 +169,9 @@ impl EngineStats {
     /// from successful requests only; failures are counted by kind.
     pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
         self.last_end = self.last_end.max(record.end_at);
+        if record.is_ok() {
+            self.last_ok_end = self.last_ok_end.max(record.end_at);
+        }
         self.recent.observe(record);
         self.series.observe(record);
         self.stages.observe(record);
@@ -260,6 +266,14 @@ impl EngineStats {
             || finish
                 .output_tokens
                 .is_some_and(|n| self.output_tokens >= n)
+    }
+
+    /// When the successful requests so far had all ended: the time an engine
+    /// crossing a finish line now crossed it (requests from different users
+    /// can reach the fold in another order than they ended).
+    #[must_use]
+    pub fn last_success_end(&self) -> Duration {
+        self.last_ok_end
     }
 
     /// Ends the engine's race at `at` (once; later calls change nothing).

@@ -188,14 +188,10 @@ impl RaceStats {
                     && e.is_running()
                     && e.crossed_finish_line(finish)
                 {
-                    e.end(LaneState::Finished, record.end_at);
-                    self.commentary.on_finish_line(
-                        at,
-                        record.engine,
-                        &e.name,
-                        record.end_at,
-                        racing,
-                    );
+                    let crossed = e.last_success_end();
+                    e.end(LaneState::Finished, crossed);
+                    self.commentary
+                        .on_finish_line(at, record.engine, &e.name, crossed, racing);
                     return Some(record.engine);
                 }
             }
@@ -548,5 +544,29 @@ pub(crate) mod tests {
         assert_eq!(e.state(), LaneState::Finished);
         assert_eq!(e.active(Duration::from_secs(9)), Duration::from_millis(290));
         assert!((e.progress(&f, Duration::from_secs(9)) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_finish_line_is_crossed_when_the_successes_had_all_ended() {
+        let spec = crate::config::validate::validate(
+            "race:\n  name: t\n  finish: {requests: 2}\n  engines:\n    - {name: a, simulate: {}}\n",
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let mut stats = RaceStats::new(&spec);
+        // Two users' requests reach the fold in another order than they
+        // ended: the later end (100 + 80 + 2 × 10 ms) is applied first.
+        let later = ok_record(0, 100, 80, 10, 3);
+        let earlier = ok_record(0, 0, 80, 10, 3);
+        let at = Duration::from_millis(300);
+        stats.apply(at, &RaceEvent::Finished(std::sync::Arc::new(later.clone())));
+        stats.apply(
+            at,
+            &RaceEvent::Finished(std::sync::Arc::new(earlier.clone())),
+        );
+        assert!(earlier.end_at < later.end_at);
+        let lane = &stats.snapshot(RacePhase::Running, at, false).lanes[0];
+        assert_eq!(lane.state, LaneState::Finished);
+        assert_eq!(lane.finished_at, Some(later.end_at));
     }
 }
