@@ -14,6 +14,7 @@
 //! A property test checks that the two give the same events for any stream
 //! cut anywhere.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -63,7 +64,7 @@ pub(crate) enum SseError<E> {
 /// The pieces waiting for the parser, and whether the body has ended.
 #[derive(Default)]
 struct Slot {
-    piece: Option<Bytes>,
+    pieces: VecDeque<Bytes>,
     closed: bool,
 }
 
@@ -84,7 +85,7 @@ impl Stream for Feed {
     // Pending without a waker is sound here: `SseEvents` polls the parser
     // only right after filling the slot, and waits on the body otherwise.
     fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.with(|slot| match slot.piece.take() {
+        self.with(|slot| match slot.pieces.pop_front() {
             Some(piece) => Poll::Ready(Some(Ok(piece))),
             None if slot.closed => Poll::Ready(None),
             None => Poll::Pending,
@@ -127,7 +128,7 @@ impl<S> SseEvents<S> {
         // on one (it cuts the character in two), so its first input is a
         // blank line, which dispatches nothing and starts its stream.
         let feed = Feed::default();
-        feed.with(|slot| slot.piece = Some(Bytes::from_static(b"\n")));
+        feed.with(|slot| slot.pieces.push_back(Bytes::from_static(b"\n")));
         SseEvents {
             body,
             pending: Bytes::new(),
@@ -145,24 +146,25 @@ impl<S> SseEvents<S> {
 
     /// The first read(s) less a byte-order mark; `None` while what has
     /// arrived could still be the start of one.
-    fn start_of_stream(&mut self, bytes: &Bytes) -> Option<Bytes> {
-        if self.head.is_empty() && bytes.len() >= BOM.len() {
-            self.at_start = false;
-            return Some(bytes.slice(if bytes.starts_with(BOM) { BOM.len() } else { 0 }..));
-        }
-        self.head.extend_from_slice(bytes);
-        if self.head.len() < BOM.len() && BOM.starts_with(&self.head) {
+    fn start_of_stream(&mut self, bytes: Bytes) -> Option<Bytes> {
+        let read = if self.head.is_empty() {
+            bytes
+        } else {
+            self.head.extend_from_slice(&bytes);
+            Bytes::from(std::mem::take(&mut self.head))
+        };
+        if read.len() < BOM.len() && BOM.starts_with(&read) {
+            self.head = read.to_vec();
             return None;
         }
         self.at_start = false;
-        let head = std::mem::take(&mut self.head);
-        let skip = if head.starts_with(BOM) { BOM.len() } else { 0 };
-        Some(Bytes::from(head).slice(skip..)).filter(|rest| !rest.is_empty())
+        let rest = read.slice(if read.starts_with(BOM) { BOM.len() } else { 0 }..);
+        Some(rest).filter(|rest| !rest.is_empty())
     }
 
     fn give_parser(&mut self, piece: Bytes) {
         self.parser_idle = self.note_utf8(&piece) && ends_with_blank_line(&piece);
-        self.feed.with(|slot| slot.piece = Some(piece));
+        self.feed.with(|slot| slot.pieces.push_back(piece));
         self.parser_has_input = true;
     }
 
@@ -220,7 +222,7 @@ where
             if this.pending.is_empty() {
                 match ready!(this.body.poll_next_unpin(cx)) {
                     Some(Ok(bytes)) if bytes.is_empty() => continue,
-                    Some(Ok(bytes)) if this.at_start => match this.start_of_stream(&bytes) {
+                    Some(Ok(bytes)) if this.at_start => match this.start_of_stream(bytes) {
                         Some(rest) => this.pending = rest,
                         None => continue,
                     },
@@ -407,6 +409,16 @@ mod tests {
             // A mark later on is part of a field name: that line is ignored.
             vec![Ok(("message".to_owned(), "a".to_owned()))]
         );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_only_the_start_of_a_mark_is_not_utf8() {
+        for body in [&b"\xef"[..], b"\xef\xbb"] {
+            let pieces = vec![Bytes::copy_from_slice(body)];
+            let ours = through_sse_events(pieces).await;
+            assert_eq!(ours, through_the_parser_alone(body, &[]).await);
+            assert!(matches!(ours.as_slice(), [Err(e)] if e.starts_with("UTF8 error")));
+        }
     }
 
     #[test]
