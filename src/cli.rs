@@ -240,6 +240,11 @@ pub struct SimArgs {
     /// Seed for jitter, output text and faults
     #[arg(long, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
+    /// Each streamed token's text is the microseconds from the request's
+    /// arrival to the token's write, to check a client's timings against
+    /// (streamed answers only: a whole answer has no per-token times)
+    #[arg(long)]
+    pub stamp_tokens: bool,
 }
 
 impl SimArgs {

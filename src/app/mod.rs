@@ -501,7 +501,10 @@ async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
         .map_err(|problem| AppError::bad_input(anyhow::anyhow!("{problem}")))?;
     let cancel = CancellationToken::new();
     let addr = std::net::SocketAddr::new(args.host, args.port);
-    let handle = sim::serve(spec, addr, cancel.clone())
+    let options = sim::SimOptions {
+        stamp_tokens: args.stamp_tokens,
+    };
+    let handle = sim::serve_with(spec, options, addr, cancel.clone())
         .await
         .map_err(AppError::bad_input)?;
     // A reader that has gone (a script that read the address and closed

@@ -221,6 +221,7 @@ pub(crate) struct Generation {
     phase: Phase,
     lease: Lease,
     stop: CancellationToken,
+    stamp_from: Option<Instant>,
 }
 
 /// Inputs of a [`Generation`].
@@ -239,6 +240,9 @@ pub(crate) struct GenerationParts {
     pub lease: Lease,
     /// Fires when the server must cut every stream now.
     pub stop: CancellationToken,
+    /// The request's arrival, when each token's text is to be its send time
+    /// from there (`SimOptions::stamp_tokens`).
+    pub stamp_from: Option<Instant>,
 }
 
 impl Generation {
@@ -275,6 +279,7 @@ impl Generation {
             phase: Phase::Opening,
             lease: p.lease,
             stop: p.stop,
+            stamp_from: p.stamp_from,
         }
     }
 
@@ -352,10 +357,17 @@ impl Generation {
         });
         let now = Instant::now();
         let first_due = (self.sent == 0).then(|| self.schedule.next_due());
+        // Every token of a frame goes out in the same write, at `now`.
+        let stamp = self.stamp_from.map(|arrived| {
+            now.saturating_duration_since(arrived)
+                .as_micros()
+                .to_string()
+        });
         let mut events = 0;
         while self.sent < limit && events < MAX_EVENTS_PER_FRAME && self.schedule.next_due() <= now
         {
             let word = self.schedule.take();
+            let word = stamp.as_deref().unwrap_or(word);
             let kind = if self.sent < self.reasoning_tokens {
                 TokenKind::Reasoning
             } else {

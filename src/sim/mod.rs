@@ -14,5 +14,5 @@ mod vocab;
 #[cfg(test)]
 mod tests;
 
-pub use server::{SimError, SimHandle, serve};
+pub use server::{SimError, SimHandle, SimOptions, serve, serve_with};
 pub use stats::SimStats;

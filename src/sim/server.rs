@@ -89,11 +89,32 @@ impl Drop for SimHandle {
     }
 }
 
+/// How the standalone simulator serves, beyond the behaviour a race file's
+/// `simulate:` describes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    /// Each streamed token's text is the whole microseconds from the
+    /// request's arrival to the moment its frame was written, so a client
+    /// can be checked token by token against what the server really did
+    /// (the client-cost benchmark's timing error).
+    pub stamp_tokens: bool,
+}
+
 /// Binds `addr` (e.g. `127.0.0.1:0` for a free port), spawns the server task
 /// on the current tokio runtime and returns once listening. Cancelling
 /// `cancel` (or calling [`SimHandle::shutdown`]) stops it.
 pub async fn serve(
     spec: SimSpec,
+    addr: SocketAddr,
+    cancel: CancellationToken,
+) -> Result<SimHandle, SimError> {
+    serve_with(spec, SimOptions::default(), addr, cancel).await
+}
+
+/// [`serve`] with options.
+pub async fn serve_with(
+    spec: SimSpec,
+    options: SimOptions,
     addr: SocketAddr,
     cancel: CancellationToken,
 ) -> Result<SimHandle, SimError> {
@@ -123,6 +144,7 @@ pub async fn serve(
             usize::try_from(spec.capacity.max(1)).unwrap_or(usize::MAX),
         )),
         spec,
+        options,
         counters: Arc::clone(&counters),
         cut: cut.clone(),
     });
@@ -184,6 +206,7 @@ enum Admission {
 
 struct Sim {
     spec: SimSpec,
+    options: SimOptions,
     probabilities: Vec<(FaultKind, f64)>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
@@ -244,6 +267,7 @@ fn unix_now() -> u64 {
 
 impl Sim {
     async fn handle(&self, api: Api, body: &[u8]) -> Response {
+        let arrived = Instant::now();
         let seq = self.counters.next_request();
         let req = match request::parse(api, body) {
             Ok(r) => r,
@@ -304,6 +328,7 @@ impl Sim {
                 stall: self.spec.stall,
                 lease,
                 stop: self.cut.clone(),
+                stamp_from: self.options.stamp_tokens.then_some(arrived),
             });
             (
                 [

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{SimHandle, SimStats, serve};
+use super::{SimHandle, SimOptions, SimStats, serve, serve_with};
 use crate::config::{FaultKind, SimSpec};
 use crate::workload::estimate_tokens;
 
@@ -401,6 +401,47 @@ async fn ttft_prefill_and_tpot_are_honoured() {
         "last token {:.1} ms",
         ms(last)
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn stamped_tokens_carry_their_send_time_from_arrival() {
+    let spec = SimSpec {
+        ttft: Duration::from_millis(30),
+        tpot: Duration::from_millis(10),
+        ..fast()
+    };
+    let options = SimOptions { stamp_tokens: true };
+    let sim = serve_with(
+        spec,
+        options,
+        "127.0.0.1:0".parse().unwrap(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let r = post_chat(&sim, "stamp me", 5).await;
+    let content = r.content_events();
+    assert_eq!(content.len(), 5);
+    let mut previous = 0;
+    for (i, (seen, event)) in content.iter().enumerate() {
+        let text = event["choices"][0]["delta"]["content"].as_str().unwrap();
+        let stamp: u64 = text.trim().parse().unwrap_or_else(|_| panic!("{text:?}"));
+        // Never before its deadline, never after the client saw it (the
+        // request arrived after `sent`), and in order.
+        let due_us = 30_000 + 10_000 * i as u64;
+        assert!(
+            stamp >= due_us,
+            "token {i} stamped {stamp} µs, due {due_us}"
+        );
+        let seen_us = u64::try_from((*seen - r.sent).as_micros()).unwrap();
+        assert!(
+            stamp <= seen_us,
+            "token {i} stamped {stamp} µs, seen at {seen_us}"
+        );
+        assert!(stamp >= previous);
+        previous = stamp;
+    }
     sim.shutdown().await;
 }
 
