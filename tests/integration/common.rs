@@ -108,8 +108,13 @@ pub fn assert_close_ms(what: &str, measured: Duration, expected_ms: f64) {
 
 /// A simulator on 127.0.0.1 at a free port.
 pub async fn serve_sim(spec: SimSpec) -> sim::SimHandle {
+    serve_sim_with(spec, sim::SimOptions::default()).await
+}
+
+/// [`serve_sim`] with the standalone simulator's options.
+pub async fn serve_sim_with(spec: SimSpec, options: sim::SimOptions) -> sim::SimHandle {
     let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
-    sim::serve(spec, addr, CancellationToken::new())
+    sim::serve_with(spec, options, addr, CancellationToken::new())
         .await
         .unwrap()
 }

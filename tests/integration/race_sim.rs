@@ -5,9 +5,10 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::common::{assert_close_ms, run, serve_sim, spec};
+use crate::common::{assert_close_ms, run, serve_sim, serve_sim_with, spec};
 use llm_locust::config::SimSpec;
 use llm_locust::metrics::{ErrorKind, LaneState, TokenSource};
+use llm_locust::sim::SimOptions;
 use llm_locust::workload::estimate_tokens;
 use tokio_util::sync::CancellationToken;
 
@@ -93,6 +94,63 @@ race:
     );
     assert_eq!(lane.state, LaneState::Finished);
     server.shutdown().await;
+}
+
+/// Against a simulator that writes each token's send time into its text
+/// (µs from the request's arrival), every token the client timed must have
+/// been seen after it was sent: the request was scheduled before it
+/// arrived, and a token is read after it is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_token_is_timed_after_the_server_sent_it() {
+    let server = serve_sim_with(
+        SimSpec {
+            ttft: Duration::from_millis(30),
+            tpot: Duration::from_millis(4),
+            // Uneven gaps, so a token timed with another's arrival shows.
+            jitter: 0.9,
+            prefill_per_token: Duration::ZERO,
+            ..SimSpec::default()
+        },
+        SimOptions { stamp_tokens: true },
+    )
+    .await;
+    let spec = spec(&format!(
+        r"
+race:
+  name: stamped
+  countdown_s: 0
+  duration: 2
+  users: 4
+  spawn_rate: 100
+  engines:
+    - name: sim
+      url: {}
+      model: sim
+      max_tokens: 24
+",
+        server.base_url()
+    ));
+    let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
+    assert!(outcome.snapshot.lanes[0].requests_ok >= 8);
+    let mut tokens = 0;
+    for record in records.iter().filter(|r| r.is_ok()) {
+        let stamps: Vec<u64> = record
+            .output_text
+            .split_whitespace()
+            .map(|w| w.parse().unwrap_or_else(|_| panic!("not a stamp: {w:?}")))
+            .collect();
+        assert_eq!(stamps.len(), record.chunk_times.len(), "one time per token");
+        for (i, (seen, sent_us)) in record.chunk_times.iter().zip(&stamps).enumerate() {
+            let seen_us = seen.saturating_sub(record.scheduled_at).as_micros();
+            assert!(
+                seen_us >= u128::from(*sent_us),
+                "request {} token {i}: timed {seen_us} µs after its start, sent {sent_us} µs after its arrival",
+                record.request_id
+            );
+            tokens += 1;
+        }
+    }
+    assert_eq!(tokens, 24 * records.iter().filter(|r| r.is_ok()).count());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
