@@ -336,29 +336,28 @@ fn main() {
         "| timing at {scale} streams | client error p50 | client error p99 | client error max | simulator late p99 | measured p99 − configured |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
-    println!(
-        "| TTFT | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
-        ms(&t.ttft, 0.5),
-        ms(&t.ttft, 0.99),
-        ms(&t.ttft, 1.0),
-        ms(&t.sim_first_late, 0.99),
-        over(m.ttft_p99, ttft_ms)
+    let row = |name: &str, error: &Histogram<u64>, late: Option<&Histogram<u64>>, mixed: f64| {
+        let late = late.map_or_else(|| "—".to_owned(), |h| format!("{:.2} ms", ms(h, 0.99)));
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {late} | {mixed:.2} ms |",
+            ms(error, 0.5),
+            ms(error, 0.99),
+            ms(error, 1.0),
+        );
+    };
+    row(
+        "TTFT",
+        &t.ttft,
+        Some(&t.sim_first_late),
+        over(m.ttft_p99, ttft_ms),
     );
-    println!(
-        "| ITL | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
-        ms(&t.itl, 0.5),
-        ms(&t.itl, 0.99),
-        ms(&t.itl, 1.0),
-        ms(&t.sim_later_late, 0.99),
-        over(m.itl_p99, tpot_ms)
+    row(
+        "ITL",
+        &t.itl,
+        Some(&t.sim_later_late),
+        over(m.itl_p99, tpot_ms),
     );
-    println!(
-        "| TPOT | {:.2} ms | {:.2} ms | {:.2} ms | — | {:.2} ms |",
-        ms(&t.tpot, 0.5),
-        ms(&t.tpot, 0.99),
-        ms(&t.tpot, 1.0),
-        over(m.tpot_p99, tpot_ms)
-    );
+    row("TPOT", &t.tpot, None, over(m.tpot_p99, tpot_ms));
     println!(
         "({} requests compared, {} unmatched)",
         t.ttft.len(),
