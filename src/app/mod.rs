@@ -517,6 +517,12 @@ async fn serve_sim(args: SimArgs) -> Result<Exit, AppError> {
         handle.base_url(),
         handle.base_url()
     );
+    if options.stamp_tokens {
+        let _ = writeln!(
+            out,
+            "  --stamp-tokens: each streamed token's text is its send time, in µs from the request's arrival"
+        );
+    }
     let _ = writeln!(out, "Ctrl-C to stop");
     let _ = out.flush();
     let _ = tokio::signal::ctrl_c().await;
