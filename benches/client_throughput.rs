@@ -13,11 +13,16 @@
 //!    is compared with what the server did, token by token. The table also
 //!    gives how late the simulator itself was against its schedule, and the
 //!    plain "measured p99 − configured" that mixes the two.
+//! 3. Floor: the same users against the same simulator with a bare hyper
+//!    HTTP/1 client that only splits events, decodes each chunk's text and
+//!    timestamps it (`BENCH_FLOOR=0` skips it): what any client on this
+//!    HTTP stack pays per unbatched token on this machine, and the timing
+//!    error it gets.
 //!
 //! Run: `cargo bench --bench client_throughput` (numbers go to
 //! docs/PERFORMANCE.md by hand). Optional: `BENCH_SECS=10`,
 //! `BENCH_STREAMS=1,32,256,1000`, `BENCH_SCALE_STREAMS=10000` (0: skip),
-//! `BENCH_SCALE_SECS=20`.
+//! `BENCH_SCALE_SECS=20`, `BENCH_FLOOR=0`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::io::{BufRead, BufReader};
@@ -153,19 +158,15 @@ impl TimingError {
         }
     }
 
-    fn add(&mut self, record: &RequestRecord) {
-        let us = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-        let stamps: Vec<i64> = record
-            .output_text
-            .split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        let (Some(ttft), true) = (record.ttft(), stamps.len() == record.chunk_times.len()) else {
+    /// One request: `seen[i]` is when the client saw token `i`, `stamps[i]`
+    /// when the simulator sent it, both in µs from the request's start
+    /// (the client's scheduled start, the simulator's arrival).
+    fn add(&mut self, seen: &[i64], stamps: &[i64]) {
+        if seen.is_empty() || seen.len() != stamps.len() {
             self.unmatched += 1;
             return;
-        };
-        let seen: Vec<i64> = record.chunk_times.iter().map(|t| us(*t)).collect();
-        record_abs(&mut self.ttft, us(ttft) - stamps[0]);
+        }
+        record_abs(&mut self.ttft, seen[0] - stamps[0]);
         record_abs(&mut self.sim_first_late, stamps[0] - self.ttft_us);
         for i in 1..stamps.len() {
             record_abs(
@@ -175,14 +176,64 @@ impl TimingError {
             let due = self.ttft_us + self.tpot_us * i as i64;
             record_abs(&mut self.sim_later_late, stamps[i] - due);
         }
-        if let (Some(first), Some(last)) = (stamps.first(), stamps.last())
-            && stamps.len() > 1
-        {
-            let n = stamps.len() as i64 - 1;
-            let measured = seen[seen.len() - 1] - seen[0];
-            record_abs(&mut self.tpot, (measured - (last - first)) / n);
+        let n = stamps.len() - 1;
+        if n > 0 {
+            let measured = seen[n] - seen[0];
+            record_abs(
+                &mut self.tpot,
+                (measured - (stamps[n] - stamps[0])) / n as i64,
+            );
         }
     }
+
+    fn add_record(&mut self, record: &RequestRecord) {
+        let stamps: Vec<i64> = record
+            .output_text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let seen: Vec<i64> = record
+            .chunk_times
+            .iter()
+            .map(|t| micros(t.saturating_sub(record.scheduled_at)))
+            .collect();
+        self.add(&seen, &stamps);
+    }
+
+    /// The timing table; `mixed` is "measured p99 − configured" for TTFT,
+    /// ITL and TPOT, when the client gives its own percentiles.
+    fn print(&self, title: &str, mixed: Option<[f64; 3]>) {
+        let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        println!();
+        println!(
+            "| {title} | client error p50 | client error p99 | client error max | simulator late p99 | measured p99 − configured |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        let rows = [
+            ("TTFT", &self.ttft, Some(&self.sim_first_late)),
+            ("ITL", &self.itl, Some(&self.sim_later_late)),
+            ("TPOT", &self.tpot, None),
+        ];
+        for (i, (name, error, late)) in rows.into_iter().enumerate() {
+            let late = late.map_or_else(|| "—".to_owned(), |h| format!("{:.2} ms", ms(h, 0.99)));
+            let mixed = mixed.map_or_else(|| "—".to_owned(), |m| format!("{:.2} ms", m[i]));
+            println!(
+                "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {late} | {mixed} |",
+                ms(error, 0.5),
+                ms(error, 0.99),
+                ms(error, 1.0),
+            );
+        }
+        println!(
+            "({} requests compared, {} unmatched)",
+            self.ttft.len(),
+            self.unmatched
+        );
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// Hands every success to the shared [`TimingError`].
@@ -193,8 +244,156 @@ impl RecordSink for TimingSink {
         if let RaceEvent::Finished(record) = event
             && record.is_ok()
         {
-            self.0.lock().unwrap().add(record);
+            self.0.lock().unwrap().add_record(record);
         }
+    }
+}
+
+/// The floor on this machine: a bare HTTP/1 client on hyper (what reqwest
+/// runs on), one connection per user, that does only what timing needs —
+/// split SSE events, decode the chunk's text, timestamp it — and keeps no
+/// metrics. The same users, simulator and comparison as llm-locust's run.
+mod bare {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::client::conn::http1;
+    use hyper_util::rt::TokioIo;
+    use serde::Deserialize;
+    use tokio::net::TcpStream;
+
+    use super::{TimingError, cpu_time, micros};
+
+    #[derive(Deserialize)]
+    struct Chunk<'a> {
+        #[serde(borrow)]
+        choices: Vec<Choice<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Choice<'a> {
+        #[serde(borrow)]
+        delta: Option<Delta<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Delta<'a> {
+        #[serde(borrow)]
+        content: Option<std::borrow::Cow<'a, str>>,
+    }
+
+    pub struct Floor {
+        pub tokens: u64,
+        pub wall: Duration,
+        pub cpu: Duration,
+        pub timing: TimingError,
+    }
+
+    /// One request's tokens: when each was seen (µs from the send) and its stamp.
+    async fn stream(
+        sender: &mut http1::SendRequest<Full<Bytes>>,
+        host: &str,
+    ) -> (Vec<i64>, Vec<i64>) {
+        let body = r#"{"model":"sim","messages":[{"role":"user","content":"Benchmark prompt."}],"stream":true}"#;
+        let request = http::Request::post("/v1/chat/completions")
+            .header(http::header::HOST, host)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap();
+        let sent = Instant::now();
+        let (mut seen, mut stamps) = (Vec::new(), Vec::new());
+        let Ok(response) = sender.send_request(request).await else {
+            return (seen, stamps);
+        };
+        let mut body = response.into_body();
+        let mut pending = Vec::<u8>::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let now = micros(sent.elapsed());
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = pending.drain(..end + 2).collect();
+                let Some(json) = event[..end].strip_prefix(b"data: ") else {
+                    continue;
+                };
+                let Ok(chunk) = serde_json::from_slice::<Chunk>(json) else {
+                    continue;
+                };
+                let stamp = chunk
+                    .choices
+                    .first()
+                    .and_then(|c| c.delta.as_ref())
+                    .and_then(|d| d.content.as_deref())
+                    .and_then(|text| text.trim().parse().ok());
+                if let Some(stamp) = stamp {
+                    seen.push(now);
+                    stamps.push(stamp);
+                }
+            }
+        }
+        (seen, stamps)
+    }
+
+    async fn user(host: String, until: Instant, timing: Arc<Mutex<TimingError>>) -> u64 {
+        let Ok(tcp) = TcpStream::connect(&host).await else {
+            return 0;
+        };
+        let _ = tcp.set_nodelay(true);
+        let Ok((mut sender, connection)) = http1::handshake(TokioIo::new(tcp)).await else {
+            return 0;
+        };
+        tokio::spawn(connection);
+        let mut tokens = 0;
+        while Instant::now() < until {
+            let (seen, stamps) = stream(&mut sender, &host).await;
+            tokens += seen.len() as u64;
+            timing.lock().unwrap().add(&seen, &stamps);
+        }
+        tokens
+    }
+
+    /// `users` closed-loop users joining over 5 s, sending for `secs`.
+    pub fn race(
+        runtime: &tokio::runtime::Runtime,
+        url: &str,
+        users: u32,
+        secs: f64,
+        timing: TimingError,
+    ) -> Floor {
+        let host = url.trim_start_matches("http://").to_owned();
+        let timing = Arc::new(Mutex::new(timing));
+        runtime.block_on(async {
+            let cpu_before = cpu_time();
+            let started = Instant::now();
+            let until = started + Duration::from_secs_f64(secs);
+            let mut handles = Vec::new();
+            for i in 0..users {
+                let join = Duration::from_secs(5).mul_f64(f64::from(i) / f64::from(users));
+                tokio::time::sleep_until((started + join).into()).await;
+                handles.push(tokio::spawn(user(host.clone(), until, Arc::clone(&timing))));
+            }
+            let mut tokens = 0;
+            for handle in handles {
+                tokens += handle.await.unwrap_or(0);
+            }
+            let wall = started.elapsed();
+            let cpu = cpu_time() - cpu_before;
+            let timing = Arc::try_unwrap(timing)
+                .ok()
+                .expect("every user has ended")
+                .into_inner()
+                .unwrap();
+            Floor {
+                tokens,
+                wall,
+                cpu,
+                timing,
+            }
+        })
     }
 }
 
@@ -317,8 +516,6 @@ fn main() {
     let over = |measured: Duration, exact_ms: u32| {
         (measured.as_secs_f64() * 1000.0 - f64::from(exact_ms)).max(0.0)
     };
-    let t = timing.lock().unwrap();
-    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!();
     println!(
         "| concurrent streams (slow server) | requests | streamed tokens/s | client CPU per token | peak RSS |"
@@ -331,36 +528,31 @@ fn main() {
         m.cpu.as_secs_f64() * 1e6 / m.tokens.max(1) as f64,
         peak_rss_mb(),
     );
+    timing.lock().unwrap().print(
+        &format!("timing at {scale} streams"),
+        Some([
+            over(m.ttft_p99, ttft_ms),
+            over(m.itl_p99, tpot_ms),
+            over(m.tpot_p99, tpot_ms),
+        ]),
+    );
+    if env_or("BENCH_FLOOR", 1) == 0 {
+        return;
+    }
+    let floor = bare::race(
+        &runtime,
+        &sim.1,
+        scale,
+        scale_secs,
+        TimingError::new(ttft_ms, tpot_ms),
+    );
     println!();
     println!(
-        "| timing at {scale} streams | client error p50 | client error p99 | client error max | simulator late p99 | measured p99 − configured |"
+        "bare hyper client, same streams and simulator: {:.0} tokens/s, {:.2} µs CPU per token",
+        floor.tokens as f64 / floor.wall.as_secs_f64(),
+        floor.cpu.as_secs_f64() * 1e6 / floor.tokens.max(1) as f64,
     );
-    println!("|---|---:|---:|---:|---:|---:|");
-    let row = |name: &str, error: &Histogram<u64>, late: Option<&Histogram<u64>>, mixed: f64| {
-        let late = late.map_or_else(|| "—".to_owned(), |h| format!("{:.2} ms", ms(h, 0.99)));
-        println!(
-            "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {late} | {mixed:.2} ms |",
-            ms(error, 0.5),
-            ms(error, 0.99),
-            ms(error, 1.0),
-        );
-    };
-    row(
-        "TTFT",
-        &t.ttft,
-        Some(&t.sim_first_late),
-        over(m.ttft_p99, ttft_ms),
-    );
-    row(
-        "ITL",
-        &t.itl,
-        Some(&t.sim_later_late),
-        over(m.itl_p99, tpot_ms),
-    );
-    row("TPOT", &t.tpot, None, over(m.tpot_p99, tpot_ms));
-    println!(
-        "({} requests compared, {} unmatched)",
-        t.ttft.len(),
-        t.unmatched
-    );
+    floor
+        .timing
+        .print(&format!("bare hyper at {scale} streams"), None);
 }
