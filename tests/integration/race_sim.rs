@@ -12,6 +12,30 @@ use llm_locust::sim::SimOptions;
 use llm_locust::workload::estimate_tokens;
 use tokio_util::sync::CancellationToken;
 
+/// Four users at once against one engine at `url`, for `duration` seconds.
+fn one_engine_race(
+    name: &str,
+    duration: f64,
+    url: &str,
+    max_tokens: u32,
+) -> llm_locust::config::RaceSpec {
+    spec(&format!(
+        r"
+race:
+  name: {name}
+  countdown_s: 0
+  duration: {duration}
+  users: 4
+  spawn_rate: 100
+  engines:
+    - name: sim
+      url: {url}
+      model: sim
+      max_tokens: {max_tokens}
+"
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
     let server = serve_sim(SimSpec {
@@ -22,22 +46,7 @@ async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
         ..SimSpec::default()
     })
     .await;
-    let spec = spec(&format!(
-        r"
-race:
-  name: accuracy
-  countdown_s: 0
-  duration: 3
-  users: 4
-  spawn_rate: 100
-  engines:
-    - name: sim
-      url: {}
-      model: sim
-      max_tokens: 20
-",
-        server.base_url()
-    ));
+    let spec = one_engine_race("accuracy", 3.0, &server.base_url(), 20);
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
     let lane = &outcome.snapshot.lanes[0];
     assert!(lane.requests_ok >= 20, "only {} requests", lane.requests_ok);
@@ -114,22 +123,7 @@ async fn every_token_is_timed_after_the_server_sent_it() {
         SimOptions { stamp_tokens: true },
     )
     .await;
-    let spec = spec(&format!(
-        r"
-race:
-  name: stamped
-  countdown_s: 0
-  duration: 2
-  users: 4
-  spawn_rate: 100
-  engines:
-    - name: sim
-      url: {}
-      model: sim
-      max_tokens: 24
-",
-        server.base_url()
-    ));
+    let spec = one_engine_race("stamped", 2.0, &server.base_url(), 24);
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
     assert!(outcome.snapshot.lanes[0].requests_ok >= 8);
     let mut tokens = 0;
