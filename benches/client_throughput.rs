@@ -291,11 +291,12 @@ mod bare {
         pub timing: TimingError,
     }
 
-    /// One request's tokens: when each was seen (µs from the send) and its stamp.
+    /// One request's tokens: when each was seen (µs from the send) and its
+    /// stamp; `None` when the request or its body failed.
     async fn stream(
         sender: &mut http1::SendRequest<Full<Bytes>>,
         host: &str,
-    ) -> (Vec<i64>, Vec<i64>) {
+    ) -> Option<(Vec<i64>, Vec<i64>)> {
         let body = r#"{"model":"sim","messages":[{"role":"user","content":"Benchmark prompt."}],"stream":true}"#;
         let request = http::Request::post("/v1/chat/completions")
             .header(http::header::HOST, host)
@@ -304,13 +305,11 @@ mod bare {
             .unwrap();
         let sent = Instant::now();
         let (mut seen, mut stamps) = (Vec::new(), Vec::new());
-        let Ok(response) = sender.send_request(request).await else {
-            return (seen, stamps);
-        };
+        let response = sender.send_request(request).await.ok()?;
         let mut body = response.into_body();
         let mut pending = Vec::<u8>::new();
-        while let Some(Ok(frame)) = body.frame().await {
-            let Ok(data) = frame.into_data() else {
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame.ok()?.into_data() else {
                 continue;
             };
             let now = micros(sent.elapsed());
@@ -335,7 +334,7 @@ mod bare {
                 }
             }
         }
-        (seen, stamps)
+        Some((seen, stamps))
     }
 
     async fn user(host: String, until: Instant, timing: Arc<Mutex<TimingError>>) -> u64 {
@@ -349,7 +348,16 @@ mod bare {
         tokio::spawn(connection);
         let mut tokens = 0;
         while Instant::now() < until {
-            let (seen, stamps) = stream(&mut sender, &host).await;
+            // The connection takes the next request only once the last is done.
+            if sender.ready().await.is_err() {
+                break;
+            }
+            let Some((seen, stamps)) = stream(&mut sender, &host).await else {
+                // Not compared (llm-locust's run compares successes only),
+                // but counted with the unmatched so that it shows.
+                timing.lock().unwrap().unmatched += 1;
+                break;
+            };
             tokens += seen.len() as u64;
             timing.lock().unwrap().add(&seen, &stamps);
         }

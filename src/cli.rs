@@ -241,7 +241,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
     /// Each streamed token's text is the microseconds from the request's
-    /// arrival to the token's write, to check a client's timings against
+    /// arrival to the token's send, to check a client's timings against
     /// (streamed answers only: a whole answer has no per-token times)
     #[arg(long)]
     pub stamp_tokens: bool,

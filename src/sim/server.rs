@@ -94,9 +94,10 @@ impl Drop for SimHandle {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimOptions {
     /// Each streamed token's text is the whole microseconds from the
-    /// request's arrival to the moment its frame was written, so a client
-    /// can be checked token by token against what the server really did
-    /// (the client-cost benchmark's timing error).
+    /// request's arrival (its body read) to the moment its frame is handed
+    /// to hyper, which writes it in the same poll: a client can be checked
+    /// token by token against what the server really did (the client-cost
+    /// benchmark's timing error).
     pub stamp_tokens: bool,
 }
 

@@ -115,7 +115,7 @@ async fn every_token_is_timed_after_the_server_sent_it() {
         SimSpec {
             ttft: Duration::from_millis(30),
             tpot: Duration::from_millis(4),
-            // Uneven gaps, so a token timed with another's arrival shows.
+            // Uneven gaps, so a token timed with an earlier one's arrival shows.
             jitter: 0.9,
             prefill_per_token: Duration::ZERO,
             ..SimSpec::default()
@@ -134,6 +134,10 @@ async fn every_token_is_timed_after_the_server_sent_it() {
             .map(|w| w.parse().unwrap_or_else(|_| panic!("not a stamp: {w:?}")))
             .collect();
         assert_eq!(stamps.len(), record.chunk_times.len(), "one time per token");
+        // Stamps are send times, not arrivals: none before the shortest
+        // jittered TTFT (30 ms × 0.1), and in order.
+        assert!(stamps[0] >= 3_000, "first token stamped {} µs", stamps[0]);
+        assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
         for (i, (seen, sent_us)) in record.chunk_times.iter().zip(&stamps).enumerate() {
             let seen_us = seen.saturating_sub(record.scheduled_at).as_micros();
             assert!(
