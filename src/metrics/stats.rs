@@ -363,14 +363,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A fold for the race in `yaml`.
+    fn stats_of(yaml: &str) -> RaceStats {
+        let spec = crate::config::validate::validate(yaml, std::path::Path::new("t.yaml"))
+            .expect("a valid test race");
+        RaceStats::new(&spec)
+    }
+
     #[test]
     fn a_stopped_engine_runs_no_sweep_step() {
-        let spec = crate::config::validate::validate(
+        let mut stats = stats_of(
             "race:\n  name: t\n  load: {mode: sweep, start: 2, step: 2, max: 8, step_duration_s: 10}\n  engines:\n    - {name: a, simulate: {}}\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
-        let mut stats = RaceStats::new(&spec);
+        );
         stats.apply(
             Duration::ZERO,
             &RaceEvent::SweepStep {
@@ -390,12 +394,9 @@ pub(crate) mod tests {
 
     #[test]
     fn the_stage_shows_while_load_is_offered() {
-        let spec = crate::config::validate::validate(
+        let mut stats = stats_of(
             "race:\n  name: t\n  duration: 20\n  load: {mode: stages, stages: [{duration_s: 10, users: 1}, {duration_s: 20, users: 2}]}\n  engines:\n    - {name: a, simulate: {}}\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
-        let mut stats = RaceStats::new(&spec);
+        );
         let at = |s| Duration::from_secs(s);
         let shown = |stats: &mut RaceStats, s| {
             stats
@@ -414,12 +415,9 @@ pub(crate) mod tests {
     /// A two-engine race to 120 requests: `fast` finishes 12 a second,
     /// `failing` fails most of its requests from second 2 on.
     fn commentary_race() -> RaceStats {
-        let spec = crate::config::validate::validate(
+        stats_of(
             "race:\n  name: t\n  finish: {requests: 120}\n  engines:\n    - {name: fast, simulate: {}}\n    - {name: failing, simulate: {}}\n",
-            std::path::Path::new("t.yaml"),
         )
-        .unwrap();
-        RaceStats::new(&spec)
     }
 
     #[test]
@@ -548,12 +546,9 @@ pub(crate) mod tests {
 
     #[test]
     fn a_finish_line_is_crossed_when_the_successes_had_all_ended() {
-        let spec = crate::config::validate::validate(
+        let mut stats = stats_of(
             "race:\n  name: t\n  finish: {requests: 2}\n  engines:\n    - {name: a, simulate: {}}\n",
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
-        let mut stats = RaceStats::new(&spec);
+        );
         // Two users' requests reach the fold in another order than they
         // ended: the later end (100 + 80 + 2 × 10 ms) is applied first.
         let later = ok_record(0, 100, 80, 10, 3);
