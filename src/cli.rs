@@ -234,9 +234,14 @@ pub struct SimArgs {
     /// Stream like a real server or proxy does (repeatable): zero_usage,
     /// both_reasoning_names, empty_answer, empty_finish_reason,
     /// no_final_newline, tool_calls, usage_in_finish_chunk,
-    /// usage_with_empty_delta, nulls, no_usage, no_finish_reason
+    /// usage_with_empty_delta, nulls, no_usage, no_finish_reason,
+    /// close_after_stream
     #[arg(long = "quirk", value_name = "NAME")]
     pub quirks: Vec<String>,
+    /// Close a connection that has carried no request for this long, as
+    /// nginx's keepalive_timeout does (default: never)
+    #[arg(long, value_name = "MS", value_parser = number)]
+    pub idle_timeout_ms: Option<f64>,
     /// Seed for jitter, output text and faults
     #[arg(long, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
@@ -267,6 +272,7 @@ impl SimArgs {
             reasoning_tokens: Some(self.reasoning_tokens),
             done_delay_ms: Some(self.done_delay_ms),
             quirks: Some(self.quirks.clone()),
+            idle_timeout_ms: self.idle_timeout_ms,
         }
     }
 }

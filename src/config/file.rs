@@ -226,6 +226,9 @@ pub struct EngineFile {
     pub cost_per_hour: Option<f64>,
     /// Or: an API's price list, per 1,000,000 tokens.
     pub price: Option<PriceFile>,
+    /// Whether requests reuse kept-alive connections: auto (default),
+    /// always, never.
+    pub reuse_connections: Option<crate::config::ReuseConnections>,
     /// `simulate:` with no value means the simulator with its defaults.
     #[serde(deserialize_with = "null_as_default")]
     #[schemars(with = "Option<SimulateFile>")]
@@ -263,6 +266,9 @@ pub struct SimulateFile {
     /// Quirk names; checked in `validate`.
     #[schemars(with = "Option<Vec<crate::config::Quirk>>")]
     pub quirks: Option<Vec<String>>,
+    /// Close a connection that has carried no request for this long (as
+    /// nginx's `keepalive_timeout`). Default: never.
+    pub idle_timeout_ms: Option<f64>,
 }
 
 /// A present key with no value (`simulate:`) means "on, with defaults".

@@ -277,6 +277,34 @@ impl EndpointKind {
     }
 }
 
+/// Whether an engine's requests go over kept-alive connections
+/// (`reuse_connections:`; see docs/METRICS.md, "Connections").
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReuseConnections {
+    /// Reuse them until the server is seen closing them right after its
+    /// answers, then open one per request.
+    #[default]
+    Auto,
+    /// Always reuse them (a closed one is still retried once).
+    Always,
+    /// Open a connection for every request.
+    Never,
+}
+
+impl ReuseConnections {
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ReuseConnections::Auto => "auto",
+            ReuseConnections::Always => "always",
+            ReuseConnections::Never => "never",
+        }
+    }
+}
+
 /// Where an engine is served from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineTarget {
@@ -307,6 +335,8 @@ pub struct EngineSpec {
     pub timeout: Duration,
     /// What its tokens cost (`cost_per_hour` or `price`), if known.
     pub pricing: Option<Pricing>,
+    /// Whether its requests reuse kept-alive connections.
+    pub reuse_connections: ReuseConnections,
 }
 
 /// How an engine is paid for, in dollars.
@@ -408,6 +438,9 @@ pub struct SimSpec {
     pub done_delay: Duration,
     /// Ways real servers and proxies stream differently.
     pub quirks: BTreeSet<Quirk>,
+    /// A connection that carries no request for this long is closed, as
+    /// nginx's `keepalive_timeout` does; `None`: kept open.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// A way a real server or proxy streams that the simulator can copy.
@@ -452,10 +485,14 @@ pub enum Quirk {
     /// `finish_reason` is never set, not even on the last token: only
     /// `[DONE]` says the answer is complete.
     NoFinishReason,
+    /// The connection is closed a moment after each streamed answer,
+    /// without `Connection: close`, and a request sent on it meanwhile gets
+    /// no answer (llama.cpp).
+    CloseAfterStream,
 }
 
 impl Quirk {
-    pub const ALL: [Quirk; 11] = [
+    pub const ALL: [Quirk; 12] = [
         Quirk::ZeroUsage,
         Quirk::BothReasoningNames,
         Quirk::EmptyAnswer,
@@ -467,6 +504,7 @@ impl Quirk {
         Quirk::Nulls,
         Quirk::NoUsage,
         Quirk::NoFinishReason,
+        Quirk::CloseAfterStream,
     ];
 
     pub fn name(self) -> &'static str {
@@ -482,6 +520,7 @@ impl Quirk {
             Quirk::Nulls => "nulls",
             Quirk::NoUsage => "no_usage",
             Quirk::NoFinishReason => "no_finish_reason",
+            Quirk::CloseAfterStream => "close_after_stream",
         }
     }
 
@@ -507,6 +546,7 @@ impl Default for SimSpec {
             reasoning_tokens: 0,
             done_delay: Duration::ZERO,
             quirks: BTreeSet::new(),
+            idle_timeout: None,
         }
     }
 }

@@ -301,6 +301,18 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         },
     };
     let outcome = Outcome::of(&exchange);
+    if exchange.reuse_stopped {
+        lane.emit(RaceEvent::ConnectionReuseStopped {
+            engine: lane.engine,
+        })
+        .await;
+    }
+    if exchange.connection_retried {
+        lane.emit(RaceEvent::ConnectionRetried {
+            engine: lane.engine,
+        })
+        .await;
+    }
     let record = RequestRecord {
         engine: lane.engine,
         request_id: slot.request_id,

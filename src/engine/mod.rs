@@ -15,6 +15,7 @@ mod open_loop;
 pub mod openai;
 pub mod probe;
 pub mod race;
+pub mod reconnect;
 pub mod schedule;
 mod sse;
 pub mod stream;

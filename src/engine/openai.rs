@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
+use hyper_util::client::legacy::connect::HttpInfo;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::connections::CountConnections;
+use super::connections::ConnectionLedger;
 use super::drain::drain;
+use super::reconnect::{ReusePolicy, closed_before_answer};
 use super::stream::{ERROR_BODY_LIMIT, apply_whole, read_sse};
 pub use super::stream::{Exchange, Observer, PieceKind, Usage};
 use crate::config::secrets::{looks_secret, printable, redact_cut, scrub_urls_in};
@@ -48,7 +50,12 @@ pub enum ClientError {
 /// A client for one engine.
 #[derive(Debug, Clone)]
 pub struct EngineClient {
+    /// Keeps its connections alive and reuses them.
     http: reqwest::Client,
+    /// Opens a connection for every request: a retry's, and every request's
+    /// once the engine's connections are no longer reused.
+    fresh: reqwest::Client,
+    reuse: Arc<ReusePolicy>,
     url: reqwest::Url,
     model: String,
     endpoint: EndpointKind,
@@ -58,7 +65,7 @@ pub struct EngineClient {
     count_reasoning: bool,
     timeout: Duration,
     headers: HeaderMap,
-    connections: CountConnections,
+    connections: ConnectionLedger,
     /// Where a pre-connect goes: the server's model list, a cheap GET every
     /// OpenAI-compatible server answers.
     models_url: reqwest::Url,
@@ -139,19 +146,24 @@ impl EngineClient {
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
-        let connections = CountConnections::default();
-        let http = reqwest::Client::builder()
-            .connector_layer(connections.clone())
-            // A redirect would carry custom secret headers to another host,
-            // and time two servers as one: a load test measures the URL given.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10).min(spec.timeout))
-            .pool_max_idle_per_host(usize::MAX)
-            .tcp_nodelay(true)
-            .no_proxy_if_loopback(&parsed)
-            .build()?;
+        let connections = ConnectionLedger::default();
+        let builder = |idle_per_host| {
+            reqwest::Client::builder()
+                .connector_layer(connections.clone())
+                // A redirect would carry custom secret headers to another host,
+                // and time two servers as one: a load test measures the URL given.
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10).min(spec.timeout))
+                .pool_max_idle_per_host(idle_per_host)
+                .tcp_nodelay(true)
+                .no_proxy_if_loopback(&parsed)
+                .build()
+        };
         Ok(EngineClient {
-            http,
+            http: builder(usize::MAX)?,
+            // No idle connection is kept, so none is ever reused.
+            fresh: builder(0)?,
+            reuse: Arc::new(ReusePolicy::new(spec.reuse_connections)),
             models_url: models_url(&parsed),
             url: parsed,
             model: spec.model.clone(),
@@ -178,11 +190,20 @@ impl EngineClient {
         self.connections.opened()
     }
 
+    /// Whether requests go over kept-alive connections now.
+    #[must_use]
+    pub fn reusing_connections(&self) -> bool {
+        self.reuse.reusing()
+    }
+
     /// Opens a connection (or makes sure one is open) outside any timing:
     /// a HEAD of the server's model list (no body to read, nothing to rate
     /// limit), so the connection goes back to the pool. Whatever the server
-    /// answers is fine.
+    /// answers is fine. Nothing to do when connections are not reused.
     pub async fn preconnect(&self) {
+        if !self.reuse.reusing() {
+            return;
+        }
         let request = self
             .http
             .head(self.models_url.clone())
@@ -281,14 +302,21 @@ impl EngineClient {
         ex: &mut Exchange,
         observe: &mut Observer<'_>,
     ) {
-        let response = match self
-            .http
-            .post(self.url.clone())
-            .headers(self.headers.clone())
-            .body(self.request_body_with(prompt, max_tokens))
-            .send()
-            .await
+        let body = bytes::Bytes::from(self.request_body_with(prompt, max_tokens));
+        let reusing = self.reuse.reusing();
+        let http = if reusing { &self.http } else { &self.fresh };
+        let mut sent = self.post(http, body.clone()).await;
+        if let Err(e) = &sent
+            && reusing
+            && let Some(since_answer) = self.closed_under(e, ex.sent)
         {
+            // Not the server's failure: the connection was closing when it
+            // was reused. Once more on a fresh one, timed from the start.
+            ex.connection_retried = true;
+            ex.reuse_stopped = self.reuse.on_closed_under_request(since_answer);
+            sent = self.post(&self.fresh, body).await;
+        }
+        let response = match sent {
             Ok(r) => r,
             Err(e) => {
                 let kind = if e.is_connect() {
@@ -302,6 +330,47 @@ impl EngineClient {
                 return;
             }
         };
+        let connection = response
+            .extensions()
+            .get::<HttpInfo>()
+            .map(HttpInfo::local_addr);
+        self.read_response(response, ex, observe).await;
+        if let Some(local) = connection {
+            self.connections.note_answer(local, Instant::now());
+        }
+    }
+
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        body: bytes::Bytes,
+    ) -> reqwest::Result<reqwest::Response> {
+        http.post(self.url.clone())
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+    }
+
+    /// When `error` is a reused connection that the server closed before
+    /// answering a request sent at `sent`: how long after the connection's
+    /// last answer (`None` inside: it carried none). A connection opened
+    /// for this request was fresh, and its failure is the server's.
+    fn closed_under(&self, error: &reqwest::Error, sent: Instant) -> Option<Option<Duration>> {
+        let times = self.connections.times(closed_before_answer(error)?)?;
+        (times.opened < sent).then(|| {
+            times
+                .last_answer
+                .map(|at| sent.saturating_duration_since(at))
+        })
+    }
+
+    async fn read_response(
+        &self,
+        response: reqwest::Response,
+        ex: &mut Exchange,
+        observe: &mut Observer<'_>,
+    ) {
         ex.status = response.status().as_u16();
         if !response.status().is_success() {
             let status = ex.status;

@@ -65,6 +65,11 @@ pub struct Exchange {
     pub complete: bool,
     /// `Retry-After` of a 429 or 503 answer.
     pub retry_after: Option<Duration>,
+    /// The server closed the reused connection it was first sent on before
+    /// answering, and it was sent again on a fresh one.
+    pub connection_retried: bool,
+    /// That close made the client stop reusing the engine's connections.
+    pub reuse_stopped: bool,
 }
 
 impl Exchange {
@@ -82,6 +87,8 @@ impl Exchange {
             error: None,
             complete: false,
             retry_after: None,
+            connection_retried: false,
+            reuse_stopped: false,
         }
     }
 

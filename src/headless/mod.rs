@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::metrics::{ErrorKind, RacePhase, RaceSnapshot};
+use crate::metrics::commentary::RECONNECTING;
+use crate::metrics::{CommentaryKind, ConnectionReuse, ErrorKind, RacePhase, RaceSnapshot};
 
 /// How often progress lines are printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -55,6 +56,9 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         if l.late_arrivals > 0 {
             let _ = write!(trouble, "  late {}", l.late_arrivals);
         }
+        if l.connection_retries > 0 {
+            let _ = write!(trouble, "  reconnect ×{}", l.connection_retries);
+        }
         if let Some(sweep) = &l.sweep {
             let _ = write!(trouble, "  {}", sweep.status());
         }
@@ -74,6 +78,33 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
     out
 }
 
+/// A line for each engine whose client has stopped reusing connections
+/// since the last call (`said`: the engines already told of), at the time
+/// the commentary gives it.
+#[must_use]
+pub fn reconnecting_lines(s: &RaceSnapshot, said: &mut Vec<bool>) -> String {
+    said.resize(s.lanes.len(), false);
+    let mut out = String::new();
+    for (engine, lane) in s.lanes.iter().enumerate() {
+        if lane.connection_reuse != ConnectionReuse::Stopped || said[engine] {
+            continue;
+        }
+        said[engine] = true;
+        let at = s
+            .commentary
+            .iter()
+            .find(|c| c.kind == CommentaryKind::Reconnecting && c.engine == Some(engine))
+            .map_or(s.elapsed, |c| c.at);
+        let _ = writeln!(
+            out,
+            "[{:>7.1}s] {}: {RECONNECTING}",
+            at.as_secs_f64(),
+            lane.name
+        );
+    }
+    out
+}
+
 /// Prints the countdown and progress lines to `out` until the race ends
 /// (the snapshot channel closes or the final snapshot arrives).
 pub async fn report_progress(
@@ -84,8 +115,10 @@ pub async fn report_progress(
     let mut last_count: Option<u64> = None;
     let mut said_go = false;
     let mut next_progress = every;
+    let mut said_reconnecting = vec![false; snapshots.borrow().lanes.len()];
     loop {
         let snap = snapshots.borrow_and_update().clone();
+        let _ = write!(out, "{}", reconnecting_lines(&snap, &mut said_reconnecting));
         match snap.phase {
             RacePhase::Countdown { remaining } => {
                 let count = remaining.as_secs_f64().ceil() as u64;
@@ -112,5 +145,34 @@ pub async fn report_progress(
         if snapshots.changed().await.is_err() {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::CommentaryLine;
+    use crate::ui::test_support::snapshot_fixture;
+
+    #[test]
+    fn a_stop_of_connection_reuse_is_said_once_at_its_time() {
+        let mut snap = snapshot_fixture(2);
+        let mut said = Vec::new();
+        assert_eq!(reconnecting_lines(&snap, &mut said), "");
+        snap.lanes[1].connection_reuse = ConnectionReuse::Stopped;
+        snap.commentary.push(CommentaryLine {
+            at: Duration::from_millis(3_250),
+            engine: Some(1),
+            kind: CommentaryKind::Reconnecting,
+            text: String::new(),
+        });
+        let name = &snap.lanes[1].name;
+        assert_eq!(
+            reconnecting_lines(&snap, &mut said),
+            format!(
+                "[    3.2s] {name}: server closes connections after each stream: reconnecting\n"
+            )
+        );
+        assert_eq!(reconnecting_lines(&snap, &mut said), "", "said once");
     }
 }

@@ -55,6 +55,8 @@ pub const SLO_RISK_FRACTION: f64 = 0.9;
 pub const SLO_RECOVERED_FRACTION: f64 = 0.8;
 /// Requests an objective's figure needs before it is judged.
 pub const SLO_MIN_REQUESTS: u64 = 20;
+/// What is said, once, when an engine's client stops reusing connections.
+pub const RECONNECTING: &str = "server closes connections after each stream: reconnecting";
 /// Lines a live snapshot carries (the newest).
 pub const SNAPSHOT_LINES: usize = 200;
 /// Lines kept for the final snapshot and `summary.json` (the newest).
@@ -77,6 +79,9 @@ pub enum CommentaryKind {
     ThroughputDrop,
     /// An SLO figure near (or over) its limit.
     SloAtRisk,
+    /// The engine's server closes connections right after its answers;
+    /// its client reconnects for every request.
+    Reconnecting,
 }
 
 impl CommentaryKind {
@@ -91,6 +96,7 @@ impl CommentaryKind {
             CommentaryKind::ErrorBurst => "error_burst",
             CommentaryKind::ThroughputDrop => "throughput_drop",
             CommentaryKind::SloAtRisk => "slo_at_risk",
+            CommentaryKind::Reconnecting => "reconnecting",
         }
     }
 
@@ -103,6 +109,7 @@ impl CommentaryKind {
                 | CommentaryKind::ErrorBurst
                 | CommentaryKind::ThroughputDrop
                 | CommentaryKind::SloAtRisk
+                | CommentaryKind::Reconnecting
         )
     }
 }
@@ -242,6 +249,13 @@ impl Commentary {
             let _ = write!(text, ", {}", ordinal(self.finishers));
         }
         self.write(at, Some(engine), CommentaryKind::Finished, text);
+    }
+
+    /// The engine's client stopped reusing connections (see
+    /// [`RaceEvent::ConnectionReuseStopped`](super::RaceEvent)).
+    pub fn on_reuse_stopped(&mut self, at: Duration, engine: usize, name: &str) {
+        let text = format!("{name}: {RECONNECTING}");
+        self.write(at, Some(engine), CommentaryKind::Reconnecting, text);
     }
 
     /// One complete second of a running engine. `window` holds its points

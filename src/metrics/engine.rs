@@ -12,8 +12,8 @@ use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_sec
 use super::series::Series;
 use super::slo;
 use super::snapshot::{
-    DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot,
-    LaneState,
+    ConnectionReuse, DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES,
+    ErrorSample, LaneSnapshot, LaneState,
 };
 use super::sweep::Sweep;
 use super::trace::TraceBook;
@@ -55,6 +55,10 @@ pub struct EngineStats {
     retry_afters: u64,
     backoff_time: Duration,
     pub(super) connections: u64,
+    /// Requests sent again after the server closed their reused connection.
+    pub(super) connection_retries: u64,
+    /// Whether its requests reuse kept-alive connections.
+    pub(super) connection_reuse: ConnectionReuse,
     error_samples: ErrorSamples,
     pub(super) traces: TraceBook,
     /// The last finished requests, for the timeline.
@@ -109,6 +113,8 @@ impl EngineStats {
             retry_afters: 0,
             backoff_time: Duration::ZERO,
             connections: 0,
+            connection_retries: 0,
+            connection_reuse: ConnectionReuse::Reused,
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
             recent: RecentRequests::default(),
@@ -398,6 +404,8 @@ impl EngineStats {
             retry_afters: self.retry_afters,
             backoff_time: self.backoff_time,
             connections_opened: self.connections,
+            connection_retries: self.connection_retries,
+            connection_reuse: self.connection_reuse,
             error_samples: self.error_samples.samples.clone(),
             health: health::health(
                 complete,

@@ -35,6 +35,13 @@ pub enum RaceEvent {
     /// The engine's client has opened `total` connections so far (warm-up
     /// and pre-connects included).
     ConnectionsOpened { engine: usize, total: u64 },
+    /// The server closed a reused connection before answering a request,
+    /// which was sent again on a fresh connection (its `Finished` follows).
+    ConnectionRetried { engine: usize },
+    /// The engine's server keeps closing connections right after its
+    /// answers: its client stopped reusing them and reconnects for every
+    /// request from now on.
+    ConnectionReuseStopped { engine: usize },
     /// One second of the client's own health (event-loop lag, queue, CPU).
     ClientSample(ClientSample),
     /// Open-loop arrivals still waiting for a slot when the engine stopped:

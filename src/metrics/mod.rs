@@ -25,5 +25,7 @@ pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};
 pub use histogram::{LatencyHistogram, LatencySummary};
 pub use record::{ErrorKind, RequestError, RequestRecord, TokenSource};
-pub use snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot, RequestTrace};
+pub use snapshot::{
+    ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot, RequestTrace,
+};
 pub use stats::{EngineStats, RaceStats};

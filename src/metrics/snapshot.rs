@@ -19,7 +19,7 @@ use super::slo::SloCheck;
 use super::sweep::SweepSnapshot;
 use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
-use crate::config::{FinishSpec, LoadMode, Sharding, WorkloadFacts};
+use crate::config::{FinishSpec, LoadMode, ReuseConnections, Sharding, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -122,6 +122,11 @@ pub struct LaneSnapshot {
     /// Connections the engine's client opened (warm-up and pre-connects
     /// included): one per concurrent request when connections are reused.
     pub connections_opened: u64,
+    /// Requests sent again, once, on a fresh connection after the server
+    /// closed the reused one before answering (not failures).
+    pub connection_retries: u64,
+    /// Whether its requests reused kept-alive connections.
+    pub connection_reuse: ConnectionReuse,
     /// The first few distinct failure messages.
     pub error_samples: Vec<ErrorSample>,
     pub slo_checks: Vec<SloCheck>,
@@ -151,6 +156,41 @@ pub struct LaneSnapshot {
     pub stages: Vec<WindowFigures>,
     /// The stress test's steps and answer (`sweep` loads).
     pub sweep: Option<SweepSnapshot>,
+}
+
+/// Whether an engine's requests go over kept-alive connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionReuse {
+    /// Kept alive and reused (`reuse_connections: auto` or `always`).
+    #[default]
+    Reused,
+    /// The server kept closing connections right after its answers, so
+    /// the client stopped reusing them: every request since opened its own.
+    Stopped,
+    /// `reuse_connections: never`: every request opened its own.
+    Never,
+}
+
+impl ConnectionReuse {
+    /// What a client told to `reuse` starts with.
+    #[must_use]
+    pub fn configured(reuse: ReuseConnections) -> Self {
+        match reuse {
+            ReuseConnections::Never => ConnectionReuse::Never,
+            ReuseConnections::Auto | ReuseConnections::Always => ConnectionReuse::Reused,
+        }
+    }
+
+    /// In words, for a report's table.
+    #[must_use]
+    pub fn in_words(self) -> &'static str {
+        match self {
+            ConnectionReuse::Reused => "yes",
+            ConnectionReuse::Stopped => "stopped: the server closes them after each stream",
+            ConnectionReuse::Never => "no (reuse_connections: never)",
+        }
+    }
 }
 
 /// One distinct failure message and how often it came.

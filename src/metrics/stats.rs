@@ -10,7 +10,7 @@ use super::event::RaceEvent;
 use super::health::{self};
 use super::leaderboard;
 use super::record::RequestRecord;
-use super::snapshot::{LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+use super::snapshot::{ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
 use super::sweep::Sweep;
 use super::windows::{LevelUnit, Windows};
 use crate::config::{
@@ -79,6 +79,7 @@ impl RaceStats {
         };
         for (engine, spec_engine) in stats.engines.iter_mut().zip(&spec.engines) {
             engine.pricing = spec_engine.pricing;
+            engine.connection_reuse = ConnectionReuse::configured(spec_engine.reuse_connections);
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
             if let LoadSpec::Sweep(sweep) = &spec.load {
                 engine.sweep = Some(Sweep::new(sweep.clone()));
@@ -134,6 +135,19 @@ impl RaceStats {
             RaceEvent::ConnectionsOpened { engine, total } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
                     e.connections = e.connections.max(*total);
+                }
+            }
+            RaceEvent::ConnectionRetried { engine } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.connection_retries += 1;
+                }
+            }
+            RaceEvent::ConnectionReuseStopped { engine } => {
+                if let Some(e) = self.engines.get_mut(*engine)
+                    && e.connection_reuse == ConnectionReuse::Reused
+                {
+                    e.connection_reuse = ConnectionReuse::Stopped;
+                    self.commentary.on_reuse_stopped(at, *engine, &e.name);
                 }
             }
             RaceEvent::UnsentArrivals { engine, count } => {
@@ -330,7 +344,7 @@ pub(crate) mod tests {
 
     const CYAN: EngineColor = EngineColor::Named(NamedColor::Cyan);
     use crate::metrics::record::tests::ok_record;
-    use crate::metrics::{ErrorKind, RequestError};
+    use crate::metrics::{CommentaryKind, ErrorKind, RequestError};
     use std::sync::Arc;
 
     /// An empty lane for ranking tests.
@@ -410,6 +424,35 @@ pub(crate) mod tests {
         // no stage runs.
         stats.apply(at(20), &RaceEvent::TimeLimit);
         assert_eq!(shown(&mut stats, 22), None);
+    }
+
+    #[test]
+    fn retries_are_counted_and_a_stop_of_reuse_is_said_once() {
+        let mut stats = stats_of(
+            "race:\n  name: t\n  engines:\n    - {name: a, simulate: {}}\n    - {name: b, reuse_connections: never, simulate: {}}\n",
+        );
+        let at = Duration::from_millis(1_500);
+        for _ in 0..3 {
+            stats.apply(at, &RaceEvent::ConnectionRetried { engine: 0 });
+        }
+        for _ in 0..2 {
+            stats.apply(at, &RaceEvent::ConnectionReuseStopped { engine: 0 });
+        }
+        let s = stats.snapshot(RacePhase::Running, Duration::from_secs(2), false);
+        assert_eq!(s.lanes[0].connection_retries, 3);
+        assert_eq!(s.lanes[0].connection_reuse, ConnectionReuse::Stopped);
+        assert_eq!(s.lanes[1].connection_reuse, ConnectionReuse::Never);
+        let said: Vec<_> = s
+            .commentary
+            .iter()
+            .filter(|c| c.kind == CommentaryKind::Reconnecting)
+            .collect();
+        assert_eq!(said.len(), 1);
+        assert_eq!((said[0].at, said[0].engine), (at, Some(0)));
+        assert_eq!(
+            said[0].text,
+            "a: server closes connections after each stream: reconnecting"
+        );
     }
 
     /// A two-engine race to 120 requests: `fast` finishes 12 a second,

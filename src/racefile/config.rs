@@ -15,8 +15,8 @@ use crate::config::color::parse_color;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
     Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
-    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, Shard, Sharding, SimSpec, SloSpec,
-    Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
+    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, ReuseConnections, Shard, Sharding,
+    SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
 };
 
 // `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
@@ -228,6 +228,13 @@ struct StoredEngine {
     /// An API's price list (format v3 on; absent before).
     #[serde(default)]
     price: Option<StoredPrice>,
+    /// `reuse_connections` (format v4 on; absent when `auto`, as before).
+    #[serde(default, skip_serializing_if = "is_auto")]
+    reuse_connections: ReuseConnections,
+}
+
+fn is_auto(reuse: &ReuseConnections) -> bool {
+    *reuse == ReuseConnections::Auto
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -262,6 +269,9 @@ struct StoredSim {
     done_delay: Duration,
     #[serde(default)]
     quirks: BTreeSet<Quirk>,
+    /// Format v4 on; absent when connections are never closed for idling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    idle_timeout: Option<Duration>,
 }
 
 /// The configuration's JSON for a race file's header, with what may be a
@@ -478,6 +488,7 @@ impl From<&EngineSpec> for StoredEngine {
                 }),
                 _ => None,
             },
+            reuse_connections: e.reuse_connections,
         }
     }
 }
@@ -499,6 +510,7 @@ impl From<&SimSpec> for StoredSim {
             reasoning_tokens: s.reasoning_tokens,
             done_delay: s.done_delay,
             quirks: s.quirks.clone(),
+            idle_timeout: s.idle_timeout,
         }
     }
 }
@@ -679,6 +691,7 @@ impl StoredEngine {
                     reasoning_tokens: s.reasoning_tokens,
                     done_delay: s.done_delay,
                     quirks: s.quirks,
+                    idle_timeout: s.idle_timeout,
                 }),
             },
             endpoint: self.endpoint,
@@ -697,6 +710,7 @@ impl StoredEngine {
                 (Some(per_hour), None) => Some(Pricing::Hourly { per_hour }),
                 (None, None) => None,
             },
+            reuse_connections: self.reuse_connections,
         })
     }
 }
@@ -810,6 +824,40 @@ mod tests {
             .collect();
         let expected: Vec<&str> = Quirk::ALL.iter().map(|q| q.name()).collect();
         assert_eq!(quirks, expected);
+        assert_eq!(
+            names(
+                serde_json::to_value([
+                    ReuseConnections::Auto,
+                    ReuseConnections::Always,
+                    ReuseConnections::Never
+                ])
+                .unwrap()
+            ),
+            r#"["auto","always","never"]"#
+        );
+    }
+
+    #[test]
+    fn connection_settings_are_stored_and_left_out_at_their_defaults() {
+        let parse = |engine: &str| {
+            crate::config::validate::validate(
+                &format!("race:\n  name: t\n  engines:\n    - {engine}\n"),
+                std::path::Path::new("t.yaml"),
+            )
+            .unwrap()
+        };
+        let plain = parse("{name: a, simulate: {}}");
+        let json = to_json(&plain);
+        assert!(
+            !json.contains("reuse_connections") && !json.contains("idle_timeout"),
+            "{json}"
+        );
+        let set = parse("{name: a, reuse_connections: never, simulate: {idle_timeout_ms: 250}}");
+        let json = to_json(&set);
+        assert!(json.contains(r#""reuse_connections":"never""#), "{json}");
+        let back = from_json(&json).unwrap();
+        assert_eq!(back, set);
+        assert_eq!(back.engines[0].reuse_connections, ReuseConnections::Never);
     }
 
     #[test]

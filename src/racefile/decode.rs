@@ -179,6 +179,12 @@ impl Decoder {
             EventEntry::SweepJudged { engine } => RaceEvent::SweepJudged {
                 engine: self.engine(engine)?,
             },
+            EventEntry::ConnectionRetried { engine } => RaceEvent::ConnectionRetried {
+                engine: self.engine(engine)?,
+            },
+            EventEntry::ConnectionReuseStopped { engine } => RaceEvent::ConnectionReuseStopped {
+                engine: self.engine(engine)?,
+            },
             EventEntry::TimeLimit => RaceEvent::TimeLimit,
             EventEntry::Stopped => RaceEvent::Stopped,
             EventEntry::Ended => RaceEvent::Ended,

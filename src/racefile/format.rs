@@ -18,10 +18,10 @@ use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
 pub const MAGIC: [u8; 8] = *b"LLMRACE\0";
-/// The format this version writes, and the newest it reads. Versions 2 and
-/// 3 appended event kinds (see [`EventEntry`]); older files read as before,
-/// their inspector traces rebuilt from the finished requests.
-pub const FORMAT_VERSION: u16 = 3;
+/// The format this version writes, and the newest it reads. Versions 2, 3
+/// and 4 appended event kinds (see [`EventEntry`]); older files read as
+/// before, their inspector traces rebuilt from the finished requests.
+pub const FORMAT_VERSION: u16 = 4;
 /// The first version that records the inspector's traces.
 pub const TRACES_SINCE: u16 = 3;
 
@@ -149,6 +149,14 @@ pub enum EventEntry {
     },
     /// Since version 3: a sweep step was judged.
     SweepJudged {
+        engine: u32,
+    },
+    /// Since version 4: a request was sent again on a fresh connection.
+    ConnectionRetried {
+        engine: u32,
+    },
+    /// Since version 4: the engine's client stopped reusing connections.
+    ConnectionReuseStopped {
         engine: u32,
     },
 }
@@ -280,6 +288,12 @@ impl Encoder {
                 level: *level,
             },
             RaceEvent::SweepJudged { engine } => EventEntry::SweepJudged {
+                engine: index(*engine),
+            },
+            RaceEvent::ConnectionRetried { engine } => EventEntry::ConnectionRetried {
+                engine: index(*engine),
+            },
+            RaceEvent::ConnectionReuseStopped { engine } => EventEntry::ConnectionReuseStopped {
                 engine: index(*engine),
             },
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
@@ -506,6 +520,14 @@ mod tests {
                     cpu_permille: 456,
                     cores: 2,
                 }),
+            ),
+            (
+                Duration::from_micros(159_000),
+                RaceEvent::ConnectionReuseStopped { engine: 1 },
+            ),
+            (
+                Duration::from_micros(159_000),
+                RaceEvent::ConnectionRetried { engine: 1 },
             ),
             (
                 Duration::from_micros(160_000),

@@ -375,6 +375,7 @@ fn reliability(out: &mut String, s: &SummaryFile) {
         );
     }
     out.push_str("</table></div>\n");
+    connections(out, s);
     chart(out, "chart-failed-time");
     if s.engines.iter().any(|e| !e.errors.is_empty()) {
         chart(out, "chart-errors-time");
@@ -399,6 +400,25 @@ fn reliability(out: &mut String, s: &SummaryFile) {
         out.push_str("<h3>Stress test: output tokens per second at each load level</h3>\n");
         chart(out, "chart-sweep");
     }
+}
+
+/// Connections the servers closed under requests (only when one did).
+fn connections(out: &mut String, s: &SummaryFile) {
+    if !s.engines.iter().any(EngineSummary::reconnected) {
+        return;
+    }
+    out.push_str("<h3>Connections</h3>\n<p class=\"note\">A request whose reused connection the server closed before answering was sent again, once, on a fresh connection (timed from its first send); not a failure.</p>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>opened</th><th>retried after a close</th><th class=\"text\">reused</th></tr>\n");
+    for e in &s.engines {
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            escape(&e.name),
+            e.connections_opened,
+            e.connection_retries,
+            e.connection_reuse.in_words()
+        );
+    }
+    out.push_str("</table></div>\n");
 }
 
 /// The race's commentary, as the TUI showed it.
@@ -585,6 +605,17 @@ mod tests {
         let page = report(&summary, &spec);
         assert!(page.contains("<h3>Commentary</h3>"));
         assert!(page.contains("<td>12 s</td><td class=\"text\">–</td><td class=\"text\">&lt;b&gt;a&lt;/b&gt; takes the lead</td>"));
+    }
+
+    #[test]
+    fn connections_the_servers_closed_get_a_table_only_when_one_did() {
+        let (mut summary, spec) = race(2, 5);
+        assert!(!report(&summary, &spec).contains("<h3>Connections</h3>"));
+        summary.engines[1].connection_retries = 5;
+        summary.engines[1].connection_reuse = crate::metrics::ConnectionReuse::Stopped;
+        let page = report(&summary, &spec);
+        assert!(page.contains("<h3>Connections</h3>"));
+        assert!(page.contains("<td>5</td><td class=\"text\">stopped: the server closes them after each stream</td>"), "{page}");
     }
 
     #[test]

@@ -52,8 +52,33 @@ pub fn report(s: &SummaryFile) -> String {
     percentiles(&mut out, s);
     cost(&mut out, s);
     errors(&mut out, s);
+    connections(&mut out, s);
     commentary(&mut out, s);
     out
+}
+
+/// Connections the servers closed under requests (only when one did).
+fn connections(out: &mut String, s: &SummaryFile) {
+    if !s.engines.iter().any(EngineSummary::reconnected) {
+        return;
+    }
+    out.push_str("\n### Connections\n\n");
+    table_header(
+        out,
+        &["engine", "opened", "retried after a close", "reused"],
+        1..3,
+    );
+    for e in &s.engines {
+        table_row(
+            out,
+            &[
+                cell(&e.name),
+                e.connections_opened.to_string(),
+                e.connection_retries.to_string(),
+                e.connection_reuse.in_words().to_owned(),
+            ],
+        );
+    }
 }
 
 /// The commentary's lines, as a list (the first `COMMENTARY_SHOWN`).
@@ -422,6 +447,26 @@ mod tests {
             text.contains("- … and 5 more (report.html lists them all)"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn connections_the_servers_closed_get_a_table_only_when_one_did() {
+        use crate::metrics::ConnectionReuse;
+        let mut s = summary();
+        assert!(!report(&s).contains("### Connections"), "none: no section");
+        s.engines[0].connection_retries = 3;
+        s.engines[1].connection_reuse = ConnectionReuse::Stopped;
+        s.engines[2].connection_reuse = ConnectionReuse::Never;
+        let text = report(&s);
+        let rows = [
+            "| engine | opened | retried after a close | reused |",
+            "| vllm | 4 | 3 | yes |",
+            "| sglang | 4 | 0 | stopped: the server closes them after each stream |",
+            "| tgi | 4 | 0 | no (reuse_connections: never) |",
+        ];
+        for row in rows {
+            assert!(text.contains(row), "{row}\n{text}");
+        }
     }
 
     #[test]

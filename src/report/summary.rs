@@ -16,7 +16,7 @@ use crate::metrics::slo::SloCheck;
 use crate::metrics::snapshot::Distributions;
 use crate::metrics::sweep::SweepSnapshot;
 use crate::metrics::windows::{LevelUnit, WindowFigures};
-use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
+use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 
 /// Version of the summary format; bumped when a field changes meaning.
 pub const SUMMARY_VERSION: u32 = 1;
@@ -175,6 +175,13 @@ pub struct EngineSummary {
     pub backoff_s: f64,
     /// Connections the client opened to the engine (warm-up included).
     pub connections_opened: u64,
+    /// Requests sent again on a fresh connection after the server closed
+    /// their reused one before answering (not failures).
+    pub connection_retries: u64,
+    /// Whether its requests reused kept-alive connections: `reused`,
+    /// `stopped` (the server kept closing them right after its answers, so
+    /// the client connected for every request from then on) or `never`.
+    pub connection_reuse: ConnectionReuse,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -193,6 +200,14 @@ pub struct EngineSummary {
     /// (log-spaced bins; absent from a live snapshot).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distributions: Option<Distributions>,
+}
+
+impl EngineSummary {
+    /// Its server closed connections under its requests.
+    #[must_use]
+    pub fn reconnected(&self) -> bool {
+        self.connection_retries > 0 || self.connection_reuse == ConnectionReuse::Stopped
+    }
 }
 
 /// One stage's figures: requests count in the stage they were due in.
@@ -449,6 +464,8 @@ impl EngineSummary {
             retry_afters: l.retry_afters,
             backoff_s: round3(l.backoff_time.as_secs_f64()),
             connections_opened: l.connections_opened,
+            connection_retries: l.connection_retries,
+            connection_reuse: l.connection_reuse,
             error_samples: l
                 .error_samples
                 .iter()

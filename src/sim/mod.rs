@@ -4,6 +4,7 @@
 //! cost, capacity (queueing) and injected faults, deterministic per seed, so
 //! races, demos and tests need no real inference server.
 
+mod connection;
 mod generate;
 mod request;
 mod server;

@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
+use futures_util::StreamExt as _;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::connection::{ClosePolicy, ConnectionHandle, SimListener};
 use super::generate::{
     Abort, Generation, GenerationParts, Lease, Schedule, draw_fault, fault_point, later,
     output_tokens, request_rng,
@@ -125,13 +126,13 @@ pub async fn serve_with(
     };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
-    // Tokens are tiny writes; Nagle's algorithm would hold them back and
-    // distort the very latencies the simulator is meant to produce.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            debug!("sim: cannot set TCP_NODELAY: {e}");
-        }
-    });
+    let listener = SimListener::new(
+        listener,
+        ClosePolicy {
+            after_stream: spec.quirks.contains(&Quirk::CloseAfterStream),
+            idle_timeout: spec.idle_timeout,
+        },
+    );
 
     // The handle's own token: shutting one simulator down must not cancel
     // the caller's token, which may stop a whole race.
@@ -149,8 +150,11 @@ pub async fn serve_with(
         counters: Arc::clone(&counters),
         cut: cut.clone(),
     });
-    let server = axum::serve(listener, router(sim))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = axum::serve(
+        listener,
+        router(sim).into_make_service_with_connect_info::<ConnectionHandle>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let grace_over = shutdown.clone();
     let task = tokio::spawn(async move {
         let mut server = std::pin::pin!(server.into_future());
@@ -221,6 +225,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(on_connection))
         .with_state(sim)
 }
 
@@ -230,6 +235,39 @@ async fn chat(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 async fn completions(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     sim.handle(Api::Completions, &body).await
+}
+
+/// Every request on a connection the simulator may close on its own: none
+/// is answered once the connection is closing, and the connection counts it
+/// in flight until its answer's body is over.
+async fn on_connection(
+    ConnectInfo(connection): ConnectInfo<ConnectionHandle>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(control) = connection.0 else {
+        return next.run(request).await;
+    };
+    if control.closing().await {
+        // Never delivered: the socket is shut by now.
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let in_flight = control.request();
+    let response = next.run(request).await;
+    let streamed = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "text/event-stream");
+    let (parts, body) = response.into_parts();
+    let mut body = body.into_data_stream();
+    let until_the_end = futures_util::stream::poll_fn(move |cx| {
+        let next = std::task::ready!(body.poll_next_unpin(cx));
+        if next.is_none() && streamed {
+            in_flight.answered();
+        }
+        std::task::Poll::Ready(next)
+    });
+    Response::from_parts(parts, Body::from_stream(until_the_end))
 }
 
 async fn models() -> Response {

@@ -456,6 +456,29 @@ fn lanes_show_rate_limits_backoff_lost_load_and_the_answer_start() {
 }
 
 #[test]
+fn lanes_and_details_show_connections_the_server_closed() {
+    use crate::metrics::ConnectionReuse;
+    let mut snap = detailed_fixture();
+    snap.lanes[0].connection_retries = 7;
+    snap.lanes[1].connection_retries = 2;
+    snap.lanes[1].connection_reuse = ConnectionReuse::Stopped;
+    let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
+    assert!(text.contains("reconnect ×7"), "{text}");
+    assert!(text.contains("reconnecting"), "{text}");
+    assert_eq!(text.matches("reconnect").count(), 2, "{text}");
+    let details = render_to_string(&snap, &drill(3, 1), &theme(), 140, 45);
+    assert!(
+        details.contains("4 opened · 2 retried · no reuse (server closes)"),
+        "{details}"
+    );
+    // Ten lanes on a small screen: one line each, still marked.
+    let mut many = snapshot_fixture(10);
+    many.lanes[4].connection_reuse = ConnectionReuse::Stopped;
+    let small = render_to_string(&many, &ui(10), &theme(), 100, 24);
+    assert!(small.contains('↻'), "{small}");
+}
+
+#[test]
 fn a_saturated_client_is_said_in_the_header() {
     let mut snap = snapshot_fixture(3);
     let calm = render_to_string(&snap, &ui(3), &theme(), 140, 30);

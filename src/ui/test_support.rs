@@ -171,6 +171,8 @@ fn lane(i: usize) -> LaneSnapshot {
         retry_afters: 0,
         backoff_time: Duration::ZERO,
         connections_opened: 4,
+        connection_retries: 0,
+        connection_reuse: crate::metrics::ConnectionReuse::Reused,
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,

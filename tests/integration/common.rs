@@ -137,6 +137,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         count_reasoning: false,
         timeout,
         pricing: None,
+        reuse_connections: llm_locust::config::ReuseConnections::Auto,
     }
 }
 

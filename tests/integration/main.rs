@@ -20,6 +20,7 @@ mod prometheus;
 mod race_file;
 mod race_sim;
 mod real_streams;
+mod reconnects;
 mod reports;
 mod shards;
 mod sse_client;

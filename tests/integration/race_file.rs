@@ -20,8 +20,9 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Two simulated engines, one of them failing now and then, so the file
-/// holds successes, failures and every kind of timing.
+/// Two simulated engines, one of them failing now and then and closing its
+/// connections after every stream, so the file holds successes, failures,
+/// every kind of timing, connection retries and reuse given up.
 const RACE: &str = r#"
 race:
   name: Recorded Race
@@ -42,7 +43,7 @@ race:
     - name: flaky
       max_tokens: 12
       api_key_env: LLM_LOCUST_RACEFILE_KEY
-      simulate: {ttft_ms: 50, tpot_ms: 4, jitter: 0.2, error_rate: 0.15}
+      simulate: {ttft_ms: 50, tpot_ms: 4, jitter: 0.2, error_rate: 0.15, quirks: [close_after_stream]}
 "#;
 
 const API_KEY: &str = "sk-env-SECRET-3333";
@@ -125,6 +126,12 @@ fn report_and_replay_rebuild_exactly_what_the_race_wrote() {
         failed > 0,
         "the flaky engine should have failed some requests"
     );
+    let flaky = &summary["engines"][1];
+    assert!(
+        flaky["connection_retries"].as_u64().unwrap() >= 2,
+        "{flaky}"
+    );
+    assert_eq!(flaky["connection_reuse"], "stopped");
     let live_csvs = files_named(&dir, "csv");
     let rebuilt_csvs = files_named(&regenerated, "csv");
     assert_eq!(live_csvs.len(), 2);
@@ -239,6 +246,12 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
     );
     // The compared snapshots carry the commentary too (a lead, at least).
     assert!(!last.commentary.is_empty(), "no commentary");
+    // And the connections the flaky engine's server closed under requests.
+    assert!(last.lanes[1].connection_retries >= 2);
+    assert_eq!(
+        last.lanes[1].connection_reuse,
+        llm_locust::metrics::ConnectionReuse::Stopped
+    );
     // And the timeline's recent requests, the flaky engine's failures too.
     assert!(
         last.lanes.iter().all(|l| !l.recent.is_empty())

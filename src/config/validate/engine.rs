@@ -229,6 +229,7 @@ pub(super) fn engine_spec(
         count_reasoning: e.count_reasoning.unwrap_or(false),
         timeout,
         pricing,
+        reuse_connections: e.reuse_connections.unwrap_or_default(),
     }
 }
 
@@ -600,6 +601,9 @@ pub(super) fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problem
             .map_or(0, |v| whole_u32(p, &at("reasoning_tokens"), v, 0, i64::MAX)),
         done_delay: ms_opt(p, &at("done_delay_ms"), s.done_delay_ms, true, d.done_delay),
         quirks: quirks(s.quirks.unwrap_or_default(), &at("quirks"), p),
+        idle_timeout: s
+            .idle_timeout_ms
+            .map(|v| seconds(p, &at("idle_timeout_ms"), v, 0.001, false)),
     }
 }
 

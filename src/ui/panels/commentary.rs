@@ -24,7 +24,9 @@ impl Commentary<'_> {
         let t = self.theme;
         match kind {
             CommentaryKind::ErrorBurst | CommentaryKind::SloAtRisk => t.bad,
-            CommentaryKind::LatencySpike | CommentaryKind::ThroughputDrop => t.ok,
+            CommentaryKind::LatencySpike
+            | CommentaryKind::ThroughputDrop
+            | CommentaryKind::Reconnecting => t.ok,
             CommentaryKind::Finished => t.good,
             CommentaryKind::FirstTo | CommentaryKind::LeadChange => t.text,
         }

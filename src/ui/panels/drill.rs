@@ -4,6 +4,7 @@
 //! figures, and its latest requests. Everything is the snapshot's; the
 //! histograms are the metrics' bins (as of the last whole second).
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use ratatui::buffer::Buffer;
@@ -14,7 +15,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Widget, Wrap};
 
 use super::car;
 use crate::metrics::histogram::Bin;
-use crate::metrics::{LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
+use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 use crate::ui::theme::Theme;
 
 pub struct DrillDown<'a> {
@@ -125,7 +126,7 @@ impl DrillDown<'_> {
                     l.backoff_time.as_secs_f64()
                 ),
             ),
-            pair("connections", format!("{} opened", l.connections_opened)),
+            pair("connections", connections(l)),
         ];
         let c = &self.snap.client;
         lines.push(pair(
@@ -299,4 +300,19 @@ impl Widget for &DrillDown<'_> {
             }
         }
     }
+}
+
+/// Connections opened, and what the server's closes cost: retries, and
+/// whether the client gave up reusing them.
+fn connections(l: &LaneSnapshot) -> String {
+    let mut text = format!("{} opened", l.connections_opened);
+    if l.connection_retries > 0 {
+        let _ = write!(text, " · {} retried", l.connection_retries);
+    }
+    match l.connection_reuse {
+        ConnectionReuse::Reused => {}
+        ConnectionReuse::Stopped => text.push_str(" · no reuse (server closes)"),
+        ConnectionReuse::Never => text.push_str(" · no reuse (never)"),
+    }
+    text
 }

@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 use super::{
     car, finished_none, fit, grade_style, health_badge, lane_place, latency, pad, trend_arrow,
 };
-use crate::metrics::{Grade, LaneSnapshot, Trend};
+use crate::metrics::{ConnectionReuse, Grade, LaneSnapshot, Trend};
 use crate::ui::theme::Theme;
 
 /// Seconds of history the sparklines show at most.
@@ -211,6 +211,13 @@ impl LanePanel<'_> {
         }
         if l.late_arrivals > 0 && !compact {
             notes.push((format!("late {}", l.late_arrivals), t.ok));
+        }
+        // The server closes its connections: not failures, but a cost.
+        if l.connection_reuse == ConnectionReuse::Stopped {
+            let text = if compact { "↻" } else { "reconnecting" };
+            notes.push((text.to_owned(), t.ok));
+        } else if l.connection_retries > 0 && !compact {
+            notes.push((format!("reconnect ×{}", l.connection_retries), t.ok));
         }
         let mut spans = Vec::new();
         for (text, style) in notes {
