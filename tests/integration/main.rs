@@ -14,6 +14,7 @@ mod connections;
 mod datasets;
 mod deploy;
 mod fuzz;
+mod llama_server;
 mod load_shapes;
 mod politeness;
 mod prometheus;

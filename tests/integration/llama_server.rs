@@ -1,0 +1,97 @@
+//! Races against a real server: llama.cpp's `llama-server` with Gemma 3
+//! 270M, built by `../shared/tools/llama/setup.sh`. Skipped, saying why,
+//! where it is not built (a user's fresh clone, CI).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common;
+
+/// A running llama-server, stopped when dropped.
+struct LlamaServer {
+    pid: String,
+    port: u16,
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(&self.pid).status();
+    }
+}
+
+/// Starts llama-server on a free port, or says why it cannot.
+fn start_llama() -> Result<LlamaServer, String> {
+    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/llama/start.sh");
+    if !start.exists() {
+        return Err(format!("{} is absent", start.display()));
+    }
+    let home = std::env::var_os("LLAMA_HOME").map_or_else(
+        || {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/llm-locust-llama")
+        },
+        PathBuf::from,
+    );
+    if !home.join("bin/llama-server").exists() {
+        return Err(format!(
+            "llama-server is not built in {} (run ../shared/tools/llama/setup.sh)",
+            home.display()
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let output = Command::new(&start)
+        .arg(port.to_string())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !output.status.success() {
+        return Err(format!(
+            "llama-server did not start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    Ok(LlamaServer { pid, port })
+}
+
+/// llama.cpp closes the connection after every streamed answer although
+/// its headers say `Keep-Alive`: none of the client's reuses of a closing
+/// connection may count as the server's failures. Two-token answers make
+/// about 120 requests in 10 s, enough that reuses do race the close (2–4
+/// failures a race before connections were retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_race_against_llama_cpp_has_no_failures_from_closed_connections() {
+    let server = match start_llama() {
+        Ok(server) => server,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let yaml = format!(
+        "race:\n  name: llama\n  countdown_s: 0\n  duration: 10\n  users: 4\n  spawn_rate: 100\n  engines:\n    - {{name: llama, url: 'http://127.0.0.1:{}/v1/chat/completions', model: gemma-3-270m, max_tokens: 2, ignore_eos: true, reuse_connections: always}}\n",
+        server.port
+    );
+    let (outcome, _) = common::run(&common::spec(&yaml), Duration::from_secs(60)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert!(lane.requests_ok >= 8, "{} ok", lane.requests_ok);
+    assert_eq!(
+        lane.requests_failed, 0,
+        "{:?} ({} retries)",
+        lane.error_samples, lane.connection_retries
+    );
+    // The server closed the connection after each answer: one per request.
+    assert!(
+        lane.connections_opened >= lane.requests_ok,
+        "{} connections for {} requests",
+        lane.connections_opened,
+        lane.requests_ok
+    );
+    eprintln!(
+        "llama.cpp: {} ok, {} connections, {} retried",
+        lane.requests_ok, lane.connections_opened, lane.connection_retries
+    );
+}
