@@ -8,7 +8,21 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// How long a view has to appear after its key.
+const SHORT: Duration = Duration::from_secs(5);
+
 struct Session(String);
+
+/// The request the timeline's caption is about (`#123 ok  send …`).
+fn caption_id(screen: &str) -> Option<u64> {
+    screen.lines().find_map(|line| {
+        let (_, rest) = line.split_once('#')?;
+        let (id, tail) = rest.split_once(' ')?;
+        (tail.starts_with("ok  send") || tail.starts_with("failed: "))
+            .then(|| id.parse().ok())
+            .flatten()
+    })
+}
 
 impl Session {
     fn tmux(&self, args: &[&str]) -> String {
@@ -30,6 +44,12 @@ impl Session {
     fn assert_alternate_screen_off(&self) {
         let alternate = self.tmux(&["display-message", "-p", "-t", &self.0, "#{alternate_on}"]);
         assert_eq!(alternate.trim(), "0");
+    }
+
+    /// Sends one key and waits for the screen it makes.
+    fn press(&self, key: &str, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        self.send(&[key]);
+        self.wait_for(what, timeout, ok)
     }
 
     /// Waits until the screen satisfies `ok`, or panics with the screen.
@@ -116,66 +136,67 @@ fn demo_race_in_a_real_terminal() {
     );
     assert!(!screen.contains("EXIT="), "the race ended early:\n{screen}");
 
-    session.send(&["i"]);
-    session.wait_for(
+    session.press(
+        "i",
         "the inspector with streamed text",
         Duration::from_secs(10),
         |s| s.contains("Inspector") && s.contains("TTFT") && s.contains("tokens"),
     );
-    session.send(&["i"]);
-    session.send(&["?"]);
-    session.wait_for("the help overlay", Duration::from_secs(5), |s| {
+    session.press("i", "the inspector closed", SHORT, |s| {
+        !s.contains("Inspector")
+    });
+    session.press("?", "the help overlay", SHORT, |s| {
         s.contains("pause or resume") && s.contains("request inspector")
     });
-    session.send(&["Escape"]);
-    session.send(&["c"]);
-    session.wait_for("the charts", Duration::from_secs(5), |s| {
+    // Each key waits for the screen the last one made: an Escape followed
+    // at once by a key reads as one Alt-key.
+    session.press("Escape", "the help closed", SHORT, |s| {
+        !s.contains("pause or resume")
+    });
+    session.press("c", "the charts", SHORT, |s| {
         s.contains("TTFT per second: p50 line, p99 dots") && s.contains("Esc back")
     });
-    session.send(&["Right"]);
-    session.wait_for("the next metric", Duration::from_secs(5), |s| {
+    session.press("Right", "the next metric", SHORT, |s| {
         s.contains("TTFOT per second")
     });
-    session.send(&["Escape"]);
-    session.wait_for("the lanes again", Duration::from_secs(5), |s| {
+    session.press("Escape", "the lanes again", SHORT, |s| {
         s.contains("prefill-king sim-fast-prefill") && !s.contains("TTFOT per second")
     });
-    session.send(&["d"]);
-    session.wait_for("the first engine in detail", Duration::from_secs(5), |s| {
+    session.press("d", "the first engine in detail", SHORT, |s| {
         s.contains("prefill-king sim-fast-prefill · details")
             && s.contains("latest requests")
             && s.contains("p99.9")
     });
-    session.send(&["Right"]);
-    session.wait_for("the next engine in detail", Duration::from_secs(5), |s| {
+    session.press("Right", "the next engine in detail", SHORT, |s| {
         s.contains("decode-demon sim-fast-decode · details")
     });
-    session.send(&["Escape"]);
-    session.wait_for("the lanes after the details", Duration::from_secs(5), |s| {
+    session.press("Escape", "the lanes after the details", SHORT, |s| {
         s.contains("prefill-king sim-fast-prefill") && !s.contains("· details")
     });
-    session.send(&["t"]);
-    session.wait_for("the timeline", Duration::from_secs(5), |s| {
+    session.press("t", "the timeline", SHORT, |s| {
         s.contains("Timeline — recent requests")
             && s.contains("░ waiting  ▒ to first token  █ decoding  ✗ failed")
             && s.contains(" ok  send ")
     });
-    session.send(&["Down"]);
-    session.send(&["Escape"]);
-    session.wait_for(
-        "the lanes after the timeline",
-        Duration::from_secs(5),
-        |s| s.contains("prefill-king sim-fast-prefill") && !s.contains("to first token"),
-    );
-    session.send(&["e"]);
-    session.wait_for("the explainer", Duration::from_secs(5), |s| {
+    // Paused, the newest request stays the newest: ↓ selects the one before.
+    let paused = session.press("p", "the race paused", SHORT, |s| s.contains("PAUSED"));
+    let newest = caption_id(&paused).expect("a selected request");
+    session.press("Down", "an older request selected", SHORT, |s| {
+        caption_id(s).is_some_and(|id| id != newest)
+    });
+    session.press("p", "the race going on", SHORT, |s| !s.contains("PAUSED"));
+    session.press("Escape", "the lanes after the timeline", SHORT, |s| {
+        s.contains("prefill-king sim-fast-prefill") && !s.contains("to first token")
+    });
+    session.press("e", "the explainer", SHORT, |s| {
         s.contains("What the numbers mean (docs/METRICS.md")
     });
-    session.send(&["Right"]);
-    session.wait_for("its next section", Duration::from_secs(5), |s| {
+    session.press("Right", "its next section", SHORT, |s| {
         s.contains("Time") && !s.contains("line 1 of")
     });
-    session.send(&["Escape"]);
+    session.press("Escape", "the explainer closed", SHORT, |s| {
+        !s.contains("What the numbers mean")
+    });
     session.send(&["q"]);
     // 0, or 1 once the demo's overbooked engine has shed enough load to
     // fail its error-rate objective: either way the race ran and ended.
@@ -197,6 +218,7 @@ fn demo_race_in_a_real_terminal() {
     let race_file = Path::new(&dirs[0]).join("race.llmrace");
     assert!(race_file.is_file());
     session.send(&["clear", "Enter"]);
+    session.wait_for("a clear screen", SHORT, |s| !s.contains("EXIT="));
     let command = format!(
         "{} replay {}; echo REPLAY_EXIT=$?",
         env!("CARGO_BIN_EXE_llm-locust"),
@@ -206,26 +228,25 @@ fn demo_race_in_a_real_terminal() {
     session.wait_for("the replay playing", Duration::from_secs(10), |s| {
         s.contains("REPLAY ▶") && s.contains("decode-demon") && s.contains("space play/pause")
     });
-    session.send(&["Space"]);
-    session.wait_for("the replay paused", Duration::from_secs(5), |s| {
+    session.press("Space", "the replay paused", SHORT, |s| {
         s.contains("REPLAY ⏸")
     });
-    session.send(&["+", "+"]);
-    session.wait_for("4× speed", Duration::from_secs(5), |s| s.contains("⏸ 4×"));
+    session.press("+", "2× speed", SHORT, |s| s.contains("⏸ 2×"));
+    session.press("+", "4× speed", SHORT, |s| s.contains("⏸ 4×"));
     // Seeking past the end shows the final result.
-    session.send(&["Right"]);
-    session.wait_for("the end of the race", Duration::from_secs(5), |s| {
+    session.press("Right", "the end of the race", SHORT, |s| {
         s.contains("FINISHED")
     });
-    session.send(&["Home"]);
-    session.wait_for("the start again", Duration::from_secs(5), |s| {
+    session.press("Home", "the start again", SHORT, |s| {
         s.contains("REPLAY ▶") && !s.contains("FINISHED")
     });
-    session.send(&["?"]);
-    session.wait_for("the replay's help", Duration::from_secs(5), |s| {
+    session.press("?", "the replay's help", SHORT, |s| {
         s.contains("faster / slower")
     });
-    session.send(&["Escape", "q"]);
+    session.press("Escape", "the replay's help closed", SHORT, |s| {
+        !s.contains("faster / slower")
+    });
+    session.send(&["q"]);
     let screen = session.wait_for("the shell back", Duration::from_secs(10), |s| {
         s.contains("REPLAY_EXIT=0")
     });
