@@ -84,8 +84,9 @@ pub fn write_reports(
     Ok(written)
 }
 
-/// Write then rename, so a reader never sees half a file.
-fn write_whole(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
+/// Writes `text` to `dir/name` through a temporary file and a rename, so
+/// a reader never sees half a file.
+pub fn write_whole(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, text).with_context(|| format!("cannot write '{}'", tmp.display()))?;

@@ -588,13 +588,8 @@ pub fn write_summary(
     dir: &Path,
     summary: &SummaryFile,
 ) -> anyhow::Result<(std::path::PathBuf, String)> {
-    use anyhow::Context as _;
-    let path = dir.join("summary.json");
     let json = serde_json::to_string_pretty(summary)?;
-    // Write then rename, so a reader never sees half a file.
-    let tmp = dir.join(".summary.json.tmp");
-    std::fs::write(&tmp, &json).with_context(|| format!("cannot write '{}'", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write '{}'", path.display()))?;
+    let path = super::outputs::write_whole(dir, "summary.json", &json)?;
     Ok((path, json))
 }
 

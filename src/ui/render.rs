@@ -232,22 +232,7 @@ pub fn render(frame: &mut Frame, snap: &RaceSnapshot, ui: &UiState, theme: &Them
     if let Some(insp) = plan.inspector {
         render_inspector_area(frame, insp, snap, ui, theme);
     }
-    frame.render_widget(&Footer { ui, theme }, plan.footer);
-    let body = Rect {
-        y: plan.header.bottom(),
-        height: plan.footer.y.saturating_sub(plan.header.bottom()),
-        ..area
-    };
-    frame.render_widget(&CountdownBanner { snap, theme }, body);
-    if ui.help_open {
-        frame.render_widget(
-            &HelpOverlay {
-                theme,
-                keys: key_help(ui.replay.is_some()),
-            },
-            area,
-        );
-    }
+    render_overlays(frame, area, body_of(area, plan), plan, snap, ui, theme);
 }
 
 /// The charts view: the chart over the body, beside the leaderboard on a
