@@ -23,7 +23,12 @@
 //! docs/PERFORMANCE.md by hand). Optional: `BENCH_SECS=10`,
 //! `BENCH_STREAMS=1,32,256,1000`, `BENCH_SCALE_STREAMS=10000` (0: skip),
 //! `BENCH_SCALE_SECS=20`, `BENCH_FLOOR=0`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap
+)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -6,13 +6,23 @@
 //! side) feeds `metrics` (pure, synchronous), which front ends (`headless`,
 //! `report`) read as snapshots.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+// Tests compute their expectations with plain casts of small numbers.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        clippy::cast_possible_wrap
+    )
+)]
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod exporter;
+pub mod prometheus_endpoint;
 pub mod headless;
 pub mod logging;
 pub mod metrics;

@@ -262,7 +262,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
 
     let metrics_socket = match args.metrics_addr {
         Some(addr) => {
-            let bound = crate::exporter::bind(addr)
+            let bound = crate::prometheus_endpoint::bind(addr)
                 .await
                 .map_err(AppError::bad_input)?;
             eprintln!("metrics: http://{}/metrics", bound.addr);
@@ -344,7 +344,7 @@ async fn race(args: RaceArgs) -> Result<Exit, AppError> {
         );
     }
     // Scraped while the race runs; stopped when it is dropped at the end.
-    let _exporter = metrics_socket.map(|bound| bound.serve(running.snapshots.clone()));
+    let _endpoint = metrics_socket.map(|bound| bound.serve(running.snapshots.clone()));
     let (race_file, csv) = writers.unzip();
     let outcome = match tui {
         Some(options) => {

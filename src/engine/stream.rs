@@ -104,6 +104,8 @@ impl Exchange {
 
     /// Folds one usage report in: only non-zero counts replace earlier ones.
     fn merge_usage(&mut self, reported: &UsageDto) {
+        // Finite, at least 1 and at most u32::MAX: the cast only drops a fraction.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let count = |n: Option<f64>| {
             n.filter(|n| n.is_finite() && *n >= 1.0)
                 .map(|n| n.min(f64::from(u32::MAX)) as u32)

@@ -121,7 +121,7 @@ pub async fn report_progress(
         let _ = write!(out, "{}", reconnecting_lines(&snap, &mut said_reconnecting));
         match snap.phase {
             RacePhase::Countdown { remaining } => {
-                let count = remaining.as_secs_f64().ceil() as u64;
+                let count = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
                 if count > 0 && last_count != Some(count) {
                     let _ = writeln!(out, "{count}…");
                     last_count = Some(count);

@@ -3,6 +3,13 @@
 //! crate and its dependencies). Each module is one area; `cargo test
 //! --test integration reports::` runs one of them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests compute their expectations with plain casts of small numbers.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_wrap
+)]
 
 mod common;
 

@@ -16,13 +16,13 @@ use tokio::sync::watch;
 use crate::metrics::RaceSnapshot;
 use crate::report::prometheus;
 
-/// A listening exporter; dropping it stops the server.
-pub struct Exporter {
+/// A listening endpoint; dropping it stops the server.
+pub struct Endpoint {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Exporter {
+impl Drop for Endpoint {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -52,9 +52,9 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<Bound> {
 }
 
 impl Bound {
-    /// Serves `snapshots` until the returned exporter is dropped.
+    /// Serves `snapshots` until the returned endpoint is dropped.
     #[must_use]
-    pub fn serve(self, snapshots: watch::Receiver<Arc<RaceSnapshot>>) -> Exporter {
+    pub fn serve(self, snapshots: watch::Receiver<Arc<RaceSnapshot>>) -> Endpoint {
         let app = Router::new()
             .route("/metrics", get(metrics))
             .with_state(snapshots);
@@ -64,7 +64,7 @@ impl Bound {
                 tracing::warn!("the metrics endpoint stopped: {e}");
             }
         });
-        Exporter {
+        Endpoint {
             addr: self.addr,
             task,
         }
