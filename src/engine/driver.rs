@@ -12,10 +12,10 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Outcome;
+use super::client::{EngineClient, PieceKind};
 use super::event::RaceEvent;
 use super::levels::{run_rate_levels, run_user_levels};
 use super::open_loop::run_open_loop;
-use super::openai::{EngineClient, PieceKind};
 use super::schedule::{ArrivalSchedule, users_plan};
 use super::trace::TraceSlots;
 use super::users::{run_user_stages, run_users};

@@ -5,15 +5,15 @@
 
 pub mod aggregator;
 pub mod backoff;
-mod chunk;
+pub mod client;
 pub mod connections;
 pub mod drain;
 pub mod driver;
 pub mod event;
 mod levels;
 mod open_loop;
-pub mod openai;
 pub mod probe;
+pub mod protocol;
 pub mod race;
 pub mod reconnect;
 pub mod schedule;

@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::aggregator::{Aggregator, SweepControl};
+use super::client::{ClientError, EngineClient};
 use super::driver::{Lane, OpeningLoad, drive};
 use super::event::{RaceStart, RecordSink};
-use super::openai::{ClientError, EngineClient};
 use super::probe::ClientProbe;
 use super::warmup::{WarmupResult, warm_up};
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::backoff::Outcome;
-use super::openai::EngineClient;
+use super::client::EngineClient;
 use crate::config::WarmupSpec;
 use crate::workload::PromptSet;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::common::{Collect, engine_spec, prompts, serve_sim, spec};
 use llm_locust::config::SimSpec;
-use llm_locust::engine::openai::EngineClient;
+use llm_locust::engine::client::EngineClient;
 use llm_locust::engine::{self, RaceEvent, RecordSink};
 use tokio_util::sync::CancellationToken;
 

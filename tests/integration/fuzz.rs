@@ -69,7 +69,8 @@ fn decoded(ex: &Exchange) -> Decoded {
 }
 
 fn decode(pieces: Vec<Bytes>) -> Decoded {
-    decoded(&block_on(decode_sse_body(pieces, false)))
+    let chat = llm_locust::engine::protocol::of(llm_locust::config::EndpointKind::Chat);
+    decoded(&block_on(decode_sse_body(pieces, chat, false)))
 }
 
 /// One piece of a valid stream.

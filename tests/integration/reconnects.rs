@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use llm_locust::config::{FaultKind, Quirk, SimSpec};
-use llm_locust::engine::openai::EngineClient;
+use llm_locust::engine::client::EngineClient;
 use llm_locust::metrics::{ConnectionReuse, ErrorKind};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};

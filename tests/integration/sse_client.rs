@@ -6,7 +6,7 @@ use crate::common;
 use std::time::Duration;
 
 use llm_locust::config::{EndpointKind, EngineSpec};
-use llm_locust::engine::openai::{EngineClient, Usage};
+use llm_locust::engine::client::{EngineClient, Usage};
 use llm_locust::metrics::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 
 /// What the decoder reads of a chunk.
 #[derive(Default)]
-pub(super) struct ChunkDto<'a> {
+pub(crate) struct ChunkDto<'a> {
     /// The first of `choices`, the only one a request for one answer gets;
     /// any further ones are skipped unread.
     pub choice: Option<ChoiceDto<'a>>,
@@ -35,7 +35,7 @@ impl<'a> ChunkDto<'a> {
 
 /// Counts as numbers of any JSON kind; anything else reads as absent.
 #[derive(Deserialize)]
-pub(super) struct UsageDto {
+pub(crate) struct UsageDto {
     #[serde(default, deserialize_with = "lenient_number")]
     pub prompt_tokens: Option<f64>,
     #[serde(default, deserialize_with = "lenient_number")]
@@ -51,7 +51,7 @@ fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f
 }
 
 #[derive(Default)]
-pub(super) struct ChoiceDto<'a> {
+pub(crate) struct ChoiceDto<'a> {
     pub delta: Option<DeltaDto<'a>>,
     /// `/v1/completions` streams `text` instead of a delta.
     pub text: Option<Cow<'a, str>>,
@@ -61,7 +61,7 @@ pub(super) struct ChoiceDto<'a> {
 }
 
 #[derive(Default)]
-pub(super) struct DeltaDto<'a> {
+pub(crate) struct DeltaDto<'a> {
     pub content: Option<Cow<'a, str>>,
     /// vLLM's reasoning parser and DeepSeek.
     pub reasoning_content: Option<Cow<'a, str>>,
@@ -73,13 +73,13 @@ pub(super) struct DeltaDto<'a> {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ToolCallDto<'a> {
+pub(crate) struct ToolCallDto<'a> {
     #[serde(default, borrow)]
     pub function: Option<FunctionDto<'a>>,
 }
 
 #[derive(Deserialize)]
-pub(super) struct FunctionDto<'a> {
+pub(crate) struct FunctionDto<'a> {
     #[serde(default, borrow)]
     pub name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]

@@ -1,6 +1,7 @@
-//! The OpenAI-compatible streaming client: builds `/v1/chat/completions` or
-//! `/v1/completions` requests with `stream: true`, sends them, and hands the
-//! answer to `stream` to decode and time. It measures; it does not aggregate.
+//! One engine's HTTP client: sends a prompt as its protocol asks
+//! (`protocol`), retries once a request whose reused connection the server
+//! closed (`reconnect`), and hands the answer to `stream` to decode and time.
+//! It measures; it does not aggregate.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,16 +11,16 @@ use hyper_util::client::legacy::connect::HttpInfo;
 use reqwest::header::{
     AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
 };
-use serde::Serialize;
 use tokio::time::Instant;
 
 use super::connections::ConnectionLedger;
 use super::drain::drain;
+use super::protocol::{self, Prompt, Protocol};
 use super::reconnect::{ReusePolicy, closed_before_answer};
-use super::stream::{ERROR_BODY_LIMIT, apply_whole, read_sse};
+use super::stream::{ERROR_BODY_LIMIT, EventFold, read_sse};
 pub use super::stream::{Exchange, Observer, PieceKind, Usage};
+use crate::config::EngineSpec;
 use crate::config::secrets::{looks_secret, printable, redact_cut, scrub_urls_in};
-use crate::config::{EndpointKind, EngineSpec};
 use crate::error::error_chain;
 use crate::metrics::ErrorKind;
 
@@ -58,7 +59,7 @@ pub struct EngineClient {
     reuse: Arc<ReusePolicy>,
     url: reqwest::Url,
     model: String,
-    endpoint: EndpointKind,
+    protocol: &'static dyn Protocol,
     max_tokens: Option<u32>,
     temperature: Option<f64>,
     ignore_eos: bool,
@@ -73,36 +74,6 @@ pub struct EngineClient {
     /// secret header values, the URL's credentials): error messages reach
     /// logs and race files.
     secrets: Arc<[String]>,
-}
-
-#[derive(Serialize)]
-struct ChatMessage<'a> {
-    role: &'static str,
-    content: &'a str,
-}
-
-#[derive(Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-#[derive(Serialize)]
-struct RequestBody<'a> {
-    model: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    messages: Option<[ChatMessage<'a>; 1]>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    prompt: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    /// A vLLM/SGLang extension; only sent when asked for, since strict
-    /// servers reject unknown fields.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ignore_eos: bool,
-    stream: bool,
-    stream_options: StreamOptions,
 }
 
 impl EngineClient {
@@ -164,10 +135,10 @@ impl EngineClient {
             // No idle connection is kept, so none is ever reused.
             fresh: builder(0)?,
             reuse: Arc::new(ReusePolicy::new(spec.reuse_connections)),
-            models_url: models_url(&parsed),
+            models_url: models_url(&parsed, protocol::of(spec.endpoint)),
             url: parsed,
             model: spec.model.clone(),
-            endpoint: spec.endpoint,
+            protocol: protocol::of(spec.endpoint),
             max_tokens: spec.max_tokens,
             temperature: spec.temperature,
             ignore_eos: spec.ignore_eos,
@@ -226,23 +197,13 @@ impl EngineClient {
     /// length) replaces the engine's own.
     #[must_use]
     pub fn request_body_with(&self, prompt: &str, max_tokens: Option<u32>) -> Vec<u8> {
-        let chat = self.endpoint == EndpointKind::Chat;
-        let body = RequestBody {
+        self.protocol.body(&Prompt {
             model: &self.model,
-            messages: chat.then_some([ChatMessage {
-                role: "user",
-                content: prompt,
-            }]),
-            prompt: (!chat).then_some(prompt),
+            text: prompt,
             max_tokens: max_tokens.or(self.max_tokens),
             temperature: self.temperature,
             ignore_eos: self.ignore_eos,
-            stream: true,
-            stream_options: StreamOptions {
-                include_usage: true,
-            },
-        };
-        serde_json::to_vec(&body).unwrap_or_default()
+        })
     }
 
     /// Sends one prompt and measures the answer. Never fails: every problem
@@ -395,10 +356,16 @@ impl EngineClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse {
-            read_sse(response.bytes_stream(), ex, observe, |e| error_chain(e)).await;
+            read_sse(response.bytes_stream(), self.protocol, ex, observe, |e| {
+                error_chain(e)
+            })
+            .await;
         } else {
             match response.text().await {
-                Ok(body) => apply_whole(&body, ex, observe),
+                Ok(body) => {
+                    let mut fold = EventFold::new(ex, observe, Instant::now());
+                    self.protocol.on_body(&body, &mut fold);
+                }
                 Err(e) => ex.fail(ErrorKind::StreamReset, error_chain(&e)),
             }
         }
@@ -408,13 +375,10 @@ impl EngineClient {
 /// A server that answers the HEAD with a body anyway: this much is read.
 const PRECONNECT_BODY_LIMIT: usize = 64 << 10;
 
-/// `…/v1/chat/completions` or `…/v1/completions` → `…/v1/models`; any other
-/// path is pre-connected to as it is.
-fn models_url(url: &reqwest::Url) -> reqwest::Url {
-    let path = url.path();
-    let base = path
-        .strip_suffix("/chat/completions")
-        .or_else(|| path.strip_suffix("/completions"));
+/// The protocol's route's sibling `/models` (`…/v1/chat/completions` →
+/// `…/v1/models`); a URL of any other path is pre-connected to as it is.
+fn models_url(url: &reqwest::Url, protocol: &dyn Protocol) -> reqwest::Url {
+    let base = url.path().strip_suffix(protocol.route());
     let mut models = url.clone();
     if let Some(base) = base {
         models.set_path(&format!("{base}/models"));
@@ -473,19 +437,28 @@ impl NoProxyIfLoopback for reqwest::ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::EndpointKind;
 
     #[test]
     fn preconnects_go_to_the_model_list() {
-        let at = |u: &str| models_url(&reqwest::Url::parse(u).unwrap()).to_string();
+        let at = |u: &str, kind| {
+            models_url(&reqwest::Url::parse(u).unwrap(), protocol::of(kind)).to_string()
+        };
         assert_eq!(
-            at("http://h:8000/v1/chat/completions"),
+            at("http://h:8000/v1/chat/completions", EndpointKind::Chat),
             "http://h:8000/v1/models"
         );
         assert_eq!(
-            at("https://h/openai/v1/completions?x=1"),
+            at(
+                "https://h/openai/v1/completions?x=1",
+                EndpointKind::Completions
+            ),
             "https://h/openai/v1/models?x=1"
         );
-        assert_eq!(at("http://h/generate"), "http://h/generate");
+        assert_eq!(
+            at("http://h/generate", EndpointKind::Chat),
+            "http://h/generate"
+        );
     }
 
     #[test]

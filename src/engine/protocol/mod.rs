@@ -1,0 +1,66 @@
+//! Request protocols: how a prompt becomes an HTTP request, and what each
+//! event of the streamed answer (or a whole body) says, reported to an
+//! [`EventFold`]. The client and the drivers never ask which protocol they
+//! speak. Adding one is a file here implementing [`Protocol`], its variant
+//! of `config::EndpointKind` (with its path), and its line in [`of`].
+
+mod chat;
+mod chunk;
+mod completions;
+mod openai;
+
+use std::fmt::Debug;
+
+use crate::config::EndpointKind;
+pub use crate::engine::stream::{EventFold, Exchange};
+
+/// What a prompt is sent with: the engine's settings for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompt<'a> {
+    pub model: &'a str,
+    pub text: &'a str,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    /// vLLM and SGLang's extension: generate `max_tokens` whatever the model says.
+    pub ignore_eos: bool,
+}
+
+/// What the reader does after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Read on.
+    Continue,
+    /// The answer is complete: the rest of the body is read outside the timing.
+    Done,
+    /// The request failed: stop reading.
+    Failed,
+}
+
+/// One way of asking a server for an answer.
+pub trait Protocol: Debug + Send + Sync {
+    /// The route under the API's base, e.g. `/chat/completions` (the model
+    /// list, where connections are opened before the race, is its sibling
+    /// `/models`).
+    fn route(&self) -> &'static str;
+
+    /// The JSON body asking for `prompt`, streamed.
+    fn body(&self, prompt: &Prompt<'_>) -> Vec<u8>;
+
+    /// One SSE event: its `event:` name (empty when it has none) and its data.
+    fn on_event(&self, kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow;
+
+    /// The body ended before the protocol's end event: complete, or failed.
+    fn on_stream_end(&self, ex: &mut Exchange);
+
+    /// A whole JSON body: a server that did not stream.
+    fn on_body(&self, body: &str, fold: &mut EventFold<'_, '_>);
+}
+
+/// The protocol of an endpoint kind.
+#[must_use]
+pub fn of(endpoint: EndpointKind) -> &'static dyn Protocol {
+    match endpoint {
+        EndpointKind::Chat => &chat::Chat,
+        EndpointKind::Completions => &completions::Completions,
+    }
+}

@@ -1,0 +1,335 @@
+//! OpenAI's streamed answer, shared by chat and completions: `data:` events
+//! of one JSON chunk each, `[DONE]` at the end. Lenient where real servers
+//! differ harmlessly, strict where a difference changes the numbers:
+//!
+//! - absent and `null` mean the same; unknown fields are ignored; only the
+//!   first of `choices` counts;
+//! - `reasoning_content` and `reasoning` (proxies send either, some both)
+//!   are reasoning; `content`, completions' `text` and `tool_calls` are the
+//!   answer;
+//! - `finish_reason: ""` is not a finish; an `{"error": …}` chunk and an SSE
+//!   `event: error` (TGI, some proxies) are server errors;
+//! - a stream that ends without `[DONE]` is complete only with a finish
+//!   reason.
+
+use serde::Serialize;
+
+use super::chunk::ChunkDto;
+use super::{EventFold, Exchange, Flow};
+use crate::engine::stream::{ERROR_BODY_LIMIT, PieceKind, clip};
+use crate::metrics::ErrorKind;
+
+/// `stream_options`: ask for the usage report at the end of the stream.
+#[derive(Serialize)]
+pub(super) struct StreamOptions {
+    include_usage: bool,
+}
+
+impl StreamOptions {
+    pub(super) const WITH_USAGE: StreamOptions = StreamOptions {
+        include_usage: true,
+    };
+}
+
+pub(super) fn on_event(kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow {
+    let data = data.trim();
+    if kind == "error" {
+        fold.fail(
+            ErrorKind::ServerError,
+            format!("error event in stream: {}", clip(data, ERROR_BODY_LIMIT)),
+        );
+        return Flow::Failed;
+    }
+    if data == "[DONE]" {
+        fold.complete();
+        return Flow::Done;
+    }
+    if data.is_empty() || decode_chunk(data, fold) {
+        Flow::Continue
+    } else {
+        Flow::Failed
+    }
+}
+
+pub(super) fn on_stream_end(ex: &mut Exchange) {
+    if ex.finish_reason.is_none() {
+        ex.fail(ErrorKind::StreamReset, "the stream ended before [DONE]");
+    } else {
+        ex.complete = true;
+    }
+}
+
+/// A server that ignored `stream: true` and answered with one JSON body: the
+/// whole answer is one chunk, timed at its arrival.
+pub(super) fn on_body(body: &str, fold: &mut EventFold<'_, '_>) {
+    if !decode_chunk(body, fold) {
+        return;
+    }
+    // Output so far is this body's (its token time is taken when the fold ends).
+    let ex = fold.exchange();
+    if ex.finish_reason.is_none() && ex.text.is_empty() {
+        fold.fail(
+            ErrorKind::Malformed,
+            format!("not an OpenAI completion: {}", clip(body, 200)),
+        );
+    } else {
+        fold.complete();
+    }
+}
+
+/// Folds one JSON chunk. False when the request has failed.
+fn decode_chunk(data: &str, fold: &mut EventFold<'_, '_>) -> bool {
+    let mut chunk = ChunkDto::default();
+    if let Err(e) = chunk.read(data) {
+        fold.fail(
+            ErrorKind::Malformed,
+            format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
+        );
+        return false;
+    }
+    if let Some(err) = chunk.error.as_ref().filter(|e| !e.is_null()) {
+        fold.fail(
+            ErrorKind::ServerError,
+            format!(
+                "error in stream: {}",
+                clip(&err.to_string(), ERROR_BODY_LIMIT)
+            ),
+        );
+        return false;
+    }
+    if let Some(usage) = &chunk.usage {
+        fold.usage(usage.prompt_tokens, usage.completion_tokens);
+    }
+    if let Some(choice) = &chunk.choice {
+        for delta in [choice.delta.as_ref(), choice.message.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(reasoning) = delta.reasoning() {
+                fold.piece(reasoning, PieceKind::Reasoning);
+            }
+            for piece in delta.answer_pieces() {
+                fold.piece(piece, PieceKind::Answer);
+            }
+        }
+        if let Some(text) = choice.text.as_deref() {
+            fold.piece(text, PieceKind::Answer);
+        }
+        if let Some(reason) = choice.finish_reason.as_deref() {
+            fold.finish(reason);
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::stream::Usage;
+    use tokio::time::Instant;
+
+    fn exchange() -> Exchange {
+        Exchange::new(Instant::now())
+    }
+
+    /// Folds one chunk as the reader does: one event, timed now.
+    fn apply(ex: &mut Exchange, data: &str) -> bool {
+        let mut observe = |_: &str, _: PieceKind, _: Instant| {};
+        let mut fold = EventFold::new(ex, &mut observe, Instant::now());
+        decode_chunk(data, &mut fold)
+    }
+
+    #[test]
+    fn only_the_first_choice_counts_and_null_or_empty_choices_are_none() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":" a"}},{"delta":{"content":" b"}},{"odd":[1,{"x":2}]}]}"#
+        ));
+        assert_eq!(ex.text, " a");
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":null,"usage":{"completion_tokens":3}}"#
+        ));
+        assert!(apply(&mut ex, r#"{"choices":[]}"#));
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert_eq!(ex.usage.map(|u| u.completion_tokens), Some(3));
+        // Still JSON: a broken second choice is malformed.
+        assert!(!apply(&mut ex, r#"{"choices":[{"delta":{}},{"#));
+        assert_eq!(
+            ex.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Malformed)
+        );
+    }
+
+    #[test]
+    fn role_only_and_empty_deltas_are_not_tokens() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"role":"assistant","content":""}}]}"#
+        ));
+        assert!(apply(&mut ex, r#"{"choices":[{"delta":{}}]}"#));
+        assert!(ex.chunk_times.is_empty());
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":" hi"}}]}"#
+        ));
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert_eq!(ex.first_answer, Some(0));
+        assert_eq!(ex.text, " hi");
+    }
+
+    #[test]
+    fn usage_chunk_and_finish_reason_are_kept() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":"a"},"finish_reason":"length"}]}"#
+        ));
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}"#
+        ));
+        assert_eq!(
+            ex.usage,
+            Some(Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3
+            })
+        );
+        assert_eq!(ex.finish_reason.as_deref(), Some("length"));
+    }
+
+    #[test]
+    fn zero_usage_never_replaces_a_real_count() {
+        let mut ex = exchange();
+        let zero =
+            r#"{"choices":[{"text":"x"}],"usage":{"prompt_tokens":0,"completion_tokens":0}}"#;
+        assert!(apply(&mut ex, zero));
+        assert_eq!(ex.usage, None, "all-zero usage is no report");
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}"#
+        ));
+        assert!(apply(&mut ex, zero));
+        assert_eq!(
+            ex.usage,
+            Some(Usage {
+                prompt_tokens: 9,
+                completion_tokens: 4
+            })
+        );
+    }
+
+    #[test]
+    fn completions_text_and_reasoning_count_as_output() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#
+        ));
+        assert_eq!(ex.first_answer, None);
+        assert!(apply(&mut ex, r#"{"choices":[{"text":"x","index":0}]}"#));
+        assert_eq!(ex.chunk_times.len(), 2);
+        assert_eq!(ex.first_answer, Some(1));
+    }
+
+    #[test]
+    fn both_reasoning_names_in_one_delta_are_one_piece() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"reasoning_content":"think","reasoning":"think","content":null}}]}"#
+        ));
+        assert_eq!(ex.text, "think");
+        assert_eq!(ex.chunk_times.len(), 1);
+        assert!(ex.error.is_none());
+    }
+
+    #[test]
+    fn null_means_absent_and_extras_are_ignored() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":null,"usage":null,"error":null,"system_fingerprint":null,"x":{"y":[1]}}"#
+        ));
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"index":null,"delta":{"content":"a","tool_calls":null,"role":null},"finish_reason":null,"logprobs":null}],"usage":{"prompt_tokens":null,"completion_tokens":2}}"#
+        ));
+        assert_eq!(ex.text, "a");
+        assert_eq!(ex.usage.map(|u| u.completion_tokens), Some(2));
+        assert!(ex.error.is_none(), "{:?}", ex.error);
+    }
+
+    #[test]
+    fn tool_calls_are_answer_tokens() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"get_weather","arguments":""}}]}}]}"#
+        ));
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\":"}}]}}]}"#
+        ));
+        assert_eq!(ex.chunk_times.len(), 2);
+        assert_eq!(ex.first_answer, Some(0));
+        assert_eq!(ex.text, "get_weather{\"city\":");
+    }
+
+    #[test]
+    fn an_empty_finish_reason_is_no_finish() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":"a"},"finish_reason":""}]}"#
+        ));
+        assert_eq!(ex.finish_reason, None);
+    }
+
+    #[test]
+    fn empty_and_reasoning_only_answers_fail_as_empty() {
+        let mut ex = exchange();
+        ex.check_not_empty(false);
+        assert_eq!(ex.error.map(|e| e.kind), Some(ErrorKind::EmptyAnswer));
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"reasoning":"hm"}}]}"#
+        ));
+        let mut counted = ex.clone();
+        ex.check_not_empty(false);
+        assert_eq!(ex.error.map(|e| e.kind), Some(ErrorKind::EmptyAnswer));
+        counted.check_not_empty(true);
+        assert!(counted.error.is_none());
+    }
+
+    #[test]
+    fn in_stream_error_and_bad_json_are_classified() {
+        let mut ex = exchange();
+        assert!(!apply(&mut ex, r#"{"error":{"message":"overloaded"}}"#));
+        assert_eq!(
+            ex.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::ServerError)
+        );
+        let mut ex = exchange();
+        assert!(!apply(&mut ex, r#"{"choices":[{"delta":{"content":"#));
+        assert_eq!(
+            ex.error.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Malformed)
+        );
+    }
+
+    #[test]
+    fn escaped_content_is_decoded() {
+        let mut ex = exchange();
+        assert!(apply(
+            &mut ex,
+            r#"{"choices":[{"delta":{"content":"a\"b\n"}}]}"#
+        ));
+        assert_eq!(ex.text, "a\"b\n");
+    }
+}
