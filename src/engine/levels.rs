@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 
-use super::driver::Lane;
+use super::lane::Lane;
 use super::open_loop::OpenLoop;
 use super::schedule::{ArrivalSchedule, RateProfile};
 use super::users::Seats;

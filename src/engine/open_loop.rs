@@ -8,8 +8,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
-use super::driver::{Lane, RequestSlot, run_guarded};
 use super::event::RaceEvent;
+use super::lane::{Lane, RequestSlot};
+use super::request::run_guarded;
 use super::schedule::ArrivalSchedule;
 
 /// Open loop: one request per arrival of `schedule`, at most

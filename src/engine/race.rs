@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::aggregator::{Aggregator, SweepControl};
 use super::client::{ClientError, EngineClient};
-use super::driver::{Lane, OpeningLoad, drive};
+use super::driver::drive;
 use super::event::{RaceStart, RecordSink};
+use super::lane::Lane;
+use super::opening::OpeningLoad;
 use super::probe::ClientProbe;
 use super::warmup::{WarmupResult, warm_up};
 use crate::config::{EngineTarget, LoadSpec, RaceSpec};

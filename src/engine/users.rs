@@ -10,8 +10,10 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::backoff::{Backoff, Reason};
-use super::driver::{Lane, RequestSlot, preconnected_users, run_guarded};
 use super::event::RaceEvent;
+use super::lane::{Lane, RequestSlot};
+use super::opening::preconnected_users;
+use super::request::run_guarded;
 use crate::metrics::record::whole_micros;
 
 /// Closed loop: `users` users, added at `spawn_rate` per second; each sends
