@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::{finish_race, tui_options, wants_tui};
+use super::front_end::{tui_options, wants_tui};
+use super::results::finish_race;
 use crate::cli::ReplayArgs;
 use crate::engine::{RaceOutcome, RaceStart, RecordSink};
 use crate::error::{AppError, Exit};

@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 use super::aggregator::{Aggregator, SweepControl};
 use super::client::{ClientError, EngineClient};
 use super::driver::drive;
-use super::event::{RaceStart, RecordSink};
+use super::event::{RaceEvent, RaceStart, RecordSink};
 use super::lane::Lane;
 use super::opening::OpeningLoad;
 use super::probe::ClientProbe;
 use super::warmup::{WarmupResult, warm_up};
-use crate::config::{EngineTarget, LoadSpec, RaceSpec};
+use crate::config::{EngineSpec, EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
@@ -124,203 +124,338 @@ pub async fn start(
             "mode trace needs its trace, read with the prompts by workload::load".to_owned(),
         ));
     }
-    let sim_cancel = CancellationToken::new();
-    let mut sims: Vec<SimHandle> = Vec::new();
-    let mut clients = Vec::with_capacity(spec.engines.len());
-    let mut engine_urls = Vec::with_capacity(spec.engines.len());
-    let setup = async {
-        for (index, engine) in spec.engines.iter().enumerate() {
-            let api_key = match &engine.api_key_env {
-                // `--simulate`: no server needs the key, so a variable that
-                // is not set is no reason to stop (engines that were
-                // `simulate:` in the file still get it when it is set).
-                Some(var) if spec.simulated => std::env::var(var).ok(),
-                Some(var) => Some(std::env::var(var).map_err(|_| RaceError::MissingApiKey {
-                    index,
-                    engine: engine.name.clone(),
-                    var: var.clone(),
-                })?),
-                None => None,
-            };
-            let url = match &engine.target {
-                EngineTarget::Url(url) => url.clone(),
-                EngineTarget::Simulated(sim_spec) => {
-                    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                    let handle = sim::serve(sim_spec.clone(), addr, sim_cancel.child_token())
-                        .await
-                        .map_err(|source| RaceError::Simulator {
-                            engine: engine.name.clone(),
-                            source,
-                        })?;
-                    let url = format!("{}{}", handle.base_url(), engine.endpoint.path());
-                    sims.push(handle);
-                    url
-                }
-            };
-            clients.push(EngineClient::new(engine, &url, api_key.as_deref())?);
-            engine_urls.push(url);
-        }
-        Ok::<(), RaceError>(())
-    };
-    if let Err(e) = setup.await {
-        for s in sims {
-            s.shutdown().await;
-        }
-        return Err(e);
-    }
-
-    let shard = spec.sharding.shard();
-    let opening = OpeningLoad::of(&spec.load, spec.seed, prompts.trace_times(), shard);
+    let engines = Engines::resolve(spec).await?;
+    let opening = OpeningLoad::of(
+        &spec.load,
+        spec.seed,
+        prompts.trace_times(),
+        spec.sharding.shard(),
+    );
     let warmup = match spec.warmup_for_shard() {
         Some(warmup) => {
-            warm_up(
-                &clients,
-                &prompts,
-                warmup,
-                opening.concurrency as usize,
-                &stop,
-            )
-            .await
+            let at_once = opening.concurrency as usize;
+            warm_up(&engines.clients, &prompts, warmup, at_once, &stop).await
         }
         None => Vec::new(),
     };
-    // Connections for the first second's load, before the countdown ends,
-    // so no first request pays for TCP and TLS set-up inside its TTFT.
-    let preconnects = opening.preconnects;
+    preconnect(&engines.clients, opening.preconnects, &stop).await;
+    let signal = StartSignal::set(spec);
+    let race_start = RaceStart {
+        started_at: signal.started_at,
+        engine_urls: engines.urls.clone(),
+    };
+    for sink in &mut sinks {
+        sink.on_start(&race_start);
+    }
+    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let lanes = spawn_lanes(
+        spec,
+        engines.clients,
+        prompts,
+        &events_tx,
+        &signal,
+        &stop,
+        &abort,
+    );
+    // The aggregator ends when the last sender is gone: drivers and their
+    // request tasks hold the only ones left.
+    drop(events_tx);
+    let (aggregator, snapshots) = fold(
+        spec,
+        events,
+        &signal,
+        lanes.stops,
+        lanes.levels,
+        stop,
+        sinks,
+    );
+    let task = tokio::spawn(run_to_the_end(
+        aggregator,
+        lanes.drivers,
+        engines.sims,
+        signal.started_at,
+    ));
+    Ok(RunningRace {
+        snapshots,
+        started_at: signal.started_at,
+        engine_urls: engines.urls,
+        warmup,
+        late_start: signal.late_by,
+        task,
+    })
+}
+
+/// Every engine's client, the URL it is raced at, and the simulators
+/// started for `simulate:` engines.
+struct Engines {
+    clients: Vec<EngineClient>,
+    urls: Vec<String>,
+    sims: Simulators,
+}
+
+/// The simulators started for a race.
+#[derive(Default)]
+struct Simulators {
+    handles: Vec<SimHandle>,
+    /// Stops them all at once.
+    cancel: CancellationToken,
+}
+
+impl Simulators {
+    /// Stops every simulator together and waits for each to end.
+    async fn shut_down(self) {
+        self.cancel.cancel();
+        for s in self.handles {
+            s.shutdown().await;
+        }
+    }
+}
+
+impl Engines {
+    /// Reads each engine's API key, starts its simulator if it has one, and
+    /// builds its client. On a failure, the simulators already started are
+    /// shut down.
+    async fn resolve(spec: &RaceSpec) -> Result<Self, RaceError> {
+        let mut engines = Engines {
+            clients: Vec::with_capacity(spec.engines.len()),
+            urls: Vec::with_capacity(spec.engines.len()),
+            sims: Simulators::default(),
+        };
+        for (index, engine) in spec.engines.iter().enumerate() {
+            if let Err(e) = engines.add(spec, index, engine).await {
+                engines.sims.shut_down().await;
+                return Err(e);
+            }
+        }
+        Ok(engines)
+    }
+
+    async fn add(
+        &mut self,
+        spec: &RaceSpec,
+        index: usize,
+        engine: &EngineSpec,
+    ) -> Result<(), RaceError> {
+        let api_key = match &engine.api_key_env {
+            // `--simulate`: no server needs the key, so a variable that is
+            // not set is no reason to stop (engines that were `simulate:` in
+            // the file still get it when it is set).
+            Some(var) if spec.simulated => std::env::var(var).ok(),
+            Some(var) => Some(std::env::var(var).map_err(|_| RaceError::MissingApiKey {
+                index,
+                engine: engine.name.clone(),
+                var: var.clone(),
+            })?),
+            None => None,
+        };
+        let url = match &engine.target {
+            EngineTarget::Url(url) => url.clone(),
+            EngineTarget::Simulated(sim_spec) => {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                let handle = sim::serve(sim_spec.clone(), addr, self.sims.cancel.child_token())
+                    .await
+                    .map_err(|source| RaceError::Simulator {
+                        engine: engine.name.clone(),
+                        source,
+                    })?;
+                let url = format!("{}{}", handle.base_url(), engine.endpoint.path());
+                self.sims.handles.push(handle);
+                url
+            }
+        };
+        self.clients
+            .push(EngineClient::new(engine, &url, api_key.as_deref())?);
+        self.urls.push(url);
+        Ok(())
+    }
+}
+
+/// Opens `per_engine` connections to every engine before the countdown
+/// ends, so no first request pays for TCP and TLS set-up inside its TTFT;
+/// an engine that cannot be reached holds the others' start for at most
+/// [`PRECONNECT_LIMIT`].
+async fn preconnect(clients: &[EngineClient], per_engine: u32, stop: &CancellationToken) {
     let connecting = futures_util::future::join_all(
         clients
             .iter()
-            .flat_map(|c| (0..preconnects).map(move |_| c.preconnect())),
+            .flat_map(|c| (0..per_engine).map(move |_| c.preconnect())),
     );
     tokio::select! {
         _ = connecting => {}
         () = tokio::time::sleep(PRECONNECT_LIMIT) => {}
         () = stop.cancelled() => {}
     }
+}
 
-    // With `--start-at`, the countdown runs to that wall-clock time; a race
-    // set up after it starts at once, and says how late.
-    let (countdown, late_by) = match spec.start_at {
-        Some(at) => match at.duration_since(SystemTime::now()) {
-            Ok(wait) => (wait, None),
-            Err(past) => (Duration::ZERO, Some(past.duration())),
-        },
-        None => (spec.countdown, None),
-    };
-    let go = Instant::now() + countdown;
-    // Whole microseconds, as the race file stores it, so reports rebuilt
-    // from the file carry the same timestamps.
-    let started_at = SystemTime::now() + countdown;
-    let started_at =
-        UNIX_EPOCH + whole_micros(started_at.duration_since(UNIX_EPOCH).unwrap_or_default());
-    let race_start = RaceStart {
-        started_at,
-        engine_urls: engine_urls.clone(),
-    };
-    for sink in &mut sinks {
-        sink.on_start(&race_start);
+/// When the race starts.
+struct StartSignal {
+    /// The start signal on the monotonic clock.
+    go: Instant,
+    /// ... and on the wall clock, in whole microseconds as the race file
+    /// stores it, so reports rebuilt from the file carry the same times.
+    started_at: SystemTime,
+    countdown: Duration,
+    /// How long after `--start-at` the race was ready (it starts at once).
+    late_by: Option<Duration>,
+}
+
+impl StartSignal {
+    /// With `--start-at`, the countdown runs to that wall-clock time; a race
+    /// set up after it starts at once, and says how late.
+    fn set(spec: &RaceSpec) -> Self {
+        let (countdown, late_by) = match spec.start_at {
+            Some(at) => match at.duration_since(SystemTime::now()) {
+                Ok(wait) => (wait, None),
+                Err(past) => (Duration::ZERO, Some(past.duration())),
+            },
+            None => (spec.countdown, None),
+        };
+        let go = Instant::now() + countdown;
+        let started_at = SystemTime::now() + countdown;
+        let started_at =
+            UNIX_EPOCH + whole_micros(started_at.duration_since(UNIX_EPOCH).unwrap_or_default());
+        StartSignal {
+            go,
+            started_at,
+            countdown,
+            late_by,
+        }
     }
-    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let mut stats = RaceStats::new(spec);
-    let initial = stats.snapshot(
-        RacePhase::Countdown {
-            remaining: countdown,
-        },
-        Duration::ZERO,
-        false,
-    );
-    let (publish, snapshots) = watch::channel(Arc::new(initial));
+}
 
+/// Each engine's driver, and what the aggregator steers them by.
+struct Lanes {
+    drivers: JoinSet<()>,
+    /// Each engine's stop token (its finish line).
+    stops: Vec<CancellationToken>,
+    /// A sweep's level for each engine, set by the aggregator.
+    levels: Vec<watch::Sender<f64>>,
+}
+
+/// Spawns one driver per engine, each on its lane, with its stop and abort
+/// tokens: a stopped engine's in-flight requests are aborted after the
+/// grace period.
+fn spawn_lanes(
+    spec: &RaceSpec,
+    clients: Vec<EngineClient>,
+    prompts: PromptSet,
+    events: &mpsc::Sender<RaceEvent>,
+    signal: &StartSignal,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> Lanes {
     let prompts = Arc::new(prompts);
-    let mut engine_stop = Vec::new();
-    let mut drivers = JoinSet::new();
-    // A sweep's level is set by the aggregator, one `watch` per engine.
-    let mut levels = Vec::new();
+    let mut lanes = Lanes {
+        drivers: JoinSet::new(),
+        stops: Vec::new(),
+        levels: Vec::new(),
+    };
     for (index, client) in clients.into_iter().enumerate() {
         let stop_engine = stop.child_token();
         let abort_engine = abort.child_token();
-        engine_stop.push(stop_engine.clone());
-        // In-flight requests may finish within the grace period after the
-        // engine stops; then they are aborted.
-        let grace = spec.finish.grace;
-        let (s, a) = (stop_engine.clone(), abort_engine.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = s.cancelled() => {}
-                () = a.cancelled() => return,
-            }
-            tokio::select! {
-                () = tokio::time::sleep(grace) => a.cancel(),
-                () = a.cancelled() => {}
-            }
-        });
+        lanes.stops.push(stop_engine.clone());
+        tokio::spawn(abort_after_grace(
+            stop_engine.clone(),
+            abort_engine.clone(),
+            spec.finish.grace,
+        ));
         let lane = Arc::new(Lane::new(
             index,
             client,
             Arc::clone(&prompts),
-            events_tx.clone(),
-            go,
+            events.clone(),
+            signal.go,
             stop_engine,
             abort_engine,
-            shard,
+            spec.sharding.shard(),
         ));
         let level = matches!(spec.load, LoadSpec::Sweep(_)).then(|| {
             let (tx, rx) = watch::channel(0.0);
-            levels.push(tx);
+            lanes.levels.push(tx);
             rx
         });
-        drivers.spawn(drive(lane, spec.load.clone(), spec.seed, level));
+        lanes
+            .drivers
+            .spawn(drive(lane, spec.load.clone(), spec.seed, level));
     }
-    // The aggregator ends when the last sender is gone: drivers and their
-    // request tasks hold the only ones left.
-    drop(events_tx);
+    lanes
+}
 
+/// In-flight requests may finish within the grace period after their
+/// engine stops; then they are aborted.
+async fn abort_after_grace(stop: CancellationToken, abort: CancellationToken, grace: Duration) {
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = abort.cancelled() => return,
+    }
+    tokio::select! {
+        () = tokio::time::sleep(grace) => abort.cancel(),
+        () = abort.cancelled() => {}
+    }
+}
+
+/// The aggregator that folds the race's events, and the snapshots it
+/// publishes (the countdown's first).
+fn fold(
+    spec: &RaceSpec,
+    events: mpsc::Receiver<RaceEvent>,
+    signal: &StartSignal,
+    engine_stop: Vec<CancellationToken>,
+    levels: Vec<watch::Sender<f64>>,
+    race_stop: CancellationToken,
+    sinks: Vec<Box<dyn RecordSink>>,
+) -> (Aggregator, watch::Receiver<Arc<RaceSnapshot>>) {
+    let mut stats = RaceStats::new(spec);
+    let countdown = RacePhase::Countdown {
+        remaining: signal.countdown,
+    };
+    let (publish, snapshots) =
+        watch::channel(Arc::new(stats.snapshot(countdown, Duration::ZERO, false)));
+    let sweep = match &spec.load {
+        LoadSpec::Sweep(sweep) => Some(SweepControl::new(sweep, spec.finish.grace, levels)),
+        _ => None,
+    };
     let aggregator = Aggregator {
         stats,
-        events: events_rx,
+        events,
         publish,
-        go,
+        go: signal.go,
         engine_stop,
-        race_stop: stop,
+        race_stop,
         sinks,
         probe: ClientProbe::start(),
-        sweep: match &spec.load {
-            LoadSpec::Sweep(sweep) => Some(SweepControl::new(sweep, spec.finish.grace, levels)),
-            _ => None,
-        },
+        sweep,
     };
-    let task = tokio::spawn(async move {
-        let snapshot = aggregator.run().await;
-        let mut panics = Vec::new();
-        while let Some(result) = drivers.join_next().await {
-            if let Err(e) = result
-                && e.is_panic()
-            {
-                panics.push(e.to_string());
-            }
+    (aggregator, snapshots)
+}
+
+/// Folds the race until its last request has ended, then waits for the
+/// drivers and shuts the simulators down.
+async fn run_to_the_end(
+    aggregator: Aggregator,
+    mut drivers: JoinSet<()>,
+    sims: Simulators,
+    started_at: SystemTime,
+) -> Result<RaceOutcome, RaceError> {
+    let snapshot = aggregator.run().await;
+    let mut panics = Vec::new();
+    while let Some(result) = drivers.join_next().await {
+        if let Err(e) = result
+            && e.is_panic()
+        {
+            panics.push(e.to_string());
         }
-        sim_cancel.cancel();
-        for s in sims {
-            s.shutdown().await;
-        }
-        if panics.is_empty() {
-            Ok(RaceOutcome {
-                snapshot,
-                started_at,
-            })
-        } else {
-            Err(RaceError::Internal(format!(
-                "a load driver panicked: {}",
-                panics.join("; ")
-            )))
-        }
-    });
-    Ok(RunningRace {
-        snapshots,
-        started_at,
-        engine_urls,
-        warmup,
-        late_start: late_by,
-        task,
-    })
+    }
+    sims.shut_down().await;
+    if panics.is_empty() {
+        Ok(RaceOutcome {
+            snapshot,
+            started_at,
+        })
+    } else {
+        Err(RaceError::Internal(format!(
+            "a load driver panicked: {}",
+            panics.join("; ")
+        )))
+    }
 }
