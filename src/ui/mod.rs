@@ -3,6 +3,7 @@
 //! metrics.
 
 pub mod action;
+pub mod keymap;
 pub mod loading;
 mod panels;
 pub mod render;

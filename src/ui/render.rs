@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::action::key_help;
+use super::keymap::key_help;
 use super::panels::charts::{self, TimeChart};
 use super::panels::commentary::Commentary;
 use super::panels::drill::DrillDown;
@@ -361,7 +361,7 @@ fn render_overlays(
         frame.render_widget(
             &HelpOverlay {
                 theme,
-                keys: key_help(ui.replay.is_some()),
+                keys: &key_help(ui.replay.is_some()),
             },
             area,
         );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::metrics::Grade;
-use crate::ui::action::KEY_HELP;
+use crate::ui::keymap::key_help;
 use crate::ui::panels::charts::ChartMetric;
 use crate::ui::test_support::{
     buffer_to_string, empty_fixture, failing_fixture, finished_fixture, render_to_buffer,
@@ -573,7 +573,7 @@ fn help_open_lists_every_key() {
     };
     for (w, h) in [(80, 24), (120, 40)] {
         let text = render_to_string(&snap, &ui, &theme(), w, h);
-        for (keys, what) in KEY_HELP {
+        for (keys, what) in key_help(false) {
             assert!(text.contains(keys), "{keys} missing at {w}x{h}:\n{text}");
             let start: String = what.chars().take(12).collect();
             assert!(text.contains(&start), "{what} missing at {w}x{h}:\n{text}");

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use super::action::action_for;
+use super::keymap::action_for;
 use super::loading::{SPINNER_STEP, render_loading};
 use super::render::render;
 use super::state::{
