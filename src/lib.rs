@@ -25,6 +25,7 @@ pub mod error;
 pub mod headless;
 pub mod logging;
 pub mod metrics;
+mod names;
 pub mod prometheus_endpoint;
 pub mod racefile;
 pub mod replay;

@@ -73,16 +73,17 @@ pub(super) fn run(
 /// A race to compare, from its `summary.json` or its race file (replayed
 /// to the end into the summary it would write).
 fn compared_race(path: &Path) -> Result<RaceFigures, AppError> {
-    let summary = if looks_like_json(path)? {
+    let figures = if looks_like_json(path)? {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read '{}'", path.display()))
             .map_err(AppError::bad_input)?;
-        serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
+        let summary = serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
             AppError::bad_input(anyhow::anyhow!(
                 "'{}' is not valid JSON ({e}); give a race's summary.json or race.llmrace (`llm-locust report` writes the summary again from the race file)",
                 path.display()
             ))
-        })?
+        })?;
+        RaceFigures::from_json(&summary)
     } else {
         let recording = match racefile::read(path) {
             Ok(recording) => recording,
@@ -99,12 +100,9 @@ fn compared_race(path: &Path) -> Result<RaceFigures, AppError> {
         }
         let started_at = recording.started_at;
         let snapshot = crate::replay::Player::new(Arc::new(recording)).run_to_end();
-        serde_json::to_value(report::SummaryFile::new(&snapshot, started_at))
-            .context("cannot build the race's summary")
-            .map_err(AppError::failure)?
+        RaceFigures::from_summary(&report::SummaryFile::new(&snapshot, started_at))
     };
-    RaceFigures::from_summary(&summary)
-        .map_err(|e| AppError::bad_input(anyhow::anyhow!("'{}': {e}", path.display())))
+    figures.map_err(|e| AppError::bad_input(anyhow::anyhow!("'{}': {e}", path.display())))
 }
 
 /// Whether a file starts (after white space) like JSON rather than like a

@@ -3,73 +3,29 @@
 //! plain strings, so the file format does not depend on a terminal library;
 //! the TUI maps an [`EngineColor`] to its own colour type.
 
+use crate::names::named_enum;
 use std::fmt;
 
-/// The 16 ANSI colours, named as in ratatui.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum NamedColor {
-    Black,
-    Red,
-    Green,
-    Yellow,
-    Blue,
-    Magenta,
-    Cyan,
-    Gray,
-    DarkGray,
-    LightRed,
-    LightGreen,
-    LightYellow,
-    LightBlue,
-    LightMagenta,
-    LightCyan,
-    White,
-}
-
-impl NamedColor {
-    pub const ALL: [NamedColor; 16] = [
-        NamedColor::Black,
-        NamedColor::Red,
-        NamedColor::Green,
-        NamedColor::Yellow,
-        NamedColor::Blue,
-        NamedColor::Magenta,
-        NamedColor::Cyan,
-        NamedColor::Gray,
-        NamedColor::DarkGray,
-        NamedColor::LightRed,
-        NamedColor::LightGreen,
-        NamedColor::LightYellow,
-        NamedColor::LightBlue,
-        NamedColor::LightMagenta,
-        NamedColor::LightCyan,
-        NamedColor::White,
-    ];
-
-    /// The canonical (snake_case) name.
-    pub fn name(self) -> &'static str {
-        match self {
-            NamedColor::Black => "black",
-            NamedColor::Red => "red",
-            NamedColor::Green => "green",
-            NamedColor::Yellow => "yellow",
-            NamedColor::Blue => "blue",
-            NamedColor::Magenta => "magenta",
-            NamedColor::Cyan => "cyan",
-            NamedColor::Gray => "gray",
-            NamedColor::DarkGray => "dark_gray",
-            NamedColor::LightRed => "light_red",
-            NamedColor::LightGreen => "light_green",
-            NamedColor::LightYellow => "light_yellow",
-            NamedColor::LightBlue => "light_blue",
-            NamedColor::LightMagenta => "light_magenta",
-            NamedColor::LightCyan => "light_cyan",
-            NamedColor::White => "white",
-        }
-    }
-
-    fn from_canonical(name: &str) -> Option<NamedColor> {
-        NamedColor::ALL.into_iter().find(|c| c.name() == name)
+named_enum! {
+    /// The 16 ANSI colours, named as in ratatui.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum NamedColor {
+        Black = "black",
+        Red = "red",
+        Green = "green",
+        Yellow = "yellow",
+        Blue = "blue",
+        Magenta = "magenta",
+        Cyan = "cyan",
+        Gray = "gray",
+        DarkGray = "dark_gray",
+        LightRed = "light_red",
+        LightGreen = "light_green",
+        LightYellow = "light_yellow",
+        LightBlue = "light_blue",
+        LightMagenta = "light_magenta",
+        LightCyan = "light_cyan",
+        White = "white",
     }
 }
 
@@ -124,7 +80,7 @@ pub fn parse_color(s: &str) -> Option<EngineColor> {
             c => c.to_ascii_lowercase(),
         })
         .collect();
-    if let Some(c) = NamedColor::from_canonical(&norm) {
+    if let Some(c) = NamedColor::from_name(&norm) {
         return Some(EngineColor::Named(c));
     }
     if let Some((_, c)) = ALIASES.iter().find(|(alias, _)| *alias == norm) {
@@ -135,7 +91,7 @@ pub fn parse_color(s: &str) -> Option<EngineColor> {
         "white" => Some(EngineColor::Named(NamedColor::White)),
         "gray" | "grey" => Some(EngineColor::Named(NamedColor::Gray)),
         "red" | "green" | "yellow" | "blue" | "magenta" | "cyan" => {
-            NamedColor::from_canonical(&format!("light_{rest}")).map(EngineColor::Named)
+            NamedColor::from_name(&format!("light_{rest}")).map(EngineColor::Named)
         }
         "purple" => Some(EngineColor::Named(NamedColor::LightMagenta)),
         _ => None,

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::names::named_enum;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
@@ -53,29 +54,17 @@ pub struct RaceSection {
     pub engines: Option<Vec<serde_yaml::Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadMode {
-    Users,
-    Constant,
-    Poisson,
-    Bursts,
-    Stages,
-    Sweep,
-    Trace,
-}
-
-impl LoadMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            LoadMode::Users => "users",
-            LoadMode::Constant => "constant",
-            LoadMode::Poisson => "poisson",
-            LoadMode::Bursts => "bursts",
-            LoadMode::Stages => "stages",
-            LoadMode::Sweep => "sweep",
-            LoadMode::Trace => "trace",
-        }
+named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum LoadMode {
+        Users = "users",
+        Constant = "constant",
+        Poisson = "poisson",
+        Bursts = "bursts",
+        Stages = "stages",
+        Sweep = "sweep",
+        Trace = "trace",
     }
 }
 

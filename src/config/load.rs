@@ -3,6 +3,7 @@
 //! Built by `config::validate` (its `load` module); the engine's drivers and
 //! schedules run from it.
 
+use crate::names::named_enum;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,22 +90,14 @@ pub fn burst_rates(rate: f64, factor: f64, every: Duration, length: Duration) ->
 /// a year, the longest any race may run.
 pub const UNTIL_TRACE_ENDS: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// How open-loop arrivals are spread at a given rate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrivals {
-    /// Evenly: the `k`-th when `k` arrivals are due.
-    Constant,
-    /// A Poisson process (seeded).
-    Poisson,
-}
-
-impl Arrivals {
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Arrivals::Constant => "constant",
-            Arrivals::Poisson => "poisson",
-        }
+named_enum! {
+    /// How open-loop arrivals are spread at a given rate.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Arrivals {
+        /// Evenly: the `k`-th when `k` arrivals are due.
+        Constant = "constant",
+        /// A Poisson process (seeded).
+        Poisson = "poisson",
     }
 }
 

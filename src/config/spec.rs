@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::color::EngineColor;
+use crate::names::named_enum;
 
 /// Default countdown before the start signal.
 pub const DEFAULT_COUNTDOWN: Duration = Duration::from_secs(3);
@@ -190,36 +191,18 @@ impl DatasetSpec {
     }
 }
 
-/// The public datasets the original used (where the hub keeps them, and
-/// their shipped samples, are the workload's business).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PublicDataset {
-    ShareGpt,
-    Dolly,
-    BillSum,
+named_enum! {
+    /// The public datasets the original used (where the hub keeps them, and
+    /// their shipped samples, are the workload's business).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PublicDataset {
+        ShareGpt = "sharegpt",
+        Dolly = "dolly",
+        BillSum = "billsum",
+    }
 }
 
 impl PublicDataset {
-    pub const ALL: [PublicDataset; 3] = [
-        PublicDataset::ShareGpt,
-        PublicDataset::Dolly,
-        PublicDataset::BillSum,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            PublicDataset::ShareGpt => "sharegpt",
-            PublicDataset::Dolly => "dolly",
-            PublicDataset::BillSum => "billsum",
-        }
-    }
-
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<PublicDataset> {
-        PublicDataset::ALL.into_iter().find(|d| d.name() == name)
-    }
-
     /// The name of the shipped sample (`dataset: sharegpt-sample`).
     #[must_use]
     pub fn sample_name(self) -> String {
@@ -277,31 +260,22 @@ impl EndpointKind {
     }
 }
 
-/// Whether an engine's requests go over kept-alive connections
-/// (`reuse_connections:`; see docs/METRICS.md, "Connections").
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ReuseConnections {
-    /// Reuse them until the server is seen closing them right after its
-    /// answers, then open one per request.
-    #[default]
-    Auto,
-    /// Always reuse them (a closed one is still retried once).
-    Always,
-    /// Open a connection for every request.
-    Never,
-}
-
-impl ReuseConnections {
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            ReuseConnections::Auto => "auto",
-            ReuseConnections::Always => "always",
-            ReuseConnections::Never => "never",
-        }
+named_enum! {
+    /// Whether an engine's requests go over kept-alive connections
+    /// (`reuse_connections:`; see docs/METRICS.md, "Connections").
+    #[derive(
+        Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum ReuseConnections {
+        /// Reuse them until the server is seen closing them right after its
+        /// answers, then open one per request.
+        #[default]
+        Auto = "auto",
+        /// Always reuse them (a closed one is still retried once).
+        Always = "always",
+        /// Open a connection for every request.
+        Never = "never",
     }
 }
 
@@ -351,58 +325,28 @@ pub enum Pricing {
     },
 }
 
-/// Kinds of fault the simulator can inject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum FaultKind {
-    /// HTTP 429 with `Retry-After`.
-    Http429,
-    /// HTTP 500.
-    Http500,
-    /// HTTP 503.
-    Http503,
-    /// The connection is cut mid-stream.
-    Reset,
-    /// The stream stops sending (the client's timeout must fire).
-    Stall,
-    /// A data line that is not valid JSON.
-    Malformed,
-    /// An in-stream `{"error": ...}` event.
-    StreamError,
-    /// An SSE `event: error` (as TGI and some proxies send) mid-stream.
-    EventError,
-    /// The body ends cleanly mid-answer: no finish, no `[DONE]`.
-    EarlyEnd,
-}
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
-        FaultKind::Http429,
-        FaultKind::Http500,
-        FaultKind::Http503,
-        FaultKind::Reset,
-        FaultKind::Stall,
-        FaultKind::Malformed,
-        FaultKind::StreamError,
-        FaultKind::EventError,
-        FaultKind::EarlyEnd,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Http429 => "http_429",
-            FaultKind::Http500 => "http_500",
-            FaultKind::Http503 => "http_503",
-            FaultKind::Reset => "reset",
-            FaultKind::Stall => "stall",
-            FaultKind::Malformed => "malformed",
-            FaultKind::StreamError => "stream_error",
-            FaultKind::EventError => "event_error",
-            FaultKind::EarlyEnd => "early_end",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<FaultKind> {
-        FaultKind::ALL.into_iter().find(|k| k.name() == name)
+named_enum! {
+    /// Kinds of fault the simulator can inject.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+    pub enum FaultKind {
+        /// HTTP 429 with `Retry-After`.
+        Http429 = "http_429",
+        /// HTTP 500.
+        Http500 = "http_500",
+        /// HTTP 503.
+        Http503 = "http_503",
+        /// The connection is cut mid-stream.
+        Reset = "reset",
+        /// The stream stops sending (the client's timeout must fire).
+        Stall = "stall",
+        /// A data line that is not valid JSON.
+        Malformed = "malformed",
+        /// An in-stream `{"error": ...}` event.
+        StreamError = "stream_error",
+        /// An SSE `event: error` (as TGI and some proxies send) mid-stream.
+        EventError = "event_error",
+        /// The body ends cleanly mid-answer: no finish, no `[DONE]`.
+        EarlyEnd = "early_end",
     }
 }
 
@@ -443,89 +387,53 @@ pub struct SimSpec {
     pub idle_timeout: Option<Duration>,
 }
 
-/// A way a real server or proxy streams that the simulator can copy.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Quirk {
-    /// `usage` with every count 0 in every chunk, and once more after the
-    /// real usage report (LiteLLM).
-    ZeroUsage,
-    /// Reasoning deltas carry both `reasoning_content` and `reasoning`.
-    BothReasoningNames,
-    /// A role chunk, a finish chunk and usage 0: no output at all.
-    EmptyAnswer,
-    /// `finish_reason: ""` instead of `null` on chunks that do not finish.
-    EmptyFinishReason,
-    /// The last event (`[DONE]`) is not followed by its blank line.
-    NoFinalNewline,
-    /// The answer streams as `delta.tool_calls` instead of `content`.
-    ToolCalls,
-    /// The usage report rides on the finish chunk, with no chunk of its own
-    /// (LiteLLM's completions).
-    UsageInFinishChunk,
-    /// The usage chunk has `choices: [{"delta": {}}]` (llama.cpp).
-    UsageWithEmptyDelta,
-    /// `null` for every optional field that is not set.
-    Nulls,
-    /// No usage report, whatever the request asks (servers that ignore
-    /// `stream_options`).
-    NoUsage,
-    /// `finish_reason` is never set, not even on the last token: only
-    /// `[DONE]` says the answer is complete.
-    NoFinishReason,
-    /// The connection is closed a moment after each streamed answer,
-    /// without `Connection: close`, and a request sent on it meanwhile gets
-    /// no answer (llama.cpp).
-    CloseAfterStream,
-}
-
-impl Quirk {
-    pub const ALL: [Quirk; 12] = [
-        Quirk::ZeroUsage,
-        Quirk::BothReasoningNames,
-        Quirk::EmptyAnswer,
-        Quirk::EmptyFinishReason,
-        Quirk::NoFinalNewline,
-        Quirk::ToolCalls,
-        Quirk::UsageInFinishChunk,
-        Quirk::UsageWithEmptyDelta,
-        Quirk::Nulls,
-        Quirk::NoUsage,
-        Quirk::NoFinishReason,
-        Quirk::CloseAfterStream,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Quirk::ZeroUsage => "zero_usage",
-            Quirk::BothReasoningNames => "both_reasoning_names",
-            Quirk::EmptyAnswer => "empty_answer",
-            Quirk::EmptyFinishReason => "empty_finish_reason",
-            Quirk::NoFinalNewline => "no_final_newline",
-            Quirk::ToolCalls => "tool_calls",
-            Quirk::UsageInFinishChunk => "usage_in_finish_chunk",
-            Quirk::UsageWithEmptyDelta => "usage_with_empty_delta",
-            Quirk::Nulls => "nulls",
-            Quirk::NoUsage => "no_usage",
-            Quirk::NoFinishReason => "no_finish_reason",
-            Quirk::CloseAfterStream => "close_after_stream",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Quirk> {
-        Quirk::ALL.into_iter().find(|q| q.name() == name)
+named_enum! {
+    /// A way a real server or proxy streams that the simulator can copy.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        PartialOrd,
+        Ord,
+        Hash,
+        Serialize,
+        Deserialize,
+        schemars::JsonSchema,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum Quirk {
+        /// `usage` with every count 0 in every chunk, and once more after the
+        /// real usage report (LiteLLM).
+        ZeroUsage = "zero_usage",
+        /// Reasoning deltas carry both `reasoning_content` and `reasoning`.
+        BothReasoningNames = "both_reasoning_names",
+        /// A role chunk, a finish chunk and usage 0: no output at all.
+        EmptyAnswer = "empty_answer",
+        /// `finish_reason: ""` instead of `null` on chunks that do not finish.
+        EmptyFinishReason = "empty_finish_reason",
+        /// The last event (`[DONE]`) is not followed by its blank line.
+        NoFinalNewline = "no_final_newline",
+        /// The answer streams as `delta.tool_calls` instead of `content`.
+        ToolCalls = "tool_calls",
+        /// The usage report rides on the finish chunk, with no chunk of its own
+        /// (LiteLLM's completions).
+        UsageInFinishChunk = "usage_in_finish_chunk",
+        /// The usage chunk has `choices: [{"delta": {}}]` (llama.cpp).
+        UsageWithEmptyDelta = "usage_with_empty_delta",
+        /// `null` for every optional field that is not set.
+        Nulls = "nulls",
+        /// No usage report, whatever the request asks (servers that ignore
+        /// `stream_options`).
+        NoUsage = "no_usage",
+        /// `finish_reason` is never set, not even on the last token: only
+        /// `[DONE]` says the answer is complete.
+        NoFinishReason = "no_finish_reason",
+        /// The connection is closed a moment after each streamed answer,
+        /// without `Connection: close`, and a request sent on it meanwhile gets
+        /// no answer (llama.cpp).
+        CloseAfterStream = "close_after_stream",
     }
 }
 

@@ -17,8 +17,9 @@ use std::time::Duration;
 
 use super::record::ErrorKind;
 use super::series::SeriesPoint;
-use super::slo::SloCheck;
+use super::slo::{SloCheck, SloKind};
 use super::snapshot::{LaneSnapshot, LaneState};
+use crate::names::{named_enum, serde_by_name};
 
 /// Successful-request counts whose first engine gets a line.
 pub const FIRST_TO: [u64; 3] = [100, 1_000, 10_000];
@@ -62,56 +63,56 @@ pub const SNAPSHOT_LINES: usize = 200;
 /// Lines kept for the final snapshot and `summary.json` (the newest).
 pub const KEPT_LINES: usize = 1_000;
 
-/// What a line is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CommentaryKind {
-    /// The first engine to a number of successful requests.
-    FirstTo,
-    /// Another engine leads the leaderboard.
-    LeadChange,
-    /// An engine crossed its request or token finish line.
-    Finished,
-    /// A second's mean TTFT far over the engine's rolling median.
-    LatencySpike,
-    /// Many failures in one second.
-    ErrorBurst,
-    /// A second's output tokens far under the engine's rolling median.
-    ThroughputDrop,
-    /// An SLO figure near (or over) its limit.
-    SloAtRisk,
-    /// The engine's server closes connections right after its answers;
-    /// its client reconnects for every request.
-    Reconnecting,
+named_enum! {
+    /// What a line is about.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum CommentaryKind {
+        /// The first engine to a number of successful requests.
+        FirstTo = "first_to",
+        /// Another engine leads the leaderboard.
+        LeadChange = "lead_change",
+        /// An engine crossed its request or token finish line.
+        Finished = "finished",
+        /// A second's mean TTFT far over the engine's rolling median.
+        LatencySpike = "latency_spike",
+        /// Many failures in one second.
+        ErrorBurst = "error_burst",
+        /// A second's output tokens far under the engine's rolling median.
+        ThroughputDrop = "throughput_drop",
+        /// An SLO figure near (or over) its limit.
+        SloAtRisk = "slo_at_risk",
+        /// The engine's server closes connections right after its answers;
+        /// its client reconnects for every request.
+        Reconnecting = "reconnecting",
+    }
 }
 
 impl CommentaryKind {
-    /// The name in `summary.json`.
+    /// How its news reads: the TUI and report.html colour a line by it.
     #[must_use]
-    pub fn name(self) -> &'static str {
+    pub fn tone(self) -> Tone {
         match self {
-            CommentaryKind::FirstTo => "first_to",
-            CommentaryKind::LeadChange => "lead_change",
-            CommentaryKind::Finished => "finished",
-            CommentaryKind::LatencySpike => "latency_spike",
-            CommentaryKind::ErrorBurst => "error_burst",
-            CommentaryKind::ThroughputDrop => "throughput_drop",
-            CommentaryKind::SloAtRisk => "slo_at_risk",
-            CommentaryKind::Reconnecting => "reconnecting",
+            CommentaryKind::ErrorBurst | CommentaryKind::SloAtRisk => Tone::Bad,
+            CommentaryKind::LatencySpike
+            | CommentaryKind::ThroughputDrop
+            | CommentaryKind::Reconnecting => Tone::Warning,
+            CommentaryKind::Finished => Tone::Good,
+            CommentaryKind::FirstTo | CommentaryKind::LeadChange => Tone::Neutral,
         }
     }
+}
 
-    /// Something went wrong (rather than a milestone).
-    #[must_use]
-    pub fn is_anomaly(self) -> bool {
-        matches!(
-            self,
-            CommentaryKind::LatencySpike
-                | CommentaryKind::ErrorBurst
-                | CommentaryKind::ThroughputDrop
-                | CommentaryKind::SloAtRisk
-                | CommentaryKind::Reconnecting
-        )
-    }
+serde_by_name!(CommentaryKind);
+
+/// How a line's news reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    /// Something to watch: slower, fewer tokens, reconnecting.
+    Warning,
+    /// Something failed or is about to.
+    Bad,
+    Neutral,
 }
 
 /// One line of the feed.
@@ -138,7 +139,7 @@ struct EngineWatch {
     /// The last complete second each of `SECOND_RULES` held in.
     last_seen: [Option<u32>; SECOND_RULES.len()],
     /// Objectives written about that have not recovered since.
-    slo_warned: BTreeSet<&'static str>,
+    slo_warned: BTreeSet<SloKind>,
 }
 
 /// The feed's state: the lines so far and what its rules remember.
@@ -347,7 +348,7 @@ impl Commentary {
     }
 
     fn slo(&mut self, at: Duration, engine: usize, lane: &LaneSnapshot, check: &SloCheck) {
-        let counted = if check.name == "error_rate_max" {
+        let counted = if check.kind == SloKind::ErrorRate {
             lane.requests_ok + lane.requests_failed + lane.lost_arrivals()
         } else {
             lane.requests_ok
@@ -356,12 +357,12 @@ impl Commentary {
             return;
         };
         match slo_risk(check, counted) {
-            SloRisk::AtRisk(actual) if watch.slo_warned.insert(check.name) => {
+            SloRisk::AtRisk(actual) if watch.slo_warned.insert(check.kind) => {
                 let text = slo_text(&lane.name, check, actual);
                 self.write(at, Some(engine), CommentaryKind::SloAtRisk, text);
             }
             SloRisk::Recovered => {
-                watch.slo_warned.remove(check.name);
+                watch.slo_warned.remove(&check.kind);
             }
             SloRisk::AtRisk(_) | SloRisk::Neither => {}
         }
@@ -471,19 +472,13 @@ fn slo_risk(check: &SloCheck, counted: u64) -> SloRisk {
 }
 
 fn slo_text(name: &str, check: &SloCheck, actual: f64) -> String {
-    let (label, figure, limit) = match check.name {
-        "error_rate_max" => ("error rate", percent(actual), percent(check.threshold)),
-        other => (
-            match other {
-                "ttft_p99_ms" => "TTFT p99",
-                "tpot_p99_ms" => "TPOT p99",
-                "e2e_p99_ms" => "E2E p99",
-                _ => other,
-            },
-            ms(actual),
-            // As the race file set it.
-            format!("{} ms", check.threshold),
-        ),
+    let label = check.kind.label();
+    let (figure, limit) = match check.kind {
+        SloKind::ErrorRate => (percent(actual), percent(check.threshold)),
+        // As the race file set it.
+        SloKind::TtftP99 | SloKind::TpotP99 | SloKind::E2eP99 => {
+            (ms(actual), format!("{} ms", check.threshold))
+        }
     };
     if actual > check.threshold {
         format!("{name}: {label} {figure} breaks its {limit} SLO")
@@ -841,11 +836,11 @@ mod tests {
         }
     }
 
-    fn with_check(name: &'static str, threshold: f64, actual: f64, ok: u64) -> LaneSnapshot {
+    fn with_check(kind: SloKind, threshold: f64, actual: f64, ok: u64) -> LaneSnapshot {
         let mut l = lane("vllm");
         l.requests_ok = ok;
         l.slo_checks = vec![SloCheck {
-            name,
+            kind,
             threshold,
             actual: Some(actual),
             pass: actual <= threshold,
@@ -857,12 +852,20 @@ mod tests {
     fn slo_at_risk_fires_near_the_limit_and_not_far_from_it() {
         let at = Duration::from_secs;
         let mut c = Commentary::new(1);
-        c.on_standings(at(5), &[with_check("ttft_p99_ms", 1000.0, 700.0, 50)], &[0]);
+        c.on_standings(
+            at(5),
+            &[with_check(SloKind::TtftP99, 1000.0, 700.0, 50)],
+            &[0],
+        );
         assert!(c.lines(true).is_empty(), "70 % of the limit");
-        c.on_standings(at(6), &[with_check("ttft_p99_ms", 1000.0, 930.0, 50)], &[0]);
+        c.on_standings(
+            at(6),
+            &[with_check(SloKind::TtftP99, 1000.0, 930.0, 50)],
+            &[0],
+        );
         c.on_standings(
             at(7),
-            &[with_check("ttft_p99_ms", 1000.0, 1200.0, 50)],
+            &[with_check(SloKind::TtftP99, 1000.0, 1200.0, 50)],
             &[0],
         );
         let lines = c.lines(true);
@@ -870,10 +873,14 @@ mod tests {
         assert_eq!(lines[0].kind, CommentaryKind::SloAtRisk);
         assert_eq!(lines[0].text, "vllm: TTFT p99 930 ms, near its 1000 ms SLO");
         // Back under 80 %, then over the limit: written again.
-        c.on_standings(at(8), &[with_check("ttft_p99_ms", 1000.0, 750.0, 80)], &[0]);
+        c.on_standings(
+            at(8),
+            &[with_check(SloKind::TtftP99, 1000.0, 750.0, 80)],
+            &[0],
+        );
         c.on_standings(
             at(9),
-            &[with_check("ttft_p99_ms", 1000.0, 1500.0, 80)],
+            &[with_check(SloKind::TtftP99, 1000.0, 1500.0, 80)],
             &[0],
         );
         assert_eq!(
@@ -882,23 +889,31 @@ mod tests {
         );
         // Too few requests to judge.
         let mut early = Commentary::new(1);
-        early.on_standings(at(1), &[with_check("ttft_p99_ms", 1000.0, 990.0, 3)], &[0]);
+        early.on_standings(
+            at(1),
+            &[with_check(SloKind::TtftP99, 1000.0, 990.0, 3)],
+            &[0],
+        );
         assert!(early.lines(true).is_empty());
         // The error rate, and an error rate of 0 under a limit of 0.
         let mut errors = Commentary::new(1);
         errors.on_standings(
             at(3),
-            &[with_check("error_rate_max", 0.1, 0.095, 100)],
+            &[with_check(SloKind::ErrorRate, 0.1, 0.095, 100)],
             &[0],
         );
         let lines = errors.lines(true);
         assert_eq!(lines.len(), 1);
         assert_eq!(lines[0].text, "vllm: error rate 9.5 %, near its 10 % SLO");
         let mut none = Commentary::new(1);
-        none.on_standings(at(4), &[with_check("error_rate_max", 0.0, 0.0, 100)], &[0]);
+        none.on_standings(
+            at(4),
+            &[with_check(SloKind::ErrorRate, 0.0, 0.0, 100)],
+            &[0],
+        );
         assert!(none.lines(true).is_empty());
         // A finished engine's figures are final: nothing to warn about.
-        let mut done = with_check("ttft_p99_ms", 1000.0, 990.0, 50);
+        let mut done = with_check(SloKind::TtftP99, 1000.0, 990.0, 50);
         done.state = LaneState::Finished;
         let mut after = Commentary::new(1);
         after.on_standings(at(3), &[done], &[0]);

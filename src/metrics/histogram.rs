@@ -129,7 +129,7 @@ impl CountHistogram {
 
 /// One bin of a distribution: `count` values in `[lo, hi)` (the last bin
 /// holds `hi` too), in the metric's unit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Bin {
     pub lo: f64,
     pub hi: f64,

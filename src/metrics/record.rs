@@ -5,68 +5,41 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::names::named_enum;
 use serde::Serialize;
 
-/// Why a request failed. Every failure is counted under exactly one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
-    /// HTTP 429 Too Many Requests.
-    Http429,
-    /// Any other non-2xx status below 500.
-    Http4xx,
-    /// HTTP 5xx.
-    Http5xx,
-    /// The connection could not be made (refused, DNS, TLS).
-    Connect,
-    /// The request did not complete within the engine's `timeout_s`.
-    Timeout,
-    /// The connection broke, or the stream ended before it was complete.
-    StreamReset,
-    /// The server sent something that is not a valid OpenAI stream event.
-    Malformed,
-    /// The server reported an error inside the stream (`{"error": ...}` or
-    /// an `event: error`).
-    ServerError,
-    /// The answer completed without a single output token (no content, no
-    /// tool call, and no reasoning unless the engine counts it).
-    EmptyAnswer,
-    /// llm-locust itself failed on the request (a bug): counted, so the
-    /// lane's numbers stay whole.
-    Internal,
+named_enum! {
+    /// Why a request failed. Every failure is counted under exactly one kind.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ErrorKind {
+        /// HTTP 429 Too Many Requests.
+        Http429 = "http_429",
+        /// Any other non-2xx status below 500.
+        Http4xx = "http_4xx",
+        /// HTTP 5xx.
+        Http5xx = "http_5xx",
+        /// The connection could not be made (refused, DNS, TLS).
+        Connect = "connect",
+        /// The request did not complete within the engine's `timeout_s`.
+        Timeout = "timeout",
+        /// The connection broke, or the stream ended before it was complete.
+        StreamReset = "stream_reset",
+        /// The server sent something that is not a valid OpenAI stream event.
+        Malformed = "malformed",
+        /// The server reported an error inside the stream (`{"error": ...}` or
+        /// an `event: error`).
+        ServerError = "server_error",
+        /// The answer completed without a single output token (no content, no
+        /// tool call, and no reasoning unless the engine counts it).
+        EmptyAnswer = "empty_answer",
+        /// llm-locust itself failed on the request (a bug): counted, so the
+        /// lane's numbers stay whole.
+        Internal = "internal",
+    }
 }
 
 impl ErrorKind {
-    /// The order is the race file's wire code: append only.
-    pub const ALL: [ErrorKind; 10] = [
-        ErrorKind::Http429,
-        ErrorKind::Http4xx,
-        ErrorKind::Http5xx,
-        ErrorKind::Connect,
-        ErrorKind::Timeout,
-        ErrorKind::StreamReset,
-        ErrorKind::Malformed,
-        ErrorKind::ServerError,
-        ErrorKind::EmptyAnswer,
-        ErrorKind::Internal,
-    ];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Http429 => "http_429",
-            ErrorKind::Http4xx => "http_4xx",
-            ErrorKind::Http5xx => "http_5xx",
-            ErrorKind::Connect => "connect",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::StreamReset => "stream_reset",
-            ErrorKind::Malformed => "malformed",
-            ErrorKind::ServerError => "server_error",
-            ErrorKind::EmptyAnswer => "empty_answer",
-            ErrorKind::Internal => "internal",
-        }
-    }
-
     /// The kind for a non-success HTTP status.
     #[must_use]
     pub fn for_status(status: u16) -> ErrorKind {
@@ -78,29 +51,19 @@ impl ErrorKind {
     }
 }
 
-/// Where a token count came from, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenSource {
-    /// The server's own `usage` report.
-    Usage,
-    /// Counted with the engine's tokenizer.
-    Tokenizer,
-    /// Estimated from the text length (no tokenizer, no usage).
-    Estimate,
-    /// The number of content-bearing stream chunks.
-    Chunks,
-}
-
-impl TokenSource {
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            TokenSource::Usage => "usage",
-            TokenSource::Tokenizer => "tokenizer",
-            TokenSource::Estimate => "estimate",
-            TokenSource::Chunks => "chunks",
-        }
+named_enum! {
+    /// Where a token count came from, best first.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TokenSource {
+        /// The server's own `usage` report.
+        Usage = "usage",
+        /// Counted with the engine's tokenizer.
+        Tokenizer = "tokenizer",
+        /// Estimated from the text length (no tokenizer, no usage).
+        Estimate = "estimate",
+        /// The number of content-bearing stream chunks.
+        Chunks = "chunks",
     }
 }
 

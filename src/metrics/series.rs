@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::record::{ErrorKind, RequestRecord};
 
 /// What completed during one second of the race (by the request's end time).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct SeriesPoint {
     /// Seconds since the start signal: this point covers `[t_s, t_s + 1)`.
     pub t_s: u32,
@@ -34,7 +34,9 @@ pub struct SeriesPoint {
     #[serde(
         rename = "errors",
         serialize_with = "errors_by_name",
-        skip_serializing_if = "no_errors"
+        deserialize_with = "errors_from_names",
+        skip_serializing_if = "no_errors",
+        default
     )]
     pub failed_by_kind: [u32; ErrorKind::ALL.len()],
 }
@@ -57,6 +59,23 @@ fn errors_by_name<S: serde::Serializer>(
         }
     }
     map.end()
+}
+
+/// The counts of [`errors_by_name`] read back; an unknown kind is an error.
+fn errors_from_names<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<[u32; ErrorKind::ALL.len()], D::Error> {
+    use serde::Deserialize as _;
+    let by_name = std::collections::BTreeMap::<String, u32>::deserialize(d)?;
+    let mut counts = [0; ErrorKind::ALL.len()];
+    for (name, n) in by_name {
+        let kind = ErrorKind::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown error kind '{name}'")))?;
+        if let Some(i) = ErrorKind::ALL.iter().position(|k| *k == kind) {
+            counts[i] = n;
+        }
+    }
+    Ok(counts)
 }
 
 /// One latency's values in a second: kept while the second may still grow,

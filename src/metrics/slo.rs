@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::histogram::LatencySummary;
 use super::record::RequestRecord;
 use crate::config::SloSpec;
+use crate::names::{named_enum, serde_by_name};
 
 /// Whether one request met every latency objective that is set. A request
 /// that met them counts toward goodput. A failed request never does.
@@ -27,11 +28,38 @@ pub fn request_meets(slo: &SloSpec, record: &RequestRecord) -> bool {
         && within(slo.e2e_p99, Some(record.e2e()))
 }
 
+named_enum! {
+    /// An objective, named by its race file key.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum SloKind {
+        TtftP99 = "ttft_p99_ms",
+        TpotP99 = "tpot_p99_ms",
+        E2eP99 = "e2e_p99_ms",
+        ErrorRate = "error_rate_max",
+    }
+}
+
+serde_by_name!(SloKind);
+
+impl SloKind {
+    /// How the commentary and reports call its figure.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            SloKind::TtftP99 => "TTFT p99",
+            SloKind::TpotP99 => "TPOT p99",
+            SloKind::E2eP99 => "E2E p99",
+            SloKind::ErrorRate => "error rate",
+        }
+    }
+}
+
 /// One objective checked against one engine's results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SloCheck {
-    /// The race file key, e.g. `ttft_p99_ms`.
-    pub name: &'static str,
+    /// Which objective (`name` in `summary.json`: its race file key).
+    #[serde(rename = "name")]
+    pub kind: SloKind,
     pub threshold: f64,
     /// The measured value in the key's unit; `None` when there was nothing
     /// to measure (which fails the check).
@@ -63,27 +91,27 @@ pub fn evaluate(
     failed: u64,
 ) -> Vec<SloCheck> {
     let mut checks = Vec::new();
-    let mut latency = |name: &'static str, limit: Option<Duration>, s: &LatencySummary| {
+    let mut latency = |kind: SloKind, limit: Option<Duration>, s: &LatencySummary| {
         if let Some(limit) = limit {
             let threshold = limit.as_secs_f64() * 1000.0;
             let actual = (s.count > 0).then_some(s.p99.as_secs_f64() * 1000.0);
             let pass = actual.is_some_and(|a| a <= threshold);
             checks.push(SloCheck {
-                name,
+                kind,
                 threshold,
                 actual,
                 pass,
             });
         }
     };
-    latency("ttft_p99_ms", slo.ttft_p99, ttft);
-    latency("tpot_p99_ms", slo.tpot_p99, tpot);
-    latency("e2e_p99_ms", slo.e2e_p99, e2e);
+    latency(SloKind::TtftP99, slo.ttft_p99, ttft);
+    latency(SloKind::TpotP99, slo.tpot_p99, tpot);
+    latency(SloKind::E2eP99, slo.e2e_p99, e2e);
     if let Some(max) = slo.error_rate_max {
         let actual = (ok.saturating_add(failed) > 0).then(|| error_rate(ok, failed));
         let pass = actual.is_some_and(|a| a <= max);
         checks.push(SloCheck {
-            name: "error_rate_max",
+            kind: SloKind::ErrorRate,
             threshold: max,
             actual,
             pass,

@@ -20,6 +20,7 @@ use super::sweep::SweepSnapshot;
 use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
 use crate::config::{FinishSpec, LoadMode, ReuseConnections, Sharding, WorkloadFacts};
+use crate::names::named_enum;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -32,27 +33,17 @@ pub enum RacePhase {
     Finished,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LaneState {
-    /// Sending requests.
-    Running,
-    /// Crossed its finish line (or the race's duration ran out).
-    Finished,
-    /// Hit the race's time limit before its request or token finish line.
-    OutOfTime,
-    /// Stopped by the user (Ctrl-C / q) before finishing.
-    Stopped,
-}
-
-impl LaneState {
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            LaneState::Running => "running",
-            LaneState::Finished => "finished",
-            LaneState::OutOfTime => "out_of_time",
-            LaneState::Stopped => "stopped",
-        }
+named_enum! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum LaneState {
+        /// Sending requests.
+        Running = "running",
+        /// Crossed its finish line (or the race's duration ran out).
+        Finished = "finished",
+        /// Hit the race's time limit before its request or token finish line.
+        OutOfTime = "out_of_time",
+        /// Stopped by the user (Ctrl-C / q) before finishing.
+        Stopped = "stopped",
     }
 }
 
@@ -159,7 +150,7 @@ pub struct LaneSnapshot {
 }
 
 /// Whether an engine's requests go over kept-alive connections.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionReuse {
     /// Kept alive and reused (`reuse_connections: auto` or `always`).
@@ -205,7 +196,7 @@ pub struct ErrorSample {
 pub const DISTRIBUTION_BINS: usize = 24;
 
 /// An engine's distributions over its successful requests.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Distributions {
     pub ttft_ms: Vec<Bin>,
     pub ttfot_ms: Vec<Bin>,

@@ -146,7 +146,8 @@ impl Sweep {
                 .map_or_else(|| "nothing measured".to_owned(), |a| format!("{a:.1}"));
             return broke(format!(
                 "SLO {} {actual} over {}",
-                check.name, check.threshold
+                check.kind.name(),
+                check.threshold
             ));
         }
         if f.error_rate > self.spec.max_error_rate {

@@ -15,6 +15,7 @@ use super::summary::{EngineSummary, LATENCIES, LatencyOf, Percentiles, SummaryFi
 use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
 use crate::metrics::ErrorKind;
+use crate::metrics::commentary::Tone;
 
 const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
@@ -238,7 +239,12 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
         let slo = if e.slo.is_empty() {
             "–".to_owned()
         } else {
-            let failed: Vec<&str> = e.slo.iter().filter(|c| !c.pass).map(|c| c.name).collect();
+            let failed: Vec<&str> = e
+                .slo
+                .iter()
+                .filter(|c| !c.pass)
+                .map(|c| c.kind.name())
+                .collect();
             if failed.is_empty() {
                 "<span class=\"good\">pass</span>".to_owned()
             } else {
@@ -428,10 +434,10 @@ fn commentary(out: &mut String, s: &SummaryFile) {
     }
     out.push_str("<h3>Commentary</h3>\n<div class=\"scroll\"><table>\n<tr><th>at</th><th class=\"text\">engine</th><th class=\"text\">what happened</th></tr>\n");
     for line in &s.commentary {
-        let class = match line.kind {
-            "error_burst" | "slo_at_risk" => " bad",
-            "finished" => " good",
-            _ => "",
+        let class = match line.kind.tone() {
+            Tone::Bad => " bad",
+            Tone::Good => " good",
+            Tone::Warning | Tone::Neutral => "",
         };
         let _ = writeln!(
             out,
@@ -599,7 +605,7 @@ mod tests {
         summary.commentary.push(CommentarySummary {
             at_s: 12.0,
             engine: None,
-            kind: "lead_change",
+            kind: crate::metrics::CommentaryKind::LeadChange,
             text: "<b>a</b> takes the lead".to_owned(),
         });
         let page = report(&summary, &spec);

@@ -45,16 +45,16 @@ pub fn report(s: &SummaryFile) -> String {
             let failure = (!check.pass).then(|| match check.actual {
                 Some(actual) => format!(
                     "{}: measured {} against a limit of {}",
-                    check.name,
+                    check.kind.name(),
                     number(actual),
                     number(check.threshold)
                 ),
                 None => format!(
                     "{}: nothing was measured (no request completed)",
-                    check.name
+                    check.kind.name()
                 ),
             });
-            case(check.name, failure);
+            case(check.kind.name(), failure);
         }
         all_tests += tests;
         all_failures += failures;
@@ -98,13 +98,13 @@ mod tests {
         for (i, lane) in snap.lanes.iter_mut().enumerate() {
             lane.slo_checks = vec![
                 SloCheck {
-                    name: "ttft_p99_ms",
+                    kind: crate::metrics::slo::SloKind::TtftP99,
                     threshold: 2500.0,
                     actual: Some(if i == 1 { 12600.0 } else { 540.0 }),
                     pass: i != 1,
                 },
                 SloCheck {
-                    name: "error_rate_max",
+                    kind: crate::metrics::slo::SloKind::ErrorRate,
                     threshold: 0.05,
                     actual: Some(0.01),
                     pass: true,

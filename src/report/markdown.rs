@@ -206,7 +206,7 @@ fn slos(out: &mut String, s: &SummaryFile) {
                 out,
                 &[
                     cell(&e.name),
-                    format!("`{}`", check.name),
+                    format!("`{}`", check.kind.name()),
                     number(check.threshold),
                     check
                         .actual
@@ -398,7 +398,7 @@ mod tests {
         snap.lanes[2].cheapest = Some(1);
         for (i, lane) in snap.lanes.iter_mut().enumerate() {
             lane.slo_checks = vec![SloCheck {
-                name: "ttft_p99_ms",
+                kind: crate::metrics::slo::SloKind::TtftP99,
                 threshold: 2500.0,
                 actual: Some(lane.ttft.p99.as_secs_f64() * 1000.0),
                 pass: i != 1,
@@ -433,7 +433,7 @@ mod tests {
             s.commentary.push(CommentarySummary {
                 at_s: f64::from(n),
                 engine: Some("tgi".to_owned()),
-                kind: "error_burst",
+                kind: crate::metrics::CommentaryKind::ErrorBurst,
                 text: format!("tgi: {n} failures in a second (http_5xx) | *boom*"),
             });
         }

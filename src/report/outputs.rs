@@ -8,38 +8,23 @@ use anyhow::Context as _;
 
 use super::summary::SummaryFile;
 use crate::config::RaceSpec;
+use crate::names::named_enum;
 
-/// A report `llm-locust report --format` can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Html,
-    Md,
-    Json,
-    Csv,
-    Junit,
+named_enum! {
+    /// A report `llm-locust report --format` can write.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Format {
+        Html = "html",
+        Md = "md",
+        Json = "json",
+        Csv = "csv",
+        Junit = "junit",
+    }
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
-        Format::Html,
-        Format::Md,
-        Format::Json,
-        Format::Csv,
-        Format::Junit,
-    ];
     /// What a race writes, and `report` without `--format`.
     pub const DEFAULT: [Format; 4] = [Format::Html, Format::Md, Format::Json, Format::Csv];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Html => "html",
-            Format::Md => "md",
-            Format::Json => "json",
-            Format::Csv => "csv",
-            Format::Junit => "junit",
-        }
-    }
 }
 
 impl FromStr for Format {
@@ -52,13 +37,10 @@ impl FromStr for Format {
             "xml" => "junit",
             other => other,
         };
-        Format::ALL
-            .into_iter()
-            .find(|f| f.name() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
-                format!("unknown format '{s}'; use {}", names.join(", "))
-            })
+        Format::from_name(wanted).ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown format '{s}'; use {}", names.join(", "))
+        })
     }
 }
 

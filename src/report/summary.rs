@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::cost::Cost;
@@ -16,12 +16,15 @@ use crate::metrics::slo::SloCheck;
 use crate::metrics::snapshot::Distributions;
 use crate::metrics::sweep::SweepSnapshot;
 use crate::metrics::windows::{LevelUnit, WindowFigures};
-use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
+use crate::metrics::{
+    CommentaryKind, ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource,
+};
+use crate::names::{named_enum, serde_by_name};
 
 /// Version of the summary format; bumped when a field changes meaning.
 pub const SUMMARY_VERSION: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SummaryFile {
     pub summary_version: u32,
     pub tool: String,
@@ -52,20 +55,20 @@ pub struct SummaryFile {
 }
 
 /// One line of the commentary feed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CommentarySummary {
     /// When it was written, seconds after the start.
     pub at_s: f64,
     /// The engine it is about, by name.
     pub engine: Option<String>,
     /// `first_to`, `lead_change`, `finished`, `latency_spike`,
-    /// `error_burst`, `throughput_drop` or `slo_at_risk`.
-    pub kind: &'static str,
+    /// `error_burst`, `throughput_drop`, `slo_at_risk` or `reconnecting`.
+    pub kind: CommentaryKind,
     pub text: String,
 }
 
 /// The client's own health over the race (see docs/METRICS.md).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ClientSummary {
     pub reason: Option<String>,
     pub send_lag_ms: Percentiles,
@@ -78,7 +81,7 @@ pub struct ClientSummary {
     pub samples: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct FinishSummary {
     pub time_limit_s: f64,
     pub duration_is_finish_line: bool,
@@ -86,7 +89,7 @@ pub struct FinishSummary {
     pub output_tokens: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub mean: f64,
@@ -130,7 +133,7 @@ pub const LATENCIES: [(&str, &str, LatencyOf); 5] = [
     ("e2e", "E2E: whole request", |e| &e.e2e_ms),
 ];
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct EngineSummary {
     pub name: String,
     pub model: String,
@@ -187,7 +190,7 @@ pub struct EngineSummary {
     pub slo_pass: bool,
     pub slo: Vec<SloCheck>,
     /// Figures per stage of a `stages` load, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<StageSummary>,
     /// The stress test's steps and answer (`sweep` loads).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -211,7 +214,7 @@ impl EngineSummary {
 }
 
 /// One stage's figures: requests count in the stage they were due in.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct StageSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<f64>,
@@ -231,11 +234,24 @@ pub struct StageSummary {
     pub slo_pass: bool,
 }
 
+named_enum! {
+    /// How an engine is priced.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CostBasis {
+        /// `cost_per_hour`: a machine's price.
+        Hourly = "hourly",
+        /// `price`: an API's price per token.
+        Tokens = "tokens",
+    }
+}
+
+serde_by_name!(CostBasis);
+
 /// An engine's cost, in dollars.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CostSummary {
     /// `hourly` (`cost_per_hour`) or `tokens` (`price`).
-    pub basis: &'static str,
+    pub basis: CostBasis,
     /// The machine's price an hour, or what an API's tokens cost per hour
     /// of active time.
     pub per_hour: Option<f64>,
@@ -259,11 +275,11 @@ fn round6(x: f64) -> f64 {
 impl CostSummary {
     fn new(c: &Cost, cheapest: Option<usize>) -> Self {
         let (basis, input_per_1m, output_per_1m) = match c.pricing {
-            Pricing::Hourly { .. } => ("hourly", None, None),
+            Pricing::Hourly { .. } => (CostBasis::Hourly, None, None),
             Pricing::Tokens {
                 input_per_1m,
                 output_per_1m,
-            } => ("tokens", Some(input_per_1m), Some(output_per_1m)),
+            } => (CostBasis::Tokens, Some(input_per_1m), Some(output_per_1m)),
         };
         CostSummary {
             basis,
@@ -280,7 +296,7 @@ impl CostSummary {
 }
 
 /// A sweep's steps, in the order they ran, and its answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SweepSummary {
     pub steps: Vec<SweepStepSummary>,
     /// The highest level that held (absent when none did).
@@ -289,7 +305,7 @@ pub struct SweepSummary {
     pub broke_at: Option<SweepBreak>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SweepStepSummary {
     #[serde(flatten)]
     pub figures: StageSummary,
@@ -299,7 +315,7 @@ pub struct SweepStepSummary {
     pub why: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SweepPoint {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<f64>,
@@ -309,7 +325,7 @@ pub struct SweepPoint {
     pub output_tokens_per_s: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SweepBreak {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<f64>,
@@ -382,7 +398,7 @@ impl StageSummary {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorSampleSummary {
     pub kind: String,
     pub message: String,
@@ -491,7 +507,7 @@ impl EngineSummary {
 }
 
 /// `summary.json`'s `shards`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ShardsSummary {
     /// A shard's own race: its index (0-based).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -575,7 +591,7 @@ impl SummaryFile {
                         .engine
                         .and_then(|i| snapshot.lanes.get(i))
                         .map(|l| l.name.clone()),
-                    kind: line.kind.name(),
+                    kind: line.kind,
                     text: line.text.clone(),
                 })
                 .collect(),

@@ -100,7 +100,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
                 .slo_checks
                 .iter()
                 .filter(|c| !c.pass)
-                .map(|c| c.name)
+                .map(|c| c.kind.name())
                 .collect();
             format!("FAIL {}", failed.join(","))
         };

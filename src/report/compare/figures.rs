@@ -1,11 +1,12 @@
-//! One race's headline figures, read from its `summary.json` value: the
-//! version check and the shape a comparison needs, with a message naming
-//! what is wrong. Reads; compares nothing.
+//! One race's headline figures, from its summary (or a `summary.json`
+//! value read back into one, after the version check), with a message
+//! naming what is wrong. Reads; compares nothing.
 
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::Metric;
-use crate::report::summary::SUMMARY_VERSION;
+use crate::report::summary::{SUMMARY_VERSION, SummaryFile};
 
 /// The figures of one race, read from its `summary.json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,47 +38,41 @@ pub enum SummaryError {
 }
 
 impl RaceFigures {
-    /// The figures of a `summary.json` (as written by [`crate::report::SummaryFile`]).
-    pub fn from_summary(summary: &Value) -> Result<RaceFigures, SummaryError> {
-        let shape = |what: &str| SummaryError::Shape(what.to_owned());
+    /// The figures of a `summary.json` as read: its version first, then its
+    /// whole shape (the summary's own type, read back).
+    pub fn from_json(summary: &Value) -> Result<RaceFigures, SummaryError> {
         let version = summary
             .get("summary_version")
-            .ok_or_else(|| shape("no 'summary_version'"))?;
+            .ok_or_else(|| SummaryError::Shape("no 'summary_version'".to_owned()))?;
         if version.as_u64() != Some(u64::from(SUMMARY_VERSION)) {
             return Err(SummaryError::UnknownVersion {
                 found: version.to_string(),
             });
         }
-        let text = |key: &str| summary.get(key).and_then(Value::as_str).unwrap_or_default();
-        let engines = summary
-            .get("engines")
-            .and_then(Value::as_array)
-            .ok_or_else(|| shape("no 'engines' list"))?;
-        let mut figures = Vec::with_capacity(engines.len());
-        for (i, engine) in engines.iter().enumerate() {
-            let name = engine
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| SummaryError::Shape(format!("engines[{i}] has no 'name'")))?;
-            if figures.iter().any(|e: &EngineFigures| e.name == name) {
+        let summary =
+            SummaryFile::deserialize(summary).map_err(|e| SummaryError::Shape(e.to_string()))?;
+        RaceFigures::from_summary(&summary)
+    }
+
+    /// The figures of a summary.
+    pub fn from_summary(summary: &SummaryFile) -> Result<RaceFigures, SummaryError> {
+        let mut figures: Vec<EngineFigures> = Vec::with_capacity(summary.engines.len());
+        for engine in &summary.engines {
+            if figures.iter().any(|e| e.name == engine.name) {
                 return Err(SummaryError::Shape(format!(
-                    "engine '{name}' is in it twice"
+                    "engine '{}' is in it twice",
+                    engine.name
                 )));
             }
-            let values = Metric::ALL
-                .iter()
-                .map(|m| m.value_in(engine))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| SummaryError::Shape(format!("engine '{name}': {e}")))?;
             figures.push(EngineFigures {
-                name: name.to_owned(),
-                values,
+                name: engine.name.clone(),
+                values: Metric::ALL.iter().map(|m| m.value_in(engine)).collect(),
             });
         }
         Ok(RaceFigures {
-            race: text("race").to_owned(),
-            started_at: text("started_at").to_owned(),
-            simulated: summary.get("simulated").and_then(Value::as_bool) == Some(true),
+            race: summary.race.clone(),
+            started_at: summary.started_at.clone(),
+            simulated: summary.simulated,
             engines: figures,
         })
     }
@@ -93,34 +88,39 @@ mod tests {
     fn a_summary_of_another_version_or_shape_is_refused() {
         let mut s = summary("r", &[("a", 1.0, 1.0)]);
         s["summary_version"] = json!(2);
-        let e = RaceFigures::from_summary(&s).unwrap_err();
+        let e = RaceFigures::from_json(&s).unwrap_err();
         assert_eq!(e, SummaryError::UnknownVersion { found: "2".into() });
         assert!(
             e.to_string()
                 .starts_with("summary_version 2 is not one this llm-locust reads (it reads 1)")
         );
-        for (value, says) in [
-            (json!({"hello": 1}), "no 'summary_version'"),
-            (json!({"summary_version": 1}), "no 'engines' list"),
-            (
-                json!({"summary_version": 1, "engines": [{"rps": 1}]}),
-                "engines[0] has no 'name'",
-            ),
-            (
-                json!({"summary_version": 1, "engines": [{"name": "x"}, {"name": "x"}]}),
-                "engine 'x' is in it twice",
-            ),
-            (
-                json!({"summary_version": 1, "engines": [{"name": "x", "rps": "1"}]}),
-                "engine 'x': 'rps' is not a number",
-            ),
-        ] {
-            assert_eq!(
-                RaceFigures::from_summary(&value),
-                Err(SummaryError::Shape(says.to_owned()))
-            );
-        }
-        assert!(RaceFigures::from_summary(&json!([1, 2])).is_err());
-        assert!(RaceFigures::from_summary(&json!("summary_version")).is_err());
+        let shape = |value: &Value| match RaceFigures::from_json(value) {
+            Err(SummaryError::Shape(says)) => says,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(shape(&json!({"hello": 1})), "no 'summary_version'");
+        assert!(shape(&json!({"summary_version": 1})).contains("missing field"));
+        let mut twice = summary("r", &[("x", 1.0, 1.0), ("y", 1.0, 1.0)]);
+        twice["engines"][1]["name"] = json!("x");
+        assert_eq!(shape(&twice), "engine 'x' is in it twice");
+        let mut not_a_number = summary("r", &[("x", 1.0, 1.0)]);
+        not_a_number["engines"][0]["rps"] = json!("1");
+        assert!(
+            shape(&not_a_number).contains("invalid type"),
+            "{}",
+            shape(&not_a_number)
+        );
+        assert!(RaceFigures::from_json(&json!([1, 2])).is_err());
+        assert!(RaceFigures::from_json(&json!("summary_version")).is_err());
+    }
+
+    #[test]
+    fn a_summary_reads_back_as_it_was_written() {
+        let s = summary("r", &[("a", 241.0, 50.0), ("b", 120.0, 70.0)]);
+        let back: SummaryFile = serde_json::from_value(s.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), s);
+        let figures = RaceFigures::from_summary(&back).unwrap();
+        assert_eq!(figures.engines[1].name, "b");
+        assert_eq!(figures.engines[1].values[1], Some(120.0));
     }
 }

@@ -90,8 +90,8 @@ mod tests {
     fn two_races_render_as_tables_and_gates() {
         let priced = |race: &str, engines: &[(&str, f64, f64)], per_1m: f64| {
             let mut s = summary(race, engines);
-            s["engines"][0]["cost"] = serde_json::json!({"per_1m_output_tokens": per_1m});
-            RaceFigures::from_summary(&s).unwrap()
+            s["engines"][0]["cost"] = super::super::tests::cost(per_1m);
+            RaceFigures::from_json(&s).unwrap()
         };
         let c = Comparison::new(
             priced(

@@ -3,25 +3,28 @@
 //! `summary.json`, its unit and which way is better. Reads figures out of a
 //! summary; computes none.
 
-use serde_json::Value;
+use crate::names::named_enum;
+use crate::report::summary::{EngineSummary, Percentiles};
 
-/// One headline figure of an engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    TtftP50,
-    TtftP99,
-    TtfotP99,
-    TpotP50,
-    TpotP99,
-    ItlP99,
-    E2eP50,
-    E2eP99,
-    Rps,
-    OutputTokensPerS,
-    TotalTokensPerS,
-    GoodputRps,
-    SuccessRate,
-    CostPer1mOutput,
+named_enum! {
+    /// One headline figure of an engine.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Metric {
+        TtftP50 = "ttft_p50",
+        TtftP99 = "ttft_p99",
+        TtfotP99 = "ttfot_p99",
+        TpotP50 = "tpot_p50",
+        TpotP99 = "tpot_p99",
+        ItlP99 = "itl_p99",
+        E2eP50 = "e2e_p50",
+        E2eP99 = "e2e_p99",
+        Rps = "rps",
+        OutputTokensPerS = "output_tokens_per_s",
+        TotalTokensPerS = "total_tokens_per_s",
+        GoodputRps = "goodput_rps",
+        SuccessRate = "success_rate",
+        CostPer1mOutput = "cost_per_1m_output",
+    }
 }
 
 /// Which way a figure gets better.
@@ -44,45 +47,6 @@ pub enum Unit {
 }
 
 impl Metric {
-    /// Every metric, in the order the reports show them.
-    pub const ALL: [Metric; 14] = [
-        Metric::TtftP50,
-        Metric::TtftP99,
-        Metric::TtfotP99,
-        Metric::TpotP50,
-        Metric::TpotP99,
-        Metric::ItlP99,
-        Metric::E2eP50,
-        Metric::E2eP99,
-        Metric::Rps,
-        Metric::OutputTokensPerS,
-        Metric::TotalTokensPerS,
-        Metric::GoodputRps,
-        Metric::SuccessRate,
-        Metric::CostPer1mOutput,
-    ];
-
-    /// The name in `--max-regression METRIC=PCT`.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::TtftP50 => "ttft_p50",
-            Metric::TtftP99 => "ttft_p99",
-            Metric::TtfotP99 => "ttfot_p99",
-            Metric::TpotP50 => "tpot_p50",
-            Metric::TpotP99 => "tpot_p99",
-            Metric::ItlP99 => "itl_p99",
-            Metric::E2eP50 => "e2e_p50",
-            Metric::E2eP99 => "e2e_p99",
-            Metric::Rps => "rps",
-            Metric::OutputTokensPerS => "output_tokens_per_s",
-            Metric::TotalTokensPerS => "total_tokens_per_s",
-            Metric::GoodputRps => "goodput_rps",
-            Metric::SuccessRate => "success_rate",
-            Metric::CostPer1mOutput => "cost_per_1m_output",
-        }
-    }
-
     /// How the reports label it (the final table's words).
     #[must_use]
     pub fn label(self) -> &'static str {
@@ -101,27 +65,6 @@ impl Metric {
             Metric::GoodputRps => "goodput req/s",
             Metric::SuccessRate => "success rate",
             Metric::CostPer1mOutput => "cost per 1M output",
-        }
-    }
-
-    /// The keys leading to it in an engine's entry of `summary.json`.
-    #[must_use]
-    pub fn path(self) -> &'static [&'static str] {
-        match self {
-            Metric::TtftP50 => &["ttft_ms", "p50"],
-            Metric::TtftP99 => &["ttft_ms", "p99"],
-            Metric::TtfotP99 => &["ttfot_ms", "p99"],
-            Metric::TpotP50 => &["tpot_ms", "p50"],
-            Metric::TpotP99 => &["tpot_ms", "p99"],
-            Metric::ItlP99 => &["itl_ms", "p99"],
-            Metric::E2eP50 => &["e2e_ms", "p50"],
-            Metric::E2eP99 => &["e2e_ms", "p99"],
-            Metric::Rps => &["rps"],
-            Metric::OutputTokensPerS => &["output_tokens_per_s"],
-            Metric::TotalTokensPerS => &["total_tokens_per_s"],
-            Metric::GoodputRps => &["goodput_rps"],
-            Metric::SuccessRate => &["success_rate"],
-            Metric::CostPer1mOutput => &["cost", "per_1m_output_tokens"],
         }
     }
 
@@ -151,40 +94,30 @@ impl Metric {
         }
     }
 
+    /// Its value in one engine's summary: `None` when it has none (an
+    /// engine without a price, a latency of no successful request: its
+    /// percentiles are zeros with `count` 0, not a latency of 0 ms).
     #[must_use]
-    pub fn from_name(name: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// Its value in one engine's entry of `summary.json`: `None` when the
-    /// entry has none (an engine without a price, a latency with no
-    /// successful request: its percentiles are zeros with `count` 0), an
-    /// error naming the key when the value is not a number.
-    pub fn value_in(self, engine: &Value) -> Result<Option<f64>, String> {
-        let path = self.path();
-        if let [group, _] = path {
-            // A latency of no request is not a latency of 0 ms.
-            if self.unit() == Unit::Ms
-                && engine
-                    .get(group)
-                    .and_then(|g| g.get("count"))
-                    .and_then(Value::as_u64)
-                    == Some(0)
-            {
-                return Ok(None);
-            }
+    pub fn value_in(self, engine: &EngineSummary) -> Option<f64> {
+        let latency = |p: &Percentiles, value: f64| (p.count > 0).then_some(value);
+        let cost = engine.cost.as_ref();
+        match self {
+            Metric::TtftP50 => latency(&engine.ttft_ms, engine.ttft_ms.p50),
+            Metric::TtftP99 => latency(&engine.ttft_ms, engine.ttft_ms.p99),
+            Metric::TtfotP99 => latency(&engine.ttfot_ms, engine.ttfot_ms.p99),
+            Metric::TpotP50 => latency(&engine.tpot_ms, engine.tpot_ms.p50),
+            Metric::TpotP99 => latency(&engine.tpot_ms, engine.tpot_ms.p99),
+            Metric::ItlP99 => latency(&engine.itl_ms, engine.itl_ms.p99),
+            Metric::E2eP50 => latency(&engine.e2e_ms, engine.e2e_ms.p50),
+            Metric::E2eP99 => latency(&engine.e2e_ms, engine.e2e_ms.p99),
+            Metric::Rps => Some(engine.rps),
+            Metric::OutputTokensPerS => Some(engine.output_tokens_per_s),
+            Metric::TotalTokensPerS => Some(engine.total_tokens_per_s),
+            Metric::GoodputRps => Some(engine.goodput_rps),
+            Metric::SuccessRate => Some(engine.success_rate),
+            Metric::CostPer1mOutput => cost.and_then(|c| c.per_1m_output_tokens),
         }
-        let mut at = engine;
-        for key in path {
-            match at.get(key) {
-                Some(Value::Null) | None => return Ok(None),
-                Some(v) => at = v,
-            }
-        }
-        match at.as_f64() {
-            Some(v) if v.is_finite() => Ok(Some(v)),
-            _ => Err(format!("'{}' is not a number", path.join("."))),
-        }
+        .filter(|v| v.is_finite())
     }
 }
 
@@ -226,7 +159,6 @@ impl Unit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn names_are_unique_and_round_trip() {
@@ -255,41 +187,37 @@ mod tests {
         assert_eq!(Metric::GoodputRps.direction(), Direction::HigherIsBetter);
     }
 
-    #[test]
-    fn values_are_read_from_their_paths() {
-        let engine = json!({
-            "rps": 2.5,
-            "ttft_ms": {"count": 3, "p50": 100.0, "p99": 120.5},
-            "cost": {"per_1m_output_tokens": 0.42},
-        });
-        assert_eq!(Metric::Rps.value_in(&engine), Ok(Some(2.5)));
-        assert_eq!(Metric::TtftP99.value_in(&engine), Ok(Some(120.5)));
-        assert_eq!(Metric::CostPer1mOutput.value_in(&engine), Ok(Some(0.42)));
+    /// An engine's summary as `summary.json` holds it.
+    fn engine() -> EngineSummary {
+        let json = crate::report::compare::tests::summary("r", &[("a", 241.0, 50.0)]);
+        let summary: crate::report::SummaryFile = serde_json::from_value(json).unwrap();
+        summary.engines.into_iter().next().unwrap()
     }
 
     #[test]
-    fn absent_unpriced_and_unmeasured_figures_are_none() {
-        let engine = json!({
-            "ttft_ms": {"count": 0, "p50": 0.0, "p99": 0.0},
-            "cost": {"per_1m_output_tokens": null},
-        });
-        assert_eq!(Metric::TtftP50.value_in(&engine), Ok(None));
-        assert_eq!(Metric::CostPer1mOutput.value_in(&engine), Ok(None));
-        assert_eq!(Metric::Rps.value_in(&engine), Ok(None));
-        assert_eq!(Metric::CostPer1mOutput.value_in(&json!({})), Ok(None));
+    fn values_are_read_from_their_fields() {
+        let mut e = engine();
+        e.rps = 2.5;
+        e.ttft_ms.p99 = 120.5;
+        let cost = crate::report::compare::tests::cost(0.42);
+        e.cost = Some(serde_json::from_value(cost).unwrap());
+        assert_eq!(Metric::Rps.value_in(&e), Some(2.5));
+        assert_eq!(Metric::TtftP99.value_in(&e), Some(120.5));
+        assert_eq!(Metric::CostPer1mOutput.value_in(&e), Some(0.42));
     }
 
     #[test]
-    fn a_value_that_is_not_a_number_is_an_error_naming_its_key() {
-        let engine = json!({"ttft_ms": {"count": 1, "p99": "fast"}, "rps": true});
-        assert_eq!(
-            Metric::TtftP99.value_in(&engine),
-            Err("'ttft_ms.p99' is not a number".to_owned())
-        );
-        assert_eq!(
-            Metric::Rps.value_in(&engine),
-            Err("'rps' is not a number".to_owned())
-        );
+    fn unpriced_and_unmeasured_figures_are_none() {
+        let mut e = engine();
+        e.ttft_ms.count = 0;
+        assert_eq!(Metric::TtftP50.value_in(&e), None);
+        assert_eq!(Metric::CostPer1mOutput.value_in(&e), None);
+        let mut cost: crate::report::summary::CostSummary =
+            serde_json::from_value(crate::report::compare::tests::cost(1.0)).unwrap();
+        cost.per_1m_output_tokens = None;
+        e.cost = Some(cost);
+        assert_eq!(Metric::CostPer1mOutput.value_in(&e), None);
+        assert_eq!(Metric::Rps.value_in(&e), Some(2.0));
     }
 
     #[test]

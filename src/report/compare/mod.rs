@@ -13,6 +13,7 @@ mod markdown;
 mod metric;
 mod text;
 
+use crate::names::named_enum;
 pub use figures::{EngineFigures, RaceFigures, SummaryError};
 pub use gate::{Gate, GateError};
 pub use html::to_html;
@@ -24,22 +25,13 @@ pub use text::to_text;
 /// noise, not a difference.
 pub const SAME_BAND_PCT: f64 = 0.5;
 
-/// Better, worse or the same, given which way the metric gets better.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Better,
-    Worse,
-    Same,
-}
-
-impl Verdict {
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Better => "better",
-            Verdict::Worse => "worse",
-            Verdict::Same => "same",
-        }
+named_enum! {
+    /// Better, worse or the same, given which way the metric gets better.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Verdict {
+        Better = "better",
+        Worse = "worse",
+        Same = "same",
     }
 }
 
@@ -295,31 +287,49 @@ pub(crate) mod tests {
     /// A `summary.json` with one engine per entry of `engines`:
     /// (name, TTFT p99 ms, output tok/s); other figures fixed.
     pub(crate) fn summary(race: &str, engines: &[(&str, f64, f64)]) -> Value {
-        let latency =
-            |p50: f64, p99: f64| json!({"count": 10, "mean": p50, "p50": p50, "p99": p99});
+        let snap = crate::ui::test_support::finished_fixture(engines.len());
+        let file = crate::report::SummaryFile::new(&snap, std::time::SystemTime::UNIX_EPOCH);
+        let mut s = serde_json::to_value(file).unwrap();
+        s["race"] = json!(race);
+        s["started_at"] = json!("2025-01-02T03:04:05.000+00:00");
+        s["simulated"] = json!(false);
+        let latency = |e: &mut Value, key: &str, p50: f64, p99: f64| {
+            e[key]["count"] = json!(10);
+            for (field, v) in [("mean", p50), ("p50", p50), ("p99", p99)] {
+                e[key][field] = json!(v);
+            }
+        };
+        for (e, &(name, ttft_p99, out_tps)) in
+            s["engines"].as_array_mut().unwrap().iter_mut().zip(engines)
+        {
+            e["name"] = json!(name);
+            e["rps"] = json!(2.0);
+            e["output_tokens_per_s"] = json!(out_tps);
+            e["total_tokens_per_s"] = json!(out_tps * 3.0);
+            e["goodput_rps"] = json!(2.0);
+            e["success_rate"] = json!(1.0);
+            latency(e, "ttft_ms", ttft_p99 / 2.0, ttft_p99);
+            latency(e, "ttfot_ms", ttft_p99 / 2.0, ttft_p99);
+            latency(e, "tpot_ms", 10.0, 12.0);
+            latency(e, "itl_ms", 10.0, 14.0);
+            latency(e, "e2e_ms", 500.0, 800.0);
+            e.as_object_mut().unwrap().remove("cost");
+        }
+        s
+    }
+
+    /// An engine's `cost` in a `summary.json`, costing `per_1m` per 1M
+    /// output tokens.
+    pub(crate) fn cost(per_1m: f64) -> Value {
         json!({
-            "summary_version": 1,
-            "race": race,
-            "started_at": "2025-01-02T03:04:05.000+00:00",
-            "simulated": false,
-            "engines": engines.iter().map(|&(name, ttft_p99, out_tps)| json!({
-                "name": name,
-                "rps": 2.0,
-                "output_tokens_per_s": out_tps,
-                "total_tokens_per_s": out_tps * 3.0,
-                "goodput_rps": 2.0,
-                "success_rate": 1.0,
-                "ttft_ms": latency(ttft_p99 / 2.0, ttft_p99),
-                "ttfot_ms": latency(ttft_p99 / 2.0, ttft_p99),
-                "tpot_ms": latency(10.0, 12.0),
-                "itl_ms": latency(10.0, 14.0),
-                "e2e_ms": latency(500.0, 800.0),
-            })).collect::<Vec<_>>(),
+            "basis": "hourly", "per_hour": 1.0, "spend": 1.0,
+            "per_1m_output_tokens": per_1m, "per_1m_total_tokens": per_1m,
+            "per_request": null, "cheapest": null,
         })
     }
 
     pub(crate) fn figures(race: &str, engines: &[(&str, f64, f64)]) -> RaceFigures {
-        RaceFigures::from_summary(&summary(race, engines)).unwrap()
+        RaceFigures::from_json(&summary(race, engines)).unwrap()
     }
 
     fn gate(s: &str) -> Gate {
@@ -380,12 +390,12 @@ pub(crate) mod tests {
     fn a_zero_baseline_that_got_worse_breaks_any_gate() {
         let mut base = summary("r", &[("a", 100.0, 50.0)]);
         base["engines"][0]["goodput_rps"] = json!(0.0);
-        base["engines"][0]["cost"] = json!({"per_1m_output_tokens": 0.0});
+        base["engines"][0]["cost"] = cost(0.0);
         let mut cur = summary("r", &[("a", 100.0, 50.0)]);
-        cur["engines"][0]["cost"] = json!({"per_1m_output_tokens": 0.1});
+        cur["engines"][0]["cost"] = cost(0.1);
         let c = Comparison::new(
-            RaceFigures::from_summary(&base).unwrap(),
-            RaceFigures::from_summary(&cur).unwrap(),
+            RaceFigures::from_json(&base).unwrap(),
+            RaceFigures::from_json(&cur).unwrap(),
             &[gate("cost_per_1m_output=1000"), gate("goodput_rps=0")],
         );
         assert_eq!(
@@ -473,8 +483,8 @@ pub(crate) mod tests {
         let mut cur = base.clone();
         cur["engines"][0]["ttft_ms"]["count"] = json!(0);
         let c = Comparison::new(
-            RaceFigures::from_summary(&base).unwrap(),
-            RaceFigures::from_summary(&cur).unwrap(),
+            RaceFigures::from_json(&base).unwrap(),
+            RaceFigures::from_json(&cur).unwrap(),
             &[gate("ttft_p99=50"), gate("cost_per_1m_output=5")],
         );
         assert_eq!(c.gates[0].checks[0].outcome, GateOutcome::Missing);

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::{clock, wrap};
+use crate::metrics::commentary::Tone;
 use crate::metrics::{CommentaryKind, CommentaryLine, RaceSnapshot};
 use crate::ui::theme::Theme;
 
@@ -22,13 +23,11 @@ pub struct Commentary<'a> {
 impl Commentary<'_> {
     fn style(&self, kind: CommentaryKind) -> Style {
         let t = self.theme;
-        match kind {
-            CommentaryKind::ErrorBurst | CommentaryKind::SloAtRisk => t.bad,
-            CommentaryKind::LatencySpike
-            | CommentaryKind::ThroughputDrop
-            | CommentaryKind::Reconnecting => t.ok,
-            CommentaryKind::Finished => t.good,
-            CommentaryKind::FirstTo | CommentaryKind::LeadChange => t.text,
+        match kind.tone() {
+            Tone::Bad => t.bad,
+            Tone::Warning => t.ok,
+            Tone::Good => t.good,
+            Tone::Neutral => t.text,
         }
     }
 
