@@ -450,13 +450,13 @@ fn race(
         let outcome = race.finish().await.unwrap();
         let lane = &outcome.snapshot.lanes[0];
         Measured {
-            tokens: lane.output_tokens,
-            ok: lane.requests_ok,
+            tokens: lane.counts.output_tokens,
+            ok: lane.counts.ok,
             wall: started.elapsed(),
             cpu: cpu_time() - cpu_before,
-            ttft_p99: lane.ttft.p99,
-            tpot_p99: lane.tpot.p99,
-            itl_p99: lane.itl.p99,
+            ttft_p99: lane.latencies.ttft.p99,
+            tpot_p99: lane.latencies.tpot.p99,
+            itl_p99: lane.latencies.itl.p99,
         }
     })
 }

@@ -72,11 +72,17 @@ impl RaceOutcome {
     pub fn no_engine_reachable(&self) -> bool {
         use crate::metrics::ErrorKind;
         let lanes = &self.snapshot.lanes;
-        let ok: u64 = lanes.iter().map(|l| l.requests_ok).sum();
-        let failed: u64 = lanes.iter().map(|l| l.requests_failed).sum();
+        let ok: u64 = lanes.iter().map(|l| l.counts.ok).sum();
+        let failed: u64 = lanes.iter().map(|l| l.counts.failed).sum();
         let connect: u64 = lanes
             .iter()
-            .map(|l| l.errors.get(&ErrorKind::Connect).copied().unwrap_or(0))
+            .map(|l| {
+                l.counts
+                    .errors
+                    .get(&ErrorKind::Connect)
+                    .copied()
+                    .unwrap_or(0)
+            })
             .sum();
         ok == 0 && failed > 0 && connect == failed
     }

@@ -37,27 +37,27 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         let _ = writeln!(out, "[{:>7.1}s] {stage}", s.elapsed.as_secs_f64());
     }
     for l in &s.lanes {
-        let ttft = if l.ttft.count == 0 {
+        let ttft = if l.latencies.ttft.count == 0 {
             "-".to_owned()
         } else {
-            format!("{:.1} ms", l.ttft.p50.as_secs_f64() * 1000.0)
+            format!("{:.1} ms", l.latencies.ttft.p50.as_secs_f64() * 1000.0)
         };
         let mut trouble = String::new();
-        if let Some(n) = l.errors.get(&ErrorKind::Http429) {
+        if let Some(n) = l.counts.errors.get(&ErrorKind::Http429) {
             let _ = write!(trouble, "  429 ×{n}");
         }
-        if l.backoffs > 0 {
-            let _ = write!(trouble, "  backoff {:.1}s", l.backoff_time.as_secs_f64());
+        if l.waits.backoffs > 0 {
+            let _ = write!(trouble, "  backoff {:.1}s", l.waits.time.as_secs_f64());
         }
-        let lost = l.lost_arrivals();
+        let lost = l.arrivals.lost();
         if lost > 0 {
             let _ = write!(trouble, "  dropped {lost}");
         }
-        if l.late_arrivals > 0 {
-            let _ = write!(trouble, "  late {}", l.late_arrivals);
+        if l.arrivals.late > 0 {
+            let _ = write!(trouble, "  late {}", l.arrivals.late);
         }
-        if l.connection_retries > 0 {
-            let _ = write!(trouble, "  reconnect ×{}", l.connection_retries);
+        if l.connections.retries > 0 {
+            let _ = write!(trouble, "  reconnect ×{}", l.connections.retries);
         }
         if let Some(sweep) = &l.sweep {
             let _ = write!(trouble, "  {}", sweep.status());
@@ -67,12 +67,12 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
             "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",
             s.elapsed.as_secs_f64(),
             l.name,
-            l.requests_ok,
-            l.requests_failed,
-            l.requests_per_s,
-            l.output_tokens_per_s,
+            l.counts.ok,
+            l.counts.failed,
+            l.rates.requests_per_s,
+            l.rates.output_tokens_per_s,
             ttft,
-            l.in_flight,
+            l.counts.in_flight(),
         );
     }
     out
@@ -86,7 +86,7 @@ pub fn reconnecting_lines(s: &RaceSnapshot, said: &mut Vec<bool>) -> String {
     said.resize(s.lanes.len(), false);
     let mut out = String::new();
     for (engine, lane) in s.lanes.iter().enumerate() {
-        if lane.connection_reuse != ConnectionReuse::Stopped || said[engine] {
+        if lane.connections.reuse != ConnectionReuse::Stopped || said[engine] {
             continue;
         }
         said[engine] = true;
@@ -159,7 +159,7 @@ mod tests {
         let mut snap = snapshot_fixture(2);
         let mut said = Vec::new();
         assert_eq!(reconnecting_lines(&snap, &mut said), "");
-        snap.lanes[1].connection_reuse = ConnectionReuse::Stopped;
+        snap.lanes[1].connections.reuse = ConnectionReuse::Stopped;
         snap.commentary.push(CommentaryLine {
             at: Duration::from_millis(3_250),
             engine: Some(1),

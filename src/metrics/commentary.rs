@@ -329,7 +329,7 @@ impl Commentary {
         else {
             return;
         };
-        if lanes.len() < 2 || lane.requests_ok < LEAD_MIN_REQUESTS || self.leader == Some(first) {
+        if lanes.len() < 2 || lane.counts.ok < LEAD_MIN_REQUESTS || self.leader == Some(first) {
             return;
         }
         if self
@@ -349,9 +349,9 @@ impl Commentary {
 
     fn slo(&mut self, at: Duration, engine: usize, lane: &LaneSnapshot, check: &SloCheck) {
         let counted = if check.kind == SloKind::ErrorRate {
-            lane.requests_ok + lane.requests_failed + lane.lost_arrivals()
+            lane.counts.ok + lane.counts.failed + lane.arrivals.lost()
         } else {
-            lane.requests_ok
+            lane.counts.ok
         };
         let Some(watch) = self.engines.get_mut(engine) else {
             return;
@@ -784,7 +784,7 @@ mod tests {
             .zip(ok)
             .map(|(&name, ok)| {
                 let mut l = lane(name);
-                l.requests_ok = ok;
+                l.counts.ok = ok;
                 l
             })
             .collect()
@@ -838,7 +838,7 @@ mod tests {
 
     fn with_check(kind: SloKind, threshold: f64, actual: f64, ok: u64) -> LaneSnapshot {
         let mut l = lane("vllm");
-        l.requests_ok = ok;
+        l.counts.ok = ok;
         l.slo_checks = vec![SloCheck {
             kind,
             threshold,

@@ -1,19 +1,19 @@
 //! One engine's metric state: counts, histograms, series, stages, sweep
 //! and traces, folded request by request, and its lane of a snapshot.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::cost::Cost;
+use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram};
 use super::recent::RecentRequests;
-use super::record::{ErrorKind, RequestError, RequestRecord, TokenSource, per_second};
+use super::record::{RequestError, RequestRecord, per_second};
 use super::series::Series;
 use super::slo;
 use super::snapshot::{
-    ConnectionReuse, DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES,
-    ErrorSample, LaneSnapshot, LaneState,
+    DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot,
+    LaneState,
 };
 use super::sweep::Sweep;
 use super::trace::TraceBook;
@@ -27,38 +27,17 @@ pub struct EngineStats {
     pub model: String,
     pub emoji: String,
     pub color: EngineColor,
-    started: u64,
-    ok: u64,
-    failed: u64,
-    cancelled: u64,
-    good: u64,
-    errors: BTreeMap<ErrorKind, u64>,
-    input_tokens: u64,
-    output_tokens: u64,
-    input_sources: BTreeSet<TokenSource>,
-    output_sources: BTreeSet<TokenSource>,
-    ttft: LatencyHistogram,
-    ttfot: LatencyHistogram,
-    tpot: LatencyHistogram,
-    itl: LatencyHistogram,
-    e2e: LatencyHistogram,
-    send_delay: LatencyHistogram,
+    pub(super) counts: Counts,
+    latencies: Latencies<LatencyHistogram>,
     input_counts: CountHistogram,
     output_counts: CountHistogram,
     /// The distributions as last binned (once a race second, see
     /// `RaceStats::apply`).
     distributions: Option<std::sync::Arc<Distributions>>,
-    late: u64,
-    dropped: u64,
-    unsent: u64,
-    backoffs: u64,
-    retry_afters: u64,
-    backoff_time: Duration,
-    pub(super) connections: u64,
-    /// Requests sent again after the server closed their reused connection.
-    pub(super) connection_retries: u64,
-    /// Whether its requests reuse kept-alive connections.
-    pub(super) connection_reuse: ConnectionReuse,
+    /// Open-loop arrivals (`offered` is filled in by the snapshot).
+    arrivals: Arrivals,
+    waits: Waits,
+    pub(super) connections: Connections,
     error_samples: ErrorSamples,
     pub(super) traces: TraceBook,
     /// The last finished requests, for the timeline.
@@ -87,34 +66,14 @@ impl EngineStats {
             model: model.to_owned(),
             emoji: emoji.to_owned(),
             color,
-            started: 0,
-            ok: 0,
-            failed: 0,
-            cancelled: 0,
-            good: 0,
-            errors: BTreeMap::new(),
-            input_tokens: 0,
-            output_tokens: 0,
-            input_sources: BTreeSet::new(),
-            output_sources: BTreeSet::new(),
-            ttft: LatencyHistogram::new(),
-            ttfot: LatencyHistogram::new(),
-            tpot: LatencyHistogram::new(),
-            itl: LatencyHistogram::new(),
-            e2e: LatencyHistogram::new(),
-            send_delay: LatencyHistogram::new(),
+            counts: Counts::default(),
+            latencies: Latencies::default(),
             input_counts: CountHistogram::default(),
             output_counts: CountHistogram::default(),
             distributions: None,
-            late: 0,
-            dropped: 0,
-            unsent: 0,
-            backoffs: 0,
-            retry_afters: 0,
-            backoff_time: Duration::ZERO,
-            connections: 0,
-            connection_retries: 0,
-            connection_reuse: ConnectionReuse::Reused,
+            arrivals: Arrivals::default(),
+            waits: Waits::default(),
+            connections: Connections::default(),
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
             recent: RecentRequests::default(),
@@ -131,15 +90,15 @@ impl EngineStats {
     }
 
     pub fn on_started(&mut self) {
-        self.started += 1;
+        self.counts.started += 1;
     }
 
     pub fn on_late_arrival(&mut self) {
-        self.late += 1;
+        self.arrivals.late += 1;
     }
 
     pub fn on_dropped_arrival(&mut self, at: Duration) {
-        self.dropped += 1;
+        self.arrivals.dropped += 1;
         self.stages.lost(at, 1);
         if let Some(sweep) = &mut self.sweep {
             sweep.lost(at, 1);
@@ -147,28 +106,28 @@ impl EngineStats {
     }
 
     pub fn on_unsent_arrivals(&mut self, count: u64) {
-        self.unsent = self.unsent.saturating_add(count);
+        self.arrivals.unsent = self.arrivals.unsent.saturating_add(count);
     }
 
     /// A user waited `waited` before its next request.
     pub fn on_backed_off(&mut self, waited: Duration, retry_after: bool) {
-        self.backoffs += 1;
+        self.waits.backoffs += 1;
         if retry_after {
-            self.retry_afters += 1;
+            self.waits.retry_afters += 1;
         }
-        self.backoff_time = self.backoff_time.saturating_add(waited);
+        self.waits.time = self.waits.time.saturating_add(waited);
     }
 
     /// Arrivals that were offered but never became a request.
     #[must_use]
     pub fn lost_arrivals(&self) -> u64 {
-        self.dropped.saturating_add(self.unsent)
+        self.arrivals.dropped.saturating_add(self.arrivals.unsent)
     }
 
     /// Requests that were in flight when the engine was stopped and were
     /// aborted after the grace period: neither successes nor failures.
     pub fn on_cancelled(&mut self, count: u64) {
-        self.cancelled = self.cancelled.saturating_add(count);
+        self.counts.cancelled = self.counts.cancelled.saturating_add(count);
     }
 
     /// Folds one finished request into the metrics. Latencies and tokens come
@@ -184,35 +143,35 @@ impl EngineStats {
         if let Some(sweep) = &mut self.sweep {
             sweep.observe(record);
         }
-        self.send_delay.record(record.send_delay());
+        self.latencies.send_delay.record(record.send_delay());
         if let Some(err) = &record.error {
-            self.failed += 1;
-            *self.errors.entry(err.kind).or_default() += 1;
+            self.counts.failed += 1;
+            *self.counts.errors.entry(err.kind).or_default() += 1;
             self.error_samples.observe(err);
             return;
         }
-        self.ok += 1;
+        self.counts.ok += 1;
         if slo::request_meets(slo, record) {
-            self.good += 1;
+            self.counts.good += 1;
         }
-        self.input_tokens += u64::from(record.input_tokens);
-        self.output_tokens += u64::from(record.output_tokens);
+        self.counts.input_tokens += u64::from(record.input_tokens);
+        self.counts.output_tokens += u64::from(record.output_tokens);
         self.input_counts.record(record.input_tokens);
         self.output_counts.record(record.output_tokens);
-        self.input_sources.insert(record.input_source);
-        self.output_sources.insert(record.output_source);
-        self.e2e.record(record.e2e());
+        self.counts.input_sources.insert(record.input_source);
+        self.counts.output_sources.insert(record.output_source);
+        self.latencies.e2e.record(record.e2e());
         if let Some(ttft) = record.ttft() {
-            self.ttft.record(ttft);
+            self.latencies.ttft.record(ttft);
         }
         if let Some(ttfot) = record.ttfot() {
-            self.ttfot.record(ttfot);
+            self.latencies.ttfot.record(ttfot);
         }
         if let Some(tpot) = record.tpot() {
-            self.tpot.record(tpot);
+            self.latencies.tpot.record(tpot);
         }
         for gap in record.itls() {
-            self.itl.record(gap);
+            self.latencies.itl.record(gap);
         }
     }
 
@@ -224,11 +183,11 @@ impl EngineStats {
     /// Every latency and token count of the successful requests, binned.
     fn distributions(&self) -> Distributions {
         Distributions {
-            ttft_ms: self.ttft.distribution(DISTRIBUTION_BINS),
-            ttfot_ms: self.ttfot.distribution(DISTRIBUTION_BINS),
-            tpot_ms: self.tpot.distribution(DISTRIBUTION_BINS),
-            itl_ms: self.itl.distribution(DISTRIBUTION_BINS),
-            e2e_ms: self.e2e.distribution(DISTRIBUTION_BINS),
+            ttft_ms: self.latencies.ttft.distribution(DISTRIBUTION_BINS),
+            ttfot_ms: self.latencies.ttfot.distribution(DISTRIBUTION_BINS),
+            tpot_ms: self.latencies.tpot.distribution(DISTRIBUTION_BINS),
+            itl_ms: self.latencies.itl.distribution(DISTRIBUTION_BINS),
+            e2e_ms: self.latencies.e2e.distribution(DISTRIBUTION_BINS),
             input_tokens: self.input_counts.distribution(DISTRIBUTION_BINS),
             output_tokens: self.output_counts.distribution(DISTRIBUTION_BINS),
         }
@@ -237,7 +196,7 @@ impl EngineStats {
     /// Successful requests so far.
     #[must_use]
     pub fn requests_ok(&self) -> u64 {
-        self.ok
+        self.counts.ok
     }
 
     /// The per-second points of seconds `[from, until)`.
@@ -248,10 +207,11 @@ impl EngineStats {
 
     #[must_use]
     pub fn in_flight(&self) -> u64 {
-        self.started.saturating_sub(
-            self.ok
-                .saturating_add(self.failed)
-                .saturating_add(self.cancelled),
+        self.counts.started.saturating_sub(
+            self.counts
+                .ok
+                .saturating_add(self.counts.failed)
+                .saturating_add(self.counts.cancelled),
         )
     }
 
@@ -268,10 +228,10 @@ impl EngineStats {
     /// Whether the engine has crossed its request or token finish line.
     #[must_use]
     pub fn crossed_finish_line(&self, finish: &FinishSpec) -> bool {
-        finish.requests.is_some_and(|n| self.ok >= n)
+        finish.requests.is_some_and(|n| self.counts.ok >= n)
             || finish
                 .output_tokens
-                .is_some_and(|n| self.output_tokens >= n)
+                .is_some_and(|n| self.counts.output_tokens >= n)
     }
 
     /// When the successful requests so far had all ended: the time an engine
@@ -311,10 +271,10 @@ impl EngineStats {
             p = p.max(now.as_secs_f64() / finish.duration.as_secs_f64().max(1e-9));
         }
         if let Some(n) = finish.requests {
-            p = p.max(fraction(self.ok, n));
+            p = p.max(fraction(self.counts.ok, n));
         }
         if let Some(n) = finish.output_tokens {
-            p = p.max(fraction(self.output_tokens, n));
+            p = p.max(fraction(self.counts.output_tokens, n));
         }
         p.clamp(0.0, 1.0)
     }
@@ -328,19 +288,16 @@ impl EngineStats {
         full: bool,
     ) -> LaneSnapshot {
         let active = self.active(now);
-        let (ttft, tpot, itl, e2e) = (
-            self.ttft.summary(),
-            self.tpot.summary(),
-            self.itl.summary(),
-            self.e2e.summary(),
-        );
+        let latencies = self.latencies.map(LatencyHistogram::summary);
+        let counts = &self.counts;
+        let lost = self.arrivals.lost();
         let slo_checks = slo::evaluate(
             slo_spec,
-            &ttft,
-            &tpot,
-            &e2e,
-            self.ok,
-            self.failed.saturating_add(self.lost_arrivals()),
+            &latencies.ttft,
+            &latencies.tpot,
+            &latencies.e2e,
+            counts.ok,
+            counts.failed.saturating_add(lost),
         );
         let slo_pass = slo_checks.iter().all(|c| c.pass);
         let until = u32::try_from(active.as_secs())
@@ -353,6 +310,30 @@ impl EngineStats {
             health::trend(&complete.iter().map(f).collect::<Vec<f64>>())
         };
         let (ttft_limits, tpot_limits) = health::race_thresholds(slo_spec);
+        let grades = Grades {
+            health: health::health(
+                complete,
+                counts.ok,
+                counts.failed.saturating_add(lost),
+                slo_pass,
+            ),
+            ttft_trend: trend_of(|p| p.ttft_mean_ms),
+            tpot_trend: trend_of(|p| p.tpot_mean_ms),
+            #[allow(clippy::cast_precision_loss)]
+            throughput_trend: trend_of(|p| p.output_tokens as f64),
+            ttft_grade: health::latency_grade(
+                latencies.ttft.p50,
+                latencies.ttft.count,
+                ttft_limits,
+            ),
+            tpot_grade: health::latency_grade(
+                latencies.tpot.p50,
+                latencies.tpot.count,
+                tpot_limits,
+            ),
+            // Set against the other lanes in `RaceStats::snapshot`.
+            throughput_grade: Grade::Unknown,
+        };
         LaneSnapshot {
             name: self.name.clone(),
             model: self.model.clone(),
@@ -362,65 +343,34 @@ impl EngineStats {
             finished_at: self.finished_at,
             place: 0,
             progress: self.progress(finish, now),
-            requests_started: self.started,
-            in_flight: self.in_flight(),
-            requests_ok: self.ok,
-            requests_failed: self.failed,
-            requests_cancelled: self.cancelled,
-            requests_good: self.good,
-            errors: self.errors.clone(),
-            input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
-            input_sources: self.input_sources.clone(),
-            output_sources: self.output_sources.clone(),
             active,
-            requests_per_s: per_second(self.ok, active),
-            output_tokens_per_s: per_second(self.output_tokens, active),
+            counts: counts.clone(),
+            rates: Rates {
+                requests_per_s: per_second(counts.ok, active),
+                output_tokens_per_s: per_second(counts.output_tokens, active),
+                total_tokens_per_s: per_second(counts.input_tokens + counts.output_tokens, active),
+                goodput_rps: per_second(counts.good, active),
+                success_rate: 1.0 - slo::error_rate(counts.ok, counts.failed.saturating_add(lost)),
+            },
+            latencies,
+            arrivals: Arrivals {
+                offered: counts.started.saturating_add(lost),
+                ..self.arrivals
+            },
+            waits: self.waits,
+            connections: self.connections,
             cost: self.pricing.map(|pricing| {
                 Cost::of(
                     pricing,
                     active,
-                    self.ok,
-                    self.input_tokens,
-                    self.output_tokens,
+                    counts.ok,
+                    counts.input_tokens,
+                    counts.output_tokens,
                 )
             }),
             cheapest: None,
-            total_tokens_per_s: per_second(self.input_tokens + self.output_tokens, active),
-            goodput_rps: per_second(self.good, active),
-            success_rate: 1.0
-                - slo::error_rate(self.ok, self.failed.saturating_add(self.lost_arrivals())),
-            ttft,
-            ttfot: self.ttfot.summary(),
-            tpot,
-            itl,
-            e2e,
-            send_delay: self.send_delay.summary(),
-            late_arrivals: self.late,
-            dropped_arrivals: self.dropped,
-            unsent_arrivals: self.unsent,
-            offered: self.started.saturating_add(self.lost_arrivals()),
-            backoffs: self.backoffs,
-            retry_afters: self.retry_afters,
-            backoff_time: self.backoff_time,
-            connections_opened: self.connections,
-            connection_retries: self.connection_retries,
-            connection_reuse: self.connection_reuse,
             error_samples: self.error_samples.samples.clone(),
-            health: health::health(
-                complete,
-                self.ok,
-                self.failed.saturating_add(self.lost_arrivals()),
-                slo_pass,
-            ),
-            ttft_trend: trend_of(|p| p.ttft_mean_ms),
-            tpot_trend: trend_of(|p| p.tpot_mean_ms),
-            #[allow(clippy::cast_precision_loss)]
-            throughput_trend: trend_of(|p| p.output_tokens as f64),
-            ttft_grade: health::latency_grade(ttft.p50, ttft.count, ttft_limits),
-            tpot_grade: health::latency_grade(tpot.p50, tpot.count, tpot_limits),
-            // Set against the other lanes in `RaceStats::snapshot`.
-            throughput_grade: Grade::Unknown,
+            grades,
             slo_checks,
             slo_pass,
             series,

@@ -14,11 +14,11 @@ use crate::config::FinishSpec;
 pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     if finish.requests.is_some() {
-        lane.requests_ok as f64
+        lane.counts.ok as f64
     } else if finish.output_tokens.is_some() {
-        lane.output_tokens as f64
+        lane.counts.output_tokens as f64
     } else {
-        lane.goodput_rps
+        lane.rates.goodput_rps
     }
 }
 
@@ -94,10 +94,10 @@ pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
 
 /// Median TTFT with "no data" ranked last.
 fn ttft_for_ranking(lane: &LaneSnapshot) -> std::time::Duration {
-    if lane.ttft.count == 0 {
+    if lane.latencies.ttft.count == 0 {
         std::time::Duration::MAX
     } else {
-        lane.ttft.p50
+        lane.latencies.ttft.p50
     }
 }
 
@@ -120,9 +120,9 @@ mod tests {
     #[test]
     fn time_boxed_races_rank_by_goodput() {
         let mut a = lane("a");
-        a.goodput_rps = 5.0;
+        a.rates.goodput_rps = 5.0;
         let mut b = lane("b");
-        b.goodput_rps = 9.0;
+        b.rates.goodput_rps = 9.0;
         assert_eq!(rank(&[a, b], &finish(None)), vec![1, 0]);
     }
 
@@ -131,7 +131,7 @@ mod tests {
         let mut lanes = [lane("a"), lane("b"), lane("c")];
         for (l, goodput) in lanes.iter_mut().zip([5.0, 10.0, 0.0]) {
             l.progress = 0.5; // half the time gone
-            l.goodput_rps = goodput;
+            l.rates.goodput_rps = goodput;
         }
         time_boxed_progress(&mut lanes, &finish(None));
         let at: Vec<f64> = lanes.iter().map(|l| l.progress).collect();
@@ -157,17 +157,17 @@ mod tests {
         b.state = LaneState::Finished;
         b.finished_at = Some(Duration::from_secs(20));
         let mut c = lane("c");
-        c.requests_ok = 10_000;
+        c.counts.ok = 10_000;
         assert_eq!(rank(&[a, b, c], &finish(Some(100))), vec![1, 0, 2]);
     }
 
     #[test]
     fn failures_do_not_outrank_a_clean_lane() {
         let mut clean = lane("clean");
-        clean.requests_ok = 50;
+        clean.counts.ok = 50;
         let mut failing = lane("failing");
-        failing.requests_ok = 40;
-        failing.requests_failed = 500;
+        failing.counts.ok = 40;
+        failing.counts.failed = 500;
         assert_eq!(rank(&[failing, clean], &finish(Some(100))), vec![1, 0]);
     }
 }

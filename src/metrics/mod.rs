@@ -7,6 +7,7 @@ pub mod commentary;
 pub mod cost;
 mod engine;
 pub mod event;
+pub mod figures;
 pub mod health;
 pub mod histogram;
 pub mod leaderboard;

@@ -2,7 +2,6 @@
 //! publishes several times a second. Every front end (TUI, headless, reports)
 //! reads only this; nothing here is computed by a reader.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -10,10 +9,10 @@ use serde::Serialize;
 use super::client::ClientHealth;
 use super::commentary::CommentaryLine;
 use super::cost::Cost;
-use super::health::{Grade, Health, Trend};
+use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::histogram::{Bin, LatencySummary};
 use super::recent::RecentRequest;
-use super::record::{ErrorKind, TokenSource};
+use super::record::ErrorKind;
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
 use super::sweep::SweepSnapshot;
@@ -61,63 +60,20 @@ pub struct LaneSnapshot {
     pub place: usize,
     /// Distance covered toward the finish line, 0..=1.
     pub progress: f64,
-    pub requests_started: u64,
-    pub in_flight: u64,
-    pub requests_ok: u64,
-    pub requests_failed: u64,
-    /// Requests aborted when the race stopped (not failures, not measured).
-    pub requests_cancelled: u64,
-    /// Successful requests that met every SLO.
-    pub requests_good: u64,
-    pub errors: BTreeMap<ErrorKind, u64>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub input_sources: BTreeSet<TokenSource>,
-    pub output_sources: BTreeSet<TokenSource>,
     /// Time the engine has been racing: from the start signal to now, or to
     /// its end once finished.
     pub active: Duration,
-    pub requests_per_s: f64,
-    pub output_tokens_per_s: f64,
+    pub counts: Counts,
+    pub rates: Rates,
+    /// Over the successful requests (send delay: over all).
+    pub latencies: Latencies<LatencySummary>,
+    pub arrivals: Arrivals,
+    pub waits: Waits,
+    pub connections: Connections,
     /// What its tokens cost, when the engine has a `cost_per_hour` or `price`.
     pub cost: Option<Cost>,
     /// Its place by cost per 1M output tokens (1 = cheapest), when priced.
     pub cheapest: Option<usize>,
-    pub total_tokens_per_s: f64,
-    pub goodput_rps: f64,
-    /// ok / (ok + failed); 1 when nothing has completed.
-    pub success_rate: f64,
-    pub ttft: LatencySummary,
-    /// Time to the first answer token (content or tool call).
-    pub ttfot: LatencySummary,
-    pub tpot: LatencySummary,
-    pub itl: LatencySummary,
-    pub e2e: LatencySummary,
-    /// Actual send time − scheduled time.
-    pub send_delay: LatencySummary,
-    /// Open-loop arrivals that had to wait for an in-flight slot.
-    pub late_arrivals: u64,
-    /// Open-loop arrivals dropped because the backlog was full.
-    pub dropped_arrivals: u64,
-    /// Open-loop arrivals still waiting for a slot when the engine stopped.
-    pub unsent_arrivals: u64,
-    /// Every request the load offered: sent, dropped or never sent. Error
-    /// and success rates are over these (see docs/METRICS.md).
-    pub offered: u64,
-    /// Times a closed-loop user waited before its next request.
-    pub backoffs: u64,
-    /// ... of them on the server's `Retry-After`.
-    pub retry_afters: u64,
-    /// Time users spent waiting, added up over users.
-    pub backoff_time: Duration,
-    /// Connections the engine's client opened (warm-up and pre-connects
-    /// included): one per concurrent request when connections are reused.
-    pub connections_opened: u64,
-    /// Requests sent again, once, on a fresh connection after the server
-    /// closed the reused one before answering (not failures).
-    pub connection_retries: u64,
-    /// Whether its requests reused kept-alive connections.
-    pub connection_reuse: ConnectionReuse,
     /// The first few distinct failure messages.
     pub error_samples: Vec<ErrorSample>,
     pub slo_checks: Vec<SloCheck>,
@@ -128,17 +84,7 @@ pub struct LaneSnapshot {
     /// Every latency and token count, binned (live: as of the last whole
     /// second; the final snapshot: exact).
     pub distributions: Option<std::sync::Arc<Distributions>>,
-    pub health: Health,
-    /// TTFT (per-second mean) now against five seconds ago.
-    pub ttft_trend: Trend,
-    pub tpot_trend: Trend,
-    /// Output tokens per second now against five seconds ago.
-    pub throughput_trend: Trend,
-    /// TTFT p50 against the race's thresholds (see docs/METRICS.md).
-    pub ttft_grade: Grade,
-    pub tpot_grade: Grade,
-    /// Output tok/s against the best lane.
-    pub throughput_grade: Grade,
+    pub grades: Grades,
     /// The few most recent requests, for the inspector (newest first).
     pub traces: Vec<RequestTrace>,
     /// The last finished requests (at most 64), newest last: the timeline.
@@ -276,14 +222,6 @@ pub struct RaceSnapshot {
     pub sequence: u64,
 }
 
-impl LaneSnapshot {
-    /// Offered arrivals that never became a request: dropped or unsent.
-    #[must_use]
-    pub fn lost_arrivals(&self) -> u64 {
-        self.dropped_arrivals.saturating_add(self.unsent_arrivals)
-    }
-}
-
 impl RaceSnapshot {
     /// The race's SLO verdict: every engine passed every objective (true
     /// when none is set). The exit code and `summary.json` both use it.
@@ -296,7 +234,7 @@ impl RaceSnapshot {
     pub fn total_requests(&self) -> u64 {
         self.lanes
             .iter()
-            .map(|l| l.requests_ok + l.requests_failed)
+            .map(|l| l.counts.ok + l.counts.failed)
             .sum()
     }
 

@@ -79,7 +79,7 @@ impl RaceStats {
         };
         for (engine, spec_engine) in stats.engines.iter_mut().zip(&spec.engines) {
             engine.pricing = spec_engine.pricing;
-            engine.connection_reuse = ConnectionReuse::configured(spec_engine.reuse_connections);
+            engine.connections.reuse = ConnectionReuse::configured(spec_engine.reuse_connections);
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
             if let LoadSpec::Sweep(sweep) = &spec.load {
                 engine.sweep = Some(Sweep::new(sweep.clone()));
@@ -134,19 +134,19 @@ impl RaceStats {
             RaceEvent::ClientSample(sample) => self.client.on_sample(*sample),
             RaceEvent::ConnectionsOpened { engine, total } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
-                    e.connections = e.connections.max(*total);
+                    e.connections.opened = e.connections.opened.max(*total);
                 }
             }
             RaceEvent::ConnectionRetried { engine } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
-                    e.connection_retries += 1;
+                    e.connections.retries += 1;
                 }
             }
             RaceEvent::ConnectionReuseStopped { engine } => {
                 if let Some(e) = self.engines.get_mut(*engine)
-                    && e.connection_reuse == ConnectionReuse::Reused
+                    && e.connections.reuse == ConnectionReuse::Reused
                 {
-                    e.connection_reuse = ConnectionReuse::Stopped;
+                    e.connections.reuse = ConnectionReuse::Stopped;
                     self.commentary.on_reuse_stopped(at, *engine, &e.name);
                 }
             }
@@ -294,10 +294,11 @@ impl RaceStats {
             .collect();
         let best = lanes
             .iter()
-            .map(|l| l.output_tokens_per_s)
+            .map(|l| l.rates.output_tokens_per_s)
             .fold(0.0, f64::max);
         for lane in &mut lanes {
-            lane.throughput_grade = health::throughput_grade(lane.output_tokens_per_s, best);
+            lane.grades.throughput_grade =
+                health::throughput_grade(lane.rates.output_tokens_per_s, best);
         }
         let costs: Vec<_> = lanes.iter().map(|l| l.cost).collect();
         for (lane, rank) in lanes.iter_mut().zip(super::cost::cheapest_ranks(&costs)) {
@@ -439,9 +440,9 @@ pub(crate) mod tests {
             stats.apply(at, &RaceEvent::ConnectionReuseStopped { engine: 0 });
         }
         let s = stats.snapshot(RacePhase::Running, Duration::from_secs(2), false);
-        assert_eq!(s.lanes[0].connection_retries, 3);
-        assert_eq!(s.lanes[0].connection_reuse, ConnectionReuse::Stopped);
-        assert_eq!(s.lanes[1].connection_reuse, ConnectionReuse::Never);
+        assert_eq!(s.lanes[0].connections.retries, 3);
+        assert_eq!(s.lanes[0].connections.reuse, ConnectionReuse::Stopped);
+        assert_eq!(s.lanes[1].connections.reuse, ConnectionReuse::Never);
         let said: Vec<_> = s
             .commentary
             .iter()
@@ -555,20 +556,24 @@ pub(crate) mod tests {
         e.observe(&bad, &slo);
         e.on_started();
         let s = e.snapshot(&finish(), &slo, Duration::from_secs(2), 0, false);
-        assert_eq!((s.requests_ok, s.requests_failed, s.in_flight), (4, 1, 1));
-        assert_eq!(s.errors.get(&ErrorKind::Http5xx), Some(&1));
-        assert_eq!(s.output_tokens, 44);
-        assert_eq!(s.requests_good, 4);
-        assert!((s.requests_per_s - 2.0).abs() < 1e-9);
-        assert!((s.output_tokens_per_s - 22.0).abs() < 1e-9);
-        assert!((s.success_rate - 0.8).abs() < 1e-9);
+        assert_eq!(
+            (s.counts.ok, s.counts.failed, s.counts.in_flight()),
+            (4, 1, 1)
+        );
+        assert_eq!(s.counts.errors.get(&ErrorKind::Http5xx), Some(&1));
+        assert_eq!(s.counts.output_tokens, 44);
+        assert_eq!(s.counts.good, 4);
+        assert!((s.rates.requests_per_s - 2.0).abs() < 1e-9);
+        assert!((s.rates.output_tokens_per_s - 22.0).abs() < 1e-9);
+        assert!((s.rates.success_rate - 0.8).abs() < 1e-9);
         // HdrHistogram reports the bucket's highest equivalent value (≤ 0.1 % above).
         assert!(
-            s.ttft.p50 >= Duration::from_millis(80) && s.ttft.p50 <= Duration::from_micros(80_080)
+            s.latencies.ttft.p50 >= Duration::from_millis(80)
+                && s.latencies.ttft.p50 <= Duration::from_micros(80_080)
         );
-        assert_eq!(s.ttft.mean, Duration::from_millis(80));
-        assert_eq!(s.tpot.count, 4);
-        assert_eq!(s.itl.count, 40);
+        assert_eq!(s.latencies.ttft.mean, Duration::from_millis(80));
+        assert_eq!(s.latencies.tpot.count, 4);
+        assert_eq!(s.latencies.itl.count, 40);
     }
 
     #[test]

@@ -215,15 +215,15 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
             swatch(color),
             escape(&e.name),
             escape(&e.model),
-            e.requests_ok,
-            e.requests_failed,
-            e.rps,
-            e.output_tokens_per_s,
-            e.goodput_rps,
-            ms(&e.ttft_ms, e.ttft_ms.p50),
-            ms(&e.ttft_ms, e.ttft_ms.p99),
-            ms(&e.tpot_ms, e.tpot_ms.p50),
-            ms(&e.e2e_ms, e.e2e_ms.p99),
+            e.counts.ok,
+            e.counts.failed,
+            e.rates.requests_per_s,
+            e.rates.output_tokens_per_s,
+            e.rates.goodput_rps,
+            ms(&e.latencies.ttft, e.latencies.ttft.p50),
+            ms(&e.latencies.ttft, e.latencies.ttft.p99),
+            ms(&e.latencies.tpot, e.latencies.tpot.p50),
+            ms(&e.latencies.e2e, e.latencies.e2e.p99),
         );
         if priced {
             let c = e.cost.as_ref();
@@ -261,15 +261,27 @@ fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
     type Figure = fn(&EngineSummary) -> Option<f64>;
     let figures: [(&str, &str, bool, Figure); 9] = [
         ("output tokens / s", "", true, |e| {
-            Some(e.output_tokens_per_s)
+            Some(e.rates.output_tokens_per_s)
         }),
-        ("requests / s", "", true, |e| Some(e.rps)),
-        ("goodput requests / s", "", true, |e| Some(e.goodput_rps)),
-        ("success rate", "%", true, |e| Some(e.success_rate * 100.0)),
-        ("TTFT p50", " ms", false, |e| pct(&e.ttft_ms, e.ttft_ms.p50)),
-        ("TTFT p99", " ms", false, |e| pct(&e.ttft_ms, e.ttft_ms.p99)),
-        ("TPOT p50", " ms", false, |e| pct(&e.tpot_ms, e.tpot_ms.p50)),
-        ("E2E p99", " ms", false, |e| pct(&e.e2e_ms, e.e2e_ms.p99)),
+        ("requests / s", "", true, |e| Some(e.rates.requests_per_s)),
+        ("goodput requests / s", "", true, |e| {
+            Some(e.rates.goodput_rps)
+        }),
+        ("success rate", "%", true, |e| {
+            Some(e.rates.success_rate * 100.0)
+        }),
+        ("TTFT p50", " ms", false, |e| {
+            pct(&e.latencies.ttft, e.latencies.ttft.p50)
+        }),
+        ("TTFT p99", " ms", false, |e| {
+            pct(&e.latencies.ttft, e.latencies.ttft.p99)
+        }),
+        ("TPOT p50", " ms", false, |e| {
+            pct(&e.latencies.tpot, e.latencies.tpot.p50)
+        }),
+        ("E2E p99", " ms", false, |e| {
+            pct(&e.latencies.e2e, e.latencies.e2e.p99)
+        }),
         ("cost per 1M output tokens", "$", false, |e| {
             e.cost.as_ref().and_then(|c| c.per_1m_output_tokens)
         }),
@@ -353,6 +365,7 @@ fn reliability(out: &mut String, s: &SummaryFile) {
     out.push_str("<h2 id=\"reliability\">Reliability</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>ok</th><th>failed</th><th>success rate</th><th>HTTP 429</th><th>Retry-After waits</th><th>backoff s</th><th>dropped arrivals</th><th>late arrivals</th><th>unsent</th><th class=\"text\">failures by kind</th></tr>\n");
     for e in &s.engines {
         let kinds: Vec<String> = e
+            .counts
             .errors
             .iter()
             .map(|(k, n)| format!("{} {n}", escape(k)))
@@ -361,18 +374,19 @@ fn reliability(out: &mut String, s: &SummaryFile) {
             out,
             "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             escape(&e.name),
-            e.requests_ok,
-            e.requests_failed,
-            e.success_rate * 100.0,
-            e.errors
+            e.counts.ok,
+            e.counts.failed,
+            e.rates.success_rate * 100.0,
+            e.counts
+                .errors
                 .get(ErrorKind::Http429.name())
                 .copied()
                 .unwrap_or(0),
-            e.retry_afters,
-            e.backoff_s,
-            e.dropped_arrivals,
-            e.late_arrivals,
-            e.unsent_arrivals,
+            e.waits.retry_afters,
+            e.waits.time.as_secs_f64(),
+            e.arrivals.dropped,
+            e.arrivals.late,
+            e.arrivals.unsent,
             if kinds.is_empty() {
                 "–".to_owned()
             } else {
@@ -383,7 +397,7 @@ fn reliability(out: &mut String, s: &SummaryFile) {
     out.push_str("</table></div>\n");
     connections(out, s);
     chart(out, "chart-failed-time");
-    if s.engines.iter().any(|e| !e.errors.is_empty()) {
+    if s.engines.iter().any(|e| !e.counts.errors.is_empty()) {
         chart(out, "chart-errors-time");
     }
     if s.engines.iter().any(|e| !e.error_samples.is_empty()) {
@@ -419,9 +433,9 @@ fn connections(out: &mut String, s: &SummaryFile) {
             out,
             "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
             escape(&e.name),
-            e.connections_opened,
-            e.connection_retries,
-            e.connection_reuse.in_words()
+            e.connections.opened,
+            e.connections.retries,
+            e.connections.reuse.in_words()
         );
     }
     out.push_str("</table></div>\n");
@@ -457,10 +471,10 @@ fn tokens(out: &mut String, s: &SummaryFile) {
             out,
             "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td></tr>",
             escape(&e.name),
-            e.input_tokens,
-            e.output_tokens,
-            escape(e.input_token_source.as_deref().unwrap_or("–")),
-            escape(e.token_source.as_deref().unwrap_or("–")),
+            e.counts.input_tokens,
+            e.counts.output_tokens,
+            escape(e.counts.input_token_source.as_deref().unwrap_or("–")),
+            escape(e.counts.token_source.as_deref().unwrap_or("–")),
         );
     }
     out.push_str("</table></div>\n<p class=\"note\">Counted by: usage (the server's own count), tokenizer (the engine's tokenizer over the text), estimate (characters ÷ 4), chunks (one per streamed piece), mixed.</p>\n");
@@ -617,8 +631,8 @@ mod tests {
     fn connections_the_servers_closed_get_a_table_only_when_one_did() {
         let (mut summary, spec) = race(2, 5);
         assert!(!report(&summary, &spec).contains("<h3>Connections</h3>"));
-        summary.engines[1].connection_retries = 5;
-        summary.engines[1].connection_reuse = crate::metrics::ConnectionReuse::Stopped;
+        summary.engines[1].connections.retries = 5;
+        summary.engines[1].connections.reuse = crate::metrics::ConnectionReuse::Stopped;
         let page = report(&summary, &spec);
         assert!(page.contains("<h3>Connections</h3>"));
         assert!(page.contains("<td>5</td><td class=\"text\">stopped: the server closes them after each stream</td>"), "{page}");

@@ -37,8 +37,8 @@ pub fn report(s: &SummaryFile) -> String {
             }
         };
         if e.slo.is_empty() {
-            let failure = (e.requests_ok == 0)
-                .then(|| format!("no request succeeded ({} failed)", e.requests_failed));
+            let failure = (e.counts.ok == 0)
+                .then(|| format!("no request succeeded ({} failed)", e.counts.failed));
             case("reachable", failure);
         }
         for check in &e.slo {
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn an_engine_without_objectives_fails_only_when_nothing_succeeded() {
         let mut snap = crate::ui::test_support::failing_fixture();
-        snap.lanes[1].requests_ok = 0;
+        snap.lanes[1].counts.ok = 0;
         let xml = report(&SummaryFile::new(&snap, SystemTime::UNIX_EPOCH));
         assert_eq!(xml.matches("name=\"reachable\"").count(), 3, "{xml}");
         assert!(

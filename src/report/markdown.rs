@@ -73,9 +73,9 @@ fn connections(out: &mut String, s: &SummaryFile) {
             out,
             &[
                 cell(&e.name),
-                e.connections_opened.to_string(),
-                e.connection_retries.to_string(),
-                e.connection_reuse.in_words().to_owned(),
+                e.connections.opened.to_string(),
+                e.connections.retries.to_string(),
+                e.connections.reuse.in_words().to_owned(),
             ],
         );
     }
@@ -160,15 +160,15 @@ fn leaderboard(out: &mut String, s: &SummaryFile) {
             e.place.to_string(),
             format!("**{}**", cell(&e.name)),
             format!("`{}`", code(&e.model)),
-            e.requests_ok.to_string(),
-            e.requests_failed.to_string(),
-            format!("{:.2}", e.rps),
-            format!("{:.1}", e.output_tokens_per_s),
-            format!("{:.2}", e.goodput_rps),
-            ms(&e.ttft_ms, e.ttft_ms.p50),
-            ms(&e.ttft_ms, e.ttft_ms.p99),
-            ms(&e.tpot_ms, e.tpot_ms.p50),
-            ms(&e.e2e_ms, e.e2e_ms.p99),
+            e.counts.ok.to_string(),
+            e.counts.failed.to_string(),
+            format!("{:.2}", e.rates.requests_per_s),
+            format!("{:.1}", e.rates.output_tokens_per_s),
+            format!("{:.2}", e.rates.goodput_rps),
+            ms(&e.latencies.ttft, e.latencies.ttft.p50),
+            ms(&e.latencies.ttft, e.latencies.ttft.p99),
+            ms(&e.latencies.tpot, e.latencies.tpot.p50),
+            ms(&e.latencies.e2e, e.latencies.e2e.p99),
         ];
         if priced {
             let c = e.cost.as_ref();
@@ -400,7 +400,7 @@ mod tests {
             lane.slo_checks = vec![SloCheck {
                 kind: crate::metrics::slo::SloKind::TtftP99,
                 threshold: 2500.0,
-                actual: Some(lane.ttft.p99.as_secs_f64() * 1000.0),
+                actual: Some(lane.latencies.ttft.p99.as_secs_f64() * 1000.0),
                 pass: i != 1,
             }];
             lane.slo_pass = i != 1;
@@ -454,9 +454,9 @@ mod tests {
         use crate::metrics::ConnectionReuse;
         let mut s = summary();
         assert!(!report(&s).contains("### Connections"), "none: no section");
-        s.engines[0].connection_retries = 3;
-        s.engines[1].connection_reuse = ConnectionReuse::Stopped;
-        s.engines[2].connection_reuse = ConnectionReuse::Never;
+        s.engines[0].connections.retries = 3;
+        s.engines[1].connections.reuse = ConnectionReuse::Stopped;
+        s.engines[2].connections.reuse = ConnectionReuse::Never;
         let text = report(&s);
         let rows = [
             "| engine | opened | retried after a close | reused |",

@@ -76,9 +76,9 @@ pub fn exposition(s: &RaceSnapshot) -> String {
     );
     for (l, e) in s.lanes.iter().zip(&engines) {
         for (outcome, n) in [
-            ("ok", l.requests_ok),
-            ("failed", l.requests_failed),
-            ("cancelled", l.requests_cancelled),
+            ("ok", l.counts.ok),
+            ("failed", l.counts.failed),
+            ("cancelled", l.counts.cancelled),
         ] {
             let _ = writeln!(
                 out,
@@ -94,7 +94,7 @@ pub fn exposition(s: &RaceSnapshot) -> String {
     );
     for (l, e) in s.lanes.iter().zip(&engines) {
         for kind in ErrorKind::ALL {
-            let n = l.errors.get(&kind).copied().unwrap_or(0);
+            let n = l.counts.errors.get(&kind).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
                 "llm_locust_errors_total{{engine=\"{e}\",kind=\"{}\"}} {n}",
@@ -106,17 +106,17 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         (
             "llm_locust_input_tokens_total",
             "Input tokens of successful requests.",
-            (|l| l.input_tokens) as fn(&crate::metrics::LaneSnapshot) -> u64,
+            (|l| l.counts.input_tokens) as fn(&crate::metrics::LaneSnapshot) -> u64,
         ),
         (
             "llm_locust_output_tokens_total",
             "Output tokens of successful requests.",
-            |l| l.output_tokens,
+            |l| l.counts.output_tokens,
         ),
         (
             "llm_locust_dropped_arrivals_total",
             "Open-loop arrivals dropped because the backlog was full.",
-            |l| l.dropped_arrivals,
+            |l| l.arrivals.dropped,
         ),
     ] {
         family(&mut out, name, "counter", help);
@@ -134,7 +134,7 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         let _ = writeln!(
             out,
             "llm_locust_in_flight{{engine=\"{e}\"}} {}",
-            l.in_flight
+            l.counts.in_flight()
         );
     }
     family(
@@ -147,7 +147,7 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         let _ = writeln!(
             out,
             "llm_locust_output_tokens_per_second{{engine=\"{e}\"}} {}",
-            l.output_tokens_per_s
+            l.rates.output_tokens_per_s
         );
     }
     type Of = fn(&crate::metrics::LaneSnapshot) -> &LatencySummary;
@@ -155,22 +155,22 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         (
             "llm_locust_ttft_seconds",
             "Time to first token of successful requests.",
-            |l| &l.ttft,
+            |l| &l.latencies.ttft,
         ),
         (
             "llm_locust_tpot_seconds",
             "Time per output token after the first, per successful request.",
-            |l| &l.tpot,
+            |l| &l.latencies.tpot,
         ),
         (
             "llm_locust_e2e_seconds",
             "Whole-request latency of successful requests.",
-            |l| &l.e2e,
+            |l| &l.latencies.e2e,
         ),
         (
             "llm_locust_send_delay_seconds",
             "Time from a request's scheduled start to its send.",
-            |l| &l.send_delay,
+            |l| &l.latencies.send_delay,
         ),
     ];
     for (name, help, of) in latencies {
@@ -209,7 +209,7 @@ mod tests {
     fn every_engine_has_its_counters_and_summaries_in_valid_lines() {
         let mut snap = crate::ui::test_support::failing_fixture();
         snap.lanes[0].name = "a \"quoted\" \\ name".to_owned();
-        snap.lanes[1].errors.insert(ErrorKind::Http429, 7);
+        snap.lanes[1].counts.errors.insert(ErrorKind::Http429, 7);
         let text = exposition(&snap);
         assert!(text.contains(
             "llm_locust_requests_total{engine=\"a \\\"quoted\\\" \\\\ name\",outcome=\"ok\"} 400"

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::cost::Cost;
+use crate::metrics::figures::{Arrivals, Connections, Counts, Latencies, Rates, Waits};
 use crate::metrics::histogram::Bin;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
@@ -124,13 +125,13 @@ pub type LatencyOf = fn(&EngineSummary) -> &Percentiles;
 
 /// The latencies every report shows, in order: id, title, and the figure.
 pub const LATENCIES: [(&str, &str, LatencyOf); 5] = [
-    ("ttft", "TTFT: time to first token", |e| &e.ttft_ms),
+    ("ttft", "TTFT: time to first token", |e| &e.latencies.ttft),
     ("ttfot", "TTFOT: time to first answer token", |e| {
-        &e.ttfot_ms
+        &e.latencies.ttfot
     }),
-    ("tpot", "TPOT: time per output token", |e| &e.tpot_ms),
-    ("itl", "ITL: inter-token latency", |e| &e.itl_ms),
-    ("e2e", "E2E: whole request", |e| &e.e2e_ms),
+    ("tpot", "TPOT: time per output token", |e| &e.latencies.tpot),
+    ("itl", "ITL: inter-token latency", |e| &e.latencies.itl),
+    ("e2e", "E2E: whole request", |e| &e.latencies.e2e),
 ];
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -143,48 +144,28 @@ pub struct EngineSummary {
     /// When the engine crossed its finish line, seconds after the start.
     pub finish_s: Option<f64>,
     pub active_s: f64,
-    pub requests_ok: u64,
-    pub requests_failed: u64,
-    pub requests_cancelled: u64,
-    pub requests_good: u64,
-    pub errors: BTreeMap<String, u64>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Where output token counts came from: usage | tokenizer | estimate | chunks | mixed.
-    pub token_source: Option<String>,
-    pub input_token_source: Option<String>,
-    pub rps: f64,
-    pub output_tokens_per_s: f64,
-    pub total_tokens_per_s: f64,
-    pub goodput_rps: f64,
-    pub success_rate: f64,
-    pub ttft_ms: Percentiles,
-    /// Time to the first answer token (after any reasoning).
-    pub ttfot_ms: Percentiles,
-    pub tpot_ms: Percentiles,
-    pub itl_ms: Percentiles,
-    pub e2e_ms: Percentiles,
-    pub send_delay_ms: Percentiles,
-    /// Requests the load offered: sent, dropped or never sent.
-    pub offered: u64,
-    pub late_arrivals: u64,
-    pub dropped_arrivals: u64,
-    /// Arrivals still waiting for a slot when the engine stopped.
-    pub unsent_arrivals: u64,
+    #[serde(flatten)]
+    pub counts: CountsSummary,
+    /// Rounded to 3 decimals.
+    #[serde(flatten)]
+    pub rates: Rates,
+    #[serde(flatten)]
+    pub latencies: Latencies<Percentiles>,
+    /// `offered`: requests the load offered (sent, dropped or never sent);
+    /// `unsent_arrivals`: still waiting for a slot when the engine stopped.
+    #[serde(flatten)]
+    pub arrivals: Arrivals,
     /// Times users waited before their next request, on `Retry-After` or
     /// after fast failures, and the time waited (added up over users).
-    pub backoffs: u64,
-    pub retry_afters: u64,
-    pub backoff_s: f64,
-    /// Connections the client opened to the engine (warm-up included).
-    pub connections_opened: u64,
-    /// Requests sent again on a fresh connection after the server closed
-    /// their reused one before answering (not failures).
-    pub connection_retries: u64,
-    /// Whether its requests reused kept-alive connections: `reused`,
+    #[serde(flatten)]
+    pub waits: Waits,
+    /// Connections the client opened to the engine (warm-up included),
+    /// requests sent again on a fresh one after the server closed their
+    /// reused one (not failures), and whether they were reused: `reused`,
     /// `stopped` (the server kept closing them right after its answers, so
     /// the client connected for every request from then on) or `never`.
-    pub connection_reuse: ConnectionReuse,
+    #[serde(flatten)]
+    pub connections: Connections,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -205,11 +186,51 @@ pub struct EngineSummary {
     pub distributions: Option<Distributions>,
 }
 
+/// What an engine's requests came to, as `summary.json` names it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CountsSummary {
+    #[serde(rename = "requests_ok")]
+    pub ok: u64,
+    #[serde(rename = "requests_failed")]
+    pub failed: u64,
+    #[serde(rename = "requests_cancelled")]
+    pub cancelled: u64,
+    #[serde(rename = "requests_good")]
+    pub good: u64,
+    /// Failures by kind name.
+    pub errors: BTreeMap<String, u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Where output token counts came from: usage | tokenizer | estimate | chunks | mixed.
+    pub token_source: Option<String>,
+    pub input_token_source: Option<String>,
+}
+
+impl From<&Counts> for CountsSummary {
+    fn from(c: &Counts) -> Self {
+        CountsSummary {
+            ok: c.ok,
+            failed: c.failed,
+            cancelled: c.cancelled,
+            good: c.good,
+            errors: c
+                .errors
+                .iter()
+                .map(|(k, v)| (k.name().to_owned(), *v))
+                .collect(),
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            token_source: source_label(&c.output_sources),
+            input_token_source: source_label(&c.input_sources),
+        }
+    }
+}
+
 impl EngineSummary {
     /// Its server closed connections under its requests.
     #[must_use]
     pub fn reconnected(&self) -> bool {
-        self.connection_retries > 0 || self.connection_reuse == ConnectionReuse::Stopped
+        self.connections.retries > 0 || self.connections.reuse == ConnectionReuse::Stopped
     }
 }
 
@@ -448,40 +469,22 @@ impl EngineSummary {
             state: l.state.name().to_owned(),
             finish_s: l.finished_at.map(|d| round3(d.as_secs_f64())),
             active_s: round3(l.active.as_secs_f64()),
-            requests_ok: l.requests_ok,
-            requests_failed: l.requests_failed,
-            requests_cancelled: l.requests_cancelled,
-            requests_good: l.requests_good,
-            errors: l
-                .errors
-                .iter()
-                .map(|(k, v)| (k.name().to_owned(), *v))
-                .collect(),
-            input_tokens: l.input_tokens,
-            output_tokens: l.output_tokens,
-            token_source: source_label(&l.output_sources),
-            input_token_source: source_label(&l.input_sources),
-            rps: round3(l.requests_per_s),
-            output_tokens_per_s: round3(l.output_tokens_per_s),
-            total_tokens_per_s: round3(l.total_tokens_per_s),
-            goodput_rps: round3(l.goodput_rps),
-            success_rate: round3(l.success_rate),
-            ttft_ms: (&l.ttft).into(),
-            ttfot_ms: (&l.ttfot).into(),
-            tpot_ms: (&l.tpot).into(),
-            itl_ms: (&l.itl).into(),
-            e2e_ms: (&l.e2e).into(),
-            send_delay_ms: (&l.send_delay).into(),
-            offered: l.offered,
-            late_arrivals: l.late_arrivals,
-            dropped_arrivals: l.dropped_arrivals,
-            unsent_arrivals: l.unsent_arrivals,
-            backoffs: l.backoffs,
-            retry_afters: l.retry_afters,
-            backoff_s: round3(l.backoff_time.as_secs_f64()),
-            connections_opened: l.connections_opened,
-            connection_retries: l.connection_retries,
-            connection_reuse: l.connection_reuse,
+            counts: (&l.counts).into(),
+            rates: Rates {
+                requests_per_s: round3(l.rates.requests_per_s),
+                output_tokens_per_s: round3(l.rates.output_tokens_per_s),
+                total_tokens_per_s: round3(l.rates.total_tokens_per_s),
+                goodput_rps: round3(l.rates.goodput_rps),
+                success_rate: round3(l.rates.success_rate),
+            },
+            latencies: l.latencies.map(|s| s.into()),
+            arrivals: l.arrivals,
+            // To the millisecond, as the file has it, for every report alike.
+            waits: Waits {
+                time: Duration::from_secs_f64(round3(l.waits.time.as_secs_f64())),
+                ..l.waits
+            },
+            connections: l.connections,
             error_samples: l
                 .error_samples
                 .iter()

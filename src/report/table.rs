@@ -24,7 +24,7 @@ pub fn error_samples(s: &RaceSnapshot) -> String {
         if l.error_samples.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "{} failed {} requests:", l.name, l.requests_failed);
+        let _ = writeln!(out, "{} failed {} requests:", l.name, l.counts.failed);
         let mut samples: Vec<_> = l.error_samples.iter().collect();
         samples.sort_by_key(|e| std::cmp::Reverse(e.count));
         for e in samples.iter().take(SAMPLES_SHOWN) {
@@ -107,18 +107,18 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
         rows.push(vec![
             l.place.to_string(),
             l.name.clone(),
-            l.requests_ok.to_string(),
-            l.requests_failed.to_string(),
-            l.lost_arrivals().to_string(),
-            l.late_arrivals.to_string(),
-            format!("{:.2}", l.requests_per_s),
-            format!("{:.1}", l.output_tokens_per_s),
-            format!("{:.2}", l.goodput_rps),
-            ms(l.ttft.p50, l.ttft.count),
-            ms(l.ttft.p99, l.ttft.count),
-            ms(l.ttfot.p50, l.ttfot.count),
-            ms(l.tpot.p50, l.tpot.count),
-            ms(l.e2e.p99, l.e2e.count),
+            l.counts.ok.to_string(),
+            l.counts.failed.to_string(),
+            l.arrivals.lost().to_string(),
+            l.arrivals.late.to_string(),
+            format!("{:.2}", l.rates.requests_per_s),
+            format!("{:.1}", l.rates.output_tokens_per_s),
+            format!("{:.2}", l.rates.goodput_rps),
+            ms(l.latencies.ttft.p50, l.latencies.ttft.count),
+            ms(l.latencies.ttft.p99, l.latencies.ttft.count),
+            ms(l.latencies.ttfot.p50, l.latencies.ttfot.count),
+            ms(l.latencies.tpot.p50, l.latencies.tpot.count),
+            ms(l.latencies.e2e.p99, l.latencies.e2e.count),
             finish,
             slo,
         ]);

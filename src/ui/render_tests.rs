@@ -159,6 +159,7 @@ fn detailed_fixture() -> RaceSnapshot {
         ));
     }
     snap.lanes[1]
+        .counts
         .errors
         .insert(crate::metrics::ErrorKind::Http5xx, 230);
     snap.lanes[1].error_samples = vec![ErrorSample {
@@ -425,13 +426,15 @@ fn priced_engines_show_their_cost_and_the_cheapest_leads_the_column() {
 fn lanes_show_rate_limits_backoff_lost_load_and_the_answer_start() {
     let mut snap = snapshot_fixture(3);
     let lane = &mut snap.lanes[1];
-    lane.errors.insert(crate::metrics::ErrorKind::Http429, 17);
-    lane.backoffs = 17;
-    lane.backoff_time = Duration::from_millis(17_400);
-    lane.dropped_arrivals = 40;
-    lane.unsent_arrivals = 2;
-    lane.late_arrivals = 5;
-    lane.ttfot.p50 = Duration::from_millis(950);
+    lane.counts
+        .errors
+        .insert(crate::metrics::ErrorKind::Http429, 17);
+    lane.waits.backoffs = 17;
+    lane.waits.time = Duration::from_millis(17_400);
+    lane.arrivals.dropped = 40;
+    lane.arrivals.unsent = 2;
+    lane.arrivals.late = 5;
+    lane.latencies.ttfot.p50 = Duration::from_millis(950);
     let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
     for shown in [
         "429 ×17",
@@ -447,10 +450,11 @@ fn lanes_show_rate_limits_backoff_lost_load_and_the_answer_start() {
     // Ten lanes on a small screen: one line each, still marked.
     let mut many = snapshot_fixture(10);
     many.lanes[4]
+        .counts
         .errors
         .insert(crate::metrics::ErrorKind::Http429, 3);
-    many.lanes[4].backoffs = 3;
-    many.lanes[4].backoff_time = Duration::from_secs(3);
+    many.lanes[4].waits.backoffs = 3;
+    many.lanes[4].waits.time = Duration::from_secs(3);
     let small = render_to_string(&many, &ui(10), &theme(), 100, 24);
     assert!(small.contains("429 ×3") && small.contains("⏸3s"), "{small}");
 }
@@ -459,9 +463,9 @@ fn lanes_show_rate_limits_backoff_lost_load_and_the_answer_start() {
 fn lanes_and_details_show_connections_the_server_closed() {
     use crate::metrics::ConnectionReuse;
     let mut snap = detailed_fixture();
-    snap.lanes[0].connection_retries = 7;
-    snap.lanes[1].connection_retries = 2;
-    snap.lanes[1].connection_reuse = ConnectionReuse::Stopped;
+    snap.lanes[0].connections.retries = 7;
+    snap.lanes[1].connections.retries = 2;
+    snap.lanes[1].connections.reuse = ConnectionReuse::Stopped;
     let text = render_to_string(&snap, &ui(3), &theme(), 140, 30);
     assert!(text.contains("reconnect ×7"), "{text}");
     assert!(text.contains("reconnecting"), "{text}");
@@ -473,7 +477,7 @@ fn lanes_and_details_show_connections_the_server_closed() {
     );
     // Ten lanes on a small screen: one line each, still marked.
     let mut many = snapshot_fixture(10);
-    many.lanes[4].connection_reuse = ConnectionReuse::Stopped;
+    many.lanes[4].connections.reuse = ConnectionReuse::Stopped;
     let small = render_to_string(&many, &ui(10), &theme(), 100, 24);
     assert!(small.contains('↻'), "{small}");
 }
@@ -755,7 +759,7 @@ fn leader_row_uses_the_leader_style() {
 #[test]
 fn bad_ttft_sparkline_uses_the_bad_style() {
     let snap = snapshot_fixture(3);
-    assert_eq!(snap.lanes[2].ttft_grade, Grade::Bad);
+    assert_eq!(snap.lanes[2].grades.ttft_grade, Grade::Bad);
     let t = theme();
     let buf = render_to_buffer(&snap, &ui(3), &t, 100, 30);
     // Lane 2's title row, then its TTFT cell three rows below.

@@ -12,6 +12,7 @@ use super::render::render;
 use super::state::UiState;
 use super::theme::Theme;
 use crate::config::FinishSpec;
+use crate::metrics::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::{
     Grade, Health, LaneSnapshot, LaneState, LatencySummary, RacePhase, RaceSnapshot, Trend,
@@ -140,55 +141,61 @@ fn lane(i: usize) -> LaneSnapshot {
         finished_at: None,
         place: i + 1,
         progress: okf / 500.0,
-        requests_started: ok + failed + 4,
-        in_flight: 4,
-        requests_ok: ok,
-        requests_failed: failed,
-        requests_cancelled: 0,
-        requests_good: ok.saturating_sub(k),
-        errors: Default::default(),
-        input_tokens: ok * 300,
-        output_tokens: ok * 120,
-        input_sources: Default::default(),
-        output_sources: Default::default(),
         active: Duration::from_secs(42),
-        requests_per_s: okf / 42.0,
-        output_tokens_per_s: okf * 120.0 / 42.0,
-        total_tokens_per_s: okf * 420.0 / 42.0,
-        goodput_rps: (okf - 1.0) / 42.0,
-        success_rate: okf / (okf + failedf),
-        ttft: summary(180 + 130 * k, ok),
-        ttfot: summary(180 + 130 * k, ok),
-        tpot: summary(20 + 5 * k, ok),
-        itl: summary(20 + 5 * k, ok * 100),
-        e2e: summary(2600 + 300 * k, ok),
-        send_delay: LatencySummary::default(),
-        late_arrivals: 0,
-        dropped_arrivals: 0,
-        unsent_arrivals: 0,
-        offered: ok + failed + 4,
-        backoffs: 0,
-        retry_afters: 0,
-        backoff_time: Duration::ZERO,
-        connections_opened: 4,
-        connection_retries: 0,
-        connection_reuse: crate::metrics::ConnectionReuse::Reused,
+        counts: Counts {
+            started: ok + failed + 4,
+            ok,
+            failed,
+            cancelled: 0,
+            good: ok.saturating_sub(k),
+            errors: Default::default(),
+            input_tokens: ok * 300,
+            output_tokens: ok * 120,
+            input_sources: Default::default(),
+            output_sources: Default::default(),
+        },
+        rates: Rates {
+            requests_per_s: okf / 42.0,
+            output_tokens_per_s: okf * 120.0 / 42.0,
+            total_tokens_per_s: okf * 420.0 / 42.0,
+            goodput_rps: (okf - 1.0) / 42.0,
+            success_rate: okf / (okf + failedf),
+        },
+        latencies: Latencies {
+            ttft: summary(180 + 130 * k, ok),
+            ttfot: summary(180 + 130 * k, ok),
+            tpot: summary(20 + 5 * k, ok),
+            itl: summary(20 + 5 * k, ok * 100),
+            e2e: summary(2600 + 300 * k, ok),
+            send_delay: LatencySummary::default(),
+        },
+        arrivals: Arrivals {
+            offered: ok + failed + 4,
+            ..Arrivals::default()
+        },
+        waits: Waits::default(),
+        connections: Connections {
+            opened: 4,
+            ..Connections::default()
+        },
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,
         series: series(i, 42, false),
         distributions: None,
-        health: if failed > 4 {
-            Health::Warning
-        } else {
-            Health::Healthy
+        grades: Grades {
+            health: if failed > 4 {
+                Health::Warning
+            } else {
+                Health::Healthy
+            },
+            ttft_trend: [Trend::Steady, Trend::Rising, Trend::Falling][i % 3],
+            tpot_trend: [Trend::Rising, Trend::Steady, Trend::Falling][i % 3],
+            throughput_trend: [Trend::Falling, Trend::Rising, Trend::Steady][i % 3],
+            ttft_grade: grade(k),
+            tpot_grade: grade(k + 1),
+            throughput_grade: grade(k + 2),
         },
-        ttft_trend: [Trend::Steady, Trend::Rising, Trend::Falling][i % 3],
-        tpot_trend: [Trend::Rising, Trend::Steady, Trend::Falling][i % 3],
-        throughput_trend: [Trend::Falling, Trend::Rising, Trend::Steady][i % 3],
-        ttft_grade: grade(k),
-        tpot_grade: grade(k + 1),
-        throughput_grade: grade(k + 2),
         traces: Vec::new(),
         recent: Vec::new(),
         stages: Vec::new(),
@@ -230,19 +237,20 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
 pub fn failing_fixture() -> RaceSnapshot {
     let mut snap = snapshot_fixture(3);
     let l = &mut snap.lanes[1];
-    l.requests_ok = 12;
-    l.requests_failed = 230;
-    l.success_rate = 12.0 / 242.0;
-    l.requests_per_s = 12.0 / 42.0;
-    l.output_tokens_per_s = 34.0;
+    l.counts.ok = 12;
+    l.counts.failed = 230;
+    l.counts.started = 12 + 230 + 4;
+    l.rates.success_rate = 12.0 / 242.0;
+    l.rates.requests_per_s = 12.0 / 42.0;
+    l.rates.output_tokens_per_s = 34.0;
     l.progress = 12.0 / 500.0;
-    l.goodput_rps = 0.2;
-    l.health = Health::Error;
-    l.ttft = summary(4200, 12);
-    l.ttfot = l.ttft;
-    l.ttft_grade = Grade::Bad;
-    l.tpot_grade = Grade::Bad;
-    l.throughput_grade = Grade::Bad;
+    l.rates.goodput_rps = 0.2;
+    l.grades.health = Health::Error;
+    l.latencies.ttft = summary(4200, 12);
+    l.latencies.ttfot = l.latencies.ttft;
+    l.grades.ttft_grade = Grade::Bad;
+    l.grades.tpot_grade = Grade::Bad;
+    l.grades.throughput_grade = Grade::Bad;
     l.series = series(1, 42, true);
     snap.lanes[1].place = 3;
     snap.lanes[2].place = 2;
@@ -262,33 +270,29 @@ pub fn empty_fixture(lanes: usize) -> RaceSnapshot {
         *l = LaneSnapshot {
             state: LaneState::Running,
             progress: 0.0,
-            requests_started: 0,
-            in_flight: 0,
-            requests_ok: 0,
-            requests_failed: 0,
-            requests_good: 0,
-            input_tokens: 0,
-            output_tokens: 0,
+            counts: Counts {
+                input_sources: l.counts.input_sources.clone(),
+                output_sources: l.counts.output_sources.clone(),
+                errors: l.counts.errors.clone(),
+                ..Counts::default()
+            },
             active: Duration::ZERO,
-            requests_per_s: 0.0,
-            output_tokens_per_s: 0.0,
-            total_tokens_per_s: 0.0,
-            goodput_rps: 0.0,
-            success_rate: 1.0,
-            ttft: LatencySummary::default(),
-            ttfot: LatencySummary::default(),
-            tpot: LatencySummary::default(),
-            itl: LatencySummary::default(),
-            e2e: LatencySummary::default(),
+            rates: Rates {
+                success_rate: 1.0,
+                ..Rates::default()
+            },
+            latencies: Latencies::default(),
             series: Vec::new(),
             distributions: None,
-            health: Health::Initializing,
-            ttft_trend: Trend::Steady,
-            tpot_trend: Trend::Steady,
-            throughput_trend: Trend::Steady,
-            ttft_grade: Grade::Unknown,
-            tpot_grade: Grade::Unknown,
-            throughput_grade: Grade::Unknown,
+            grades: Grades {
+                health: Health::Initializing,
+                ttft_trend: Trend::Steady,
+                tpot_trend: Trend::Steady,
+                throughput_trend: Trend::Steady,
+                ttft_grade: Grade::Unknown,
+                tpot_grade: Grade::Unknown,
+                throughput_grade: Grade::Unknown,
+            },
             ..l.clone()
         };
     }
@@ -303,8 +307,8 @@ pub fn finished_fixture(lanes: usize) -> RaceSnapshot {
     for (i, l) in snap.lanes.iter_mut().enumerate() {
         l.state = LaneState::Finished;
         l.progress = 1.0;
-        l.requests_ok = 500;
-        l.in_flight = 0;
+        l.counts.ok = 500;
+        l.counts.started = 500 + l.counts.failed;
         l.finished_at = Some(Duration::from_millis(
             50_000 + 2_500 * u64::try_from(i).unwrap(),
         ));

@@ -61,12 +61,7 @@ async fn every_user_connects_before_go_and_keeps_its_connection() {
         .unwrap();
     let seen = seen.0.lock().unwrap().clone();
     for (engine, lane) in outcome.snapshot.lanes.iter().enumerate() {
-        assert!(
-            lane.requests_ok > 200,
-            "{}: {}",
-            lane.name,
-            lane.requests_ok
-        );
+        assert!(lane.counts.ok > 200, "{}: {}", lane.name, lane.counts.ok);
         // Connections before the first request, one per user, even with no
         // countdown (on a machine too busy to send the four pre-connects
         // together, hyper sends some over a connection another freed)...
@@ -80,11 +75,11 @@ async fn every_user_connects_before_go_and_keeps_its_connection() {
         // ...and reused: hyper may race a few more while all four are busy
         // handing back (more on a loaded machine), never one per request.
         assert!(
-            (4..=12).contains(&lane.connections_opened),
+            (4..=12).contains(&lane.connections.opened),
             "{}: {} connections for {} requests",
             lane.name,
-            lane.connections_opened,
-            lane.requests_ok
+            lane.connections.opened,
+            lane.counts.ok
         );
     }
 }
@@ -117,13 +112,10 @@ async fn warm_up_requests_are_sent_but_not_counted() {
         .unwrap();
     let lane = &outcome.snapshot.lanes[0];
     let records = collect.records();
-    assert_eq!(
-        records.len() as u64,
-        lane.requests_ok + lane.requests_failed
-    );
+    assert_eq!(records.len() as u64, lane.counts.ok + lane.counts.failed);
     assert_eq!(
         server.stats().requests_received,
-        7 + lane.requests_started,
+        7 + lane.counts.started,
         "warm-up requests are not in the race's counts"
     );
 }

@@ -77,21 +77,21 @@ async fn a_race_against_llama_cpp_has_no_failures_from_closed_connections() {
     );
     let (outcome, _) = common::run(&common::spec(&yaml), Duration::from_secs(60)).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert!(lane.requests_ok >= 8, "{} ok", lane.requests_ok);
+    assert!(lane.counts.ok >= 8, "{} ok", lane.counts.ok);
     assert_eq!(
-        lane.requests_failed, 0,
+        lane.counts.failed, 0,
         "{:?} ({} retries)",
-        lane.error_samples, lane.connection_retries
+        lane.error_samples, lane.connections.retries
     );
     // The server closed the connection after each answer: one per request.
     assert!(
-        lane.connections_opened >= lane.requests_ok,
+        lane.connections.opened >= lane.counts.ok,
         "{} connections for {} requests",
-        lane.connections_opened,
-        lane.requests_ok
+        lane.connections.opened,
+        lane.counts.ok
     );
     eprintln!(
         "llama.cpp: {} ok, {} connections, {} retried",
-        lane.requests_ok, lane.connections_opened, lane.connection_retries
+        lane.counts.ok, lane.connections.opened, lane.connections.retries
     );
 }

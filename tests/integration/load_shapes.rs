@@ -45,7 +45,7 @@ race:
         }
     }
     assert_eq!(per_second, [4, 16, 4, 16, 4, 16], "{per_second:?}");
-    assert_eq!(outcome.snapshot.lanes[0].requests_failed, 0);
+    assert_eq!(outcome.snapshot.lanes[0].counts.failed, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,16 +278,16 @@ race:
     let priced = lanes.iter().find(|l| l.name == "priced").unwrap();
     let cost = priced.cost.expect("a cost");
     // 4 output tokens a request; $3.60 an hour is $0.001 a second.
-    assert!(priced.output_tokens >= 4 && priced.output_tokens % 4 == 0);
+    assert!(priced.counts.output_tokens >= 4 && priced.counts.output_tokens % 4 == 0);
     let spend = 0.001 * priced.active.as_secs_f64();
     assert!((cost.spend - spend).abs() < 1e-12);
-    let by_hand = spend / priced.output_tokens as f64 * 1e6;
+    let by_hand = spend / priced.counts.output_tokens as f64 * 1e6;
     assert!((cost.per_million_output.unwrap() - by_hand).abs() < 1e-9);
-    let tokens_per_hour = priced.output_tokens_per_s * 3600.0;
+    let tokens_per_hour = priced.rates.output_tokens_per_s * 3600.0;
     assert!((cost.per_million_output.unwrap() - 3.6 / tokens_per_hour * 1e6).abs() < 1e-6);
-    let total = (priced.input_tokens + priced.output_tokens) as f64;
+    let total = (priced.counts.input_tokens + priced.counts.output_tokens) as f64;
     assert!((cost.per_million_total.unwrap() - spend / total * 1e6).abs() < 1e-9);
-    assert!((cost.per_request.unwrap() - spend / priced.requests_ok as f64).abs() < 1e-12);
+    assert!((cost.per_request.unwrap() - spend / priced.counts.ok as f64).abs() < 1e-12);
     assert!(
         lanes
             .iter()
@@ -299,10 +299,12 @@ race:
     // An API's price list bills its tokens: in × $0.50 + out × $1.50 per 1M.
     let api = lanes.iter().find(|l| l.name == "api").unwrap();
     let api_cost = api.cost.expect("a cost");
-    let billed = (api.input_tokens as f64 * 0.5 + api.output_tokens as f64 * 1.5) / 1e6;
+    let billed =
+        (api.counts.input_tokens as f64 * 0.5 + api.counts.output_tokens as f64 * 1.5) / 1e6;
     assert!((api_cost.spend - billed).abs() < 1e-12);
     assert!(
-        (api_cost.per_million_output.unwrap() - billed / api.output_tokens as f64 * 1e6).abs()
+        (api_cost.per_million_output.unwrap() - billed / api.counts.output_tokens as f64 * 1e6)
+            .abs()
             < 1e-9
     );
     assert!(

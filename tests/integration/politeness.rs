@@ -38,21 +38,26 @@ async fn retry_after_and_failures_are_backed_off_per_user_without_slowing_other_
         "{asked} requests to a server saying Retry-After: 1"
     );
     assert!(asked >= 4 * 2, "{asked}");
-    assert_eq!(lanes[0].errors.get(&ErrorKind::Http429), Some(&asked));
-    assert!(lanes[0].retry_afters >= 4 && lanes[0].retry_afters == lanes[0].backoffs);
-    assert!(lanes[0].backoff_time >= Duration::from_secs(4));
+    assert_eq!(
+        lanes[0].counts.errors.get(&ErrorKind::Http429),
+        Some(&asked)
+    );
+    assert!(
+        lanes[0].waits.retry_afters >= 4 && lanes[0].waits.retry_afters == lanes[0].waits.backoffs
+    );
+    assert!(lanes[0].waits.time >= Duration::from_secs(4));
     // A 500 with no Retry-After: 100 ms doubling, per user.
     let failed = failing.stats().requests_received;
     assert!(
         failed <= 4 * 8,
         "{failed} requests to a failing server in 3 s"
     );
-    assert!(lanes[1].backoffs > 0 && lanes[1].retry_afters == 0);
+    assert!(lanes[1].waits.backoffs > 0 && lanes[1].waits.retry_afters == 0);
     // The healthy lane's users never waited, and kept their pace: four
     // users of ~9 ms requests make ~1,300 in 3 s.
-    assert_eq!(lanes[2].backoffs, 0);
-    assert_eq!(lanes[2].requests_failed, 0);
-    assert!(lanes[2].requests_ok > 500, "{}", lanes[2].requests_ok);
+    assert_eq!(lanes[2].waits.backoffs, 0);
+    assert_eq!(lanes[2].counts.failed, 0);
+    assert!(lanes[2].counts.ok > 500, "{}", lanes[2].counts.ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,9 +69,9 @@ async fn open_loop_keeps_its_schedule_against_a_rate_limit() {
     );
     let (outcome, _) = run(&spec(&yaml), Duration::from_secs(20)).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert!(lane.requests_started >= 38, "{}", lane.requests_started);
-    assert_eq!(lane.backoffs, 0, "arrivals are not held back");
-    assert_eq!(lane.requests_failed, limited.stats().requests_received);
+    assert!(lane.counts.started >= 38, "{}", lane.counts.started);
+    assert_eq!(lane.waits.backoffs, 0, "arrivals are not held back");
+    assert_eq!(lane.counts.failed, limited.stats().requests_received);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,25 +92,29 @@ race:
     let lane = &outcome.snapshot.lanes[0];
     // 30 arrivals in 1 s; the first holds the only slot for 1.5 s, the
     // second waits for it (late) until the stop, the rest are dropped.
-    assert_eq!((lane.requests_started, lane.requests_ok), (1, 1));
-    assert_eq!(lane.late_arrivals, 1);
-    assert_eq!(lane.unsent_arrivals, 1, "the arrival waiting at the stop");
-    assert!(lane.dropped_arrivals >= 27, "{}", lane.dropped_arrivals);
+    assert_eq!((lane.counts.started, lane.counts.ok), (1, 1));
+    assert_eq!(lane.arrivals.late, 1);
+    assert_eq!(lane.arrivals.unsent, 1, "the arrival waiting at the stop");
+    assert!(lane.arrivals.dropped >= 27, "{}", lane.arrivals.dropped);
     assert_eq!(
-        lane.offered,
-        lane.requests_started + lane.dropped_arrivals + lane.unsent_arrivals
+        lane.arrivals.offered,
+        lane.counts.started + lane.arrivals.dropped + lane.arrivals.unsent
     );
-    assert!(lane.offered >= 29, "{} offered", lane.offered);
-    #[allow(clippy::cast_precision_loss)]
-    let expected = lane.requests_ok as f64 / (lane.offered - lane.requests_cancelled) as f64;
     assert!(
-        (lane.success_rate - expected).abs() < 1e-9,
+        lane.arrivals.offered >= 29,
+        "{} offered",
+        lane.arrivals.offered
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let expected = lane.counts.ok as f64 / (lane.arrivals.offered - lane.counts.cancelled) as f64;
+    assert!(
+        (lane.rates.success_rate - expected).abs() < 1e-9,
         "{}",
-        lane.success_rate
+        lane.rates.success_rate
     );
     assert!(!lane.slo_pass, "most of the offered load was lost");
     let table = llm_locust::report::table::leaderboard_table(&outcome.snapshot);
-    let lost = (lane.dropped_arrivals + lane.unsent_arrivals).to_string();
+    let lost = (lane.arrivals.dropped + lane.arrivals.unsent).to_string();
     assert!(
         table.contains("dropped") && table.contains(&lost),
         "{table}"

@@ -247,9 +247,9 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
     // The compared snapshots carry the commentary too (a lead, at least).
     assert!(!last.commentary.is_empty(), "no commentary");
     // And the connections the flaky engine's server closed under requests.
-    assert!(last.lanes[1].connection_retries >= 2);
+    assert!(last.lanes[1].connections.retries >= 2);
     assert_eq!(
-        last.lanes[1].connection_reuse,
+        last.lanes[1].connections.reuse,
         llm_locust::metrics::ConnectionReuse::Stopped
     );
     // And the timeline's recent requests, the flaky engine's failures too.
@@ -743,18 +743,18 @@ fn a_version_1_race_file_still_replays_to_its_own_numbers() {
             .find(|l| l.name == engine["name"].as_str().unwrap())
             .unwrap();
         for (key, value) in [
-            ("requests_ok", lane.requests_ok),
-            ("requests_failed", lane.requests_failed),
-            ("output_tokens", lane.output_tokens),
+            ("requests_ok", lane.counts.ok),
+            ("requests_failed", lane.counts.failed),
+            ("output_tokens", lane.counts.output_tokens),
         ] {
             assert_eq!(engine[key].as_u64(), Some(value), "{}: {key}", lane.name);
         }
         let ttft_p50 = engine["ttft_ms"]["p50"].as_f64().unwrap();
-        assert!((lane.ttft.p50.as_secs_f64() * 1000.0 - ttft_p50).abs() < 0.001);
+        assert!((lane.latencies.ttft.p50.as_secs_f64() * 1000.0 - ttft_p50).abs() < 0.001);
         // Version 1 kept no answer mark: every answer starts at its first token.
-        assert_eq!(lane.ttfot.count, lane.ttft.count);
+        assert_eq!(lane.latencies.ttfot.count, lane.latencies.ttft.count);
     }
-    assert!(snapshot.lanes.iter().any(|l| l.requests_failed > 0));
+    assert!(snapshot.lanes.iter().any(|l| l.counts.failed > 0));
     // And through the binary, as a user replays it.
     let output = common::run_bin(&["replay", VERSION_1_FILE, "--no-tui"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");

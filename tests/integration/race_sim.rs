@@ -49,8 +49,8 @@ async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
     let spec = one_engine_race("accuracy", 3.0, &server.base_url(), 20);
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert!(lane.requests_ok >= 20, "only {} requests", lane.requests_ok);
-    assert_eq!(lane.requests_failed, 0);
+    assert!(lane.counts.ok >= 20, "only {} requests", lane.counts.ok);
+    assert_eq!(lane.counts.failed, 0);
     // The simulator's timers wake a little after their deadlines (tokio's
     // timer wheel has millisecond granularity): its real time to first token
     // is 80 ms plus that lateness, which it measures. The gaps between
@@ -61,16 +61,16 @@ async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
         "simulator late by {late:?}"
     );
     let real_ttft = 80.0 + late.as_secs_f64() * 1000.0;
-    assert_close_ms("TTFT p50", lane.ttft.p50, real_ttft);
-    assert_close_ms("TPOT p50", lane.tpot.p50, 12.0);
-    assert_close_ms("ITL p50", lane.itl.p50, 12.0);
-    assert_close_ms("E2E p50", lane.e2e.p50, real_ttft + 19.0 * 12.0);
+    assert_close_ms("TTFT p50", lane.latencies.ttft.p50, real_ttft);
+    assert_close_ms("TPOT p50", lane.latencies.tpot.p50, 12.0);
+    assert_close_ms("ITL p50", lane.latencies.itl.p50, 12.0);
+    assert_close_ms("E2E p50", lane.latencies.e2e.p50, real_ttft + 19.0 * 12.0);
     // Each second's own p50 is the injected latency too; its p99 lies
     // between that p50 and the slowest request of the race (the
     // simulator's lateness varies a little per request).
     let busy: Vec<_> = lane.series.iter().filter(|p| p.requests_ok > 0).collect();
     assert!(!busy.is_empty());
-    let slowest = lane.ttft.max.as_secs_f64() * 1000.0 + 0.01;
+    let slowest = lane.latencies.ttft.max.as_secs_f64() * 1000.0 + 0.01;
     for p in busy {
         let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
         assert_close_ms("a second's TTFT p50", ms(p.ttft_p50_ms), real_ttft);
@@ -85,8 +85,8 @@ async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
         );
     }
     // Counts are exact: every record is counted once, every token once.
-    assert_eq!(records.len() as u64, lane.requests_ok);
-    assert_eq!(lane.output_tokens, 20 * lane.requests_ok);
+    assert_eq!(records.len() as u64, lane.counts.ok);
+    assert_eq!(lane.counts.output_tokens, 20 * lane.counts.ok);
     assert!(
         records
             .iter()
@@ -96,9 +96,13 @@ async fn injected_ttft_and_tpot_are_measured_within_three_percent() {
         .iter()
         .map(|r| u64::from(estimate_tokens(&r.prompt)))
         .sum();
-    assert_eq!(lane.input_tokens, input);
+    assert_eq!(lane.counts.input_tokens, input);
     assert_eq!(
-        lane.output_sources.iter().copied().collect::<Vec<_>>(),
+        lane.counts
+            .output_sources
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![TokenSource::Usage]
     );
     assert_eq!(lane.state, LaneState::Finished);
@@ -125,7 +129,7 @@ async fn every_token_is_timed_after_the_server_sent_it() {
     .await;
     let spec = one_engine_race("stamped", 2.0, &server.base_url(), 24);
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
-    assert!(outcome.snapshot.lanes[0].requests_ok >= 8);
+    assert!(outcome.snapshot.lanes[0].counts.ok >= 8);
     let mut tokens = 0;
     for record in records.iter().filter(|r| r.is_ok()) {
         let stamps: Vec<u64> = record
@@ -180,7 +184,7 @@ race:
     let lane = &outcome.snapshot.lanes[0];
     // The server counts a stream as completed just after its last byte.
     let waiting = std::time::Instant::now();
-    while server.stats().requests_completed < lane.requests_ok {
+    while server.stats().requests_completed < lane.counts.ok {
         assert!(
             waiting.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -190,14 +194,14 @@ race:
     }
     let served = server.stats();
     assert_eq!(lane.state, LaneState::Finished);
-    assert!(lane.requests_ok >= 40);
+    assert!(lane.counts.ok >= 40);
     assert_eq!(
-        lane.requests_ok + lane.requests_cancelled,
+        lane.counts.ok + lane.counts.cancelled,
         served.requests_received
     );
-    assert_eq!(lane.requests_ok, served.requests_completed);
-    assert_eq!(lane.output_tokens, 7 * lane.requests_ok);
-    assert_eq!(records.len() as u64, lane.requests_ok);
+    assert_eq!(lane.counts.ok, served.requests_completed);
+    assert_eq!(lane.counts.output_tokens, 7 * lane.counts.ok);
+    assert_eq!(records.len() as u64, lane.counts.ok);
     // The finish time is when the 40th success arrived.
     let mut ends: Vec<Duration> = records.iter().map(|r| r.end_at).collect();
     ends.sort();
@@ -232,10 +236,10 @@ async fn every_fault_kind_is_counted_under_its_kind_without_a_hang() {
     expected.push(("refused", ErrorKind::Connect));
     for (lane, (name, kind)) in outcome.snapshot.lanes.iter().zip(expected) {
         assert_eq!(lane.name, name);
-        assert_eq!(lane.requests_ok, 0, "{name}");
-        assert!(lane.requests_failed > 0, "{name}: no failures");
-        let only: BTreeMap<ErrorKind, u64> = [(kind, lane.requests_failed)].into();
-        assert_eq!(lane.errors, only, "{name}");
+        assert_eq!(lane.counts.ok, 0, "{name}");
+        assert!(lane.counts.failed > 0, "{name}: no failures");
+        let only: BTreeMap<ErrorKind, u64> = [(kind, lane.counts.failed)].into();
+        assert_eq!(lane.counts.errors, only, "{name}");
         assert!(!lane.slo_pass || lane.slo_checks.is_empty());
     }
     assert!(!outcome.no_engine_reachable(), "the simulators did answer");
@@ -259,13 +263,13 @@ race:
     let (outcome, records) = run(&spec, Duration::from_secs(20)).await;
     let lane = &outcome.snapshot.lanes[0];
     // 40 arrivals are scheduled in 2 s; two slots of ~390 ms serve about 10.
-    let arrivals = lane.requests_started + lane.dropped_arrivals;
+    let arrivals = lane.counts.started + lane.arrivals.dropped;
     assert!(arrivals >= 38, "the schedule slipped: {arrivals} arrivals");
-    assert!(lane.late_arrivals > 0 && lane.dropped_arrivals > 0);
+    assert!(lane.arrivals.late > 0 && lane.arrivals.dropped > 0);
     assert!(
-        lane.send_delay.max > Duration::from_millis(300),
+        lane.latencies.send_delay.max > Duration::from_millis(300),
         "lateness {:?}",
-        lane.send_delay.max
+        lane.latencies.send_delay.max
     );
     // Latency counts from the scheduled time: queueing is not hidden.
     let late = records
@@ -340,7 +344,7 @@ race:
     let started = std::time::Instant::now();
     let (outcome, _) = run(&spec, Duration::from_secs(15)).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert!(lane.requests_ok > 100, "{}", lane.requests_ok);
+    assert!(lane.counts.ok > 100, "{}", lane.counts.ok);
     assert_eq!(lane.finished_at, Some(Duration::from_secs(1)));
     // One second of racing plus at most the grace period and shutdown.
     assert!(
@@ -426,8 +430,8 @@ race:
     );
     let (outcome, _) = run(&spec, Duration::from_secs(10)).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert_eq!(lane.requests_cancelled, 2);
-    assert_eq!(lane.in_flight, 0);
+    assert_eq!(lane.counts.cancelled, 2);
+    assert_eq!(lane.counts.in_flight(), 0);
     assert!(!lane.traces.is_empty());
     for t in &lane.traces {
         assert!(

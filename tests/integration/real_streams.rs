@@ -45,10 +45,19 @@ async fn zero_usage_never_wins_over_the_real_count() {
     );
     let (outcome, records) = records_of(&yaml).await;
     for (i, lane) in outcome.snapshot.lanes.iter().enumerate() {
-        assert_eq!(lane.requests_failed, 0, "{}: {:?}", lane.name, lane.errors);
-        assert!(lane.requests_ok >= 6, "{} finished", lane.name);
-        assert_eq!(lane.output_tokens, 12 * lane.requests_ok, "{}", lane.name);
-        assert!(lane.tpot.count > 0, "{} has a TPOT", lane.name);
+        assert_eq!(
+            lane.counts.failed, 0,
+            "{}: {:?}",
+            lane.name, lane.counts.errors
+        );
+        assert!(lane.counts.ok >= 6, "{} finished", lane.name);
+        assert_eq!(
+            lane.counts.output_tokens,
+            12 * lane.counts.ok,
+            "{}",
+            lane.name
+        );
+        assert!(lane.latencies.tpot.count > 0, "{} has a TPOT", lane.name);
         for r in engine_records(&records, i) {
             assert_eq!(r.output_tokens, 12, "{}", lane.name);
         }
@@ -81,19 +90,19 @@ async fn an_empty_answer_is_its_own_error_and_never_wins() {
     let (outcome, records) = records_of(&yaml).await;
     let snap = &outcome.snapshot;
     let empty = &snap.lanes[1];
-    assert_eq!(empty.requests_ok, 0);
-    assert!(empty.requests_failed > 0);
+    assert_eq!(empty.counts.ok, 0);
+    assert!(empty.counts.failed > 0);
     assert_eq!(
-        empty.errors.get(&ErrorKind::EmptyAnswer).copied(),
-        Some(empty.requests_failed)
+        empty.counts.errors.get(&ErrorKind::EmptyAnswer).copied(),
+        Some(empty.counts.failed)
     );
-    assert_eq!(empty.requests_good, 0);
-    assert_eq!(empty.goodput_rps, 0.0);
+    assert_eq!(empty.counts.good, 0);
+    assert_eq!(empty.rates.goodput_rps, 0.0);
     assert_ne!(snap.leaderboard[0], 1, "an engine with no answer led");
     assert_eq!(empty.place, 3, "it ranks last");
     // Answers that come only as tool calls are answers.
     let tools = &snap.lanes[2];
-    assert_eq!(tools.requests_failed, 0, "{:?}", tools.errors);
+    assert_eq!(tools.counts.failed, 0, "{:?}", tools.counts.errors);
     assert!(
         engine_records(&records, 2)
             .iter()
@@ -117,8 +126,12 @@ async fn harmless_quirks_do_not_fail_requests() {
     );
     let (outcome, records) = records_of(&yaml).await;
     for (i, lane) in outcome.snapshot.lanes.iter().enumerate() {
-        assert_eq!(lane.requests_failed, 0, "{}: {:?}", lane.name, lane.errors);
-        assert_eq!(lane.output_tokens, 12 * lane.requests_ok);
+        assert_eq!(
+            lane.counts.failed, 0,
+            "{}: {:?}",
+            lane.name, lane.counts.errors
+        );
+        assert_eq!(lane.counts.output_tokens, 12 * lane.counts.ok);
         for r in engine_records(&records, i) {
             assert_eq!(
                 r.chunk_times.len(),
@@ -154,18 +167,18 @@ async fn ends_of_streams_are_judged_right() {
     );
     let (outcome, _) = records_of(&yaml).await;
     let lanes = &outcome.snapshot.lanes;
-    assert_eq!(lanes[0].requests_ok, 0);
+    assert_eq!(lanes[0].counts.ok, 0);
     assert_eq!(
-        lanes[0].errors.get(&ErrorKind::StreamReset).copied(),
-        Some(lanes[0].requests_failed)
+        lanes[0].counts.errors.get(&ErrorKind::StreamReset).copied(),
+        Some(lanes[0].counts.failed)
     );
-    assert_eq!(lanes[1].requests_ok, 0);
+    assert_eq!(lanes[1].counts.ok, 0);
     assert_eq!(
-        lanes[1].errors.get(&ErrorKind::ServerError).copied(),
-        Some(lanes[1].requests_failed)
+        lanes[1].counts.errors.get(&ErrorKind::ServerError).copied(),
+        Some(lanes[1].counts.failed)
     );
-    assert!(lanes[1].requests_failed > 0);
-    assert_eq!(lanes[2].requests_failed, 0, "{:?}", lanes[2].errors);
+    assert!(lanes[1].counts.failed > 0);
+    assert_eq!(lanes[2].counts.failed, 0, "{:?}", lanes[2].counts.errors);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,10 +190,10 @@ async fn tpot_ends_at_the_last_token_not_at_a_late_done() {
     );
     let (outcome, _) = records_of(&yaml).await;
     let lane = &outcome.snapshot.lanes[0];
-    assert_eq!(lane.requests_failed, 0);
-    assert_close_ms("TPOT p50", lane.tpot.p50, 20.0);
+    assert_eq!(lane.counts.failed, 0);
+    assert_close_ms("TPOT p50", lane.latencies.tpot.p50, 20.0);
     // E2E still runs to the stream's end.
-    assert!(lane.e2e.p50 >= Duration::from_millis(30 + 9 * 20 + 1100));
+    assert!(lane.latencies.e2e.p50 >= Duration::from_millis(30 + 9 * 20 + 1100));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,22 +207,22 @@ async fn time_to_first_answer_token_follows_the_reasoning() {
     let (outcome, _) = records_of(&yaml).await;
     let lanes = &outcome.snapshot.lanes;
     let thinker = &lanes[0];
-    assert_eq!(thinker.requests_failed, 0);
+    assert_eq!(thinker.counts.failed, 0);
     // TTFT stops at the first reasoning token; TTFOT at the first answer
     // token, eight tokens (80 ms) later.
-    let gap = thinker.ttfot.p50.as_secs_f64() - thinker.ttft.p50.as_secs_f64();
+    let gap = thinker.latencies.ttfot.p50.as_secs_f64() - thinker.latencies.ttft.p50.as_secs_f64();
     assert!(
         (gap * 1000.0 - 80.0).abs() < 5.0,
         "TTFOT − TTFT = {:.1} ms",
         gap * 1000.0
     );
-    assert_eq!(thinker.ttfot.count, thinker.requests_ok);
+    assert_eq!(thinker.latencies.ttfot.count, thinker.counts.ok);
     // Reasoning alone is no answer unless the engine counts it.
-    assert_eq!(lanes[1].requests_ok, 0);
+    assert_eq!(lanes[1].counts.ok, 0);
     assert_eq!(
-        lanes[1].errors.get(&ErrorKind::EmptyAnswer).copied(),
-        Some(lanes[1].requests_failed)
+        lanes[1].counts.errors.get(&ErrorKind::EmptyAnswer).copied(),
+        Some(lanes[1].counts.failed)
     );
-    assert_eq!(lanes[2].requests_failed, 0);
-    assert_eq!(lanes[2].ttfot.count, 0);
+    assert_eq!(lanes[2].counts.failed, 0);
+    assert_eq!(lanes[2].latencies.ttfot.count, 0);
 }

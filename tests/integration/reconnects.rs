@@ -282,41 +282,36 @@ async fn servers_closing_after_each_stream_cost_retries_never_failures() {
     let lanes = &outcome.snapshot.lanes;
     for lane in lanes {
         assert_eq!(
-            lane.requests_failed, 0,
+            lane.counts.failed, 0,
             "{}: {:?}",
             lane.name, lane.error_samples
         );
-        assert!(
-            lane.requests_ok > 100,
-            "{}: {}",
-            lane.name,
-            lane.requests_ok
-        );
+        assert!(lane.counts.ok > 100, "{}: {}", lane.name, lane.counts.ok);
     }
     let [auto, always, never, kept] = [&lanes[0], &lanes[1], &lanes[2], &lanes[3]];
     // auto: the second close right after an answer stops reuse; the users'
     // requests already on their way may be retried too.
-    assert_eq!(auto.connection_reuse, ConnectionReuse::Stopped);
+    assert_eq!(auto.connections.reuse, ConnectionReuse::Stopped);
     assert!(
-        (2..=6).contains(&auto.connection_retries),
+        (2..=6).contains(&auto.connections.retries),
         "auto: {} retries",
-        auto.connection_retries
+        auto.connections.retries
     );
     // always: every reuse of a closing connection is retried, and counted.
-    assert_eq!(always.connection_reuse, ConnectionReuse::Reused);
+    assert_eq!(always.connections.reuse, ConnectionReuse::Reused);
     assert!(
-        always.connection_retries * 4 > always.requests_ok,
+        always.connections.retries * 4 > always.counts.ok,
         "always: {} retries for {} requests",
-        always.connection_retries,
-        always.requests_ok
+        always.connections.retries,
+        always.counts.ok
     );
     // never: one connection per request, none opened ahead.
-    assert_eq!(never.connection_reuse, ConnectionReuse::Never);
-    assert_eq!(never.connection_retries, 0);
-    assert_eq!(never.connections_opened, never.requests_started);
+    assert_eq!(never.connections.reuse, ConnectionReuse::Never);
+    assert_eq!(never.connections.retries, 0);
+    assert_eq!(never.connections.opened, never.counts.started);
     // A server that keeps its connections costs nothing.
-    assert_eq!(kept.connection_retries, 0);
-    assert!(kept.connections_opened <= 12, "{}", kept.connections_opened);
+    assert_eq!(kept.connections.retries, 0);
+    assert!(kept.connections.opened <= 12, "{}", kept.connections.opened);
     // The fold counted what the client did, and the commentary said it once.
     let said: Vec<_> = outcome
         .snapshot
@@ -328,6 +323,6 @@ async fn servers_closing_after_each_stream_cost_retries_never_failures() {
     assert_eq!(said[0].engine, Some(0));
     assert_eq!(
         records.len() as u64,
-        lanes.iter().map(|l| l.requests_ok).sum::<u64>()
+        lanes.iter().map(|l| l.counts.ok).sum::<u64>()
     );
 }

@@ -137,7 +137,7 @@ race:
         assert_eq!(prompts.len(), 2);
         assert_eq!(prompts[0], prompts[1], "request {k}");
     }
-    assert_eq!(outcome.snapshot.lanes[0].requests_ok, 5);
+    assert_eq!(outcome.snapshot.lanes[0].counts.ok, 5);
     let facts = spec.workload.unwrap().trace.unwrap();
     assert_eq!(
         (

@@ -102,19 +102,19 @@ impl Metric {
         let latency = |p: &Percentiles, value: f64| (p.count > 0).then_some(value);
         let cost = engine.cost.as_ref();
         match self {
-            Metric::TtftP50 => latency(&engine.ttft_ms, engine.ttft_ms.p50),
-            Metric::TtftP99 => latency(&engine.ttft_ms, engine.ttft_ms.p99),
-            Metric::TtfotP99 => latency(&engine.ttfot_ms, engine.ttfot_ms.p99),
-            Metric::TpotP50 => latency(&engine.tpot_ms, engine.tpot_ms.p50),
-            Metric::TpotP99 => latency(&engine.tpot_ms, engine.tpot_ms.p99),
-            Metric::ItlP99 => latency(&engine.itl_ms, engine.itl_ms.p99),
-            Metric::E2eP50 => latency(&engine.e2e_ms, engine.e2e_ms.p50),
-            Metric::E2eP99 => latency(&engine.e2e_ms, engine.e2e_ms.p99),
-            Metric::Rps => Some(engine.rps),
-            Metric::OutputTokensPerS => Some(engine.output_tokens_per_s),
-            Metric::TotalTokensPerS => Some(engine.total_tokens_per_s),
-            Metric::GoodputRps => Some(engine.goodput_rps),
-            Metric::SuccessRate => Some(engine.success_rate),
+            Metric::TtftP50 => latency(&engine.latencies.ttft, engine.latencies.ttft.p50),
+            Metric::TtftP99 => latency(&engine.latencies.ttft, engine.latencies.ttft.p99),
+            Metric::TtfotP99 => latency(&engine.latencies.ttfot, engine.latencies.ttfot.p99),
+            Metric::TpotP50 => latency(&engine.latencies.tpot, engine.latencies.tpot.p50),
+            Metric::TpotP99 => latency(&engine.latencies.tpot, engine.latencies.tpot.p99),
+            Metric::ItlP99 => latency(&engine.latencies.itl, engine.latencies.itl.p99),
+            Metric::E2eP50 => latency(&engine.latencies.e2e, engine.latencies.e2e.p50),
+            Metric::E2eP99 => latency(&engine.latencies.e2e, engine.latencies.e2e.p99),
+            Metric::Rps => Some(engine.rates.requests_per_s),
+            Metric::OutputTokensPerS => Some(engine.rates.output_tokens_per_s),
+            Metric::TotalTokensPerS => Some(engine.rates.total_tokens_per_s),
+            Metric::GoodputRps => Some(engine.rates.goodput_rps),
+            Metric::SuccessRate => Some(engine.rates.success_rate),
             Metric::CostPer1mOutput => cost.and_then(|c| c.per_1m_output_tokens),
         }
         .filter(|v| v.is_finite())
@@ -197,8 +197,8 @@ mod tests {
     #[test]
     fn values_are_read_from_their_fields() {
         let mut e = engine();
-        e.rps = 2.5;
-        e.ttft_ms.p99 = 120.5;
+        e.rates.requests_per_s = 2.5;
+        e.latencies.ttft.p99 = 120.5;
         let cost = crate::report::compare::tests::cost(0.42);
         e.cost = Some(serde_json::from_value(cost).unwrap());
         assert_eq!(Metric::Rps.value_in(&e), Some(2.5));
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn unpriced_and_unmeasured_figures_are_none() {
         let mut e = engine();
-        e.ttft_ms.count = 0;
+        e.latencies.ttft.count = 0;
         assert_eq!(Metric::TtftP50.value_in(&e), None);
         assert_eq!(Metric::CostPer1mOutput.value_in(&e), None);
         let mut cost: crate::report::summary::CostSummary =

@@ -57,12 +57,12 @@ impl DrillDown<'_> {
         );
         let mut lines = vec![Line::styled(header, t.dim)];
         let rows: [(&str, &LatencySummary); 6] = [
-            ("TTFT", &l.ttft),
-            ("TTFOT", &l.ttfot),
-            ("TPOT", &l.tpot),
-            ("ITL", &l.itl),
-            ("E2E", &l.e2e),
-            ("send", &l.send_delay),
+            ("TTFT", &l.latencies.ttft),
+            ("TTFOT", &l.latencies.ttfot),
+            ("TPOT", &l.latencies.tpot),
+            ("ITL", &l.latencies.itl),
+            ("E2E", &l.latencies.e2e),
+            ("send", &l.latencies.send_delay),
         ];
         for (name, s) in rows {
             let text = if s.count == 0 {
@@ -97,33 +97,36 @@ impl DrillDown<'_> {
                 "requests",
                 format!(
                     "{} ok · {} failed · {} cancelled · {} in flight",
-                    l.requests_ok, l.requests_failed, l.requests_cancelled, l.in_flight
+                    l.counts.ok,
+                    l.counts.failed,
+                    l.counts.cancelled,
+                    l.counts.in_flight()
                 ),
             ),
             pair(
                 "tokens",
                 format!(
                     "{} in ({}) · {} out ({})",
-                    l.input_tokens,
-                    sources(&l.input_sources),
-                    l.output_tokens,
-                    sources(&l.output_sources)
+                    l.counts.input_tokens,
+                    sources(&l.counts.input_sources),
+                    l.counts.output_tokens,
+                    sources(&l.counts.output_sources)
                 ),
             ),
             pair(
                 "arrivals",
                 format!(
                     "{} offered · {} late · {} dropped · {} unsent",
-                    l.offered, l.late_arrivals, l.dropped_arrivals, l.unsent_arrivals
+                    l.arrivals.offered, l.arrivals.late, l.arrivals.dropped, l.arrivals.unsent
                 ),
             ),
             pair(
                 "backoff",
                 format!(
                     "{} waits ({} Retry-After) · {:.1} s",
-                    l.backoffs,
-                    l.retry_afters,
-                    l.backoff_time.as_secs_f64()
+                    l.waits.backoffs,
+                    l.waits.retry_afters,
+                    l.waits.time.as_secs_f64()
                 ),
             ),
             pair("connections", connections(l)),
@@ -144,10 +147,11 @@ impl DrillDown<'_> {
 
     fn error_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
         let t = self.theme;
-        if l.errors.is_empty() {
+        if l.counts.errors.is_empty() {
             return vec![Line::styled("no failures", t.good)];
         }
         let kinds: Vec<String> = l
+            .counts
             .errors
             .iter()
             .map(|(k, n)| format!("{} ×{n}", k.name()))
@@ -305,11 +309,11 @@ impl Widget for &DrillDown<'_> {
 /// Connections opened, and what the server's closes cost: retries, and
 /// whether the client gave up reusing them.
 fn connections(l: &LaneSnapshot) -> String {
-    let mut text = format!("{} opened", l.connections_opened);
-    if l.connection_retries > 0 {
-        let _ = write!(text, " · {} retried", l.connection_retries);
+    let mut text = format!("{} opened", l.connections.opened);
+    if l.connections.retries > 0 {
+        let _ = write!(text, " · {} retried", l.connections.retries);
     }
-    match l.connection_reuse {
+    match l.connections.reuse {
         ConnectionReuse::Reused => {}
         ConnectionReuse::Stopped => text.push_str(" · no reuse (server closes)"),
         ConnectionReuse::Never => text.push_str(" · no reuse (never)"),

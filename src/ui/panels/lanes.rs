@@ -133,43 +133,46 @@ impl LanePanel<'_> {
     fn stats(&self, compact: bool) -> Vec<Span<'static>> {
         let l = self.lane;
         let t = self.theme;
-        let fail_style = if l.requests_failed > 0 { t.bad } else { t.dim };
+        let fail_style = if l.counts.failed > 0 { t.bad } else { t.dim };
         let ok = if compact {
-            format!("{:>4}", l.requests_ok)
+            format!("{:>4}", l.counts.ok)
         } else {
-            l.requests_ok.to_string()
+            l.counts.ok.to_string()
         };
         let mut spans = vec![Span::styled("ok ", t.dim), Span::styled(ok, t.text)];
         if compact {
             // Fixed widths, so the tracks of one-line lanes line up.
             spans.push(Span::styled(
-                format!(" ✗{:<4}", l.requests_failed),
+                format!(" ✗{:<4}", l.counts.failed),
                 fail_style,
             ));
             spans.push(Span::styled(
-                format!("{:>5.1}r/s", l.requests_per_s),
+                format!("{:>5.1}r/s", l.rates.requests_per_s),
                 t.text,
             ));
             let share = if finished_none(l) {
                 "   –".to_owned()
             } else {
-                format!(" {:>3.0}%", l.success_rate * 100.0)
+                format!(" {:>3.0}%", l.rates.success_rate * 100.0)
             };
             spans.push(Span::styled(share, t.text));
         } else {
             spans.push(Span::styled("  fail ", t.dim));
-            spans.push(Span::styled(l.requests_failed.to_string(), fail_style));
+            spans.push(Span::styled(l.counts.failed.to_string(), fail_style));
             spans.push(Span::styled(
-                format!("  {:.1} req/s", l.requests_per_s),
+                format!("  {:.1} req/s", l.rates.requests_per_s),
                 t.text,
             ));
             if !finished_none(l) {
                 spans.push(Span::styled(
-                    format!("  {:.1}% ok", l.success_rate * 100.0),
+                    format!("  {:.1}% ok", l.rates.success_rate * 100.0),
                     t.text,
                 ));
             }
-            spans.push(Span::styled(format!("  {} in flight", l.in_flight), t.dim));
+            spans.push(Span::styled(
+                format!("  {} in flight", l.counts.in_flight()),
+                t.dim,
+            ));
             if let Some(per_million) = l.cost.and_then(|c| c.per_million_output) {
                 spans.push(Span::styled(format!("  ${per_million:.2}/1M out"), t.text));
             }
@@ -177,9 +180,12 @@ impl LanePanel<'_> {
                 spans.push(Span::styled(format!("  {}", sweep.status()), t.text));
             }
             // A reasoning model's answer starts after its first token.
-            if l.ttfot.count > 0 && l.ttfot.p50 != l.ttft.p50 {
+            if l.latencies.ttfot.count > 0 && l.latencies.ttfot.p50 != l.latencies.ttft.p50 {
                 spans.push(Span::styled(
-                    format!("  answer {}", latency(l.ttfot.p50, l.ttfot.count)),
+                    format!(
+                        "  answer {}",
+                        latency(l.latencies.ttfot.p50, l.latencies.ttfot.count)
+                    ),
                     t.text,
                 ));
             }
@@ -193,11 +199,11 @@ impl LanePanel<'_> {
         let l = self.lane;
         let t = self.theme;
         let mut notes: Vec<(String, Style)> = Vec::new();
-        if let Some(n) = l.errors.get(&crate::metrics::ErrorKind::Http429) {
+        if let Some(n) = l.counts.errors.get(&crate::metrics::ErrorKind::Http429) {
             notes.push((format!("429 ×{n}"), t.bad));
         }
-        if l.backoffs > 0 {
-            let secs = l.backoff_time.as_secs_f64();
+        if l.waits.backoffs > 0 {
+            let secs = l.waits.time.as_secs_f64();
             let text = if compact {
                 format!("⏸{secs:.0}s")
             } else {
@@ -205,19 +211,19 @@ impl LanePanel<'_> {
             };
             notes.push((text, t.ok));
         }
-        let lost = l.lost_arrivals();
+        let lost = l.arrivals.lost();
         if lost > 0 {
             notes.push((format!("dropped {lost}"), t.bad));
         }
-        if l.late_arrivals > 0 && !compact {
-            notes.push((format!("late {}", l.late_arrivals), t.ok));
+        if l.arrivals.late > 0 && !compact {
+            notes.push((format!("late {}", l.arrivals.late), t.ok));
         }
         // The server closes its connections: not failures, but a cost.
-        if l.connection_reuse == ConnectionReuse::Stopped {
+        if l.connections.reuse == ConnectionReuse::Stopped {
             let text = if compact { "↻" } else { "reconnecting" };
             notes.push((text.to_owned(), t.ok));
-        } else if l.connection_retries > 0 && !compact {
-            notes.push((format!("reconnect ×{}", l.connection_retries), t.ok));
+        } else if l.connections.retries > 0 && !compact {
+            notes.push((format!("reconnect ×{}", l.connections.retries), t.ok));
         }
         let mut spans = Vec::new();
         for (text, style) in notes {
@@ -237,25 +243,31 @@ impl LanePanel<'_> {
         vec![
             Span::styled(" TTFT ", t.dim),
             Span::styled(
-                format!("{:>6}", latency(l.ttft.p50, l.ttft.count)),
-                grade_style(t, l.ttft_grade),
+                format!(
+                    "{:>6}",
+                    latency(l.latencies.ttft.p50, l.latencies.ttft.count)
+                ),
+                grade_style(t, l.grades.ttft_grade),
             ),
-            Span::styled(trend_arrow(l.ttft_trend), t.text),
+            Span::styled(trend_arrow(l.grades.ttft_trend), t.text),
             Span::styled(" TPOT ", t.dim),
             Span::styled(
-                format!("{:>6}", latency(l.tpot.p50, l.tpot.count)),
-                grade_style(t, l.tpot_grade),
+                format!(
+                    "{:>6}",
+                    latency(l.latencies.tpot.p50, l.latencies.tpot.count)
+                ),
+                grade_style(t, l.grades.tpot_grade),
             ),
-            Span::styled(trend_arrow(l.tpot_trend), t.text),
+            Span::styled(trend_arrow(l.grades.tpot_trend), t.text),
             Span::styled(
                 format!(
                     " {:>5.0}tok/s{}",
-                    l.output_tokens_per_s,
-                    approx_marker(&l.output_sources)
+                    l.rates.output_tokens_per_s,
+                    approx_marker(&l.counts.output_sources)
                 ),
-                grade_style(t, l.throughput_grade),
+                grade_style(t, l.grades.throughput_grade),
             ),
-            Span::styled(trend_arrow(l.throughput_trend), t.text),
+            Span::styled(trend_arrow(l.grades.throughput_trend), t.text),
         ]
     }
 
@@ -277,27 +289,27 @@ impl LanePanel<'_> {
         let cells: [(&str, String, Trend, Grade, Vec<u64>); 3] = [
             (
                 "TTFT",
-                latency(l.ttft.p50, l.ttft.count),
-                l.ttft_trend,
-                l.ttft_grade,
+                latency(l.latencies.ttft.p50, l.latencies.ttft.count),
+                l.grades.ttft_trend,
+                l.grades.ttft_grade,
                 ttft,
             ),
             (
                 "TPOT",
-                latency(l.tpot.p50, l.tpot.count),
-                l.tpot_trend,
-                l.tpot_grade,
+                latency(l.latencies.tpot.p50, l.latencies.tpot.count),
+                l.grades.tpot_trend,
+                l.grades.tpot_grade,
                 tpot,
             ),
             (
                 "tok/s",
                 format!(
                     "{:.0}{}",
-                    l.output_tokens_per_s,
-                    approx_marker(&l.output_sources)
+                    l.rates.output_tokens_per_s,
+                    approx_marker(&l.counts.output_sources)
                 ),
-                l.throughput_trend,
-                l.throughput_grade,
+                l.grades.throughput_trend,
+                l.grades.throughput_grade,
                 toks,
             ),
         ];
@@ -344,7 +356,7 @@ impl LanePanel<'_> {
         } else {
             t.border
         };
-        let (badge, badge_style) = health_badge(t, l.health);
+        let (badge, badge_style) = health_badge(t, l.grades.health);
         let left = Line::from(vec![
             Span::raw(" "),
             Span::raw(car(&l.emoji).to_string()),
@@ -382,7 +394,7 @@ impl LanePanel<'_> {
             Span::styled(pad(&lane_place(l), 4), t.text),
             Span::styled(pad(&name, 10), self.name_style()),
         ];
-        let (badge, badge_style) = short_badge(t, l.health);
+        let (badge, badge_style) = short_badge(t, l.grades.health);
         let mut numbers = self.stats(true);
         if with_metrics {
             // One line only: req/s and success % give way to latencies.

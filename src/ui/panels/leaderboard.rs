@@ -57,9 +57,9 @@ impl Leaderboard<'_> {
             {
                 format!("🏁 {}", seconds(at))
             }
-            _ if f.requests.is_some() => format!("{} req", l.requests_ok),
-            _ if f.output_tokens.is_some() => format!("{} tok", l.output_tokens),
-            _ => format!("{:.2} good/s", l.goodput_rps),
+            _ if f.requests.is_some() => format!("{} req", l.counts.ok),
+            _ if f.output_tokens.is_some() => format!("{} tok", l.counts.output_tokens),
+            _ => format!("{:.2} good/s", l.rates.goodput_rps),
         }
     }
 }
@@ -85,15 +85,15 @@ impl Widget for &Leaderboard<'_> {
                 } else {
                     t.text
                 };
-                let fail_style = if l.requests_failed > 0 { t.bad } else { t.dim };
+                let fail_style = if l.counts.failed > 0 { t.bad } else { t.dim };
                 let mut cells = vec![
                     Line::from(lane_place(l)),
                     Line::from(format!("{} {}", car(&l.emoji), l.name)),
                     Line::from(self.score(i)).right_aligned(),
                     Line::from(vec![
-                        Span::raw(l.requests_ok.to_string()),
+                        Span::raw(l.counts.ok.to_string()),
                         Span::styled(" / ", t.dim),
-                        Span::styled(l.requests_failed.to_string(), fail_style),
+                        Span::styled(l.counts.failed.to_string(), fail_style),
                     ])
                     .right_aligned(),
                 ];

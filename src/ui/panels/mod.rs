@@ -100,7 +100,7 @@ pub fn lane_place(l: &crate::metrics::LaneSnapshot) -> String {
 /// No request of the lane has finished yet, well or badly.
 #[must_use]
 pub fn finished_none(l: &crate::metrics::LaneSnapshot) -> bool {
-    l.requests_ok == 0 && l.requests_failed == 0
+    l.counts.ok == 0 && l.counts.failed == 0
 }
 
 /// 🥇🥈🥉 for the podium, then `4.` etc.
