@@ -13,11 +13,12 @@ use reqwest::header::{
 };
 use tokio::time::Instant;
 
+use super::body::read_sse;
 use super::connections::ConnectionLedger;
 use super::drain::drain;
 use super::protocol::{self, Prompt, Protocol};
 use super::reconnect::{ReusePolicy, closed_before_answer};
-use super::stream::{ERROR_BODY_LIMIT, EventFold, read_sse};
+use super::stream::{ERROR_BODY_LIMIT, EventFold};
 pub use super::stream::{Exchange, Observer, PieceKind, Usage};
 use crate::config::EngineSpec;
 use crate::config::secrets::{looks_secret, printable, redact_cut, scrub_urls_in};

@@ -5,6 +5,7 @@
 
 pub mod aggregator;
 pub mod backoff;
+pub mod body;
 pub mod client;
 pub mod connections;
 pub mod drain;

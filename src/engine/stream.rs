@@ -1,6 +1,5 @@
-//! One request's answer, folded into an [`Exchange`] as it arrives: the SSE
-//! event stream read to its end (or its end event), each event handed to
-//! the request's [`Protocol`](super::protocol::Protocol) with an
+//! One request's answer, folded into an [`Exchange`] as it arrives: each
+//! event (read by `body`) is handed to the request's protocol with an
 //! [`EventFold`] to report what it said (pieces of text, usage, a finish, a
 //! failure). What an event means is the protocol's; what the exchange keeps
 //! of it, and when an event counts as a token, is decided here once:
@@ -14,13 +13,8 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use tokio::time::Instant;
 
-use super::drain::drain;
-use super::protocol::{Flow, Protocol};
-use super::sse::{SseError, SseEvents};
 use crate::metrics::{ErrorKind, RequestError};
 
 /// What a piece of streamed text is.
@@ -221,71 +215,6 @@ impl Drop for EventFold<'_, '_> {
             self.ex.chunk_times.push(self.now);
         }
     }
-}
-
-/// Reads an SSE byte stream until the protocol's end event or the body's
-/// end, timestamping each event on arrival. Transport errors are `E`,
-/// described by `describe`.
-pub(crate) async fn read_sse<S, E>(
-    mut body: S,
-    protocol: &dyn Protocol,
-    ex: &mut Exchange,
-    observe: &mut Observer<'_>,
-    describe: impl Fn(&E) -> String,
-) where
-    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
-    E: std::fmt::Display + 'static,
-{
-    // The reader borrows the body, so after the end event the rest of the
-    // body can still be read, outside the timing.
-    let mut events = SseEvents::new(&mut body);
-    while let Some(item) = events.next().await {
-        let event = match item {
-            Ok(event) => event,
-            Err(SseError::Transport(e)) => {
-                ex.fail(ErrorKind::StreamReset, describe(&e));
-                return;
-            }
-            Err(SseError::Invalid(e)) => {
-                ex.fail(ErrorKind::Malformed, e);
-                return;
-            }
-        };
-        let mut fold = EventFold::new(ex, observe, Instant::now());
-        match protocol.on_event(event.kind(), event.data(), &mut fold) {
-            Flow::Continue => {}
-            Flow::Failed => return,
-            Flow::Done => {
-                drop(fold);
-                drop(events);
-                drain(body).await;
-                return;
-            }
-        }
-    }
-    drop(events);
-    ex.end = Instant::now().max(ex.end);
-    protocol.on_stream_end(ex);
-}
-
-/// Decodes a whole SSE body of `protocol` that arrives in `pieces`, in
-/// order, with no transport error: what the client makes of it, with every
-/// output-bearing event timed on arrival. For tests and fuzzing of the
-/// decoder.
-pub async fn decode_sse_body(
-    pieces: Vec<Bytes>,
-    protocol: &dyn Protocol,
-    count_reasoning: bool,
-) -> Exchange {
-    let mut ex = Exchange::new(Instant::now());
-    let body =
-        futures_util::stream::iter(pieces.into_iter().map(Ok::<_, std::convert::Infallible>));
-    read_sse(body, protocol, &mut ex, &mut |_, _, _| {}, |e| {
-        e.to_string()
-    })
-    .await;
-    ex.check_not_empty(count_reasoning);
-    ex
 }
 
 pub(crate) fn clip(text: &str, max_chars: usize) -> &str {

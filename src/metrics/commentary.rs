@@ -18,7 +18,7 @@ use std::time::Duration;
 use super::record::ErrorKind;
 use super::series::SeriesPoint;
 use super::slo::{SloCheck, SloKind};
-use super::snapshot::{LaneSnapshot, LaneState};
+use super::standing::{LaneState, Standing};
 use crate::names::{named_enum, serde_by_name};
 
 /// Successful-request counts whose first engine gets a line.
@@ -310,9 +310,9 @@ impl Commentary {
         }
     }
 
-    /// The standings at the end of a complete second, `at`: the lanes and
-    /// the leaderboard as a snapshot ranks them.
-    pub fn on_standings(&mut self, at: Duration, lanes: &[LaneSnapshot], leaderboard: &[usize]) {
+    /// The standings at the end of a complete second, `at`: each engine's,
+    /// and the leaderboard as a snapshot ranks them.
+    pub fn on_standings(&mut self, at: Duration, lanes: &[Standing], leaderboard: &[usize]) {
         self.lead(at, lanes, leaderboard);
         for (engine, lane) in lanes.iter().enumerate() {
             if lane.state != LaneState::Running {
@@ -324,12 +324,12 @@ impl Commentary {
         }
     }
 
-    fn lead(&mut self, at: Duration, lanes: &[LaneSnapshot], leaderboard: &[usize]) {
+    fn lead(&mut self, at: Duration, lanes: &[Standing], leaderboard: &[usize]) {
         let Some((first, lane)) = leaderboard.first().and_then(|&i| Some((i, lanes.get(i)?)))
         else {
             return;
         };
-        if lanes.len() < 2 || lane.counts.ok < LEAD_MIN_REQUESTS || self.leader == Some(first) {
+        if lanes.len() < 2 || lane.ok < LEAD_MIN_REQUESTS || self.leader == Some(first) {
             return;
         }
         if self
@@ -347,11 +347,11 @@ impl Commentary {
         self.write(at, Some(first), CommentaryKind::LeadChange, text);
     }
 
-    fn slo(&mut self, at: Duration, engine: usize, lane: &LaneSnapshot, check: &SloCheck) {
+    fn slo(&mut self, at: Duration, engine: usize, lane: &Standing, check: &SloCheck) {
         let counted = if check.kind == SloKind::ErrorRate {
-            lane.counts.ok + lane.counts.failed + lane.arrivals.lost()
+            lane.ok + lane.failed + lane.lost
         } else {
-            lane.counts.ok
+            lane.ok
         };
         let Some(watch) = self.engines.get_mut(engine) else {
             return;
@@ -774,18 +774,18 @@ mod tests {
         assert_eq!(ordinal(23), "23rd");
     }
 
-    fn lanes(ok: [u64; 2]) -> Vec<LaneSnapshot> {
+    fn lanes(ok: [u64; 2]) -> Vec<Standing> {
         lanes_of(&["vllm", "tgi"], ok)
     }
 
-    fn lanes_of<const N: usize>(names: &[&str; N], ok: [u64; N]) -> Vec<LaneSnapshot> {
+    fn lanes_of<const N: usize>(names: &[&str; N], ok: [u64; N]) -> Vec<Standing> {
         names
             .iter()
             .zip(ok)
             .map(|(&name, ok)| {
                 let mut l = lane(name);
                 l.counts.ok = ok;
-                l
+                l.standing()
             })
             .collect()
     }
@@ -836,7 +836,7 @@ mod tests {
         }
     }
 
-    fn with_check(kind: SloKind, threshold: f64, actual: f64, ok: u64) -> LaneSnapshot {
+    fn with_check(kind: SloKind, threshold: f64, actual: f64, ok: u64) -> Standing {
         let mut l = lane("vllm");
         l.counts.ok = ok;
         l.slo_checks = vec![SloCheck {
@@ -845,7 +845,7 @@ mod tests {
             actual: Some(actual),
             pass: actual <= threshold,
         }];
-        l
+        l.standing()
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::snapshot::{
     DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot,
     LaneState,
 };
+use super::standing::Standing;
 use super::sweep::Sweep;
 use super::trace::TraceBook;
 use super::windows::Windows;
@@ -277,6 +278,41 @@ impl EngineStats {
             p = p.max(fraction(self.counts.output_tokens, n));
         }
         p.clamp(0.0, 1.0)
+    }
+
+    /// Where the engine stands at `now`, as its snapshot then would say
+    /// (without building one).
+    pub(super) fn standing(&self, slo_spec: &SloSpec, now: Duration) -> Standing {
+        let (ttft, tpot, e2e) = (
+            self.latencies.ttft.summary(),
+            self.latencies.tpot.summary(),
+            self.latencies.e2e.summary(),
+        );
+        let lost = self.arrivals.lost();
+        Standing {
+            name: self.name.clone(),
+            state: self.state,
+            finished_at: self.finished_at,
+            ok: self.counts.ok,
+            failed: self.counts.failed,
+            lost,
+            output_tokens: self.counts.output_tokens,
+            goodput_rps: per_second(self.counts.good, self.active(now)),
+            ttft_p50: (ttft.count > 0).then_some(ttft.p50),
+            sweeping: self.sweep.is_some(),
+            sustained: self.sweep.as_ref().and_then(|s| {
+                let best = s.snapshot().max_sustainable?;
+                Some((best.level, best.output_tokens_per_s))
+            }),
+            slo_checks: slo::evaluate(
+                slo_spec,
+                &ttft,
+                &tpot,
+                &e2e,
+                self.counts.ok,
+                self.counts.failed.saturating_add(lost),
+            ),
+        }
     }
 
     pub(super) fn snapshot(

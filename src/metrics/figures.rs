@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::health::{Grade, Health, Trend};
 use super::record::{ErrorKind, TokenSource};
-use super::snapshot::ConnectionReuse;
+use crate::config::ReuseConnections;
 
 /// What an engine's requests came to.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -172,5 +172,40 @@ mod seconds {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let secs = f64::deserialize(d)?;
         Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether an engine's requests go over kept-alive connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionReuse {
+    /// Kept alive and reused (`reuse_connections: auto` or `always`).
+    #[default]
+    Reused,
+    /// The server kept closing connections right after its answers, so
+    /// the client stopped reusing them: every request since opened its own.
+    Stopped,
+    /// `reuse_connections: never`: every request opened its own.
+    Never,
+}
+
+impl ConnectionReuse {
+    /// What a client told to `reuse` starts with.
+    #[must_use]
+    pub fn configured(reuse: ReuseConnections) -> Self {
+        match reuse {
+            ReuseConnections::Never => ConnectionReuse::Never,
+            ReuseConnections::Auto | ReuseConnections::Always => ConnectionReuse::Reused,
+        }
+    }
+
+    /// In words, for a report's table.
+    #[must_use]
+    pub fn in_words(self) -> &'static str {
+        match self {
+            ConnectionReuse::Reused => "yes",
+            ConnectionReuse::Stopped => "stopped: the server closes them after each stream",
+            ConnectionReuse::Never => "no (reuse_connections: never)",
+        }
     }
 }

@@ -6,19 +6,20 @@
 
 use std::cmp::Ordering;
 
-use super::snapshot::{LaneSnapshot, LaneState};
+use super::snapshot::LaneSnapshot;
+use super::standing::{LaneState, Standing};
 use crate::config::FinishSpec;
 
 /// The value engines are ranked by when no finishing time separates them.
 #[must_use]
-pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
+pub fn score(standing: &Standing, finish: &FinishSpec) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     if finish.requests.is_some() {
-        lane.counts.ok as f64
+        standing.ok as f64
     } else if finish.output_tokens.is_some() {
-        lane.counts.output_tokens as f64
+        standing.output_tokens as f64
     } else {
-        lane.rates.goodput_rps
+        standing.goodput_rps
     }
 }
 
@@ -26,22 +27,29 @@ pub fn score(lane: &LaneSnapshot, finish: &FinishSpec) -> f64 {
 /// time runs alike, so the track shows the score instead: how far the time
 /// has gone, times the lane's score over the best. The leader is ahead and
 /// the others trail by their margin, also once the time is up. Sweeps keep
-/// their own answer and are left as they are.
-pub fn time_boxed_progress(lanes: &mut [LaneSnapshot], finish: &FinishSpec) {
+/// their own answer and are left as they are. `standings` are the lanes'.
+pub fn time_boxed_progress(
+    lanes: &mut [LaneSnapshot],
+    standings: &[Standing],
+    finish: &FinishSpec,
+) {
     if finish.requests.is_some()
         || finish.output_tokens.is_some()
         || !finish.duration_is_finish_line
     {
         return;
     }
-    let best = lanes
+    let best = standings
         .iter()
-        .filter(|l| l.sweep.is_none())
-        .map(|l| score(l, finish))
+        .filter(|s| !s.sweeping)
+        .map(|s| score(s, finish))
         .fold(0.0, f64::max);
-    for lane in lanes.iter_mut().filter(|l| l.sweep.is_none()) {
+    for (lane, standing) in lanes.iter_mut().zip(standings) {
+        if standing.sweeping {
+            continue;
+        }
         let share = if best > 0.0 {
-            score(lane, finish) / best
+            score(standing, finish) / best
         } else {
             0.0
         };
@@ -49,38 +57,31 @@ pub fn time_boxed_progress(lanes: &mut [LaneSnapshot], finish: &FinishSpec) {
     }
 }
 
-/// A sweep's answer for ranking: the maximum sustainable load, then the
-/// output throughput there.
-fn sustained(lane: &LaneSnapshot) -> Option<(f64, f64)> {
-    let best = lane.sweep.as_ref()?.max_sustainable.as_ref()?;
-    Some((best.level, best.output_tokens_per_s))
-}
-
-/// Lane indices in leaderboard order. In a sweep, by maximum sustainable
+/// Engine indices in leaderboard order. In a sweep, by maximum sustainable
 /// load (an engine that held no step last), then throughput there.
 #[must_use]
-pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
+pub fn rank(standings: &[Standing], finish: &FinishSpec) -> Vec<usize> {
     let line_race = finish.requests.is_some() || finish.output_tokens.is_some();
-    let finish_time = |l: &LaneSnapshot| {
-        (line_race && l.state == LaneState::Finished)
-            .then_some(l.finished_at)
+    let finish_time = |s: &Standing| {
+        (line_race && s.state == LaneState::Finished)
+            .then_some(s.finished_at)
             .flatten()
     };
-    let mut order: Vec<usize> = (0..lanes.len()).collect();
+    let mut order: Vec<usize> = (0..standings.len()).collect();
     order.sort_by(|&a, &b| {
-        let (la, lb) = (&lanes[a], &lanes[b]);
+        let (la, lb) = (&standings[a], &standings[b]);
         let by_time = match (finish_time(la), finish_time(lb)) {
             (Some(ta), Some(tb)) => ta.cmp(&tb),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         };
-        let by_sweep = match (sustained(la), sustained(lb)) {
+        let by_sweep = match (la.sustained, lb.sustained) {
             (Some((a_level, a_tput)), Some((b_level, b_tput))) => {
                 b_level.total_cmp(&a_level).then(b_tput.total_cmp(&a_tput))
             }
-            (Some(_), None) if lb.sweep.is_some() => Ordering::Less,
-            (None, Some(_)) if la.sweep.is_some() => Ordering::Greater,
+            (Some(_), None) if lb.sweeping => Ordering::Less,
+            (None, Some(_)) if la.sweeping => Ordering::Greater,
             _ => Ordering::Equal,
         };
         by_sweep
@@ -93,12 +94,8 @@ pub fn rank(lanes: &[LaneSnapshot], finish: &FinishSpec) -> Vec<usize> {
 }
 
 /// Median TTFT with "no data" ranked last.
-fn ttft_for_ranking(lane: &LaneSnapshot) -> std::time::Duration {
-    if lane.latencies.ttft.count == 0 {
-        std::time::Duration::MAX
-    } else {
-        lane.latencies.ttft.p50
-    }
+fn ttft_for_ranking(standing: &Standing) -> std::time::Duration {
+    standing.ttft_p50.unwrap_or(std::time::Duration::MAX)
 }
 
 #[cfg(test)]
@@ -106,6 +103,10 @@ mod tests {
     use super::*;
     use crate::metrics::stats::tests::lane;
     use std::time::Duration;
+
+    fn standings(lanes: &[LaneSnapshot]) -> Vec<Standing> {
+        lanes.iter().map(LaneSnapshot::standing).collect()
+    }
 
     fn finish(requests: Option<u64>) -> FinishSpec {
         FinishSpec {
@@ -123,7 +124,10 @@ mod tests {
         a.rates.goodput_rps = 5.0;
         let mut b = lane("b");
         b.rates.goodput_rps = 9.0;
-        assert_eq!(rank(&[a, b], &finish(None)), vec![1, 0]);
+        assert_eq!(
+            rank(&[a.standing(), b.standing()], &finish(None)),
+            vec![1, 0]
+        );
     }
 
     #[test]
@@ -133,18 +137,21 @@ mod tests {
             l.progress = 0.5; // half the time gone
             l.rates.goodput_rps = goodput;
         }
-        time_boxed_progress(&mut lanes, &finish(None));
+        let stood = standings(&lanes);
+        time_boxed_progress(&mut lanes, &stood, &finish(None));
         let at: Vec<f64> = lanes.iter().map(|l| l.progress).collect();
         assert_eq!(at, vec![0.25, 0.5, 0.0]);
         // A finish line keeps the track as it is: work toward the line.
         let mut lanes = [lane("a")];
         lanes[0].progress = 0.4;
-        time_boxed_progress(&mut lanes, &finish(Some(100)));
+        let stood = standings(&lanes);
+        time_boxed_progress(&mut lanes, &stood, &finish(Some(100)));
         assert!((lanes[0].progress - 0.4).abs() < f64::EPSILON);
         // Before anyone scores, nobody moves.
         let mut lanes = [lane("a"), lane("b")];
         lanes[0].progress = 0.3;
-        time_boxed_progress(&mut lanes, &finish(None));
+        let stood = standings(&lanes);
+        time_boxed_progress(&mut lanes, &stood, &finish(None));
         assert!(lanes[0].progress.abs() < f64::EPSILON);
     }
 
@@ -158,7 +165,13 @@ mod tests {
         b.finished_at = Some(Duration::from_secs(20));
         let mut c = lane("c");
         c.counts.ok = 10_000;
-        assert_eq!(rank(&[a, b, c], &finish(Some(100))), vec![1, 0, 2]);
+        assert_eq!(
+            rank(
+                &[a.standing(), b.standing(), c.standing()],
+                &finish(Some(100))
+            ),
+            vec![1, 0, 2]
+        );
     }
 
     #[test]
@@ -168,6 +181,9 @@ mod tests {
         let mut failing = lane("failing");
         failing.counts.ok = 40;
         failing.counts.failed = 500;
-        assert_eq!(rank(&[failing, clean], &finish(Some(100))), vec![1, 0]);
+        assert_eq!(
+            rank(&[failing.standing(), clean.standing()], &finish(Some(100))),
+            vec![1, 0]
+        );
     }
 }

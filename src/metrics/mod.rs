@@ -16,6 +16,7 @@ pub mod record;
 pub mod series;
 pub mod slo;
 pub mod snapshot;
+pub mod standing;
 pub mod stats;
 pub mod sweep;
 pub mod trace;

@@ -15,11 +15,11 @@ use super::recent::RecentRequest;
 use super::record::ErrorKind;
 use super::series::SeriesPoint;
 use super::slo::SloCheck;
+use super::standing::Standing;
 use super::sweep::SweepSnapshot;
 use super::windows::{LevelUnit, StretchNow, WindowFigures};
 use crate::config::color::EngineColor;
-use crate::config::{FinishSpec, LoadMode, ReuseConnections, Sharding, WorkloadFacts};
-use crate::names::named_enum;
+use crate::config::{FinishSpec, LoadMode, Sharding, WorkloadFacts};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RacePhase {
@@ -32,19 +32,7 @@ pub enum RacePhase {
     Finished,
 }
 
-named_enum! {
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum LaneState {
-        /// Sending requests.
-        Running = "running",
-        /// Crossed its finish line (or the race's duration ran out).
-        Finished = "finished",
-        /// Hit the race's time limit before its request or token finish line.
-        OutOfTime = "out_of_time",
-        /// Stopped by the user (Ctrl-C / q) before finishing.
-        Stopped = "stopped",
-    }
-}
+pub use super::standing::LaneState;
 
 /// One engine's numbers at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,40 +83,7 @@ pub struct LaneSnapshot {
     pub sweep: Option<SweepSnapshot>,
 }
 
-/// Whether an engine's requests go over kept-alive connections.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConnectionReuse {
-    /// Kept alive and reused (`reuse_connections: auto` or `always`).
-    #[default]
-    Reused,
-    /// The server kept closing connections right after its answers, so
-    /// the client stopped reusing them: every request since opened its own.
-    Stopped,
-    /// `reuse_connections: never`: every request opened its own.
-    Never,
-}
-
-impl ConnectionReuse {
-    /// What a client told to `reuse` starts with.
-    #[must_use]
-    pub fn configured(reuse: ReuseConnections) -> Self {
-        match reuse {
-            ReuseConnections::Never => ConnectionReuse::Never,
-            ReuseConnections::Auto | ReuseConnections::Always => ConnectionReuse::Reused,
-        }
-    }
-
-    /// In words, for a report's table.
-    #[must_use]
-    pub fn in_words(self) -> &'static str {
-        match self {
-            ConnectionReuse::Reused => "yes",
-            ConnectionReuse::Stopped => "stopped: the server closes them after each stream",
-            ConnectionReuse::Never => "no (reuse_connections: never)",
-        }
-    }
-}
+pub use super::figures::ConnectionReuse;
 
 /// One distinct failure message and how often it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +175,30 @@ pub struct RaceSnapshot {
     pub commentary: Vec<CommentaryLine>,
     /// Publication counter; increases with every snapshot.
     pub sequence: u64,
+}
+
+impl LaneSnapshot {
+    /// Where the engine stands, for ranking and the commentary.
+    #[must_use]
+    pub fn standing(&self) -> Standing {
+        Standing {
+            name: self.name.clone(),
+            state: self.state,
+            finished_at: self.finished_at,
+            ok: self.counts.ok,
+            failed: self.counts.failed,
+            lost: self.arrivals.lost(),
+            output_tokens: self.counts.output_tokens,
+            goodput_rps: self.rates.goodput_rps,
+            ttft_p50: (self.latencies.ttft.count > 0).then_some(self.latencies.ttft.p50),
+            sweeping: self.sweep.is_some(),
+            sustained: self.sweep.as_ref().and_then(|s| {
+                let best = s.max_sustainable.as_ref()?;
+                Some((best.level, best.output_tokens_per_s))
+            }),
+            slo_checks: self.slo_checks.clone(),
+        }
+    }
 }
 
 impl RaceSnapshot {

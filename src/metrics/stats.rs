@@ -11,6 +11,7 @@ use super::health::{self};
 use super::leaderboard;
 use super::record::RequestRecord;
 use super::snapshot::{ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
+use super::standing::Standing;
 use super::sweep::Sweep;
 use super::windows::{LevelUnit, Windows};
 use crate::config::{
@@ -245,15 +246,15 @@ impl RaceStats {
                     .on_second(i, &e.name, &window, e.in_flight(), e.sweep.is_some());
             }
         }
-        // Ranked as a snapshot ranks them (no series: `rank` needs none).
+        // Ranked as a snapshot ranks them.
         let end = Duration::from_secs(u64::from(seconds.end));
-        let lanes: Vec<LaneSnapshot> = self
+        let standings: Vec<Standing> = self
             .engines
             .iter()
-            .map(|e| e.snapshot(&self.finish, &self.slo, end, u32::MAX, false))
+            .map(|e| e.standing(&self.slo, end))
             .collect();
-        let board = leaderboard::rank(&lanes, &self.finish);
-        self.commentary.on_standings(end, &lanes, &board);
+        let board = leaderboard::rank(&standings, &self.finish);
+        self.commentary.on_standings(end, &standings, &board);
     }
 
     /// The level the engine's sweep goes to next, after its last judgement
@@ -304,8 +305,9 @@ impl RaceStats {
         for (lane, rank) in lanes.iter_mut().zip(super::cost::cheapest_ranks(&costs)) {
             lane.cheapest = rank;
         }
-        leaderboard::time_boxed_progress(&mut lanes, &self.finish);
-        let leaderboard = leaderboard::rank(&lanes, &self.finish);
+        let standings: Vec<Standing> = lanes.iter().map(LaneSnapshot::standing).collect();
+        leaderboard::time_boxed_progress(&mut lanes, &standings, &self.finish);
+        let leaderboard = leaderboard::rank(&standings, &self.finish);
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;
         }
@@ -534,6 +536,42 @@ pub(crate) mod tests {
         assert_eq!(burst.at, Duration::from_secs(3));
         assert!(burst.text.ends_with("(http_429)"), "{}", burst.text);
         assert!(lines.windows(2).all(|w| w[0].at <= w[1].at), "{lines:#?}");
+    }
+
+    #[test]
+    fn the_fold_stands_where_its_snapshot_says() {
+        let mut e = EngineStats::new("a", "m", "x", CYAN);
+        let slo = SloSpec {
+            ttft_p99: Some(Duration::from_millis(100)),
+            error_rate_max: Some(0.1),
+            ..SloSpec::default()
+        };
+        for i in 0..6 {
+            e.on_started();
+            e.observe(&ok_record(0, i * 100, 60 + i * 20, 10, 11), &slo);
+        }
+        let mut bad = ok_record(0, 0, 500, 10, 11);
+        bad.error = Some(RequestError {
+            kind: ErrorKind::Timeout,
+            message: "slow".into(),
+        });
+        e.on_started();
+        e.observe(&bad, &slo);
+        e.on_dropped_arrival(Duration::from_millis(900));
+        let now = Duration::from_secs(3);
+        let standing = e.standing(&slo, now);
+        assert_eq!(
+            standing,
+            e.snapshot(&finish(), &slo, now, 0, false).standing()
+        );
+        assert_eq!((standing.ok, standing.failed, standing.lost), (6, 1, 1));
+        assert_eq!(standing.slo_checks.len(), 2);
+        e.end(LaneState::Finished, Duration::from_secs(2));
+        let standing = e.standing(&slo, now);
+        assert_eq!(
+            standing,
+            e.snapshot(&finish(), &slo, now, 0, false).standing()
+        );
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::decode::{DecodeError, Decoder, MAX_CHUNKS_PER_REQUEST};
 use crate::metrics::trace::TraceStep;
 use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
@@ -401,6 +400,7 @@ mod tests {
     use super::*;
     use crate::metrics::RequestError;
     use crate::metrics::client::ClientSample;
+    use crate::racefile::decode::{DecodeError, Decoder};
 
     #[test]
     fn one_byte_codes_never_change() {

@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use flate2::read::GzDecoder;
 
+use super::decode::Decoder;
 use super::decode::rebuild_traces;
-use super::format::{Decoder, Entry, FORMAT_VERSION, Header, MAGIC, TRACES_SINCE};
+use super::format::{Entry, FORMAT_VERSION, Header, MAGIC, TRACES_SINCE};
 use crate::config::RaceSpec;
 use crate::metrics::RaceEvent;
 

@@ -16,8 +16,8 @@ pub mod summary;
 pub mod table;
 
 pub use csv_sink::{CsvSink, CsvWriter, csv_file_name};
-pub use outputs::{Format, write_reports};
-pub use summary::{SummaryFile, write_summary};
+pub use outputs::{Format, write_reports, write_summary};
+pub use summary::SummaryFile;
 
 /// A figure to three decimals at most, without trailing zeros (`2500`,
 /// `0.05`), for the reports' prose.

@@ -66,6 +66,16 @@ pub fn write_reports(
     Ok(written)
 }
 
+/// Writes `summary.json` into `dir` and returns its path and text.
+pub fn write_summary(
+    dir: &Path,
+    summary: &SummaryFile,
+) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let json = serde_json::to_string_pretty(summary)?;
+    let path = write_whole(dir, "summary.json", &json)?;
+    Ok((path, json))
+}
+
 /// Writes `text` to `dir/name` through a temporary file and a rename, so
 /// a reader never sees half a file.
 pub fn write_whole(dir: &Path, name: &str, text: &str) -> anyhow::Result<PathBuf> {

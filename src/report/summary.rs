@@ -3,7 +3,6 @@
 //! purpose.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -600,16 +599,6 @@ impl SummaryFile {
                 .collect(),
         }
     }
-}
-
-/// Writes `summary.json` into `dir` and returns its path and text.
-pub fn write_summary(
-    dir: &Path,
-    summary: &SummaryFile,
-) -> anyhow::Result<(std::path::PathBuf, String)> {
-    let json = serde_json::to_string_pretty(summary)?;
-    let path = super::outputs::write_whole(dir, "summary.json", &json)?;
-    Ok((path, json))
 }
 
 #[cfg(test)]

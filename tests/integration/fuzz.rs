@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use llm_locust::engine::stream::{Exchange, decode_sse_body};
+use llm_locust::engine::body::decode_sse_body;
+use llm_locust::engine::stream::Exchange;
 use proptest::prelude::*;
 
 /// Runs a future to its end on a small runtime, failing if it hangs.
