@@ -1,7 +1,9 @@
 //! One-line descriptions of a race, as `validate` and the start of a race
 //! print them.
 
-use super::spec::{LoadSpec, RaceSpec, StageLevel, UNTIL_TRACE_ENDS, WarmupSpec, burst_rates};
+use super::spec::{
+    LoadSpec, RaceSpec, Stage, StageLevel, SweepSpec, UNTIL_TRACE_ENDS, WarmupSpec, burst_rates,
+};
 
 impl RaceSpec {
     /// One line about a race: its name, engines, load and finish line.
@@ -79,68 +81,8 @@ impl LoadSpec {
                     round2(burst),
                 )
             }
-            LoadSpec::Stages { stages, of } => {
-                let unit = match of {
-                    StageLevel::Users => "users",
-                    StageLevel::Rate { .. } => "req/s",
-                };
-                let steps: Vec<String> = stages
-                    .iter()
-                    .map(|s| {
-                        let ramp = if s.ramp.is_zero() {
-                            String::new()
-                        } else {
-                            format!(" (ramp {} s)", s.ramp.as_secs_f64())
-                        };
-                        format!(
-                            "{} {unit} for {} s{ramp}",
-                            s.level,
-                            s.duration.as_secs_f64()
-                        )
-                    })
-                    .collect();
-                let tail = match of {
-                    StageLevel::Users => String::new(),
-                    StageLevel::Rate {
-                        arrivals,
-                        max_in_flight,
-                    } => format!(
-                        ", {} arrivals, max {max_in_flight} in flight",
-                        arrivals.name()
-                    ),
-                };
-                format!("{} stages: {}{tail}", stages.len(), steps.join(", then "))
-            }
-            LoadSpec::Sweep(sweep) => {
-                let (unit, tail) = match sweep.of {
-                    StageLevel::Users => ("users", String::new()),
-                    StageLevel::Rate {
-                        arrivals,
-                        max_in_flight,
-                    } => (
-                        "req/s",
-                        format!(
-                            ", {} arrivals, max {max_in_flight} in flight, {} refining steps",
-                            arrivals.name(),
-                            sweep.refine
-                        ),
-                    ),
-                };
-                let warmup = if sweep.warmup.is_zero() {
-                    String::new()
-                } else {
-                    format!(" (the first {} s not counted)", sweep.warmup.as_secs_f64())
-                };
-                format!(
-                    "sweep of {unit}: {} to {} in steps of {}, {} s each{warmup}, until a step breaks the SLO, errs over {} or gains under {} of throughput{tail}",
-                    sweep.start,
-                    sweep.max,
-                    sweep.step,
-                    sweep.step_duration.as_secs_f64(),
-                    sweep.max_error_rate,
-                    sweep.min_gain,
-                )
-            }
+            LoadSpec::Stages { stages, of } => describe_stages(stages, *of),
+            LoadSpec::Sweep(sweep) => describe_sweep(sweep),
             LoadSpec::Trace {
                 path,
                 time_scale,
@@ -160,6 +102,72 @@ impl LoadSpec {
             }
         }
     }
+}
+
+/// `stages`: each stage's level and length, and the arrivals of rate stages.
+fn describe_stages(stages: &[Stage], of: StageLevel) -> String {
+    let unit = match of {
+        StageLevel::Users => "users",
+        StageLevel::Rate { .. } => "req/s",
+    };
+    let steps: Vec<String> = stages
+        .iter()
+        .map(|s| {
+            let ramp = if s.ramp.is_zero() {
+                String::new()
+            } else {
+                format!(" (ramp {} s)", s.ramp.as_secs_f64())
+            };
+            format!(
+                "{} {unit} for {} s{ramp}",
+                s.level,
+                s.duration.as_secs_f64()
+            )
+        })
+        .collect();
+    let tail = match of {
+        StageLevel::Users => String::new(),
+        StageLevel::Rate {
+            arrivals,
+            max_in_flight,
+        } => format!(
+            ", {} arrivals, max {max_in_flight} in flight",
+            arrivals.name()
+        ),
+    };
+    format!("{} stages: {}{tail}", stages.len(), steps.join(", then "))
+}
+
+/// `sweep`: the levels it steps through and when it stops.
+fn describe_sweep(sweep: &SweepSpec) -> String {
+    let (unit, tail) = match sweep.of {
+        StageLevel::Users => ("users", String::new()),
+        StageLevel::Rate {
+            arrivals,
+            max_in_flight,
+        } => (
+            "req/s",
+            format!(
+                ", {} arrivals, max {max_in_flight} in flight, {} refining steps",
+                arrivals.name(),
+                sweep.refine
+            ),
+        ),
+    };
+    let warmup = if sweep.warmup.is_zero() {
+        String::new()
+    } else {
+        format!(" (the first {} s not counted)", sweep.warmup.as_secs_f64())
+    };
+    format!(
+        "sweep of {unit}: {} to {} in steps of {}, {} s each{warmup}, until a step breaks the SLO, errs over {} or gains under {} of throughput{tail}",
+        sweep.start,
+        sweep.max,
+        sweep.step,
+        sweep.step_duration.as_secs_f64(),
+        sweep.max_error_rate,
+        sweep.min_gain,
+    )
 }
 
 fn round2(v: f64) -> f64 {

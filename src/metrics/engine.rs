@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::cost::Cost;
 use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::health::{self, Grade};
-use super::histogram::{CountHistogram, LatencyHistogram};
+use super::histogram::{CountHistogram, LatencyHistogram, LatencySummary};
 use super::recent::RecentRequests;
 use super::record::{RequestError, RequestRecord, per_second};
 use super::series::Series;
@@ -342,34 +342,14 @@ impl EngineStats {
         let series = self.series.points(series_from.min(until), until);
         // The current second is still filling: trends use complete seconds.
         let complete = &series[..series.len().saturating_sub(1)];
-        let trend_of = |f: fn(&super::series::SeriesPoint) -> f64| {
-            health::trend(&complete.iter().map(f).collect::<Vec<f64>>())
-        };
-        let (ttft_limits, tpot_limits) = health::race_thresholds(slo_spec);
-        let grades = Grades {
-            health: health::health(
-                complete,
-                counts.ok,
-                counts.failed.saturating_add(lost),
-                slo_pass,
-            ),
-            ttft_trend: trend_of(|p| p.ttft_mean_ms),
-            tpot_trend: trend_of(|p| p.tpot_mean_ms),
-            #[allow(clippy::cast_precision_loss)]
-            throughput_trend: trend_of(|p| p.output_tokens as f64),
-            ttft_grade: health::latency_grade(
-                latencies.ttft.p50,
-                latencies.ttft.count,
-                ttft_limits,
-            ),
-            tpot_grade: health::latency_grade(
-                latencies.tpot.p50,
-                latencies.tpot.count,
-                tpot_limits,
-            ),
-            // Set against the other lanes in `RaceStats::snapshot`.
-            throughput_grade: Grade::Unknown,
-        };
+        let grades = grades(
+            complete,
+            &latencies,
+            counts.ok,
+            counts.failed.saturating_add(lost),
+            slo_pass,
+            slo_spec,
+        );
         LaneSnapshot {
             name: self.name.clone(),
             model: self.model.clone(),
@@ -381,13 +361,7 @@ impl EngineStats {
             progress: self.progress(finish, now),
             active,
             counts: counts.clone(),
-            rates: Rates {
-                requests_per_s: per_second(counts.ok, active),
-                output_tokens_per_s: per_second(counts.output_tokens, active),
-                total_tokens_per_s: per_second(counts.input_tokens + counts.output_tokens, active),
-                goodput_rps: per_second(counts.good, active),
-                success_rate: 1.0 - slo::error_rate(counts.ok, counts.failed.saturating_add(lost)),
-            },
+            rates: rates(counts, lost, active),
             latencies,
             arrivals: Arrivals {
                 offered: counts.started.saturating_add(lost),
@@ -462,5 +436,44 @@ impl ErrorSamples {
                 count: 1,
             });
         }
+    }
+}
+
+/// Per second of `active` time, and the success rate over offered arrivals.
+fn rates(counts: &Counts, lost: u64, active: Duration) -> Rates {
+    Rates {
+        requests_per_s: per_second(counts.ok, active),
+        output_tokens_per_s: per_second(counts.output_tokens, active),
+        total_tokens_per_s: per_second(counts.input_tokens + counts.output_tokens, active),
+        goodput_rps: per_second(counts.good, active),
+        success_rate: 1.0 - slo::error_rate(counts.ok, counts.failed.saturating_add(lost)),
+    }
+}
+
+/// The judgements from the complete seconds of the series and the whole
+/// race's figures; the throughput grade is set against the other lanes
+/// later, in `RaceStats::snapshot`.
+fn grades(
+    complete: &[super::series::SeriesPoint],
+    latencies: &Latencies<LatencySummary>,
+    ok: u64,
+    failed: u64,
+    slo_pass: bool,
+    slo_spec: &SloSpec,
+) -> Grades {
+    let trend_of = |f: fn(&super::series::SeriesPoint) -> f64| {
+        health::trend(&complete.iter().map(f).collect::<Vec<f64>>())
+    };
+    let (ttft_limits, tpot_limits) = health::race_thresholds(slo_spec);
+    let (ttft, tpot) = (&latencies.ttft, &latencies.tpot);
+    Grades {
+        health: health::health(complete, ok, failed, slo_pass),
+        ttft_trend: trend_of(|p| p.ttft_mean_ms),
+        tpot_trend: trend_of(|p| p.tpot_mean_ms),
+        #[allow(clippy::cast_precision_loss)]
+        throughput_trend: trend_of(|p| p.output_tokens as f64),
+        ttft_grade: health::latency_grade(ttft.p50, ttft.count, ttft_limits),
+        tpot_grade: health::latency_grade(tpot.p50, tpot.count, tpot_limits),
+        throughput_grade: Grade::Unknown,
     }
 }

@@ -362,67 +362,7 @@ impl From<&RaceSpec> for StoredRace {
                 max_tokens: spec.synthetic.max_tokens,
             },
             output_dir: spec.output_dir.clone(),
-            load: match spec.load {
-                LoadSpec::Users { users, spawn_rate } => StoredLoad::Users { users, spawn_rate },
-                LoadSpec::Constant {
-                    rate,
-                    max_in_flight,
-                } => StoredLoad::Constant {
-                    rate,
-                    max_in_flight,
-                },
-                LoadSpec::Poisson {
-                    rate,
-                    max_in_flight,
-                } => StoredLoad::Poisson {
-                    rate,
-                    max_in_flight,
-                },
-                LoadSpec::Bursts {
-                    rate,
-                    factor,
-                    every,
-                    length,
-                    arrivals,
-                    max_in_flight,
-                } => StoredLoad::Bursts {
-                    rate,
-                    factor,
-                    every,
-                    length,
-                    poisson: is_poisson(arrivals),
-                    max_in_flight,
-                },
-                LoadSpec::Stages { ref stages, of } => StoredLoad::Stages {
-                    stages: stages
-                        .iter()
-                        .map(|s| (s.duration, s.level, s.ramp))
-                        .collect(),
-                    rate: stored_level(of),
-                },
-                LoadSpec::Sweep(ref s) => StoredLoad::Sweep {
-                    rate: stored_level(s.of),
-                    start: s.start,
-                    step: s.step,
-                    max: s.max,
-                    step_duration: s.step_duration,
-                    warmup: s.warmup,
-                    min_gain: s.min_gain,
-                    max_error_rate: s.max_error_rate,
-                    refine: s.refine,
-                },
-                LoadSpec::Trace {
-                    ref path,
-                    time_scale,
-                    looped,
-                    max_in_flight,
-                } => StoredLoad::Trace {
-                    path: path.clone(),
-                    time_scale,
-                    looped,
-                    max_in_flight,
-                },
-            },
+            load: StoredLoad::from(&spec.load),
             finish: StoredFinish {
                 duration: spec.finish.duration,
                 duration_is_finish_line: spec.finish.duration_is_finish_line,
@@ -443,6 +383,152 @@ impl From<&RaceSpec> for StoredRace {
             engines: spec.engines.iter().map(StoredEngine::from).collect(),
             simulated: spec.simulated,
             workload: spec.workload.clone(),
+        }
+    }
+}
+
+impl From<&LoadSpec> for StoredLoad {
+    fn from(load: &LoadSpec) -> Self {
+        match *load {
+            LoadSpec::Users { users, spawn_rate } => StoredLoad::Users { users, spawn_rate },
+            LoadSpec::Constant {
+                rate,
+                max_in_flight,
+            } => StoredLoad::Constant {
+                rate,
+                max_in_flight,
+            },
+            LoadSpec::Poisson {
+                rate,
+                max_in_flight,
+            } => StoredLoad::Poisson {
+                rate,
+                max_in_flight,
+            },
+            LoadSpec::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                arrivals,
+                max_in_flight,
+            } => StoredLoad::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                poisson: is_poisson(arrivals),
+                max_in_flight,
+            },
+            LoadSpec::Stages { ref stages, of } => StoredLoad::Stages {
+                stages: stages
+                    .iter()
+                    .map(|s| (s.duration, s.level, s.ramp))
+                    .collect(),
+                rate: stored_level(of),
+            },
+            LoadSpec::Sweep(ref s) => StoredLoad::Sweep {
+                rate: stored_level(s.of),
+                start: s.start,
+                step: s.step,
+                max: s.max,
+                step_duration: s.step_duration,
+                warmup: s.warmup,
+                min_gain: s.min_gain,
+                max_error_rate: s.max_error_rate,
+                refine: s.refine,
+            },
+            LoadSpec::Trace {
+                ref path,
+                time_scale,
+                looped,
+                max_in_flight,
+            } => StoredLoad::Trace {
+                path: path.clone(),
+                time_scale,
+                looped,
+                max_in_flight,
+            },
+        }
+    }
+}
+
+impl StoredLoad {
+    fn into_spec(self) -> LoadSpec {
+        match self {
+            StoredLoad::Users { users, spawn_rate } => LoadSpec::Users { users, spawn_rate },
+            StoredLoad::Constant {
+                rate,
+                max_in_flight,
+            } => LoadSpec::Constant {
+                rate,
+                max_in_flight,
+            },
+            StoredLoad::Poisson {
+                rate,
+                max_in_flight,
+            } => LoadSpec::Poisson {
+                rate,
+                max_in_flight,
+            },
+            StoredLoad::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                poisson,
+                max_in_flight,
+            } => LoadSpec::Bursts {
+                rate,
+                factor,
+                every,
+                length,
+                arrivals: arrivals(poisson),
+                max_in_flight,
+            },
+            StoredLoad::Stages { stages, rate } => LoadSpec::Stages {
+                stages: stages
+                    .into_iter()
+                    .map(|(duration, level, ramp)| Stage {
+                        duration,
+                        level,
+                        ramp,
+                    })
+                    .collect(),
+                of: level_of(rate),
+            },
+            StoredLoad::Sweep {
+                rate,
+                start,
+                step,
+                max,
+                step_duration,
+                warmup,
+                min_gain,
+                max_error_rate,
+                refine,
+            } => LoadSpec::Sweep(SweepSpec {
+                of: level_of(rate),
+                start,
+                step,
+                max,
+                step_duration,
+                warmup,
+                min_gain,
+                max_error_rate,
+                refine,
+            }),
+            StoredLoad::Trace {
+                path,
+                time_scale,
+                looped,
+                max_in_flight,
+            } => LoadSpec::Trace {
+                path,
+                time_scale,
+                looped,
+                max_in_flight,
+            },
         }
     }
 }
@@ -565,81 +651,7 @@ impl StoredRace {
                 max_tokens: self.synthetic.max_tokens,
             },
             output_dir: self.output_dir,
-            load: match self.load {
-                StoredLoad::Users { users, spawn_rate } => LoadSpec::Users { users, spawn_rate },
-                StoredLoad::Constant {
-                    rate,
-                    max_in_flight,
-                } => LoadSpec::Constant {
-                    rate,
-                    max_in_flight,
-                },
-                StoredLoad::Poisson {
-                    rate,
-                    max_in_flight,
-                } => LoadSpec::Poisson {
-                    rate,
-                    max_in_flight,
-                },
-                StoredLoad::Bursts {
-                    rate,
-                    factor,
-                    every,
-                    length,
-                    poisson,
-                    max_in_flight,
-                } => LoadSpec::Bursts {
-                    rate,
-                    factor,
-                    every,
-                    length,
-                    arrivals: arrivals(poisson),
-                    max_in_flight,
-                },
-                StoredLoad::Stages { stages, rate } => LoadSpec::Stages {
-                    stages: stages
-                        .into_iter()
-                        .map(|(duration, level, ramp)| Stage {
-                            duration,
-                            level,
-                            ramp,
-                        })
-                        .collect(),
-                    of: level_of(rate),
-                },
-                StoredLoad::Sweep {
-                    rate,
-                    start,
-                    step,
-                    max,
-                    step_duration,
-                    warmup,
-                    min_gain,
-                    max_error_rate,
-                    refine,
-                } => LoadSpec::Sweep(SweepSpec {
-                    of: level_of(rate),
-                    start,
-                    step,
-                    max,
-                    step_duration,
-                    warmup,
-                    min_gain,
-                    max_error_rate,
-                    refine,
-                }),
-                StoredLoad::Trace {
-                    path,
-                    time_scale,
-                    looped,
-                    max_in_flight,
-                } => LoadSpec::Trace {
-                    path,
-                    time_scale,
-                    looped,
-                    max_in_flight,
-                },
-            },
+            load: self.load.into_spec(),
             finish: FinishSpec {
                 duration: self.finish.duration,
                 duration_is_finish_line: self.finish.duration_is_finish_line,

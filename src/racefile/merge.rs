@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use super::Recording;
 use super::config::{fingerprint, first_difference};
-use crate::config::{Shard, Sharding};
-use crate::metrics::RaceEvent;
+use crate::config::{RaceSpec, Shard, Sharding};
 use crate::metrics::client::ClientSample;
-use crate::metrics::trace::{SlotRule, TraceStep};
+use crate::metrics::trace::{SlotRule, TraceEvent, TraceStep};
+use crate::metrics::{RaceEvent, RequestRecord};
 
 /// A shard that started this long after the common start signal is not
 /// part of the same race (its load came minutes late).
@@ -77,9 +77,71 @@ pub struct Merged {
 ///
 pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
     let mut warnings = Vec::new();
+    let (parts, count) = one_race(shards)?;
+    let Some((_, template)) = parts.values().next() else {
+        return Err(MergeError::Empty);
+    };
+    let template = template.clone_header();
+    let present: Vec<u32> = parts.keys().copied().collect();
+    if present.len() < count as usize {
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !parts.contains_key(i))
+            .map(|i| i.to_string())
+            .collect();
+        warnings.push(format!(
+            "shard{} {} of {count} missing: the merged race is partial ({} of {count} shards), and says so in its reports",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            present.len()
+        ));
+    }
+    // The common start signal: `--start-at` when the shards had it (the
+    // fingerprint makes it the same for all), else the earliest start.
+    let go = template.spec.start_at.unwrap_or_else(|| {
+        parts
+            .values()
+            .map(|(_, r)| r.started_at)
+            .min()
+            .unwrap_or(template.started_at)
+    });
+    if template.spec.start_at.is_none() && parts.len() > 1 {
+        warnings.push(
+            "the shards were raced without --start-at: their events are aligned by each shard's wall-clock start, which only lines them up as well as the machines' clocks and starts agree".to_owned(),
+        );
+    }
+    let at_start = template.spec.start_at.is_some();
+    let timed = on_one_clock(&parts, count, go, at_start, &mut warnings)?;
+    let events = interleave(
+        timed,
+        template.spec.engines.len(),
+        present.len(),
+        &mut warnings,
+    );
+    let mut spec = template.spec;
+    spec.sharding = Sharding::Merged { count, present };
+    Ok(Merged {
+        recording: Recording {
+            spec,
+            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
+            started_at: go,
+            stamp: template.stamp,
+            engine_urls: template.engine_urls,
+            events,
+            summary_json: None,
+            notice: None,
+        },
+        warnings,
+    })
+}
+
+/// The recordings by shard index, once each, checked to be whole shards of
+/// one race; and how many shards that race has.
+#[allow(clippy::type_complexity)]
+fn one_race(
+    shards: Vec<(PathBuf, Recording)>,
+) -> Result<(BTreeMap<u32, (PathBuf, Recording)>, u32), MergeError> {
     let mut parts: BTreeMap<u32, (PathBuf, Recording)> = BTreeMap::new();
-    let mut first: Option<(PathBuf, Shard, String)> = None;
-    let mut first_spec = None;
+    let mut first: Option<(PathBuf, Shard, String, RaceSpec)> = None;
     for (path, recording) in shards {
         if recording.notice.is_some() {
             return Err(MergeError::CutOff { path });
@@ -92,10 +154,10 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
         let print = fingerprint(&recording.spec);
         match &first {
             None => {
-                first = Some((path.clone(), shard, print));
-                first_spec = Some(recording.spec.clone());
+                let spec = recording.spec.clone();
+                first = Some((path.clone(), shard, print, spec));
             }
-            Some((first_path, first_shard, first_print)) => {
+            Some((first_path, first_shard, first_print, first_spec)) => {
                 if shard.count != first_shard.count {
                     return Err(MergeError::ShardCount {
                         first: first_path.clone(),
@@ -105,9 +167,7 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
                     });
                 }
                 if print != *first_print {
-                    let key = first_spec
-                        .as_ref()
-                        .and_then(|spec| first_difference(spec, &recording.spec))
+                    let key = first_difference(first_spec, &recording.spec)
                         .unwrap_or_else(|| "configuration".to_owned());
                     return Err(MergeError::OtherRace {
                         first: first_path.clone(),
@@ -126,41 +186,24 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
         }
         parts.insert(shard.index, (path, recording));
     }
-    let (Some((_, first_shard, _)), Some((_, template))) = (first, parts.values().next()) else {
-        return Err(MergeError::Empty);
-    };
-    let template = template.clone_header();
-    let count = first_shard.count;
-    let present: Vec<u32> = parts.keys().copied().collect();
-    if present.len() < count as usize {
-        let missing: Vec<String> = (0..count)
-            .filter(|i| !parts.contains_key(i))
-            .map(|i| i.to_string())
-            .collect();
-        warnings.push(format!(
-            "shard{} {} of {count} missing: the merged race is partial ({} of {count} shards), and says so in its reports",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", "),
-            present.len()
-        ));
-    }
+    let count = first
+        .map(|(_, shard, _, _)| shard.count)
+        .ok_or(MergeError::Empty)?;
+    Ok((parts, count))
+}
 
-    // The common start signal: `--start-at` when the shards had it (the
-    // fingerprint makes it the same for all), else the earliest start.
-    let go = template.spec.start_at.unwrap_or_else(|| {
-        parts
-            .values()
-            .map(|(_, r)| r.started_at)
-            .min()
-            .unwrap_or(template.started_at)
-    });
-    if template.spec.start_at.is_none() && parts.len() > 1 {
-        warnings.push(
-            "the shards were raced without --start-at: their events are aligned by each shard's wall-clock start, which only lines them up as well as the machines' clocks and starts agree".to_owned(),
-        );
-    }
+/// Every shard's events on the common clock that starts at `go`, in time
+/// order (ties: shard order, then each shard's own): (time, shard, its
+/// position in the shard, the event).
+fn on_one_clock(
+    parts: &BTreeMap<u32, (PathBuf, Recording)>,
+    count: u32,
+    go: std::time::SystemTime,
+    at_start: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(Duration, u32, usize, RaceEvent)>, MergeError> {
     let mut timed = Vec::new();
-    for (index, (path, recording)) in &parts {
+    for (index, (path, recording)) in parts {
         let late = recording
             .started_at
             .duration_since(go)
@@ -176,7 +219,7 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
                 late,
             });
         }
-        if late > WARN_LATENESS && template.spec.start_at.is_some() {
+        if late > WARN_LATENESS && at_start {
             warnings.push(format!(
                 "shard {shard} started {:.1} s after --start-at: its load came that much late, and the merged race shows it when it happened",
                 late.as_secs_f64()
@@ -186,32 +229,8 @@ pub fn merge(shards: Vec<(PathBuf, Recording)>) -> Result<Merged, MergeError> {
             timed.push((*at + late, *index, seq, shifted(event, late)));
         }
     }
-    // Events by their time from the common start; ties keep shard order and
-    // each shard's own order.
     timed.sort_by_key(|(at, index, seq, _)| (*at, *index, *seq));
-
-    let events = interleave(
-        timed,
-        template.spec.engines.len(),
-        present.len(),
-        &mut warnings,
-    );
-
-    let mut spec = template.spec;
-    spec.sharding = Sharding::Merged { count, present };
-    Ok(Merged {
-        recording: Recording {
-            spec,
-            tool: format!("llm-locust {}", env!("CARGO_PKG_VERSION")),
-            started_at: go,
-            stamp: template.stamp,
-            engine_urls: template.engine_urls,
-            events,
-            summary_json: None,
-            notice: None,
-        },
-        warnings,
-    })
+    Ok(timed)
 }
 
 /// The shards' events, in time order, as one race's: connection counts
@@ -225,21 +244,9 @@ fn interleave(
     shards: usize,
     warnings: &mut Vec<String>,
 ) -> Vec<(Duration, RaceEvent)> {
-    // Each second's worst client sample, field by field.
-    let mut worst: BTreeMap<u64, ClientSample> = BTreeMap::new();
-    for (at, _, _, event) in &timed {
-        if let RaceEvent::ClientSample(s) = event {
-            let w = worst.entry(at.as_secs()).or_insert(*s);
-            w.loop_lag = w.loop_lag.max(s.loop_lag);
-            w.queue_depth = w.queue_depth.max(s.queue_depth);
-            w.queue_capacity = w.queue_capacity.max(s.queue_capacity);
-            w.cpu_permille = w.cpu_permille.max(s.cpu_permille);
-            w.cores = w.cores.max(s.cores);
-        }
-    }
+    let mut worst = worst_samples(&timed);
     let mut connections: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    let mut slots: Vec<SlotRule> = (0..engines).map(|_| SlotRule::default()).collect();
-    let (mut traced, mut untraced) = (HashSet::new(), HashSet::new());
+    let mut traces = Retrace::new(engines);
     let mut time_limit = false;
     let mut stopped: BTreeMap<u32, Duration> = BTreeMap::new();
     let mut end = Duration::ZERO;
@@ -263,38 +270,12 @@ fn interleave(
                 Some(sample) => RaceEvent::ClientSample(sample),
                 None => continue,
             },
-            // One process traces a few requests per engine at a time; each
-            // shard traced its own few, so the slots are claimed again.
-            RaceEvent::Trace(trace) => {
-                let key = (trace.engine, trace.request_id);
-                let Some(rule) = slots.get_mut(trace.engine) else {
-                    continue;
-                };
-                match trace.step {
-                    TraceStep::Opened { .. } if rule.claim(trace.request_id, trace.at) => {
-                        traced.insert(key);
-                    }
-                    TraceStep::Opened { .. } => {
-                        untraced.insert(key);
-                        continue;
-                    }
-                    _ if untraced.contains(&key) => continue,
-                    TraceStep::Cut => {
-                        rule.end(trace.request_id, trace.at);
-                        traced.remove(&key);
-                    }
-                    TraceStep::Piece { .. } => {}
-                }
-                RaceEvent::Trace(trace)
-            }
+            RaceEvent::Trace(trace) => match traces.trace(trace) {
+                Some(trace) => RaceEvent::Trace(trace),
+                None => continue,
+            },
             RaceEvent::Finished(record) => {
-                let key = (record.engine, record.request_id);
-                if traced.remove(&key)
-                    && let Some(rule) = slots.get_mut(record.engine)
-                {
-                    rule.end(record.request_id, record.end_at);
-                }
-                untraced.remove(&key);
+                traces.finished(&record);
                 RaceEvent::Finished(record)
             }
             // The race's time limit passes once.
@@ -326,6 +307,73 @@ fn interleave(
         ));
     }
     events
+}
+
+/// Each second's worst client sample, field by field.
+fn worst_samples(timed: &[(Duration, u32, usize, RaceEvent)]) -> BTreeMap<u64, ClientSample> {
+    let mut worst: BTreeMap<u64, ClientSample> = BTreeMap::new();
+    for (at, _, _, event) in timed {
+        if let RaceEvent::ClientSample(s) = event {
+            let w = worst.entry(at.as_secs()).or_insert(*s);
+            w.loop_lag = w.loop_lag.max(s.loop_lag);
+            w.queue_depth = w.queue_depth.max(s.queue_depth);
+            w.queue_capacity = w.queue_capacity.max(s.queue_capacity);
+            w.cpu_permille = w.cpu_permille.max(s.cpu_permille);
+            w.cores = w.cores.max(s.cores);
+        }
+    }
+    worst
+}
+
+/// The inspector's slots claimed again: one process traces a few requests
+/// per engine at a time, and each shard traced its own few.
+struct Retrace {
+    slots: Vec<SlotRule>,
+    traced: HashSet<(usize, u64)>,
+    untraced: HashSet<(usize, u64)>,
+}
+
+impl Retrace {
+    fn new(engines: usize) -> Self {
+        Retrace {
+            slots: (0..engines).map(|_| SlotRule::default()).collect(),
+            traced: HashSet::new(),
+            untraced: HashSet::new(),
+        }
+    }
+
+    /// The trace event as the merged race keeps it, if it does.
+    fn trace(&mut self, trace: TraceEvent) -> Option<TraceEvent> {
+        let key = (trace.engine, trace.request_id);
+        let rule = self.slots.get_mut(trace.engine)?;
+        match trace.step {
+            TraceStep::Opened { .. } if rule.claim(trace.request_id, trace.at) => {
+                self.traced.insert(key);
+            }
+            TraceStep::Opened { .. } => {
+                self.untraced.insert(key);
+                return None;
+            }
+            _ if self.untraced.contains(&key) => return None,
+            TraceStep::Cut => {
+                rule.end(trace.request_id, trace.at);
+                self.traced.remove(&key);
+            }
+            TraceStep::Piece { .. } => {}
+        }
+        Some(trace)
+    }
+
+    /// A request ended: its slot frees.
+    fn finished(&mut self, record: &RequestRecord) {
+        let key = (record.engine, record.request_id);
+        if self.traced.remove(&key)
+            && let Some(rule) = self.slots.get_mut(record.engine)
+        {
+            rule.end(record.request_id, record.end_at);
+        }
+        self.untraced.remove(&key);
+    }
 }
 
 /// The event `late` later: every time it carries, on the common clock.

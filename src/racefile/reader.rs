@@ -147,6 +147,71 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
     let file = std::fs::File::open(path).map_err(read_error)?;
     let file_len = file.metadata().map_err(read_error)?.len();
     let mut input = BufReader::new(file);
+    let version = read_prefix(&mut input, path)?;
+    let corrupted = |reason: String| RaceFileError::Corrupted {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut stream = BufReader::new(CutDetector {
+        inner: GzDecoder::new(input),
+        cut: false,
+    });
+    let header: Header = match read_frame(&mut stream).map_err(&corrupted)? {
+        Frame::Entry(bytes) => match postcard::from_bytes::<Entry>(&bytes) {
+            Ok(Entry::Header(h)) => h,
+            Ok(_) => return Err(corrupted("it does not begin with a header".into())),
+            Err(e) => return Err(corrupted(format!("header: {e}"))),
+        },
+        Frame::End | Frame::CutOff => {
+            return Err(RaceFileError::Truncated {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    let spec: RaceSpec = super::config::from_json(&header.race_json)
+        .map_err(|e| corrupted(format!("race configuration: {e}")))?;
+    if spec.engines.is_empty() || spec.finish.duration > MAX_RACE || spec.finish.grace > MAX_RACE {
+        return Err(corrupted(
+            "the race configuration is out of range (engines, duration or grace)".into(),
+        ));
+    }
+    let started_at = u64::try_from(header.started_at_unix_us)
+        .ok()
+        .filter(|_| header.started_at_unix_us <= MAX_STARTED_AT_US)
+        .map(|us| UNIX_EPOCH + Duration::from_micros(us))
+        .ok_or_else(|| corrupted("the start time is out of range".into()))?;
+    let mut body = Body::read(&mut stream, &spec, file_len).map_err(corrupted)?;
+    if version < TRACES_SINCE {
+        body.events = rebuild_traces(body.events, spec.engines.len());
+    }
+    let ended = matches!(body.events.last(), Some((_, RaceEvent::Ended)));
+    let notice = if ended && body.summary_json.is_some() && !body.cut_off {
+        None
+    } else {
+        if !ended {
+            body.events.push((body.last, RaceEvent::Ended));
+        }
+        Some(format!(
+            "race file '{}' ends early (its race did not finish writing it): replaying the {} events up to {:.1} s",
+            path.display(),
+            body.events.len() - 1,
+            body.last.as_secs_f64()
+        ))
+    };
+    Ok(Recording {
+        spec,
+        tool: header.tool,
+        started_at,
+        stamp: header.stamp,
+        engine_urls: header.engine_urls,
+        events: body.events,
+        summary_json: body.summary_json,
+        notice,
+    })
+}
+
+/// Reads the signature and the format version, which it returns.
+fn read_prefix(input: &mut impl Read, path: &Path) -> Result<u16, RaceFileError> {
     let mut prefix = [0u8; 10];
     let mut got = 0;
     while got < prefix.len() {
@@ -184,116 +249,77 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
             reason: "format version 0".into(),
         });
     }
-    let corrupted = |reason: String| RaceFileError::Corrupted {
-        path: path_buf(),
-        reason,
-    };
-    let mut stream = BufReader::new(CutDetector {
-        inner: GzDecoder::new(input),
-        cut: false,
-    });
+    Ok(version)
+}
 
-    let header: Header = match read_frame(&mut stream).map_err(&corrupted)? {
-        Frame::Entry(bytes) => match postcard::from_bytes::<Entry>(&bytes) {
-            Ok(Entry::Header(h)) => h,
-            Ok(_) => return Err(corrupted("it does not begin with a header".into())),
-            Err(e) => return Err(corrupted(format!("header: {e}"))),
-        },
-        Frame::End | Frame::CutOff => return Err(RaceFileError::Truncated { path: path_buf() }),
-    };
-    let spec: RaceSpec = super::config::from_json(&header.race_json)
-        .map_err(|e| corrupted(format!("race configuration: {e}")))?;
-    if spec.engines.is_empty() || spec.finish.duration > MAX_RACE || spec.finish.grace > MAX_RACE {
-        return Err(corrupted(
-            "the race configuration is out of range (engines, duration or grace)".into(),
-        ));
-    }
-    let started_at = u64::try_from(header.started_at_unix_us)
-        .ok()
-        .filter(|_| header.started_at_unix_us <= MAX_STARTED_AT_US)
-        .map(|us| UNIX_EPOCH + Duration::from_micros(us))
-        .ok_or_else(|| corrupted("the start time is out of range".into()))?;
-    let max_chunks = file_len.saturating_mul(MAX_CHUNKS_PER_BYTE).max(1 << 20);
-    let mut chunks: u64 = 0;
+/// What follows a race file's header.
+struct Body {
+    events: Vec<(Duration, RaceEvent)>,
+    summary_json: Option<String>,
+    /// The compressed stream stopped short: its race did not close it.
+    cut_off: bool,
+    /// The time of the last event.
+    last: Duration,
+}
 
-    let mut decoder = Decoder::new(
-        spec.engines.len(),
-        spec.finish.duration.saturating_add(spec.finish.grace),
-    );
-    let mut events = Vec::new();
-    let mut summary_json = None;
-    let mut cut_off = false;
-    let mut frames = 1u64; // the header
-    loop {
-        frames += 1;
-        let bytes =
-            match read_frame(&mut stream).map_err(|e| corrupted(format!("frame {frames}: {e}")))? {
+impl Body {
+    /// Reads every frame after the header; an error is why it is corrupted.
+    fn read(
+        stream: &mut BufReader<CutDetector<GzDecoder<BufReader<std::fs::File>>>>,
+        spec: &RaceSpec,
+        file_len: u64,
+    ) -> Result<Body, String> {
+        let max_chunks = file_len.saturating_mul(MAX_CHUNKS_PER_BYTE).max(1 << 20);
+        let mut chunks: u64 = 0;
+        let mut decoder = Decoder::new(
+            spec.engines.len(),
+            spec.finish.duration.saturating_add(spec.finish.grace),
+        );
+        let mut body = Body {
+            events: Vec::new(),
+            summary_json: None,
+            cut_off: false,
+            last: Duration::ZERO,
+        };
+        let mut frames = 1u64; // the header
+        loop {
+            frames += 1;
+            let bytes = match read_frame(stream).map_err(|e| format!("frame {frames}: {e}"))? {
                 Frame::Entry(bytes) => bytes,
                 Frame::End => break,
                 // A frame that runs past the end of a complete stream is
                 // damage, not a race that stopped writing.
                 Frame::CutOff if !stream.get_ref().cut => {
-                    return Err(corrupted(format!(
-                        "frame {frames} runs past the end of the data"
-                    )));
+                    return Err(format!("frame {frames} runs past the end of the data"));
                 }
                 Frame::CutOff => {
-                    cut_off = true;
+                    body.cut_off = true;
                     break;
                 }
             };
-        let entry: Entry =
-            postcard::from_bytes(&bytes).map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
-        match entry {
-            Entry::Prompt { id, text } => decoder
-                .prompt(id, text)
-                .map_err(|e| corrupted(format!("frame {frames}: {e}")))?,
-            Entry::Event { dt_us, event } => {
-                let (at, event) = decoder
-                    .event(dt_us, event)
-                    .map_err(|e| corrupted(format!("frame {frames}: {e}")))?;
-                chunks += match &event {
-                    RaceEvent::Finished(record) => record.chunk_times.len() as u64,
-                    RaceEvent::Trace(_) => 1,
-                    _ => 0,
-                };
-                if chunks > max_chunks {
-                    return Err(corrupted(format!(
-                        "frame {frames}: more token times than a file of this size can hold"
-                    )));
+            let in_frame = |e: &dyn std::fmt::Display| format!("frame {frames}: {e}");
+            let entry: Entry = postcard::from_bytes(&bytes).map_err(|e| in_frame(&e))?;
+            match entry {
+                Entry::Prompt { id, text } => decoder.prompt(id, text).map_err(|e| in_frame(&e))?,
+                Entry::Event { dt_us, event } => {
+                    let (at, event) = decoder.event(dt_us, event).map_err(|e| in_frame(&e))?;
+                    chunks += match &event {
+                        RaceEvent::Finished(record) => record.chunk_times.len() as u64,
+                        RaceEvent::Trace(_) => 1,
+                        _ => 0,
+                    };
+                    if chunks > max_chunks {
+                        return Err(in_frame(
+                            &"more token times than a file of this size can hold",
+                        ));
+                    }
+                    body.events.push((at, event));
                 }
-                events.push((at, event));
+                Entry::Summary { json } => body.summary_json = Some(json),
+                Entry::Header(_) => return Err(in_frame(&"a second header")),
             }
-            Entry::Summary { json } => summary_json = Some(json),
-            Entry::Header(_) => return Err(corrupted(format!("frame {frames}: a second header"))),
         }
+        body.last = decoder.at();
+        Ok(body)
     }
-    if version < TRACES_SINCE {
-        events = rebuild_traces(events, spec.engines.len());
-    }
-    let ended = matches!(events.last(), Some((_, RaceEvent::Ended)));
-    let notice = if ended && summary_json.is_some() && !cut_off {
-        None
-    } else {
-        let last = decoder.at();
-        if !ended {
-            events.push((last, RaceEvent::Ended));
-        }
-        Some(format!(
-            "race file '{}' ends early (its race did not finish writing it): replaying the {} events up to {:.1} s",
-            path.display(),
-            events.len() - 1,
-            last.as_secs_f64()
-        ))
-    };
-    Ok(Recording {
-        spec,
-        tool: header.tool,
-        started_at,
-        stamp: header.stamp,
-        engine_urls: header.engine_urls,
-        events,
-        summary_json,
-        notice,
-    })
 }

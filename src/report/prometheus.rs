@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::metrics::{ErrorKind, LatencySummary, RaceSnapshot};
+use crate::metrics::{ErrorKind, LaneSnapshot, LatencySummary, RaceSnapshot};
 
 /// The content type a scraper expects.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -68,89 +68,10 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         seconds(s.elapsed)
     );
     let engines: Vec<String> = s.lanes.iter().map(|l| label(&l.name)).collect();
-    family(
-        &mut out,
-        "llm_locust_requests_total",
-        "counter",
-        "Finished requests by outcome (ok, failed, cancelled).",
-    );
-    for (l, e) in s.lanes.iter().zip(&engines) {
-        for (outcome, n) in [
-            ("ok", l.counts.ok),
-            ("failed", l.counts.failed),
-            ("cancelled", l.counts.cancelled),
-        ] {
-            let _ = writeln!(
-                out,
-                "llm_locust_requests_total{{engine=\"{e}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-    }
-    family(
-        &mut out,
-        "llm_locust_errors_total",
-        "counter",
-        "Failed requests by error kind.",
-    );
-    for (l, e) in s.lanes.iter().zip(&engines) {
-        for kind in ErrorKind::ALL {
-            let n = l.counts.errors.get(&kind).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "llm_locust_errors_total{{engine=\"{e}\",kind=\"{}\"}} {n}",
-                kind.name()
-            );
-        }
-    }
-    for (name, help, of) in [
-        (
-            "llm_locust_input_tokens_total",
-            "Input tokens of successful requests.",
-            (|l| l.counts.input_tokens) as fn(&crate::metrics::LaneSnapshot) -> u64,
-        ),
-        (
-            "llm_locust_output_tokens_total",
-            "Output tokens of successful requests.",
-            |l| l.counts.output_tokens,
-        ),
-        (
-            "llm_locust_dropped_arrivals_total",
-            "Open-loop arrivals dropped because the backlog was full.",
-            |l| l.arrivals.dropped,
-        ),
-    ] {
-        family(&mut out, name, "counter", help);
-        for (l, e) in s.lanes.iter().zip(&engines) {
-            let _ = writeln!(out, "{name}{{engine=\"{e}\"}} {}", of(l));
-        }
-    }
-    family(
-        &mut out,
-        "llm_locust_in_flight",
-        "gauge",
-        "Requests sent and not yet finished.",
-    );
-    for (l, e) in s.lanes.iter().zip(&engines) {
-        let _ = writeln!(
-            out,
-            "llm_locust_in_flight{{engine=\"{e}\"}} {}",
-            l.counts.in_flight()
-        );
-    }
-    family(
-        &mut out,
-        "llm_locust_output_tokens_per_second",
-        "gauge",
-        "Output tokens per second of the engine's active time.",
-    );
-    for (l, e) in s.lanes.iter().zip(&engines) {
-        let _ = writeln!(
-            out,
-            "llm_locust_output_tokens_per_second{{engine=\"{e}\"}} {}",
-            l.rates.output_tokens_per_s
-        );
-    }
-    type Of = fn(&crate::metrics::LaneSnapshot) -> &LatencySummary;
+    let lanes = || s.lanes.iter().zip(&engines);
+    requests(&mut out, lanes());
+    engine_figures(&mut out, &s.lanes, &engines);
+    type Of = fn(&LaneSnapshot) -> &LatencySummary;
     let latencies: [(&str, &str, Of); 4] = [
         (
             "llm_locust_ttft_seconds",
@@ -175,12 +96,110 @@ pub fn exposition(s: &RaceSnapshot) -> String {
     ];
     for (name, help, of) in latencies {
         family(&mut out, name, "summary", help);
-        for (l, e) in s.lanes.iter().zip(&engines) {
+        for (l, e) in lanes() {
             summary(&mut out, name, e, of(l));
         }
     }
+    client(&mut out, s);
+    out
+}
+
+/// Requests by outcome and failures by kind, per engine.
+fn requests<'a>(
+    out: &mut String,
+    lanes: impl Iterator<Item = (&'a LaneSnapshot, &'a String)> + Clone,
+) {
     family(
-        &mut out,
+        out,
+        "llm_locust_requests_total",
+        "counter",
+        "Finished requests by outcome (ok, failed, cancelled).",
+    );
+    for (l, e) in lanes.clone() {
+        for (outcome, n) in [
+            ("ok", l.counts.ok),
+            ("failed", l.counts.failed),
+            ("cancelled", l.counts.cancelled),
+        ] {
+            let _ = writeln!(
+                out,
+                "llm_locust_requests_total{{engine=\"{e}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    family(
+        out,
+        "llm_locust_errors_total",
+        "counter",
+        "Failed requests by error kind.",
+    );
+    for (l, e) in lanes {
+        for kind in ErrorKind::ALL {
+            let n = l.counts.errors.get(&kind).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "llm_locust_errors_total{{engine=\"{e}\",kind=\"{}\"}} {n}",
+                kind.name()
+            );
+        }
+    }
+}
+
+/// A family of one value per engine: its name, type, help, and the value.
+type Figure = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&LaneSnapshot) -> f64,
+);
+
+/// One value per engine: token counters, lost arrivals, in flight, tok/s.
+fn engine_figures(out: &mut String, lanes: &[LaneSnapshot], engines: &[String]) {
+    #[allow(clippy::cast_precision_loss)]
+    let figures: [Figure; 5] = [
+        (
+            "llm_locust_input_tokens_total",
+            "counter",
+            "Input tokens of successful requests.",
+            |l| l.counts.input_tokens as f64,
+        ),
+        (
+            "llm_locust_output_tokens_total",
+            "counter",
+            "Output tokens of successful requests.",
+            |l| l.counts.output_tokens as f64,
+        ),
+        (
+            "llm_locust_dropped_arrivals_total",
+            "counter",
+            "Open-loop arrivals dropped because the backlog was full.",
+            |l| l.arrivals.dropped as f64,
+        ),
+        (
+            "llm_locust_in_flight",
+            "gauge",
+            "Requests sent and not yet finished.",
+            |l| l.counts.in_flight() as f64,
+        ),
+        (
+            "llm_locust_output_tokens_per_second",
+            "gauge",
+            "Output tokens per second of the engine's active time.",
+            |l| l.rates.output_tokens_per_s,
+        ),
+    ];
+    for (name, kind, help, of) in figures {
+        family(out, name, kind, help);
+        for (l, e) in lanes.iter().zip(engines) {
+            let _ = writeln!(out, "{name}{{engine=\"{e}\"}} {}", of(l));
+        }
+    }
+}
+
+/// The load generator's own health.
+fn client(out: &mut String, s: &RaceSnapshot) {
+    family(
+        out,
         "llm_locust_client_loop_lag_seconds",
         "gauge",
         "The client's event-loop lag in its latest second (p90 of a 10 ms timer's lateness).",
@@ -188,7 +207,7 @@ pub fn exposition(s: &RaceSnapshot) -> String {
     let lag = s.client.last.map_or(Duration::ZERO, |c| c.loop_lag);
     let _ = writeln!(out, "llm_locust_client_loop_lag_seconds {}", seconds(lag));
     family(
-        &mut out,
+        out,
         "llm_locust_client_saturated",
         "gauge",
         "1 when the load generator could not keep up (the numbers may be its own).",
@@ -198,7 +217,6 @@ pub fn exposition(s: &RaceSnapshot) -> String {
         "llm_locust_client_saturated {}",
         u8::from(s.client.saturated)
     );
-    out
 }
 
 #[cfg(test)]

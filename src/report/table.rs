@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::metrics::{LaneState, RaceSnapshot};
+use crate::metrics::{LaneSnapshot, LaneState, RaceSnapshot};
 
 fn ms(d: Duration, count: u64) -> String {
     if count == 0 {
@@ -83,46 +83,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
         "SLO",
     ];
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    for &i in &s.leaderboard {
-        let l = &s.lanes[i];
-        let finish = match (l.state, l.finished_at) {
-            (LaneState::Finished, Some(t)) => format!("{:.1}s", t.as_secs_f64()),
-            (LaneState::OutOfTime, _) => "DNF".to_owned(),
-            (LaneState::Stopped, _) => "stopped".to_owned(),
-            _ => "-".to_owned(),
-        };
-        let slo = if l.slo_checks.is_empty() {
-            "-".to_owned()
-        } else if l.slo_pass {
-            "pass".to_owned()
-        } else {
-            let failed: Vec<&str> = l
-                .slo_checks
-                .iter()
-                .filter(|c| !c.pass)
-                .map(|c| c.kind.name())
-                .collect();
-            format!("FAIL {}", failed.join(","))
-        };
-        rows.push(vec![
-            l.place.to_string(),
-            l.name.clone(),
-            l.counts.ok.to_string(),
-            l.counts.failed.to_string(),
-            l.arrivals.lost().to_string(),
-            l.arrivals.late.to_string(),
-            format!("{:.2}", l.rates.requests_per_s),
-            format!("{:.1}", l.rates.output_tokens_per_s),
-            format!("{:.2}", l.rates.goodput_rps),
-            ms(l.latencies.ttft.p50, l.latencies.ttft.count),
-            ms(l.latencies.ttft.p99, l.latencies.ttft.count),
-            ms(l.latencies.ttfot.p50, l.latencies.ttfot.count),
-            ms(l.latencies.tpot.p50, l.latencies.tpot.count),
-            ms(l.latencies.e2e.p99, l.latencies.e2e.count),
-            finish,
-            slo,
-        ]);
-    }
+    rows.extend(s.leaderboard.iter().map(|&i| row(&s.lanes[i])));
     // Cost only where an engine has a price: other races' tables stay as they were.
     if s.lanes.iter().any(|l| l.cost.is_some()) {
         rows[0].push("$/1M out".to_owned());
@@ -140,6 +101,53 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             );
         }
     }
+    aligned(&rows, &[1, header.len() - 1])
+}
+
+/// One engine's row of the leaderboard.
+fn row(l: &LaneSnapshot) -> Vec<String> {
+    let finish = match (l.state, l.finished_at) {
+        (LaneState::Finished, Some(t)) => format!("{:.1}s", t.as_secs_f64()),
+        (LaneState::OutOfTime, _) => "DNF".to_owned(),
+        (LaneState::Stopped, _) => "stopped".to_owned(),
+        _ => "-".to_owned(),
+    };
+    let slo = if l.slo_checks.is_empty() {
+        "-".to_owned()
+    } else if l.slo_pass {
+        "pass".to_owned()
+    } else {
+        let failed: Vec<&str> = l
+            .slo_checks
+            .iter()
+            .filter(|c| !c.pass)
+            .map(|c| c.kind.name())
+            .collect();
+        format!("FAIL {}", failed.join(","))
+    };
+    vec![
+        l.place.to_string(),
+        l.name.clone(),
+        l.counts.ok.to_string(),
+        l.counts.failed.to_string(),
+        l.arrivals.lost().to_string(),
+        l.arrivals.late.to_string(),
+        format!("{:.2}", l.rates.requests_per_s),
+        format!("{:.1}", l.rates.output_tokens_per_s),
+        format!("{:.2}", l.rates.goodput_rps),
+        ms(l.latencies.ttft.p50, l.latencies.ttft.count),
+        ms(l.latencies.ttft.p99, l.latencies.ttft.count),
+        ms(l.latencies.ttfot.p50, l.latencies.ttfot.count),
+        ms(l.latencies.tpot.p50, l.latencies.tpot.count),
+        ms(l.latencies.e2e.p99, l.latencies.e2e.count),
+        finish,
+        slo,
+    ]
+}
+
+/// The rows as columns, two spaces apart, a rule under the first; the
+/// `left` columns left-aligned, the rest right-aligned.
+fn aligned(rows: &[Vec<String>], left: &[usize]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
@@ -147,8 +155,7 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
     for (n, row) in rows.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
             let pad = widths[c] - cell.chars().count();
-            // Names left-aligned, numbers right-aligned.
-            if c == 1 || c == header.len() - 1 {
+            if left.contains(&c) {
                 let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
             } else {
                 let _ = write!(out, "{}{cell}  ", " ".repeat(pad));

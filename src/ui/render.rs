@@ -74,47 +74,76 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
     } else {
         (body, None)
     };
+    let edges = Edges {
+        header,
+        inspector,
+        footer,
+    };
+    if main.width >= WIDE_WIDTH {
+        wide_plan(main, n, chart, board_width, edges)
+    } else {
+        narrow_plan(main, n, chart, edges)
+    }
+}
+
+/// What every plan has around its body: the header, the inspector (when
+/// open) and the footer.
+#[derive(Clone, Copy)]
+struct Edges {
+    header: Rect,
+    inspector: Option<Rect>,
+    footer: Rect,
+}
+
+/// A wide screen: the lanes beside the leaderboard's column (a sweep's
+/// chart or the commentary under the leaderboard), a live chart under the
+/// lanes when there is room.
+fn wide_plan(main: Rect, n: u16, chart: bool, board_width: u16, edges: Edges) -> Option<Plan> {
     let fits =
         |mode: LaneMode, height: u16| n.checked_mul(mode.height()).is_some_and(|h| h <= height);
-    if main.width >= WIDE_WIDTH {
-        let [lanes, board] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(board_width)]).areas(main);
-        let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
-        let used = n.saturating_mul(mode.height());
-        let (lanes, extra) = if lanes.height.saturating_sub(used) >= charts::MIN_HEIGHT {
-            let [lanes, rest] =
-                Layout::vertical([Constraint::Length(used), Constraint::Fill(1)]).areas(lanes);
-            (lanes, Some(rest))
-        } else {
-            (lanes, None)
-        };
-        // A sweep's chart, or else the commentary, takes what the
-        // leaderboard's rows leave of its column.
-        let board_h = n.saturating_add(2);
-        let below = |board: Rect| {
-            Layout::vertical([Constraint::Length(board_h), Constraint::Fill(1)]).areas::<2>(board)
-        };
-        let (board, chart, commentary) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
-            let [board, chart] = below(board);
-            (board, Some(chart), None)
-        } else if board.height >= board_h + COMMENTARY_MIN {
-            let [board, feed] = below(board);
-            (board, None, Some(feed))
-        } else {
-            (board, None, None)
-        };
-        return Some(Plan {
-            header,
-            lanes,
-            mode,
-            leaderboard: Some(board),
-            chart,
-            extra,
-            commentary,
-            inspector,
-            footer,
-        });
-    }
+    let [lanes, board] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(board_width)]).areas(main);
+    let mode = LaneMode::ALL.into_iter().find(|m| fits(*m, lanes.height))?;
+    let used = n.saturating_mul(mode.height());
+    let (lanes, extra) = if lanes.height.saturating_sub(used) >= charts::MIN_HEIGHT {
+        let [lanes, rest] =
+            Layout::vertical([Constraint::Length(used), Constraint::Fill(1)]).areas(lanes);
+        (lanes, Some(rest))
+    } else {
+        (lanes, None)
+    };
+    // A sweep's chart, or else the commentary, takes what the leaderboard's
+    // rows leave of its column.
+    let board_h = n.saturating_add(2);
+    let below = |board: Rect| {
+        Layout::vertical([Constraint::Length(board_h), Constraint::Fill(1)]).areas::<2>(board)
+    };
+    let (board, chart, commentary) = if chart && board.height >= board_h + SWEEP_CHART_MIN {
+        let [board, chart] = below(board);
+        (board, Some(chart), None)
+    } else if board.height >= board_h + COMMENTARY_MIN {
+        let [board, feed] = below(board);
+        (board, None, Some(feed))
+    } else {
+        (board, None, None)
+    };
+    Some(Plan {
+        header: edges.header,
+        lanes,
+        mode,
+        leaderboard: Some(board),
+        chart,
+        extra,
+        commentary,
+        inspector: edges.inspector,
+        footer: edges.footer,
+    })
+}
+
+/// A narrow screen: the lanes in the first mode that fits, the leaderboard
+/// under them, then a sweep's chart, or the live chart beside the
+/// commentary.
+fn narrow_plan(main: Rect, n: u16, chart: bool, edges: Edges) -> Option<Plan> {
     let board_full = n.saturating_add(2);
     for mode in LaneMode::ALL {
         let lanes_h = n.saturating_mul(mode.height());
@@ -144,15 +173,15 @@ fn plan(area: Rect, lanes: usize, inspector: bool, chart: bool, board_width: u16
             None => (None, None),
         };
         return Some(Plan {
-            header,
+            header: edges.header,
             lanes,
             mode,
             leaderboard: (board_h > 0).then_some(board),
             chart,
             extra,
             commentary,
-            inspector,
-            footer,
+            inspector: edges.inspector,
+            footer: edges.footer,
         });
     }
     None

@@ -225,16 +225,55 @@ impl Hub {
         let url = self.url(file);
         // HF_ENDPOINT may carry credentials (https://user:token@mirror/):
         // messages and logs name the URL without them.
-        let shown_url = scrub_url(&url);
-        let http = |reason: String, hint: &str| HubError::Http {
-            url: shown_url.clone(),
-            reason,
-            hint: hint.to_owned(),
-        };
-        // Redirects are followed by hand: the hub answers `resolve` with a
-        // redirect to a CDN for large files, and the commit the file belongs
-        // to (`X-Repo-Commit`) is on that first answer. The token is only
-        // ever sent to the hub's own host, never to where it redirects.
+        let shown = ShownUrl(scrub_url(&url));
+        let (response, commit) = self.answer(&url, &shown).await?;
+        let expected = response.content_length();
+        let repo = self.repo_dir(file);
+        let target = repo.join("snapshots").join(&commit).join(&file.path);
+        let dir = target.parent().unwrap_or(&repo).to_path_buf();
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(cache_err(&dir))?;
+        let name = target
+            .file_name()
+            .map_or_else(|| "download".into(), |n| n.to_string_lossy().into_owned());
+        let temp = dir.join(format!(".{name}.{}.incomplete", std::process::id()));
+        let bar = self
+            .progress
+            .show(progress_bar(expected), format!("downloading {what}"));
+        let written = write_body(response, &temp, expected, bar.as_ref(), &shown).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&temp, &target)
+            .await
+            .map_err(cache_err(&target))?;
+        let refs = repo.join("refs");
+        tokio::fs::create_dir_all(&refs)
+            .await
+            .map_err(cache_err(&refs))?;
+        let main = refs.join("main");
+        tokio::fs::write(&main, &commit)
+            .await
+            .map_err(cache_err(&main))?;
+        tracing::info!(url = %shown.0, path = %target.display(), "downloaded hub file");
+        Ok(target)
+    }
+
+    /// The answer for `url` and the commit its file belongs to. Redirects
+    /// are followed by hand: the hub answers `resolve` with a redirect to a
+    /// CDN for large files, and the commit (`X-Repo-Commit`) is on that
+    /// first answer. The token is only ever sent to the hub's own host,
+    /// never to where it redirects.
+    async fn answer(
+        &self,
+        url: &str,
+        shown: &ShownUrl,
+    ) -> Result<(reqwest::Response, String), HubError> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("llm-locust/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
@@ -242,24 +281,23 @@ impl Hub {
             .read_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| http(e.to_string(), ""))?;
-        let hub_url =
-            reqwest::Url::parse(&url).map_err(|e| http(e.to_string(), "; check HF_ENDPOINT"))?;
+            .map_err(|e| shown.error(e.to_string(), ""))?;
+        let hub_url = reqwest::Url::parse(url)
+            .map_err(|e| shown.error(e.to_string(), "; check HF_ENDPOINT"))?;
         let mut current = hub_url.clone();
         let mut commit: Option<String> = None;
         let mut redirects = 0;
         let response = loop {
             let mut request = client.get(current.clone());
-            if let Some(token) = &self.token {
-                if current.host_str() == hub_url.host_str()
-                    && current.port() == hub_url.port()
-                    && current.scheme() == hub_url.scheme()
-                {
-                    request = request.bearer_auth(token);
-                }
+            if let Some(token) = &self.token
+                && current.host_str() == hub_url.host_str()
+                && current.port() == hub_url.port()
+                && current.scheme() == hub_url.scheme()
+            {
+                request = request.bearer_auth(token);
             }
             let response = request.send().await.map_err(|e| {
-                http(
+                shown.error(
                     scrub_urls_in(&error_chain(&e)),
                     "; check the network, set HF_ENDPOINT to a reachable mirror, \
                      or use a cached copy with HF_HUB_OFFLINE=1",
@@ -285,7 +323,7 @@ impl Hub {
             match next {
                 Some(next) if redirects <= 10 => current = next,
                 _ => {
-                    return Err(http(
+                    return Err(shown.error(
                         format!("HTTP {} without a usable redirect", response.status()),
                         "",
                     ));
@@ -302,92 +340,78 @@ impl Hub {
                 404 => "; check the repository and file name",
                 _ => "",
             };
-            return Err(http(format!("HTTP {status}"), hint));
+            return Err(shown.error(format!("HTTP {status}"), hint));
         }
-        let commit = commit.unwrap_or_else(|| "main".to_owned());
-        let expected = response.content_length();
-
-        let repo = self.repo_dir(file);
-        let target = repo.join("snapshots").join(&commit).join(&file.path);
-        let dir = target.parent().unwrap_or(&repo).to_path_buf();
-        let cache_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| HubError::Cache { path, source }
-        };
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(cache_err(&dir))?;
-        let name = target
-            .file_name()
-            .map_or_else(|| "download".into(), |n| n.to_string_lossy().into_owned());
-        let temp = dir.join(format!(".{name}.{}.incomplete", std::process::id()));
-        let bar = self
-            .progress
-            .show(progress_bar(expected), format!("downloading {what}"));
-
-        let result = async {
-            let mut out = tokio::fs::File::create(&temp)
-                .await
-                .map_err(cache_err(&temp))?;
-            let mut received: u64 = 0;
-            let mut body = response.bytes_stream();
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    http(
-                        format!(
-                            "the download broke off after {received} bytes: {}",
-                            scrub_urls_in(&error_chain(&e))
-                        ),
-                        "; run again to retry",
-                    )
-                })?;
-                out.write_all(&chunk).await.map_err(cache_err(&temp))?;
-                received += chunk.len() as u64;
-                if received > expected.unwrap_or(MAX_DOWNLOAD_BYTES) {
-                    return Err(http(
-                        format!(
-                            "the server sent more than the {} bytes expected",
-                            expected.unwrap_or(MAX_DOWNLOAD_BYTES)
-                        ),
-                        "; check HF_ENDPOINT",
-                    ));
-                }
-                if let Some(bar) = &bar {
-                    bar.set_position(received);
-                }
-            }
-            if let Some(expected) = expected.filter(|&n| n != received) {
-                return Err(http(
-                    format!("the download broke off after {received} of {expected} bytes"),
-                    "; run again to retry",
-                ));
-            }
-            out.flush().await.map_err(cache_err(&temp))?;
-            out.sync_all().await.map_err(cache_err(&temp))?;
-            Ok(())
-        }
-        .await;
-        if let Some(bar) = bar {
-            bar.finish_and_clear();
-        }
-        if let Err(e) = result {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(e);
-        }
-        tokio::fs::rename(&temp, &target)
-            .await
-            .map_err(cache_err(&target))?;
-        let refs = repo.join("refs");
-        tokio::fs::create_dir_all(&refs)
-            .await
-            .map_err(cache_err(&refs))?;
-        let main = refs.join("main");
-        tokio::fs::write(&main, &commit)
-            .await
-            .map_err(cache_err(&main))?;
-        tracing::info!(url = %shown_url, path = %target.display(), "downloaded hub file");
-        Ok(target)
+        Ok((response, commit.unwrap_or_else(|| "main".to_owned())))
     }
+}
+
+/// A download's URL as messages and logs show it (credentials removed).
+struct ShownUrl(String);
+
+impl ShownUrl {
+    fn error(&self, reason: String, hint: &str) -> HubError {
+        HubError::Http {
+            url: self.0.clone(),
+            reason,
+            hint: hint.to_owned(),
+        }
+    }
+}
+
+fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> HubError + use<> {
+    let path = path.to_path_buf();
+    move |source| HubError::Cache { path, source }
+}
+
+/// Writes the body of `response` to `temp`, no more than it said it would
+/// send (or [`MAX_DOWNLOAD_BYTES`]), and all of that.
+async fn write_body(
+    response: reqwest::Response,
+    temp: &Path,
+    expected: Option<u64>,
+    bar: Option<&indicatif::ProgressBar>,
+    shown: &ShownUrl,
+) -> Result<(), HubError> {
+    let mut out = tokio::fs::File::create(temp)
+        .await
+        .map_err(cache_err(temp))?;
+    let mut received: u64 = 0;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            shown.error(
+                format!(
+                    "the download broke off after {received} bytes: {}",
+                    scrub_urls_in(&error_chain(&e))
+                ),
+                "; run again to retry",
+            )
+        })?;
+        out.write_all(&chunk).await.map_err(cache_err(temp))?;
+        received += chunk.len() as u64;
+        if received > expected.unwrap_or(MAX_DOWNLOAD_BYTES) {
+            return Err(shown.error(
+                format!(
+                    "the server sent more than the {} bytes expected",
+                    expected.unwrap_or(MAX_DOWNLOAD_BYTES)
+                ),
+                "; check HF_ENDPOINT",
+            ));
+        }
+        if let Some(bar) = bar {
+            bar.set_position(received);
+        }
+    }
+    if let Some(expected) = expected.filter(|&n| n != received) {
+        return Err(shown.error(
+            format!("the download broke off after {received} of {expected} bytes"),
+            "; run again to retry",
+        ));
+    }
+    out.flush().await.map_err(cache_err(temp))?;
+    out.sync_all().await.map_err(cache_err(temp))?;
+    Ok(())
 }
 
 fn progress_bar(total: Option<u64>) -> indicatif::ProgressBar {

@@ -62,27 +62,9 @@ fn modes_phrase(modes: &[LoadMode]) -> String {
     }
 }
 
-pub(super) fn load_spec(
-    users: Option<i64>,
-    spawn_rate: Option<f64>,
-    load: LoadFile,
-    file: &Path,
-    p: &mut Problems,
-) -> LoadSpec {
-    let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
-    let spawn_rate = one_of(
-        p,
-        ("race.spawn_rate", spawn_rate),
-        ("race.load.spawn_rate", load.spawn_rate),
-    );
-    if p.seen("race.load.mode") {
-        // The mode is unknown, so which keys belong is too: check no more.
-        return LoadSpec::Users {
-            users: DEFAULT_USERS,
-            spawn_rate: 1.0,
-        };
-    }
-    let mode = load.mode.unwrap_or(LoadMode::Users);
+/// A key set that the load's mode does not use is a mistake to say, with
+/// the mode that would use it.
+fn keys_of_other_modes(load: &LoadFile, mode: LoadMode, p: &mut Problems) {
     let given = [
         ("rate", load.rate.is_some()),
         ("max_in_flight", load.max_in_flight.is_some()),
@@ -124,14 +106,36 @@ pub(super) fn load_spec(
             );
         }
     }
+}
+
+pub(super) fn load_spec(
+    users: Option<i64>,
+    spawn_rate: Option<f64>,
+    load: LoadFile,
+    file: &Path,
+    p: &mut Problems,
+) -> LoadSpec {
+    let users = one_of(p, ("race.users", users), ("race.load.users", load.users));
+    let spawn_rate = one_of(
+        p,
+        ("race.spawn_rate", spawn_rate),
+        ("race.load.spawn_rate", load.spawn_rate),
+    );
+    if p.seen("race.load.mode") {
+        // The mode is unknown, so which keys belong is too: check no more.
+        return LoadSpec::Users {
+            users: DEFAULT_USERS,
+            spawn_rate: 1.0,
+        };
+    }
+    let mode = load.mode.unwrap_or(LoadMode::Users);
+    keys_of_other_modes(&load, mode, p);
     if mode != LoadMode::Users {
-        for path in [
+        let paths = [
             users.map(|(path, _)| path),
             spawn_rate.map(|(path, _)| path),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        ];
+        for path in paths.into_iter().flatten() {
             let fix = match mode {
                 LoadMode::Stages => "give each stage its users",
                 LoadMode::Sweep => "set start, step and max",
@@ -296,33 +300,7 @@ fn sweep(load: &LoadFile, arrivals: Arrivals, max_in_flight: u32, p: &mut Proble
             ),
         );
     }
-    let step_duration = match load.step_duration_s {
-        Some(v) => seconds(p, &format!("{AT}.step_duration_s"), v, 1.0, false),
-        None => {
-            p.add(
-                format!("{AT}.step_duration_s"),
-                "required for mode sweep: how long each step lasts, e.g. step_duration_s: 60",
-            );
-            Duration::from_secs(60)
-        }
-    };
-    let warmup = secs_opt(
-        p,
-        &format!("{AT}.warmup_s"),
-        load.warmup_s,
-        true,
-        Duration::ZERO,
-    );
-    if warmup >= step_duration && !p.seen(&format!("{AT}.warmup_s")) {
-        p.add(
-            format!("{AT}.warmup_s"),
-            format!(
-                "{} s leaves nothing of the {} s step to count; make it shorter than step_duration_s",
-                fmt_num(warmup.as_secs_f64()),
-                fmt_num(step_duration.as_secs_f64())
-            ),
-        );
-    }
+    let (step_duration, warmup) = sweep_timing(load, p);
     let min_gain = load.min_gain.map_or(DEFAULT_MIN_GAIN, |v| {
         within(p, &format!("{AT}.min_gain"), v, 0.0, 10.0)
     });
@@ -457,10 +435,6 @@ fn stages(
         },
         _ => StageLevel::Users,
     };
-    let (given, other) = match of {
-        StageLevel::Users => ("users", "rate"),
-        StageLevel::Rate { .. } => ("rate", "users"),
-    };
     let mut stages = Vec::with_capacity(files.len());
     for (i, f) in files.into_iter().enumerate().take(MAX_STAGES) {
         let at = |key: &str| format!("{PATH}[{i}].{key}");
@@ -474,47 +448,7 @@ fn stages(
                 Duration::from_secs(1)
             }
         };
-        let level = match (of, f.users, f.rate) {
-            (_, Some(_), Some(_)) => {
-                p.add(
-                    format!("{PATH}[{i}]"),
-                    "has both users and rate; a stage gives one of them",
-                );
-                1.0
-            }
-            (StageLevel::Users, Some(v), None) => {
-                f64::from(whole_u32(p, &at("users"), v, 0, MAX_USERS))
-            }
-            (StageLevel::Rate { .. }, None, Some(v)) => {
-                if v == 0.0 {
-                    0.0
-                } else {
-                    positive(p, &at("rate"), v, MAX_RATE)
-                }
-            }
-            (StageLevel::Users, None, Some(_)) | (StageLevel::Rate { .. }, Some(_), None) => {
-                p.add(
-                    format!("{PATH}[{i}]"),
-                    format!(
-                        "gives {other}, but {PATH}[{}] gives {given}; every stage gives the same one",
-                        first.unwrap_or(0)
-                    ),
-                );
-                1.0
-            }
-            (_, None, None) => {
-                let key = if matches!(of, StageLevel::Users) {
-                    "users"
-                } else {
-                    "rate"
-                };
-                p.add(
-                    format!("{PATH}[{i}]"),
-                    format!("needs users or rate, e.g. {key}: 10"),
-                );
-                1.0
-            }
-        };
+        let level = stage_level(&f, i, of, first.unwrap_or(0), p);
         let ramp = secs_opt(p, &at("ramp_s"), f.ramp_s, true, Duration::ZERO);
         if ramp > duration {
             p.add(
@@ -551,4 +485,89 @@ fn stages(
         );
     }
     LoadSpec::Stages { stages, of }
+}
+
+/// Stage `i`'s level: its users or its rate, whichever the stages give
+/// (the first that gives one, `first`, decides).
+fn stage_level(f: &StageFile, i: usize, of: StageLevel, first: usize, p: &mut Problems) -> f64 {
+    const PATH: &str = "race.load.stages";
+    let at = |key: &str| format!("{PATH}[{i}].{key}");
+    let (given, other) = match of {
+        StageLevel::Users => ("users", "rate"),
+        StageLevel::Rate { .. } => ("rate", "users"),
+    };
+    match (of, f.users, f.rate) {
+        (_, Some(_), Some(_)) => {
+            p.add(
+                format!("{PATH}[{i}]"),
+                "has both users and rate; a stage gives one of them",
+            );
+            1.0
+        }
+        (StageLevel::Users, Some(v), None) => {
+            f64::from(whole_u32(p, &at("users"), v, 0, MAX_USERS))
+        }
+        (StageLevel::Rate { .. }, None, Some(v)) => {
+            if v == 0.0 {
+                0.0
+            } else {
+                positive(p, &at("rate"), v, MAX_RATE)
+            }
+        }
+        (StageLevel::Users, None, Some(_)) | (StageLevel::Rate { .. }, Some(_), None) => {
+            p.add(
+                format!("{PATH}[{i}]"),
+                format!(
+                    "gives {other}, but {PATH}[{}] gives {given}; every stage gives the same one",
+                    first
+                ),
+            );
+            1.0
+        }
+        (_, None, None) => {
+            let key = if matches!(of, StageLevel::Users) {
+                "users"
+            } else {
+                "rate"
+            };
+            p.add(
+                format!("{PATH}[{i}]"),
+                format!("needs users or rate, e.g. {key}: 10"),
+            );
+            1.0
+        }
+    }
+}
+
+/// A sweep step's length and the warm-up at its start that is not counted.
+fn sweep_timing(load: &LoadFile, p: &mut Problems) -> (Duration, Duration) {
+    const AT: &str = "race.load";
+    let step_duration = match load.step_duration_s {
+        Some(v) => seconds(p, &format!("{AT}.step_duration_s"), v, 1.0, false),
+        None => {
+            p.add(
+                format!("{AT}.step_duration_s"),
+                "required for mode sweep: how long each step lasts, e.g. step_duration_s: 60",
+            );
+            Duration::from_secs(60)
+        }
+    };
+    let warmup = secs_opt(
+        p,
+        &format!("{AT}.warmup_s"),
+        load.warmup_s,
+        true,
+        Duration::ZERO,
+    );
+    if warmup >= step_duration && !p.seen(&format!("{AT}.warmup_s")) {
+        p.add(
+            format!("{AT}.warmup_s"),
+            format!(
+                "{} s leaves nothing of the {} s step to count; make it shorter than step_duration_s",
+                fmt_num(warmup.as_secs_f64()),
+                fmt_num(step_duration.as_secs_f64())
+            ),
+        );
+    }
+    (step_duration, warmup)
 }

@@ -259,6 +259,19 @@ impl Widget for &Timeline<'_> {
             x: inner.x + plot_x.min(inner.width),
             axis,
         };
+        let (y, chosen_drawn) = self.paint_bars(buf, inner, plot, name_w);
+        // The axis right under the bars, then the caption and the legend.
+        self.paint_bottom(buf, inner, plot, y, chosen_drawn);
+    }
+}
+
+impl Timeline<'_> {
+    /// Each engine's bars, as many rows as it gets; returns the row under
+    /// them and whether the selected request's bar was drawn.
+    fn paint_bars(&self, buf: &mut Buffer, inner: Rect, plot: Plot, name_w: u16) -> (u16, bool) {
+        let t = self.theme;
+        let lanes = &self.snap.lanes;
+        let axis = plot.axis;
         let bar_rows = inner.height.saturating_sub(BOTTOM_ROWS);
         let packed: Vec<Vec<Placed>> = lanes.iter().map(|l| pack(&l.recent, axis)).collect();
         let needs: Vec<usize> = packed
@@ -299,9 +312,20 @@ impl Widget for &Timeline<'_> {
             }
             y = y.saturating_add(u16::try_from(rows).unwrap_or(u16::MAX));
         }
-        // The axis right under the bars, then the caption and the legend.
+        (y, chosen_drawn)
+    }
+
+    /// The axis at row `axis_y`, the caption, the legend and the list.
+    fn paint_bottom(
+        &self,
+        buf: &mut Buffer,
+        inner: Rect,
+        plot: Plot,
+        axis_y: u16,
+        chosen_drawn: bool,
+    ) {
+        let t = self.theme;
         let bottom = inner.bottom();
-        let axis_y = y;
         self.axis_rows(buf, plot, axis_y, bottom);
         let lines = [
             self.caption(chosen_drawn),
