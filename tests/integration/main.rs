@@ -13,6 +13,7 @@
 
 mod common;
 
+mod architecture;
 mod cli;
 mod client_saturation;
 mod compare;
