@@ -4,7 +4,7 @@
 //! 100 lines, but for a few tables of fields or events, none over 150).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use regex::Regex;
 
@@ -36,7 +36,7 @@ fn modules() -> BTreeMap<Module, String> {
     out
 }
 
-fn module_of(root: &Path, path: &PathBuf) -> Module {
+fn module_of(root: &Path, path: &Path) -> Module {
     let rel = path.strip_prefix(root).unwrap().with_extension("");
     let mut parts: Module = rel
         .components()
