@@ -3,31 +3,21 @@
 
 use serde::Serialize;
 
-use super::openai::{self, StreamOptions};
+use super::openai;
 use super::{EventFold, Exchange, Flow, Prompt, Protocol};
 
 #[derive(Debug)]
 pub struct Chat;
 
 #[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
+struct Messages<'a> {
+    messages: [Message<'a>; 1],
 }
 
 #[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
-    messages: [Message<'a>; 1],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    /// Only sent when asked for: strict servers reject unknown fields.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ignore_eos: bool,
-    stream: bool,
-    stream_options: StreamOptions,
+struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
 }
 
 impl Protocol for Chat {
@@ -36,19 +26,16 @@ impl Protocol for Chat {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        serde_json::to_vec(&Body {
-            model: p.model,
-            messages: [Message {
-                role: "user",
-                content: p.text,
-            }],
-            max_tokens: p.max_tokens,
-            temperature: p.temperature,
-            ignore_eos: p.ignore_eos,
-            stream: true,
-            stream_options: StreamOptions::WITH_USAGE,
-        })
-        .unwrap_or_default()
+        let content = p.text;
+        openai::body(
+            p,
+            Messages {
+                messages: [Message {
+                    role: "user",
+                    content,
+                }],
+            },
+        )
     }
 
     fn on_event(&self, kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow {

@@ -3,25 +3,15 @@
 
 use serde::Serialize;
 
-use super::openai::{self, StreamOptions};
+use super::openai;
 use super::{EventFold, Exchange, Flow, Prompt, Protocol};
 
 #[derive(Debug)]
 pub struct Completions;
 
 #[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
+struct Text<'a> {
     prompt: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    /// Only sent when asked for: strict servers reject unknown fields.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ignore_eos: bool,
-    stream: bool,
-    stream_options: StreamOptions,
 }
 
 impl Protocol for Completions {
@@ -30,16 +20,7 @@ impl Protocol for Completions {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        serde_json::to_vec(&Body {
-            model: p.model,
-            prompt: p.text,
-            max_tokens: p.max_tokens,
-            temperature: p.temperature,
-            ignore_eos: p.ignore_eos,
-            stream: true,
-            stream_options: StreamOptions::WITH_USAGE,
-        })
-        .unwrap_or_default()
+        openai::body(p, Text { prompt: p.text })
     }
 
     fn on_event(&self, kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow {

@@ -64,3 +64,34 @@ pub fn of(endpoint: EndpointKind) -> &'static dyn Protocol {
         EndpointKind::Completions => &completions::Completions,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_the_json_servers_expect() {
+        let prompt = Prompt {
+            model: "m",
+            text: "say \"hi\"",
+            max_tokens: Some(8),
+            temperature: None,
+            ignore_eos: false,
+        };
+        let body = |kind, p: &Prompt<'_>| String::from_utf8(of(kind).body(p)).unwrap();
+        assert_eq!(
+            body(EndpointKind::Chat, &prompt),
+            r#"{"model":"m","messages":[{"role":"user","content":"say \"hi\""}],"max_tokens":8,"stream":true,"stream_options":{"include_usage":true}}"#
+        );
+        let tuned = Prompt {
+            max_tokens: None,
+            temperature: Some(0.5),
+            ignore_eos: true,
+            ..prompt
+        };
+        assert_eq!(
+            body(EndpointKind::Completions, &tuned),
+            r#"{"model":"m","prompt":"say \"hi\"","temperature":0.5,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}"#
+        );
+    }
+}

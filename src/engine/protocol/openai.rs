@@ -15,20 +15,48 @@
 use serde::Serialize;
 
 use super::chunk::ChunkDto;
-use super::{EventFold, Exchange, Flow};
+use super::{EventFold, Exchange, Flow, Prompt};
 use crate::engine::stream::{ERROR_BODY_LIMIT, PieceKind, clip};
 use crate::metrics::ErrorKind;
 
+/// A streamed request's body: the model, what the route takes as its
+/// input (chat's messages, completions' prompt), and the settings.
+#[derive(Serialize)]
+pub(super) struct Body<'a, I: Serialize> {
+    model: &'a str,
+    #[serde(flatten)]
+    input: I,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    /// Only sent when asked for: strict servers reject unknown fields.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+    stream: bool,
+    stream_options: StreamOptions,
+}
+
 /// `stream_options`: ask for the usage report at the end of the stream.
 #[derive(Serialize)]
-pub(super) struct StreamOptions {
+struct StreamOptions {
     include_usage: bool,
 }
 
-impl StreamOptions {
-    pub(super) const WITH_USAGE: StreamOptions = StreamOptions {
-        include_usage: true,
-    };
+/// The JSON of `prompt` with `input` in its place.
+pub(super) fn body<I: Serialize>(prompt: &Prompt<'_>, input: I) -> Vec<u8> {
+    serde_json::to_vec(&Body {
+        model: prompt.model,
+        input,
+        max_tokens: prompt.max_tokens,
+        temperature: prompt.temperature,
+        ignore_eos: prompt.ignore_eos,
+        stream: true,
+        stream_options: StreamOptions {
+            include_usage: true,
+        },
+    })
+    .unwrap_or_default()
 }
 
 pub(super) fn on_event(kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow {
