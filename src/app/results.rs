@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::config::RaceSpec;
 use crate::engine::RaceOutcome;
 use crate::error::{AppError, Exit};
-use crate::metrics::RaceSnapshot;
+use crate::metrics::{LaneSnapshot, RaceSnapshot};
 use crate::racefile::RaceFileWriter;
 use crate::report::{self, CsvWriter};
 
@@ -117,7 +117,8 @@ fn write_results(
     Ok(())
 }
 
-/// The exit code: no engine reachable, an SLO failed, or success.
+/// The exit code: no engine reachable (3); an engine without a single
+/// successful request, or an SLO failed (1); else success.
 fn verdict(outcome: &RaceOutcome) -> Exit {
     let snapshot = &outcome.snapshot;
     if outcome.no_engine_reachable() {
@@ -126,16 +127,60 @@ fn verdict(outcome: &RaceOutcome) -> Exit {
         );
         return Exit::Unreachable;
     }
-    if snapshot.slo_pass() {
+    for lane in snapshot.lanes.iter().filter(|l| !l.answered()) {
+        eprintln!("error: {}", unanswered(lane, snapshot.finish.duration));
+    }
+    let failed: Vec<String> = snapshot
+        .lanes
+        .iter()
+        .filter(|l| !l.slo_pass)
+        .map(|l| {
+            let no_data: Vec<&str> = l
+                .slo_checks
+                .iter()
+                .filter(|c| !c.pass && c.actual.is_none())
+                .map(|c| c.kind.name())
+                .collect();
+            if no_data.is_empty() {
+                l.name.clone()
+            } else {
+                format!("{} (no data for {})", l.name, no_data.join(", "))
+            }
+        })
+        .collect();
+    if !failed.is_empty() {
+        eprintln!("SLO failed for: {}", failed.join(", "));
+    }
+    if snapshot.passed() {
         Exit::Success
     } else {
-        let failed: Vec<String> = snapshot
-            .lanes
-            .iter()
-            .filter(|l| !l.slo_pass)
-            .map(|l| l.name.clone())
-            .collect();
-        eprintln!("SLO failed for: {}", failed.join(", "));
         Exit::SloFailed
     }
+}
+
+/// Why an engine had no successful request, and what to do about it.
+fn unanswered(lane: &LaneSnapshot, time_limit: std::time::Duration) -> String {
+    let c = &lane.counts;
+    if c.failed > 0 {
+        let kinds: Vec<String> = c
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.name()))
+            .collect();
+        return format!(
+            "no request to '{}' succeeded ({} failed: {}); see the messages above",
+            lane.name,
+            c.failed,
+            kinds.join(", ")
+        );
+    }
+    if c.cancelled > 0 {
+        return format!(
+            "no request to '{}' finished: {} were cut at the time limit, as the race ({} s) was shorter than one request; give it a longer --duration",
+            lane.name,
+            c.cancelled,
+            time_limit.as_secs_f64()
+        );
+    }
+    format!("no request was sent to '{}'", lane.name)
 }

@@ -1,4 +1,5 @@
-//! Ranking rules. Engines that crossed a request or token finish line rank by
+//! Ranking rules. Engines that pass every SLO rank above those that fail
+//! one; then engines that crossed a request or token finish line rank by
 //! finishing time; the rest (and ties) by the race's score: successful
 //! requests or tokens toward the line, or goodput when the race is
 //! time-boxed. Failures never score, so an erroring lane cannot outrank a
@@ -84,7 +85,9 @@ pub fn rank(standings: &[Standing], finish: &FinishSpec) -> Vec<usize> {
             (None, Some(_)) if la.sweeping => Ordering::Greater,
             _ => Ordering::Equal,
         };
-        by_sweep
+        let by_slo = lb.slo_pass().cmp(&la.slo_pass());
+        by_slo
+            .then(by_sweep)
             .then(by_time)
             .then_with(|| score(lb, finish).total_cmp(&score(la, finish)))
             .then_with(|| ttft_for_ranking(la).cmp(&ttft_for_ranking(lb)))
@@ -172,6 +175,24 @@ mod tests {
             ),
             vec![1, 0, 2]
         );
+    }
+
+    #[test]
+    fn engines_that_pass_their_slos_rank_above_those_that_fail_one() {
+        use crate::metrics::slo::{SloCheck, SloKind};
+        let check = |pass| SloCheck {
+            kind: SloKind::ErrorRate,
+            threshold: 0.05,
+            actual: Some(if pass { 0.0 } else { 0.2 }),
+            pass,
+        };
+        let mut fast = lane("fast");
+        fast.rates.goodput_rps = 9.0;
+        fast.slo_checks = vec![check(false)];
+        let mut slow = lane("slow");
+        slow.rates.goodput_rps = 5.0;
+        slow.slo_checks = vec![check(true)];
+        assert_eq!(rank(&standings(&[fast, slow]), &finish(None)), vec![1, 0]);
     }
 
     #[test]

@@ -178,6 +178,12 @@ pub struct RaceSnapshot {
 }
 
 impl LaneSnapshot {
+    /// At least one of its requests succeeded.
+    #[must_use]
+    pub fn answered(&self) -> bool {
+        self.counts.ok > 0
+    }
+
     /// Where the engine stands, for ranking and the commentary.
     #[must_use]
     pub fn standing(&self) -> Standing {
@@ -203,10 +209,17 @@ impl LaneSnapshot {
 
 impl RaceSnapshot {
     /// The race's SLO verdict: every engine passed every objective (true
-    /// when none is set). The exit code and `summary.json` both use it.
+    /// when none is set), as `summary.json` says it.
     #[must_use]
     pub fn slo_pass(&self) -> bool {
         self.lanes.iter().all(|l| l.slo_pass)
+    }
+
+    /// The race's verdict, the exit code's: every objective held and every
+    /// engine answered at least one request.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.slo_pass() && self.lanes.iter().all(LaneSnapshot::answered)
     }
 
     #[must_use]

@@ -43,3 +43,11 @@ pub struct Standing {
     pub sustained: Option<(f64, f64)>,
     pub slo_checks: Vec<SloCheck>,
 }
+
+impl Standing {
+    /// Every objective holds (true when none is set).
+    #[must_use]
+    pub fn slo_pass(&self) -> bool {
+        self.slo_checks.iter().all(|c| c.pass)
+    }
+}

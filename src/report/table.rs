@@ -117,13 +117,16 @@ fn row(l: &LaneSnapshot) -> Vec<String> {
     } else if l.slo_pass {
         "pass".to_owned()
     } else {
-        let failed: Vec<&str> = l
+        let failed: Vec<String> = l
             .slo_checks
             .iter()
             .filter(|c| !c.pass)
-            .map(|c| c.kind.name())
+            .map(|c| match c.actual {
+                Some(_) => c.kind.name().to_owned(),
+                None => format!("{} (no data)", c.kind.name()),
+            })
             .collect();
-        format!("FAIL {}", failed.join(","))
+        format!("FAIL {}", failed.join(", "))
     };
     vec![
         l.place.to_string(),

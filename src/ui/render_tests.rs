@@ -483,6 +483,33 @@ fn lanes_and_details_show_connections_the_server_closed() {
 }
 
 #[test]
+fn the_leaderboard_marks_an_engine_failing_an_slo() {
+    use crate::metrics::slo::{SloCheck, SloKind};
+    let check = |actual: Option<f64>| SloCheck {
+        kind: SloKind::ErrorRate,
+        threshold: 0.05,
+        actual,
+        pass: false,
+    };
+    let mut snap = snapshot_fixture(3);
+    snap.lanes[1].slo_checks = vec![check(Some(0.2))];
+    snap.lanes[1].slo_pass = false;
+    // No data yet is no verdict while the race runs...
+    snap.lanes[2].slo_checks = vec![check(None)];
+    snap.lanes[2].slo_pass = false;
+    let t = theme();
+    let buf = render_to_buffer(&snap, &ui(3), &t, 140, 30);
+    let text = buffer_to_string(&buf);
+    assert_eq!(text.matches("✗SLO").count(), 1, "{text}");
+    let (x, y) = find(&buf, "✗SLO").unwrap();
+    assert_eq!(buf[(x, y)].fg, t.bad.fg.unwrap_or_default());
+    // ...and fails at the end.
+    snap.phase = crate::metrics::RacePhase::Finished;
+    let text = render_to_string(&snap, &ui(3), &t, 140, 30);
+    assert_eq!(text.matches("✗SLO").count(), 2, "{text}");
+}
+
+#[test]
 fn a_saturated_client_is_said_in_the_header() {
     let mut snap = snapshot_fixture(3);
     let calm = render_to_string(&snap, &ui(3), &theme(), 140, 30);

@@ -283,6 +283,75 @@ race:
 }
 
 #[test]
+fn an_engine_that_never_answered_fails_the_race_and_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No SLO at all: the dead engine alone fails the race.
+    let race = r"
+race:
+  name: one dead
+  countdown_s: 0
+  duration: 1
+  users: 2
+  engines:
+    - name: alive
+      max_tokens: 4
+      simulate: {ttft_ms: 5, tpot_ms: 1}
+    - name: ghost
+      url: http://127.0.0.1:9
+      model: m
+";
+    let output = run(&[
+        "race",
+        write_race(tmp.path(), race).to_str().unwrap(),
+        "--no-tui",
+        "--no-save",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: no request to 'ghost' succeeded (") && stderr.contains(" connect)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("'alive'"), "{stderr}");
+}
+
+#[test]
+fn a_race_shorter_than_one_request_says_so_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let race = r"
+race:
+  name: too short
+  countdown_s: 0
+  duration: 1
+  users: 3
+  finish: {grace_s: 0.5}
+  slo: {ttft_p99_ms: 5000}
+  engines:
+    - name: slow
+      max_tokens: 4
+      simulate: {ttft_ms: 4000}
+";
+    let output = run(&[
+        "race",
+        write_race(tmp.path(), race).to_str().unwrap(),
+        "--no-tui",
+        "--no-save",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: no request to 'slow' finished: 3 were cut at the time limit, as the race (1 s) was shorter than one request; give it a longer --duration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("SLO failed for: slow (no data for ttft_p99_ms)"),
+        "{stderr}"
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("FAIL ttft_p99_ms (no data)"), "{table}");
+}
+
+#[test]
 fn validate_accepts_shipped_races_and_rejects_broken_ones_with_exit_2() {
     let races = Path::new(env!("CARGO_MANIFEST_DIR")).join("races");
     for entry in std::fs::read_dir(&races).unwrap() {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Row, Table, Widget};
 
 use super::{car, finished_none, fit, lane_place, seconds};
-use crate::metrics::{LaneState, RaceSnapshot};
+use crate::metrics::{LaneState, RacePhase, RaceSnapshot};
 use crate::ui::theme::Theme;
 
 pub struct Leaderboard<'a> {
@@ -138,10 +138,20 @@ impl Widget for &Leaderboard<'_> {
                 if let Some(l) = self.snap.lanes.get(i) {
                     let car = car(&l.emoji);
                     let car_width = ratatui::text::Span::raw(car).width() + 1;
-                    cells[1] = Line::from(format!(
-                        "{car} {}",
-                        fit(&l.name, room.saturating_sub(car_width))
-                    ));
+                    // An engine failing an objective says so beside its
+                    // name: live once a figure is over its limit, and at
+                    // the end also for an objective with no data.
+                    let over = l.slo_checks.iter().any(|c| !c.pass && c.actual.is_some());
+                    let failing = over || (!l.slo_pass && self.snap.phase == RacePhase::Finished);
+                    let mark = if failing { SLO_FAILED } else { "" };
+                    let name = fit(
+                        &l.name,
+                        room.saturating_sub(car_width + mark.chars().count()),
+                    );
+                    cells[1] = Line::from(vec![
+                        Span::raw(format!("{car} {name}")),
+                        Span::styled(mark, t.bad),
+                    ]);
                 }
                 Row::new(cells).style(style)
             });
@@ -154,6 +164,9 @@ impl Widget for &Leaderboard<'_> {
         Widget::render(table, area, buf);
     }
 }
+
+/// Beside the name of an engine that fails an SLO.
+const SLO_FAILED: &str = " ✗SLO";
 
 fn priced(snap: &RaceSnapshot) -> bool {
     snap.lanes.iter().any(|l| l.cost.is_some())
