@@ -26,6 +26,8 @@ pub struct Lane {
     pub events: mpsc::Sender<RaceEvent>,
     /// The start signal.
     pub go: Instant,
+    /// The race's time limit: no request is offered at or after it.
+    pub time_limit: Instant,
     /// Stop issuing new requests.
     pub stop: CancellationToken,
     /// Abort requests still in flight.
@@ -49,6 +51,7 @@ impl Lane {
         prompts: Arc<PromptSet>,
         events: mpsc::Sender<RaceEvent>,
         go: Instant,
+        time_limit: Instant,
         stop: CancellationToken,
         abort: CancellationToken,
         shard: Shard,
@@ -59,6 +62,7 @@ impl Lane {
             prompts,
             events,
             go,
+            time_limit,
             stop,
             abort,
             shard,
@@ -100,6 +104,13 @@ impl Lane {
     /// `t` as time since the start signal (whole microseconds).
     pub(super) fn since_go(&self, t: Instant) -> Duration {
         whole_micros(t.saturating_duration_since(self.go))
+    }
+
+    /// Whether a request due at `at` is still offered: before the time
+    /// limit (its timer and an arrival due at that very moment may wake
+    /// in either order) and before the engine was stopped.
+    pub(super) fn offers(&self, at: Instant) -> bool {
+        at < self.time_limit && !self.stop.is_cancelled()
     }
 
     /// Waits for the start signal; false if stopped first.

@@ -84,6 +84,9 @@ pub(super) async fn run_rate_levels(
                     }
                 } => {
                     let scheduled = since + next.unwrap_or_default();
+                    if !lane.offers(scheduled) {
+                        break 'steps;
+                    }
                     open.arrive(&lane, k, scheduled).await;
                     k += 1;
                 }

@@ -33,6 +33,9 @@ pub(super) async fn run_open_loop(lane: Arc<Lane>, schedule: ArrivalSchedule, ma
             () = lane.stop.cancelled() => break,
             () = sleep_until(scheduled) => {}
         }
+        if !lane.offers(scheduled) {
+            break;
+        }
         open.arrive(&lane, k as u64, scheduled).await;
     }
     open.finish().await;

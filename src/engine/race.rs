@@ -371,6 +371,7 @@ fn spawn_lanes(
             Arc::clone(&prompts),
             events.clone(),
             signal.go,
+            signal.go + spec.finish.duration,
             stop_engine,
             abort_engine,
             spec.sharding.shard(),

@@ -135,7 +135,7 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Opti
     }
     let mut user_request_num = 0;
     let mut backoff = Backoff::default();
-    while !lane.stop.is_cancelled() && seated() {
+    while lane.offers(Instant::now()) && seated() {
         user_request_num += 1;
         let slot = RequestSlot {
             request_id: lane.next_request_id(),

@@ -251,10 +251,18 @@ impl EngineStats {
         }
     }
 
-    /// Racing time: from the start signal to `now`, or, once the engine has
-    /// ended, to the later of its end and its last completed request.
+    /// Racing time, the window its rates are over: from the start signal to
+    /// `now`, or, once the engine has ended, to its end (the time limit, its
+    /// finish line, a stop): the time it was offered load. Requests still
+    /// in flight then count when they end, as they were offered in it.
     #[must_use]
     pub fn active(&self, now: Duration) -> Duration {
+        self.finished_at.map_or(now, |end| end.min(now))
+    }
+
+    /// The time its requests span: to `now`, or, once the engine has ended,
+    /// to the later of its end and its last request's (the series).
+    fn span(&self, now: Duration) -> Duration {
         match self.finished_at {
             Some(end) => end.max(self.last_end).min(now.max(end)),
             None => now,
@@ -336,7 +344,7 @@ impl EngineStats {
             counts.failed.saturating_add(lost),
         );
         let slo_pass = slo_checks.iter().all(|c| c.pass);
-        let until = u32::try_from(active.as_secs())
+        let until = u32::try_from(self.span(now).as_secs())
             .unwrap_or(u32::MAX)
             .saturating_add(1);
         let series = self.series.points(series_from.min(until), until);

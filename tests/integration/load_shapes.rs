@@ -351,3 +351,21 @@ race:
             .is_none()
     );
 }
+
+/// A constant 2 req/s for 5 s reads 2 req/s, however long each request
+/// takes: the rates are over the time the load was offered, and requests
+/// still in flight at the time limit count when they end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constant_rate_reads_as_that_rate_on_a_short_race() {
+    let yaml = "race:\n  name: steady\n  countdown_s: 0\n  duration: 5\n  load: {mode: constant, rate: 2}\n  engines:\n    - {name: a, max_tokens: 8, simulate: {ttft_ms: 1500, tpot_ms: 10, jitter: 0}}\n";
+    let (outcome, _) =
+        crate::common::run(&crate::common::spec(yaml), Duration::from_secs(30)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert_eq!(lane.counts.ok, 10, "{:?}", lane.counts);
+    assert!(
+        (lane.rates.requests_per_s - 2.0).abs() < 1e-9,
+        "{} req/s",
+        lane.rates.requests_per_s
+    );
+    assert_eq!(lane.active, Duration::from_secs(5));
+}
