@@ -404,6 +404,7 @@ impl EngineStats {
                 // A stopped engine runs no step, whatever its sweep had planned.
                 if !self.is_running() {
                     now.current = None;
+                    now.cut_short = !now.done;
                 }
                 now
             }),

@@ -50,6 +50,8 @@ pub struct SweepSnapshot {
     pub broke_at: Option<(f64, String)>,
     /// The sweep is over for this engine.
     pub done: bool,
+    /// The engine stopped (the time limit, a stop) before its sweep was over.
+    pub cut_short: bool,
 }
 
 impl SweepSnapshot {
@@ -75,6 +77,14 @@ impl SweepSnapshot {
             && let Some((level, why)) = &self.broke_at
         {
             parts.push(format!("broke at {level}: {why}"));
+        }
+        if self.cut_short {
+            parts.push(if self.steps.is_empty() {
+                "out of time before its first step was judged: give it a longer --duration".to_owned()
+            } else {
+                let n = self.steps.len();
+                format!("out of time after {n} step{}", if n == 1 { "" } else { "s" })
+            });
         }
         parts.join(" · ")
     }
@@ -241,6 +251,7 @@ impl Sweep {
                 .first_broke()
                 .map(|s| (s.figures.level, s.verdict.why.clone().unwrap_or_default())),
             done: self.done,
+            cut_short: false,
         }
     }
 }
@@ -274,6 +285,23 @@ mod tests {
             let start_ms = at_s * 1000 + 2000 + k * 8000 / n;
             sweep.observe(&ok_record(0, start_ms, ttft_ms, 1, 10));
         }
+    }
+
+    #[test]
+    fn a_sweep_cut_short_says_so() {
+        let mut sweep = Sweep::new(spec(StageLevel::Users, 0));
+        let mut now = sweep.snapshot();
+        now.cut_short = true;
+        assert_eq!(
+            now.status(),
+            "out of time before its first step was judged: give it a longer --duration"
+        );
+        step(&mut sweep, 0, 2.0, 100, 40);
+        sweep.judge(&slo());
+        let mut now = sweep.snapshot();
+        now.cut_short = true;
+        now.current = None;
+        assert_eq!(now.status(), "max 2 users · out of time after 1 step");
     }
 
     fn slo() -> SloSpec {
