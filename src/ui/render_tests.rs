@@ -510,6 +510,21 @@ fn the_leaderboard_marks_an_engine_failing_an_slo() {
 }
 
 #[test]
+fn a_stopping_race_says_so_in_the_header() {
+    let snap = snapshot_fixture(3);
+    let stopping = UiState {
+        stopping: true,
+        ..ui(3)
+    };
+    let text = render_to_string(&snap, &stopping, &theme(), 140, 30);
+    assert!(
+        text.contains("STOPPING — finishing 12 in-flight requests"),
+        "{text}"
+    );
+    assert!(!text.contains("RACING"), "{text}");
+}
+
+#[test]
 fn a_saturated_client_is_said_in_the_header() {
     let mut snap = snapshot_fixture(3);
     let calm = render_to_string(&snap, &ui(3), &theme(), 140, 30);

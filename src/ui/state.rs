@@ -25,8 +25,11 @@ pub struct UiState {
     pub selected_lane: usize,
     /// Number of lanes, to wrap the selection.
     pub lane_count: usize,
-    /// The race is over; the final leaderboard stays until a key is pressed.
+    /// The race is over; the final leaderboard stays until `q`.
     pub finished: bool,
+    /// The race was told to stop (`q`, a signal) and is finishing the
+    /// requests in flight.
+    pub stopping: bool,
     /// Set when showing a replay: where its playback stands.
     pub replay: Option<Playback>,
     /// What fills the screen below the header: the lanes or a view.
@@ -187,7 +190,9 @@ impl TuiState {
         };
         // Derived each time, not latched: a replay can go back from its end.
         self.view.finished = self.source_ended || shown.phase == RacePhase::Finished;
-        if self.view.finished && (self.quitting || self.exit_on_finish) {
+        // A race stopped with `q` ends on its final screen, as any race
+        // does; only --exit-on-finish, or an input gone, leaves by itself.
+        if self.view.finished && (self.input_gone || self.exit_on_finish) {
             Effect::Leave
         } else if self.input_gone {
             Effect::None
@@ -286,6 +291,7 @@ fn quit(state: &mut TuiState) -> Effect {
         Effect::AbortRace
     } else {
         state.quitting = true;
+        state.view.stopping = true;
         Effect::StopRace
     }
 }
@@ -350,7 +356,8 @@ pub fn on_stop_requested(state: &mut TuiState) -> Effect {
     if state.is_replay() {
         Effect::Leave
     } else {
-        Effect::None
+        state.view.stopping = true;
+        Effect::Redraw
     }
 }
 
@@ -445,11 +452,13 @@ mod tests {
     }
 
     #[test]
-    fn the_race_ending_while_quitting_leaves_at_once() {
+    fn a_race_stopped_with_q_says_so_then_ends_on_its_final_screen() {
         let mut state = live();
-        update(&mut state, Action::Quit);
-        assert_eq!(on_snapshot(&mut state, finished(), false), Effect::Leave);
+        assert_eq!(update(&mut state, Action::Quit), Effect::StopRace);
+        assert!(state.view.stopping, "the header says it is stopping");
+        assert_eq!(on_snapshot(&mut state, finished(), false), Effect::Redraw);
         assert!(state.view.finished);
+        assert_eq!(update(&mut state, Action::Quit), Effect::Leave);
     }
 
     #[test]
@@ -509,12 +518,14 @@ mod tests {
         assert_eq!(update(&mut state, Action::TogglePause), Effect::Redraw);
         assert!(state.view.finished);
 
-        // Quitting while paused: resuming onto the end leaves.
+        // Quitting while paused: resuming onto the end shows the final
+        // screen, which the next q leaves.
         let mut state = live();
         update(&mut state, Action::TogglePause);
         update(&mut state, Action::Quit);
         on_snapshot(&mut state, finished(), false);
-        assert_eq!(update(&mut state, Action::TogglePause), Effect::Leave);
+        assert_eq!(update(&mut state, Action::TogglePause), Effect::Redraw);
+        assert_eq!(update(&mut state, Action::Quit), Effect::Leave);
     }
 
     #[test]
@@ -530,7 +541,8 @@ mod tests {
         let mut state = live();
         update(&mut state, Action::TogglePause);
         update(&mut state, Action::Quit);
-        assert_eq!(on_snapshot(&mut state, running(2), true), Effect::Leave);
+        assert_eq!(on_snapshot(&mut state, running(2), true), Effect::Redraw);
+        assert!(state.view.finished);
     }
 
     #[test]
@@ -599,8 +611,8 @@ mod tests {
         assert_eq!(on_stop_requested(&mut state), Effect::Leave);
 
         let mut state = live();
-        assert_eq!(on_stop_requested(&mut state), Effect::None);
-        assert!(state.stop_seen);
+        assert_eq!(on_stop_requested(&mut state), Effect::Redraw);
+        assert!(state.stop_seen && state.view.stopping);
         assert!(!state.quitting);
         // Its end shows the final screen, which waits for a key.
         assert_eq!(on_snapshot(&mut state, finished(), true), Effect::Redraw);

@@ -197,6 +197,14 @@ fn demo_race_in_a_real_terminal() {
     session.press("Escape", "the explainer closed", SHORT, |s| {
         !s.contains("What the numbers mean")
     });
+    // q stops the race at once, says so while the requests in flight
+    // finish, then shows the final screen, which the next q leaves.
+    session.press("q", "the race stopping", SHORT, |s| {
+        s.contains("STOPPING — finishing")
+    });
+    session.wait_for("the final screen", Duration::from_secs(15), |s| {
+        s.contains("FINISHED — winner")
+    });
     session.send(&["q"]);
     // 0, or 1 once the demo's overbooked engine has shed enough load to
     // fail its error-rate objective: either way the race ran and ended.

@@ -46,6 +46,14 @@ impl Header<'_> {
                 }
                 spans
             }
+            RacePhase::Running if self.ui.stopping => {
+                let n: u64 = snap.lanes.iter().map(|l| l.counts.in_flight()).sum();
+                let requests = if n == 1 { "request" } else { "requests" };
+                vec![Span::styled(
+                    format!("STOPPING — finishing {n} in-flight {requests}"),
+                    t.ok,
+                )]
+            }
             RacePhase::Running => vec![Span::styled("RACING", t.good)],
             RacePhase::Finished => {
                 let winner = snap
