@@ -103,7 +103,7 @@ pub struct TuiArgs {
     #[arg(long, value_name = "NAME|PATH")]
     pub theme: Option<String>,
     /// Most TUI redraws per second
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
     pub fps: u32,
     /// Leave the TUI as soon as the race ends instead of waiting for a key
     #[arg(long)]
@@ -118,7 +118,7 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub no_tui: bool,
     /// Playback speed: 0.25, 0.5, 1, 2, 4, 8 or 16 (`+`/`-` change it)
-    #[arg(long, default_value_t = 1.0, value_parser = speed)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1.0, value_parser = speed)]
     pub speed: f64,
     #[command(flatten)]
     pub tui: TuiArgs,
@@ -132,16 +132,16 @@ pub struct RaceArgs {
     #[arg(long)]
     pub no_tui: bool,
     /// Race duration in seconds (overrides the file's duration)
-    #[arg(long, value_name = "SECS", value_parser = positive_f64)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", value_parser = positive_f64)]
     pub duration: Option<f64>,
     /// Concurrent users per engine (load mode users)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = at_least_one)]
     pub users: Option<u32>,
     /// Seed for the prompt order and arrival times
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub seed: Option<u64>,
     /// Countdown before the start, in seconds (overrides countdown_s)
-    #[arg(long, value_name = "SECS", value_parser = non_negative_f64)]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECS", value_parser = non_negative_f64)]
     pub countdown: Option<f64>,
     /// Dataset instead of the race file's: demo, sharegpt, dolly, billsum,
     /// synthetic, <name>-sample, or a path to a JSONL, JSON, Parquet or text file.
@@ -189,36 +189,36 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
     /// Port to listen on (0 picks a free one)
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8000)]
     pub port: u16,
     // The values are checked, and absent ones defaulted, as a race file's
     // `simulate:` is (`config::validate::sim_flags`); the defaults shown in
     // --help are the simulator's own.
     /// Base time to first token, before prefill and queueing
-    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().ttft))]
+    #[arg(long, allow_negative_numbers = true, value_parser = number, default_value_t = sim_ms(SimSpec::default().ttft))]
     pub ttft_ms: f64,
     /// Time per output token
-    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().tpot))]
+    #[arg(long, allow_negative_numbers = true, value_parser = number, default_value_t = sim_ms(SimSpec::default().tpot))]
     pub tpot_ms: f64,
     /// Relative jitter of every delay (0.1 = ±10 %)
-    #[arg(long, value_parser = number, default_value_t = SimSpec::default().jitter)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number, default_value_t = SimSpec::default().jitter)]
     pub jitter: f64,
     /// Prefill time per input token, in microseconds
-    #[arg(long, value_parser = number,
+    #[arg(long, allow_negative_numbers = true, value_parser = number,
           default_value_t = sim_us(SimSpec::default().prefill_per_token))]
     pub prefill_us_per_token: f64,
     /// Fixed output length (default: each request's max_tokens)
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub output_tokens: Option<i64>,
     /// Requests served at once; more wait in a queue
-    #[arg(long, default_value_t = i64::from(SimSpec::default().capacity))]
+    #[arg(long, allow_negative_numbers = true, default_value_t = i64::from(SimSpec::default().capacity))]
     pub capacity: i64,
     /// Requests that may wait for a slot; more get HTTP 429 at once
     /// (default: no limit)
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub max_queue: Option<i64>,
     /// Probability of a fault per request, spread over every fault kind
-    #[arg(long, value_parser = number, default_value_t = SimSpec::default().error_rate)]
+    #[arg(long, allow_negative_numbers = true, value_parser = number, default_value_t = SimSpec::default().error_rate)]
     pub error_rate: f64,
     /// Probability of one fault kind, e.g. --fault http_429=0.05 (repeatable;
     /// kinds: http_429, http_500, http_503, reset, stall, malformed,
@@ -226,10 +226,10 @@ pub struct SimArgs {
     #[arg(long = "fault", value_name = "KIND=RATE", value_parser = fault)]
     pub faults: Vec<(String, f64)>,
     /// The first N output tokens of each answer are reasoning tokens
-    #[arg(long, value_name = "N", default_value_t = i64::from(SimSpec::default().reasoning_tokens))]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", default_value_t = i64::from(SimSpec::default().reasoning_tokens))]
     pub reasoning_tokens: i64,
     /// Pause between the last token and the usage report and [DONE]
-    #[arg(long, value_parser = number, default_value_t = sim_ms(SimSpec::default().done_delay))]
+    #[arg(long, allow_negative_numbers = true, value_parser = number, default_value_t = sim_ms(SimSpec::default().done_delay))]
     pub done_delay_ms: f64,
     /// Stream like a real server or proxy does (repeatable): zero_usage,
     /// both_reasoning_names, empty_answer, empty_finish_reason,
@@ -240,10 +240,10 @@ pub struct SimArgs {
     pub quirks: Vec<String>,
     /// Close a connection that has carried no request for this long, as
     /// nginx's keepalive_timeout does (default: never)
-    #[arg(long, value_name = "MS", value_parser = number)]
+    #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = number)]
     pub idle_timeout_ms: Option<f64>,
     /// Seed for jitter, output text and faults
-    #[arg(long, default_value_t = SimSpec::default().seed)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
     /// Each streamed token's text is the microseconds from the request's
     /// arrival to the token's send, to check a client's timings against
@@ -342,6 +342,15 @@ fn metrics_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 
 fn shard(s: &str) -> Result<crate::config::Shard, String> {
     crate::config::Shard::parse(s)
+}
+
+/// A whole number of at least 1.
+fn at_least_one(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("'{s}' is too large")),
+        Ok(_) => Err(format!("'{s}' must be at least 1")),
+        Err(_) => Err(format!("'{s}' is not a whole number")),
+    }
 }
 
 fn non_negative_f64(s: &str) -> Result<f64, String> {

@@ -80,10 +80,14 @@ impl SweepSnapshot {
         }
         if self.cut_short {
             parts.push(if self.steps.is_empty() {
-                "out of time before its first step was judged: give it a longer --duration".to_owned()
+                "out of time before its first step was judged: give it a longer --duration"
+                    .to_owned()
             } else {
                 let n = self.steps.len();
-                format!("out of time after {n} step{}", if n == 1 { "" } else { "s" })
+                format!(
+                    "out of time after {n} step{}",
+                    if n == 1 { "" } else { "s" }
+                )
             });
         }
         parts.join(" · ")

@@ -650,6 +650,26 @@ fn command_line_values_are_checked_like_the_files() {
         assert!(stderr.contains(says), "{flag} {value}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     }
+    // A negative number is the flag's value, not another flag: the value's
+    // own message shows.
+    for (flag, value, says) in [
+        ("--duration", "-5", "'-5' must be greater than 0"),
+        ("--users", "-3", "'-3' must be at least 1"),
+        ("--countdown", "-1", "'-1' must be 0 or more"),
+    ] {
+        let output = run(&[
+            "race",
+            "races/demo.yaml",
+            "--no-tui",
+            "--no-save",
+            flag,
+            value,
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+        assert!(!stderr.contains("unexpected argument"), "{stderr}");
+    }
     // --users is for closed-loop races only, said with the flag's name.
     let tmp = tempfile::tempdir().unwrap();
     let race = write_race(
