@@ -26,13 +26,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a race described by a race file
+    /// Run a race described by a race config (YAML)
     Race(RaceArgs),
     /// Serve the built-in simulated OpenAI-compatible endpoint until Ctrl-C
     Sim(SimArgs),
-    /// Check a race file: exit 0 with a summary, or 2 with every problem
+    /// Check a race config: exit 0 with a summary, or 2 with every problem
     Validate {
-        /// The race file (YAML)
+        /// The race config (YAML)
         file: PathBuf,
         /// Also check that the race can run as shard I of N (`race --shard`)
         /// and say what that shard runs
@@ -44,7 +44,7 @@ pub enum Command {
     /// Write the reports again from a race.llmrace file: report.html,
     /// report.md, summary.json and the per-request CSVs (and junit.xml on request)
     Report {
-        /// The race file (race.llmrace)
+        /// The race recording (race.llmrace)
         file: PathBuf,
         /// Folder to write into (default: a `report` folder beside the file)
         #[arg(long, value_name = "DIR")]
@@ -54,13 +54,13 @@ pub enum Command {
         #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = report_format)]
         format: Vec<crate::report::Format>,
     },
-    /// Join the race files of a sharded race's shards (`race --shard I/N`)
-    /// into the race file of the whole race, for `report`, `replay` and
+    /// Join the race recordings of a sharded race's shards (`race --shard I/N`)
+    /// into the race recording of the whole race, for `report`, `replay` and
     /// `compare`: every shard's events on the common start signal
     Merge {
-        /// The merged race file to write (e.g. merged.llmrace)
+        /// The merged race recording to write (e.g. merged.llmrace)
         output: PathBuf,
-        /// The shards' race files (race-shard-I-of-N.llmrace), all N of them
+        /// The shards' race recordings (race-shard-I-of-N.llmrace), all N of them
         /// (a missing shard gives a partial race, with a warning)
         #[arg(required = true)]
         shards: Vec<PathBuf>,
@@ -90,7 +90,7 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
-    /// Print the JSON Schema of race files (for editors; also
+    /// Print the JSON Schema of race configs (for editors; also
     /// docs/race-file.schema.json)
     Schema,
 }
@@ -112,7 +112,7 @@ pub struct TuiArgs {
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The race file (race.llmrace)
+    /// The race recording (race.llmrace)
     pub file: PathBuf,
     /// No TUI: replay as fast as possible and print the final leaderboard
     #[arg(long)]
@@ -126,7 +126,7 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct RaceArgs {
-    /// The race file (YAML)
+    /// The race config (YAML)
     pub file: PathBuf,
     /// Run headless: progress lines on stderr, leaderboard on stdout (for CI)
     #[arg(long)]
@@ -143,7 +143,7 @@ pub struct RaceArgs {
     /// Countdown before the start, in seconds (overrides countdown_s)
     #[arg(long, allow_negative_numbers = true, value_name = "SECS", value_parser = non_negative_f64)]
     pub countdown: Option<f64>,
-    /// Dataset instead of the race file's: demo, sharegpt, dolly, billsum,
+    /// Dataset instead of the race config's: demo, sharegpt, dolly, billsum,
     /// synthetic, <name>-sample, or a path to a JSONL, JSON, Parquet or text file.
     #[arg(long, value_name = "NAME|PATH")]
     pub dataset: Option<String>,
@@ -163,7 +163,7 @@ pub struct RaceArgs {
     pub start_at: Option<std::time::SystemTime>,
     /// Run shard I of N (I from 0, as Kubernetes' JOB_COMPLETION_INDEX):
     /// user, arrival and request k are shard k mod N's, finish lines are
-    /// split, and `llm-locust merge` joins the shards' race files into the
+    /// split, and `llm-locust merge` joins the shards' race recordings into the
     /// whole race. Give every shard the same --start-at
     #[arg(long, value_name = "I/N", value_parser = shard)]
     pub shard: Option<crate::config::Shard>,
@@ -191,7 +191,7 @@ pub struct SimArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(long, allow_negative_numbers = true, default_value_t = 8000)]
     pub port: u16,
-    // The values are checked, and absent ones defaulted, as a race file's
+    // The values are checked, and absent ones defaulted, as a race config's
     // `simulate:` is (`config::validate::sim_flags`); the defaults shown in
     // --help are the simulator's own.
     /// Base time to first token, before prefill and queueing
@@ -253,7 +253,7 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    /// The flags as a race file's `simulate:` section, to be checked by the
+    /// The flags as a race config's `simulate:` section, to be checked by the
     /// same rules.
     #[must_use]
     pub fn simulate(&self) -> SimulateFile {

@@ -26,7 +26,9 @@ fn main() -> ExitCode {
     match result {
         Ok(exit) => exit.into(),
         Err(e) => {
-            for line in format!("{:#}", e.error).lines() {
+            // Each cause once: many messages already name theirs.
+            let error: &(dyn std::error::Error + 'static) = e.error.as_ref();
+            for line in llm_locust::error::error_chain(error).lines() {
                 eprintln!("error: {line}");
             }
             e.exit.into()

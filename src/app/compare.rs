@@ -79,7 +79,7 @@ fn compared_race(path: &Path) -> Result<RaceFigures, AppError> {
             .map_err(AppError::bad_input)?;
         let summary = serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
             AppError::bad_input(anyhow::anyhow!(
-                "'{}' is not valid JSON ({e}); give a race's summary.json or race.llmrace (`llm-locust report` writes the summary again from the race file)",
+                "'{}' is not valid JSON ({e}); give a race's summary.json or race.llmrace (`llm-locust report` writes the summary again from the race recording)",
                 path.display()
             ))
         })?;
@@ -89,7 +89,7 @@ fn compared_race(path: &Path) -> Result<RaceFigures, AppError> {
             Ok(recording) => recording,
             Err(racefile::RaceFileError::Foreign { .. }) => {
                 return Err(AppError::bad_input(anyhow::anyhow!(
-                    "'{}' is neither a summary.json nor a race file; give a race's summary.json or race.llmrace",
+                    "'{}' is neither a summary.json nor a race recording; give a race's summary.json or race.llmrace",
                     path.display()
                 )));
             }

@@ -196,7 +196,7 @@ async fn start(
         })?;
     if let Some(late) = running.late_start {
         eprintln!(
-            "note: ready {:.3} s after --start-at: started at once (the race file records --start-at and this start)",
+            "note: ready {:.3} s after --start-at: started at once (the race recording has --start-at and this start)",
             late.as_secs_f64()
         );
     }

@@ -110,7 +110,7 @@ fn write_results(
         // The reports are written: a failed race file must not change the
         // race's verdict.
         match race_file.finish(Some(json)) {
-            Ok(path) => say!("race file: {}", path.display()),
+            Ok(path) => say!("race recording: {}", path.display()),
             Err(e) => eprintln!("warning: {e:#}"),
         }
     }

@@ -157,6 +157,6 @@ pub(super) fn merge(output: &Path, files: &[PathBuf]) -> Result<Exit, AppError> 
     // (`report --format junit` and `compare` are).
     finish_race(&outcome, &recording.spec, None, false)?;
     say!();
-    say!("race file: {}", output.display());
+    say!("race recording: {}", output.display());
     Ok(Exit::Success)
 }

@@ -46,7 +46,7 @@ impl fmt::Display for Problem {
 pub enum ConfigError {
     /// The file could not be read; the reason is the error's source, so
     /// `{:#}` prints "cannot read race file 'x': No such file or directory".
-    #[error("cannot read race file '{}'", path.display())]
+    #[error("cannot read race config '{}'", path.display())]
     Read { path: PathBuf, source: io::Error },
     /// The file was read but is not a valid race: one line per problem.
     #[error("{}", render_problems(file, problems))]
@@ -86,7 +86,7 @@ pub fn load_race_file(path: &Path) -> Result<RaceSpec, ConfigError> {
 #[must_use]
 pub fn race_file_schema() -> String {
     let mut schema = schemars::schema_for!(file::RaceFile);
-    schema.insert("title".into(), "llm-locust race file".into());
+    schema.insert("title".into(), "llm-locust race config".into());
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text

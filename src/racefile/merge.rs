@@ -26,15 +26,15 @@ const WARN_LATENESS: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MergeError {
-    #[error("no race files to merge; give the shards' race files")]
+    #[error("no race recordings to merge; give the shards' race recordings")]
     Empty,
     #[error("'{}' ends early (its shard did not finish writing it); leave it out to merge the other shards into a partial race", path.display())]
     CutOff { path: PathBuf },
-    #[error("'{}' is not a shard's race file (it was raced without --shard); give the files of `race --shard I/N`", path.display())]
+    #[error("'{}' is not a shard's race recording (it was raced without --shard); give the files of `race --shard I/N`", path.display())]
     NotAShard { path: PathBuf },
-    #[error("'{}' is already a merged race; give the shards' own race files", path.display())]
+    #[error("'{}' is already a merged race; give the shards' own race recordings", path.display())]
     AlreadyMerged { path: PathBuf },
-    #[error("'{}' is from a different race than '{}' (they differ in `{key}`); give the shards of one run, started with the same race file, seed and --start-at", other.display(), first.display())]
+    #[error("'{}' is from a different race than '{}' (they differ in `{key}`); give the shards of one run, started with the same race config, seed and --start-at", other.display(), first.display())]
     OtherRace {
         first: PathBuf,
         other: PathBuf,
@@ -47,7 +47,7 @@ pub enum MergeError {
         shard: Shard,
         count: u32,
     },
-    #[error("'{}' and '{}' are both shard {shard}; give each shard's race file once", first.display(), other.display())]
+    #[error("'{}' and '{}' are both shard {shard}; give each shard's race recording once", first.display(), other.display())]
     Duplicate {
         first: PathBuf,
         other: PathBuf,

@@ -27,24 +27,24 @@ const MAX_CHUNKS_PER_BYTE: u64 = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RaceFileError {
-    #[error("cannot read race file '{}': {source}", path.display())]
+    #[error("cannot read race recording '{}': {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(
-        "'{}' is not an llm-locust race file (it does not start with the race file signature); give the race.llmrace file from a race's output folder",
+        "'{}' is not an llm-locust race recording (it does not start with the recording's signature); give the race.llmrace file from a race's output folder",
         path.display()
     )]
     Foreign { path: PathBuf },
     #[error(
-        "race file '{}' has format version {found}, newer than this llm-locust reads (up to {FORMAT_VERSION}); upgrade llm-locust to replay it",
+        "race recording '{}' has format version {found}, newer than this llm-locust reads (up to {FORMAT_VERSION}); upgrade llm-locust to replay it",
         path.display()
     )]
     Newer { path: PathBuf, found: u16 },
-    #[error("race file '{}' is cut off before its header ends: there is nothing to replay", path.display())]
+    #[error("race recording '{}' is cut off before its header ends: there is nothing to replay", path.display())]
     Truncated { path: PathBuf },
-    #[error("race file '{}' is corrupted ({reason}); it cannot be replayed", path.display())]
+    #[error("race recording '{}' is corrupted ({reason}); it cannot be replayed", path.display())]
     Corrupted { path: PathBuf, reason: String },
 }
 
@@ -192,7 +192,7 @@ pub fn read(path: &Path) -> Result<Recording, RaceFileError> {
             body.events.push((body.last, RaceEvent::Ended));
         }
         Some(format!(
-            "race file '{}' ends early (its race did not finish writing it): replaying the {} events up to {:.1} s",
+            "race recording '{}' ends early (its race did not finish writing it): replaying the {} events up to {:.1} s",
             path.display(),
             body.events.len() - 1,
             body.last.as_secs_f64()

@@ -46,7 +46,7 @@ impl RaceFileWriter {
             open: None,
         };
         let (sink, thread) = threaded::spawn("race-file", output)
-            .context("cannot start the race file writer thread")?;
+            .context("cannot start the race recording's writer thread")?;
         Ok((
             sink,
             RaceFileWriter {
@@ -61,7 +61,7 @@ impl RaceFileWriter {
     pub fn finish(self, summary_json: Option<String>) -> anyhow::Result<PathBuf> {
         let path = self.path;
         self.thread.finish(summary_json).map_err(|e| {
-            anyhow::anyhow!("writing the race file '{}' failed: {e}", path.display())
+            anyhow::anyhow!("writing the race recording '{}' failed: {e}", path.display())
         })?;
         Ok(path)
     }
@@ -164,9 +164,9 @@ pub fn write_recording(
         })?;
         out.close()
     };
-    write().with_context(|| format!("cannot write race file '{}'", tmp.display()))?;
+    write().with_context(|| format!("cannot write race recording '{}'", tmp.display()))?;
     std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot write race file '{}'", path.display()))
+        .with_context(|| format!("cannot write race recording '{}'", path.display()))
 }
 
 struct Output {

@@ -309,7 +309,7 @@ fn damaged_or_foreign_files_are_bad_input() {
     std::fs::write(&yaml, BASELINE).unwrap();
     assert_bad_input(
         &compare(&[good, path(&yaml)]),
-        &["race.yaml", "neither a summary.json nor a race file"],
+        &["race.yaml", "neither a summary.json nor a race recording"],
     );
 
     assert_bad_input(

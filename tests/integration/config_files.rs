@@ -168,11 +168,11 @@ fn unreadable_file_names_the_file_and_the_reason() {
     assert!(err.problems().is_empty());
     assert_eq!(
         err.to_string(),
-        "cannot read race file 'races/does-not-exist.yaml'"
+        "cannot read race config 'races/does-not-exist.yaml'"
     );
     let chain = format!("{:#}", anyhow::Error::from(err));
     assert!(
-        chain.starts_with("cannot read race file 'races/does-not-exist.yaml': "),
+        chain.starts_with("cannot read race config 'races/does-not-exist.yaml': "),
         "{chain}"
     );
     assert!(

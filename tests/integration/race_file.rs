@@ -425,19 +425,19 @@ fn damaged_files_are_named_errors_and_cut_files_replay_with_a_notice() {
         .collect();
     assert_one_line_error(
         &replay_headless(&variant(d, "noise", &noise)),
-        "not an llm-locust race file",
+        "not an llm-locust race recording",
     );
     // A YAML race file given by mistake.
     assert_one_line_error(
         &replay_headless(&variant(d, "race.yaml", RACE.as_bytes())),
-        "not an llm-locust race file",
+        "not an llm-locust race recording",
     );
     // Wrong magic, right everything else.
     let mut wrong_magic = good.clone();
     wrong_magic[0] = b'X';
     assert_one_line_error(
         &replay_headless(&variant(d, "magic", &wrong_magic)),
-        "not an llm-locust race file",
+        "not an llm-locust race recording",
     );
     // From the future.
     let mut future = good.clone();
@@ -463,7 +463,7 @@ fn damaged_files_are_named_errors_and_cut_files_replay_with_a_notice() {
         assert_eq!(output.status.code(), Some(2), "cut at {cut}: {err}");
         assert!(
             err.contains("cut off before its header ends")
-                || err.contains("not an llm-locust race file"),
+                || err.contains("not an llm-locust race recording"),
             "cut at {cut}: {err}"
         );
     }
@@ -497,7 +497,7 @@ fn damaged_files_are_named_errors_and_cut_files_replay_with_a_notice() {
 
     // A missing file.
     let missing = replay_headless(&d.join("nope.llmrace"));
-    assert_one_line_error(&missing, "cannot read race file");
+    assert_one_line_error(&missing, "cannot read race recording");
     assert!(matches!(
         racefile::read(&d.join("nope.llmrace")),
         Err(RaceFileError::Read { .. })

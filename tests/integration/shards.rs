@@ -302,7 +302,7 @@ fn merge_refuses_other_races_duplicates_and_damaged_files() {
     refused(&merge(&out, &[s0, s1, s0]), "are both shard 0/3");
     refused(
         &merge(&out, &[s0, &run.whole]),
-        "is not a shard's race file",
+        "is not a shard's race recording",
     );
     refused(&merge(&out, &[&run.merged, s1]), "already a merged race");
     // A shard whose file was cut off, and one that is not a race file.
@@ -314,7 +314,7 @@ fn merge_refuses_other_races_duplicates_and_damaged_files() {
     std::fs::write(&foreign, b"not a race").unwrap();
     refused(
         &merge(&out, &[s0, s1, &foreign]),
-        "is not an llm-locust race file",
+        "is not an llm-locust race recording",
     );
     refused(
         &merge(s0, &[s0, s1, s2]),

@@ -381,7 +381,7 @@ pub(super) fn check_header(name: &str, value: &str, path: &str, p: &mut Problems
     if looks_like_key(value) || looks_like_key(bare) || (credential_header && bare.len() >= 16) {
         p.add(
             path,
-            "this looks like a credential; keys don't belong in a race file: put it in an \
+            "this looks like a credential; keys don't belong in a race config: put it in an \
              environment variable and name that variable in api_key_env",
         );
     }

@@ -229,7 +229,7 @@ fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Op
         Value::Null => {
             p.add(
                 "race",
-                "missing: the file is empty; a race file starts with 'race:'",
+                "missing: the file is empty; a race config starts with 'race:'",
             );
             return None;
         }
@@ -237,7 +237,7 @@ fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Op
             p.add(
                 "race",
                 format!(
-                    "missing: the file holds {}, not a mapping; a race file starts with 'race:'",
+                    "missing: the file holds {}, not a mapping; a race config starts with 'race:'",
                     describe(other)
                 ),
             );
@@ -248,7 +248,7 @@ fn build(yaml: &str, file: &Path, overrides: &Overrides, p: &mut Problems) -> Op
     let Some(mut race) = race else {
         p.add(
             "race",
-            "missing or empty; a race file starts with 'race:' followed by name, engines and \
+            "missing or empty; a race config starts with 'race:' followed by name, engines and \
              the other settings",
         );
         return None;
