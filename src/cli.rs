@@ -161,6 +161,10 @@ pub struct RaceArgs {
     /// (2026-12-01T15:00:00Z) or Unix seconds
     #[arg(long, value_name = "TIME", value_parser = start_time)]
     pub start_at: Option<std::time::SystemTime>,
+    /// Accept a --start-at more than a day ahead or an hour past (refused
+    /// otherwise, as it is most often a wrong date or time zone)
+    #[arg(long, requires = "start_at")]
+    pub allow_far_start: bool,
     /// Run shard I of N (I from 0, as Kubernetes' JOB_COMPLETION_INDEX):
     /// user, arrival and request k are shard k mod N's, finish lines are
     /// split, and `llm-locust merge` joins the shards' race recordings into the
@@ -505,7 +509,7 @@ mod tests {
         );
         assert!(
             sim_problem(&["--quirk", "zero-usag"])
-                .starts_with("--quirk: unknown quirk; did you mean 'zero_usage'?")
+                .starts_with("--quirk: unknown quirk 'zero-usag'; did you mean 'zero_usage'?")
         );
         assert!(sim_problem(&["--capacity", "0"]).starts_with("--capacity: must be at least 1"));
         assert!(

@@ -12,6 +12,15 @@ pub(super) fn wants_tui(no_tui: bool) -> bool {
     !no_tui && std::io::stdout().is_terminal()
 }
 
+/// A run without the TUI still refuses a `--theme` that cannot load: the
+/// same command line must not pass in CI and fail at a terminal.
+pub(super) fn check_tui_flags(args: &TuiArgs) -> Result<(), AppError> {
+    if let Some(name) = args.theme.as_deref().filter(|n| !n.trim().is_empty()) {
+        crate::ui::theme::load_theme(name, Path::new("themes")).map_err(AppError::bad_input)?;
+    }
+    Ok(())
+}
+
 /// The theme and options of a TUI, from the flags and the environment.
 pub(super) fn tui_options(
     args: &TuiArgs,

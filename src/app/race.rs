@@ -4,11 +4,12 @@
 //! `validate`, which checks a race file the same way.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::front_end::{tui_options, wants_tui};
+use super::front_end::{check_tui_flags, tui_options, wants_tui};
 use super::results::{Saved, finish_race};
 use crate::cli::RaceArgs;
 use crate::config::{self, RaceSpec};
@@ -26,6 +27,7 @@ pub(super) async fn race(args: RaceArgs) -> Result<Exit, AppError> {
     let tui = if wants_tui(args.no_tui) {
         Some(tui_options(&args.tui, None)?)
     } else {
+        check_tui_flags(&args.tui)?;
         None
     };
     let Some(prompts) = load_prompts(&mut spec, tui.as_ref()).await? else {
@@ -251,11 +253,20 @@ async fn show(
 
 pub(super) fn validate(file: &Path, shard: Option<config::Shard>) -> Result<Exit, AppError> {
     let mut spec = config::load_race_file(file).map_err(AppError::bad_input)?;
-    say!("{}: ok: {}", file.display(), spec.describe());
-    if let Some(shard) = shard {
-        spec.set_shard(shard)
-            .map_err(|e| AppError::bad_input(anyhow::anyhow!(e)))?;
-        say!("{}", shard_line(&spec, shard));
+    // The whole file and the shard are judged before anything is said, so a
+    // shard that cannot run never follows an "ok".
+    let whole = spec.describe();
+    let shard_line = match shard {
+        Some(shard) => {
+            spec.set_shard(shard)
+                .map_err(|e| AppError::bad_input(anyhow::anyhow!(e)))?;
+            Some(shard_line(&spec, shard))
+        }
+        None => None,
+    };
+    say!("{}: ok: {whole}", file.display());
+    if let Some(line) = shard_line {
+        say!("{line}");
     }
     Ok(Exit::Success)
 }
@@ -276,6 +287,29 @@ fn shard_line(spec: &RaceSpec, shard: config::Shard) -> String {
     format!("shard {shard}: {}", split.join("; "))
 }
 
+/// How far ahead or behind a `--start-at` may be without
+/// `--allow-far-start`.
+const START_AT_AHEAD: Duration = Duration::from_secs(24 * 3600);
+const START_AT_BEHIND: Duration = Duration::from_secs(3600);
+
+/// A `--start-at` a day ahead or an hour past is most often a wrong date or
+/// time zone: a race that would wait all night, or shards that would each
+/// start at once instead of together.
+fn check_start_at(at: std::time::SystemTime, now: std::time::SystemTime) -> anyhow::Result<()> {
+    let hours = |d: Duration| d.as_secs_f64() / 3600.0;
+    match at.duration_since(now) {
+        Ok(ahead) if ahead > START_AT_AHEAD => anyhow::bail!(
+            "--start-at is {:.1} hours from now (more than a day); check the date and time zone (RFC 3339 with Z is UTC), or pass --allow-far-start",
+            hours(ahead)
+        ),
+        Err(past) if past.duration() > START_AT_BEHIND => anyhow::bail!(
+            "--start-at was {:.1} hours ago (more than an hour); check the date and time zone (RFC 3339 with Z is UTC), or pass --allow-far-start",
+            hours(past.duration())
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// The race file with the command line's values, validated once.
 fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
     let overrides = config::validate::Overrides {
@@ -289,6 +323,11 @@ fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
     let mut spec =
         config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
     apply_dataset(&mut spec, args)?;
+    if let Some(at) = args.start_at {
+        if !args.allow_far_start {
+            check_start_at(at, std::time::SystemTime::now()).map_err(AppError::bad_input)?;
+        }
+    }
     spec.start_at = args.start_at;
     if let Some(shard) = args.shard {
         spec.set_shard(shard)
@@ -338,4 +377,28 @@ fn create_race_dir(spec: &RaceSpec, stamp: &str) -> anyhow::Result<PathBuf> {
         "cannot find a free folder name in '{}'",
         spec.output_dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_start_a_day_ahead_or_an_hour_past_is_refused() {
+        let now = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        let hour = Duration::from_secs(3600);
+        assert!(check_start_at(now + 23 * hour, now).is_ok());
+        assert!(check_start_at(now - hour / 2, now).is_ok());
+        let ahead = check_start_at(now + 25 * hour, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            ahead.starts_with("--start-at is 25.0 hours from now"),
+            "{ahead}"
+        );
+        assert!(ahead.ends_with("or pass --allow-far-start"), "{ahead}");
+        let past = check_start_at(now - 2 * hour, now).unwrap_err().to_string();
+        assert!(past.starts_with("--start-at was 2.0 hours ago"), "{past}");
+    }
 }

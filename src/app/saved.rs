@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::front_end::{tui_options, wants_tui};
+use super::front_end::{check_tui_flags, tui_options, wants_tui};
 use super::results::finish_race;
 use crate::cli::ReplayArgs;
 use crate::engine::{RaceOutcome, RaceStart, RecordSink};
@@ -26,6 +26,7 @@ fn read_recording(file: &Path) -> Result<Recording, AppError> {
 pub(super) async fn replay(args: ReplayArgs) -> Result<Exit, AppError> {
     let recording = read_recording(&args.file)?;
     if !wants_tui(args.no_tui) {
+        check_tui_flags(&args.tui)?;
         // As fast as possible: fold every event, then report as the race did.
         let started_at = recording.started_at;
         let spec = recording.spec.clone();

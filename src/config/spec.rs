@@ -93,6 +93,9 @@ pub struct TraceFacts {
     pub entries: usize,
     /// Lines that could not be read as an entry and were skipped.
     pub skipped_lines: usize,
+    /// Where the first skipped line is and why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_skipped_line: Option<String>,
     /// The timestamps were not in order, so the entries were sorted.
     pub sorted: bool,
     /// The file held more entries than are read; the rest was left out.

@@ -105,6 +105,19 @@ pub fn reconnecting_lines(s: &RaceSnapshot, said: &mut Vec<bool>) -> String {
     out
 }
 
+/// The line for `count` seconds to go, if it gets one: the last ten each
+/// second, a longer wait (a shard's `--start-at`) when it begins and every
+/// ten seconds, so a log shows the wait without a line a second for an hour.
+fn countdown_line(count: u64, first: bool) -> Option<String> {
+    if count <= 10 {
+        Some(format!("{count}…"))
+    } else if first || count % 10 == 0 {
+        Some(format!("starting in {count} s"))
+    } else {
+        None
+    }
+}
+
 /// Prints the countdown and progress lines to `out` until the race ends
 /// (the snapshot channel closes or the final snapshot arrives).
 pub async fn report_progress(
@@ -123,7 +136,9 @@ pub async fn report_progress(
             RacePhase::Countdown { remaining } => {
                 let count = remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0);
                 if count > 0 && last_count != Some(count) {
-                    let _ = writeln!(out, "{count}…");
+                    if let Some(line) = countdown_line(count, last_count.is_none()) {
+                        let _ = writeln!(out, "{line}");
+                    }
                     last_count = Some(count);
                 }
             }
@@ -153,6 +168,17 @@ mod tests {
     use super::*;
     use crate::metrics::CommentaryLine;
     use crate::ui::test_support::snapshot_fixture;
+
+    #[test]
+    fn a_long_wait_is_said_every_ten_seconds_then_each_second() {
+        let lines: Vec<String> = (1..=25)
+            .rev()
+            .filter_map(|count| countdown_line(count, count == 25))
+            .collect();
+        let mut expected = vec!["starting in 25 s".to_owned(), "starting in 20 s".to_owned()];
+        expected.extend((1..=10).rev().map(|n| format!("{n}…")));
+        assert_eq!(lines, expected);
+    }
 
     #[test]
     fn a_stop_of_connection_reuse_is_said_once_at_its_time() {

@@ -61,7 +61,10 @@ impl RaceFileWriter {
     pub fn finish(self, summary_json: Option<String>) -> anyhow::Result<PathBuf> {
         let path = self.path;
         self.thread.finish(summary_json).map_err(|e| {
-            anyhow::anyhow!("writing the race recording '{}' failed: {e}", path.display())
+            anyhow::anyhow!(
+                "writing the race recording '{}' failed: {e}",
+                path.display()
+            )
         })?;
         Ok(path)
     }

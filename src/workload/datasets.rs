@@ -143,7 +143,9 @@ impl Records {
             });
         }
         if self.skipped > 0 {
-            tracing::warn!(
+            // Said to the user once, as a note before the race (see
+            // `workload::settle`); the log keeps it for RUST_LOG=debug.
+            tracing::debug!(
                 file = %path.display(),
                 skipped = self.skipped,
                 first = self.first_problem.as_deref().unwrap_or(""),
@@ -274,7 +276,7 @@ fn read_stream(
                         return Ok(None);
                     }
                     serde_json::from_str::<Value>(&line)
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| not_json(&line, &e))
                         .and_then(|v| prompt_of(&v))
                         .map(Some)
                 });
@@ -338,6 +340,24 @@ fn nonempty(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
+}
+
+/// Why a line is not a record: that it is not JSON, where the parser
+/// stopped, and how the line starts (a log line, a CSV row and a
+/// pretty-printed object look different at a glance).
+pub(super) fn not_json(line: &str, error: &serde_json::Error) -> String {
+    const SHOWN: usize = 40;
+    let where_ = match error.classify() {
+        serde_json::error::Category::Eof => "ends mid-record".to_owned(),
+        _ => format!("from column {}", error.column()),
+    };
+    let start: String = line.trim().chars().take(SHOWN).collect();
+    let more = if line.trim().chars().count() > SHOWN {
+        "…"
+    } else {
+        ""
+    };
+    format!("not JSON ({where_}): \"{start}{more}\"")
 }
 
 /// The prompt of one JSON record, or why there is none.

@@ -184,7 +184,8 @@ pub fn read_trace_from(
         raw.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     if skipped > 0 {
-        tracing::warn!(
+        // Said to the user once, as a note before the race.
+        tracing::debug!(
             file = %path.display(),
             skipped,
             first = first_problem.as_deref().unwrap_or(""),
@@ -210,7 +211,8 @@ pub fn read_trace_from(
 
 /// One line's entry, or why it is none.
 fn entry_of(line: &str) -> Result<(f64, u32, u32), String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| super::datasets::not_json(line, &e))?;
     if !value.is_object() {
         return Err("not a JSON object".to_owned());
     }

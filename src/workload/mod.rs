@@ -56,16 +56,39 @@ pub fn settle(spec: &mut crate::config::RaceSpec, prompts: &PromptSet) -> Vec<St
     use crate::config::{LoadSpec, UNTIL_TRACE_ENDS};
     let mut notes = Vec::new();
     if prompts.skipped > 0 {
+        let first = prompts
+            .first_skipped
+            .as_deref()
+            .map(|why| format!(" (the first: {why})"))
+            .unwrap_or_default();
         notes.push(format!(
-            "{} dataset records could not be read and were skipped",
-            prompts.skipped
+            "{} dataset {} could not be read and {} skipped{first}",
+            prompts.skipped,
+            if prompts.skipped == 1 {
+                "record"
+            } else {
+                "records"
+            },
+            if prompts.skipped == 1 { "was" } else { "were" },
         ));
     }
     if let Some(t) = prompts.trace_facts() {
         if t.skipped_lines > 0 {
+            let first = t
+                .first_skipped_line
+                .as_deref()
+                .map(|why| format!(" (the first: {why})"))
+                .unwrap_or_default();
             notes.push(format!(
-                "{} lines of trace '{}' could not be read and were skipped",
-                t.skipped_lines, t.file
+                "{} {} of trace '{}' could not be read and {} skipped{first}",
+                t.skipped_lines,
+                if t.skipped_lines == 1 {
+                    "line"
+                } else {
+                    "lines"
+                },
+                t.file,
+                if t.skipped_lines == 1 { "was" } else { "were" },
             ));
         }
         if t.sorted {

@@ -79,6 +79,8 @@ pub struct PromptSet {
     trace: Option<(TraceTimes, TraceFacts)>,
     /// Records that could not be read as a prompt and were skipped.
     pub skipped: usize,
+    /// Where the first skipped record is and why it was skipped.
+    pub first_skipped: Option<String>,
     /// Per engine, the token count of each prompt under the engine's own
     /// tokenizer (`None`: the engine has no tokenizer).
     engine_tokens: Vec<Option<Arc<Vec<u32>>>>,
@@ -171,13 +173,13 @@ fn build(
         return trace::build(spec, trace_path, path, label, tokenizers);
     }
     let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
-    let (prompts, skipped) = match &spec.dataset {
+    let (prompts, skipped, first_skipped) = match &spec.dataset {
         DatasetSpec::Synthetic => {
             let mean = spec
                 .target_input_tokens
                 .unwrap_or(synthetic::DEFAULT_MEAN_TOKENS);
             let lengths = synthetic::lengths(&spec.synthetic, mean, spec.seed);
-            (synthetic::build(first, &lengths, spec.seed)?, 0)
+            (synthetic::build(first, &lengths, spec.seed)?, 0, None)
         }
         _ => select(records(spec, path, &label)?, spec, &label, first)?,
     };
@@ -187,6 +189,7 @@ fn build(
         spec.seed,
     );
     set.dataset = label;
+    set.first_skipped = first_skipped;
     set.engine_tokens = count_per_engine(&set.texts(), tokenizers, None)?;
     set.engine_tokenizers = tokenizers.to_vec();
     Ok(set)
@@ -215,14 +218,14 @@ fn select(
     spec: &RaceSpec,
     label: &str,
     tokenizer: Option<&Tokenizer>,
-) -> Result<(Vec<String>, usize), WorkloadError> {
+) -> Result<(Vec<String>, usize, Option<String>), WorkloadError> {
     let Records {
         mut prompts,
         skipped,
-        ..
+        first_problem,
     } = records;
     let Some(target) = spec.target_input_tokens else {
-        return Ok((prompts, skipped));
+        return Ok((prompts, skipped, first_problem));
     };
     let tolerance = spec.input_tolerance_tokens;
     let (lo, hi) = (
@@ -261,7 +264,7 @@ fn select(
             ),
         });
     }
-    Ok((kept, skipped))
+    Ok((kept, skipped, first_problem))
 }
 
 /// Bytes of a long prompt encoded first to see whether it can fit: far more
@@ -362,6 +365,7 @@ impl PromptSet {
             max_tokens: Vec::new(),
             trace: None,
             skipped,
+            first_skipped: None,
             engine_tokens: Vec::new(),
             engine_tokenizers: Vec::new(),
             dataset: "custom".to_owned(),
@@ -580,7 +584,7 @@ mod tests {
             skipped: 3,
             first_problem: None,
         };
-        let (kept, skipped) = select(records, &spec_with(Some(20), 2), "x", None).unwrap();
+        let (kept, skipped, _) = select(records, &spec_with(Some(20), 2), "x", None).unwrap();
         assert_eq!(skipped, 3);
         let mut lens: Vec<u32> = kept.iter().map(|p| estimate_tokens(p)).collect();
         lens.sort_unstable();

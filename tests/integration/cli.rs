@@ -415,6 +415,38 @@ fn bad_input_is_one_line_and_exit_2() {
     let output = run(&["race", "races/demo.yaml", "--no-tui", "--users", "zero"]);
     assert_eq!(output.status.code(), Some(2));
 
+    // A theme that cannot load fails headless too, before any traffic.
+    let output = run(&[
+        "race",
+        "races/demo.yaml",
+        "--no-tui",
+        "--no-save",
+        "--theme",
+        "nope",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: theme `nope` not found"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("GO!"), "{stderr}");
+
+    // A shard that cannot run is an error, never an "ok" followed by one.
+    let output = run(&["validate", "races/stress.yaml", "--shard", "1/2"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--shard 1/2") && stderr.contains("sweep"),
+        "{stderr}"
+    );
+
     let tmp = tempfile::tempdir().unwrap();
     let race = write_race(
         tmp.path(),

@@ -659,8 +659,17 @@ fn the_dataset_option_overrides_the_file_and_skipped_records_reach_the_summary()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Said once, plainly, with where the first bad record is and how it
+    // starts; no log line beside it.
     assert!(
-        stderr.contains("2 dataset records could not be read"),
+        stderr.contains(
+            "note: 2 dataset records could not be read and were skipped \
+             (the first: line 2: not JSON (from column 2): \"not json\")"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WARN") && !stderr.contains('\u{1b}'),
         "{stderr}"
     );
     let dir = common::race_dir(&results);

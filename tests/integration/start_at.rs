@@ -105,3 +105,33 @@ fn a_time_that_is_not_one_is_bad_input() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_start_far_off_is_refused_unless_allowed() {
+    let past = SystemTime::now() - Duration::from_secs(2 * 3600);
+    let unix = past.duration_since(UNIX_EPOCH).unwrap().as_secs_f64();
+    let (output, _tmp, out) = race(&format!("{unix:.3}"));
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --start-at was 2.0 hours ago"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a refused race wrote results");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("race.yaml");
+    std::fs::write(&file, RACE).unwrap();
+    let output = run_bin(&[
+        "race",
+        file.to_str().unwrap(),
+        "--no-tui",
+        "--no-save",
+        "--start-at",
+        &format!("{unix:.3}"),
+        "--allow-far-start",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("after --start-at: started at once"));
+}

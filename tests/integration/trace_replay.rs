@@ -235,7 +235,10 @@ race:
     assert!(output.status.success(), "{stderr}");
     let file = tmp.path().join("trace.jsonl").display().to_string();
     for line in [
-        format!("note: 1 lines of trace '{file}' could not be read and were skipped"),
+        format!(
+            "note: 1 line of trace '{file}' could not be read and was skipped (the first: line {}: ",
+            ENTRIES.len() + 1
+        ),
         format!(
             "note: the timestamps of trace '{file}' were not in order; its entries were sorted by time"
         ),

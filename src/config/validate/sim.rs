@@ -122,7 +122,10 @@ pub(super) fn quirks(names: Vec<String>, path: &str, p: &mut Problems) -> BTreeS
                 .unwrap_or_default();
             p.add(
                 format!("{path}[{i}]"),
-                format!("unknown quirk; {hint}expected one of: {}", names.join(", ")),
+                format!(
+                    "unknown quirk '{name}'; {hint}expected one of: {}",
+                    names.join(", ")
+                ),
             );
         }
     }

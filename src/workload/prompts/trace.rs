@@ -45,6 +45,7 @@ pub(super) fn build(
     let tolerance = spec.input_tolerance_tokens;
     let records = records(spec, dataset_path, &label)?;
     let skipped = records.skipped;
+    let first_skipped = records.first_problem.clone();
     let candidates = candidates(
         records.prompts,
         &trace,
@@ -87,6 +88,7 @@ pub(super) fn build(
         file: trace_path.display().to_string(),
         entries: trace.entries.len(),
         skipped_lines: trace.skipped,
+        first_skipped_line: trace.first_problem.clone(),
         sorted: trace.sorted,
         truncated: trace.truncated,
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -105,6 +107,7 @@ pub(super) fn build(
         max_tokens: trace.entries.iter().map(|e| e.output_tokens).collect(),
         trace: Some((trace.times(), facts)),
         skipped,
+        first_skipped,
         engine_tokens: Vec::new(),
         engine_tokenizers: tokenizers.to_vec(),
         dataset: label,
