@@ -105,7 +105,7 @@ pub struct TuiArgs {
     /// Most TUI redraws per second
     #[arg(long, allow_negative_numbers = true, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
     pub fps: u32,
-    /// Leave the TUI as soon as the race ends instead of waiting for a key
+    /// Leave the TUI as soon as the race ends instead of waiting for q
     #[arg(long)]
     pub exit_on_finish: bool,
 }

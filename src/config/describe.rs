@@ -53,7 +53,8 @@ impl LoadSpec {
     pub fn describe(&self) -> String {
         match self {
             LoadSpec::Users { users, spawn_rate } => {
-                format!("{users} users per engine (+{spawn_rate}/s)")
+                let noun = if *users == 1 { "user" } else { "users" };
+                format!("{users} {noun} per engine (+{spawn_rate}/s)")
             }
             LoadSpec::Constant {
                 rate,

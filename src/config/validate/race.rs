@@ -197,7 +197,7 @@ pub(super) fn resolve_tokenizer_paths(engines: &mut [EngineSpec], file: &Path) {
         if path.is_absolute() {
             continue;
         }
-        let beside = dir.join(path);
+        let beside = beside(dir, path);
         if beside.exists() {
             engine.tokenizer = Some(beside.display().to_string());
         }
@@ -337,12 +337,40 @@ pub(super) enum Located {
     Missing(String),
 }
 
+/// `path` beside the race config in `dir`, tidied as a user would write it
+/// (`races/../datasets/x.jsonl` is `datasets/x.jsonl`) when the tidy path is
+/// the same file; as joined when a symbolic link makes them differ.
+fn beside(dir: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = dir.join(path);
+    let mut tidy = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(tidy.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                tidy.pop();
+            }
+            other => tidy.push(other),
+        }
+    }
+    if tidy.as_os_str().is_empty() {
+        tidy.push(".");
+    }
+    match (tidy.canonicalize(), joined.canonicalize()) {
+        (Ok(a), Ok(b)) if a == b => tidy,
+        (_, Err(_)) => tidy,
+        _ => joined,
+    }
+}
+
 pub(super) fn locate(raw: &str, file: &Path) -> Located {
     let path = Path::new(raw);
     let mut candidates: Vec<PathBuf> = Vec::new();
     if !path.is_absolute() {
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            candidates.push(dir.join(path));
+            candidates.push(beside(dir, path));
         }
     }
     if !candidates.iter().any(|c| c == path) {

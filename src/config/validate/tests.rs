@@ -690,6 +690,11 @@ fn dataset_files_resolve_against_the_race_file() {
          'prompts.jsonl'); give a path to a JSONL, JSON, Parquet or text file, or one of demo, \
          sharegpt, dolly, billsum, synthetic, sharegpt-sample, dolly-sample, billsum-sample"
     );
+    // A path up from the race config reads as a user would write it.
+    std::fs::create_dir_all(dir.join("races")).unwrap();
+    let yaml = sim_race("  dataset: ../prompts.jsonl\n");
+    let spec = validate(&yaml, &dir.join("races/race.yaml")).unwrap();
+    assert_eq!(spec.dataset, DatasetSpec::File(dir.join("prompts.jsonl")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -878,7 +883,7 @@ fn trace_replays() {
     assert_eq!(
         spec.load,
         LoadSpec::Trace {
-            path: Path::new("races").join(TRACE),
+            path: Path::new("datasets/mooncake-trace-sample.jsonl").to_path_buf(),
             time_scale: 0.5,
             looped: true,
             max_in_flight: 9,
@@ -894,7 +899,7 @@ fn trace_replays() {
     assert_eq!(
         spec.load,
         LoadSpec::Trace {
-            path: Path::new("races").join(TRACE),
+            path: Path::new("datasets/mooncake-trace-sample.jsonl").to_path_buf(),
             time_scale: 1.0,
             looped: false,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
@@ -903,9 +908,9 @@ fn trace_replays() {
     assert_eq!(spec.finish.duration, UNTIL_TRACE_ENDS);
     assert!(spec.finish.duration_is_finish_line);
     assert!(
-        spec.describe().ends_with(&format!(
-            "trace 'races/{TRACE}' replayed once (max 100 in flight), finish at the end of the trace"
-        )),
+        spec.describe().ends_with(
+            "trace 'datasets/mooncake-trace-sample.jsonl' replayed once (max 100 in flight), finish at the end of the trace"
+        ),
         "{}",
         spec.describe()
     );
@@ -933,7 +938,7 @@ fn trace_mistakes_name_the_key_and_the_fix() {
         ),
         (
             "  load: {mode: trace, trace: ../datasets}\n".to_owned(),
-            "race.load.trace: 'races/../datasets' is a folder; give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)",
+            "race.load.trace: 'datasets' is a folder; give the path to a JSONL file of {\"timestamp\": ms, \"input_length\": n, \"output_length\": n} lines (the Mooncake trace format)",
         ),
         (
             format!("  load: {{mode: trace, trace: {TRACE}, time_scale: 0}}\n"),

@@ -168,7 +168,7 @@ impl Widget for &TimeChart<'_> {
         let title = if self.compact {
             format!(" {} ({unit}) · c for charts ", self.metric.title())
         } else if self.metric == ChartMetric::OutputTokens {
-            format!(" {} per second ", self.metric.title())
+            " output tokens per second ".to_owned()
         } else {
             format!(
                 " {} per second: p50 line, p99 dots ({unit}) ",

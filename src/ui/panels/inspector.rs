@@ -117,7 +117,7 @@ impl Widget for &InspectorPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let title = match self.lane {
             Some(l) => format!(
-                " Inspector — {} {}  (Tab switch, i close) ",
+                " Inspector — {} {}  (←/→ or Tab switch, i close) ",
                 l.emoji, l.name
             ),
             None => " Inspector ".to_owned(),
