@@ -21,6 +21,7 @@ mod config_files;
 mod connections;
 mod datasets;
 mod deploy;
+mod doc_examples;
 mod fuzz;
 mod llama_server;
 mod load_shapes;
