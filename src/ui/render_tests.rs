@@ -9,6 +9,7 @@ use super::*;
 use crate::metrics::Grade;
 use crate::ui::keymap::key_help;
 use crate::ui::panels::charts::ChartMetric;
+use crate::ui::panels::lane_place;
 use crate::ui::test_support::{
     buffer_to_string, empty_fixture, failing_fixture, finished_fixture, render_to_buffer,
     render_to_string, snapshot_fixture,
@@ -322,11 +323,11 @@ fn names_fit_or_end_in_an_ellipsis() {
         long.contains('…') && !long.contains("leaderboard-column"),
         "{long}"
     );
-    // One-line lanes (ten engines on a small screen) cut at ten columns.
+    // One-line lanes (ten engines on a small screen) cut at twelve columns.
     let mut many = snapshot_fixture(10);
     many.lanes[3].name = "llamacpp-server-b".to_owned();
     let small = render_to_string(&many, &ui(10), &theme(), 80, 24);
-    assert!(small.contains("llamacpp-…"), "{small}");
+    assert!(small.contains("llamacpp-se… "), "{small}");
 }
 
 #[test]
@@ -650,6 +651,47 @@ fn ten_lanes_80x24() {
         assert!(text.contains(&lane.name), "{} missing:\n{text}", lane.name);
     }
     assert_snapshot!(text);
+}
+
+#[test]
+fn ten_engines_with_a_shared_name_start_stay_apart_at_80x24() {
+    let mut snap = snapshot_fixture(10);
+    for (i, lane) in snap.lanes.iter_mut().enumerate() {
+        lane.name = format!("engine-number-{}", i + 1);
+    }
+    let text = render_to_string(&snap, &ui(10), &theme(), 80, 24);
+    let lines: Vec<&str> = text.lines().collect();
+    // Every lane shows its own end of the name, every place, and the
+    // tracks are one length (the flag in one column).
+    for (i, line) in lines[2..12].iter().enumerate() {
+        let name = format!("…{} ", i + 1);
+        assert!(line.contains(&name), "{name:?} not in {line:?}");
+        let place = lane_place(&snap.lanes[i]);
+        assert!(line.contains(&place), "{place} not in {line:?}");
+    }
+    let flag_at = |line: &str| {
+        line.find('🏁')
+            .map(|b| ratatui::text::Span::raw(&line[..b]).width())
+    };
+    let flags: Vec<_> = lines[2..12].iter().map(|l| flag_at(l)).collect();
+    assert!(
+        flags.iter().all(|f| f.is_some() && *f == flags[0]),
+        "{flags:?}\n{text}"
+    );
+    // The leaderboard has a row for each of the ten (its bottom border
+    // gives the tenth its row).
+    for i in 1..=10 {
+        let row = format!("engine-number-{i} ");
+        assert!(text.contains(&row), "{row} not on the leaderboard:\n{text}");
+    }
+    // With the inspector open the leaderboard says what it leaves out.
+    let mut inspecting = ui(10);
+    inspecting.inspector_open = true;
+    let text = render_to_string(&snap, &inspecting, &theme(), 80, 30);
+    assert!(
+        text.contains(" +6 more: every place is in the lanes above"),
+        "{text}"
+    );
 }
 
 #[test]

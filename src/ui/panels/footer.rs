@@ -13,7 +13,7 @@ pub const HINTS: [(&str, &str); 8] = [
     ("q", "quit"),
     ("?", "help"),
     ("p", "pause"),
-    ("i", "inspector"),
+    ("i", "inspect"),
     ("c", "charts"),
     ("d", "details"),
     ("t", "timeline"),
@@ -36,7 +36,7 @@ pub const TIMELINE_HINTS: [(&str, &str); 7] = [
     ("p", "pause"),
     ("↑/↓", "request"),
     ("←/→", "engine"),
-    ("i", "inspector"),
+    ("i", "inspect"),
     ("Esc", "back"),
 ];
 pub const REPLAY_TIMELINE_HINTS: [(&str, &str); 7] = [
@@ -45,7 +45,7 @@ pub const REPLAY_TIMELINE_HINTS: [(&str, &str); 7] = [
     ("p", "pause"),
     ("↑/↓", "request"),
     ("Tab", "engine"),
-    ("i", "inspector"),
+    ("i", "inspect"),
     ("Esc", "back"),
 ];
 
@@ -74,7 +74,7 @@ pub const REPLAY_HINTS: [(&str, &str); 7] = [
     ("space", "play/pause"),
     ("+/-", "speed"),
     ("←/→", "seek"),
-    ("i", "inspector"),
+    ("i", "inspect"),
     ("c", "charts"),
 ];
 
@@ -104,17 +104,18 @@ impl Widget for &Footer<'_> {
         } else {
             &HINTS
         };
-        // Two spaces between hints, one where two would not fit.
-        let width: usize = hints
+        // Two spaces between hints; where they do not all fit, the last
+        // give way (`?` lists every key).
+        let mut used = 1;
+        let shown = hints
             .iter()
-            .map(|(k, w)| Span::raw(*k).width() + 1 + Span::raw(*w).width())
-            .sum();
-        let gap = if 1 + width + 2 * hints.len().saturating_sub(1) <= usize::from(area.width) {
-            "  "
-        } else {
-            " "
-        };
-        for (i, (key, what)) in hints.iter().enumerate() {
+            .take_while(|(k, w)| {
+                used += Span::raw(*k).width() + 1 + Span::raw(*w).width() + 2;
+                used - 2 <= usize::from(area.width)
+            })
+            .count();
+        let gap = "  ";
+        for (i, (key, what)) in hints.iter().take(shown.max(2)).enumerate() {
             if i > 0 {
                 spans.push(Span::raw(gap));
             }
@@ -140,14 +141,15 @@ mod tests {
     fn footer_lists_the_key_hints() {
         let theme = Theme::mono();
         let ui = UiState::default();
-        let mut buf = Buffer::empty(Rect::new(0, 0, 82, 1));
+        // The race screen's hints fit its narrowest width, two spaces apart.
+        let mut buf = Buffer::empty(Rect::new(0, 0, 80, 1));
         (&Footer {
             ui: &ui,
             theme: &theme,
         })
             .render(buf.area, &mut buf);
         let mut expected = Buffer::with_lines([
-            " q quit  ? help  p pause  i inspector  c charts  d details  t timeline  ←/→ select",
+            " q quit  ? help  p pause  i inspect  c charts  d details  t timeline  ←/→ select",
         ]);
         expected.set_style(expected.area, Style::new());
         for (x, len) in [
@@ -155,10 +157,10 @@ mod tests {
             (9, 1),
             (17, 1),
             (26, 1),
-            (39, 1),
-            (49, 1),
-            (60, 1),
-            (72, 3),
+            (37, 1),
+            (47, 1),
+            (58, 1),
+            (70, 3),
         ] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.help_key);
         }
@@ -166,11 +168,11 @@ mod tests {
             (2, 5),
             (10, 5),
             (18, 6),
-            (27, 10),
-            (40, 7),
-            (50, 8),
-            (61, 9),
-            (75, 7),
+            (27, 8),
+            (38, 7),
+            (48, 8),
+            (59, 9),
+            (73, 7),
         ] {
             expected.set_style(Rect::new(x, 0, len, 1), theme.dim);
         }
@@ -178,10 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn hints_close_up_to_one_space_where_two_do_not_fit() {
+    fn hints_that_do_not_fit_give_way_from_the_end() {
         let theme = Theme::mono();
         let ui = UiState::default();
-        let mut buf = Buffer::empty(Rect::new(0, 0, 80, 1));
+        let mut buf = Buffer::empty(Rect::new(0, 0, 70, 1));
         (&Footer {
             ui: &ui,
             theme: &theme,
@@ -194,7 +196,7 @@ mod tests {
             .collect();
         assert_eq!(
             text.trim_end(),
-            " q quit ? help p pause i inspector c charts d details t timeline ←/→ select"
+            " q quit  ? help  p pause  i inspect  c charts  d details  t timeline"
         );
     }
 }

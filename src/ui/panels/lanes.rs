@@ -9,10 +9,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline, Widget};
 
 use super::{
-    car, finished_none, fit, grade_style, health_badge, lane_place, latency, pad, trend_arrow,
+    car, finished_none, grade_style, health_badge, lane_place, latency, names_apart, pad,
+    trend_arrow,
 };
 use crate::metrics::{ConnectionReuse, Grade, LaneSnapshot, Trend};
 use crate::ui::theme::Theme;
+
+/// Columns a one-line lane gives its engine's name at most.
+const LINE_NAME_MAX: usize = 12;
 
 /// Seconds of history the sparklines show at most.
 pub const SPARK_SECONDS: usize = 60;
@@ -61,19 +65,46 @@ pub struct LanesPanel<'a> {
 impl Widget for &LanesPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let h = self.mode.height();
-        let mut y = area.y;
-        for (i, lane) in self.lanes.iter().enumerate() {
-            if y.saturating_add(h) > area.bottom() {
-                break;
-            }
-            let rect = Rect::new(area.x, y, area.width, h);
-            LanePanel {
+        let names: Vec<&str> = self.lanes.iter().map(|l| l.name.as_str()).collect();
+        let names = names_apart(&names, LINE_NAME_MAX);
+        let name_width = names
+            .iter()
+            .map(|n| Span::raw(n.as_str()).width())
+            .max()
+            .unwrap_or(0);
+        let mut panels: Vec<LanePanel> = self
+            .lanes
+            .iter()
+            .zip(names)
+            .enumerate()
+            .map(|(i, (lane, name))| LanePanel {
                 lane,
                 selected: i == self.selected,
                 mode: self.mode,
                 theme: self.theme,
+                short_name: name,
+                name_width,
+                track_width: None,
+            })
+            .collect();
+        // One-line tracks are equally long, so the cars' places compare:
+        // the longest lane's numbers set every lane's track.
+        if matches!(self.mode, LaneMode::Line | LaneMode::Compact) {
+            let with_metrics = self.mode == LaneMode::Line;
+            let track = panels
+                .iter()
+                .map(|p| usize::from(area.width).saturating_sub(p.line_used(with_metrics)))
+                .min();
+            for p in &mut panels {
+                p.track_width = track;
             }
-            .render_ref(rect, buf);
+        }
+        let mut y = area.y;
+        for panel in &panels {
+            if y.saturating_add(h) > area.bottom() {
+                break;
+            }
+            panel.render_ref(Rect::new(area.x, y, area.width, h), buf);
             y += h;
         }
     }
@@ -85,6 +116,12 @@ pub struct LanePanel<'a> {
     pub selected: bool,
     pub mode: LaneMode,
     pub theme: &'a Theme,
+    /// The name a one-line lane shows (kept apart from the others').
+    pub short_name: String,
+    /// Columns of the one-line lanes' name column.
+    pub name_width: usize,
+    /// Every one-line lane's track width (`None`: what this lane leaves).
+    pub track_width: Option<usize>,
 }
 
 impl LanePanel<'_> {
@@ -379,8 +416,9 @@ impl LanePanel<'_> {
             .title_bottom(Line::from(self.trouble(false)))
     }
 
-    /// One line: marker, place, name, track, numbers, health.
-    fn line_row(&self, width: usize, with_metrics: bool) -> Line<'static> {
+    /// A one-line lane's parts around its track: marker, place and name
+    /// (with a gap) before it; numbers, health and trouble after it.
+    fn line_parts(&self, with_metrics: bool) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         let l = self.lane;
         let t = self.theme;
         let marker = if self.selected {
@@ -388,11 +426,13 @@ impl LanePanel<'_> {
         } else {
             Span::raw(" ")
         };
-        let name = fit(&l.name, 10);
-        let mut spans = vec![
+        let name_width = self
+            .name_width
+            .max(Span::raw(self.short_name.as_str()).width());
+        let before = vec![
             marker,
             Span::styled(pad(&lane_place(l), 4), t.text),
-            Span::styled(pad(&name, 10), self.name_style()),
+            Span::styled(pad(&self.short_name, name_width + 1), self.name_style()),
         ];
         let (badge, badge_style) = short_badge(t, l.grades.health);
         let mut numbers = self.stats(true);
@@ -404,8 +444,22 @@ impl LanePanel<'_> {
         numbers.push(Span::raw(" "));
         numbers.push(Span::styled(badge, badge_style));
         numbers.extend(self.trouble(true));
-        let used = Line::from(spans.clone()).width() + Line::from(numbers.clone()).width();
-        let track_w = width.saturating_sub(used + 1);
+        (before, numbers)
+    }
+
+    /// Columns a one-line lane's parts take besides its track.
+    fn line_used(&self, with_metrics: bool) -> usize {
+        let (before, after) = self.line_parts(with_metrics);
+        Line::from(before).width() + Line::from(after).width() + 1
+    }
+
+    /// One line: marker, place, name, track, numbers, health.
+    fn line_row(&self, width: usize, with_metrics: bool) -> Line<'static> {
+        let l = self.lane;
+        let (mut spans, numbers) = self.line_parts(with_metrics);
+        let track_w = self
+            .track_width
+            .unwrap_or_else(|| width.saturating_sub(self.line_used(with_metrics)));
         let track = if track_w >= 8 {
             self.track(track_w)
         } else {

@@ -2,12 +2,12 @@
 //! finishing time (once finished) or the race's score.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Row, Table, Widget};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, Widget};
 
-use super::{car, finished_none, fit, lane_place, seconds};
+use super::{car, finished_none, fit, lane_place, names_apart, seconds};
 use crate::metrics::{LaneState, RacePhase, RaceSnapshot};
 use crate::ui::theme::Theme;
 
@@ -131,6 +131,9 @@ impl Widget for &Leaderboard<'_> {
             .sum();
         let spacing = 2 * u16::try_from(widths.len().saturating_sub(1)).unwrap_or(0);
         let room = usize::from(area.width.saturating_sub(2 + others + spacing));
+        // Names kept apart in the room a car leaves (emoji are two wide).
+        let names: Vec<&str> = self.snap.lanes.iter().map(|l| l.name.as_str()).collect();
+        let names = names_apart(&names, room.saturating_sub(3));
         let rows = table
             .into_iter()
             .zip(&self.snap.leaderboard)
@@ -145,7 +148,7 @@ impl Widget for &Leaderboard<'_> {
                     let failing = over || (!l.slo_pass && self.snap.phase == RacePhase::Finished);
                     let mark = if failing { SLO_FAILED } else { "" };
                     let name = fit(
-                        &l.name,
+                        names.get(i).map_or(&l.name, |n| n),
                         room.saturating_sub(car_width + mark.chars().count()),
                     );
                     cells[1] = Line::from(vec![
@@ -155,13 +158,38 @@ impl Widget for &Leaderboard<'_> {
                 }
                 Row::new(cells).style(style)
             });
-        let table = Table::new(rows, widths).column_spacing(2).block(
-            Block::bordered()
-                .border_style(t.border)
-                .title(Span::styled(" Leaderboard ", t.title))
-                .title(Line::from(Span::styled(columns, t.dim)).right_aligned()),
-        );
-        Widget::render(table, area, buf);
+        // One row short: the bottom border gives its row. More: the last
+        // row says how many are left out and where their places are.
+        let count = self.snap.leaderboard.len();
+        let bordered_rows = usize::from(area.height.saturating_sub(2));
+        let borders = if count == bordered_rows + 1 {
+            Borders::TOP | Borders::LEFT | Borders::RIGHT
+        } else {
+            Borders::ALL
+        };
+        let block = Block::default()
+            .borders(borders)
+            .border_style(t.border)
+            .title(Span::styled(" Leaderboard ", t.title))
+            .title(Line::from(Span::styled(columns, t.dim)).right_aligned());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let room = usize::from(inner.height);
+        let (shown, rest) = if count > room && room > 0 {
+            let shown = room - 1;
+            let [table, note] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+            let more = format!(
+                " +{} more: every place is in the lanes above",
+                count - shown
+            );
+            Paragraph::new(Span::styled(more, t.dim)).render(note, buf);
+            (shown, table)
+        } else {
+            (count, inner)
+        };
+        let table = Table::new(rows.take(shown), widths).column_spacing(2);
+        Widget::render(table, rest, buf);
     }
 }
 

@@ -153,6 +153,45 @@ pub fn wrap(line: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Names in at most `width` columns each that stay apart: when one does
+/// not fit, the start every name shares (to its last separator) gives way
+/// to an ellipsis (`engine-number-1`, `engine-number-10` read `…1`, `…10`),
+/// then a name still too long is cut at its end.
+#[must_use]
+pub fn names_apart(names: &[&str], width: usize) -> Vec<String> {
+    let fits = |s: &str| ratatui::text::Span::raw(s).width() <= width;
+    let cut_each = || names.iter().map(|n| fit(n, width)).collect();
+    if names.len() < 2 || names.iter().all(|n| fits(n)) {
+        return cut_each();
+    }
+    let first: Vec<char> = names[0].chars().collect();
+    let shared = names[1..].iter().fold(first.len(), |shared, name| {
+        first
+            .iter()
+            .zip(name.chars())
+            .take(shared)
+            .take_while(|(a, b)| **a == *b)
+            .count()
+    });
+    // Back to a separator: "engine-number-" is shared by `…-1` and `…-10`,
+    // while "engine-number-1" would leave `…` and `…0`.
+    let cut = first[..shared]
+        .iter()
+        .rposition(|c| matches!(c, '-' | '_' | ' ' | '.' | '/' | ':'))
+        .map_or(shared, |i| i + 1);
+    let rests: Vec<String> = names
+        .iter()
+        .map(|n| n.chars().skip(cut).collect())
+        .collect();
+    if cut < 3 || rests.iter().any(String::is_empty) {
+        return cut_each();
+    }
+    rests
+        .iter()
+        .map(|rest| fit(&format!("…{rest}"), width))
+        .collect()
+}
+
 /// `s` in at most `width` columns: whole when it fits, else cut with an
 /// ellipsis.
 #[must_use]
@@ -184,6 +223,26 @@ pub fn pad(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_share_a_start_are_told_apart_by_their_ends() {
+        let names: Vec<String> = (1..=10).map(|i| format!("engine-number-{i}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let shown = names_apart(&names, 10);
+        assert_eq!(shown[0], "…1");
+        assert_eq!(shown[9], "…10");
+        // Names that fit are left alone; a name that is the others' start
+        // keeps the plain cut.
+        assert_eq!(names_apart(&["vllm", "tgi"], 10), ["vllm", "tgi"]);
+        assert_eq!(
+            names_apart(&["vllm", "vllm-tuned-long-name"], 8),
+            ["vllm", "vllm-tu…"]
+        );
+        assert_eq!(
+            names_apart(&["prefill-king", "decode-demon", "overbooked"], 10),
+            ["prefill-k…", "decode-de…", "overbooked"]
+        );
+    }
 
     #[test]
     fn long_lines_wrap_at_spaces_and_words_longer_than_the_width_are_cut() {
