@@ -348,8 +348,7 @@ impl EngineStats {
             .unwrap_or(u32::MAX)
             .saturating_add(1);
         let series = self.series.points(series_from.min(until), until);
-        // The current second is still filling: trends use complete seconds.
-        let complete = &series[..series.len().saturating_sub(1)];
+        let complete = super::series::whole_seconds(&series);
         let grades = grades(
             complete,
             &latencies,

@@ -7,6 +7,14 @@ use serde::Serialize;
 
 use super::record::{ErrorKind, RequestRecord};
 
+/// The points of whole seconds: a lane's series ends with the second it is
+/// in (or ended in), which has had only part of its time, so its counts
+/// read low. Trends, sparklines and charts use whole seconds only.
+#[must_use]
+pub fn whole_seconds(points: &[SeriesPoint]) -> &[SeriesPoint] {
+    &points[..points.len().saturating_sub(1)]
+}
+
 /// What completed during one second of the race (by the request's end time).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct SeriesPoint {

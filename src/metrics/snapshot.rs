@@ -178,6 +178,13 @@ pub struct RaceSnapshot {
 }
 
 impl LaneSnapshot {
+    /// Its per-second points of whole seconds (see
+    /// [`super::series::whole_seconds`]): what charts draw.
+    #[must_use]
+    pub fn whole_seconds(&self) -> &[SeriesPoint] {
+        super::series::whole_seconds(&self.series)
+    }
+
     /// At least one of its requests succeeded.
     #[must_use]
     pub fn answered(&self) -> bool {

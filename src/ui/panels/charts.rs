@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Widget};
+use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use crate::metrics::RaceSnapshot;
 use crate::metrics::series::SeriesPoint;
@@ -97,7 +97,7 @@ impl TimeChart<'_> {
         for (i, lane) in self.snap.lanes.iter().enumerate() {
             let mut p50 = Vec::new();
             let mut p99 = Vec::new();
-            for point in &lane.series {
+            for point in lane.whole_seconds() {
                 if let Some((a, b)) = self.metric.values(point) {
                     let t = f64::from(point.t_s);
                     p50.push((t, a));
@@ -141,7 +141,7 @@ impl Widget for &TimeChart<'_> {
             .snap
             .lanes
             .iter()
-            .flat_map(|l| l.series.iter().map(|p| f64::from(p.t_s)))
+            .flat_map(|l| l.whole_seconds().iter().map(|p| f64::from(p.t_s)))
             .fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
         let x_min = if x_min > x_max { 0.0 } else { x_min };
         let x_max = x_max.max(x_min + 1.0);
@@ -157,10 +157,7 @@ impl Widget for &TimeChart<'_> {
                 if *p99 {
                     dataset.marker(Marker::Dot).graph_type(GraphType::Scatter)
                 } else {
-                    dataset
-                        .name(lane.name.clone())
-                        .marker(Marker::Braille)
-                        .graph_type(GraphType::Line)
+                    dataset.marker(Marker::Braille).graph_type(GraphType::Line)
                 }
             })
             .collect();
@@ -176,12 +173,22 @@ impl Widget for &TimeChart<'_> {
             )
         };
         let label = |s: String| Span::styled(s, t.dim);
-        let mut chart = Chart::new(datasets)
-            .block(
-                Block::bordered()
-                    .border_style(t.border)
-                    .title(Line::styled(title, t.title)),
-            )
+        let mut block = Block::bordered()
+            .border_style(t.border)
+            .title(Line::styled(title, t.title));
+        // The legend on the bottom border, where it covers no data (a box
+        // inside the plot hid the points under it).
+        if !self.compact {
+            let mut legend = vec![Span::raw(" ")];
+            for lane in &self.snap.lanes {
+                let style = Style::new().fg(t.lane_color(lane.color));
+                legend.push(Span::styled("━ ", style));
+                legend.push(Span::styled(format!("{}  ", lane.name), t.text));
+            }
+            block = block.title_bottom(Line::from(legend));
+        }
+        let chart = Chart::new(datasets)
+            .block(block)
             .x_axis(
                 Axis::default()
                     .title(label(if self.compact {
@@ -211,12 +218,37 @@ impl Widget for &TimeChart<'_> {
                         label(number(y_max / 2.0)),
                         label(number(y_max)),
                     ]),
-            );
-        chart = if self.compact {
-            chart.legend_position(None)
-        } else {
-            chart.legend_position(Some(LegendPosition::TopLeft))
-        };
+            )
+            .legend_position(None);
         chart.render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::test_support::snapshot_fixture;
+
+    #[test]
+    fn the_second_still_filling_is_not_drawn() {
+        let mut snap = snapshot_fixture(2);
+        for lane in &mut snap.lanes {
+            // The second the race is in has had a tenth of its time.
+            let last = lane.series.last_mut().unwrap();
+            last.output_tokens = 1;
+        }
+        let last_second = f64::from(snap.lanes[0].series.last().unwrap().t_s);
+        let theme = Theme::mono();
+        let chart = TimeChart {
+            snap: &snap,
+            metric: ChartMetric::OutputTokens,
+            theme: &theme,
+            compact: false,
+        };
+        for (_, _, points) in chart.lines() {
+            assert!(!points.is_empty());
+            assert!(points.iter().all(|&(t, _)| t < last_second), "{points:?}");
+            assert!(points.iter().all(|&(_, v)| v > 1.0), "{points:?}");
+        }
     }
 }

@@ -311,7 +311,8 @@ impl LanePanel<'_> {
     /// The three metric cells with sparklines, side by side.
     fn render_metric_cells(&self, area: Rect, buf: &mut Buffer) {
         let l = self.lane;
-        let recent = &l.series[l.series.len().saturating_sub(SPARK_SECONDS)..];
+        let whole = l.whole_seconds();
+        let recent = &whole[whole.len().saturating_sub(SPARK_SECONDS)..];
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let ttft: Vec<u64> = recent
             .iter()
