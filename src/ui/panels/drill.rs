@@ -13,7 +13,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Widget, Wrap};
 
-use super::car;
+use super::{car, fit};
 use crate::metrics::histogram::Bin;
 use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 use crate::ui::theme::Theme;
@@ -26,6 +26,8 @@ pub struct DrillDown<'a> {
 
 /// Width from which the histograms sit beside the figures.
 const SIDE_BY_SIDE: u16 = 110;
+/// Columns the figures keep beside the histograms.
+const TEXT_MIN: u16 = 66;
 /// Requests listed at the end.
 const SAMPLES: usize = 4;
 
@@ -84,15 +86,10 @@ impl DrillDown<'_> {
         lines
     }
 
-    fn figure_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+    fn figure_lines(&self, l: &LaneSnapshot, width: usize) -> Vec<Line<'static>> {
         let t = self.theme;
-        let pair = |k: &str, v: String| {
-            Line::from(vec![
-                Span::styled(format!("{k:<18}"), t.dim),
-                Span::styled(v, t.text),
-            ])
-        };
-        let mut lines = vec![
+        let pair = |k: &str, v: String| key_value_lines(k, &v, width, t);
+        let lines = vec![
             pair(
                 "requests",
                 format!(
@@ -130,19 +127,18 @@ impl DrillDown<'_> {
                 ),
             ),
             pair("connections", connections(l)),
+            pair("client", {
+                let c = &self.snap.client;
+                format!(
+                    "send lag p99 {} ms · worst loop lag {} ms · worst CPU {:.0}%{}",
+                    ms(c.send_lag.p99),
+                    ms(c.worst_loop_lag),
+                    c.worst_cpu * 100.0,
+                    if c.saturated { " · SATURATED" } else { "" }
+                )
+            }),
         ];
-        let c = &self.snap.client;
-        lines.push(pair(
-            "client",
-            format!(
-                "send lag p99 {} ms · worst loop lag {} ms · worst CPU {:.0}%{}",
-                ms(c.send_lag.p99),
-                ms(c.worst_loop_lag),
-                c.worst_cpu * 100.0,
-                if c.saturated { " · SATURATED" } else { "" }
-            ),
-        ));
-        lines
+        lines.into_iter().flatten().collect()
     }
 
     fn error_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
@@ -167,7 +163,7 @@ impl DrillDown<'_> {
         lines
     }
 
-    fn sample_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
+    fn sample_lines(&self, l: &LaneSnapshot, width: usize) -> Vec<Line<'static>> {
         let t = self.theme;
         let mut lines = Vec::new();
         for trace in l.traces.iter().take(SAMPLES) {
@@ -176,8 +172,7 @@ impl DrillDown<'_> {
                 (None, Some(_)) => ("done".to_owned(), t.good),
                 (None, None) => ("streaming".to_owned(), t.ok),
             };
-            let prompt: String = trace.prompt_head.chars().take(60).collect();
-            lines.push(Line::from(vec![
+            let mut spans = vec![
                 Span::styled(format!("#{:<6}", trace.request_id), t.title),
                 Span::styled(format!("{status:<12}"), style),
                 Span::styled(
@@ -188,14 +183,48 @@ impl DrillDown<'_> {
                     ),
                     t.text,
                 ),
-                Span::styled(prompt.replace(['\n', '\r'], " "), t.dim),
-            ]));
+            ];
+            // The prompt's start in the room the line leaves: a snippet,
+            // never a second line.
+            let room = width.saturating_sub(Line::from(spans.clone()).width());
+            let prompt = trace.prompt_head.replace(['\n', '\r'], " ");
+            spans.push(Span::styled(fit(&prompt, room), t.dim));
+            lines.push(Line::from(spans));
         }
         if lines.is_empty() {
             lines.push(Line::styled("no request yet", t.dim));
         }
         lines
     }
+}
+
+/// Columns of a figure's name in the details.
+const KEY_WIDTH: usize = 18;
+
+/// A figure: its name, then its phrases (`a · b · c`) packed into the
+/// width, a line broken only between phrases and continued under the first.
+fn key_value_lines(key: &str, value: &str, width: usize, t: &Theme) -> Vec<Line<'static>> {
+    let room = width.saturating_sub(KEY_WIDTH).max(1);
+    let mut rows: Vec<String> = Vec::new();
+    for phrase in value.split(" · ") {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 3 + phrase.chars().count() <= room => {
+                row.push_str(" · ");
+                row.push_str(phrase);
+            }
+            _ => rows.push(phrase.to_owned()),
+        }
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let key = if i == 0 { key } else { "" };
+            Line::from(vec![
+                Span::styled(format!("{key:<KEY_WIDTH$}"), t.dim),
+                Span::styled(row, t.text),
+            ])
+        })
+        .collect()
 }
 
 /// One histogram as bars: each bin's count, labelled with its range.
@@ -264,8 +293,23 @@ impl Widget for &DrillDown<'_> {
         let inner = block.inner(area);
         block.render(area, buf);
         let (text_area, charts_area) = if inner.width >= SIDE_BY_SIDE {
-            let [a, b] =
-                Layout::horizontal([Constraint::Length(66), Constraint::Fill(1)]).areas(inner);
+            // The histograms as wide as their bars fill (each bin a whole
+            // number of columns); the figures get the rest.
+            let bins = l.distributions.as_deref().map_or(
+                crate::metrics::snapshot::DISTRIBUTION_BINS,
+                |d| {
+                    d.ttft_ms
+                        .len()
+                        .max(d.tpot_ms.len())
+                        .max(d.e2e_ms.len())
+                        .max(1)
+                },
+            );
+            let bins = u16::try_from(bins).unwrap_or(u16::MAX);
+            let bar = (inner.width.saturating_sub(TEXT_MIN + 2) / bins).clamp(1, 4);
+            let charts_w = (bins.saturating_mul(bar) + 2).min(inner.width - TEXT_MIN);
+            let [a, b] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(charts_w)])
+                .areas(inner);
             (a, Some(b))
         } else {
             let want = 7 + 7 + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
@@ -279,12 +323,13 @@ impl Widget for &DrillDown<'_> {
         };
         let mut lines = self.percentile_lines(l);
         lines.push(Line::raw(""));
-        lines.extend(self.figure_lines(l));
+        let width = usize::from(text_area.width);
+        lines.extend(self.figure_lines(l, width));
         lines.push(Line::raw(""));
         lines.extend(self.error_lines(l));
         lines.push(Line::raw(""));
         lines.push(Line::styled("latest requests", t.title));
-        lines.extend(self.sample_lines(l));
+        lines.extend(self.sample_lines(l, width));
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .render(text_area, buf);
@@ -319,4 +364,39 @@ fn connections(l: &LaneSnapshot) -> String {
         ConnectionReuse::Never => text.push_str(" · no reuse (never)"),
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .map(|s| s.trim_end().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_figure_breaks_between_its_phrases_never_inside_one() {
+        let t = Theme::mono();
+        let value = "send lag p99 0.0 ms · worst loop lag 12.5 ms · worst CPU 35%";
+        assert_eq!(
+            text(&key_value_lines("client", value, 66, &t)),
+            [
+                "client            send lag p99 0.0 ms · worst loop lag 12.5 ms",
+                "                  worst CPU 35%",
+            ]
+        );
+        assert_eq!(
+            text(&key_value_lines("client", value, 100, &t)),
+            [format!("client            {value}")]
+        );
+    }
 }

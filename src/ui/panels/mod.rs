@@ -153,6 +153,62 @@ pub fn wrap(line: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// `line` in lines of at most `width` columns, broken only after a phrase
+/// (at a ` · ` or a double space), each further line indented by two; a
+/// phrase longer than the width is cut by the edge.
+#[must_use]
+pub fn break_between_phrases(
+    line: &ratatui::text::Line<'static>,
+    width: usize,
+) -> Vec<ratatui::text::Line<'static>> {
+    use ratatui::text::{Line, Span};
+    let cells: Vec<(char, ratatui::style::Style)> = line
+        .spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect();
+    let text: Vec<char> = cells.iter().map(|(c, _)| *c).collect();
+    let col = |from: usize, to: usize| Span::raw(text[from..to].iter().collect::<String>()).width();
+    let mut rows: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    let mut indent = 0;
+    while col(start, text.len()) + indent > width {
+        // The last break that keeps the row in the width.
+        // A break is the `·` of ` · `, or the second space of a double
+        // space before a word.
+        let breaks = (start + 1..text.len().saturating_sub(1)).filter(|&i| {
+            let (before, at, after) = (text[i - 1], text[i], text[i + 1]);
+            before == ' ' && ((at == '·' && after == ' ') || (at == ' ' && after != ' '))
+        });
+        let Some(cut) = breaks.rev().find(|&i| col(start, i - 1) + indent <= width) else {
+            break;
+        };
+        rows.push((start, cut - 1));
+        start = cut + 1;
+        while start < text.len() && text[start] == ' ' {
+            start += 1;
+        }
+        indent = 2;
+    }
+    rows.push((start, text.len()));
+    rows.into_iter()
+        .enumerate()
+        .map(|(k, (from, to))| {
+            let mut spans = Vec::new();
+            if k > 0 {
+                spans.push(Span::raw("  "));
+            }
+            for (c, style) in &cells[from..to] {
+                match spans.last_mut() {
+                    Some(last) if last.style == *style => last.content.to_mut().push(*c),
+                    _ => spans.push(Span::styled(c.to_string(), *style)),
+                }
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
 /// Names in at most `width` columns each that stay apart: when one does
 /// not fit, the start every name shares (to its last separator) gives way
 /// to an ellipsis (`engine-number-1`, `engine-number-10` read `…1`, `…10`),
@@ -223,6 +279,37 @@ pub fn pad(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_caption_breaks_after_a_phrase() {
+        use ratatui::style::Style;
+        use ratatui::text::{Line, Span};
+        let line = Line::from(vec![
+            Span::styled("#222 ", Style::new().bold()),
+            Span::raw(
+                "failed: stream_reset  send 0.0ms · TTFT 194ms · decode 1.64s · E2E 1.84s · 83 tokens  traced: i",
+            ),
+        ]);
+        let rows: Vec<String> = break_between_phrases(&line, 78)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "#222 failed: stream_reset  send 0.0ms · TTFT 194ms · decode 1.64s · E2E 1.84s",
+                "  83 tokens  traced: i",
+            ]
+        );
+        assert!(rows.iter().all(|r| r.chars().count() <= 78));
+        // The first span keeps its style.
+        assert_eq!(
+            break_between_phrases(&line, 78)[0].spans[0].style,
+            Style::new().bold()
+        );
+        // A line that fits is one row.
+        assert_eq!(break_between_phrases(&line, 200).len(), 1);
+    }
 
     #[test]
     fn names_that_share_a_start_are_told_apart_by_their_ends() {

@@ -327,23 +327,25 @@ impl Timeline<'_> {
         let t = self.theme;
         let bottom = inner.bottom();
         self.axis_rows(buf, plot, axis_y, bottom);
-        let lines = [
-            self.caption(chosen_drawn),
-            Line::from(
-                LEGEND
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, (glyph, what))| {
-                        let style = match i {
-                            0 => t.dim,
-                            3 => t.bad,
-                            _ => t.text,
-                        };
-                        [Span::styled(*glyph, style), Span::styled(*what, t.dim)]
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-        ];
+        // A caption too long for the width goes on in the legend's row.
+        let mut lines =
+            super::break_between_phrases(&self.caption(chosen_drawn), usize::from(inner.width));
+        lines.truncate(2);
+        lines.push(Line::from(
+            LEGEND
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (glyph, what))| {
+                    let style = match i {
+                        0 => t.dim,
+                        3 => t.bad,
+                        _ => t.text,
+                    };
+                    [Span::styled(*glyph, style), Span::styled(*what, t.dim)]
+                })
+                .collect::<Vec<_>>(),
+        ));
+        lines.truncate(2);
         for (k, line) in lines.iter().enumerate() {
             let y = axis_y.saturating_add(2 + u16::try_from(k).unwrap_or(0));
             if y < bottom {
@@ -413,6 +415,27 @@ mod tests {
         );
         assert!(text.contains("░ waiting  ▒ to first token  █ decoding  ✗ failed"));
         assert_snapshot!(text);
+    }
+
+    #[test]
+    fn a_caption_too_long_for_80_columns_goes_on_in_the_next_row() {
+        let mut snap = timeline_fixture(3);
+        // A long engine-side story: traced, so the caption ends "traced: i".
+        snap.lanes[0].traces = vec![crate::metrics::RequestTrace {
+            request_id: 222,
+            ..Default::default()
+        }];
+        let text = render_to_string(&snap, &ui(3, 0, Some(222)), &theme(), 80, 24);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| {
+                l.contains(
+                    "#222 ok  send 0.0ms · TTFT 194ms · decode 1.64s · E2E 1.84s · 83 tokens ",
+                )
+            })
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(lines[at + 1].starts_with("│  traced: i "), "{text}");
     }
 
     #[test]
