@@ -416,10 +416,17 @@ mod tests {
 
     #[test]
     fn e_opens_the_explainer_and_its_keys_scroll_within_the_document() {
-        use crate::ui::panels::explainer::{PAGE, line_count, next_section};
+        use crate::ui::panels::explainer::{document, text_size};
+        use crate::ui::theme::Theme;
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        // An 80×24 screen: the explainer shows 19 lines of the document as
+        // laid out 78 columns wide.
+        let (width, page) = text_size((80, 24));
+        let page = usize::from(page);
+        let doc = document(width, &Theme::mono());
         let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
         let mut state = live();
+        state.view.screen = (80, 24);
         let press = |state: &mut TuiState, code| {
             let action = action_for(&state.view, key(code)).expect("a bound key");
             update(state, action)
@@ -430,10 +437,14 @@ mod tests {
         assert_eq!(state.view.explainer_from, 0, "never above the top");
         press(&mut state, KeyCode::Down);
         press(&mut state, KeyCode::PageDown);
-        assert_eq!(state.view.explainer_from, 1 + PAGE);
+        assert_eq!(
+            state.view.explainer_from,
+            1 + page,
+            "a page is the rows shown"
+        );
         press(&mut state, KeyCode::Home);
         press(&mut state, KeyCode::Right);
-        assert_eq!(state.view.explainer_from, next_section(0));
+        assert_eq!(state.view.explainer_from, doc.next_section(0));
         press(&mut state, KeyCode::Left);
         assert_eq!(state.view.explainer_from, 0);
         for _ in 0..1000 {
@@ -441,8 +452,8 @@ mod tests {
         }
         assert_eq!(
             state.view.explainer_from,
-            line_count() - 1,
-            "never past the end"
+            doc.len() - page,
+            "the last page ends with the document"
         );
         // The arrows scrolled; the engine stayed.
         assert_eq!(state.view.selected_lane, 0);

@@ -27,9 +27,7 @@ use super::state::{UiState, View};
 use super::theme::Theme;
 use crate::metrics::RaceSnapshot;
 
-/// The smallest terminal the race screen is drawn in.
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub use super::panels::{MIN_HEIGHT, MIN_WIDTH};
 /// From this width on, the leaderboard sits beside the lanes.
 const WIDE_WIDTH: u16 = 110;
 /// Rows the commentary needs: its borders and two lines.

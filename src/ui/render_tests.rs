@@ -231,49 +231,64 @@ fn explainer(from: usize) -> UiState {
 }
 
 /// Not an insta snapshot: the text is docs/METRICS.md, which changes with
-/// the metrics; what is pinned is that the screen shows it from the top.
+/// the metrics; what is pinned is that the screen shows it rendered from
+/// the top: a heading without its `#`, emphasis and code without their
+/// marks, and a table drawn, not its pipes.
 #[test]
 fn explainer_80x24() {
-    use crate::ui::panels::explainer::{TEXT, line_count};
+    use crate::ui::panels::explainer::{document, text_size};
     let snap = snapshot_fixture(3);
     let text = render_to_string(&snap, &explainer(0), &theme(), 80, 24);
+    let (width, rows) = text_size((80, 24));
+    let total = document(width, &theme()).len();
     assert!(
-        text.contains(&format!("docs/METRICS.md, line 1 of {}", line_count())),
+        text.contains(&format!("docs/METRICS.md, lines 1–{rows} of {total}")),
         "{text}"
     );
-    let first = TEXT
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches('#')
-        .trim();
-    assert!(text.contains(first), "{text}");
+    assert!(text.contains("│Metrics"), "{text}");
+    assert!(!text.contains("# ") && !text.contains('`'), "{text}");
     assert!(text.contains("↑/↓ scroll"), "the explainer's keys: {text}");
+    // Words are not cut at the edge: every row ends in a whole word.
+    let doc = document(width, &theme());
+    for line in &doc.lines {
+        let row: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+        assert!(
+            ratatui::text::Span::raw(row.as_str()).width() <= usize::from(width),
+            "{row}"
+        );
+    }
+    // A table is drawn, its cells wrapped within the width.
+    let per_request = doc.next_section(doc.next_section(0));
+    let table = render_to_string(&snap, &explainer(per_request), &theme(), 80, 24);
+    assert!(
+        table.contains("│┌") && table.contains("│ definition"),
+        "{table}"
+    );
+    assert!(!table.contains("| name |"), "{table}");
 }
 
-/// The explainer is docs/METRICS.md: a section jumped to shows the
-/// document's own heading and text.
+/// A section jumped to shows the document's own heading and text, and at
+/// 140 columns a table row that needed three lines at 80 needs fewer.
 #[test]
 fn explainer_140x45_at_a_section_shows_the_documents_text() {
-    use crate::ui::panels::explainer::{TEXT, next_section};
+    use crate::ui::panels::explainer::{document, text_size};
     let snap = snapshot_fixture(3);
-    let at = next_section(next_section(0));
+    let (width, _) = text_size((140, 45));
+    let doc = document(width, &theme());
+    let at = doc.next_section(doc.next_section(0));
     let text = render_to_string(&snap, &explainer(at), &theme(), 140, 45);
-    let heading = TEXT
-        .lines()
-        .nth(at)
-        .unwrap_or_default()
-        .trim_start_matches('#')
-        .trim();
-    assert!(text.contains(heading), "{heading} in:\n{text}");
-    // The line under the heading, as the document has it.
-    let next = TEXT
-        .lines()
-        .skip(at + 1)
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or_default();
-    let start: String = next.chars().take(40).collect();
-    assert!(text.contains(&start), "{start} in:\n{text}");
+    assert!(text.contains("│Per request"), "{text}");
+    assert!(
+        text.contains("scheduled start") && text.contains("When the load shape meant the request"),
+        "{text}"
+    );
+    let narrow = document(text_size((80, 24)).0, &theme());
+    assert!(
+        doc.len() < narrow.len(),
+        "{} vs {}",
+        doc.len(),
+        narrow.len()
+    );
 }
 
 /// Every view draws a replay's snapshot as it draws a live one, under

@@ -143,6 +143,9 @@ async fn session<W: Future>(
 ) -> std::io::Result<Option<W::Output>> {
     tokio::pin!(work);
     let mut guard = TerminalGuard::enter()?;
+    if let Ok(size) = guard.terminal.size() {
+        state.view.screen = (size.width, size.height);
+    }
     let mut events = EventStream::new();
     let mut spinner = interval(SPINNER_STEP);
     spinner.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -172,7 +175,10 @@ async fn session<W: Future>(
                     Some(action) => update(&mut state, action),
                     None => Effect::None,
                 },
-                Some(Ok(Event::Resize(..))) => Effect::Redraw,
+                Some(Ok(Event::Resize(width, height))) => {
+                    state.view.screen = (width, height);
+                    Effect::Redraw
+                }
                 Some(Ok(_)) => Effect::None,
                 Some(Err(_)) | None => on_input_gone(&mut state),
             },

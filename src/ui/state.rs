@@ -36,8 +36,11 @@ pub struct UiState {
     pub view: View,
     /// The metric the charts show.
     pub chart_metric: ChartMetric,
-    /// The explainer's first source line shown.
+    /// The explainer's first screen line shown.
     pub explainer_from: usize,
+    /// The terminal's size (columns, rows) as last seen: the explainer's
+    /// pages and lines depend on it.
+    pub screen: (u16, u16),
     /// The timeline's selected request of the selected engine, pinned by
     /// its number with ↑/↓; `None` follows the newest.
     pub timeline_request: Option<u64>,
@@ -229,7 +232,7 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
         Action::ToggleCharts => ui.view = toggled(ui.view, View::Charts),
         Action::ToggleDrill => ui.view = toggled(ui.view, View::Drill),
         Action::ToggleExplainer => ui.view = toggled(ui.view, View::Explainer),
-        Action::Scroll(to) => ui.explainer_from = scrolled(ui.explainer_from, to),
+        Action::Scroll(to) => ui.explainer_from = scrolled(ui.explainer_from, to, ui.screen),
         Action::ToggleTimeline => ui.view = toggled(ui.view, View::Timeline),
         Action::NewerRequest => return select_request(state, false),
         Action::OlderRequest => return select_request(state, true),
@@ -252,18 +255,25 @@ pub fn update(state: &mut TuiState, action: Action) -> Effect {
     Effect::Redraw
 }
 
-/// The explainer's first line after a scroll.
-fn scrolled(from: usize, to: ScrollTo) -> usize {
-    use super::panels::explainer::{PAGE, line_count, next_section, previous_section};
-    let last = line_count().saturating_sub(1);
+/// The explainer's first line after a scroll, in the document as laid
+/// out for the screen: a page is the rows it shows, and the last page
+/// ends with the document.
+fn scrolled(from: usize, to: ScrollTo, screen: (u16, u16)) -> usize {
+    use super::panels::explainer::{document, text_size};
+    let (width, rows) = text_size(screen);
+    // The layout is the same in every theme; mono's is as good as any.
+    let doc = document(width, &super::theme::Theme::mono());
+    let page = usize::from(rows).max(1);
+    let last = doc.len().saturating_sub(page);
+    let from = from.min(last);
     match to {
         ScrollTo::Up => from.saturating_sub(1),
         ScrollTo::Down => (from + 1).min(last),
-        ScrollTo::PageUp => from.saturating_sub(PAGE),
-        ScrollTo::PageDown => (from + PAGE).min(last),
+        ScrollTo::PageUp => from.saturating_sub(page),
+        ScrollTo::PageDown => (from + page).min(last),
         ScrollTo::Top => 0,
-        ScrollTo::NextSection => next_section(from),
-        ScrollTo::PreviousSection => previous_section(from),
+        ScrollTo::NextSection => doc.next_section(from).min(last),
+        ScrollTo::PreviousSection => doc.previous_section(from),
     }
 }
 

@@ -191,8 +191,19 @@ fn demo_race_in_a_real_terminal() {
     session.press("e", "the explainer", SHORT, |s| {
         s.contains("What the numbers mean (docs/METRICS.md")
     });
-    session.press("Right", "its next section", SHORT, |s| {
-        s.contains("Time") && !s.contains("line 1 of")
+    let at_section = session.press("Right", "its next section", SHORT, |s| {
+        s.contains("Time") && !s.contains("lines 1–")
+    });
+    // PgDn moves by the page shown: the next page starts after its last line.
+    let shown = |s: &str| -> Option<(usize, usize)> {
+        let from = s.split("lines ").nth(1)?;
+        let (first, rest) = from.split_once('–')?;
+        let last = rest.split(' ').next()?;
+        Some((first.parse().ok()?, last.parse().ok()?))
+    };
+    let (_, last) = shown(&at_section).expect("the explainer's lines in its title");
+    session.press("NPage", "the next page", SHORT, |s| {
+        shown(s).is_some_and(|(first, _)| first == last + 1)
     });
     session.press("Escape", "the explainer closed", SHORT, |s| {
         !s.contains("What the numbers mean")

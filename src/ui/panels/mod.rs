@@ -209,6 +209,10 @@ pub fn break_between_phrases(
         .collect()
 }
 
+/// The smallest terminal the race screen is drawn in.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
 /// Names in at most `width` columns each that stay apart: when one does
 /// not fit, the start every name shares (to its last separator) gives way
 /// to an ellipsis (`engine-number-1`, `engine-number-10` read `…1`, `…10`),
