@@ -679,7 +679,7 @@ fn ten_engines_with_a_shared_name_start_stay_apart_at_80x24() {
     // Every lane shows its own end of the name, every place, and the
     // tracks are one length (the flag in one column).
     for (i, line) in lines[2..12].iter().enumerate() {
-        let name = format!("…{} ", i + 1);
+        let name = format!("…number-{} ", i + 1);
         assert!(line.contains(&name), "{name:?} not in {line:?}");
         let place = lane_place(&snap.lanes[i]);
         assert!(line.contains(&place), "{place} not in {line:?}");

@@ -52,7 +52,10 @@ pub const DEFAULT_USERS: u32 = 10;
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 100;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_OUTPUT_DIR: &str = "results/races";
-pub const DEFAULT_EMOJI: &str = "🏎️";
+/// Two columns wide everywhere: 🏎️ needs a variation selector, and
+/// terminals disagree on its width (tmux draws it one wide), which shifts
+/// the track after it.
+pub const DEFAULT_EMOJI: &str = "🚗";
 pub const MAX_ENGINES: usize = 10;
 /// Upper bounds that keep later arithmetic (instants, schedules) sane.
 pub const MAX_USERS: i64 = 100_000;

@@ -15,8 +15,12 @@ use super::{
 use crate::metrics::{ConnectionReuse, Grade, LaneSnapshot, Trend};
 use crate::ui::theme::Theme;
 
-/// Columns a one-line lane gives its engine's name at most.
+/// Columns a one-line lane gives its engine's name: at most, and at least
+/// (before its track gets its least).
 const LINE_NAME_MAX: usize = 12;
+const LINE_NAME_MIN: usize = 4;
+/// Columns a one-line lane's track keeps before its name gets more.
+const LINE_TRACK_MIN: usize = 8;
 
 /// Seconds of history the sparklines show at most.
 pub const SPARK_SECONDS: usize = 60;
@@ -65,32 +69,50 @@ pub struct LanesPanel<'a> {
 impl Widget for &LanesPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let h = self.mode.height();
+        let mut panels: Vec<LanePanel> = self
+            .lanes
+            .iter()
+            .enumerate()
+            .map(|(i, lane)| LanePanel {
+                lane,
+                selected: i == self.selected,
+                mode: self.mode,
+                theme: self.theme,
+                short_name: String::new(),
+                name_width: 0,
+                track_width: None,
+            })
+            .collect();
+        let one_line = matches!(self.mode, LaneMode::Line | LaneMode::Compact);
+        let with_metrics = self.mode == LaneMode::Line;
+        // The name column takes what the numbers and a usable track leave,
+        // up to its most.
+        let others = if one_line {
+            panels
+                .iter()
+                .map(|p| p.line_used(with_metrics))
+                .max()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let room = usize::from(area.width)
+            .saturating_sub(others + LINE_TRACK_MIN)
+            .clamp(LINE_NAME_MIN, LINE_NAME_MAX);
         let names: Vec<&str> = self.lanes.iter().map(|l| l.name.as_str()).collect();
-        let names = names_apart(&names, LINE_NAME_MAX);
+        let names = names_apart(&names, room);
         let name_width = names
             .iter()
             .map(|n| Span::raw(n.as_str()).width())
             .max()
             .unwrap_or(0);
-        let mut panels: Vec<LanePanel> = self
-            .lanes
-            .iter()
-            .zip(names)
-            .enumerate()
-            .map(|(i, (lane, name))| LanePanel {
-                lane,
-                selected: i == self.selected,
-                mode: self.mode,
-                theme: self.theme,
-                short_name: name,
-                name_width,
-                track_width: None,
-            })
-            .collect();
+        for (p, name) in panels.iter_mut().zip(names) {
+            p.short_name = name;
+            p.name_width = name_width;
+        }
         // One-line tracks are equally long, so the cars' places compare:
         // the longest lane's numbers set every lane's track.
-        if matches!(self.mode, LaneMode::Line | LaneMode::Compact) {
-            let with_metrics = self.mode == LaneMode::Line;
+        if one_line {
             let track = panels
                 .iter()
                 .map(|p| usize::from(area.width).saturating_sub(p.line_used(with_metrics)))

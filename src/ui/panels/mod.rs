@@ -233,12 +233,22 @@ pub fn names_apart(names: &[&str], width: usize) -> Vec<String> {
             .take_while(|(a, b)| **a == *b)
             .count()
     });
-    // Back to a separator: "engine-number-" is shared by `…-1` and `…-10`,
-    // while "engine-number-1" would leave `…` and `…0`.
-    let cut = first[..shared]
+    // As little of the shared start as makes the longest fit, cut after a
+    // separator: `engine-number-1` … `engine-number-10` in 12 columns read
+    // `…number-1` … `…number-10`; cutting inside "number" or to the
+    // shared "engine-number-1" would leave `…` and `…0`.
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let needed = (longest + 1).saturating_sub(width);
+    let boundaries: Vec<usize> = (0..shared)
+        .filter(|&i| matches!(first[i], '-' | '_' | ' ' | '.' | '/' | ':'))
+        .map(|i| i + 1)
+        .collect();
+    let cut = boundaries
         .iter()
-        .rposition(|c| matches!(c, '-' | '_' | ' ' | '.' | '/' | ':'))
-        .map_or(shared, |i| i + 1);
+        .copied()
+        .find(|&b| b >= needed)
+        .or_else(|| boundaries.last().copied())
+        .unwrap_or(shared);
     let rests: Vec<String> = names
         .iter()
         .map(|n| n.chars().skip(cut).collect())
@@ -319,9 +329,12 @@ mod tests {
     fn names_that_share_a_start_are_told_apart_by_their_ends() {
         let names: Vec<String> = (1..=10).map(|i| format!("engine-number-{i}")).collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let shown = names_apart(&names, 10);
-        assert_eq!(shown[0], "…1");
-        assert_eq!(shown[9], "…10");
+        let shown = names_apart(&names, 12);
+        assert_eq!(shown[0], "…number-1");
+        assert_eq!(shown[9], "…number-10");
+        // Narrower, more of the shared start goes.
+        let shown = names_apart(&names, 5);
+        assert_eq!((shown[0].as_str(), shown[9].as_str()), ("…1", "…10"));
         // Names that fit are left alone; a name that is the others' start
         // keeps the plain cut.
         assert_eq!(names_apart(&["vllm", "tgi"], 10), ["vllm", "tgi"]);
