@@ -26,7 +26,7 @@ pub fn text_size(screen: (u16, u16)) -> (u16, u16) {
     // size is known).
     let width = screen.0.max(super::MIN_WIDTH);
     let height = screen.1.max(super::MIN_HEIGHT);
-    let body = height.saturating_sub(super::header::HEADER_HEIGHT + 1);
+    let body = height.saturating_sub(super::HEADER_HEIGHT + 1);
     (width.saturating_sub(2), body.saturating_sub(2))
 }
 

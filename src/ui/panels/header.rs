@@ -12,8 +12,7 @@ use crate::metrics::{RacePhase, RaceSnapshot};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 
-/// Rows the header takes.
-pub const HEADER_HEIGHT: u16 = 2;
+pub use super::HEADER_HEIGHT;
 
 pub struct Header<'a> {
     pub snap: &'a RaceSnapshot,

@@ -64,17 +64,12 @@ impl Leaderboard<'_> {
     }
 }
 
-impl Widget for &Leaderboard<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.is_empty() {
-            return;
-        }
+impl Leaderboard<'_> {
+    /// One row's cells per ranked engine (the name cell still whole), and
+    /// the row's style.
+    fn cells(&self, priced: bool) -> Vec<(usize, Vec<Line<'static>>, Style)> {
         let t = self.theme;
-        // Cost only when an engine has a price and there is room for it:
-        // other races keep their room.
-        let priced = priced(self.snap) && area.width >= SIDE_WIDTH + CHEAPEST_WIDTH + 2;
-        let table: Vec<(Vec<Line>, Style)> = self
-            .snap
+        self.snap
             .leaderboard
             .iter()
             .enumerate()
@@ -100,14 +95,85 @@ impl Widget for &Leaderboard<'_> {
                 if priced {
                     cells.push(cheapest_cell(l, t));
                 }
-                Some((cells, style))
+                Some((i, cells, style))
             })
-            .collect();
+            .collect()
+    }
+
+    /// The name cell in `room` columns: the car, the name kept apart from
+    /// the others', and the mark of a failing SLO.
+    fn name_cell(&self, i: usize, shown_name: &str, room: usize) -> Line<'static> {
+        let Some(l) = self.snap.lanes.get(i) else {
+            return Line::default();
+        };
+        let car = car(&l.emoji);
+        let car_width = Span::raw(car).width() + 1;
+        // An engine failing an objective says so beside its name: live
+        // once a figure is over its limit, and at the end also for an
+        // objective with no data.
+        let over = l.slo_checks.iter().any(|c| !c.pass && c.actual.is_some());
+        let failing = over || (!l.slo_pass && self.snap.phase == RacePhase::Finished);
+        let mark = if failing { SLO_FAILED } else { "" };
+        let name = fit(
+            shown_name,
+            room.saturating_sub(car_width + mark.chars().count()),
+        );
+        Line::from(vec![
+            Span::raw(format!("{car} {name}")),
+            Span::styled(mark, self.theme.bad),
+        ])
+    }
+
+    /// The box: one row short, its bottom border gives its row; more, its
+    /// last row says how many are left out and where their places are.
+    /// Returns where the rows go and how many fit.
+    fn frame(&self, area: Rect, buf: &mut Buffer, columns: &'static str) -> (Rect, usize) {
+        let t = self.theme;
+        let count = self.snap.leaderboard.len();
+        let bordered_rows = usize::from(area.height.saturating_sub(2));
+        let borders = if count == bordered_rows + 1 {
+            Borders::TOP | Borders::LEFT | Borders::RIGHT
+        } else {
+            Borders::ALL
+        };
+        let block = Block::default()
+            .borders(borders)
+            .border_style(t.border)
+            .title(Span::styled(" Leaderboard ", t.title))
+            .title(Line::from(Span::styled(columns, t.dim)).right_aligned());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let room = usize::from(inner.height);
+        if count > room && room > 0 {
+            let shown = room - 1;
+            let [table, note] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
+            let more = format!(
+                " +{} more: every place is in the lanes above",
+                count - shown
+            );
+            Paragraph::new(Span::styled(more, t.dim)).render(note, buf);
+            (table, shown)
+        } else {
+            (inner, count)
+        }
+    }
+}
+
+impl Widget for &Leaderboard<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.is_empty() {
+            return;
+        }
+        // Cost only when an engine has a price and there is room for it:
+        // other races keep their room.
+        let priced = priced(self.snap) && area.width >= SIDE_WIDTH + CHEAPEST_WIDTH + 2;
+        let table = self.cells(priced);
         // The figures take what they need; the names get the rest.
         let snug = |column: usize| {
             let widest = table
                 .iter()
-                .filter_map(|(cells, _)| cells.get(column))
+                .filter_map(|(_, cells, _)| cells.get(column))
                 .map(Line::width)
                 .max()
                 .unwrap_or(0);
@@ -134,62 +200,17 @@ impl Widget for &Leaderboard<'_> {
         // Names kept apart in the room a car leaves (emoji are two wide).
         let names: Vec<&str> = self.snap.lanes.iter().map(|l| l.name.as_str()).collect();
         let names = names_apart(&names, room.saturating_sub(3));
-        let rows = table
+        let rows: Vec<Row> = table
             .into_iter()
-            .zip(&self.snap.leaderboard)
-            .map(|((mut cells, style), &i)| {
-                if let Some(l) = self.snap.lanes.get(i) {
-                    let car = car(&l.emoji);
-                    let car_width = ratatui::text::Span::raw(car).width() + 1;
-                    // An engine failing an objective says so beside its
-                    // name: live once a figure is over its limit, and at
-                    // the end also for an objective with no data.
-                    let over = l.slo_checks.iter().any(|c| !c.pass && c.actual.is_some());
-                    let failing = over || (!l.slo_pass && self.snap.phase == RacePhase::Finished);
-                    let mark = if failing { SLO_FAILED } else { "" };
-                    let name = fit(
-                        names.get(i).map_or(&l.name, |n| n),
-                        room.saturating_sub(car_width + mark.chars().count()),
-                    );
-                    cells[1] = Line::from(vec![
-                        Span::raw(format!("{car} {name}")),
-                        Span::styled(mark, t.bad),
-                    ]);
-                }
+            .map(|(i, mut cells, style)| {
+                let name = names.get(i).map_or("", String::as_str);
+                cells[1] = self.name_cell(i, name, room);
                 Row::new(cells).style(style)
-            });
-        // One row short: the bottom border gives its row. More: the last
-        // row says how many are left out and where their places are.
-        let count = self.snap.leaderboard.len();
-        let bordered_rows = usize::from(area.height.saturating_sub(2));
-        let borders = if count == bordered_rows + 1 {
-            Borders::TOP | Borders::LEFT | Borders::RIGHT
-        } else {
-            Borders::ALL
-        };
-        let block = Block::default()
-            .borders(borders)
-            .border_style(t.border)
-            .title(Span::styled(" Leaderboard ", t.title))
-            .title(Line::from(Span::styled(columns, t.dim)).right_aligned());
-        let inner = block.inner(area);
-        block.render(area, buf);
-        let room = usize::from(inner.height);
-        let (shown, rest) = if count > room && room > 0 {
-            let shown = room - 1;
-            let [table, note] =
-                Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(inner);
-            let more = format!(
-                " +{} more: every place is in the lanes above",
-                count - shown
-            );
-            Paragraph::new(Span::styled(more, t.dim)).render(note, buf);
-            (shown, table)
-        } else {
-            (count, inner)
-        };
-        let table = Table::new(rows.take(shown), widths).column_spacing(2);
-        Widget::render(table, rest, buf);
+            })
+            .collect();
+        let (rows_area, shown) = self.frame(area, buf, columns);
+        let table = Table::new(rows.into_iter().take(shown), widths).column_spacing(2);
+        Widget::render(table, rows_area, buf);
     }
 }
 

@@ -209,6 +209,9 @@ pub fn break_between_phrases(
         .collect()
 }
 
+/// Rows the header takes.
+pub const HEADER_HEIGHT: u16 = 2;
+
 /// The smallest terminal the race screen is drawn in.
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
