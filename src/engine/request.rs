@@ -104,6 +104,7 @@ async fn finish(
         input_source: counts.input.1,
         output_tokens: counts.output.0,
         output_source: counts.output.1,
+        cached_tokens: exchange.usage.and_then(|u| u.cached_tokens),
         status: exchange.status,
         error: exchange.error,
         output_text: exchange.text,

@@ -37,6 +37,9 @@ pub(crate) const ERROR_BODY_LIMIT: usize = 500;
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    /// Prompt tokens the server took from its prefix cache; `None` when it
+    /// did not say (0 is a report: nothing was cached).
+    pub cached_tokens: Option<u32>,
 }
 
 /// What one request produced, timed on the monotonic clock.
@@ -98,18 +101,30 @@ impl Exchange {
     }
 
     /// Folds one usage report in: only non-zero counts replace earlier ones.
-    fn merge_usage(&mut self, prompt_tokens: Option<f64>, completion_tokens: Option<f64>) {
-        // Finite, at least 1 and at most u32::MAX: the cast only drops a fraction.
+    /// A cached count of 0 is a report only beside a real prompt count (a
+    /// proxy's all-zero report after the real one changes nothing).
+    fn merge_usage(
+        &mut self,
+        prompt_tokens: Option<f64>,
+        completion_tokens: Option<f64>,
+        cached_tokens: Option<f64>,
+    ) {
+        // Finite, at least `least` and at most u32::MAX: the cast only drops
+        // a fraction.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let count = |n: Option<f64>| {
-            n.filter(|n| n.is_finite() && *n >= 1.0)
+        let count = |n: Option<f64>, least: f64| {
+            n.filter(|n| n.is_finite() && *n >= least)
                 .map(|n| n.min(f64::from(u32::MAX)) as u32)
         };
-        let (prompt, completion) = (count(prompt_tokens), count(completion_tokens));
-        if prompt.is_none() && completion.is_none() {
+        let (prompt, completion) = (count(prompt_tokens, 1.0), count(completion_tokens, 1.0));
+        let cached = count(cached_tokens, 0.0).filter(|&n| n > 0 || prompt.is_some());
+        if prompt.is_none() && completion.is_none() && cached.is_none() {
             return;
         }
         let usage = self.usage.get_or_insert_with(Usage::default);
+        if cached.is_some() {
+            usage.cached_tokens = cached;
+        }
         if let Some(n) = prompt {
             usage.prompt_tokens = n;
         }
@@ -175,9 +190,16 @@ impl<'e, 'o> EventFold<'e, 'o> {
         (self.observe)(text, kind, self.now);
     }
 
-    /// The server's token counts, as it wrote them (any JSON number).
-    pub fn usage(&mut self, prompt_tokens: Option<f64>, completion_tokens: Option<f64>) {
-        self.ex.merge_usage(prompt_tokens, completion_tokens);
+    /// The server's token counts, as it wrote them (any JSON number):
+    /// prompt, completion, and prompt tokens served from its cache.
+    pub fn usage(
+        &mut self,
+        prompt_tokens: Option<f64>,
+        completion_tokens: Option<f64>,
+        cached_tokens: Option<f64>,
+    ) {
+        self.ex
+            .merge_usage(prompt_tokens, completion_tokens, cached_tokens);
     }
 
     /// The answer's finish reason (blank is none).

@@ -7,6 +7,7 @@ use super::cost::Cost;
 use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram, LatencySummary};
+use super::prompt_cache::PromptCacheFold;
 use super::recent::RecentRequests;
 use super::record::{RequestError, RequestRecord, per_second};
 use super::series::Series;
@@ -39,6 +40,8 @@ pub struct EngineStats {
     arrivals: Arrivals,
     waits: Waits,
     pub(super) connections: Connections,
+    /// What the server's answers said of its prefix cache.
+    prompt_cache: PromptCacheFold,
     error_samples: ErrorSamples,
     pub(super) traces: TraceBook,
     /// The last finished requests, for the timeline.
@@ -75,6 +78,7 @@ impl EngineStats {
             arrivals: Arrivals::default(),
             waits: Waits::default(),
             connections: Connections::default(),
+            prompt_cache: PromptCacheFold::default(),
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
             recent: RecentRequests::default(),
@@ -161,6 +165,7 @@ impl EngineStats {
         self.output_counts.record(record.output_tokens);
         self.counts.input_sources.insert(record.input_source);
         self.counts.output_sources.insert(record.output_source);
+        self.prompt_cache.observe(record);
         self.latencies.e2e.record(record.e2e());
         if let Some(ttft) = record.ttft() {
             self.latencies.ttft.record(ttft);
@@ -376,6 +381,7 @@ impl EngineStats {
             },
             waits: self.waits,
             connections: self.connections,
+            prompt_cache: self.prompt_cache.figures(),
             cost: self.pricing.map(|pricing| {
                 Cost::of(
                     pricing,

@@ -11,6 +11,7 @@ pub mod figures;
 pub mod health;
 pub mod histogram;
 pub mod leaderboard;
+pub mod prompt_cache;
 pub mod recent;
 pub mod record;
 pub mod series;

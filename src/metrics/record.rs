@@ -106,6 +106,9 @@ pub struct RequestRecord {
     pub input_source: TokenSource,
     pub output_tokens: u32,
     pub output_source: TokenSource,
+    /// Prompt tokens the server said it served from its prefix cache;
+    /// `None` when it did not say.
+    pub cached_tokens: Option<u32>,
     /// HTTP status, or 0 when no response arrived.
     pub status: u16,
     pub error: Option<RequestError>,
@@ -240,6 +243,7 @@ pub(crate) mod tests {
             first_answer_chunk: (n > 0).then_some(0),
             chunk_times,
             end_at,
+            cached_tokens: None,
             input_tokens: 10,
             input_source: TokenSource::Usage,
             output_tokens: n,

@@ -11,6 +11,7 @@ use super::commentary::CommentaryLine;
 use super::cost::Cost;
 use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::histogram::{Bin, LatencySummary};
+use super::prompt_cache::PromptCache;
 use super::recent::RecentRequest;
 use super::record::ErrorKind;
 use super::series::SeriesPoint;
@@ -58,6 +59,8 @@ pub struct LaneSnapshot {
     pub arrivals: Arrivals,
     pub waits: Waits,
     pub connections: Connections,
+    /// The server's prefix cache, once its answers have reported it.
+    pub prompt_cache: Option<PromptCache<LatencySummary>>,
     /// What its tokens cost, when the engine has a `cost_per_hour` or `price`.
     pub cost: Option<Cost>,
     /// Its place by cost per 1M output tokens (1 = cheapest), when priced.

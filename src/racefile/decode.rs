@@ -223,23 +223,24 @@ impl Decoder {
                 let first_answer = (!f.chunk_gaps.is_empty()).then_some(0);
                 // Whether it waited for a slot is unknown: its send delay is
                 // not taken as the client's lag.
-                RaceEvent::Finished(Arc::new(self.record(*f, first_answer, true)?))
+                RaceEvent::Finished(Arc::new(self.record(*f, first_answer, true, None)?))
             }
             EventEntry::FinishedV2 {
                 request,
                 first_answer,
                 waited_for_slot,
-            } => {
-                let first_answer = first_answer.checked_sub(1);
-                if first_answer.is_some_and(|i| i as usize >= request.chunk_gaps.len()) {
-                    return Err(DecodeError::NoSuchChunk);
-                }
-                RaceEvent::Finished(Arc::new(self.record(
-                    *request,
-                    first_answer,
-                    waited_for_slot,
-                )?))
-            }
+            } => self.finished_v2(*request, first_answer, waited_for_slot, None)?,
+            EventEntry::FinishedV3 {
+                request,
+                first_answer,
+                waited_for_slot,
+                cached_tokens,
+            } => self.finished_v2(
+                *request,
+                first_answer,
+                waited_for_slot,
+                cached_tokens.checked_sub(1),
+            )?,
         };
         Ok((self.at, event))
     }
@@ -260,11 +261,29 @@ impl Decoder {
         }))
     }
 
+    /// A finished request of version 2 on: its first answer chunk is +1
+    /// (0: none) and must be one of its chunks.
+    fn finished_v2(
+        &self,
+        request: FinishedEntry,
+        first_answer: u32,
+        waited_for_slot: bool,
+        cached_tokens: Option<u32>,
+    ) -> Result<RaceEvent, DecodeError> {
+        let first_answer = first_answer.checked_sub(1);
+        if first_answer.is_some_and(|i| i as usize >= request.chunk_gaps.len()) {
+            return Err(DecodeError::NoSuchChunk);
+        }
+        let record = self.record(request, first_answer, waited_for_slot, cached_tokens)?;
+        Ok(RaceEvent::Finished(Arc::new(record)))
+    }
+
     fn record(
         &self,
         f: FinishedEntry,
         first_answer_chunk: Option<u32>,
         waited_for_slot: bool,
+        cached_tokens: Option<u32>,
     ) -> Result<RequestRecord, DecodeError> {
         let engine = self.engine(f.engine)?;
         let prompt = self
@@ -312,6 +331,7 @@ impl Decoder {
             input_source: lookup(&TOKEN_SOURCES, "token source", f.input_source)?,
             output_tokens: f.output_tokens,
             output_source: lookup(&TOKEN_SOURCES, "token source", f.output_source)?,
+            cached_tokens,
             status: f.status,
             error,
             output_text: f.output_text.unwrap_or_default(),

@@ -17,10 +17,10 @@ use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
 pub const MAGIC: [u8; 8] = *b"LLMRACE\0";
-/// The format this version writes, and the newest it reads. Versions 2, 3
-/// and 4 appended event kinds (see [`EventEntry`]); older files read as
+/// The format this version writes, and the newest it reads. Versions 2 to
+/// 5 appended event kinds (see [`EventEntry`]); older files read as
 /// before, their inspector traces rebuilt from the finished requests.
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 /// The first version that records the inspector's traces.
 pub const TRACES_SINCE: u16 = 3;
 
@@ -157,6 +157,14 @@ pub enum EventEntry {
     /// Since version 4: the engine's client stopped reusing connections.
     ConnectionReuseStopped {
         engine: u32,
+    },
+    /// Since version 5: a finished request as in version 2, and the prompt
+    /// tokens the server served from its cache (+1; 0 when it did not say).
+    FinishedV3 {
+        request: Box<FinishedEntry>,
+        first_answer: u32,
+        waited_for_slot: bool,
+        cached_tokens: u32,
     },
 }
 
@@ -324,10 +332,11 @@ impl Encoder {
             }
             RaceEvent::Finished(record) => {
                 let prompt = self.intern(&record.prompt, out);
-                EventEntry::FinishedV2 {
+                EventEntry::FinishedV3 {
                     request: Box::new(self.finished(at, record, prompt)),
                     first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
                     waited_for_slot: record.waited_for_slot,
+                    cached_tokens: record.cached_tokens.map_or(0, |n| n.saturating_add(1)),
                 }
             }
         };
@@ -445,6 +454,7 @@ mod tests {
             input_source: TokenSource::Estimate,
             output_tokens: 3,
             output_source: TokenSource::Usage,
+            cached_tokens: Some(8),
             status: 200,
             error: Some(RequestError {
                 kind: ErrorKind::StreamReset,
@@ -609,7 +619,7 @@ mod tests {
         };
         assert_eq!(text.chars().count(), PROMPT_CHARS);
         let Entry::Event {
-            event: EventEntry::FinishedV2 { request: f, .. },
+            event: EventEntry::FinishedV3 { request: f, .. },
             ..
         } = &entries[1]
         else {

@@ -11,7 +11,9 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value, json};
 
 use super::html_escape::escape;
-use super::summary::{EngineSummary, LATENCIES, LatencyOf, Percentiles, SummaryFile};
+use super::summary::{
+    EngineSummary, LATENCIES, LatencyOf, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
+};
 use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
 use crate::metrics::ErrorKind;
@@ -396,6 +398,7 @@ fn reliability(out: &mut String, s: &SummaryFile) {
     }
     out.push_str("</table></div>\n");
     connections(out, s);
+    prompt_cache(out, s);
     chart(out, "chart-failed-time");
     if s.engines.iter().any(|e| !e.counts.errors.is_empty()) {
         chart(out, "chart-errors-time");
@@ -437,6 +440,37 @@ fn connections(out: &mut String, s: &SummaryFile) {
             e.connections.retries,
             e.connections.reuse.in_words()
         );
+    }
+    out.push_str("</table></div>\n");
+}
+
+/// What the servers' prefix caches served (only when one reported it).
+fn prompt_cache(out: &mut String, s: &SummaryFile) {
+    if s.engines.iter().all(|e| e.prompt_cache.is_none()) {
+        return;
+    }
+    out.push_str("<h3>Prompt cache</h3>\n<p class=\"note\">As the servers' usage reports say it (<code>cached_tokens</code>): the share of prompt tokens served from the prefix cache, and TTFT of requests with a hit and without.</p>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th>");
+    for column in PROMPT_CACHE_COLUMNS {
+        let _ = write!(out, "<th>{}</th>", escape(column));
+    }
+    out.push_str("</tr>\n");
+    for e in &s.engines {
+        let _ = write!(out, "<tr><td class=\"text\">{}</td>", escape(&e.name));
+        match e.prompt_cache_cells() {
+            Some(cells) => {
+                for c in cells {
+                    let _ = write!(out, "<td>{}</td>", escape(&c));
+                }
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    "<td class=\"text\" colspan=\"{}\">not reported</td>",
+                    PROMPT_CACHE_COLUMNS.len()
+                );
+            }
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</table></div>\n");
 }
@@ -636,6 +670,40 @@ mod tests {
         let page = report(&summary, &spec);
         assert!(page.contains("<h3>Connections</h3>"));
         assert!(page.contains("<td>5</td><td class=\"text\">stopped: the server closes them after each stream</td>"), "{page}");
+    }
+
+    #[test]
+    fn the_prompt_cache_gets_a_table_only_when_a_server_reported_it() {
+        use crate::metrics::prompt_cache::PromptCache;
+        let (mut summary, spec) = race(2, 5);
+        assert!(!report(&summary, &spec).contains("<h3>Prompt cache</h3>"));
+        let p50 = |count: u64, ms: f64| Percentiles {
+            count,
+            mean: ms,
+            min: ms,
+            p50: ms,
+            p90: ms,
+            p95: ms,
+            p99: ms,
+            p999: ms,
+            max: ms,
+        };
+        summary.engines[1].prompt_cache = Some(PromptCache {
+            reported_requests: 10,
+            hit_requests: 0,
+            prompt_tokens: 1000,
+            cached_tokens: 0,
+            hit_rate: 0.0,
+            ttft_hit: p50(0, 0.0),
+            ttft_miss: p50(10, 120.0),
+        });
+        let page = report(&summary, &spec);
+        assert!(page.contains("<h3>Prompt cache</h3>"));
+        assert!(
+            page.contains("<td>0.0%</td><td>0 of 10</td><td>0 / 1000</td><td>–</td><td>120</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<td class=\"text\" colspan=\"5\">not reported</td>"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::number;
-use super::summary::{EngineSummary, LATENCIES, Percentiles, SummaryFile};
+use super::summary::{EngineSummary, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile};
 
 /// Distinct error messages listed per engine.
 const ERRORS_SHOWN: usize = 3;
@@ -53,8 +53,30 @@ pub fn report(s: &SummaryFile) -> String {
     cost(&mut out, s);
     errors(&mut out, s);
     connections(&mut out, s);
+    prompt_cache(&mut out, s);
     commentary(&mut out, s);
     out
+}
+
+/// What the servers' prefix caches served (only when one reported it).
+fn prompt_cache(out: &mut String, s: &SummaryFile) {
+    if s.engines.iter().all(|e| e.prompt_cache.is_none()) {
+        return;
+    }
+    out.push_str("\n### Prompt cache\n\n");
+    let mut header = vec!["engine"];
+    header.extend(PROMPT_CACHE_COLUMNS);
+    table_header(out, &header, 1..header.len());
+    for e in &s.engines {
+        let mut cells = vec![cell(&e.name)];
+        match e.prompt_cache_cells() {
+            Some(figures) => cells.extend(figures),
+            None => cells.extend(["not reported".to_owned()].into_iter().chain(
+                std::iter::repeat_n(String::new(), PROMPT_CACHE_COLUMNS.len() - 1),
+            )),
+        }
+        table_row(out, &cells);
+    }
 }
 
 /// Connections the servers closed under requests (only when one did).
@@ -463,6 +485,42 @@ mod tests {
             "| vllm | 4 | 3 | yes |",
             "| sglang | 4 | 0 | stopped: the server closes them after each stream |",
             "| tgi | 4 | 0 | no (reuse_connections: never) |",
+        ];
+        for row in rows {
+            assert!(text.contains(row), "{row}\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_cache_gets_a_table_only_when_a_server_reported_it() {
+        use crate::metrics::prompt_cache::PromptCache;
+        let mut s = summary();
+        assert!(!report(&s).contains("### Prompt cache"), "none: no section");
+        let percentiles = |count: u64, p50: f64| Percentiles {
+            count,
+            mean: p50,
+            min: p50,
+            p50,
+            p90: p50,
+            p95: p50,
+            p99: p50,
+            p999: p50,
+            max: p50,
+        };
+        s.engines[0].prompt_cache = Some(PromptCache {
+            reported_requests: 12,
+            hit_requests: 8,
+            prompt_tokens: 3600,
+            cached_tokens: 2304,
+            hit_rate: 0.64,
+            ttft_hit: percentiles(8, 17.4),
+            ttft_miss: percentiles(4, 305.0),
+        });
+        let text = report(&s);
+        let rows = [
+            "| engine | cached of prompt tokens | requests with a hit | cached / prompt tokens | TTFT p50, hit (ms) | TTFT p50, miss (ms) |",
+            "| vllm | 64.0% | 8 of 12 | 2304 / 3600 | 17.4 | 305 |",
+            "| sglang | not reported |  |  |  |  |",
         ];
         for row in rows {
             assert!(text.contains(row), "{row}\n{text}");

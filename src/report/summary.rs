@@ -11,6 +11,7 @@ use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::cost::Cost;
 use crate::metrics::figures::{Arrivals, Connections, Counts, Latencies, Rates, Waits};
 use crate::metrics::histogram::Bin;
+use crate::metrics::prompt_cache::PromptCache;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::snapshot::Distributions;
@@ -165,6 +166,12 @@ pub struct EngineSummary {
     /// the client connected for every request from then on) or `never`.
     #[serde(flatten)]
     pub connections: Connections,
+    /// The server's prefix cache as its answers reported it (absent when
+    /// they never did): requests that reported it and of them those with a
+    /// hit, their prompt and cached tokens, `hit_rate` (cached ÷ prompt
+    /// tokens), and TTFT with a hit and without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache: Option<PromptCache<Percentiles>>,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -225,7 +232,37 @@ impl From<&Counts> for CountsSummary {
     }
 }
 
+/// The prompt-cache table's columns (after the engine's name).
+pub const PROMPT_CACHE_COLUMNS: [&str; 5] = [
+    "cached of prompt tokens",
+    "requests with a hit",
+    "cached / prompt tokens",
+    "TTFT p50, hit (ms)",
+    "TTFT p50, miss (ms)",
+];
+
 impl EngineSummary {
+    /// Its row of the prompt-cache table, as the reports print it; `None`
+    /// when its server never reported its cache.
+    #[must_use]
+    pub fn prompt_cache_cells(&self) -> Option<[String; 5]> {
+        let c = self.prompt_cache.as_ref()?;
+        let ttft = |p: &Percentiles| {
+            if p.count == 0 {
+                "–".to_owned()
+            } else {
+                crate::report::number(p.p50)
+            }
+        };
+        Some([
+            format!("{:.1}%", c.hit_rate * 100.0),
+            format!("{} of {}", c.hit_requests, c.reported_requests),
+            format!("{} / {}", c.cached_tokens, c.prompt_tokens),
+            ttft(&c.ttft_hit),
+            ttft(&c.ttft_miss),
+        ])
+    }
+
     /// Its server closed connections under its requests.
     #[must_use]
     pub fn reconnected(&self) -> bool {
@@ -484,6 +521,10 @@ impl EngineSummary {
                 ..l.waits
             },
             connections: l.connections,
+            prompt_cache: l.prompt_cache.as_ref().map(|c| PromptCache {
+                hit_rate: round3(c.hit_rate),
+                ..c.map(|s| Percentiles::from(s))
+            }),
             error_samples: l
                 .error_samples
                 .iter()

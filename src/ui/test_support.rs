@@ -178,6 +178,7 @@ fn lane(i: usize) -> LaneSnapshot {
             opened: 4,
             ..Connections::default()
         },
+        prompt_cache: None,
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,

@@ -100,7 +100,8 @@ async fn events_split_across_reads_with_crlf_comments_and_multiline_data_decode(
         ex.usage,
         Some(Usage {
             prompt_tokens: 5,
-            completion_tokens: 2
+            completion_tokens: 2,
+            cached_tokens: None,
         })
     );
     assert_eq!(ex.finish_reason.as_deref(), Some("stop"));

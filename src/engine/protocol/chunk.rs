@@ -22,6 +22,9 @@ pub(crate) struct ChunkDto<'a> {
     pub choice: Option<ChoiceDto<'a>>,
     pub usage: Option<UsageDto>,
     pub error: Option<serde_json::Value>,
+    /// llama.cpp's own figures beside `usage` (older builds: instead of
+    /// `prompt_tokens_details`).
+    pub timings: Option<TimingsDto>,
 }
 
 impl<'a> ChunkDto<'a> {
@@ -40,6 +43,36 @@ pub(crate) struct UsageDto {
     pub prompt_tokens: Option<f64>,
     #[serde(default, deserialize_with = "lenient_number")]
     pub completion_tokens: Option<f64>,
+    /// OpenAI, vLLM, SGLang and llama.cpp: the prompt tokens served from
+    /// the server's prefix cache.
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptDetailsDto>,
+    /// Anthropic's name, passed through by proxies (LiteLLM).
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub cache_read_input_tokens: Option<f64>,
+}
+
+impl UsageDto {
+    /// The cached prompt tokens, in whichever shape the server wrote them.
+    pub fn cached_tokens(&self) -> Option<f64> {
+        self.prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .or(self.cache_read_input_tokens)
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PromptDetailsDto {
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub cached_tokens: Option<f64>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TimingsDto {
+    /// Prompt tokens taken from the slot's cache.
+    #[serde(default, deserialize_with = "lenient_number")]
+    pub cache_n: Option<f64>,
 }
 
 fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
@@ -219,12 +252,13 @@ impl<'de, T: FillFields<'de> + Default> Visitor<'de> for FillFirst<'_, T> {
 
 impl<'de: 'a, 'a> FillFields<'de> for ChunkDto<'a> {
     const NAME: &'static str = "ChunkDto";
-    const FIELDS: &'static [&'static str] = &["choices", "usage", "error"];
+    const FIELDS: &'static [&'static str] = &["choices", "usage", "error", "timings"];
     fn fill<A: MapAccess<'de>>(&mut self, field: usize, map: &mut A) -> Result<(), A::Error> {
         match field {
             0 => map.next_value_seed(FillFirst(&mut self.choice)),
             1 => map.next_value().map(|v| self.usage = v),
-            _ => map.next_value().map(|v| self.error = v),
+            2 => map.next_value().map(|v| self.error = v),
+            _ => map.next_value().map(|v| self.timings = v),
         }
     }
 }

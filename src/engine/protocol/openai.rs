@@ -125,8 +125,17 @@ fn decode_chunk(data: &str, fold: &mut EventFold<'_, '_>) -> bool {
         );
         return false;
     }
-    if let Some(usage) = &chunk.usage {
-        fold.usage(usage.prompt_tokens, usage.completion_tokens);
+    // llama.cpp's `timings.cache_n` stands in for a usage without the
+    // cached count (older builds).
+    let cache_n = chunk.timings.as_ref().and_then(|t| t.cache_n);
+    match &chunk.usage {
+        Some(usage) => fold.usage(
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.cached_tokens().or(cache_n),
+        ),
+        None if cache_n.is_some() => fold.usage(None, None, cache_n),
+        None => {}
     }
     if let Some(choice) = &chunk.choice {
         for delta in [choice.delta.as_ref(), choice.message.as_deref()]
@@ -224,10 +233,44 @@ mod tests {
             ex.usage,
             Some(Usage {
                 prompt_tokens: 7,
-                completion_tokens: 3
+                completion_tokens: 3,
+                cached_tokens: None,
             })
         );
         assert_eq!(ex.finish_reason.as_deref(), Some("length"));
+    }
+
+    /// The cached prompt tokens in each shape servers send them, as
+    /// recorded from their streams.
+    #[test]
+    fn cached_prompt_tokens_are_read_in_every_shape() {
+        let cached = |chunks: &[&str]| {
+            let mut ex = exchange();
+            for chunk in chunks {
+                assert!(apply(&mut ex, chunk));
+            }
+            ex.usage.and_then(|u| u.cached_tokens)
+        };
+        // llama.cpp (b11434): both `prompt_tokens_details` and `timings`.
+        let llama = r#"{"choices":[],"model":"gemma-3-270m","object":"chat.completion.chunk","usage":{"completion_tokens":4,"prompt_tokens":35,"total_tokens":39,"prompt_tokens_details":{"cached_tokens":30}},"timings":{"cache_n":30,"prompt_n":5,"prompt_ms":44.131,"predicted_n":4}}"#;
+        assert_eq!(cached(&[llama]), Some(30));
+        // vLLM / OpenAI: `prompt_tokens_details` only.
+        let vllm = r#"{"id":"cmpl-1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":1200,"total_tokens":1328,"completion_tokens":128,"prompt_tokens_details":{"cached_tokens":1024}}}"#;
+        assert_eq!(cached(&[vllm]), Some(1024));
+        // Anthropic's name, as LiteLLM passes it through.
+        let litellm = r#"{"choices":[],"usage":{"prompt_tokens":2100,"completion_tokens":40,"cache_read_input_tokens":2048,"cache_creation_input_tokens":0}}"#;
+        assert_eq!(cached(&[litellm]), Some(2048));
+        // An older llama.cpp: `timings.cache_n` alone.
+        let old_llama = r#"{"choices":[],"usage":{"completion_tokens":4,"prompt_tokens":35},"timings":{"cache_n":12,"prompt_n":23}}"#;
+        assert_eq!(cached(&[old_llama]), Some(12));
+        // Reported zero is a miss, not silence; silence is none.
+        let miss = r#"{"choices":[],"usage":{"prompt_tokens":35,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":0}}}"#;
+        assert_eq!(cached(&[miss]), Some(0));
+        let silent = r#"{"choices":[],"usage":{"prompt_tokens":35,"completion_tokens":4}}"#;
+        assert_eq!(cached(&[silent]), None);
+        // A proxy's all-zero report after the real one changes nothing.
+        let zero = r#"{"choices":[],"usage":{"prompt_tokens":0,"completion_tokens":0,"prompt_tokens_details":{"cached_tokens":0}}}"#;
+        assert_eq!(cached(&[llama, zero]), Some(30));
     }
 
     #[test]
@@ -246,7 +289,8 @@ mod tests {
             ex.usage,
             Some(Usage {
                 prompt_tokens: 9,
-                completion_tokens: 4
+                completion_tokens: 4,
+                cached_tokens: None,
             })
         );
     }

@@ -127,6 +127,7 @@ impl DrillDown<'_> {
                 ),
             ),
             pair("connections", connections(l)),
+            pair("prompt cache", prompt_cache(l)),
             pair("client", {
                 let c = &self.snap.client;
                 format!(
@@ -312,7 +313,7 @@ impl Widget for &DrillDown<'_> {
                 .areas(inner);
             (a, Some(b))
         } else {
-            let want = 7 + 7 + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
+            let want = 7 + 8 + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
             if inner.height > want + 8 {
                 let [a, b] =
                     Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(inner);
@@ -349,6 +350,28 @@ impl Widget for &DrillDown<'_> {
             }
         }
     }
+}
+
+/// The server's prefix cache as its answers reported it.
+fn prompt_cache(l: &LaneSnapshot) -> String {
+    let Some(c) = &l.prompt_cache else {
+        return "not reported by the server".to_owned();
+    };
+    let ttft = |s: &LatencySummary| {
+        if s.count == 0 {
+            "–".to_owned()
+        } else {
+            format!("{} ms", ms(s.p50))
+        }
+    };
+    format!(
+        "{:.1}% of prompt tokens cached · {} of {} requests hit · TTFT p50 hit {} · miss {}",
+        c.hit_rate * 100.0,
+        c.hit_requests,
+        c.reported_requests,
+        ttft(&c.ttft_hit),
+        ttft(&c.ttft_miss)
+    )
 }
 
 /// Connections opened, and what the server's closes cost: retries, and

@@ -248,6 +248,13 @@ impl LanePanel<'_> {
                     t.text,
                 ));
             }
+            // The server's prefix cache, once its answers report it.
+            if let Some(cache) = &l.prompt_cache {
+                spans.push(Span::styled(
+                    format!("  cache {:.0}%", cache.hit_rate * 100.0),
+                    t.text,
+                ));
+            }
         }
         spans
     }
