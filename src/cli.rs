@@ -246,6 +246,11 @@ pub struct SimArgs {
     /// nginx's keepalive_timeout does (default: never)
     #[arg(long, allow_negative_numbers = true, value_name = "MS", value_parser = number)]
     pub idle_timeout_ms: Option<f64>,
+    /// Keep a prefix cache of this many prompt tokens (LRU over 16-token
+    /// blocks): prefill costs only the uncached tokens, and usage reports
+    /// prompt_tokens_details.cached_tokens (default: no cache)
+    #[arg(long, allow_negative_numbers = true, value_name = "TOKENS")]
+    pub prefix_cache_tokens: Option<i64>,
     /// Seed for jitter, output text and faults
     #[arg(long, allow_negative_numbers = true, default_value_t = SimSpec::default().seed)]
     pub seed: u64,
@@ -277,6 +282,7 @@ impl SimArgs {
             done_delay_ms: Some(self.done_delay_ms),
             quirks: Some(self.quirks.clone()),
             idle_timeout_ms: self.idle_timeout_ms,
+            prefix_cache_tokens: self.prefix_cache_tokens,
         }
     }
 }

@@ -258,6 +258,10 @@ pub struct SimulateFile {
     /// Close a connection that has carried no request for this long (as
     /// nginx's `keepalive_timeout`). Default: never.
     pub idle_timeout_ms: Option<f64>,
+    /// A prefix cache of this many prompt tokens (LRU over 16-token blocks,
+    /// as vLLM's): prefill costs only the uncached tokens, and usage reports
+    /// `prompt_tokens_details.cached_tokens`. Default: no cache.
+    pub prefix_cache_tokens: Option<i64>,
 }
 
 /// A present key with no value (`simulate:`) means "on, with defaults".

@@ -388,6 +388,9 @@ pub struct SimSpec {
     /// A connection that carries no request for this long is closed, as
     /// nginx's `keepalive_timeout` does; `None`: kept open.
     pub idle_timeout: Option<Duration>,
+    /// Prompt tokens its prefix cache holds; `None`: no cache (and no cached
+    /// count in its usage reports).
+    pub prefix_cache_tokens: Option<u32>,
 }
 
 named_enum! {
@@ -458,6 +461,7 @@ impl Default for SimSpec {
             done_delay: Duration::ZERO,
             quirks: BTreeSet::new(),
             idle_timeout: None,
+            prefix_cache_tokens: None,
         }
     }
 }

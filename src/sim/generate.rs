@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::request::SimRequest;
-use super::sse::{ERROR_EVENT, ERROR_SSE_EVENT, SseFormat, TokenKind};
+use super::sse::{ERROR_EVENT, ERROR_SSE_EVENT, PromptCount, SseFormat, TokenKind};
 use super::stats::Counters;
 use super::vocab::WORDS;
 use crate::config::{FaultKind, Quirk, SimSpec};
@@ -211,7 +211,7 @@ pub(crate) struct Generation {
     schedule: Schedule,
     output_tokens: u32,
     sent: u32,
-    prompt_tokens: u32,
+    prompt: PromptCount,
     include_usage: bool,
     reasoning_tokens: u32,
     done_delay: Duration,
@@ -230,7 +230,7 @@ pub(crate) struct GenerationParts {
     pub format: SseFormat,
     pub schedule: Schedule,
     pub output_tokens: u32,
-    pub prompt_tokens: u32,
+    pub prompt: PromptCount,
     pub include_usage: bool,
     pub reasoning_tokens: u32,
     pub done_delay: Duration,
@@ -269,7 +269,7 @@ impl Generation {
             schedule: p.schedule,
             output_tokens,
             sent: 0,
-            prompt_tokens: p.prompt_tokens,
+            prompt: p.prompt,
             include_usage: p.include_usage,
             reasoning_tokens: p.reasoning_tokens,
             done_delay: p.done_delay,
@@ -377,7 +377,7 @@ impl Generation {
             // A stream about to fault never says it finished.
             let last = self.sent == self.output_tokens && self.fault.is_none();
             let usage = (last && self.include_usage && self.format.has(Quirk::UsageInFinishChunk))
-                .then_some((self.prompt_tokens, self.sent));
+                .then_some((self.prompt, self.sent));
             self.format.push_token(buf, word, kind, last, usage);
             events += 1;
         }
@@ -396,7 +396,7 @@ impl Generation {
         }
         let usage_sent = self.format.has(Quirk::UsageInFinishChunk) && self.output_tokens > 0;
         if self.include_usage && !usage_sent {
-            self.format.push_usage(buf, self.prompt_tokens, self.sent);
+            self.format.push_usage(buf, self.prompt, self.sent);
         }
         self.format.push_done(buf);
         self.phase = Phase::Done;

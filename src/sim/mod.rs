@@ -6,6 +6,7 @@
 
 mod connection;
 mod generate;
+mod prefix_cache;
 mod request;
 mod server;
 mod sse;

@@ -18,6 +18,9 @@ pub(crate) enum Api {
 pub(crate) struct SimRequest {
     pub model: String,
     pub prompt_tokens: u32,
+    /// What the count is taken from: the text (or the token ids, four
+    /// bytes each), the key of the prefix cache.
+    pub prompt_text: Vec<u8>,
     pub stream: bool,
     pub include_usage: bool,
     /// `max_tokens`, or else `max_completion_tokens`.
@@ -93,22 +96,21 @@ enum Prompt {
 /// Parses a request body; the error is the message for a 400 answer.
 pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
     let invalid = |e: serde_json::Error| format!("invalid request body: {e}");
-    let (prompt_tokens, common) = match api {
+    let (prompt_tokens, prompt_text, common) = match api {
         Api::Chat => {
             let chat: ChatBody = serde_json::from_slice(body).map_err(invalid)?;
-            (
-                estimate_tokens(&chat_prompt_text(&chat.messages)),
-                chat.common,
-            )
+            let text = chat_prompt_text(&chat.messages);
+            (estimate_tokens(&text), text.into_bytes(), chat.common)
         }
         Api::Completions => {
             let c: CompletionBody = serde_json::from_slice(body).map_err(invalid)?;
-            (prompt_tokens(&c.prompt), c.common)
+            (prompt_tokens(&c.prompt), prompt_bytes(&c.prompt), c.common)
         }
     };
     Ok(SimRequest {
         model: common.model.unwrap_or_else(|| "sim".to_owned()),
         prompt_tokens,
+        prompt_text,
         stream: common.stream.unwrap_or(false),
         include_usage: common
             .stream_options
@@ -138,6 +140,21 @@ fn chat_prompt_text(messages: &[Message]) -> String {
         }
     }
     text
+}
+
+/// A completions prompt as the prefix cache keys it: its text, or its
+/// token ids at four bytes each (a block of 64 bytes is 16 tokens either way).
+fn prompt_bytes(prompt: &Prompt) -> Vec<u8> {
+    let ids = |ids: &mut dyn Iterator<Item = &u64>| -> Vec<u8> {
+        ids.flat_map(|&id| u32::try_from(id).unwrap_or(u32::MAX).to_le_bytes())
+            .collect()
+    };
+    match prompt {
+        Prompt::Text(t) => t.as_bytes().to_vec(),
+        Prompt::Texts(ts) => ts.concat().into_bytes(),
+        Prompt::Tokens(t) => ids(&mut t.iter()),
+        Prompt::TokenBatches(b) => ids(&mut b.iter().flatten()),
+    }
 }
 
 fn prompt_tokens(prompt: &Prompt) -> u32 {

@@ -27,8 +27,9 @@ use super::generate::{
     Abort, Generation, GenerationParts, Lease, Schedule, draw_fault, fault_point, later,
     output_tokens, request_rng,
 };
+use super::prefix_cache::PrefixCache;
 use super::request::{self, Api, SimRequest};
-use super::sse::SseFormat;
+use super::sse::{PromptCount, SseFormat};
 use super::stats::{Counters, GaugeGuard, SimStats};
 use crate::config::{FaultKind, Quirk, SimSpec};
 
@@ -141,6 +142,9 @@ pub async fn serve_with(
     let cut = CancellationToken::new();
     let counters = Arc::new(Counters::default());
     let sim = Arc::new(Sim {
+        cache: spec
+            .prefix_cache_tokens
+            .map(|tokens| std::sync::Mutex::new(PrefixCache::new(tokens))),
         probabilities: spec.fault_probabilities(),
         permits: Arc::new(Semaphore::new(
             usize::try_from(spec.capacity.max(1)).unwrap_or(usize::MAX),
@@ -212,6 +216,8 @@ enum Admission {
 struct Sim {
     spec: SimSpec,
     options: SimOptions,
+    /// `prefix_cache_tokens`: the prompts' blocks it holds.
+    cache: Option<std::sync::Mutex<PrefixCache>>,
     probabilities: Vec<(FaultKind, f64)>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
@@ -339,7 +345,22 @@ impl Sim {
                 );
             }
         };
-        let schedule = Schedule::new(Instant::now(), &self.spec, req.prompt_tokens, rng);
+        // Looked up once admitted, as a server's scheduler does: prefill
+        // costs only what the cache does not hold.
+        let prompt = PromptCount {
+            tokens: req.prompt_tokens,
+            cached: self.cache.as_ref().map(|cache| {
+                cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .serve(&req.prompt_text, req.prompt_tokens)
+            }),
+        };
+        if let Some(cached) = prompt.cached {
+            self.counters.prompt_served(prompt.tokens, cached);
+        }
+        let prefill = prompt.tokens - prompt.cached.unwrap_or(0);
+        let schedule = Schedule::new(Instant::now(), &self.spec, prefill, rng);
         let n = output_tokens(&self.spec, &req);
         debug!(
             seq,
@@ -359,7 +380,7 @@ impl Sim {
                 ),
                 schedule,
                 output_tokens: n,
-                prompt_tokens: req.prompt_tokens,
+                prompt,
                 include_usage: req.include_usage && !self.spec.quirks.contains(&Quirk::NoUsage),
                 reasoning_tokens: self.spec.reasoning_tokens,
                 done_delay: self.spec.done_delay,
@@ -378,7 +399,8 @@ impl Sim {
             )
                 .into_response()
         } else {
-            self.complete(api, &req, schedule, lease, fault).await
+            self.complete(api, &req, prompt, schedule, lease, fault)
+                .await
         }
     }
 
@@ -455,6 +477,7 @@ impl Sim {
         &self,
         api: Api,
         req: &SimRequest,
+        prompt: PromptCount,
         mut schedule: Schedule,
         mut lease: Lease,
         fault: Option<FaultKind>,
@@ -521,11 +544,7 @@ impl Sim {
             "created": unix_now(),
             "model": req.model,
             "choices": [choice],
-            "usage": {
-                "prompt_tokens": req.prompt_tokens,
-                "completion_tokens": n,
-                "total_tokens": u64::from(req.prompt_tokens) + u64::from(n),
-            },
+            "usage": usage_value(prompt, n),
         }))
         .into_response()
     }
@@ -538,4 +557,18 @@ impl Sim {
             () = tokio::time::sleep_until(due) => true,
         }
     }
+}
+
+/// A whole answer's `usage`: the counts, and the cached prompt tokens when
+/// the server has a prefix cache.
+fn usage_value(prompt: PromptCount, completion: u32) -> serde_json::Value {
+    let mut usage = json!({
+        "prompt_tokens": prompt.tokens,
+        "completion_tokens": completion,
+        "total_tokens": u64::from(prompt.tokens) + u64::from(completion),
+    });
+    if let Some(cached) = prompt.cached {
+        usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
+    }
+    usage
 }

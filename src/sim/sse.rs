@@ -93,7 +93,7 @@ impl SseFormat {
         word: &str,
         kind: TokenKind,
         last: bool,
-        usage: Option<(u32, u32)>,
+        usage: Option<(PromptCount, u32)>,
     ) {
         if self.quirks.is_empty() && kind == TokenKind::Answer && usage.is_none() {
             return self.push_plain_token(buf, word, last);
@@ -178,7 +178,7 @@ impl SseFormat {
     }
 
     /// The usage report, its own chunk.
-    pub(crate) fn push_usage(&self, buf: &mut Vec<u8>, prompt: u32, completion: u32) {
+    pub(crate) fn push_usage(&self, buf: &mut Vec<u8>, prompt: PromptCount, completion: u32) {
         let choices = if self.has(Quirk::UsageWithEmptyDelta) {
             r#"[{"index":0,"delta":{},"finish_reason":null}]"#
         } else {
@@ -217,10 +217,32 @@ impl SseFormat {
     }
 }
 
-fn usage_json(prompt: u32, completion: u32) -> String {
-    let total = u64::from(prompt) + u64::from(completion);
+/// A prompt as a usage report states it: its tokens, and those served
+/// from the prefix cache (`None`: a server without one says nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PromptCount {
+    pub tokens: u32,
+    pub cached: Option<u32>,
+}
+
+impl From<u32> for PromptCount {
+    fn from(tokens: u32) -> Self {
+        PromptCount {
+            tokens,
+            cached: None,
+        }
+    }
+}
+
+fn usage_json(prompt: PromptCount, completion: u32) -> String {
+    let tokens = prompt.tokens;
+    let total = u64::from(tokens) + u64::from(completion);
+    let details = prompt
+        .cached
+        .map(|n| format!(r#","prompt_tokens_details":{{"cached_tokens":{n}}}"#))
+        .unwrap_or_default();
     format!(
-        r#""usage":{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{total}}}"#
+        r#""usage":{{"prompt_tokens":{tokens},"completion_tokens":{completion},"total_tokens":{total}{details}}}"#
     )
 }
 
@@ -243,7 +265,7 @@ mod tests {
         let mut buf = Vec::new();
         f.push_token(&mut buf, "word", TokenKind::Answer, false, None);
         f.push_token(&mut buf, "end", TokenKind::Answer, true, None);
-        f.push_usage(&mut buf, 4, 2);
+        f.push_usage(&mut buf, 4.into(), 2);
         let events = events_of(&buf);
         assert_eq!(events[0]["id"], "chatcmpl-3");
         assert_eq!(events[0]["model"], "m\"x");
@@ -274,9 +296,9 @@ mod tests {
             let mut buf = Vec::new();
             f.push_token(&mut buf, "a", TokenKind::Reasoning, false, None);
             f.push_token(&mut buf, "b", TokenKind::Answer, false, None);
-            f.push_token(&mut buf, "c", TokenKind::Answer, true, Some((3, 3)));
+            f.push_token(&mut buf, "c", TokenKind::Answer, true, Some((3.into(), 3)));
             f.push_empty_finish(&mut buf);
-            f.push_usage(&mut buf, 3, 3);
+            f.push_usage(&mut buf, 3.into(), 3);
             let events = events_of(&buf);
             assert_eq!(events.len(), 6, "{api:?}");
             assert_eq!(events[0]["usage"]["completion_tokens"], 0);

@@ -27,6 +27,11 @@ pub struct SimStats {
     /// the client's measurement with the real value.
     pub first_tokens: u64,
     pub first_token_lateness: std::time::Duration,
+    /// With a prefix cache: the prompt tokens of the admitted requests, and
+    /// those it served from the cache (the truth a race's hit rate is
+    /// checked against).
+    pub prompt_tokens: u64,
+    pub cached_tokens: u64,
 }
 
 impl SimStats {
@@ -48,6 +53,8 @@ pub(crate) struct Counters {
     queued: AtomicU64,
     first_tokens: AtomicU64,
     first_token_lateness_us: AtomicU64,
+    prompt_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
     /// Indexed by the kind's position in `FaultKind::ALL`.
     faults: [AtomicU64; FaultKind::ALL.len()],
 }
@@ -75,6 +82,14 @@ impl Counters {
             .fetch_add(us, Ordering::Relaxed);
     }
 
+    /// A prompt served with a prefix cache, and its cached tokens.
+    pub(crate) fn prompt_served(&self, tokens: u32, cached: u32) {
+        self.prompt_tokens
+            .fetch_add(u64::from(tokens), Ordering::Relaxed);
+        self.cached_tokens
+            .fetch_add(u64::from(cached), Ordering::Relaxed);
+    }
+
     pub(crate) fn in_flight(&self) -> &AtomicU64 {
         &self.in_flight
     }
@@ -100,6 +115,8 @@ impl Counters {
             first_token_lateness: std::time::Duration::from_micros(
                 self.first_token_lateness_us.load(Ordering::Relaxed),
             ),
+            prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
+            cached_tokens: self.cached_tokens.load(Ordering::Relaxed),
         }
     }
 }

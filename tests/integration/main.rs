@@ -27,6 +27,7 @@ mod llama_server;
 mod load_shapes;
 mod politeness;
 mod prometheus;
+mod prompt_cache;
 mod race_file;
 mod race_sim;
 mod real_streams;

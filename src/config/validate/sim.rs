@@ -106,6 +106,9 @@ pub(super) fn sim_spec(s: SimulateFile, prefix: &str, seed: u64, p: &mut Problem
         idle_timeout: s
             .idle_timeout_ms
             .map(|v| seconds(p, &at("idle_timeout_ms"), v, 0.001, false)),
+        prefix_cache_tokens: s
+            .prefix_cache_tokens
+            .map(|v| whole_u32(p, &at("prefix_cache_tokens"), v, 1, i64::MAX)),
     }
 }
 

@@ -276,6 +276,7 @@ impl From<&SimSpec> for StoredSim {
             done_delay: s.done_delay,
             quirks: s.quirks.clone(),
             idle_timeout: s.idle_timeout,
+            prefix_cache_tokens: s.prefix_cache_tokens,
         }
     }
 }
@@ -383,6 +384,7 @@ impl StoredEngine {
                     done_delay: s.done_delay,
                     quirks: s.quirks,
                     idle_timeout: s.idle_timeout,
+                    prefix_cache_tokens: s.prefix_cache_tokens,
                 }),
             },
             endpoint: self.endpoint,

@@ -272,6 +272,9 @@ struct StoredSim {
     /// Format v4 on; absent when connections are never closed for idling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     idle_timeout: Option<Duration>,
+    /// Format v5 on; absent without a prefix cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prefix_cache_tokens: Option<u32>,
 }
 
 /// The configuration's JSON for a race file's header, with what may be a
