@@ -49,9 +49,101 @@ pub struct RaceSection {
     pub slo: Option<SloFile>,
     /// Requests sent before the start signal and not counted.
     pub warmup: Option<WarmupFile>,
+    /// A system message sent before every prompt: the text, or `{file: path}`.
+    pub system_prompt: Option<TextOrFile>,
+    /// Shared prefixes: `groups` system prompts of exactly `tokens` tokens,
+    /// each request drawn from one.
+    pub prefix: Option<PrefixFile>,
+    /// Multi-turn sessions: each turn resends the conversation so far.
+    pub conversation: Option<ConversationFile>,
+    /// JSON keys added to every request of every engine (an engine's own
+    /// `extra_body` wins).
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
+    /// OpenAI function definitions sent with every request: a list, or a
+    /// JSON or YAML file holding one.
+    pub tools: Option<ToolsFile>,
+    /// Sent as it is: `auto`, `none`, `required` or an object.
+    pub tool_choice: Option<serde_json::Value>,
+    /// Sent as it is, e.g. `{type: json_schema, json_schema: {...}}`.
+    pub response_format: Option<serde_json::Map<String, serde_json::Value>>,
     /// Raw entries, each deserialised into an [`EngineFile`] on its own.
     #[schemars(with = "Option<Vec<EngineFile>>")]
     pub engines: Option<Vec<serde_yaml::Value>>,
+}
+
+/// A text given inline, or the file holding it (relative to the race file).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum TextOrFile {
+    Text(String),
+    File(FileRef),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    pub file: String,
+}
+
+/// `tools:` inline, or a file (JSON or YAML) holding the list.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ToolsFile {
+    Inline(Vec<serde_json::Value>),
+    File(String),
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrefixFile {
+    pub groups: Option<i64>,
+    pub tokens: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConversationFile {
+    /// A number, or `{min, max}` (seeded per conversation).
+    pub turns: Option<CountOrRange>,
+    /// A constant, or `{mean}` (exponential, seeded).
+    pub think_time_s: Option<SecondsOrMean>,
+    /// `recorded` (default) or `own`.
+    pub history: Option<HistoryFile>,
+    pub max_context_tokens: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CountOrRange {
+    Count(i64),
+    Range(RangeFile),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RangeFile {
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SecondsOrMean {
+    Seconds(f64),
+    Mean(MeanFile),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeanFile {
+    pub mean: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryFile {
+    Recorded,
+    Own,
 }
 
 named_enum! {
@@ -218,6 +310,8 @@ pub struct EngineFile {
     /// Whether requests reuse kept-alive connections: auto (default),
     /// always, never.
     pub reuse_connections: Option<crate::config::ReuseConnections>,
+    /// JSON keys added to this engine's requests, over `race.extra_body`.
+    pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
     /// `simulate:` with no value means the simulator with its defaults.
     #[serde(deserialize_with = "null_as_default")]
     #[schemars(with = "Option<SimulateFile>")]

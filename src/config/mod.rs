@@ -11,10 +11,12 @@ mod describe;
 pub mod file;
 pub mod load;
 pub mod secrets;
+pub mod shape;
 pub mod shard;
 pub mod spec;
 pub mod validate;
 
+pub use shape::{ConversationSpec, History, PrefixSpec, ShapeSpec, ThinkTime, TurnRange};
 pub use shard::{Shard, Sharding};
 pub use spec::*;
 

@@ -47,6 +47,8 @@ pub struct RaceSpec {
     pub slo: SloSpec,
     /// Load sent before the start signal and not counted.
     pub warmup: Option<WarmupSpec>,
+    /// System prompts, shared prefixes and conversations.
+    pub shape: super::ShapeSpec,
     pub engines: Vec<EngineSpec>,
     /// `--simulate`: every engine's server was replaced by a built-in
     /// simulator (the engines keep their names). False for a file whose
@@ -83,6 +85,9 @@ pub struct WorkloadFacts {
     /// What a `mode: trace` race's trace file held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<TraceFacts>,
+    /// System prompt, shared prefixes and conversations, when the race had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<super::shape::ShapeFacts>,
 }
 
 /// A replayed trace, as reported in `summary.json` (`workload.trace`).
@@ -314,6 +319,10 @@ pub struct EngineSpec {
     pub pricing: Option<Pricing>,
     /// Whether its requests reuse kept-alive connections.
     pub reuse_connections: ReuseConnections,
+    /// Keys added to every request's JSON body: `race.extra_body`, `tools`,
+    /// `tool_choice` and `response_format`, then the engine's `extra_body`
+    /// (its keys win). None is a key the client writes itself.
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
 }
 
 /// How an engine is paid for, in dollars.

@@ -24,6 +24,7 @@ use crate::config::EngineSpec;
 use crate::config::secrets::{looks_secret, printable, redact_cut, scrub_urls_in};
 use crate::error::error_chain;
 use crate::metrics::ErrorKind;
+use crate::workload::Ask;
 
 /// The longest `Retry-After` honoured: a server asking for more is waited
 /// on this long, then asked again.
@@ -64,6 +65,8 @@ pub struct EngineClient {
     max_tokens: Option<u32>,
     temperature: Option<f64>,
     ignore_eos: bool,
+    /// Keys added to every body (`extra_body`, `tools`, ...).
+    extra_body: Arc<serde_json::Map<String, serde_json::Value>>,
     count_reasoning: bool,
     timeout: Duration,
     headers: HeaderMap,
@@ -143,6 +146,7 @@ impl EngineClient {
             max_tokens: spec.max_tokens,
             temperature: spec.temperature,
             ignore_eos: spec.ignore_eos,
+            extra_body: Arc::new(spec.extra_body.clone()),
             count_reasoning: spec.count_reasoning,
             timeout: spec.timeout,
             headers,
@@ -191,26 +195,30 @@ impl EngineClient {
     /// The JSON body for one prompt, with the engine's `max_tokens`.
     #[must_use]
     pub fn request_body(&self, prompt: &str) -> Vec<u8> {
-        self.request_body_with(prompt, None)
+        self.request_body_with(&Ask::single(None, Arc::from(prompt)), None)
     }
 
-    /// The JSON body for one prompt; `max_tokens` (a trace entry's output
+    /// The JSON body for one request; `max_tokens` (a trace entry's output
     /// length) replaces the engine's own.
     #[must_use]
-    pub fn request_body_with(&self, prompt: &str, max_tokens: Option<u32>) -> Vec<u8> {
+    pub fn request_body_with(&self, ask: &Ask, max_tokens: Option<u32>) -> Vec<u8> {
         self.protocol.body(&Prompt {
             model: &self.model,
-            text: prompt,
+            system: ask.system.as_deref(),
+            history: ask.history(),
+            text: &ask.text,
             max_tokens: max_tokens.or(self.max_tokens),
             temperature: self.temperature,
             ignore_eos: self.ignore_eos,
+            extra: &self.extra_body,
         })
     }
 
     /// Sends one prompt and measures the answer. Never fails: every problem
     /// ends up classified in `Exchange::error`.
     pub async fn send(&self, prompt: &str) -> Exchange {
-        self.send_observed(prompt, None, &mut |_, _, _| {}).await
+        let ask = Ask::single(None, Arc::from(prompt));
+        self.send_observed(&ask, None, &mut |_, _, _| {}).await
     }
 
     /// Like [`send`](Self::send), with `max_tokens` (when given) in place
@@ -218,7 +226,7 @@ impl EngineClient {
     /// text as it arrives (for the live inspector).
     pub async fn send_observed(
         &self,
-        prompt: &str,
+        ask: &Ask,
         max_tokens: Option<u32>,
         observe: &mut Observer<'_>,
     ) -> Exchange {
@@ -227,7 +235,7 @@ impl EngineClient {
         let deadline = sent + self.timeout;
         if tokio::time::timeout_at(
             deadline,
-            self.exchange(prompt, max_tokens, &mut exchange, observe),
+            self.exchange(ask, max_tokens, &mut exchange, observe),
         )
         .await
         .is_err()
@@ -259,12 +267,12 @@ impl EngineClient {
 
     async fn exchange(
         &self,
-        prompt: &str,
+        ask: &Ask,
         max_tokens: Option<u32>,
         ex: &mut Exchange,
         observe: &mut Observer<'_>,
     ) {
-        let body = bytes::Bytes::from(self.request_body_with(prompt, max_tokens));
+        let body = bytes::Bytes::from(self.request_body_with(ask, max_tokens));
         let reusing = self.reuse.reusing();
         let http = if reusing { &self.http } else { &self.fresh };
         let mut sent = self.post(http, body.clone()).await;

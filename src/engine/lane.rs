@@ -14,6 +14,7 @@ use super::client::EngineClient;
 use super::event::RaceEvent;
 use super::trace::TraceSlots;
 use crate::config::Shard;
+use crate::metrics::ConversationTurn;
 use crate::metrics::record::whole_micros;
 use crate::workload::PromptSet;
 
@@ -131,4 +132,6 @@ pub(super) struct RequestSlot {
     pub(super) scheduled: Instant,
     /// An open-loop arrival that waited for an in-flight slot.
     pub(super) waited_for_slot: bool,
+    /// Its conversation and turn, in a conversation race.
+    pub(super) conversation: Option<ConversationTurn>,
 }

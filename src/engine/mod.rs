@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod body;
 pub mod client;
 pub mod connections;
+mod conversation;
 pub mod drain;
 pub mod driver;
 pub mod event;

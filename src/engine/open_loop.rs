@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
+use super::conversation::{Gate, converse};
 use super::event::RaceEvent;
 use super::lane::{Lane, RequestSlot};
 use super::request::run_guarded;
@@ -68,12 +69,13 @@ impl OpenLoop {
             user_request_num: u32::try_from(k + 1).unwrap_or(u32::MAX),
             scheduled,
             waited_for_slot: false,
+            conversation: None,
         };
         let lane = Arc::clone(lane);
         if let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() {
+            let slots = Arc::clone(&self.slots);
             self.tasks.spawn(async move {
-                run_guarded(&lane, slot).await;
-                drop(permit);
+                run_arrival(&lane, slot, permit, slots).await;
             });
         } else if self.backlog.load(Ordering::Relaxed) >= self.max_in_flight as usize {
             lane.emit(RaceEvent::DroppedArrival {
@@ -93,7 +95,7 @@ impl OpenLoop {
                 let permit = tokio::select! {
                     biased;
                     () = lane.stop.cancelled() => None,
-                    p = slots.acquire_owned() => p.ok(),
+                    p = Arc::clone(&slots).acquire_owned() => p.ok(),
                 };
                 backlog.fetch_sub(1, Ordering::Relaxed);
                 if let Some(permit) = permit {
@@ -101,8 +103,7 @@ impl OpenLoop {
                         waited_for_slot: true,
                         ..slot
                     };
-                    run_guarded(&lane, slot).await;
-                    drop(permit);
+                    run_arrival(&lane, slot, permit, slots).await;
                 } else {
                     lane.emit(RaceEvent::UnsentArrivals {
                         engine: lane.engine,
@@ -118,5 +119,27 @@ impl OpenLoop {
     /// Waits for every request sent to end.
     pub(super) async fn finish(mut self) {
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Arrival `slot`, holding its in-flight slot: one request, or in a
+/// conversation race the conversation it starts (its later turns take a
+/// slot of their own each).
+async fn run_arrival(
+    lane: &Lane,
+    slot: RequestSlot,
+    permit: OwnedSemaphorePermit,
+    slots: Arc<Semaphore>,
+) {
+    if lane.prompts.conversation_spec().is_some() {
+        let gate = Gate {
+            slots: Some(slots),
+            first: Some(permit),
+        };
+        let mut sent = 0;
+        converse(lane, slot.request_id, slot, gate, &mut sent).await;
+    } else {
+        run_guarded(lane, slot, &lane.prompts.ask(slot.request_id)).await;
+        drop(permit);
     }
 }

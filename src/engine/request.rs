@@ -1,6 +1,8 @@
 //! One request's life: its trace, its exchange with the server (aborted
 //! with its engine), the record of how it ended (one builder for every
-//! way), and a panic in it turned into a counted failure.
+//! way), and a panic in it turned into a counted failure. What it sends
+//! (an [`Ask`]: system message, conversation so far, prompt) its caller
+//! decides.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +15,23 @@ use super::event::RaceEvent;
 use super::lane::{Lane, RequestSlot};
 use crate::metrics::trace::{TraceEvent, TraceStep};
 use crate::metrics::{ErrorKind, RequestError, RequestRecord, TokenSource};
-use crate::workload::estimate_tokens;
+use crate::workload::{Ask, estimate_tokens};
+
+/// How a request ended, for what its caller does next: back off, or send
+/// the conversation's next turn.
+pub(super) struct Ended {
+    pub(super) outcome: Outcome,
+    /// The answer's text (a conversation with its own history resends it).
+    pub(super) answer: Arc<str>,
+    /// The prompt's and the answer's token counts, as recorded.
+    pub(super) input_tokens: u32,
+    pub(super) output_tokens: u32,
+}
 
 /// Sends one request, measures it and reports it. Returns how it ended
 /// (`None` when it was aborted).
-async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
-    let prompt = lane.prompts.for_request(slot.request_id);
+async fn run_request(lane: &Lane, slot: RequestSlot, ask: &Ask) -> Option<Ended> {
+    let prompt = Arc::clone(&ask.text);
     let max_tokens = lane.prompts.max_tokens_for(slot.request_id);
     lane.emit(RaceEvent::Started {
         engine: lane.engine,
@@ -27,7 +40,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
     let trace = Trace::open(lane, &slot, &prompt).await;
     let mut observe = |text: &str, kind: PieceKind, at: Instant| trace.piece(text, kind, at);
     let exchange = tokio::select! {
-        ex = lane.client.send_observed(&prompt, max_tokens, &mut observe) => ex,
+        ex = lane.client.send_observed(ask, max_tokens, &mut observe) => ex,
         () = lane.abort.cancelled() => {
             trace.cut().await;
             lane.emit(RaceEvent::Cancelled { engine: lane.engine, count: 1 }).await;
@@ -35,7 +48,7 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         }
     };
     trace.end(exchange.end);
-    let counts = Counts::of(lane, slot.request_id, &prompt, &exchange);
+    let counts = Counts::of(lane, slot.request_id, ask, &exchange);
     let outcome = Outcome::of(&exchange);
     if exchange.reuse_stopped {
         lane.emit(RaceEvent::ConnectionReuseStopped {
@@ -49,17 +62,23 @@ async fn run_request(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
         })
         .await;
     }
+    let answer = Arc::from(exchange.text.as_str());
     finish(lane, &slot, prompt, exchange, counts).await;
     lane.report_connections().await;
-    Some(outcome)
+    Some(Ended {
+        outcome,
+        answer,
+        input_tokens: counts.input.0,
+        output_tokens: counts.output.0,
+    })
 }
 
 /// [`run_request`], with a panic in it (a bug) turned into a counted
 /// failure of that request: its start is matched, its lane's numbers stay
 /// whole, and a closed-loop user goes on.
-pub(super) async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcome> {
-    let panicked = match guard(run_request(lane, slot)).await {
-        Ok(outcome) => return outcome,
+pub(super) async fn run_guarded(lane: &Lane, slot: RequestSlot, ask: &Ask) -> Option<Ended> {
+    let panicked = match guard(run_request(lane, slot, ask)).await {
+        Ok(ended) => return ended,
         Err(message) => message,
     };
     let mut failed = Exchange::new(Instant::now());
@@ -67,12 +86,16 @@ pub(super) async fn run_guarded(lane: &Lane, slot: RequestSlot) -> Option<Outcom
         kind: ErrorKind::Internal,
         message: format!("llm-locust failed on this request (a bug; please report it): {panicked}"),
     });
-    let prompt = lane.prompts.for_request(slot.request_id);
-    finish(lane, &slot, prompt, failed, Counts::NONE).await;
-    Some(Outcome {
-        error: Some(ErrorKind::Internal),
-        retry_after: None,
-        took: Duration::ZERO,
+    finish(lane, &slot, Arc::clone(&ask.text), failed, Counts::NONE).await;
+    Some(Ended {
+        outcome: Outcome {
+            error: Some(ErrorKind::Internal),
+            retry_after: None,
+            took: Duration::ZERO,
+        },
+        answer: Arc::from(""),
+        input_tokens: 0,
+        output_tokens: 0,
     })
 }
 
@@ -105,6 +128,7 @@ async fn finish(
         output_tokens: counts.output.0,
         output_source: counts.output.1,
         cached_tokens: exchange.usage.and_then(|u| u.cached_tokens),
+        conversation: slot.conversation,
         status: exchange.status,
         error: exchange.error,
         output_text: exchange.text,
@@ -126,13 +150,30 @@ impl Counts {
         output: (0, TokenSource::Chunks),
     };
 
-    fn of(lane: &Lane, request_id: u64, prompt: &str, exchange: &Exchange) -> Self {
-        // The server's count first, then the engine's tokenizer, then the estimate.
-        let tokenizer_count = lane.prompts.tokenizer_count(lane.engine, request_id);
-        let input = match (exchange.usage, tokenizer_count) {
-            (Some(u), _) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
-            (_, Some(n)) => (n, TokenSource::Tokenizer),
-            _ => (estimate_tokens(prompt), TokenSource::Estimate),
+    fn of(lane: &Lane, request_id: u64, ask: &Ask, exchange: &Exchange) -> Self {
+        // The server's count first, then the engine's tokenizer, then the
+        // estimate (a prompt on its own was counted as the prompts loaded;
+        // a system message and a history are counted part by part).
+        let input = match exchange.usage {
+            Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
+            _ if ask.system.is_none() && ask.history().is_empty() => {
+                match lane.prompts.tokenizer_count(lane.engine, request_id) {
+                    Some(n) => (n, TokenSource::Tokenizer),
+                    None => (estimate_tokens(&ask.text), TokenSource::Estimate),
+                }
+            }
+            _ => {
+                let n = ask
+                    .parts()
+                    .map(|part| lane.prompts.count(lane.engine, part))
+                    .fold(0u32, u32::saturating_add);
+                let source = if lane.prompts.has_tokenizer(lane.engine) {
+                    TokenSource::Tokenizer
+                } else {
+                    TokenSource::Estimate
+                };
+                (n, source)
+            }
         };
         let chunks = u32::try_from(exchange.chunk_times.len()).unwrap_or(u32::MAX);
         // The server's count first, then the engine's tokenizer on the answer,

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::backoff::{Backoff, Reason};
+use super::conversation::{Gate, converse};
 use super::event::RaceEvent;
 use super::lane::{Lane, RequestSlot};
 use super::opening::preconnected_users;
@@ -135,16 +136,30 @@ async fn user_loop(lane: Arc<Lane>, user_id: u32, preconnected: bool, seat: Opti
     }
     let mut user_request_num = 0;
     let mut backoff = Backoff::default();
+    let conversations = lane.prompts.conversation_spec().is_some();
     while lane.offers(Instant::now()) && seated() {
-        user_request_num += 1;
         let slot = RequestSlot {
             request_id: lane.next_request_id(),
             user_id,
-            user_request_num,
+            user_request_num: user_request_num + 1,
             scheduled: Instant::now(),
             waited_for_slot: false,
+            conversation: None,
         };
-        let Some(outcome) = run_guarded(&lane, slot).await else {
+        let outcome = if conversations {
+            // The id is the conversation's: each user's are its own, and
+            // a shard's are whole.
+            let gate = Gate {
+                slots: None,
+                first: None,
+            };
+            converse(&lane, slot.request_id, slot, gate, &mut user_request_num).await
+        } else {
+            user_request_num += 1;
+            let ask = lane.prompts.ask(slot.request_id);
+            run_guarded(&lane, slot, &ask).await.map(|e| e.outcome)
+        };
+        let Some(outcome) = outcome else {
             continue;
         };
         if let Some((wait, reason)) = backoff.after(&outcome) {

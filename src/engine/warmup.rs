@@ -86,10 +86,10 @@ async fn warm_up_one(
                 break;
             }
             let k = warmup_request(ticket, prompts.cycle_len());
-            let prompt = prompts.for_request(k);
+            let ask = prompts.ask(k);
             let mut ignore = |_: &str, _, _| {};
             let exchange = tokio::select! {
-                ex = client.send_observed(&prompt, prompts.max_tokens_for(k), &mut ignore) => ex,
+                ex = client.send_observed(&ask, prompts.max_tokens_for(k), &mut ignore) => ex,
                 () = stop.cancelled() => break,
                 () = sleep_until(deadline) => break,
             };

@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use super::breakdown::{Breakdown, BreakdownFold};
 use super::cost::Cost;
 use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram, LatencySummary};
 use super::prompt_cache::PromptCacheFold;
 use super::recent::RecentRequests;
+use super::record::ConversationEnd;
 use super::record::{RequestError, RequestRecord, per_second};
 use super::series::Series;
 use super::slo;
@@ -42,6 +44,10 @@ pub struct EngineStats {
     pub(super) connections: Connections,
     /// What the server's answers said of its prefix cache.
     prompt_cache: PromptCacheFold,
+    /// Figures by turn and prompt length, and how conversations ended.
+    breakdown: BreakdownFold,
+    /// The breakdown as last summarised (once a race second).
+    breakdown_figures: Option<std::sync::Arc<Breakdown<LatencySummary>>>,
     error_samples: ErrorSamples,
     pub(super) traces: TraceBook,
     /// The last finished requests, for the timeline.
@@ -79,6 +85,8 @@ impl EngineStats {
             waits: Waits::default(),
             connections: Connections::default(),
             prompt_cache: PromptCacheFold::default(),
+            breakdown: BreakdownFold::default(),
+            breakdown_figures: None,
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
             recent: RecentRequests::default(),
@@ -143,6 +151,7 @@ impl EngineStats {
             self.last_ok_end = self.last_ok_end.max(record.end_at);
         }
         self.recent.observe(record);
+        self.breakdown.observe(record);
         self.series.observe(record);
         self.stages.observe(record);
         if let Some(sweep) = &mut self.sweep {
@@ -184,6 +193,12 @@ impl EngineStats {
     /// Bins the live distributions anew (from what has been folded so far).
     pub(super) fn refresh_distributions(&mut self) {
         self.distributions = Some(std::sync::Arc::new(self.distributions()));
+        self.breakdown_figures = Some(std::sync::Arc::new(self.breakdown.figures()));
+    }
+
+    /// One of its conversations ended.
+    pub fn on_conversation_ended(&mut self, how: ConversationEnd) {
+        self.breakdown.on_ended(how);
     }
 
     /// Every latency and token count of the successful requests, binned.
@@ -382,6 +397,11 @@ impl EngineStats {
             waits: self.waits,
             connections: self.connections,
             prompt_cache: self.prompt_cache.figures(),
+            breakdown: if full {
+                Some(std::sync::Arc::new(self.breakdown.figures()))
+            } else {
+                self.breakdown_figures.clone()
+            },
             cost: self.pricing.map(|pricing| {
                 Cost::of(
                     pricing,

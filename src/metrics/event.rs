@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::client::ClientSample;
-use super::record::RequestRecord;
+use super::record::{ConversationEnd, RequestRecord};
 use super::trace::TraceEvent;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,9 @@ pub enum RaceEvent {
     /// The engine's running sweep step is over and its requests have ended:
     /// judge it.
     SweepJudged { engine: usize },
+    /// One of the engine's conversations ended (its turns' `Finished`
+    /// came before).
+    ConversationEnded { engine: usize, how: ConversationEnd },
     /// The race's time limit passed: every engine still running ends.
     TimeLimit,
     /// The user stopped the race (Ctrl-C, `q`): every engine still running ends.

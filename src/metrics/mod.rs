@@ -2,6 +2,7 @@
 //! ratatui, no I/O), so every number is computed in one place and unit-tested
 //! without a runtime. `docs/METRICS.md` defines each number computed here.
 
+pub mod breakdown;
 pub mod client;
 pub mod commentary;
 pub mod cost;
@@ -27,7 +28,9 @@ pub use commentary::{CommentaryKind, CommentaryLine};
 pub use event::RaceEvent;
 pub use health::{Grade, Health, Trend};
 pub use histogram::{LatencyHistogram, LatencySummary};
-pub use record::{ErrorKind, RequestError, RequestRecord, TokenSource};
+pub use record::{
+    ConversationEnd, ConversationTurn, ErrorKind, RequestError, RequestRecord, TokenSource,
+};
 pub use snapshot::{
     ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot, RequestTrace,
 };

@@ -74,6 +74,31 @@ pub struct RequestError {
     pub message: String,
 }
 
+/// A request's place in its conversation: the conversation (the same id in
+/// every lane) and the turn, from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ConversationTurn {
+    pub id: u64,
+    pub turn: u32,
+}
+
+named_enum! {
+    /// How a conversation ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ConversationEnd {
+        /// Every turn was answered.
+        Completed = "completed",
+        /// Its next prompt would have held more than `max_context_tokens`.
+        ContextLimit = "context_limit",
+        /// A turn failed.
+        Failed = "failed",
+        /// The engine stopped (finish line, time limit, Ctrl-C) before its
+        /// last turn.
+        Stopped = "stopped",
+    }
+}
+
 /// Everything measured about one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestRecord {
@@ -109,6 +134,8 @@ pub struct RequestRecord {
     /// Prompt tokens the server said it served from its prefix cache;
     /// `None` when it did not say.
     pub cached_tokens: Option<u32>,
+    /// The conversation and turn it is, in a conversation race.
+    pub conversation: Option<ConversationTurn>,
     /// HTTP status, or 0 when no response arrived.
     pub status: u16,
     pub error: Option<RequestError>,
@@ -244,6 +271,7 @@ pub(crate) mod tests {
             chunk_times,
             end_at,
             cached_tokens: None,
+            conversation: None,
             input_tokens: 10,
             input_source: TokenSource::Usage,
             output_tokens: n,

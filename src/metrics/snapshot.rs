@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::breakdown::Breakdown;
 use super::client::ClientHealth;
 use super::commentary::CommentaryLine;
 use super::cost::Cost;
@@ -61,6 +62,9 @@ pub struct LaneSnapshot {
     pub connections: Connections,
     /// The server's prefix cache, once its answers have reported it.
     pub prompt_cache: Option<PromptCache<LatencySummary>>,
+    /// Figures by turn and prompt length, and how conversations went (as
+    /// of the last race second; whole in the final snapshot).
+    pub breakdown: Option<std::sync::Arc<Breakdown<LatencySummary>>>,
     /// What its tokens cost, when the engine has a `cost_per_hour` or `price`.
     pub cost: Option<Cost>,
     /// Its place by cost per 1M output tokens (1 = cheapest), when priced.

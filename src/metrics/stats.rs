@@ -151,6 +151,11 @@ impl RaceStats {
                     self.commentary.on_reuse_stopped(at, *engine, &e.name);
                 }
             }
+            RaceEvent::ConversationEnded { engine, how } => {
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    e.on_conversation_ended(*how);
+                }
+            }
             RaceEvent::UnsentArrivals { engine, count } => {
                 if let Some(e) = self.engines.get_mut(*engine) {
                     e.on_unsent_arrivals(*count);

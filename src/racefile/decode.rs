@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::format::{ERROR_KINDS, EventEntry, FinishedEntry, TOKEN_SOURCES, micros};
+use super::format::{
+    CONVERSATION_ENDS, ERROR_KINDS, EventEntry, FinishedEntry, TOKEN_SOURCES, micros,
+};
+use crate::config::shape::MAX_TURNS;
 use crate::metrics::client::ClientSample;
 use crate::metrics::trace::{SlotRule, TraceEvent, TraceStep, events_of};
-use crate::metrics::{RaceEvent, RequestError, RequestRecord};
+use crate::metrics::{ConversationTurn, RaceEvent, RequestError, RequestRecord};
 
 /// Why an entry cannot be turned back into an event.
 #[derive(Debug, thiserror::Error)]
@@ -235,12 +238,27 @@ impl Decoder {
                 first_answer,
                 waited_for_slot,
                 cached_tokens,
-            } => self.finished_v2(
-                *request,
-                first_answer,
-                waited_for_slot,
-                cached_tokens.checked_sub(1),
-            )?,
+                turn,
+            } => {
+                let conversation = (turn > 0).then(|| ConversationTurn {
+                    id: request.request_id / u64::from(MAX_TURNS),
+                    turn,
+                });
+                let mut event = self.finished_v2(
+                    *request,
+                    first_answer,
+                    waited_for_slot,
+                    cached_tokens.checked_sub(1),
+                )?;
+                if let RaceEvent::Finished(record) = &mut event {
+                    Arc::make_mut(record).conversation = conversation;
+                }
+                event
+            }
+            EventEntry::ConversationEnded { engine, how } => RaceEvent::ConversationEnded {
+                engine: self.engine(engine)?,
+                how: lookup(&CONVERSATION_ENDS, "conversation end", how)?,
+            },
         };
         Ok((self.at, event))
     }
@@ -332,6 +350,7 @@ impl Decoder {
             output_tokens: f.output_tokens,
             output_source: lookup(&TOKEN_SOURCES, "token source", f.output_source)?,
             cached_tokens,
+            conversation: None,
             status: f.status,
             error,
             output_text: f.output_text.unwrap_or_default(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::trace::TraceStep;
-use crate::metrics::{ErrorKind, RaceEvent, RequestRecord, TokenSource};
+use crate::metrics::{ConversationEnd, ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
 /// The first eight bytes of every race file.
 pub const MAGIC: [u8; 8] = *b"LLMRACE\0";
@@ -158,13 +158,21 @@ pub enum EventEntry {
     ConnectionReuseStopped {
         engine: u32,
     },
-    /// Since version 5: a finished request as in version 2, and the prompt
-    /// tokens the server served from its cache (+1; 0 when it did not say).
+    /// Since version 5: a finished request as in version 2, the prompt
+    /// tokens the server served from its cache (+1; 0 when it did not say),
+    /// and its turn in a conversation race (0: none; its conversation is
+    /// `request_id / MAX_TURNS`).
     FinishedV3 {
         request: Box<FinishedEntry>,
         first_answer: u32,
         waited_for_slot: bool,
         cached_tokens: u32,
+        turn: u32,
+    },
+    /// Since version 5: a conversation ended (a `CONVERSATION_ENDS` code).
+    ConversationEnded {
+        engine: u32,
+        how: u8,
     },
 }
 
@@ -206,6 +214,7 @@ pub(super) const TOKEN_SOURCES: [TokenSource; 4] = [
 ];
 /// `ErrorKind::ALL`'s order is the wire code; a test pins it.
 pub(super) const ERROR_KINDS: [ErrorKind; 10] = ErrorKind::ALL;
+pub(super) const CONVERSATION_ENDS: [ConversationEnd; 4] = ConversationEnd::ALL;
 
 fn code<T: PartialEq>(table: &[T], value: &T) -> u8 {
     let index = table.iter().position(|v| v == value).unwrap_or(0);
@@ -255,6 +264,10 @@ impl Encoder {
         let event = match event {
             RaceEvent::Started { engine } => EventEntry::Started {
                 engine: index(*engine),
+            },
+            RaceEvent::ConversationEnded { engine, how } => EventEntry::ConversationEnded {
+                engine: index(*engine),
+                how: code(&CONVERSATION_ENDS, how),
             },
             RaceEvent::LateArrival { engine } => EventEntry::LateArrival {
                 engine: index(*engine),
@@ -337,6 +350,7 @@ impl Encoder {
                     first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
                     waited_for_slot: record.waited_for_slot,
                     cached_tokens: record.cached_tokens.map_or(0, |n| n.saturating_add(1)),
+                    turn: record.conversation.map_or(0, |c| c.turn),
                 }
             }
         };
@@ -455,6 +469,11 @@ mod tests {
             output_tokens: 3,
             output_source: TokenSource::Usage,
             cached_tokens: Some(8),
+            conversation: Some(crate::metrics::ConversationTurn {
+                id: 7 / u64::from(crate::config::shape::MAX_TURNS),
+                // Request 7 is turn 8 of conversation 0.
+                turn: 8,
+            }),
             status: 200,
             error: Some(RequestError {
                 kind: ErrorKind::StreamReset,

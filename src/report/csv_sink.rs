@@ -12,7 +12,7 @@ use crate::engine::{RaceEvent, RaceStart};
 use crate::metrics::RequestRecord;
 
 /// The original's columns, in its order; ours follow.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 23] = [
     "request_id",
     "timestamp",
     "user_id",
@@ -33,6 +33,9 @@ pub const COLUMNS: [&str; 20] = [
     "send_delay_ms",
     "ttfot_ms",
     "error_message",
+    "cached_tokens",
+    "conversation_id",
+    "turn",
 ];
 
 /// Characters of an error message a row keeps (messages never hold secrets:
@@ -183,6 +186,11 @@ pub fn row(r: &RequestRecord, started_at: SystemTime) -> Vec<String> {
         r.error
             .as_ref()
             .map(|e| e.message.chars().take(ERROR_MESSAGE_CHARS).collect())
+            .unwrap_or_default(),
+        r.cached_tokens.map(|n| n.to_string()).unwrap_or_default(),
+        r.conversation.map(|c| c.id.to_string()).unwrap_or_default(),
+        r.conversation
+            .map(|c| c.turn.to_string())
             .unwrap_or_default(),
     ]
 }

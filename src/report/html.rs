@@ -399,6 +399,7 @@ fn reliability(out: &mut String, s: &SummaryFile) {
     out.push_str("</table></div>\n");
     connections(out, s);
     prompt_cache(out, s);
+    breakdown(out, s);
     chart(out, "chart-failed-time");
     if s.engines.iter().any(|e| !e.counts.errors.is_empty()) {
         chart(out, "chart-errors-time");
@@ -442,6 +443,32 @@ fn connections(out: &mut String, s: &SummaryFile) {
         );
     }
     out.push_str("</table></div>\n");
+}
+
+/// Conversations, and latencies by turn and prompt length.
+fn breakdown(out: &mut String, s: &SummaryFile) {
+    for t in super::breakdown::tables(s) {
+        let _ = write!(
+            out,
+            "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<div class=\"scroll\"><table>\n<tr>",
+            escape(t.title),
+            escape(&t.note)
+        );
+        for (i, h) in t.header.iter().enumerate() {
+            let class = if i == 0 { " class=\"text\"" } else { "" };
+            let _ = write!(out, "<th{class}>{}</th>", escape(h));
+        }
+        out.push_str("</tr>\n");
+        for row in &t.rows {
+            out.push_str("<tr>");
+            for (i, c) in row.iter().enumerate() {
+                let class = if i == 0 { " class=\"text\"" } else { "" };
+                let _ = write!(out, "<td{class}>{}</td>", escape(c));
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table></div>\n");
+    }
 }
 
 /// What the servers' prefix caches served (only when one reported it).

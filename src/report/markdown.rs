@@ -54,8 +54,22 @@ pub fn report(s: &SummaryFile) -> String {
     errors(&mut out, s);
     connections(&mut out, s);
     prompt_cache(&mut out, s);
+    breakdown(&mut out, s);
     commentary(&mut out, s);
     out
+}
+
+/// Conversations, and latencies by turn and prompt length.
+fn breakdown(out: &mut String, s: &SummaryFile) {
+    for t in super::breakdown::tables(s) {
+        let _ = write!(out, "\n### {}\n\n{}\n\n", t.title, t.note);
+        let header: Vec<&str> = t.header.iter().map(String::as_str).collect();
+        table_header(out, &header, 1..header.len());
+        for row in &t.rows {
+            let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+            table_row(out, &cells);
+        }
+    }
 }
 
 /// What the servers' prefix caches served (only when one reported it).

@@ -3,6 +3,7 @@
 //! (report.html, report.md, junit.xml) and from two summaries (compare).
 //! Reports format the metrics' numbers; `compare` only subtracts two.
 
+pub mod breakdown;
 pub mod compare;
 pub mod csv_sink;
 pub mod html;

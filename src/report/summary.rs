@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Pricing, Sharding, WorkloadFacts};
+use crate::metrics::breakdown::Breakdown;
 use crate::metrics::cost::Cost;
 use crate::metrics::figures::{Arrivals, Connections, Counts, Latencies, Rates, Waits};
 use crate::metrics::histogram::Bin;
@@ -172,6 +173,10 @@ pub struct EngineSummary {
     /// tokens), and TTFT with a hit and without.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_cache: Option<PromptCache<Percentiles>>,
+    /// TTFT, TPOT and E2E by conversation turn and by prompt length, and
+    /// how the conversations ended (see docs/METRICS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown<Percentiles>>,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -525,6 +530,10 @@ impl EngineSummary {
                 hit_rate: round3(c.hit_rate),
                 ..c.map(|s| Percentiles::from(s))
             }),
+            breakdown: l
+                .breakdown
+                .as_ref()
+                .map(|b| b.map(|s| Percentiles::from(s))),
             error_samples: l
                 .error_samples
                 .iter()

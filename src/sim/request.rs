@@ -58,8 +58,6 @@ struct ChatBody {
 #[derive(Deserialize)]
 struct Message {
     #[serde(default)]
-    role: String,
-    #[serde(default)]
     content: Option<Content>,
 }
 
@@ -120,15 +118,13 @@ pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
     })
 }
 
-/// The system and user text, concatenated: what the prompt count is
-/// estimated from. Assistant turns are left out so the count matches the
-/// load generator's own estimate of the prompt it sent.
+/// Every message's text, concatenated: what the prompt count is estimated
+/// from and what the prefix cache keys. A conversation's earlier answers
+/// are prompt too, as real servers count them (llama.cpp and vLLM render
+/// the whole history through the chat template).
 fn chat_prompt_text(messages: &[Message]) -> String {
     let mut text = String::new();
     for m in messages {
-        if !matches!(m.role.as_str(), "user" | "system" | "developer") {
-            continue;
-        }
         match &m.content {
             Some(Content::Text(t)) => text.push_str(t),
             Some(Content::Parts(parts)) => {
@@ -172,15 +168,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chat_counts_system_and_user_text_and_ignores_unknown_fields() {
+    fn chat_counts_every_message_and_ignores_unknown_fields() {
         let body = br#"{"model":"m","messages":[
             {"role":"system","content":"abcd"},
-            {"role":"assistant","content":"ignored text"},
+            {"role":"assistant","content":"an earlier answer"},
             {"role":"user","content":[{"type":"text","text":"efgh"},{"type":"image_url","image_url":{}}]}
         ],"stream":true,"stream_options":{"include_usage":true},"max_completion_tokens":7,"temperature":0.5,"whatever":[1]}"#;
         let r = parse(Api::Chat, body).unwrap();
         assert_eq!(r.model, "m");
-        assert_eq!(r.prompt_tokens, estimate_tokens("abcdefgh"));
+        assert_eq!(
+            r.prompt_tokens,
+            estimate_tokens("abcdan earlier answerefgh")
+        );
         assert!(r.stream && r.include_usage);
         assert_eq!(r.max_tokens, Some(7));
     }

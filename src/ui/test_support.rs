@@ -179,6 +179,7 @@ fn lane(i: usize) -> LaneSnapshot {
             ..Connections::default()
         },
         prompt_cache: None,
+        breakdown: None,
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,

@@ -114,6 +114,11 @@ impl Format {
 #[derive(Debug, Default)]
 pub struct Records {
     pub prompts: Vec<String>,
+    /// Every record's conversation, when asked for ([`read_file_with`]):
+    /// each human turn with the answer recorded after it (empty when none).
+    pub conversations: Vec<Vec<(String, String)>>,
+    /// Whether to keep [`Records::conversations`].
+    pub(super) keep_turns: bool,
     /// Records that could not be read as a prompt.
     pub skipped: usize,
     /// The first problem met, for the error when nothing usable remains.
@@ -121,6 +126,22 @@ pub struct Records {
 }
 
 impl Records {
+    fn keeping(turns: bool) -> Records {
+        Records {
+            keep_turns: turns,
+            ..Records::default()
+        }
+    }
+
+    /// Keeps a readable record's conversation, if asked to and it has one.
+    fn keep_turns_of(&mut self, value: &Value) {
+        if self.keep_turns
+            && let Some(turns) = turns_of(value)
+        {
+            self.conversations.push(turns);
+        }
+    }
+
     fn take(&mut self, prompt: Result<String, String>, at: impl FnOnce() -> String) {
         match prompt {
             Ok(p) => self.prompts.push(p),
@@ -169,23 +190,45 @@ pub(super) fn read_err(path: &Path) -> impl FnOnce(std::io::Error) -> WorkloadEr
 
 /// Reads every prompt of a dataset file; its format comes from its name.
 pub fn read_file(path: &Path) -> Result<Records, WorkloadError> {
+    read_file_with(path, false)
+}
+
+/// [`read_file`], keeping each record's whole conversation too when
+/// `turns` (a conversation race).
+pub fn read_file_with(path: &Path, turns: bool) -> Result<Records, WorkloadError> {
     match Format::of_file(path)? {
         Format::Parquet => read_parquet(open(path)?, path),
-        format => read_stream(BufReader::new(open(path)?), format, path),
+        format => read_stream_into(
+            Records::keeping(turns),
+            BufReader::new(open(path)?),
+            format,
+            path,
+        ),
     }
 }
 
 /// Reads a dataset held in memory (the shipped samples); `name` is used in
 /// messages.
+#[cfg(test)]
 pub fn read_bytes(
     bytes: &'static [u8],
     format: Format,
     name: &str,
 ) -> Result<Records, WorkloadError> {
+    read_bytes_with(bytes, format, name, false)
+}
+
+/// [`read_bytes`], keeping whole conversations when `turns`.
+pub fn read_bytes_with(
+    bytes: &'static [u8],
+    format: Format,
+    name: &str,
+    turns: bool,
+) -> Result<Records, WorkloadError> {
     let path = PathBuf::from(name);
     match format {
         Format::Parquet => read_parquet(bytes::Bytes::from_static(bytes), &path),
-        format => read_stream(bytes, format, &path),
+        format => read_stream_into(Records::keeping(turns), bytes, format, &path),
     }
 }
 
@@ -250,12 +293,21 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+#[cfg(test)]
 fn read_stream(
     reader: impl BufRead,
     format: Format,
     path: &Path,
 ) -> Result<Records, WorkloadError> {
-    let mut records = Records::default();
+    read_stream_into(Records::default(), reader, format, path)
+}
+
+fn read_stream_into(
+    mut records: Records,
+    reader: impl BufRead,
+    format: Format,
+    path: &Path,
+) -> Result<Records, WorkloadError> {
     match format {
         Format::Text => {
             let mut lines = Lines::new(reader);
@@ -277,7 +329,11 @@ fn read_stream(
                     }
                     serde_json::from_str::<Value>(&line)
                         .map_err(|e| not_json(&line, &e))
-                        .and_then(|v| prompt_of(&v))
+                        .and_then(|v| {
+                            let prompt = prompt_of(&v)?;
+                            records.keep_turns_of(&v);
+                            Ok(prompt)
+                        })
                         .map(Some)
                 });
                 match prompt {
@@ -329,7 +385,11 @@ impl<'de> Visitor<'de> for ArrayVisitor<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0usize;
         while let Some(value) = seq.next_element::<Value>()? {
-            self.records.take(prompt_of(&value), || format!("item {i}"));
+            let prompt = prompt_of(&value);
+            if prompt.is_ok() {
+                self.records.keep_turns_of(&value);
+            }
+            self.records.take(prompt, || format!("item {i}"));
             i += 1;
         }
         Ok(())
@@ -395,6 +455,28 @@ fn prompt_of(value: &Value) -> Result<String, String> {
         });
     }
     Err("no 'prompt', 'conversations' or 'instruction' field".to_owned())
+}
+
+/// A ShareGPT record's turns: each human message with the next assistant
+/// message (empty when none follows); `None` when it has no conversation.
+fn turns_of(value: &Value) -> Option<Vec<(String, String)>> {
+    let mut turns: Vec<(String, String)> = Vec::new();
+    for message in value.get("conversations")?.as_array()? {
+        let Some(text) = nonempty(message.get("value")) else {
+            continue;
+        };
+        match message.get("from").and_then(Value::as_str) {
+            Some("human" | "user") => turns.push((text.to_owned(), String::new())),
+            Some("gpt" | "assistant" | "chatgpt" | "bard" | "bing") => {
+                // An answer before any question (a greeting) has no turn.
+                if let Some(last) = turns.last_mut().filter(|(_, a)| a.is_empty()) {
+                    last.1 = text.to_owned();
+                }
+            }
+            _ => {}
+        }
+    }
+    (!turns.is_empty()).then_some(turns)
 }
 
 fn read_parquet<R>(source: R, path: &Path) -> Result<Records, WorkloadError>

@@ -12,6 +12,7 @@ pub mod load_trace;
 mod offline;
 pub mod progress;
 mod prompts;
+pub mod shape;
 pub mod synthetic;
 pub mod tokenizer;
 
@@ -20,6 +21,7 @@ pub use load_trace::TraceTimes;
 pub use offline::simulate_offline;
 pub use progress::{LoadStatus, LoadView, Progress};
 pub use prompts::{LoadOptions, PromptSet, WorkloadError, load};
+pub use shape::{Ask, Turn};
 
 /// Token count estimate used when no tokenizer or server count is available:
 /// one token per four characters, rounded up. The simulator counts prompt
@@ -44,6 +46,7 @@ impl PromptSet {
                 .map(|_| spec.input_tolerance_tokens),
             tokenizers: spec.engines.iter().map(|e| e.tokenizer.clone()).collect(),
             trace: self.trace_facts().cloned(),
+            shape: self.shape_facts(spec),
         }
     }
 }

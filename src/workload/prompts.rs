@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use super::datasets::{self, Format, Records};
 use super::hub::{Hub, HubError};
 use super::load_trace::TraceTimes;
+use super::shape::{Ask, Shapes, Turn};
 use super::tokenizer::{self, Tokenizer};
 use super::{estimate_tokens, synthetic};
 use crate::config::{DatasetSpec, LoadSpec, RaceSpec, TraceFacts};
@@ -48,6 +49,8 @@ pub enum WorkloadError {
     Hub(#[from] HubError),
     #[error("tokenizer '{name}': {reason}")]
     Tokenizer { name: String, reason: String },
+    #[error("dataset '{dataset}' for race.conversation: {reason}")]
+    Conversations { dataset: String, reason: String },
     #[error("race.load.trace: '{}' {reason}", path.display())]
     Trace { path: PathBuf, reason: String },
     #[error(
@@ -88,6 +91,8 @@ pub struct PromptSet {
     engine_tokenizers: Vec<Option<Arc<Tokenizer>>>,
     /// What the prompts are (the dataset's name or file).
     pub dataset: String,
+    /// System prompts, prefix groups and conversations.
+    shapes: Shapes,
 }
 
 /// A prompt's text: held, or a slice of the tape. A trace's synthetic
@@ -166,13 +171,16 @@ fn build(
     label: String,
     tokenizers: &[Option<Arc<Tokenizer>>],
 ) -> Result<PromptSet, WorkloadError> {
+    let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
     if let LoadSpec::Trace {
         path: trace_path, ..
     } = &spec.load
     {
-        return trace::build(spec, trace_path, path, label, tokenizers);
+        let mut set = trace::build(spec, trace_path, path, label, tokenizers)?;
+        set.shapes = Shapes::build(spec, first, &set.dataset, Vec::new())?;
+        return Ok(set);
     }
-    let first = tokenizers.iter().flatten().next().map(Arc::as_ref);
+    let mut recorded = Vec::new();
     let (prompts, skipped, first_skipped) = match &spec.dataset {
         DatasetSpec::Synthetic => {
             let mean = spec
@@ -181,7 +189,18 @@ fn build(
             let lengths = synthetic::lengths(&spec.synthetic, mean, spec.seed);
             (synthetic::build(first, &lengths, spec.seed)?, 0, None)
         }
-        _ => select(records(spec, path, &label)?, spec, &label, first)?,
+        _ => {
+            let mut records = records(spec, path, &label)?;
+            recorded = std::mem::take(&mut records.conversations);
+            if !recorded.is_empty() && spec.target_input_tokens.is_some() {
+                return Err(WorkloadError::Conversations {
+                    dataset: label,
+                    reason: "its conversations are sent as recorded, so                              race.target_input_tokens cannot select them; remove it"
+                        .to_owned(),
+                });
+            }
+            select(records, spec, &label, first)?
+        }
     };
     let mut set = PromptSet::ordered(
         prompts.into_iter().map(Arc::from).collect(),
@@ -192,21 +211,27 @@ fn build(
     set.first_skipped = first_skipped;
     set.engine_tokens = count_per_engine(&set.texts(), tokenizers, None)?;
     set.engine_tokenizers = tokenizers.to_vec();
+    set.shapes = Shapes::build(spec, first, &set.dataset, recorded)?;
     Ok(set)
 }
 
 /// Every record of the dataset (none for synthetic prompts).
+/// Every record of the dataset (none for synthetic prompts), with their
+/// conversations in a conversation race.
 fn records(spec: &RaceSpec, path: Option<&Path>, label: &str) -> Result<Records, WorkloadError> {
+    let turns = spec.shape.conversation.is_some();
     match &spec.dataset {
         DatasetSpec::Synthetic => Ok(Records::default()),
-        DatasetSpec::Builtin => datasets::read_bytes(BUILTIN_PROMPTS, Format::Jsonl, "demo"),
+        DatasetSpec::Builtin => {
+            datasets::read_bytes_with(BUILTIN_PROMPTS, Format::Jsonl, "demo", turns)
+        }
         DatasetSpec::Sample(d) => {
             let (bytes, format) = d.sample();
-            datasets::read_bytes(bytes, format, label)
+            datasets::read_bytes_with(bytes, format, label, turns)
         }
         DatasetSpec::Public(_) | DatasetSpec::File(_) => {
             let path = path.unwrap_or_else(|| Path::new(label));
-            datasets::read_file(path)
+            datasets::read_file_with(path, turns)
         }
     }
 }
@@ -223,6 +248,7 @@ fn select(
         mut prompts,
         skipped,
         first_problem,
+        ..
     } = records;
     let Some(target) = spec.target_input_tokens else {
         return Ok((prompts, skipped, first_problem));
@@ -369,6 +395,7 @@ impl PromptSet {
             engine_tokens: Vec::new(),
             engine_tokenizers: Vec::new(),
             dataset: "custom".to_owned(),
+            shapes: Shapes::default(),
         }
     }
 
@@ -464,6 +491,56 @@ impl PromptSet {
             .as_ref()?
             .count(text)
             .ok()
+    }
+
+    /// What request `k` sends on its own: its prompt, and the system
+    /// prompt or its prefix group's.
+    #[must_use]
+    pub fn ask(&self, k: u64) -> Ask {
+        Ask::single(self.shapes.system(k), self.for_request(k))
+    }
+
+    /// The system message of conversation `c` (or request `c`).
+    #[must_use]
+    pub fn system_for(&self, c: u64) -> Option<Arc<str>> {
+        self.shapes.system(c)
+    }
+
+    /// What the requests hold besides their prompts, for the reports.
+    #[must_use]
+    pub fn shape_facts(&self, spec: &RaceSpec) -> Option<crate::config::shape::ShapeFacts> {
+        self.shapes.facts(spec)
+    }
+
+    /// The prefix groups' system prompts (`race.prefix`).
+    #[must_use]
+    pub fn prefix_groups(&self) -> &[Arc<str>] {
+        self.shapes.groups()
+    }
+
+    /// The race's conversations, if it has them.
+    #[must_use]
+    pub fn conversation_spec(&self) -> Option<&crate::config::ConversationSpec> {
+        self.shapes.conversation_spec()
+    }
+
+    /// Conversation `c`'s turns, with their recorded answers.
+    #[must_use]
+    pub fn conversation(&self, c: u64) -> Arc<[Turn]> {
+        self.shapes.conversation(c, |k| self.for_request(k))
+    }
+
+    /// The user's pause before turn `turn` (from 2) of conversation `c`.
+    #[must_use]
+    pub fn think_time(&self, c: u64, turn: u32) -> std::time::Duration {
+        self.shapes.think_time(c, turn)
+    }
+
+    /// Tokens in `text` under engine `engine`'s tokenizer, else estimated.
+    #[must_use]
+    pub fn count(&self, engine: usize, text: &str) -> u32 {
+        self.count_output(engine, text)
+            .unwrap_or_else(|| estimate_tokens(text))
     }
 
     /// Whether engine `engine` has a tokenizer.
@@ -582,7 +659,7 @@ mod tests {
         let records = Records {
             prompts: prompts.clone(),
             skipped: 3,
-            first_problem: None,
+            ..Records::default()
         };
         let (kept, skipped, _) = select(records, &spec_with(Some(20), 2), "x", None).unwrap();
         assert_eq!(skipped, 3);
@@ -591,8 +668,7 @@ mod tests {
         assert_eq!(lens, vec![18, 19, 20, 21, 22]);
         let records = Records {
             prompts,
-            skipped: 0,
-            first_problem: None,
+            ..Records::default()
         };
         let err = select(records, &spec_with(Some(100), 5), "x", None)
             .unwrap_err()

@@ -138,6 +138,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         timeout,
         pricing: None,
         reuse_connections: llm_locust::config::ReuseConnections::Auto,
+        extra_body: serde_json::Map::new(),
     }
 }
 

@@ -19,6 +19,7 @@ mod client_saturation;
 mod compare;
 mod config_files;
 mod connections;
+mod conversations;
 mod datasets;
 mod deploy;
 mod doc_examples;

@@ -15,6 +15,7 @@ pub(super) fn engine_specs(
     target_output_tokens: Option<u32>,
     simulate_all: bool,
     from_trace: bool,
+    race_body: &serde_json::Map<String, serde_json::Value>,
     p: &mut Problems,
 ) -> Vec<EngineSpec> {
     const PATH: &str = "race.engines";
@@ -48,7 +49,7 @@ pub(super) fn engine_specs(
             );
             continue;
         }
-        let Some(engine) = lenient::<EngineFile>(value, &prefix, p) else {
+        let Some(mut engine) = lenient::<EngineFile>(value, &prefix, p) else {
             continue;
         };
         if from_trace && engine.max_tokens.is_some() {
@@ -57,7 +58,8 @@ pub(super) fn engine_specs(
                 "not used with mode trace: every engine's max_tokens is the trace entry's output_length; remove it",
             );
         }
-        let spec = engine_spec(
+        let own_body = engine.extra_body.take();
+        let mut spec = engine_spec(
             i,
             engine,
             &prefix,
@@ -66,6 +68,7 @@ pub(super) fn engine_specs(
             simulate_all,
             p,
         );
+        spec.extra_body = engine_body(race_body, own_body, &spec, &prefix, p);
 
         if !spec.name.is_empty() {
             let lower = spec.name.to_ascii_lowercase();
@@ -85,6 +88,10 @@ pub(super) fn engine_specs(
     }
     specs
 }
+
+/// The prefix cache of a simulator standing in for a server under
+/// `--simulate`.
+pub const STAND_IN_PREFIX_CACHE_TOKENS: i64 = 1_000_000;
 
 /// One engine. With `simulate_all` (`--simulate`), an engine with a `url`
 /// is validated exactly as without it (so the same files are valid and the
@@ -133,7 +140,12 @@ pub(super) fn engine_spec(
         (Some(url), None) => match normalize_url(&url, endpoint) {
             Ok((_, kind)) if replaced => (
                 EngineTarget::Simulated(sim_spec(
-                    SimulateFile::default(),
+                    // Real servers cache prompt prefixes by default (vLLM,
+                    // SGLang, llama.cpp), so their stand-ins do too.
+                    SimulateFile {
+                        prefix_cache_tokens: Some(STAND_IN_PREFIX_CACHE_TOKENS),
+                        ..SimulateFile::default()
+                    },
                     &at("simulate"),
                     seed,
                     p,
@@ -230,6 +242,7 @@ pub(super) fn engine_spec(
         timeout,
         pricing,
         reuse_connections: e.reuse_connections.unwrap_or_default(),
+        extra_body: serde_json::Map::new(),
     }
 }
 

@@ -36,13 +36,14 @@ mod load;
 mod messages;
 mod numbers;
 mod race;
+mod shape;
 mod sim;
 
 pub use self::engine::normalize_url;
 pub use self::race::{dataset_arg, slug};
 pub use self::sim::sim_flags;
 #[allow(clippy::wildcard_imports)]
-use self::{engine::*, lenient::*, load::*, messages::*, numbers::*, race::*, sim::*};
+use self::{engine::*, lenient::*, load::*, messages::*, numbers::*, race::*, shape::*, sim::*};
 
 /// The only race file format version.
 pub const SCHEMA_VERSION: u64 = 1;

@@ -32,6 +32,13 @@ pub(super) fn race_spec(
         finish,
         slo,
         warmup,
+        system_prompt,
+        prefix,
+        conversation,
+        extra_body,
+        tools,
+        tool_choice,
+        response_format,
         engines,
     } = race;
 
@@ -109,7 +116,17 @@ pub(super) fn race_spec(
             p,
         );
     }
-    let mut engines = engine_specs(engines, seed, target_output_tokens, simulate, from_trace, p);
+    let shape = shape_spec(system_prompt, prefix, conversation, &load, file, p);
+    let body = race_body(extra_body, tools, tool_choice, response_format, file, p);
+    let mut engines = engine_specs(
+        engines,
+        seed,
+        target_output_tokens,
+        simulate,
+        from_trace,
+        &body,
+        p,
+    );
     resolve_tokenizer_paths(&mut engines, file);
 
     RaceSpec {
@@ -129,6 +146,7 @@ pub(super) fn race_spec(
         finish,
         slo,
         warmup,
+        shape,
         engines,
         simulated: simulate,
         workload: None,

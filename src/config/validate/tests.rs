@@ -794,11 +794,13 @@ fn simulate_replaces_every_url_engine_by_a_default_simulator_and_keeps_the_rest(
     let sim = |seed| {
         EngineTarget::Simulated(SimSpec {
             seed,
+            prefix_cache_tokens: Some(1_000_000),
             ..SimSpec::default()
         })
     };
     // As `simulate: {}` gives: the defaults, seeded with the race's seed
-    // plus the engine's index, so the lanes differ in jitter.
+    // plus the engine's index, so the lanes differ in jitter; with a prefix
+    // cache, as the servers they stand in for have.
     assert_eq!(spec.engines[0].target, sim(7));
     assert_eq!(spec.engines[1].target, sim(8));
     for (real, simulated) in plain.engines.iter().zip(&spec.engines).take(2) {

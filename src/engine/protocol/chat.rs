@@ -1,5 +1,6 @@
-//! `POST /v1/chat/completions`: the prompt as one user message; the answer
-//! in OpenAI's chunks (see [`super::openai`]).
+//! `POST /v1/chat/completions`: the system message, the conversation so
+//! far and the prompt as the last user message; the answer in OpenAI's
+//! chunks (see [`super::openai`]).
 
 use serde::Serialize;
 
@@ -11,7 +12,7 @@ pub struct Chat;
 
 #[derive(Serialize)]
 struct Messages<'a> {
-    messages: [Message<'a>; 1],
+    messages: Vec<Message<'a>>,
 }
 
 #[derive(Serialize)]
@@ -26,16 +27,28 @@ impl Protocol for Chat {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        let content = p.text;
-        openai::body(
-            p,
-            Messages {
-                messages: [Message {
-                    role: "user",
-                    content,
-                }],
-            },
-        )
+        let mut messages = Vec::with_capacity(2 + 2 * p.history.len());
+        if let Some(system) = p.system {
+            messages.push(Message {
+                role: "system",
+                content: system,
+            });
+        }
+        for turn in p.history {
+            messages.push(Message {
+                role: "user",
+                content: &turn.user,
+            });
+            messages.push(Message {
+                role: "assistant",
+                content: &turn.answer,
+            });
+        }
+        messages.push(Message {
+            role: "user",
+            content: p.text,
+        });
+        openai::body(p, Messages { messages })
     }
 
     fn on_event(&self, kind: &str, data: &str, fold: &mut EventFold<'_, '_>) -> Flow {

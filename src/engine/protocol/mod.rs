@@ -13,16 +13,25 @@ use std::fmt::Debug;
 
 use crate::config::EndpointKind;
 pub use crate::engine::stream::{EventFold, Exchange};
+pub use crate::workload::Turn;
 
 /// What a prompt is sent with: the engine's settings for one request.
 #[derive(Debug, Clone, Copy)]
 pub struct Prompt<'a> {
     pub model: &'a str,
+    /// The system message (prepended to a completion's prompt).
+    pub system: Option<&'a str>,
+    /// The conversation so far: earlier turns, answered.
+    pub history: &'a [Turn],
+    /// The new user message.
     pub text: &'a str,
     pub max_tokens: Option<u32>,
     pub temperature: Option<f64>,
     /// vLLM and SGLang's extension: generate `max_tokens` whatever the model says.
     pub ignore_eos: bool,
+    /// Keys added to the body as they are (validated not to be the
+    /// protocol's own).
+    pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// What the reader does after an event.
@@ -71,12 +80,16 @@ mod tests {
 
     #[test]
     fn bodies_are_the_json_servers_expect() {
+        let none = serde_json::Map::new();
         let prompt = Prompt {
             model: "m",
+            system: None,
+            history: &[],
             text: "say \"hi\"",
             max_tokens: Some(8),
             temperature: None,
             ignore_eos: false,
+            extra: &none,
         };
         let body = |kind, p: &Prompt<'_>| String::from_utf8(of(kind).body(p)).unwrap();
         assert_eq!(

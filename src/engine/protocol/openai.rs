@@ -26,6 +26,8 @@ pub(super) struct Body<'a, I: Serialize> {
     model: &'a str,
     #[serde(flatten)]
     input: I,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +50,7 @@ pub(super) fn body<I: Serialize>(prompt: &Prompt<'_>, input: I) -> Vec<u8> {
     serde_json::to_vec(&Body {
         model: prompt.model,
         input,
+        extra: prompt.extra,
         max_tokens: prompt.max_tokens,
         temperature: prompt.temperature,
         ignore_eos: prompt.ignore_eos,

@@ -59,6 +59,7 @@ impl From<&RaceSpec> for StoredRace {
                 WarmupSpec::Requests(n) => StoredWarmup::Requests(n),
                 WarmupSpec::Duration(d) => StoredWarmup::Duration(d),
             }),
+            shape: spec.shape.clone(),
             engines: spec.engines.iter().map(StoredEngine::from).collect(),
             simulated: spec.simulated,
             workload: spec.workload.clone(),
@@ -254,6 +255,18 @@ impl From<&EngineSpec> for StoredEngine {
                 _ => None,
             },
             reuse_connections: e.reuse_connections,
+            extra_body: e
+                .extra_body
+                .iter()
+                .map(|(key, value)| {
+                    let value = if looks_secret(key) {
+                        serde_json::Value::String(REDACTED.to_owned())
+                    } else {
+                        value.clone()
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
         }
     }
 }
@@ -349,6 +362,7 @@ impl StoredRace {
                 StoredWarmup::Requests(n) => WarmupSpec::Requests(n),
                 StoredWarmup::Duration(d) => WarmupSpec::Duration(d),
             }),
+            shape: self.shape,
             engines,
             simulated: self.simulated,
             workload: self.workload,
@@ -404,6 +418,7 @@ impl StoredEngine {
                 (None, None) => None,
             },
             reuse_connections: self.reuse_connections,
+            extra_body: self.extra_body,
         })
     }
 }

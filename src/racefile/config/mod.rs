@@ -51,6 +51,10 @@ struct StoredRace {
     slo: StoredSlo,
     #[serde(default)]
     warmup: Option<StoredWarmup>,
+    /// System prompt, shared prefixes, conversations (format v5 on; absent
+    /// when none is set).
+    #[serde(default, skip_serializing_if = "is_plain")]
+    shape: crate::config::ShapeSpec,
     engines: Vec<StoredEngine>,
     /// `--simulate` (files written before it have no such key).
     #[serde(default)]
@@ -231,6 +235,14 @@ struct StoredEngine {
     /// `reuse_connections` (format v4 on; absent when `auto`, as before).
     #[serde(default, skip_serializing_if = "is_auto")]
     reuse_connections: ReuseConnections,
+    /// Keys added to its requests' bodies (format v5 on; absent when none),
+    /// a secret-looking key's value redacted.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    extra_body: serde_json::Map<String, serde_json::Value>,
+}
+
+fn is_plain(shape: &crate::config::ShapeSpec) -> bool {
+    *shape == crate::config::ShapeSpec::default()
 }
 
 fn is_auto(reuse: &ReuseConnections) -> bool {
@@ -409,6 +421,7 @@ mod tests {
             input_tolerance_tokens: None,
             tokenizers: vec![None],
             trace: None,
+            shape: None,
         });
         let json = to_json(&spec);
         assert!(!json.contains("\"trace\""), "{json}");

@@ -128,6 +128,11 @@ impl DrillDown<'_> {
             ),
             pair("connections", connections(l)),
             pair("prompt cache", prompt_cache(l)),
+            conversation(l).map_or_else(Vec::new, |(ended, turns)| {
+                let mut lines = pair("conversations", ended);
+                lines.extend(pair("TTFT by turn", turns));
+                lines
+            }),
             pair("client", {
                 let c = &self.snap.client;
                 format!(
@@ -313,7 +318,13 @@ impl Widget for &DrillDown<'_> {
                 .areas(inner);
             (a, Some(b))
         } else {
-            let want = 7 + 8 + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
+            let conversation_lines = if conversation(l).is_some() { 2 } else { 0 };
+            let want = 7
+                + 8
+                + conversation_lines
+                + 2
+                + u16::try_from(l.error_samples.len()).unwrap_or(0)
+                + 1;
             if inner.height > want + 8 {
                 let [a, b] =
                     Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(inner);
@@ -350,6 +361,28 @@ impl Widget for &DrillDown<'_> {
             }
         }
     }
+}
+
+/// A conversation race's lines: how the lane's conversations ended, and its
+/// median TTFT by turn.
+fn conversation(l: &LaneSnapshot) -> Option<(String, String)> {
+    let b = l.breakdown.as_ref()?;
+    let c = b.conversations?;
+    let ended = format!(
+        "{} started · {} completed · {} at the context limit · {} failed · {} cut off",
+        c.started, c.completed, c.context_limit, c.failed, c.stopped
+    );
+    let turns: Vec<String> = b
+        .by_turn
+        .iter()
+        .map(|r| format!("{}: {}", r.label, ms(r.ttft.p50)))
+        .collect();
+    let turns = if turns.is_empty() {
+        "no turn answered yet".to_owned()
+    } else {
+        format!("{} ms (p50)", turns.join(" · "))
+    };
+    Some((ended, turns))
 }
 
 /// The server's prefix cache as its answers reported it.

@@ -111,6 +111,7 @@ pub(super) fn build(
         engine_tokens: Vec::new(),
         engine_tokenizers: tokenizers.to_vec(),
         dataset: label,
+        shapes: super::Shapes::default(),
     };
     // The first tokenizer's counts are known: selection counted the
     // dataset's prompts whole, and synthetic ones are exact.
