@@ -79,10 +79,19 @@ pub fn prompts() -> PromptSet {
 
 /// Runs a race to its end (bounded by `limit`) and returns its outcome and records.
 pub async fn run(spec: &RaceSpec, limit: Duration) -> (RaceOutcome, Vec<RequestRecord>) {
+    run_with(spec, prompts(), limit).await
+}
+
+/// [`run`] on the given prompts.
+pub async fn run_with(
+    spec: &RaceSpec,
+    prompts: PromptSet,
+    limit: Duration,
+) -> (RaceOutcome, Vec<RequestRecord>) {
     let collect = Collect::default();
     let running = engine::start(
         spec,
-        prompts(),
+        prompts,
         vec![Box::new(collect.clone())],
         CancellationToken::new(),
         CancellationToken::new(),

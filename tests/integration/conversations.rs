@@ -13,14 +13,12 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::post;
 use llm_locust::config::{RaceSpec, SimSpec};
-use llm_locust::engine;
 use llm_locust::metrics::RequestRecord;
 use llm_locust::metrics::snapshot::LaneSnapshot;
 use llm_locust::workload;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{Collect, offline, serve_sim, spec};
+use crate::common::{offline, run_with, serve_sim, spec};
 
 /// A chat server that keeps every body it is sent and answers each with
 /// "`name` answer n".
@@ -66,21 +64,8 @@ async fn race(spec: &RaceSpec) -> (Vec<RequestRecord>, Vec<LaneSnapshot>) {
     let prompts = workload::load(spec, &offline())
         .await
         .expect("workload loads");
-    let collect = Collect::default();
-    let running = engine::start(
-        spec,
-        prompts,
-        vec![Box::new(collect.clone())],
-        CancellationToken::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("race starts");
-    let outcome = tokio::time::timeout(Duration::from_secs(60), running.finish())
-        .await
-        .expect("the race ends")
-        .expect("the race succeeds");
-    (collect.records(), outcome.snapshot.lanes.clone())
+    let (outcome, records) = run_with(spec, prompts, Duration::from_secs(60)).await;
+    (records, outcome.snapshot.lanes.clone())
 }
 
 /// The messages of a body, as (role, content).

@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use llm_locust::config::SimSpec;
-use llm_locust::engine;
 use llm_locust::workload::PromptSet;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{Collect, assert_close_ms, serve_sim, spec};
+use crate::common::{assert_close_ms, run_with, serve_sim, spec};
 
 /// Four prompts of 1,200 characters (300 tokens as the simulator counts:
 /// 18 whole cache blocks of 16 tokens), each asked three times.
@@ -45,20 +43,7 @@ async fn the_hit_rate_is_the_servers_truth_and_a_hit_saves_its_prefill() {
         "race:\n  name: cache\n  countdown_s: 0\n  users: 1\n  finish: {{requests: 12}}\n  engines:\n    - {{name: cached, url: {}, model: m, max_tokens: 4}}\n",
         sim.base_url()
     ));
-    let collect = Collect::default();
-    let running = engine::start(
-        &race,
-        long_prompts(),
-        vec![Box::new(collect.clone())],
-        CancellationToken::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("race starts");
-    let outcome = tokio::time::timeout(Duration::from_secs(30), running.finish())
-        .await
-        .expect("the race ends")
-        .expect("the race succeeds");
+    let (outcome, records) = run_with(&race, long_prompts(), Duration::from_secs(30)).await;
     let lane = &outcome.snapshot.lanes[0];
     // The finish line is crossed at 12; the user may have sent a 13th.
     let n = lane.counts.ok;
@@ -70,7 +55,6 @@ async fn the_hit_rate_is_the_servers_truth_and_a_hit_saves_its_prefill() {
 
     // Every record carries the server's count: a prompt's first time is a
     // miss, its later ones hold its 18 whole blocks.
-    let records = collect.records();
     let cached: Vec<u32> = records.iter().map(|r| r.cached_tokens.unwrap()).collect();
     assert_eq!(cached.iter().filter(|&&c| c == 0).count(), 4, "{cached:?}");
     assert_eq!(

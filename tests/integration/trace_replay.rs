@@ -7,7 +7,7 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{Collect, offline, race_dir, run_bin, serve_sim, spec, summary};
+use crate::common::{offline, race_dir, run_bin, serve_sim, spec, summary};
 use llm_locust::config::{RaceSpec, SimSpec};
 use llm_locust::engine::{self, RaceOutcome};
 use llm_locust::metrics::{RequestRecord, TokenSource};
@@ -46,21 +46,8 @@ fn trace_file(dir: &Path, entries: &[(u64, u32, u32)], extra_lines: &str) -> Str
 async fn race(mut spec: RaceSpec) -> (RaceSpec, RaceOutcome, Vec<RequestRecord>) {
     let prompts = workload::load(&spec, &offline()).await.unwrap();
     workload::settle(&mut spec, &prompts);
-    let collect = Collect::default();
-    let running = engine::start(
-        &spec,
-        prompts,
-        vec![Box::new(collect.clone())],
-        CancellationToken::new(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("race starts");
-    let outcome = tokio::time::timeout(Duration::from_secs(60), running.finish())
-        .await
-        .expect("race ends within its time limit")
-        .expect("race succeeds");
-    let mut records = collect.records();
+    let (outcome, mut records) =
+        crate::common::run_with(&spec, prompts, Duration::from_secs(60)).await;
     records.sort_by_key(|r| r.request_id);
     (spec, outcome, records)
 }
