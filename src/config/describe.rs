@@ -34,12 +34,13 @@ impl RaceSpec {
             format!("finish at {}", finish.join(" or "))
         };
         let mut line = format!(
-            "'{}', {} engine{} ({}), {}, {end}",
+            "'{}', {} engine{} ({}), {}{}, {end}",
             self.name,
             names.len(),
             if names.len() == 1 { "" } else { "s" },
             names.join(", "),
             self.load.describe(),
+            self.shape.describe(),
         );
         if self.simulated {
             line.push_str(" (simulated: every engine's server is a built-in simulator)");

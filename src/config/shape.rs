@@ -36,6 +36,38 @@ pub struct ShapeSpec {
     pub conversation: Option<ConversationSpec>,
 }
 
+impl ShapeSpec {
+    /// What requests hold besides their prompt, for the race's one-line
+    /// description: empty, or `, conversations of 2-6 turns (own history)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = &self.conversation {
+            let turns = match c.turns {
+                Some(TurnRange { min, max }) if min == max => format!(" of {max} turns"),
+                Some(TurnRange { min, max }) => format!(" of {min}-{max} turns"),
+                None => String::new(),
+            };
+            let own = if c.history == History::Own {
+                " (own history)"
+            } else {
+                ""
+            };
+            parts.push(format!("conversations{turns}{own}"));
+        }
+        if let Some(p) = self.prefix {
+            parts.push(format!(
+                "{} shared prefixes of {} tokens",
+                p.groups, p.tokens
+            ));
+        }
+        if self.system_prompt.is_some() {
+            parts.push("a system prompt".to_owned());
+        }
+        parts.iter().map(|p| format!(", {p}")).collect()
+    }
+}
+
 /// `race.prefix`: `groups` system prompts of exactly `tokens` tokens; each
 /// request (each conversation) is given one, seeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

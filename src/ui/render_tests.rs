@@ -562,6 +562,79 @@ fn simulated_engines_are_said_in_the_header_next_to_the_phase() {
 }
 
 #[test]
+fn own_history_is_said_in_the_header_and_conversations_in_the_drill_down() {
+    use crate::config::WorkloadFacts;
+    use crate::config::shape::{ConversationFacts, ShapeFacts};
+    use crate::metrics::breakdown::{Breakdown, Conversations, Row};
+    let mut snap = snapshot_fixture(2);
+    let conversation = |own: bool| ConversationFacts {
+        source: "synthetic".into(),
+        conversations: None,
+        turns: None,
+        think_time: "0 s".into(),
+        history: if own { "own" } else { "recorded" }.into(),
+        prompts_differ_per_lane: own,
+        max_context_tokens: None,
+    };
+    let facts = |own| WorkloadFacts {
+        dataset: "synthetic".into(),
+        prompts: 4,
+        skipped_records: 0,
+        target_input_tokens: None,
+        input_tolerance_tokens: None,
+        tokenizers: vec![None, None],
+        trace: None,
+        shape: Some(ShapeFacts {
+            system_prompt_chars: None,
+            prefix: None,
+            conversation: Some(conversation(own)),
+        }),
+    };
+    snap.workload = Some(facts(false));
+    let recorded = render_to_string(&snap, &ui(2), &theme(), 140, 30);
+    assert!(!recorded.contains("OWN HISTORY"), "{recorded}");
+    snap.workload = Some(facts(true));
+    let own = render_to_string(&snap, &ui(2), &theme(), 140, 30);
+    assert!(
+        own.lines()
+            .next()
+            .unwrap()
+            .contains("OWN HISTORY: prompts differ per lane"),
+        "{own}"
+    );
+
+    let summary = |ms: u64| crate::metrics::LatencySummary {
+        count: 3,
+        p50: std::time::Duration::from_millis(ms),
+        ..crate::metrics::LatencySummary::default()
+    };
+    let row = |label: &str, ms| Row {
+        label: label.into(),
+        requests: 3,
+        ttft: summary(ms),
+        tpot: summary(2),
+        e2e: summary(ms + 100),
+    };
+    snap.lanes[0].breakdown = Some(std::sync::Arc::new(Breakdown {
+        conversations: Some(Conversations {
+            started: 5,
+            completed: 3,
+            context_limit: 1,
+            failed: 0,
+            stopped: 1,
+        }),
+        by_turn: vec![row("1", 310), row("2", 24)],
+        by_prompt_length: vec![row("0–256", 100)],
+    }));
+    let text = render_to_string(&snap, &drill(2, 0), &theme(), 140, 45);
+    assert!(
+        text.contains("5 started · 3 completed · 1 context limit · 0 failed · 1 cut off"),
+        "{text}"
+    );
+    assert!(text.contains("1: 310 · 2: 24.0 ms (p50)"), "{text}");
+}
+
+#[test]
 fn a_shard_and_a_partial_merge_are_said_in_the_header() {
     use crate::config::{Shard, Sharding};
     let mut snap = snapshot_fixture(3);

@@ -334,3 +334,56 @@ async fn a_prefix_group_re_encodes_to_exactly_its_tokens_under_a_real_tokenizer(
         assert_eq!(tok.encode(&**group, false).unwrap().len(), 2000);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_conversations_end_at_the_context_limit_or_at_a_failed_turn() {
+    let sim = |error_rate| {
+        serve_sim(SimSpec {
+            ttft: Duration::from_millis(5),
+            tpot: Duration::from_millis(1),
+            error_rate,
+            ..SimSpec::default()
+        })
+    };
+    let (ok, faulty) = (sim(0.0).await, sim(0.4).await);
+    // Turn 1 holds 24 tokens (system 4, message 20), turn 2 24 + 6 + 20 =
+    // 50, turn 3 would hold 76: over the limit of 60.
+    let spec = spec(&format!(
+        "race:\n  name: conv\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 20\n  target_output_tokens: 6\n  system_prompt: \"You are terse now.\"\n  conversation: {{turns: 4, max_context_tokens: 60}}\n  load: {{mode: constant, rate: 10, max_in_flight: 4}}\n  finish: {{duration_s: 2}}\n  engines:\n    - {{name: ok, url: {}, model: m}}\n    - {{name: faulty, url: {}, model: m}}\n",
+        ok.base_url(),
+        faulty.base_url()
+    ));
+    let (records, lanes) = race(&spec).await;
+    let mut turns: BTreeMap<(usize, u64), Vec<&RequestRecord>> = BTreeMap::new();
+    for r in &records {
+        turns
+            .entry((r.engine, r.conversation.unwrap().id))
+            .or_default()
+            .push(r);
+    }
+    let mut failed_conversations = 0;
+    for ((engine, id), mut rs) in turns {
+        rs.sort_by_key(|r| r.conversation.unwrap().turn);
+        let numbers: Vec<u32> = rs.iter().map(|r| r.conversation.unwrap().turn).collect();
+        assert!(
+            numbers == [1] || numbers == [1, 2],
+            "engine {engine} conversation {id}: {numbers:?}"
+        );
+        if let Some(i) = rs.iter().position(|r| !r.is_ok()) {
+            assert_eq!(i + 1, rs.len(), "a failed turn is the conversation's last");
+            failed_conversations += 1;
+        }
+    }
+    let ended = |i: usize| lanes[i].breakdown.as_ref().unwrap().conversations.unwrap();
+    let ok_ended = ended(0);
+    assert!(ok_ended.context_limit >= 10, "{ok_ended:?}");
+    assert_eq!((ok_ended.completed, ok_ended.failed), (0, 0));
+    let faulty_ended = ended(1);
+    assert_eq!(
+        faulty_ended.failed, failed_conversations,
+        "{faulty_ended:?}"
+    );
+    assert!(faulty_ended.failed > 0);
+    // Arrivals start conversations: 10 a second for 2 s.
+    assert!((18..=21).contains(&ok_ended.started), "{ok_ended:?}");
+}

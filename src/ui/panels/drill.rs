@@ -369,7 +369,7 @@ fn conversation(l: &LaneSnapshot) -> Option<(String, String)> {
     let b = l.breakdown.as_ref()?;
     let c = b.conversations?;
     let ended = format!(
-        "{} started · {} completed · {} at the context limit · {} failed · {} cut off",
+        "{} started · {} completed · {} context limit · {} failed · {} cut off",
         c.started, c.completed, c.context_limit, c.failed, c.stopped
     );
     let turns: Vec<String> = b

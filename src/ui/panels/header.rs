@@ -106,6 +106,21 @@ impl Widget for &Header<'_> {
             first.push(Span::raw("   "));
             first.push(Span::styled(" SIMULATED ", t.badge_warning));
         }
+        // `history: own`: each lane resends its own answers, so the lanes'
+        // prompts differ from the second turn on.
+        let own_history = snap
+            .workload
+            .as_ref()
+            .and_then(|w| w.shape.as_ref())
+            .and_then(|s| s.conversation.as_ref())
+            .is_some_and(|c| c.prompts_differ_per_lane);
+        if own_history {
+            first.push(Span::raw("   "));
+            first.push(Span::styled(
+                " OWN HISTORY: prompts differ per lane ",
+                t.badge_initializing,
+            ));
+        }
         // A shard's lanes are its part of the load only.
         if let Some(label) = snap.sharding.label() {
             let style = if snap.sharding.is_partial() {
