@@ -632,6 +632,10 @@ fn own_history_is_said_in_the_header_and_conversations_in_the_drill_down() {
         "{text}"
     );
     assert!(text.contains("1: 310 · 2: 24.0 ms (p50)"), "{text}");
+    assert!(
+        text.contains("TTFT by length    0–256: 100 ms (p50)"),
+        "{text}"
+    );
 }
 
 #[test]

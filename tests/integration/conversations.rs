@@ -387,3 +387,52 @@ async fn open_loop_conversations_end_at_the_context_limit_or_at_a_failed_turn() 
     // Arrivals start conversations: 10 a second for 2 s.
     assert!((18..=21).contains(&ok_ended.started), "{ok_ended:?}");
 }
+
+#[test]
+fn a_conversation_race_replays_into_the_same_summary_and_its_csv_names_each_turn() {
+    let (output, tmp, out) = crate::common::headless_race(
+        "race:\n  name: conv\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 40\n  target_output_tokens: 8\n  prefix: {groups: 2, tokens: 30}\n  conversation: {turns: {min: 2, max: 3}, history: own}\n  users: 3\n  finish: {requests: 15}\n  engines:\n    - {name: a, simulate: {ttft_ms: 5, tpot_ms: 1, prefix_cache_tokens: 100000}}\n    - {name: b, simulate: {ttft_ms: 5, tpot_ms: 1}}\n",
+    );
+    crate::common::assert_success(&output);
+    let dir = crate::common::race_dir(&out);
+    let again = tmp.path().join("again");
+    let report = crate::common::run_bin(&[
+        "report",
+        dir.join("race.llmrace").to_str().unwrap(),
+        "--output-dir",
+        again.to_str().unwrap(),
+    ]);
+    crate::common::assert_success(&report);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("summary.json")).unwrap(),
+        std::fs::read_to_string(again.join("summary.json")).unwrap(),
+        "report rebuilds the race's summary.json"
+    );
+    let summary = crate::common::summary(&dir);
+    assert_eq!(
+        summary["workload"]["shape"]["conversation"]["prompts_differ_per_lane"],
+        true
+    );
+    assert!(summary["engines"][0]["breakdown"]["by_turn"][1]["requests"].as_u64() > Some(0));
+    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        markdown.contains("### By turn") && markdown.contains("History: own"),
+        "{markdown}"
+    );
+    let csv = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("a-"))
+        .unwrap();
+    let mut rows = csv::Reader::from_path(&csv).unwrap();
+    let header = rows.headers().unwrap().clone();
+    let turn = header.iter().position(|h| h == "turn").unwrap();
+    let conversation = header.iter().position(|h| h == "conversation_id").unwrap();
+    let mut turns = Vec::new();
+    for row in rows.records() {
+        let row = row.unwrap();
+        assert!(!row[conversation].is_empty());
+        turns.push(row[turn].parse::<u32>().unwrap());
+    }
+    assert!(turns.contains(&1) && turns.contains(&2), "{turns:?}");
+}

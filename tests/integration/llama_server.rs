@@ -95,3 +95,46 @@ async fn a_race_against_llama_cpp_has_no_failures_from_closed_connections() {
         lane.counts.ok, lane.connections.opened, lane.connections.retries
     );
 }
+
+/// A conversation race with a shared prefix against llama.cpp: every turn
+/// answered, the server's cached tokens read (its slots keep the prompt),
+/// and later turns resend the history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_against_llama_cpp_report_its_prompt_cache() {
+    let server = match start_llama() {
+        Ok(server) => server,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let yaml = format!(
+        "race:\n  name: llama\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 30\n  target_output_tokens: 4\n  prefix: {{groups: 2, tokens: 200}}\n  conversation: {{turns: 3}}\n  users: 2\n  finish: {{requests: 12}}\n  extra_body: {{cache_prompt: true}}\n  engines:\n    - {{name: llama, url: 'http://127.0.0.1:{}', model: gemma-3-270m}}\n",
+        server.port
+    );
+    let spec = common::spec(&yaml);
+    let prompts = llm_locust::workload::load(&spec, &common::offline())
+        .await
+        .unwrap();
+    let (outcome, records) = common::run_with(&spec, prompts, Duration::from_secs(120)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert_eq!(lane.counts.failed, 0, "{:?}", lane.error_samples);
+    let cache = lane
+        .prompt_cache
+        .as_ref()
+        .expect("llama.cpp reports cached tokens");
+    assert!(cache.hit_rate > 0.3, "{cache:?}");
+    let turn = |t: u32| {
+        records
+            .iter()
+            .filter(|r| r.conversation.is_some_and(|c| c.turn == t))
+            .map(|r| r.input_tokens)
+            .min()
+    };
+    assert!(
+        turn(3).unwrap() > turn(1).unwrap(),
+        "turn 3 resends turns 1 and 2"
+    );
+    let conversations = lane.breakdown.as_ref().unwrap().conversations.unwrap();
+    assert!(conversations.completed >= 2, "{conversations:?}");
+}

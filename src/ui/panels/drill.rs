@@ -128,11 +128,10 @@ impl DrillDown<'_> {
             ),
             pair("connections", connections(l)),
             pair("prompt cache", prompt_cache(l)),
-            conversation(l).map_or_else(Vec::new, |(ended, turns)| {
-                let mut lines = pair("conversations", ended);
-                lines.extend(pair("TTFT by turn", turns));
-                lines
-            }),
+            breakdown(l)
+                .into_iter()
+                .flat_map(|(k, v)| pair(k, v))
+                .collect(),
             pair("client", {
                 let c = &self.snap.client;
                 format!(
@@ -318,13 +317,9 @@ impl Widget for &DrillDown<'_> {
                 .areas(inner);
             (a, Some(b))
         } else {
-            let conversation_lines = if conversation(l).is_some() { 2 } else { 0 };
-            let want = 7
-                + 8
-                + conversation_lines
-                + 2
-                + u16::try_from(l.error_samples.len()).unwrap_or(0)
-                + 1;
+            let breakdown_lines = u16::try_from(breakdown(l).len()).unwrap_or(0);
+            let want =
+                7 + 8 + breakdown_lines + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
             if inner.height > want + 8 {
                 let [a, b] =
                     Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(inner);
@@ -363,26 +358,38 @@ impl Widget for &DrillDown<'_> {
     }
 }
 
-/// A conversation race's lines: how the lane's conversations ended, and its
-/// median TTFT by turn.
-fn conversation(l: &LaneSnapshot) -> Option<(String, String)> {
-    let b = l.breakdown.as_ref()?;
-    let c = b.conversations?;
-    let ended = format!(
-        "{} started · {} completed · {} context limit · {} failed · {} cut off",
-        c.started, c.completed, c.context_limit, c.failed, c.stopped
-    );
-    let turns: Vec<String> = b
-        .by_turn
-        .iter()
-        .map(|r| format!("{}: {}", r.label, ms(r.ttft.p50)))
-        .collect();
-    let turns = if turns.is_empty() {
-        "no turn answered yet".to_owned()
-    } else {
-        format!("{} ms (p50)", turns.join(" · "))
+/// The breakdown's lines: in a conversation race, how the lane's
+/// conversations ended and its median TTFT by turn; by prompt length when
+/// its prompts had more than one length (or it is a conversation race).
+fn breakdown(l: &LaneSnapshot) -> Vec<(&'static str, String)> {
+    let Some(b) = l.breakdown.as_ref() else {
+        return Vec::new();
     };
-    Some((ended, turns))
+    let medians = |rows: &[crate::metrics::breakdown::Row<LatencySummary>]| {
+        if rows.is_empty() {
+            return "none answered yet".to_owned();
+        }
+        let each: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}: {}", r.label, ms(r.ttft.p50)))
+            .collect();
+        format!("{} ms (p50)", each.join(" · "))
+    };
+    let mut lines = Vec::new();
+    if let Some(c) = b.conversations {
+        lines.push((
+            "conversations",
+            format!(
+                "{} started · {} completed · {} context limit · {} failed · {} cut off",
+                c.started, c.completed, c.context_limit, c.failed, c.stopped
+            ),
+        ));
+        lines.push(("TTFT by turn", medians(&b.by_turn)));
+    }
+    if b.conversations.is_some() || b.by_prompt_length.len() > 1 {
+        lines.push(("TTFT by length", medians(&b.by_prompt_length)));
+    }
+    lines
 }
 
 /// The server's prefix cache as its answers reported it.
