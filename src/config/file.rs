@@ -85,6 +85,23 @@ pub struct FileRef {
     pub file: String,
 }
 
+/// `server_metrics:` on or off, or where and how often.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ServerMetricsFile {
+    Enabled(bool),
+    Settings(ServerMetricsSettings),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerMetricsSettings {
+    /// The metrics page (default: `/metrics` at the server's root).
+    pub url: Option<String>,
+    /// Seconds between scrapes (default 1; 0.2 to 60).
+    pub interval_s: Option<f64>,
+}
+
 /// `tools:` inline, or a file (JSON or YAML) holding the list.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -312,6 +329,10 @@ pub struct EngineFile {
     pub reuse_connections: Option<crate::config::ReuseConnections>,
     /// JSON keys added to this engine's requests, over `race.extra_body`.
     pub extra_body: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The server's Prometheus metrics, scraped during the race: `true`,
+    /// `false`, or `{url, interval_s}`. Default: scraped when
+    /// `<server>/metrics` answers.
+    pub server_metrics: Option<ServerMetricsFile>,
     /// `simulate:` with no value means the simulator with its defaults.
     #[serde(deserialize_with = "null_as_default")]
     #[schemars(with = "Option<SimulateFile>")]

@@ -319,10 +319,50 @@ pub struct EngineSpec {
     pub pricing: Option<Pricing>,
     /// Whether its requests reuse kept-alive connections.
     pub reuse_connections: ReuseConnections,
+    /// Whether, where and how often its server's metrics are scraped.
+    pub server_metrics: ServerMetricsSpec,
     /// Keys added to every request's JSON body: `race.extra_body`, `tools`,
     /// `tool_choice` and `response_format`, then the engine's `extra_body`
     /// (its keys win). None is a key the client writes itself.
     pub extra_body: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `server_metrics:` of an engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMetricsSpec {
+    pub mode: ServerMetricsMode,
+    /// The page; `None`: `/metrics` at the server's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub interval: Duration,
+}
+
+/// Default of `server_metrics.interval_s`.
+pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Default for ServerMetricsSpec {
+    fn default() -> Self {
+        ServerMetricsSpec {
+            mode: ServerMetricsMode::Auto,
+            url: None,
+            interval: DEFAULT_SCRAPE_INTERVAL,
+        }
+    }
+}
+
+named_enum! {
+    /// Whether an engine's server metrics are scraped.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ServerMetricsMode {
+        /// When the page answers with metrics llm-locust knows, before the
+        /// start; silently not otherwise.
+        #[default]
+        Auto = "auto",
+        /// Always; a page that does not answer is counted as failed scrapes.
+        On = "on",
+        Off = "off",
+    }
 }
 
 /// How an engine is paid for, in dollars.

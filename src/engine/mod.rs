@@ -22,6 +22,7 @@ pub mod race;
 pub mod reconnect;
 pub mod request;
 pub mod schedule;
+pub mod server_metrics;
 mod sse;
 pub mod stream;
 pub mod threaded;

@@ -18,9 +18,11 @@ use super::event::{RaceEvent, RaceStart, RecordSink};
 use super::lane::Lane;
 use super::opening::OpeningLoad;
 use super::probe::ClientProbe;
+use super::server_metrics::{Scraper, open_all};
 use super::warmup::{WarmupResult, warm_up};
 use crate::config::{EngineSpec, EngineTarget, LoadSpec, RaceSpec};
 use crate::metrics::record::whole_micros;
+use crate::metrics::server::ServerSample;
 use crate::metrics::{RacePhase, RaceSnapshot, RaceStats};
 use crate::sim::{self, SimHandle};
 use crate::workload::PromptSet;
@@ -145,6 +147,8 @@ pub async fn start(
         None => Vec::new(),
     };
     preconnect(&engines.clients, opening.preconnects, &stop).await;
+    let urls: Vec<&reqwest::Url> = engines.clients.iter().map(EngineClient::url).collect();
+    let scrapers = open_all(&spec.engines, &urls, spec.sharding.shard().index == 0).await;
     let signal = StartSignal::set(spec);
     let race_start = RaceStart {
         started_at: signal.started_at,
@@ -157,6 +161,7 @@ pub async fn start(
     let lanes = spawn_lanes(
         spec,
         engines.clients,
+        scrapers,
         prompts,
         &events_tx,
         &signal,
@@ -341,9 +346,11 @@ struct Lanes {
 /// Spawns one driver per engine, each on its lane, with its stop and abort
 /// tokens: a stopped engine's in-flight requests are aborted after the
 /// grace period.
+#[allow(clippy::too_many_arguments)]
 fn spawn_lanes(
     spec: &RaceSpec,
     clients: Vec<EngineClient>,
+    scrapers: Vec<Option<(Scraper, Result<ServerSample, String>)>>,
     prompts: PromptSet,
     events: &mpsc::Sender<RaceEvent>,
     signal: &StartSignal,
@@ -356,7 +363,7 @@ fn spawn_lanes(
         stops: Vec::new(),
         levels: Vec::new(),
     };
-    for (index, client) in clients.into_iter().enumerate() {
+    for ((index, client), scraper) in clients.into_iter().enumerate().zip(scrapers) {
         let stop_engine = stop.child_token();
         let abort_engine = abort.child_token();
         lanes.stops.push(stop_engine.clone());
@@ -381,9 +388,18 @@ fn spawn_lanes(
             lanes.levels.push(tx);
             rx
         });
-        lanes
-            .drivers
-            .spawn(drive(lane, spec.load.clone(), spec.seed, level));
+        // The scraper reads the server once more after the driver (and so
+        // every request of the engine) has ended.
+        let driven = CancellationToken::new();
+        if let Some((scraper, first)) = scraper {
+            tokio::spawn(scraper.run(first, events.clone(), signal.go, driven.clone()));
+        }
+        let load = spec.load.clone();
+        let seed = spec.seed;
+        lanes.drivers.spawn(async move {
+            drive(lane, load, seed, level).await;
+            driven.cancel();
+        });
     }
     lanes
 }

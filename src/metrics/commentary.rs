@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::record::ErrorKind;
 use super::series::SeriesPoint;
+use super::server::ServerFigures;
 use super::slo::{SloCheck, SloKind};
 use super::standing::{LaneState, Standing};
 use crate::names::{named_enum, serde_by_name};
@@ -62,6 +63,19 @@ pub const RECONNECTING: &str = "server closes connections after each stream: rec
 pub const SNAPSHOT_LINES: usize = 200;
 /// Lines kept for the final snapshot and `summary.json` (the newest).
 pub const KEPT_LINES: usize = 1_000;
+/// A server queue of at least this many requests, and no fewer than it
+/// runs, is why TTFT grows; said again once the queue has emptied.
+pub const SERVER_QUEUE_MIN: f64 = 4.0;
+/// KV-cache use at or over this with preemptions is a full cache...
+pub const KV_FULL: f64 = 0.95;
+/// ...cleared under this.
+pub const KV_FULL_CLEARED: f64 = 0.9;
+/// A hit rate under this share of its mean so far has dropped...
+pub const HIT_RATE_DROP: f64 = 0.5;
+/// ...when the mean is at least this (a cache that mostly hits)...
+pub const HIT_RATE_MEAN_MIN: f64 = 0.2;
+/// ...and has recovered at this share of it.
+pub const HIT_RATE_RECOVERED: f64 = 0.8;
 
 named_enum! {
     /// What a line is about.
@@ -84,6 +98,14 @@ named_enum! {
         /// The engine's server closes connections right after its answers;
         /// its client reconnects for every request.
         Reconnecting = "reconnecting",
+        /// The engine's server metrics were found, or could not be read.
+        ServerMetrics = "server_metrics",
+        /// Requests wait at the server: its queue is why TTFT grows.
+        ServerQueueing = "server_queueing",
+        /// The server's KV cache is full and it preempts requests.
+        KvCacheFull = "kv_cache_full",
+        /// The server's prefix-cache hit rate fell far under its mean.
+        HitRateDrop = "hit_rate_drop",
     }
 }
 
@@ -95,9 +117,14 @@ impl CommentaryKind {
             CommentaryKind::ErrorBurst | CommentaryKind::SloAtRisk => Tone::Bad,
             CommentaryKind::LatencySpike
             | CommentaryKind::ThroughputDrop
-            | CommentaryKind::Reconnecting => Tone::Warning,
+            | CommentaryKind::Reconnecting
+            | CommentaryKind::ServerQueueing
+            | CommentaryKind::HitRateDrop => Tone::Warning,
+            CommentaryKind::KvCacheFull => Tone::Bad,
             CommentaryKind::Finished => Tone::Good,
-            CommentaryKind::FirstTo | CommentaryKind::LeadChange => Tone::Neutral,
+            CommentaryKind::FirstTo
+            | CommentaryKind::LeadChange
+            | CommentaryKind::ServerMetrics => Tone::Neutral,
         }
     }
 }
@@ -140,6 +167,8 @@ struct EngineWatch {
     last_seen: [Option<u32>; SECOND_RULES.len()],
     /// Objectives written about that have not recovered since.
     slo_warned: BTreeSet<SloKind>,
+    /// Server causes written about that have not cleared since.
+    server_causes: BTreeSet<CommentaryKind>,
 }
 
 /// The feed's state: the lines so far and what its rules remember.
@@ -257,6 +286,84 @@ impl Commentary {
     pub fn on_reuse_stopped(&mut self, at: Duration, engine: usize, name: &str) {
         let text = format!("{name}: {RECONNECTING}");
         self.write(at, Some(engine), CommentaryKind::Reconnecting, text);
+    }
+
+    /// The engine's server's figures at a scrape: says a cause once when it
+    /// appears (the queue, a full KV cache, a hit rate drop), again only
+    /// after it has cleared. `mean_hit_rate` is its hit rate's mean so far.
+    pub fn on_server_figures(
+        &mut self,
+        at: Duration,
+        engine: usize,
+        name: &str,
+        now: &ServerFigures,
+        mean_hit_rate: Option<f64>,
+    ) {
+        let (waiting, running) = (now.waiting.unwrap_or(0.0), now.running.unwrap_or(0.0));
+        let queueing = (waiting >= SERVER_QUEUE_MIN && waiting >= running).then(|| {
+            format!(
+                "{name}: {waiting:.0} requests wait at the server ({running:.0} running): TTFT is \
+                 queueing"
+            )
+        });
+        let kv = now.kv_use.unwrap_or(0.0);
+        let preempting = now.preemptions_per_s.unwrap_or(0.0);
+        let kv_full = (kv >= KV_FULL && preempting > 0.0).then(|| {
+            format!(
+                "{name}: KV cache full ({:.0}%), the server preempts {preempting:.1} requests/s",
+                kv * 100.0
+            )
+        });
+        let drop = match (now.hit_rate, mean_hit_rate) {
+            (Some(rate), Some(mean))
+                if mean >= HIT_RATE_MEAN_MIN && rate < mean * HIT_RATE_DROP =>
+            {
+                Some(format!(
+                    "{name}: prefix-cache hit rate fell to {:.0}% (mean {:.0}%)",
+                    rate * 100.0,
+                    mean * 100.0
+                ))
+            }
+            _ => None,
+        };
+        let cleared = [
+            waiting < 1.0,
+            kv < KV_FULL_CLEARED,
+            now.hit_rate
+                .zip(mean_hit_rate)
+                .is_none_or(|(rate, mean)| rate >= mean * HIT_RATE_RECOVERED),
+        ];
+        let causes = [
+            (CommentaryKind::ServerQueueing, queueing),
+            (CommentaryKind::KvCacheFull, kv_full),
+            (CommentaryKind::HitRateDrop, drop),
+        ];
+        for ((kind, text), cleared) in causes.into_iter().zip(cleared) {
+            let Some(watch) = self.engines.get_mut(engine) else {
+                return;
+            };
+            match text {
+                Some(text) if watch.server_causes.insert(kind) => {
+                    self.write(at, Some(engine), kind, text);
+                }
+                None if cleared => {
+                    watch.server_causes.remove(&kind);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The engine's server metrics were read for the first time.
+    pub fn on_server_metrics_found(&mut self, at: Duration, engine: usize, name: &str) {
+        let text = format!("{name}: server metrics found");
+        self.write(at, Some(engine), CommentaryKind::ServerMetrics, text);
+    }
+
+    /// The engine's server metrics could not be read, the first time.
+    pub fn on_server_metrics_failed(&mut self, at: Duration, engine: usize, name: &str, why: &str) {
+        let text = format!("{name}: server metrics not read ({why}); counted, the race goes on");
+        self.write(at, Some(engine), CommentaryKind::ServerMetrics, text);
     }
 
     /// One complete second of a running engine. `window` holds its points
@@ -1000,5 +1107,67 @@ mod tests {
                 "docs/METRICS.md lacks {phrase:?}"
             );
         }
+    }
+
+    #[test]
+    fn server_causes_are_said_once_and_again_only_after_clearing() {
+        let mut c = Commentary::new(1);
+        let figures = |waiting: f64, kv: f64, preempt: f64, hit: Option<f64>| ServerFigures {
+            running: Some(4.0),
+            waiting: Some(waiting),
+            kv_use: Some(kv),
+            hit_rate: hit,
+            preemptions_per_s: Some(preempt),
+            ..ServerFigures::default()
+        };
+        let at = |s: u64| Duration::from_secs(s);
+        let texts = |c: &Commentary| {
+            c.lines(true)
+                .into_iter()
+                .map(|l| (l.kind, l.text))
+                .collect::<Vec<_>>()
+        };
+        // Calm: nothing.
+        c.on_server_figures(
+            at(1),
+            0,
+            "vllm",
+            &figures(2.0, 0.5, 0.0, Some(0.6)),
+            Some(0.6),
+        );
+        assert!(texts(&c).is_empty());
+        // A queue as long as the batch, a full cache that preempts, and a
+        // hit rate under half its mean: each said once.
+        let bad = figures(12.0, 0.97, 2.0, Some(0.2));
+        c.on_server_figures(at(2), 0, "vllm", &bad, Some(0.6));
+        c.on_server_figures(at(3), 0, "vllm", &bad, Some(0.55));
+        let said = texts(&c);
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert_eq!(
+            said[0],
+            (
+                CommentaryKind::ServerQueueing,
+                "vllm: 12 requests wait at the server (4 running): TTFT is queueing".to_owned()
+            )
+        );
+        assert_eq!(
+            said[1].1,
+            "vllm: KV cache full (97%), the server preempts 2.0 requests/s"
+        );
+        assert_eq!(
+            said[2].1,
+            "vllm: prefix-cache hit rate fell to 20% (mean 60%)"
+        );
+        assert_eq!(CommentaryKind::KvCacheFull.tone(), Tone::Bad);
+        // Cleared (queue empty, KV under 90 %, hit rate back), then again.
+        c.on_server_figures(
+            at(4),
+            0,
+            "vllm",
+            &figures(0.0, 0.5, 0.0, Some(0.6)),
+            Some(0.5),
+        );
+        c.on_server_figures(at(5), 0, "vllm", &bad, Some(0.6));
+        assert_eq!(texts(&c).len(), 6);
     }
 }

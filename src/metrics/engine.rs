@@ -13,6 +13,7 @@ use super::recent::RecentRequests;
 use super::record::ConversationEnd;
 use super::record::{RequestError, RequestRecord, per_second};
 use super::series::Series;
+use super::server::ServerFold;
 use super::slo;
 use super::snapshot::{
     DISTRIBUTION_BINS, Distributions, ERROR_SAMPLE_CHARS, ERROR_SAMPLES, ErrorSample, LaneSnapshot,
@@ -46,6 +47,8 @@ pub struct EngineStats {
     prompt_cache: PromptCacheFold,
     /// Figures by turn and prompt length, and how conversations ended.
     breakdown: BreakdownFold,
+    /// The server's own metrics, as scraped.
+    pub(super) server: ServerFold,
     /// The breakdown as last summarised (once a race second).
     breakdown_figures: Option<std::sync::Arc<Breakdown<LatencySummary>>>,
     error_samples: ErrorSamples,
@@ -86,6 +89,7 @@ impl EngineStats {
             connections: Connections::default(),
             prompt_cache: PromptCacheFold::default(),
             breakdown: BreakdownFold::default(),
+            server: ServerFold::default(),
             breakdown_figures: None,
             error_samples: ErrorSamples::default(),
             traces: TraceBook::default(),
@@ -397,6 +401,7 @@ impl EngineStats {
             waits: self.waits,
             connections: self.connections,
             prompt_cache: self.prompt_cache.figures(),
+            server: self.server.snapshot(full, counts.output_tokens),
             breakdown: if full {
                 Some(std::sync::Arc::new(self.breakdown.figures()))
             } else {

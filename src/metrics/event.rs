@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::client::ClientSample;
 use super::record::{ConversationEnd, RequestRecord};
+use super::server::ServerSample;
 use super::trace::TraceEvent;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,12 @@ pub enum RaceEvent {
     /// The engine's running sweep step is over and its requests have ended:
     /// judge it.
     SweepJudged { engine: usize },
+    /// A scrape of the engine's server metrics: what it read, or why it
+    /// could not.
+    ServerScrape {
+        engine: usize,
+        sample: Result<ServerSample, String>,
+    },
     /// One of the engine's conversations ended (its turns' `Finished`
     /// came before).
     ConversationEnded { engine: usize, how: ConversationEnd },

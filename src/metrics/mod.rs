@@ -16,6 +16,7 @@ pub mod prompt_cache;
 pub mod recent;
 pub mod record;
 pub mod series;
+pub mod server;
 pub mod slo;
 pub mod snapshot;
 pub mod standing;

@@ -65,6 +65,9 @@ pub struct LaneSnapshot {
     /// Figures by turn and prompt length, and how conversations went (as
     /// of the last race second; whole in the final snapshot).
     pub breakdown: Option<std::sync::Arc<Breakdown<LatencySummary>>>,
+    /// The server's own metrics, when scraped (the per-second series in
+    /// the final snapshot only).
+    pub server: Option<super::server::ServerSnapshot>,
     /// What its tokens cost, when the engine has a `cost_per_hour` or `price`.
     pub cost: Option<Cost>,
     /// Its place by cost per 1M output tokens (1 = cheapest), when priced.

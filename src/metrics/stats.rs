@@ -10,6 +10,7 @@ use super::event::RaceEvent;
 use super::health::{self};
 use super::leaderboard;
 use super::record::RequestRecord;
+use super::server::ServerSample;
 use super::snapshot::{ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
 use super::standing::Standing;
 use super::sweep::Sweep;
@@ -96,6 +97,39 @@ impl RaceStats {
         }
     }
 
+    /// A scrape of an engine's server metrics: folded, and the commentary
+    /// told when they are first found (or first fail) and of the causes
+    /// they show.
+    fn on_server_scrape(
+        &mut self,
+        at: Duration,
+        engine: usize,
+        sample: Result<&ServerSample, &str>,
+    ) {
+        let Some(e) = self.engines.get_mut(engine) else {
+            return;
+        };
+        let (read, failed) = e.server.counts();
+        // The mean before this scrape: a drop is against it.
+        let mean_hit_rate = e.server.mean_hit_rate();
+        e.server.observe(at, sample);
+        match sample {
+            Ok(_) => {
+                if read == 0 {
+                    self.commentary.on_server_metrics_found(at, engine, &e.name);
+                }
+                let now = e.server.now();
+                self.commentary
+                    .on_server_figures(at, engine, &e.name, &now, mean_hit_rate);
+            }
+            Err(why) if failed == 0 && read == 0 => {
+                self.commentary
+                    .on_server_metrics_failed(at, engine, &e.name, why);
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Folds one event, applied `at` (time since the start signal), into the
     /// race. Returns the engine that crossed its finish line with it, if any
     /// (the live aggregator then stops that engine's load).
@@ -150,6 +184,9 @@ impl RaceStats {
                     e.connections.reuse = ConnectionReuse::Stopped;
                     self.commentary.on_reuse_stopped(at, *engine, &e.name);
                 }
+            }
+            RaceEvent::ServerScrape { engine, sample } => {
+                self.on_server_scrape(at, *engine, sample.as_ref().map_err(String::as_str));
             }
             RaceEvent::ConversationEnded { engine, how } => {
                 if let Some(e) = self.engines.get_mut(*engine) {

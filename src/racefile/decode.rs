@@ -255,6 +255,10 @@ impl Decoder {
                 }
                 event
             }
+            EventEntry::ServerScrape { engine, sample } => RaceEvent::ServerScrape {
+                engine: self.engine(engine)?,
+                sample,
+            },
             EventEntry::ConversationEnded { engine, how } => RaceEvent::ConversationEnded {
                 engine: self.engine(engine)?,
                 how: lookup(&CONVERSATION_ENDS, "conversation end", how)?,

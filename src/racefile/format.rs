@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::metrics::server::ServerSample;
 use crate::metrics::trace::TraceStep;
 use crate::metrics::{ConversationEnd, ErrorKind, RaceEvent, RequestRecord, TokenSource};
 
@@ -174,6 +175,12 @@ pub enum EventEntry {
         engine: u32,
         how: u8,
     },
+    /// Since version 5: a scrape of an engine's server metrics, or why it
+    /// failed.
+    ServerScrape {
+        engine: u32,
+        sample: Result<ServerSample, String>,
+    },
 }
 
 /// A finished request. Times are whole microseconds, relative to each other
@@ -265,6 +272,10 @@ impl Encoder {
             RaceEvent::Started { engine } => EventEntry::Started {
                 engine: index(*engine),
             },
+            RaceEvent::ServerScrape { engine, sample } => EventEntry::ServerScrape {
+                engine: index(*engine),
+                sample: sample.clone(),
+            },
             RaceEvent::ConversationEnded { engine, how } => EventEntry::ConversationEnded {
                 engine: index(*engine),
                 how: code(&CONVERSATION_ENDS, how),
@@ -319,42 +330,58 @@ impl Encoder {
             RaceEvent::TimeLimit => EventEntry::TimeLimit,
             RaceEvent::Stopped => EventEntry::Stopped,
             RaceEvent::Ended => EventEntry::Ended,
-            RaceEvent::Trace(trace) => {
-                let (engine, request_id) = (index(trace.engine), trace.request_id);
-                let before_us = signed_delta(at, trace.at);
-                match &trace.step {
-                    TraceStep::Opened { prompt } => EventEntry::TraceOpened {
-                        engine,
-                        request_id,
-                        prompt: self.intern(prompt, out),
-                        before_us,
-                    },
-                    TraceStep::Piece { text, answer } => EventEntry::TracePiece {
-                        engine,
-                        request_id,
-                        before_us,
-                        text: text.clone(),
-                        answer: *answer,
-                    },
-                    TraceStep::Cut => EventEntry::TraceCut {
-                        engine,
-                        request_id,
-                        before_us,
-                    },
-                }
-            }
-            RaceEvent::Finished(record) => {
-                let prompt = self.intern(&record.prompt, out);
-                EventEntry::FinishedV3 {
-                    request: Box::new(self.finished(at, record, prompt)),
-                    first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
-                    waited_for_slot: record.waited_for_slot,
-                    cached_tokens: record.cached_tokens.map_or(0, |n| n.saturating_add(1)),
-                    turn: record.conversation.map_or(0, |c| c.turn),
-                }
-            }
+            RaceEvent::Trace(trace) => self.trace_entry(at, trace, out),
+            RaceEvent::Finished(record) => self.finished_entry(at, record, out),
         };
         out.push(Entry::Event { dt_us, event });
+    }
+
+    /// A traced request's step (its prompt interned on opening).
+    fn trace_entry(
+        &mut self,
+        at: Duration,
+        trace: &crate::metrics::trace::TraceEvent,
+        out: &mut Vec<Entry>,
+    ) -> EventEntry {
+        let (engine, request_id) = (index(trace.engine), trace.request_id);
+        let before_us = signed_delta(at, trace.at);
+        match &trace.step {
+            TraceStep::Opened { prompt } => EventEntry::TraceOpened {
+                engine,
+                request_id,
+                prompt: self.intern(prompt, out),
+                before_us,
+            },
+            TraceStep::Piece { text, answer } => EventEntry::TracePiece {
+                engine,
+                request_id,
+                before_us,
+                text: text.clone(),
+                answer: *answer,
+            },
+            TraceStep::Cut => EventEntry::TraceCut {
+                engine,
+                request_id,
+                before_us,
+            },
+        }
+    }
+
+    /// A finished request (its prompt interned).
+    fn finished_entry(
+        &mut self,
+        at: Duration,
+        record: &RequestRecord,
+        out: &mut Vec<Entry>,
+    ) -> EventEntry {
+        let prompt = self.intern(&record.prompt, out);
+        EventEntry::FinishedV3 {
+            request: Box::new(self.finished(at, record, prompt)),
+            first_answer: record.first_answer_chunk.map_or(0, |i| i.saturating_add(1)),
+            waited_for_slot: record.waited_for_slot,
+            cached_tokens: record.cached_tokens.map_or(0, |n| n.saturating_add(1)),
+            turn: record.conversation.map_or(0, |c| c.turn),
+        }
     }
 
     fn intern(&mut self, prompt: &Arc<str>, out: &mut Vec<Entry>) -> u32 {

@@ -447,7 +447,8 @@ fn connections(out: &mut String, s: &SummaryFile) {
 
 /// Conversations, and latencies by turn and prompt length.
 fn breakdown(out: &mut String, s: &SummaryFile) {
-    for t in super::breakdown::tables(s) {
+    let server = super::server::table(s);
+    for t in super::breakdown::tables(s).into_iter().chain(server) {
         let _ = write!(
             out,
             "<h3>{}</h3>\n<p class=\"note\">{}</p>\n<div class=\"scroll\"><table>\n<tr>",

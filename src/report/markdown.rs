@@ -61,7 +61,8 @@ pub fn report(s: &SummaryFile) -> String {
 
 /// Conversations, and latencies by turn and prompt length.
 fn breakdown(out: &mut String, s: &SummaryFile) {
-    for t in super::breakdown::tables(s) {
+    let server = super::server::table(s);
+    for t in super::breakdown::tables(s).into_iter().chain(server) {
         let _ = write!(out, "\n### {}\n\n{}\n\n", t.title, t.note);
         let header: Vec<&str> = t.header.iter().map(String::as_str).collect();
         table_header(out, &header, 1..header.len());

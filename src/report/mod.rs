@@ -12,6 +12,7 @@ pub mod junit;
 pub mod markdown;
 pub mod outputs;
 pub mod prometheus;
+pub mod server;
 pub mod step_summary;
 pub mod summary;
 pub mod table;

@@ -100,8 +100,66 @@ pub fn exposition(s: &RaceSnapshot) -> String {
             summary(&mut out, name, e, of(l));
         }
     }
+    server_figures(&mut out, &s.lanes, &engines);
     client(&mut out, s);
     out
+}
+
+/// The servers' own figures, as last scraped, labelled by engine (only
+/// engines whose server was read, and only the figures it publishes).
+fn server_figures(out: &mut String, lanes: &[LaneSnapshot], engines: &[String]) {
+    type Of = fn(&crate::metrics::server::ServerFigures) -> Option<f64>;
+    let figures: [(&str, &str, Of); 7] = [
+        (
+            "llm_locust_server_running",
+            "Requests running at the server.",
+            |f| f.running,
+        ),
+        (
+            "llm_locust_server_waiting",
+            "Requests waiting at the server.",
+            |f| f.waiting,
+        ),
+        (
+            "llm_locust_server_kv_cache_usage_ratio",
+            "The server's KV-cache use, 0 to 1.",
+            |f| f.kv_use,
+        ),
+        (
+            "llm_locust_server_prefix_cache_hit_ratio",
+            "The server's prefix-cache hit rate over the last interval, 0 to 1.",
+            |f| f.hit_rate,
+        ),
+        (
+            "llm_locust_server_preemptions_per_second",
+            "Requests the server preempted per second.",
+            |f| f.preemptions_per_s,
+        ),
+        (
+            "llm_locust_server_output_tokens_per_second",
+            "Output tokens per second as the server counts them.",
+            |f| f.output_tokens_per_s,
+        ),
+        (
+            "llm_locust_server_prompt_tokens_per_second",
+            "Prompt tokens per second as the server counts them.",
+            |f| f.prompt_tokens_per_s,
+        ),
+    ];
+    for (name, help, of) in figures {
+        let values: Vec<(&String, f64)> = lanes
+            .iter()
+            .zip(engines)
+            .filter_map(|(l, e)| Some((e, of(&l.server.as_ref().filter(|s| s.scrapes > 0)?.now)?)))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        family(out, name, "gauge", help);
+        for (e, v) in values {
+            let _ = writeln!(out, "{name}{{engine=\"{e}\"}} {v}");
+        }
+    }
 }
 
 /// Requests by outcome and failures by kind, per engine.
@@ -246,6 +304,35 @@ mod tests {
             text.matches("# TYPE llm_locust_ttft_seconds summary")
                 .count(),
             1
+        );
+    }
+
+    #[test]
+    fn a_scraped_servers_figures_are_exported_by_engine_and_only_those() {
+        use crate::metrics::server::{ServerFold, ServerSample};
+        let mut snap = crate::ui::test_support::failing_fixture();
+        let mut fold = ServerFold::default();
+        fold.observe(
+            Duration::from_secs(1),
+            Ok(&ServerSample {
+                running: Some(8.0),
+                waiting: Some(12.0),
+                kv_use: Some(0.93),
+                ..ServerSample::default()
+            }),
+        );
+        snap.lanes[1].server = fold.snapshot(false, 0);
+        let text = exposition(&snap);
+        assert!(
+            text.contains("llm_locust_server_running{engine=\"tgi\"} 8"),
+            "{text}"
+        );
+        assert!(text.contains("llm_locust_server_waiting{engine=\"tgi\"} 12"));
+        assert!(text.contains("llm_locust_server_kv_cache_usage_ratio{engine=\"tgi\"} 0.93"));
+        assert_eq!(text.matches("llm_locust_server_running{").count(), 1);
+        assert!(
+            !text.contains("llm_locust_server_prefix_cache_hit_ratio"),
+            "not published"
         );
     }
 }

@@ -14,6 +14,7 @@ use crate::metrics::figures::{Arrivals, Connections, Counts, Latencies, Rates, W
 use crate::metrics::histogram::Bin;
 use crate::metrics::prompt_cache::PromptCache;
 use crate::metrics::series::SeriesPoint;
+use crate::metrics::server::ServerSnapshot;
 use crate::metrics::slo::SloCheck;
 use crate::metrics::snapshot::Distributions;
 use crate::metrics::sweep::SweepSnapshot;
@@ -177,6 +178,11 @@ pub struct EngineSummary {
     /// how the conversations ended (see docs/METRICS.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown<Percentiles>>,
+    /// The server's own metrics, when scraped: scrapes and failures, each
+    /// figure's min/mean/max, the tokens its counters grew by over the
+    /// race, and a point per second (see docs/METRICS.md, "Server metrics").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSnapshot>,
     /// The first few distinct failure messages and their counts.
     pub error_samples: Vec<ErrorSampleSummary>,
     pub slo_pass: bool,
@@ -530,6 +536,7 @@ impl EngineSummary {
                 hit_rate: round3(c.hit_rate),
                 ..c.map(|s| Percentiles::from(s))
             }),
+            server: l.server.as_ref().map(|s| s.map_numbers(round3)),
             breakdown: l
                 .breakdown
                 .as_ref()

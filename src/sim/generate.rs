@@ -374,6 +374,7 @@ impl Generation {
                 TokenKind::Answer
             };
             self.sent += 1;
+            self.lease.counters().generated(1);
             // A stream about to fault never says it finished.
             let last = self.sent == self.output_tokens && self.fault.is_none();
             let usage = (last && self.include_usage && self.format.has(Quirk::UsageInFinishChunk))

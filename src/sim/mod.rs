@@ -6,6 +6,7 @@
 
 mod connection;
 mod generate;
+mod metrics_page;
 mod prefix_cache;
 mod request;
 mod server;

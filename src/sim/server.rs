@@ -230,6 +230,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
+        .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(on_connection))
         .with_state(sim)
@@ -274,6 +275,15 @@ async fn on_connection(
         std::task::Poll::Ready(next)
     });
     Response::from_parts(parts, Body::from_stream(until_the_end))
+}
+
+async fn metrics_page(State(sim): State<Arc<Sim>>) -> Response {
+    let page = super::metrics_page::page(
+        &sim.counters.snapshot(),
+        sim.spec.capacity,
+        sim.cache.is_some(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], page).into_response()
 }
 
 async fn models() -> Response {
@@ -356,9 +366,8 @@ impl Sim {
                     .serve(&req.prompt_text, req.prompt_tokens)
             }),
         };
-        if let Some(cached) = prompt.cached {
-            self.counters.prompt_served(prompt.tokens, cached);
-        }
+        self.counters
+            .prompt_served(prompt.tokens, prompt.cached.unwrap_or(0));
         let prefill = prompt.tokens - prompt.cached.unwrap_or(0);
         let schedule = Schedule::new(Instant::now(), &self.spec, prefill, rng);
         let n = output_tokens(&self.spec, &req);
@@ -502,7 +511,7 @@ impl Sim {
             return match kind {
                 FaultKind::Malformed => (
                     [(header::CONTENT_TYPE, "application/json")],
-                    r#"{"choices":[{"message":{"content":"#,
+                    MALFORMED_ANSWER,
                 )
                     .into_response(),
                 FaultKind::Stall => {
@@ -526,27 +535,8 @@ impl Sim {
             };
         }
         lease.end(true);
-        let (id, object, choice) = match api {
-            Api::Chat => (
-                format!("chatcmpl-{seq}"),
-                "chat.completion",
-                json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
-            ),
-            Api::Completions => (
-                format!("cmpl-{seq}"),
-                "text_completion",
-                json!({"index": 0, "text": text, "logprobs": null, "finish_reason": "length"}),
-            ),
-        };
-        axum::Json(json!({
-            "id": id,
-            "object": object,
-            "created": unix_now(),
-            "model": req.model,
-            "choices": [choice],
-            "usage": usage_value(prompt, n),
-        }))
-        .into_response()
+        self.counters.generated(u64::from(n));
+        whole_answer(api, req, seq, text, prompt, n)
     }
 
     /// False when the server is being cut before `due`.
@@ -557,6 +547,41 @@ impl Sim {
             () = tokio::time::sleep_until(due) => true,
         }
     }
+}
+
+/// A whole answer cut off mid-JSON (the `malformed` fault).
+const MALFORMED_ANSWER: &str = r#"{"choices":[{"message":{"content":"#;
+
+/// A whole answer of `n` tokens, `text`, as `api` gives it.
+fn whole_answer(
+    api: Api,
+    req: &SimRequest,
+    seq: u64,
+    text: String,
+    prompt: PromptCount,
+    n: u32,
+) -> Response {
+    let (id, object, choice) = match api {
+        Api::Chat => (
+            format!("chatcmpl-{seq}"),
+            "chat.completion",
+            json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
+        ),
+        Api::Completions => (
+            format!("cmpl-{seq}"),
+            "text_completion",
+            json!({"index": 0, "text": text, "logprobs": null, "finish_reason": "length"}),
+        ),
+    };
+    axum::Json(json!({
+        "id": id,
+        "object": object,
+        "created": unix_now(),
+        "model": req.model,
+        "choices": [choice],
+        "usage": usage_value(prompt, n),
+    }))
+    .into_response()
 }
 
 /// A whole answer's `usage`: the counts, and the cached prompt tokens when

@@ -27,11 +27,12 @@ pub struct SimStats {
     /// the client's measurement with the real value.
     pub first_tokens: u64,
     pub first_token_lateness: std::time::Duration,
-    /// With a prefix cache: the prompt tokens of the admitted requests, and
-    /// those it served from the cache (the truth a race's hit rate is
-    /// checked against).
+    /// The prompt tokens of the admitted requests, and those its prefix
+    /// cache served (the truth a race's hit rate is checked against).
     pub prompt_tokens: u64,
     pub cached_tokens: u64,
+    /// Output tokens it sent (streamed or whole).
+    pub generated_tokens: u64,
 }
 
 impl SimStats {
@@ -55,6 +56,7 @@ pub(crate) struct Counters {
     first_token_lateness_us: AtomicU64,
     prompt_tokens: AtomicU64,
     cached_tokens: AtomicU64,
+    generated_tokens: AtomicU64,
     /// Indexed by the kind's position in `FaultKind::ALL`.
     faults: [AtomicU64; FaultKind::ALL.len()],
 }
@@ -82,7 +84,12 @@ impl Counters {
             .fetch_add(us, Ordering::Relaxed);
     }
 
-    /// A prompt served with a prefix cache, and its cached tokens.
+    /// Output tokens sent.
+    pub(crate) fn generated(&self, tokens: u64) {
+        self.generated_tokens.fetch_add(tokens, Ordering::Relaxed);
+    }
+
+    /// An admitted prompt, and the tokens its prefix cache served.
     pub(crate) fn prompt_served(&self, tokens: u32, cached: u32) {
         self.prompt_tokens
             .fetch_add(u64::from(tokens), Ordering::Relaxed);
@@ -117,6 +124,7 @@ impl Counters {
             ),
             prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
             cached_tokens: self.cached_tokens.load(Ordering::Relaxed),
+            generated_tokens: self.generated_tokens.load(Ordering::Relaxed),
         }
     }
 }

@@ -180,6 +180,7 @@ fn lane(i: usize) -> LaneSnapshot {
         },
         prompt_cache: None,
         breakdown: None,
+        server: None,
         error_samples: Vec::new(),
         slo_checks: Vec::new(),
         slo_pass: true,

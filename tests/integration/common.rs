@@ -148,6 +148,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         pricing: None,
         reuse_connections: llm_locust::config::ReuseConnections::Auto,
         extra_body: serde_json::Map::new(),
+        server_metrics: llm_locust::config::ServerMetricsSpec::default(),
     }
 }
 

@@ -34,6 +34,7 @@ mod race_sim;
 mod real_streams;
 mod reconnects;
 mod reports;
+mod server_metrics;
 mod shards;
 mod sse_client;
 mod start_at;

@@ -244,6 +244,13 @@ async fn replay_shows_at_each_moment_the_numbers_shown_live() {
             .any(|t| t.ended_at.is_none() && !t.text.is_empty()))),
         "live snapshots show requests streaming in the inspector"
     );
+    // And the servers' own metrics, scraped from the simulators' pages.
+    assert!(
+        last.lanes
+            .iter()
+            .all(|l| l.server.as_ref().is_some_and(|s| s.scrapes >= 2)),
+        "server samples are recorded"
+    );
     // The compared snapshots carry the commentary too (a lead, at least).
     assert!(!last.commentary.is_empty(), "no commentary");
     // And the connections the flaky engine's server closed under requests.

@@ -242,7 +242,54 @@ pub(super) fn engine_spec(
         timeout,
         pricing,
         reuse_connections: e.reuse_connections.unwrap_or_default(),
+        server_metrics: server_metrics(e.server_metrics, &at("server_metrics"), p),
         extra_body: serde_json::Map::new(),
+    }
+}
+
+/// `server_metrics:`: on, off, or where and how often.
+fn server_metrics(
+    value: Option<ServerMetricsFile>,
+    path: &str,
+    p: &mut Problems,
+) -> ServerMetricsSpec {
+    let settings = match value {
+        None => return ServerMetricsSpec::default(),
+        Some(ServerMetricsFile::Enabled(on)) => {
+            return ServerMetricsSpec {
+                mode: if on {
+                    ServerMetricsMode::On
+                } else {
+                    ServerMetricsMode::Off
+                },
+                ..ServerMetricsSpec::default()
+            };
+        }
+        Some(ServerMetricsFile::Settings(s)) => s,
+    };
+    let url = settings.url.and_then(|raw| {
+        let raw = raw.trim().to_owned();
+        match url::Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(raw),
+            _ => {
+                p.add(
+                    format!("{path}.url"),
+                    format!(
+                        "'{raw}' is not an http(s) URL; give the metrics page's whole URL, e.g. \
+                         http://localhost:8000/metrics"
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let interval = settings.interval_s.map_or(DEFAULT_SCRAPE_INTERVAL, |s| {
+        Duration::from_secs_f64(within(p, &format!("{path}.interval_s"), s, 0.2, 60.0))
+    });
+    ServerMetricsSpec {
+        mode: ServerMetricsMode::On,
+        url,
+        interval,
     }
 }
 

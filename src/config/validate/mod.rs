@@ -20,14 +20,15 @@ use super::Problem;
 use super::color::{EngineColor, NamedColor, color_names, parse_color};
 use super::file::{
     ArrivalsFile, EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, PriceFile, RaceFile,
-    RaceSection, SimulateFile, SloFile, StageFile, SweepOfFile, SyntheticFile, WarmupFile,
+    RaceSection, ServerMetricsFile, SimulateFile, SloFile, StageFile, SweepOfFile, SyntheticFile,
+    WarmupFile,
 };
 use super::secrets::{looks_like_key, looks_secret};
 use super::spec::{
-    Arrivals, DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_TIME_LIMIT,
-    DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec, LoadSpec, Pricing,
-    Quirk, RaceSpec, SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec,
-    UNTIL_TRACE_ENDS, WarmupSpec,
+    Arrivals, DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_SCRAPE_INTERVAL,
+    DEFAULT_TIME_LIMIT, DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec,
+    LoadSpec, Pricing, Quirk, RaceSpec, ServerMetricsMode, ServerMetricsSpec, SimSpec, SloSpec,
+    Stage, StageLevel, SweepSpec, SyntheticSpec, UNTIL_TRACE_ENDS, WarmupSpec,
 };
 
 mod engine;

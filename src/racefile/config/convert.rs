@@ -255,6 +255,10 @@ impl From<&EngineSpec> for StoredEngine {
                 _ => None,
             },
             reuse_connections: e.reuse_connections,
+            server_metrics: ServerMetricsSpec {
+                url: e.server_metrics.url.as_deref().map(scrub_url),
+                ..e.server_metrics.clone()
+            },
             extra_body: e
                 .extra_body
                 .iter()
@@ -418,6 +422,7 @@ impl StoredEngine {
                 (None, None) => None,
             },
             reuse_connections: self.reuse_connections,
+            server_metrics: self.server_metrics,
             extra_body: self.extra_body,
         })
     }

@@ -15,8 +15,9 @@ use crate::config::color::parse_color;
 use crate::config::secrets::{REDACTED, looks_secret, scrub_url};
 use crate::config::{
     Arrivals, DEFAULT_INPUT_TOLERANCE, DatasetSpec, EndpointKind, EngineSpec, EngineTarget,
-    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, ReuseConnections, Shard, Sharding,
-    SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec, WorkloadFacts,
+    FaultKind, FinishSpec, LoadSpec, Pricing, Quirk, RaceSpec, ReuseConnections, ServerMetricsSpec,
+    Shard, Sharding, SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec, WarmupSpec,
+    WorkloadFacts,
 };
 
 // `EndpointKind`, `FaultKind` and `Quirk` are stored by their serde names
@@ -239,6 +240,13 @@ struct StoredEngine {
     /// a secret-looking key's value redacted.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     extra_body: serde_json::Map<String, serde_json::Value>,
+    /// `server_metrics` (format v5 on; absent at its default).
+    #[serde(default, skip_serializing_if = "is_default_scrape")]
+    server_metrics: ServerMetricsSpec,
+}
+
+fn is_default_scrape(s: &ServerMetricsSpec) -> bool {
+    *s == ServerMetricsSpec::default()
 }
 
 fn is_plain(shape: &crate::config::ShapeSpec) -> bool {

@@ -130,6 +130,7 @@ impl DrillDown<'_> {
             pair("prompt cache", prompt_cache(l)),
             breakdown(l)
                 .into_iter()
+                .chain(server(l))
                 .flat_map(|(k, v)| pair(k, v))
                 .collect(),
             pair("client", {
@@ -317,7 +318,7 @@ impl Widget for &DrillDown<'_> {
                 .areas(inner);
             (a, Some(b))
         } else {
-            let breakdown_lines = u16::try_from(breakdown(l).len()).unwrap_or(0);
+            let breakdown_lines = u16::try_from(breakdown(l).len() + server(l).len()).unwrap_or(0);
             let want =
                 7 + 8 + breakdown_lines + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
             if inner.height > want + 8 {
@@ -388,6 +389,65 @@ fn breakdown(l: &LaneSnapshot) -> Vec<(&'static str, String)> {
     }
     if b.conversations.is_some() || b.by_prompt_length.len() > 1 {
         lines.push(("TTFT by length", medians(&b.by_prompt_length)));
+    }
+    lines
+}
+
+/// The server's own metrics: the last scrape, each figure's mean and most
+/// over the race, the scrapes, and its token count beside ours.
+fn server(l: &LaneSnapshot) -> Vec<(&'static str, String)> {
+    let Some(s) = &l.server else {
+        return Vec::new();
+    };
+    let failed = match &s.last_error {
+        Some(why) if s.errors > 0 => format!(" · {} failed (last: {why})", s.errors),
+        _ => String::new(),
+    };
+    let mut lines = vec![(
+        "server",
+        format!(
+            "{}{}",
+            super::lanes::server_line(s).trim_start_matches("server "),
+            if s.scrapes == 0 {
+                String::new()
+            } else {
+                format!(" · {} scrapes{failed}", s.scrapes)
+            }
+        ),
+    )];
+    let sp = &s.spreads;
+    let mut ranges = Vec::new();
+    let mut range =
+        |name: &str, v: Option<crate::metrics::server::Spread>, scale: f64, unit: &str| {
+            if let Some(v) = v {
+                ranges.push(format!(
+                    "{name} {:.0}{unit} mean · {:.0}{unit} max",
+                    v.mean * scale,
+                    v.max * scale
+                ));
+            }
+        };
+    range("run", sp.running, 1.0, "");
+    range("queue", sp.waiting, 1.0, "");
+    range("KV", sp.kv_use, 100.0, "%");
+    range("out", sp.output_tokens_per_s, 1.0, " tok/s");
+    if !ranges.is_empty() {
+        lines.push(("server range", ranges.join(" · ")));
+    }
+    if let Some(check) = s.token_check {
+        let verdict = if check.matches {
+            "✓".to_owned()
+        } else {
+            "differ (a server shared with other clients, or failed requests, count apart)"
+                .to_owned()
+        };
+        lines.push((
+            "server tokens",
+            format!(
+                "server counted {:.0} · we counted {} {verdict}",
+                check.server, check.client
+            ),
+        ));
     }
     lines
 }

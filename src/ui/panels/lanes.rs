@@ -439,11 +439,18 @@ impl LanePanel<'_> {
             Span::raw(" "),
         ])
         .right_aligned();
-        Block::bordered()
+        let mut block = Block::bordered()
             .border_style(border)
             .title(left)
             .title(right)
-            .title_bottom(Line::from(self.trouble(false)))
+            .title_bottom(Line::from(self.trouble(false)));
+        if let Some(server) = &l.server {
+            block = block.title_bottom(
+                Line::from(Span::styled(format!(" {} ", server_line(server)), t.dim))
+                    .right_aligned(),
+            );
+        }
+        block
     }
 
     /// A one-line lane's parts around its track: marker, place and name
@@ -543,6 +550,30 @@ fn short_badge(theme: &Theme, health: crate::metrics::Health) -> (&'static str, 
         Health::Error => "✗",
     };
     (mark, style)
+}
+
+/// The server's figures as the lane shows them: `server run 8 · queue 12
+/// · KV 93% · hit 41% · 2 preempt/s`.
+#[must_use]
+pub fn server_line(s: &crate::metrics::server::ServerSnapshot) -> String {
+    if s.scrapes == 0 {
+        return format!("server metrics: {} failed", s.errors);
+    }
+    let n = &s.now;
+    let mut parts = vec!["server".to_owned()];
+    let mut push = |v: Option<f64>, text: &dyn Fn(f64) -> String| {
+        if let Some(v) = v {
+            parts.push(text(v));
+        }
+    };
+    push(n.running, &|v| format!("run {v:.0}"));
+    push(n.waiting, &|v| format!("· queue {v:.0}"));
+    push(n.kv_use, &|v| format!("· KV {:.0}%", v * 100.0));
+    push(n.hit_rate, &|v| format!("· hit {:.0}%", v * 100.0));
+    push(n.preemptions_per_s.filter(|v| *v > 0.0), &|v| {
+        format!("· {v:.1} preempt/s")
+    });
+    parts.join(" ")
 }
 
 /// Row `i` of `area` (empty when `area` has fewer rows).
