@@ -99,7 +99,7 @@ fn main() {
     let mut fold = ServerFold::default();
     let (wall, start) = (Instant::now(), cpu());
     for i in 0..scrapes {
-        let sample = read_page(&text, "Qwen/Qwen3-0.6B").unwrap();
+        let sample = read_page(&text, "Qwen/Qwen3-0.6B", &[]).unwrap();
         fold.observe(Duration::from_secs(u64::from(i)), Ok(&sample));
     }
     let (took, wall) = (cpu() - start, wall.elapsed());

@@ -100,6 +100,23 @@ pub struct ServerMetricsSettings {
     pub url: Option<String>,
     /// Seconds between scrapes (default 1; 0.2 to 60).
     pub interval_s: Option<f64>,
+    /// For a server llm-locust does not know: which family gives a figure
+    /// (`running`, `waiting`, `kv_use`, `prefix_hits`, `prefix_queries`,
+    /// `hit_rate`, `preemptions`, `output_tokens`, `prompt_tokens`), by name
+    /// or as `{family, labels}`.
+    pub map: Option<BTreeMap<String, FamilyFile>>,
+}
+
+/// A family by name, or with the labels its series must have.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FamilyFile {
+    Name(String),
+    Filtered {
+        family: String,
+        #[serde(default)]
+        labels: BTreeMap<String, String>,
+    },
 }
 
 /// `tools:` inline, or a file (JSON or YAML) holding the list.

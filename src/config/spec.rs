@@ -335,6 +335,37 @@ pub struct ServerMetricsSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     pub interval: Duration,
+    /// Families the user named for figures (`server_metrics.map`), read
+    /// before the ones llm-locust knows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map: Vec<MappedFamily>,
+}
+
+/// `server_metrics.map`: a figure read from a family (the series with these
+/// labels, when given).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedFamily {
+    pub figure: ServerFigure,
+    pub family: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+named_enum! {
+    /// A server figure a family can give (`server_metrics.map`'s keys).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ServerFigure {
+        Running = "running",
+        Waiting = "waiting",
+        KvUse = "kv_use",
+        PrefixHits = "prefix_hits",
+        PrefixQueries = "prefix_queries",
+        HitRate = "hit_rate",
+        Preemptions = "preemptions",
+        OutputTokens = "output_tokens",
+        PromptTokens = "prompt_tokens",
+    }
 }
 
 /// Default of `server_metrics.interval_s`.
@@ -346,6 +377,7 @@ impl Default for ServerMetricsSpec {
             mode: ServerMetricsMode::Auto,
             url: None,
             interval: DEFAULT_SCRAPE_INTERVAL,
+            map: Vec::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_util::sync::CancellationToken;
 
 use super::event::RaceEvent;
-use crate::config::{EngineSpec, ServerMetricsMode, ServerMetricsSpec};
+use crate::config::{EngineSpec, MappedFamily, ServerMetricsMode, ServerMetricsSpec};
 use crate::metrics::server::{ServerSample, read_page};
 
 /// The largest page read: a server's page is tens of kilobytes.
@@ -53,6 +53,8 @@ pub struct Scraper {
     model: String,
     interval: Duration,
     mode: ServerMetricsMode,
+    /// The user's families for figures (`server_metrics.map`).
+    map: Vec<MappedFamily>,
 }
 
 impl Scraper {
@@ -86,6 +88,7 @@ impl Scraper {
             model: model.to_owned(),
             interval: spec.interval,
             mode: spec.mode,
+            map: spec.map.clone(),
         })
     }
 
@@ -117,7 +120,7 @@ impl Scraper {
         if body.len() > MAX_PAGE_BYTES {
             return Err("the page is over 8 MiB".to_owned());
         }
-        read_page(&String::from_utf8_lossy(&body), &self.model)
+        read_page(&String::from_utf8_lossy(&body), &self.model, &self.map)
     }
 
     /// The first scrape, before the start signal: the counters' baseline.

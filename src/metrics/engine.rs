@@ -401,7 +401,7 @@ impl EngineStats {
             waits: self.waits,
             connections: self.connections,
             prompt_cache: self.prompt_cache.figures(),
-            server: self.server.snapshot(full, counts.output_tokens),
+            server: self.server.snapshot(series_from, counts.output_tokens),
             breakdown: if full {
                 Some(std::sync::Arc::new(self.breakdown.figures()))
             } else {

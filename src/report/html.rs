@@ -355,6 +355,15 @@ fn latency(out: &mut String, s: &SummaryFile) {
     for id in ["ttft", "tpot", "e2e"] {
         chart(out, &format!("chart-{id}-time"));
     }
+    let scraped = s
+        .engines
+        .iter()
+        .any(|e| e.server.as_ref().is_some_and(|sv| !sv.series.is_empty()));
+    if scraped {
+        out.push_str("<h3>Inside the servers (from their /metrics): requests waiting, and KV-cache use</h3>\n");
+        chart(out, "chart-server-waiting");
+        chart(out, "chart-server-kv");
+    }
 }
 
 fn throughput(out: &mut String) {

@@ -321,7 +321,7 @@ mod tests {
                 ..ServerSample::default()
             }),
         );
-        snap.lanes[1].server = fold.snapshot(false, 0);
+        snap.lanes[1].server = fold.snapshot(0, 0);
         let text = exposition(&snap);
         assert!(
             text.contains("llm_locust_server_running{engine=\"tgi\"} 8"),

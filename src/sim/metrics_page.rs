@@ -87,7 +87,7 @@ mod tests {
             generated_tokens: 64,
             ..SimStats::default()
         };
-        let s = crate::metrics::server::read_page(&page(&stats, 4, true), "m").unwrap();
+        let s = crate::metrics::server::read_page(&page(&stats, 4, true), "m", &[]).unwrap();
         assert_eq!((s.running, s.waiting), (Some(3.0), Some(5.0)));
         assert_eq!(s.kv_use, Some(0.75));
         assert_eq!(
@@ -98,7 +98,7 @@ mod tests {
             (s.output_tokens, s.prompt_tokens),
             (Some(64.0), Some(400.0))
         );
-        let without = crate::metrics::server::read_page(&page(&stats, 4, false), "m").unwrap();
+        let without = crate::metrics::server::read_page(&page(&stats, 4, false), "m", &[]).unwrap();
         assert_eq!(without.prefix_hits, None);
     }
 }

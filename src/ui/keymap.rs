@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(state.view.chart_metric, ChartMetric::Ttfot);
         press(&mut state, KeyCode::Left);
         press(&mut state, KeyCode::Left);
-        assert_eq!(state.view.chart_metric, ChartMetric::OutputTokens);
+        assert_eq!(state.view.chart_metric, ChartMetric::ServerHitRate);
         // The arrows changed the metric, not the engine.
         assert_eq!(state.view.selected_lane, 0);
         // Help on top closes first; then Esc leaves the charts.

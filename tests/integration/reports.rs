@@ -199,25 +199,26 @@ fn the_html_report_draws_every_chart_offline_and_fetches_nothing() {
     let page = ran().dir.join("report.html");
     let source = std::fs::read_to_string(&page).unwrap();
     let wanted = source.matches("<div class=\"chart\"").count();
-    // Latency (5 distributions, 3 over time), throughput (2), reliability
+    // Latency (5 distributions, 3 over time), the servers' queue and KV use
+    // (the simulators publish /metrics), throughput (2), reliability
     // (failures and errors by kind), tokens (2).
-    assert_eq!(wanted, 14, "charts in the page");
+    assert_eq!(wanted, 16, "charts in the page");
     let dom = rendered_dom(&browser, &page);
     assert_eq!(
         body_attribute(&dom, "data-charts-wanted").as_deref(),
-        Some("14"),
+        Some("16"),
         "the report's script did not run"
     );
     assert_eq!(
         body_attribute(&dom, "data-charts-drawn").as_deref(),
-        Some("14")
+        Some("16")
     );
     assert!(!dom.contains("data-chart-error"), "a chart failed");
     // uPlot draws each chart on a canvas, with axes and a legend.
-    assert!(dom.matches("<canvas").count() >= 14, "canvases");
+    assert!(dom.matches("<canvas").count() >= 16, "canvases");
     assert_eq!(
         dom.matches("<table class=\"u-legend").count(),
-        14,
+        16,
         "legends"
     );
     for label in ["TTFT (ms)", "quick", "slow", "http_5xx", "http_429"] {

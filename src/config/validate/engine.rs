@@ -286,10 +286,41 @@ fn server_metrics(
     let interval = settings.interval_s.map_or(DEFAULT_SCRAPE_INTERVAL, |s| {
         Duration::from_secs_f64(within(p, &format!("{path}.interval_s"), s, 0.2, 60.0))
     });
+    let map = settings
+        .map
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(key, family)| {
+            let at = format!("{path}.map.{key}");
+            let Some(figure) = ServerFigure::from_name(&key) else {
+                let names: Vec<&str> = ServerFigure::ALL.iter().map(|f| f.name()).collect();
+                p.add(
+                    at,
+                    format!("unknown figure '{key}'; the figures are {}", names.join(", ")),
+                );
+                return None;
+            };
+            let (family, labels) = match family {
+                FamilyFile::Name(name) => (name, BTreeMap::new()),
+                FamilyFile::Filtered { family, labels } => (family, labels),
+            };
+            let family = family.trim().to_owned();
+            if family.is_empty() {
+                p.add(at, "empty; name the family that gives it, e.g. running: my_server_running_requests");
+                return None;
+            }
+            Some(MappedFamily {
+                figure,
+                family,
+                labels,
+            })
+        })
+        .collect();
     ServerMetricsSpec {
         mode: ServerMetricsMode::On,
         url,
         interval,
+        map,
     }
 }
 

@@ -19,16 +19,17 @@ use serde_yaml::Value;
 use super::Problem;
 use super::color::{EngineColor, NamedColor, color_names, parse_color};
 use super::file::{
-    ArrivalsFile, EndpointFile, EngineFile, FinishFile, LoadFile, LoadMode, PriceFile, RaceFile,
-    RaceSection, ServerMetricsFile, SimulateFile, SloFile, StageFile, SweepOfFile, SyntheticFile,
-    WarmupFile,
+    ArrivalsFile, EndpointFile, EngineFile, FamilyFile, FinishFile, LoadFile, LoadMode, PriceFile,
+    RaceFile, RaceSection, ServerMetricsFile, SimulateFile, SloFile, StageFile, SweepOfFile,
+    SyntheticFile, WarmupFile,
 };
 use super::secrets::{looks_like_key, looks_secret};
 use super::spec::{
     Arrivals, DEFAULT_COUNTDOWN, DEFAULT_GRACE, DEFAULT_INPUT_TOLERANCE, DEFAULT_SCRAPE_INTERVAL,
     DEFAULT_TIME_LIMIT, DatasetSpec, EndpointKind, EngineSpec, EngineTarget, FaultKind, FinishSpec,
-    LoadSpec, Pricing, Quirk, RaceSpec, ServerMetricsMode, ServerMetricsSpec, SimSpec, SloSpec,
-    Stage, StageLevel, SweepSpec, SyntheticSpec, UNTIL_TRACE_ENDS, WarmupSpec,
+    LoadSpec, MappedFamily, Pricing, Quirk, RaceSpec, ServerFigure, ServerMetricsMode,
+    ServerMetricsSpec, SimSpec, SloSpec, Stage, StageLevel, SweepSpec, SyntheticSpec,
+    UNTIL_TRACE_ENDS, WarmupSpec,
 };
 
 mod engine;

@@ -74,6 +74,36 @@
   overTime("chart-requests-time", "requests / s", (c, t) => c.requests_ok[t]);
   overTime("chart-failed-time", "failed requests / s", (c, t) => c.requests_failed[t]);
 
+  // The servers' own figures where scraped (their last scrape in each
+  // second), on the same seconds as the client's charts.
+  function serverOverTime(id, label, pick) {
+    const rows = [xs];
+    for (const e of engines) {
+      const points = (e.server && e.server.series) || [];
+      const bySecond = new Map(points.map((p) => [p.second, p]));
+      rows.push(
+        xs.map((t) => {
+          const p = bySecond.get(t);
+          const v = p ? pick(p) : null;
+          return v === undefined ? null : v;
+        }),
+      );
+    }
+    chart(
+      id,
+      {
+        scales: { x: { time: false } },
+        axes: [axis("seconds since the start"), axis(label, { size: 70 })],
+        series: [{ label: "s" }, ...lineSeries({ spanGaps: true })],
+      },
+      rows,
+    );
+  }
+  serverOverTime("chart-server-waiting", "requests waiting at the server", (p) => p.waiting);
+  serverOverTime("chart-server-kv", "server KV-cache use (%)", (p) =>
+    p.kv_use === null || p.kv_use === undefined ? null : p.kv_use * 100,
+  );
+
   // Errors by kind over time, all engines together.
   const kinds = data.error_kinds.filter((k) =>
     engines.some((e) => e.columns.errors[k] && e.columns.errors[k].some((n) => n > 0)),

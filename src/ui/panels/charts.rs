@@ -13,6 +13,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
 use crate::metrics::RaceSnapshot;
 use crate::metrics::series::SeriesPoint;
+use crate::metrics::server::ServerFigures;
 use crate::ui::theme::Theme;
 
 /// What the chart shows; `←/→` in the charts view steps through them.
@@ -23,14 +24,21 @@ pub enum ChartMetric {
     Ttfot,
     Tpot,
     OutputTokens,
+    /// The servers' own figures, where they are scraped.
+    ServerWaiting,
+    ServerKvUse,
+    ServerHitRate,
 }
 
 impl ChartMetric {
-    pub const ALL: [ChartMetric; 4] = [
+    pub const ALL: [ChartMetric; 7] = [
         ChartMetric::Ttft,
         ChartMetric::Ttfot,
         ChartMetric::Tpot,
         ChartMetric::OutputTokens,
+        ChartMetric::ServerWaiting,
+        ChartMetric::ServerKvUse,
+        ChartMetric::ServerHitRate,
     ];
 
     #[must_use]
@@ -51,13 +59,29 @@ impl ChartMetric {
             ChartMetric::Ttfot => "TTFOT",
             ChartMetric::Tpot => "TPOT",
             ChartMetric::OutputTokens => "output tok/s",
+            ChartMetric::ServerWaiting => "server queue",
+            ChartMetric::ServerKvUse => "server KV use",
+            ChartMetric::ServerHitRate => "server prefix-cache hit rate",
         }
     }
 
     fn unit(self) -> &'static str {
         match self {
             ChartMetric::OutputTokens => "tok/s",
+            ChartMetric::ServerWaiting => "requests",
+            ChartMetric::ServerKvUse | ChartMetric::ServerHitRate => "%",
             _ => "ms",
+        }
+    }
+
+    /// A server figure's value at one scrape (percentages 0 to 100); `None`
+    /// for the client's figures.
+    fn server_value(self, f: &ServerFigures) -> Option<Option<f64>> {
+        match self {
+            ChartMetric::ServerWaiting => Some(f.waiting),
+            ChartMetric::ServerKvUse => Some(f.kv_use.map(|v| v * 100.0)),
+            ChartMetric::ServerHitRate => Some(f.hit_rate.map(|v| v * 100.0)),
+            _ => None,
         }
     }
 
@@ -72,6 +96,10 @@ impl ChartMetric {
             ChartMetric::Ttfot => Some((p.ttfot_p50_ms, Some(p.ttfot_p99_ms))),
             ChartMetric::Tpot => {
                 (p.tpot_p50_ms > 0.0).then_some((p.tpot_p50_ms, Some(p.tpot_p99_ms)))
+            }
+            // Drawn from the server's series instead.
+            ChartMetric::ServerWaiting | ChartMetric::ServerKvUse | ChartMetric::ServerHitRate => {
+                None
             }
         }
     }
@@ -95,6 +123,30 @@ impl TimeChart<'_> {
     fn lines(&self) -> Vec<Plotted> {
         let mut out = Vec::new();
         for (i, lane) in self.snap.lanes.iter().enumerate() {
+            if let Some(series) = lane.server.as_ref().map(|s| &s.series) {
+                let points: Vec<(f64, f64)> = series
+                    .iter()
+                    .filter_map(|p| {
+                        let v = self.metric.server_value(&p.figures)??;
+                        Some((f64::from(p.second), v))
+                    })
+                    .collect();
+                if self
+                    .metric
+                    .server_value(&ServerFigures::default())
+                    .is_some()
+                {
+                    out.push((i, false, points));
+                    continue;
+                }
+            }
+            if self
+                .metric
+                .server_value(&ServerFigures::default())
+                .is_some()
+            {
+                continue;
+            }
             let mut p50 = Vec::new();
             let mut p99 = Vec::new();
             for point in lane.whole_seconds() {
@@ -166,6 +218,15 @@ impl Widget for &TimeChart<'_> {
             format!(" {} ({unit}) · c for charts ", self.metric.title())
         } else if self.metric == ChartMetric::OutputTokens {
             " output tokens per second ".to_owned()
+        } else if self
+            .metric
+            .server_value(&ServerFigures::default())
+            .is_some()
+        {
+            format!(
+                " {} ({unit}), from the servers' /metrics ",
+                self.metric.title()
+            )
         } else {
             format!(
                 " {} per second: p50 line, p99 dots ({unit}) ",

@@ -434,6 +434,17 @@ fn server(l: &LaneSnapshot) -> Vec<(&'static str, String)> {
     if !ranges.is_empty() {
         lines.push(("server range", ranges.join(" · ")));
     }
+    let latencies: Vec<String> = [
+        ("TTFT", s.latencies.ttft),
+        ("ITL", s.latencies.itl),
+        ("E2E", s.latencies.e2e),
+    ]
+    .into_iter()
+    .filter_map(|(name, l)| l.map(|l| format!("{name} p50 {:.1} · p99 {:.1}", l.p50_ms, l.p99_ms)))
+    .collect();
+    if !latencies.is_empty() {
+        lines.push(("server latency", format!("{} ms", latencies.join(" · "))));
+    }
     if let Some(check) = s.token_check {
         let verdict = if check.matches {
             "✓".to_owned()

@@ -8,9 +8,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod page;
+pub use page::read_page;
+
 /// One scrape: the gauges as the page gave them and the counters' running
 /// totals (each summed over the page's series for the engine's model).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// A histogram as a page gives it: each bucket's upper bound (seconds) and
+/// its cumulative count, in order.
+pub type Buckets = Vec<(f64, f64)>;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerSample {
     /// Requests being computed.
     pub running: Option<f64>,
@@ -29,160 +36,11 @@ pub struct ServerSample {
     /// Output and prompt tokens the server processed (counters).
     pub output_tokens: Option<f64>,
     pub prompt_tokens: Option<f64>,
-}
-
-/// Which figure a family gives, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Figure {
-    Running,
-    Waiting,
-    KvUse,
-    /// A percentage 0–100 read as a fraction.
-    KvUsePercent,
-    PrefixHits,
-    PrefixQueries,
-    HitRate,
-    Preemptions,
-    OutputTokens,
-    PromptTokens,
-    /// llama.cpp: prompt tokens computed (not cached): the queries are
-    /// these plus the hits.
-    UncachedPromptTokens,
-}
-
-/// The families each server publishes, by the names of their docs (the
-/// newer name first where one was renamed). A counter's `_total` suffix is
-/// matched with or without it.
-const FAMILIES: &[(&str, Figure)] = &[
-    // vLLM (v1 engine; `gpu_` names are v0's)
-    ("vllm:num_requests_running", Figure::Running),
-    ("vllm:num_requests_waiting", Figure::Waiting),
-    ("vllm:kv_cache_usage_perc", Figure::KvUse),
-    ("vllm:gpu_cache_usage_perc", Figure::KvUse),
-    ("vllm:prefix_cache_hits", Figure::PrefixHits),
-    ("vllm:gpu_prefix_cache_hits", Figure::PrefixHits),
-    ("vllm:prefix_cache_queries", Figure::PrefixQueries),
-    ("vllm:gpu_prefix_cache_queries", Figure::PrefixQueries),
-    ("vllm:num_preemptions", Figure::Preemptions),
-    ("vllm:generation_tokens", Figure::OutputTokens),
-    ("vllm:prompt_tokens", Figure::PromptTokens),
-    // SGLang
-    ("sglang:num_running_reqs", Figure::Running),
-    ("sglang:num_queue_reqs", Figure::Waiting),
-    ("sglang:token_usage", Figure::KvUse),
-    ("sglang:cache_hit_rate", Figure::HitRate),
-    ("sglang:num_retracted_reqs", Figure::Preemptions),
-    ("sglang:generation_tokens", Figure::OutputTokens),
-    ("sglang:prompt_tokens", Figure::PromptTokens),
-    // TGI
-    ("tgi_batch_current_size", Figure::Running),
-    ("tgi_queue_size", Figure::Waiting),
-    ("tgi_request_generated_tokens_sum", Figure::OutputTokens),
-    ("tgi_request_input_length_sum", Figure::PromptTokens),
-    // llama.cpp
-    ("llamacpp:requests_processing", Figure::Running),
-    ("llamacpp:requests_deferred", Figure::Waiting),
-    ("llamacpp:kv_cache_usage_ratio", Figure::KvUse),
-    ("llamacpp:prompt_tokens_cached", Figure::PrefixHits),
-    ("llamacpp:tokens_predicted", Figure::OutputTokens),
-    ("llamacpp:prompt_tokens", Figure::UncachedPromptTokens),
-    // Percent-scaled gauges some exporters add.
-    ("tgi_kv_cache_usage_percent", Figure::KvUsePercent),
-];
-
-fn figure_of(name: &str) -> Option<Figure> {
-    let bare = name.strip_suffix("_total").unwrap_or(name);
-    FAMILIES
-        .iter()
-        .find(|(family, _)| *family == name || *family == bare)
-        .map(|(_, figure)| *figure)
-}
-
-/// Reads one `/metrics` page (Prometheus text format). Series labelled with
-/// a model (`model_name`, `model`) count only when the label is `model`,
-/// unless no series names it (a server that labels with its own alias).
-/// An error when the page is not Prometheus text or holds no family known
-/// here.
-pub fn read_page(text: &str, model: &str) -> Result<ServerSample, String> {
-    // A page cut or damaged partway still gives the families before it.
-    let (metrics, _error) = prom_text_format_parser::parse_scrape(text);
-    if metrics.is_empty() {
-        return Err("not Prometheus metrics".to_owned());
-    }
-    let model_label = |s: &prom_text_format_parser::Sample| {
-        s.labels
-            .iter()
-            .find(|l| l.key == "model_name" || l.key == "model")
-            .map(|l| l.value.clone())
-    };
-    // (family name as matched, sample) for every plain value and every
-    // histogram's or summary's sum.
-    let values: Vec<(String, &prom_text_format_parser::Sample)> = metrics
-        .iter()
-        .flat_map(|m| {
-            m.samples.iter().filter_map(move |s| {
-                use prom_text_format_parser::{Type, ValueType};
-                match (m.kind, s.value.value_type) {
-                    (Type::Histogram | Type::Summary, ValueType::Sum) => {
-                        Some((format!("{}_sum", m.name), s))
-                    }
-                    (Type::Histogram | Type::Summary, _) => None,
-                    _ => Some((m.name.clone(), s)),
-                }
-            })
-        })
-        .collect();
-    let any_for_model = values
-        .iter()
-        .any(|(_, s)| model_label(s).as_deref() == Some(model));
-    let mut sample = ServerSample::default();
-    let mut uncached_prompt: Option<f64> = None;
-    let mut known = 0usize;
-    for (name, s) in &values {
-        let Some(figure) = figure_of(name) else {
-            continue;
-        };
-        if any_for_model && model_label(s).is_some_and(|m| m != model) {
-            continue;
-        }
-        let Ok(value) = s.value.value.parse::<f64>() else {
-            continue;
-        };
-        if !value.is_finite() {
-            continue;
-        }
-        known += 1;
-        let add = |slot: &mut Option<f64>, v: f64| *slot = Some(slot.unwrap_or(0.0) + v);
-        match figure {
-            Figure::Running => add(&mut sample.running, value),
-            Figure::Waiting => add(&mut sample.waiting, value),
-            // Several engines (data parallel) each have a cache: the mean
-            // would hide a full one, so the fullest counts.
-            Figure::KvUse => sample.kv_use = Some(sample.kv_use.unwrap_or(0.0).max(value)),
-            Figure::KvUsePercent => {
-                sample.kv_use = Some(sample.kv_use.unwrap_or(0.0).max(value / 100.0));
-            }
-            Figure::PrefixHits => add(&mut sample.prefix_hits, value),
-            Figure::PrefixQueries => add(&mut sample.prefix_queries, value),
-            Figure::HitRate => sample.hit_rate = Some(value),
-            Figure::Preemptions => add(&mut sample.preemptions, value),
-            Figure::OutputTokens => add(&mut sample.output_tokens, value),
-            Figure::PromptTokens => add(&mut sample.prompt_tokens, value),
-            Figure::UncachedPromptTokens => add(&mut uncached_prompt, value),
-        }
-    }
-    if let Some(uncached) = uncached_prompt {
-        let hits = sample.prefix_hits.unwrap_or(0.0);
-        sample.prompt_tokens = Some(uncached + hits);
-        sample.prefix_queries = Some(uncached + hits);
-    }
-    if known == 0 {
-        return Err(format!(
-            "{} families, none llm-locust knows (vLLM, SGLang, TGI, llama.cpp)",
-            metrics.len()
-        ));
-    }
-    Ok(sample)
+    /// The server's own TTFT, inter-token and end-to-end latency
+    /// histograms (cumulative).
+    pub ttft: Option<Buckets>,
+    pub itl: Option<Buckets>,
+    pub e2e: Option<Buckets>,
 }
 
 /// The figures at one moment: gauges as scraped, rates over the interval
@@ -230,6 +88,81 @@ impl ServerFigures {
             prompt_tokens_per_s: rate(|s| s.prompt_tokens),
         }
     }
+}
+
+/// A latency of the server's own, over the race: requests it counted, and
+/// its median and 99th percentile (ms), interpolated in the histogram's
+/// buckets as Prometheus's `histogram_quantile` does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ServerLatency {
+    pub count: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// The server's TTFT, inter-token and end-to-end latencies over the race,
+/// where it publishes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerLatencies {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<ServerLatency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl: Option<ServerLatency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<ServerLatency>,
+}
+
+impl ServerLatencies {
+    fn is_empty(&self) -> bool {
+        self.ttft.is_none() && self.itl.is_none() && self.e2e.is_none()
+    }
+}
+
+/// The `q` quantile of cumulative `buckets`: linear within the bucket it
+/// falls in (from the bucket before's bound, or 0); in the `+Inf` bucket,
+/// the highest finite bound.
+fn quantile(buckets: &[(f64, f64)], q: f64) -> Option<f64> {
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut below = (0.0, 0.0);
+    for &(le, count) in buckets {
+        if count >= rank {
+            if le.is_infinite() {
+                return Some(below.0);
+            }
+            let share = if count > below.1 {
+                (rank - below.1) / (count - below.1)
+            } else {
+                1.0
+            };
+            return Some(below.0 + (le - below.0) * share);
+        }
+        below = (le, count);
+    }
+    Some(below.0)
+}
+
+/// The histogram's counts between two scrapes, and its quantiles.
+fn over_race(first: Option<&Buckets>, last: Option<&Buckets>) -> Option<ServerLatency> {
+    let last = last?;
+    let before = |le: f64| {
+        first
+            .and_then(|f| f.iter().find(|(b, _)| *b == le))
+            .map_or(0.0, |(_, c)| *c)
+    };
+    let delta: Buckets = last
+        .iter()
+        .map(|&(le, c)| (le, (c - before(le)).max(0.0)))
+        .collect();
+    let count = delta.last()?.1;
+    Some(ServerLatency {
+        count,
+        p50_ms: quantile(&delta, 0.5)? * 1000.0,
+        p99_ms: quantile(&delta, 0.99)? * 1000.0,
+    })
 }
 
 /// A figure over the race: its least, mean and most.
@@ -336,9 +269,9 @@ impl ServerFold {
         }
         self.now = figures;
         if self.first.is_none() {
-            self.first = Some((at, *sample));
+            self.first = Some((at, sample.clone()));
         }
-        self.last = Some((at, *sample));
+        self.last = Some((at, sample.clone()));
     }
 
     /// The last scrape's figures.
@@ -360,10 +293,10 @@ impl ServerFold {
     }
 
     /// The figures so far, beside `client_output_tokens` (the output tokens
-    /// of the engine's successful requests); `None` before any scrape was
-    /// tried.
+    /// of the engine's successful requests), with the series from race
+    /// second `series_from` on; `None` before any scrape was tried.
     #[must_use]
-    pub fn snapshot(&self, with_series: bool, client_output_tokens: u64) -> Option<ServerSnapshot> {
+    pub fn snapshot(&self, series_from: u32, client_output_tokens: u64) -> Option<ServerSnapshot> {
         if self.scrapes == 0 && self.errors == 0 {
             return None;
         }
@@ -389,6 +322,18 @@ impl ServerFold {
             },
             output_tokens: counted(|s| s.output_tokens),
             prompt_tokens: counted(|s| s.prompt_tokens),
+            latencies: {
+                let first = self.first.as_ref().map(|(_, s)| s);
+                let last = self.last.as_ref().map(|(_, s)| s);
+                let of = |pick: fn(&ServerSample) -> Option<&Buckets>| {
+                    over_race(first.and_then(pick), last.and_then(pick))
+                };
+                ServerLatencies {
+                    ttft: of(|s| s.ttft.as_ref()),
+                    itl: of(|s| s.itl.as_ref()),
+                    e2e: of(|s| s.e2e.as_ref()),
+                }
+            },
             token_check: counted(|s| s.output_tokens).map(|server| {
                 #[allow(clippy::cast_precision_loss)]
                 let client = client_output_tokens as f64;
@@ -398,10 +343,9 @@ impl ServerFold {
                     matches: (server - client).abs() < 0.5,
                 }
             }),
-            series: if with_series {
-                self.series.clone()
-            } else {
-                Vec::new()
+            series: {
+                let from = self.series.partition_point(|p| p.second < series_from);
+                self.series[from..].to_vec()
             },
         })
     }
@@ -458,6 +402,20 @@ impl ServerSnapshot {
             },
             output_tokens: self.output_tokens.map(f),
             prompt_tokens: self.prompt_tokens.map(f),
+            latencies: {
+                let l = |v: Option<ServerLatency>| {
+                    v.map(|v| ServerLatency {
+                        count: f(v.count),
+                        p50_ms: f(v.p50_ms),
+                        p99_ms: f(v.p99_ms),
+                    })
+                };
+                ServerLatencies {
+                    ttft: l(self.latencies.ttft),
+                    itl: l(self.latencies.itl),
+                    e2e: l(self.latencies.e2e),
+                }
+            },
             series: self
                 .series
                 .iter()
@@ -489,10 +447,14 @@ pub struct ServerSnapshot {
     /// request).
     pub output_tokens: Option<f64>,
     pub prompt_tokens: Option<f64>,
+    /// The server's own latencies over the race, where it publishes them.
+    #[serde(default, skip_serializing_if = "ServerLatencies::is_empty")]
+    pub latencies: ServerLatencies,
     /// The server's output-token count over the race against the client's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_check: Option<TokenCheck>,
-    /// Per race second (the final snapshot's; empty live).
+    /// Per race second (live: the last two minutes'; the final snapshot's
+    /// whole).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<ServerPoint>,
 }
@@ -501,57 +463,39 @@ pub struct ServerSnapshot {
 mod tests {
     use super::*;
 
-    const LLAMA_CPP: &str = include_str!("../../tests/fixtures/metrics/llamacpp-b11434.txt");
-    const VLLM: &str = include_str!("../../tests/fixtures/metrics/vllm-0.11.txt");
-    const SGLANG: &str = include_str!("../../tests/fixtures/metrics/sglang-0.5.txt");
-    const TGI: &str = include_str!("../../tests/fixtures/metrics/tgi-3.3.txt");
-
     #[test]
-    fn llama_cpp_counts_cached_and_computed_prompt_tokens_apart() {
-        let s = read_page(LLAMA_CPP, "gemma-3-270m").unwrap();
-        assert_eq!((s.running, s.waiting), (Some(0.0), Some(0.0)));
-        assert_eq!(s.output_tokens, Some(16.0));
-        assert_eq!(s.prefix_hits, Some(10.0));
-        assert_eq!(s.prompt_tokens, Some(30.0), "20 computed + 10 cached");
-        assert_eq!(s.prefix_queries, Some(30.0));
-        assert_eq!(s.kv_use, None, "this build publishes no KV use");
-    }
-
-    #[test]
-    fn vllm_counts_only_the_engines_model_and_reads_its_cache() {
-        let s = read_page(VLLM, "Qwen/Qwen3-0.6B").unwrap();
-        assert_eq!((s.running, s.waiting), (Some(8.0), Some(12.0)));
-        assert_eq!(s.kv_use, Some(0.93));
-        assert_eq!(
-            (s.prefix_hits, s.prefix_queries),
-            (Some(4100.0), Some(10000.0))
+    fn the_servers_latencies_are_its_histograms_quantiles_over_the_race() {
+        let buckets = vec![(0.02, 1.0), (0.04, 5.0), (f64::INFINITY, 9.0)];
+        // Rank 4.5 falls in (0.02, 0.04], 3.5 of its 4: 37.5 ms.
+        assert!((quantile(&buckets, 0.5).unwrap() - 0.0375).abs() < 1e-12);
+        // Rank 8.91 is in +Inf: the highest finite bound.
+        assert_eq!(quantile(&buckets, 0.99), Some(0.04));
+        // Over the race: what the counts grew by since the first scrape.
+        let mut fold = ServerFold::default();
+        let with = |b: Buckets| ServerSample {
+            ttft: Some(b),
+            ..ServerSample::default()
+        };
+        fold.observe(
+            Duration::ZERO,
+            Ok(&with(vec![
+                (0.02, 100.0),
+                (0.04, 100.0),
+                (f64::INFINITY, 100.0),
+            ])),
         );
-        assert_eq!(s.preemptions, Some(3.0));
-        assert_eq!(s.output_tokens, Some(624.0));
-        assert_eq!(s.prompt_tokens, Some(10000.0));
-        // The other model's series are left out.
-        let other = read_page(VLLM, "meta-llama/Llama-3.1-8B").unwrap();
-        assert_eq!(other.running, Some(1.0));
-    }
-
-    #[test]
-    fn sglang_and_tgi_give_their_own_names() {
-        let s = read_page(SGLANG, "Qwen/Qwen3-0.6B").unwrap();
-        assert_eq!((s.running, s.waiting), (Some(5.0), Some(2.0)));
-        assert_eq!((s.kv_use, s.hit_rate), (Some(0.41), Some(0.37)));
-        assert_eq!(s.output_tokens, Some(2048.0));
-        let t = read_page(TGI, "bigscience/bloom-560m").unwrap();
-        assert_eq!((t.running, t.waiting), (Some(4.0), Some(6.0)));
-        assert_eq!(t.output_tokens, Some(1280.0));
-        assert_eq!(t.prompt_tokens, Some(2560.0));
-    }
-
-    #[test]
-    fn a_page_of_nothing_known_or_of_no_metrics_is_an_error() {
-        let err = read_page("# TYPE up gauge\nup 1\n", "m").unwrap_err();
-        assert!(err.contains("none llm-locust knows"), "{err}");
-        let err = read_page("<html>not found</html>", "m").unwrap_err();
-        assert_eq!(err, "not Prometheus metrics");
+        fold.observe(
+            Duration::from_secs(1),
+            Ok(&with(vec![
+                (0.02, 101.0),
+                (0.04, 105.0),
+                (f64::INFINITY, 109.0),
+            ])),
+        );
+        let ttft = fold.snapshot(0, 0).unwrap().latencies.ttft.unwrap();
+        assert_eq!(ttft.count, 9.0);
+        assert!((ttft.p50_ms - 37.5).abs() < 1e-9, "{ttft:?}");
+        assert!((ttft.p99_ms - 40.0).abs() < 1e-9);
     }
 
     #[test]
@@ -564,12 +508,17 @@ mod tests {
             ..ServerSample::default()
         };
         let mut fold = ServerFold::default();
-        assert_eq!(fold.snapshot(false, 0), None);
+        assert_eq!(fold.snapshot(0, 0), None);
         fold.observe(Duration::ZERO, Ok(&page(0.0, 1000.0, 0.0, 0.0)));
         fold.observe(Duration::from_secs(1), Ok(&page(4.0, 1100.0, 30.0, 100.0)));
         fold.observe(Duration::from_millis(1500), Err("HTTP 500"));
         fold.observe(Duration::from_secs(2), Ok(&page(2.0, 1300.0, 110.0, 200.0)));
-        let s = fold.snapshot(true, 300).unwrap();
+        let s = fold.snapshot(0, 300).unwrap();
+        assert_eq!(
+            fold.snapshot(2, 300).unwrap().series.len(),
+            1,
+            "from second 2"
+        );
         assert_eq!(
             s.token_check,
             Some(TokenCheck {
