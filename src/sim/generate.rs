@@ -222,6 +222,7 @@ pub(crate) struct Generation {
     lease: Lease,
     stop: CancellationToken,
     stamp_from: Option<Instant>,
+    arrived: Instant,
 }
 
 /// Inputs of a [`Generation`].
@@ -243,6 +244,9 @@ pub(crate) struct GenerationParts {
     /// The request's arrival, when each token's text is to be its send time
     /// from there (`SimOptions::stamp_tokens`).
     pub stamp_from: Option<Instant>,
+    /// The request's arrival: its TTFT, as the server counts it, is from
+    /// here.
+    pub arrived: Instant,
 }
 
 impl Generation {
@@ -280,6 +284,7 @@ impl Generation {
             lease: p.lease,
             stop: p.stop,
             stamp_from: p.stamp_from,
+            arrived: p.arrived,
         }
     }
 
@@ -388,6 +393,9 @@ impl Generation {
             self.lease
                 .counters()
                 .first_token(now.saturating_duration_since(due));
+            self.lease
+                .counters()
+                .ttft(now.saturating_duration_since(self.arrived));
         }
     }
 

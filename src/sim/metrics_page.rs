@@ -70,6 +70,21 @@ pub(super) fn page(s: &SimStats, capacity: u32, prefix_cache: bool) -> String {
             n(s.cached_tokens),
         );
     }
+    let _ = writeln!(
+        page,
+        "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n# TYPE vllm:time_to_first_token_seconds histogram"
+    );
+    for (le, count) in &s.ttft_buckets {
+        let le = if le.is_infinite() {
+            "+Inf".to_owned()
+        } else {
+            le.to_string()
+        };
+        let _ = writeln!(
+            page,
+            "vllm:time_to_first_token_seconds_bucket{{model_name=\"llm-locust-sim\",le=\"{le}\"}} {count}"
+        );
+    }
     page
 }
 

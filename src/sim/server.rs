@@ -398,6 +398,7 @@ impl Sim {
                 lease,
                 stop: self.cut.clone(),
                 stamp_from: self.options.stamp_tokens.then_some(arrived),
+                arrived,
             });
             (
                 [

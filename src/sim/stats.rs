@@ -12,7 +12,7 @@ use crate::config::FaultKind;
 /// bad ones. `requests_completed` counts only answers that ran to their
 /// normal end (no fault, client still there). `in_flight` are admitted
 /// requests holding a capacity slot; `queued` are waiting for one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SimStats {
     pub requests_received: u64,
     pub requests_completed: u64,
@@ -33,7 +33,34 @@ pub struct SimStats {
     pub cached_tokens: u64,
     /// Output tokens it sent (streamed or whole).
     pub generated_tokens: u64,
+    /// Streams' time to first token from their arrival, as a histogram:
+    /// each of [`TTFT_BUCKETS`]' upper bounds (seconds) with the count at
+    /// or under it (cumulative; the last bound is +Inf).
+    pub ttft_buckets: Vec<(f64, u64)>,
 }
+
+/// vLLM's bucket bounds of `vllm:time_to_first_token_seconds` (with +Inf).
+pub const TTFT_BUCKETS: [f64; 19] = [
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    f64::INFINITY,
+];
 
 impl SimStats {
     /// Mean lateness of the first token (zero before any stream).
@@ -57,6 +84,9 @@ pub(crate) struct Counters {
     prompt_tokens: AtomicU64,
     cached_tokens: AtomicU64,
     generated_tokens: AtomicU64,
+    /// Per bucket of [`TTFT_BUCKETS`], the first tokens that fell in it
+    /// (not cumulative).
+    ttft: [AtomicU64; TTFT_BUCKETS.len()],
     /// Indexed by the kind's position in `FaultKind::ALL`.
     faults: [AtomicU64; FaultKind::ALL.len()],
 }
@@ -82,6 +112,16 @@ impl Counters {
         let us = u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX);
         self.first_token_lateness_us
             .fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// A stream's first token went out `ttft` after its request arrived.
+    pub(crate) fn ttft(&self, ttft: std::time::Duration) {
+        let secs = ttft.as_secs_f64();
+        let i = TTFT_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(TTFT_BUCKETS.len() - 1);
+        self.ttft[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Output tokens sent.
@@ -125,6 +165,14 @@ impl Counters {
             prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
             cached_tokens: self.cached_tokens.load(Ordering::Relaxed),
             generated_tokens: self.generated_tokens.load(Ordering::Relaxed),
+            ttft_buckets: TTFT_BUCKETS
+                .iter()
+                .zip(&self.ttft)
+                .scan(0, |total, (&le, n)| {
+                    *total += n.load(Ordering::Relaxed);
+                    Some((le, *total))
+                })
+                .collect(),
         }
     }
 }

@@ -57,6 +57,13 @@ fn start_llama() -> Result<LlamaServer, String> {
     Ok(LlamaServer { pid, port })
 }
 
+/// A started llama-server, or `None` having said why the test is skipped.
+fn llama_or_skip() -> Option<LlamaServer> {
+    start_llama()
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()
+}
+
 /// llama.cpp closes the connection after every streamed answer although
 /// its headers say `Keep-Alive`: none of the client's reuses of a closing
 /// connection may count as the server's failures. Two-token answers make
@@ -64,12 +71,8 @@ fn start_llama() -> Result<LlamaServer, String> {
 /// failures a race before connections were retried).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_race_against_llama_cpp_has_no_failures_from_closed_connections() {
-    let server = match start_llama() {
-        Ok(server) => server,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(server) = llama_or_skip() else {
+        return;
     };
     let yaml = format!(
         "race:\n  name: llama\n  countdown_s: 0\n  duration: 10\n  users: 4\n  spawn_rate: 100\n  engines:\n    - {{name: llama, url: 'http://127.0.0.1:{}/v1/chat/completions', model: gemma-3-270m, max_tokens: 2, ignore_eos: true, reuse_connections: always}}\n",
@@ -101,12 +104,8 @@ async fn a_race_against_llama_cpp_has_no_failures_from_closed_connections() {
 /// and later turns resend the history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conversations_against_llama_cpp_report_its_prompt_cache() {
-    let server = match start_llama() {
-        Ok(server) => server,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(server) = llama_or_skip() else {
+        return;
     };
     let yaml = format!(
         "race:\n  name: llama\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 30\n  target_output_tokens: 4\n  prefix: {{groups: 2, tokens: 200}}\n  conversation: {{turns: 3}}\n  users: 2\n  finish: {{requests: 12}}\n  extra_body: {{cache_prompt: true}}\n  engines:\n    - {{name: llama, url: 'http://127.0.0.1:{}', model: gemma-3-270m}}\n",

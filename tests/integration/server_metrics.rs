@@ -155,3 +155,58 @@ async fn a_server_without_a_metrics_page_is_left_alone_unless_asked() {
         "no page, no word"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_first_shard_reads_a_servers_counters() {
+    let sim = serve_sim(SimSpec::default()).await;
+    let mut read = Vec::new();
+    for index in 0..2 {
+        let mut race = spec(&format!(
+            "race:\n  name: shards\n  countdown_s: 0\n  duration: 1\n  users: 2\n  engines:\n    - {{name: a, url: {}, model: m, max_tokens: 2}}\n",
+            sim.base_url()
+        ));
+        race.set_shard(llm_locust::config::Shard { index, count: 2 })
+            .unwrap();
+        let (outcome, _) = run(&race, Duration::from_secs(30)).await;
+        read.push(outcome.snapshot.lanes[0].server.is_some());
+    }
+    assert_eq!(read, [true, false], "a server's counters are global");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_ttft_histogram_reads_as_the_ttft_it_served() {
+    // 50 ms to the first token, no jitter, no queue: the server's histogram
+    // (vLLM's buckets, 40–60 ms) holds every first token in one bucket.
+    let sim = serve_sim(SimSpec {
+        ttft: Duration::from_millis(50),
+        tpot: Duration::from_millis(1),
+        jitter: 0.0,
+        prefill_per_token: Duration::ZERO,
+        ..SimSpec::default()
+    })
+    .await;
+    let race = spec(&format!(
+        "race:\n  name: ttft\n  countdown_s: 0\n  users: 2\n  finish: {{requests: 20}}\n  engines:\n    - {{name: a, url: {}, model: m, max_tokens: 4}}\n",
+        sim.base_url()
+    ));
+    let (outcome, records) = run(&race, Duration::from_secs(30)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    let server = lane
+        .server
+        .as_ref()
+        .unwrap()
+        .latencies
+        .ttft
+        .expect("its TTFT histogram");
+    // Every stream of the race, counted from the first scrape to the last.
+    assert_eq!(server.count, records.len() as f64);
+    let truth = sim.stats().ttft_buckets;
+    assert_eq!(truth.last().unwrap().1, records.len() as u64);
+    assert!(
+        (40.0..=60.0).contains(&server.p50_ms) && (40.0..=60.0).contains(&server.p99_ms),
+        "{server:?}"
+    );
+    // The client's TTFT adds the network and itself, never less.
+    let client = lane.latencies.ttft.p50.as_secs_f64() * 1000.0;
+    assert!((50.0..60.0).contains(&client), "client TTFT p50 {client}");
+}
