@@ -91,7 +91,7 @@ async fn load_prompts(
     if spec.simulated {
         // No server, so no download either: what is not cached is replaced.
         for note in workload::simulate_offline(spec, &load_options.hub) {
-            eprintln!("note: {note}");
+            tell(&format!("note: {note}"));
         }
     }
     let prompts = match tui {
@@ -112,15 +112,21 @@ async fn load_prompts(
     }
     .map_err(AppError::bad_input)?;
     for note in workload::settle(spec, &prompts) {
-        eprintln!("note: {note}");
+        tell(&format!("note: {note}"));
     }
     Ok(Some(prompts))
 }
 
+/// A line on stderr, wrapped to the terminal's width (whole in a pipe).
+fn tell(line: &str) {
+    let width = crate::ui::terminal::width_of(&std::io::stderr());
+    eprintln!("{}", crate::report::table::wrap(line, width));
+}
+
 /// What is about to be raced, on stderr.
 fn describe(spec: &RaceSpec, prompts: &PromptSet) {
-    eprintln!("prompts: {}", workload::describe(prompts, spec));
-    eprintln!("race {}", spec.describe());
+    tell(&format!("prompts: {}", workload::describe(prompts, spec)));
+    tell(&format!("race {}", spec.describe()));
     if let config::Sharding::Shard(shard) = spec.sharding {
         // The fingerprint `merge` checks (after loading: it covers the prompts).
         eprintln!(
@@ -185,7 +191,7 @@ async fn start(
     abort: &CancellationToken,
 ) -> Result<RunningRace, AppError> {
     if let Some(warmup) = spec.warmup_for_shard() {
-        eprintln!("warming up: {}", warmup.describe());
+        tell(&format!("warming up: {}", warmup.describe()));
     }
     let running = engine::start(spec, prompts, sinks, stop.clone(), abort.clone())
         .await
@@ -203,13 +209,13 @@ async fn start(
         );
     }
     for (engine, w) in spec.engines.iter().zip(&running.warmup) {
-        eprintln!(
+        tell(&format!(
             "warm-up: {} {} ok, {} failed in {:.1} s (not counted)",
             engine.name,
             w.ok,
             w.failed,
             w.took.as_secs_f64()
-        );
+        ));
     }
     Ok(running)
 }
@@ -242,6 +248,7 @@ async fn show(
                 running.snapshots.clone(),
                 headless::PROGRESS_EVERY,
                 std::io::stderr(),
+                crate::ui::terminal::width_of(&std::io::stderr()),
             ));
             let outcome = running.finish().await;
             let _ = progress.await;

@@ -62,7 +62,9 @@ fn print_results(snapshot: &RaceSnapshot) {
             ""
         }
     );
-    say_part!("{}", report::table::leaderboard_table(snapshot));
+    // Fitted to the terminal it is printed to, whole in a pipe (CI logs).
+    let width = crate::ui::terminal::width_of(&std::io::stdout());
+    say_part!("{}", report::table::leaderboard_table_for(snapshot, width));
     if snapshot.client.saturated {
         eprintln!(
             "warning: the client was saturated ({}); the numbers may be the load generator's, not the servers'. Run fewer users, fewer engines per machine, or shards",
@@ -74,7 +76,7 @@ fn print_results(snapshot: &RaceSnapshot) {
         say!();
         say_part!("{sweeps}");
     }
-    let errors = report::table::error_samples(snapshot);
+    let errors = report::table::error_samples(snapshot, width);
     if !errors.is_empty() {
         say!();
         say_part!("{errors}");

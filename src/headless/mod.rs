@@ -15,9 +15,10 @@ use crate::metrics::{CommentaryKind, ConnectionReuse, ErrorKind, RacePhase, Race
 /// How often progress lines are printed.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
-/// One progress line per engine.
+/// One progress line per engine (`narrow`: in the width of a small
+/// terminal).
 #[must_use]
-pub fn progress_lines(s: &RaceSnapshot) -> String {
+pub fn progress_lines(s: &RaceSnapshot, narrow: bool) -> String {
     let width = s
         .lanes
         .iter()
@@ -62,21 +63,39 @@ pub fn progress_lines(s: &RaceSnapshot) -> String {
         if let Some(sweep) = &l.sweep {
             let _ = write!(trouble, "  {}", sweep.status());
         }
-        let _ = writeln!(
-            out,
-            "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",
-            s.elapsed.as_secs_f64(),
-            l.name,
-            l.counts.ok,
-            l.counts.failed,
-            l.rates.requests_per_s,
-            l.rates.output_tokens_per_s,
-            ttft,
-            l.counts.in_flight(),
-        );
+        if narrow {
+            // The same figures in the width of a small terminal.
+            let _ = writeln!(
+                out,
+                "[{:>5.0}s] {:<width$} ok {:>5} fail {:>4} {:>6.1} tok/s TTFT {:>8} flight {:>3}{trouble}",
+                s.elapsed.as_secs_f64(),
+                l.name,
+                l.counts.ok,
+                l.counts.failed,
+                l.rates.output_tokens_per_s,
+                ttft,
+                l.counts.in_flight(),
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",
+                s.elapsed.as_secs_f64(),
+                l.name,
+                l.counts.ok,
+                l.counts.failed,
+                l.rates.requests_per_s,
+                l.rates.output_tokens_per_s,
+                ttft,
+                l.counts.in_flight(),
+            );
+        }
     }
     out
 }
+
+/// Terminals narrower than this get the short progress lines.
+const NARROW: usize = 130;
 
 /// A line for each engine whose client has stopped reusing connections
 /// since the last call (`said`: the engines already told of), at the time
@@ -124,6 +143,7 @@ pub async fn report_progress(
     mut snapshots: watch::Receiver<Arc<RaceSnapshot>>,
     every: Duration,
     mut out: impl Write,
+    width: Option<usize>,
 ) {
     let mut last_count: Option<u64> = None;
     let mut said_go = false;
@@ -148,7 +168,10 @@ pub async fn report_progress(
                     said_go = true;
                 }
                 if snap.elapsed >= next_progress {
-                    let _ = write!(out, "{}", progress_lines(&snap));
+                    let narrow = width.is_some_and(|w| w < NARROW);
+                    for line in progress_lines(&snap, narrow).lines() {
+                        let _ = writeln!(out, "{}", crate::report::table::fit(line, width));
+                    }
                     while next_progress <= snap.elapsed {
                         next_progress += every;
                     }

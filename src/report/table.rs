@@ -14,10 +14,51 @@ fn ms(d: Duration, count: u64) -> String {
     }
 }
 
-/// Why requests failed: each engine's first few distinct messages, most
-/// frequent first. Empty when nothing failed.
+/// `line` cut to `width` characters (the last one an ellipsis) when it is
+/// longer; whole without a width.
 #[must_use]
-pub fn error_samples(s: &RaceSnapshot) -> String {
+pub fn fit(line: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if line.chars().count() > w => {
+            let mut cut: String = line.chars().take(w.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        }
+        _ => line.to_owned(),
+    }
+}
+
+/// `text` wrapped at spaces to lines of at most `width` characters, the
+/// lines after the first indented by two (a word longer than a line is
+/// cut); whole without a width.
+#[must_use]
+pub fn wrap(text: &str, width: Option<usize>) -> String {
+    let Some(width) = width.filter(|w| *w > 8) else {
+        return text.to_owned();
+    };
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().map_or(0, |l| l.chars().count());
+        if line > 0 && line + 1 + word.chars().count() > width {
+            lines.push("  ".to_owned());
+        }
+        let Some(line) = lines.last_mut() else { break };
+        if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines
+        .iter()
+        .map(|l| fit(l, Some(width)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Why requests failed: each engine's first few distinct messages, most
+/// frequent first, each line cut to `width`. Empty when nothing failed.
+#[must_use]
+pub fn error_samples(s: &RaceSnapshot, width: Option<usize>) -> String {
     let mut out = String::new();
     for &i in &s.leaderboard {
         let l = &s.lanes[i];
@@ -29,7 +70,8 @@ pub fn error_samples(s: &RaceSnapshot) -> String {
         samples.sort_by_key(|e| std::cmp::Reverse(e.count));
         for e in samples.iter().take(SAMPLES_SHOWN) {
             let message = e.message.replace(['\n', '\r'], " ");
-            let _ = writeln!(out, "  {:>6} × {}: {}", e.count, e.kind.name(), message);
+            let line = format!("  {:>6} × {}: {}", e.count, e.kind.name(), message);
+            let _ = writeln!(out, "{}", fit(&line, width));
         }
     }
     out
@@ -64,6 +106,14 @@ const SAMPLES_SHOWN: usize = 3;
 /// The final leaderboard as an aligned table.
 #[must_use]
 pub fn leaderboard_table(s: &RaceSnapshot) -> String {
+    leaderboard_table_for(s, None)
+}
+
+/// The final leaderboard for a terminal `width` wide: columns that do not
+/// fit go to a second block (and a third...), each led by the place and
+/// the engine, so no row wraps. Without a width, one block.
+#[must_use]
+pub fn leaderboard_table_for(s: &RaceSnapshot, width: Option<usize>) -> String {
     let header = [
         "#",
         "engine",
@@ -101,7 +151,49 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
             );
         }
     }
-    aligned(&rows, &[1, header.len() - 1])
+    in_blocks(&rows, &[1, header.len() - 1], width)
+}
+
+/// `rows` in blocks no wider than `width`: every block has the first two
+/// columns (place and engine), then as many of the others, in order, as
+/// fit.
+fn in_blocks(rows: &[Vec<String>], left: &[usize], width: Option<usize>) -> String {
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let Some(limit) = width else {
+        return aligned(rows, left);
+    };
+    let lead = widths[0] + 2 + widths[1];
+    let mut blocks: Vec<Vec<usize>> = vec![vec![0, 1]];
+    let mut used = lead;
+    for (c, w) in widths.iter().enumerate().skip(2) {
+        if used + 2 + w > limit && blocks.last().is_some_and(|b| b.len() > 2) {
+            blocks.push(vec![0, 1]);
+            used = lead;
+        }
+        if let Some(block) = blocks.last_mut() {
+            block.push(c);
+        }
+        used += 2 + w;
+    }
+    let parts: Vec<String> = blocks
+        .iter()
+        .map(|block| {
+            let sub: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| block.iter().map(|&c| r[c].clone()).collect())
+                .collect();
+            let sub_left: Vec<usize> = block
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| left.contains(c))
+                .map(|(i, _)| i)
+                .collect();
+            aligned(&sub, &sub_left)
+        })
+        .collect();
+    parts.join("\n")
 }
 
 /// One engine's row of the leaderboard.
@@ -174,4 +266,53 @@ fn aligned(rows: &[Vec<String>], left: &[usize]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_narrow_terminal_gets_the_table_in_blocks_led_by_place_and_engine() {
+        let snap = crate::ui::test_support::failing_fixture();
+        let whole = leaderboard_table(&snap);
+        assert!(whole.lines().any(|l| l.chars().count() > 80), "{whole}");
+        let fitted = leaderboard_table_for(&snap, Some(80));
+        assert!(fitted.lines().all(|l| l.chars().count() <= 80), "{fitted}");
+        let blocks: Vec<&str> = fitted.split("\n\n").collect();
+        assert!(blocks.len() >= 2, "{fitted}");
+        for block in &blocks {
+            assert!(block.starts_with("#  engine"), "{block}");
+        }
+        // Every column is still there, once.
+        for column in [
+            "TTFT p50", "TTFT p99", "E2E p99", "finish", "SLO", "goodput",
+        ] {
+            assert_eq!(fitted.matches(column).count(), 1, "{column} in {fitted}");
+        }
+        // Without a width, one block as before.
+        assert_eq!(leaderboard_table_for(&snap, None), whole);
+    }
+
+    #[test]
+    fn lines_are_cut_and_sentences_wrapped_to_the_width() {
+        assert_eq!(fit("abcdef", Some(4)), "abc…");
+        assert_eq!(fit("abc", Some(4)), "abc");
+        assert_eq!(fit("abcdef", None), "abcdef");
+        let text = "race 'Demo', 3 engines (prefill-king, decode-demon, overbooked), 10 users";
+        let wrapped = wrap(text, Some(30));
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 30),
+            "{wrapped}"
+        );
+        assert!(
+            wrapped.lines().skip(1).all(|l| l.starts_with("  ")),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>(),
+            text.split_whitespace().collect::<Vec<_>>(),
+            "no word lost"
+        );
+    }
 }

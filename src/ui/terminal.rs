@@ -12,6 +12,18 @@ use ratatui::backend::CrosstermBackend;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK_INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// The width of the terminal that `stream` prints to, when it is one (a
+/// pipe or a file, as in CI logs, has no width: lines are printed whole).
+#[must_use]
+pub fn width_of(stream: &impl std::io::IsTerminal) -> Option<usize> {
+    if !stream.is_terminal() {
+        return None;
+    }
+    terminal::size()
+        .ok()
+        .map(|(columns, _)| usize::from(columns))
+}
+
 /// Puts the terminal back: leaves the alternate screen, disables raw mode,
 /// shows the cursor. Idempotent (an atomic flag), allocation-free and needs
 /// no `Terminal`, so the panic hook and `Drop` can both call it safely.

@@ -119,7 +119,7 @@ race:
         table.contains("dropped") && table.contains(&lost),
         "{table}"
     );
-    let progress = llm_locust::headless::progress_lines(&outcome.snapshot);
+    let progress = llm_locust::headless::progress_lines(&outcome.snapshot, false);
     assert!(progress.contains(&format!("dropped {lost}")), "{progress}");
 }
 

@@ -327,3 +327,59 @@ fn a_slow_load_shows_the_loading_screen_and_q_quits_before_the_race() {
     // Nothing was raced, so nothing was written.
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
 }
+
+/// Headless in an 80-column terminal: the race line, the progress lines,
+/// the final table and the failures' messages all fit; nothing wraps (the
+/// files' paths are printed whole).
+#[test]
+fn headless_output_fits_an_80_column_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        println!("skipping: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let name = format!("llm-locust-narrow-{}", std::process::id());
+    let command = format!(
+        "{} race races/demo.yaml --no-tui --duration 5 --countdown 0 --output-dir {}; echo EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_llm-locust"),
+        tmp.path().join("out").display()
+    );
+    let started = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "80", "-y", "60"])
+        .args(["-c", env!("CARGO_MANIFEST_DIR"), "bash", "-c", &command])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let session = Session(name);
+    session.wait_for("the race's end", Duration::from_secs(40), |s| {
+        s.contains("EXIT=")
+    });
+    // Joined: a line the terminal wrapped comes back whole.
+    let whole = session.tmux(&["capture-pane", "-p", "-J", "-S", "-", "-t", &session.0]);
+    assert!(
+        whole.contains("TTFT p50") && whole.contains("overbooked"),
+        "{whole}"
+    );
+    assert!(
+        whole.contains("failed") && whole.contains("http_429"),
+        "{whole}"
+    );
+    // A file's path is printed whole, to be copied: the one word that may
+    // be longer than the line.
+    let paths = [
+        "summary: ",
+        "report: ",
+        "requests: ",
+        "race recording: ",
+        "EXIT=",
+    ];
+    for line in whole
+        .lines()
+        .filter(|l| !paths.iter().any(|p| l.starts_with(p)))
+    {
+        assert!(
+            line.trim_end().chars().count() <= 80,
+            "wider than 80: {line:?}\n{whole}"
+        );
+    }
+}
