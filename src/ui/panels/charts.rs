@@ -112,7 +112,7 @@ pub struct TimeChart<'a> {
     pub snap: &'a RaceSnapshot,
     pub metric: ChartMetric,
     pub theme: &'a Theme,
-    /// The small chart under the lanes: no legend, no p99 lines.
+    /// The small chart under the lanes: no p99 lines.
     pub compact: bool,
 }
 
@@ -164,6 +164,31 @@ impl TimeChart<'_> {
             out.push((i, false, p50));
         }
         out
+    }
+}
+
+impl TimeChart<'_> {
+    /// Each engine's name in its colour, as many as a border `width` wide
+    /// holds whole, then how many more.
+    fn legend(&self, width: u16) -> Line<'static> {
+        let t = self.theme;
+        let room = usize::from(width).saturating_sub(4);
+        let mut legend = vec![Span::raw(" ")];
+        let mut used = 1;
+        for (i, lane) in self.snap.lanes.iter().enumerate() {
+            let entry = lane.name.chars().count() + 4;
+            let left = self.snap.lanes.len() - i;
+            let more = if left > 1 { 10 } else { 0 };
+            if used + entry + more > room {
+                legend.push(Span::styled(format!("+{left} more "), t.dim));
+                break;
+            }
+            let style = Style::new().fg(t.lane_color(lane.color));
+            legend.push(Span::styled("━ ", style));
+            legend.push(Span::styled(format!("{}  ", lane.name), t.text));
+            used += entry;
+        }
+        Line::from(legend)
     }
 }
 
@@ -234,20 +259,13 @@ impl Widget for &TimeChart<'_> {
             )
         };
         let label = |s: String| Span::styled(s, t.dim);
-        let mut block = Block::bordered()
-            .border_style(t.border)
-            .title(Line::styled(title, t.title));
         // The legend on the bottom border, where it covers no data (a box
-        // inside the plot hid the points under it).
-        if !self.compact {
-            let mut legend = vec![Span::raw(" ")];
-            for lane in &self.snap.lanes {
-                let style = Style::new().fg(t.lane_color(lane.color));
-                legend.push(Span::styled("━ ", style));
-                legend.push(Span::styled(format!("{}  ", lane.name), t.text));
-            }
-            block = block.title_bottom(Line::from(legend));
-        }
+        // inside the plot hid the points under it); the small live chart's
+        // too, so its colours are named.
+        let block = Block::bordered()
+            .border_style(t.border)
+            .title(Line::styled(title, t.title))
+            .title_bottom(self.legend(area.width));
         let chart = Chart::new(datasets)
             .block(block)
             .x_axis(
