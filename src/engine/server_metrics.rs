@@ -33,7 +33,9 @@ pub async fn open_all(
     first_shard: bool,
 ) -> Vec<Option<(Scraper, Result<ServerSample, String>)>> {
     let opening = engines.iter().zip(urls).enumerate().map(|(i, (e, url))| {
-        let scraper = Scraper::new(i, url, &e.model, &e.server_metrics).filter(|_| first_shard);
+        let scraper = first_shard
+            .then(|| Scraper::new(i, url, &e.model, &e.server_metrics))
+            .flatten();
         async move {
             match scraper {
                 Some(s) => s.open().await,

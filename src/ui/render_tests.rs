@@ -639,6 +639,24 @@ fn own_history_is_said_in_the_header_and_conversations_in_the_drill_down() {
 }
 
 #[test]
+fn a_server_page_never_read_says_so_with_its_reason_in_lane_and_drill_down() {
+    use crate::metrics::server::ServerFold;
+    let mut snap = snapshot_fixture(2);
+    let mut fold = ServerFold::default();
+    for s in 0..3 {
+        fold.observe(std::time::Duration::from_secs(s), Err("HTTP 500"));
+    }
+    snap.lanes[0].server = fold.snapshot(0, 0);
+    let lanes = render_to_string(&snap, &ui(2), &theme(), 140, 45);
+    assert!(lanes.contains("server metrics: 3 failed"), "{lanes}");
+    let drill = render_to_string(&snap, &drill(2, 0), &theme(), 140, 45);
+    assert!(
+        drill.contains("not read · 3 failed (last: HTTP 500)"),
+        "{drill}"
+    );
+}
+
+#[test]
 fn a_shard_and_a_partial_merge_are_said_in_the_header() {
     use crate::config::{Shard, Sharding};
     let mut snap = snapshot_fixture(3);

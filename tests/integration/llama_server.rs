@@ -136,4 +136,13 @@ async fn conversations_against_llama_cpp_report_its_prompt_cache() {
     );
     let conversations = lane.breakdown.as_ref().unwrap().conversations.unwrap();
     assert!(conversations.completed >= 2, "{conversations:?}");
+    // Its /metrics is found and read: its token counter over the race is
+    // the client's count.
+    let server = lane
+        .server
+        .as_ref()
+        .expect("llama.cpp's /metrics is scraped");
+    assert_eq!(server.errors, 0, "{:?}", server.last_error);
+    let check = server.token_check.expect("llamacpp:tokens_predicted_total");
+    assert!(check.matches, "{check:?}");
 }

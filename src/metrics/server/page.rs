@@ -150,31 +150,29 @@ fn known_lines(text: &str, map: &[MappedFamily]) -> (String, usize) {
 /// here.
 pub fn read_page(text: &str, model: &str, map: &[MappedFamily]) -> Result<ServerSample, String> {
     let (known, declared) = known_lines(text, map);
-    // A page cut or damaged partway still gives the families before it.
-    let (metrics, _error) = prom_text_format_parser::parse_scrape(&known);
-    if metrics.is_empty() {
-        return Err(if declared == 0 {
+    let none_known = || {
+        if declared == 0 {
             "not Prometheus metrics".to_owned()
         } else {
             format!("{declared} families, none llm-locust knows (vLLM, SGLang, TGI, llama.cpp)")
-        });
+        }
+    };
+    // A page cut or damaged partway still gives the families before it.
+    let (metrics, _error) = prom_text_format_parser::parse_scrape(&known);
+    if metrics.is_empty() {
+        return Err(none_known());
     }
-    // (family name as matched, sample) for every plain value and every
-    // histogram's or summary's sum.
-    let values: Vec<(String, &prom_text_format_parser::Sample)> = metrics
+    // Every plain value (a histogram whose `_sum` is a figure had its
+    // `TYPE` line left out, so that sum is one of them).
+    let values: Vec<(&str, &prom_text_format_parser::Sample)> = metrics
         .iter()
-        .flat_map(|m| {
-            m.samples.iter().filter_map(move |s| {
-                use prom_text_format_parser::{Type, ValueType};
-                match (m.kind, s.value.value_type) {
-                    (Type::Histogram | Type::Summary, ValueType::Sum) => {
-                        Some((format!("{}_sum", m.name), s))
-                    }
-                    (Type::Histogram | Type::Summary, _) => None,
-                    _ => Some((m.name.clone(), s)),
-                }
-            })
+        .filter(|m| {
+            !matches!(
+                m.kind,
+                prom_text_format_parser::Type::Histogram | prom_text_format_parser::Type::Summary
+            )
         })
+        .flat_map(|m| m.samples.iter().map(move |s| (m.name.as_str(), s)))
         .collect();
     let counts = ForModel::of(&metrics, model);
     let mut sample = ServerSample::default();
@@ -232,10 +230,7 @@ pub fn read_page(text: &str, model: &str, map: &[MappedFamily]) -> Result<Server
         sample.prefix_queries = Some(uncached + hits);
     }
     if known == 0 {
-        return Err(format!(
-            "{} families, none llm-locust knows (vLLM, SGLang, TGI, llama.cpp)",
-            metrics.len()
-        ));
+        return Err(none_known());
     }
     Ok(sample)
 }

@@ -74,6 +74,14 @@ impl ChartMetric {
         }
     }
 
+    /// Whether it is one of the servers' figures (drawn from their scrapes).
+    fn is_server(self) -> bool {
+        matches!(
+            self,
+            ChartMetric::ServerWaiting | ChartMetric::ServerKvUse | ChartMetric::ServerHitRate
+        )
+    }
+
     /// A server figure's value at one scrape (percentages 0 to 100); `None`
     /// for the client's figures.
     fn server_value(self, f: &ServerFigures) -> Option<Option<f64>> {
@@ -123,28 +131,17 @@ impl TimeChart<'_> {
     fn lines(&self) -> Vec<Plotted> {
         let mut out = Vec::new();
         for (i, lane) in self.snap.lanes.iter().enumerate() {
-            if let Some(series) = lane.server.as_ref().map(|s| &s.series) {
-                let points: Vec<(f64, f64)> = series
+            if self.metric.is_server() {
+                let points: Vec<(f64, f64)> = lane
+                    .server
                     .iter()
+                    .flat_map(|s| &s.series)
                     .filter_map(|p| {
                         let v = self.metric.server_value(&p.figures)??;
                         Some((f64::from(p.second), v))
                     })
                     .collect();
-                if self
-                    .metric
-                    .server_value(&ServerFigures::default())
-                    .is_some()
-                {
-                    out.push((i, false, points));
-                    continue;
-                }
-            }
-            if self
-                .metric
-                .server_value(&ServerFigures::default())
-                .is_some()
-            {
+                out.push((i, false, points));
                 continue;
             }
             let mut p50 = Vec::new();
@@ -243,11 +240,7 @@ impl Widget for &TimeChart<'_> {
             format!(" {} ({unit}) · c for charts ", self.metric.title())
         } else if self.metric == ChartMetric::OutputTokens {
             " output tokens per second ".to_owned()
-        } else if self
-            .metric
-            .server_value(&ServerFigures::default())
-            .is_some()
-        {
+        } else if self.metric.is_server() {
             format!(
                 " {} ({unit}), from the servers' /metrics ",
                 self.metric.title()

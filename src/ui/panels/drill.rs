@@ -403,18 +403,16 @@ fn server(l: &LaneSnapshot) -> Vec<(&'static str, String)> {
         Some(why) if s.errors > 0 => format!(" · {} failed (last: {why})", s.errors),
         _ => String::new(),
     };
-    let mut lines = vec![(
-        "server",
+    let read = if s.scrapes == 0 {
+        format!("not read{failed}")
+    } else {
         format!(
-            "{}{}",
-            super::lanes::server_line(s).trim_start_matches("server "),
-            if s.scrapes == 0 {
-                String::new()
-            } else {
-                format!(" · {} scrapes{failed}", s.scrapes)
-            }
-        ),
-    )];
+            "{} · {} scrapes{failed}",
+            super::lanes::server_figures(s),
+            s.scrapes
+        )
+    };
+    let mut lines = vec![("server", read)];
     let sp = &s.spreads;
     let mut ranges = Vec::new();
     let mut range =
