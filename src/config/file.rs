@@ -315,6 +315,8 @@ pub struct SloFile {
 pub enum EndpointFile {
     Chat,
     Completions,
+    Responses,
+    Anthropic,
 }
 
 /// One entry of `race.engines`.

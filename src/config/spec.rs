@@ -253,18 +253,52 @@ impl SloSpec {
     }
 }
 
+/// The API an engine is asked through (`endpoint:`). Stored in race files
+/// by its variant name, written in race files by [`EndpointKind::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndpointKind {
     Chat,
     Completions,
+    /// OpenAI's Responses API.
+    Responses,
+    /// Anthropic's Messages API.
+    Anthropic,
 }
 
 impl EndpointKind {
+    pub const ALL: [EndpointKind; 4] = [
+        EndpointKind::Chat,
+        EndpointKind::Completions,
+        EndpointKind::Responses,
+        EndpointKind::Anthropic,
+    ];
+
+    /// Its route from the server's root.
     pub fn path(self) -> &'static str {
         match self {
             EndpointKind::Chat => "/v1/chat/completions",
             EndpointKind::Completions => "/v1/completions",
+            EndpointKind::Responses => "/v1/responses",
+            EndpointKind::Anthropic => "/v1/messages",
         }
+    }
+
+    /// Its name in a race file's `endpoint:`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndpointKind::Chat => "chat",
+            EndpointKind::Completions => "completions",
+            EndpointKind::Responses => "responses",
+            EndpointKind::Anthropic => "anthropic",
+        }
+    }
+
+    /// The kind whose route a URL's path ends in.
+    pub fn of_path(path: &str) -> Option<EndpointKind> {
+        // `/chat/completions` before `/completions`, which it ends in too.
+        Self::ALL
+            .into_iter()
+            .find(|kind| path.ends_with(kind.path().trim_start_matches("/v1")))
     }
 }
 
@@ -521,6 +555,22 @@ named_enum! {
         /// without `Connection: close`, and a request sent on it meanwhile gets
         /// no answer (llama.cpp).
         CloseAfterStream = "close_after_stream",
+    }
+}
+
+impl Quirk {
+    /// A quirk of OpenAI's chunks (chat and completions): the Responses and
+    /// Messages streams have no such field.
+    #[must_use]
+    pub fn of_openai_chunks(self) -> bool {
+        !matches!(
+            self,
+            Quirk::EmptyAnswer
+                | Quirk::NoFinalNewline
+                | Quirk::ToolCalls
+                | Quirk::NoUsage
+                | Quirk::CloseAfterStream
+        )
     }
 }
 

@@ -8,9 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 use hyper_util::client::legacy::connect::HttpInfo;
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER,
-};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use tokio::time::Instant;
 
 use super::body::read_sse;
@@ -89,8 +87,12 @@ impl EngineClient {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
+        let protocol = protocol::of(spec.endpoint);
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (name, value) in protocol.headers() {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
         let mut secrets: Vec<String> = api_key.iter().map(|k| (*k).to_owned()).collect();
         secrets.extend(parsed.password().map(str::to_owned));
         for (name, value) in &spec.headers {
@@ -112,14 +114,13 @@ impl EngineClient {
             headers.insert(name, value);
         }
         if let Some(key) = api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                ClientError::BadApiKey {
-                    engine: spec.name.clone(),
-                    var: spec.api_key_env.clone().unwrap_or_default(),
-                }
+            let (name, value) = protocol.key_header(key);
+            let mut value = HeaderValue::from_str(&value).map_err(|_| ClientError::BadApiKey {
+                engine: spec.name.clone(),
+                var: spec.api_key_env.clone().unwrap_or_default(),
             })?;
             value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(name, value);
         }
         let connections = ConnectionLedger::default();
         let builder = |idle_per_host| {
@@ -139,10 +140,10 @@ impl EngineClient {
             // No idle connection is kept, so none is ever reused.
             fresh: builder(0)?,
             reuse: Arc::new(ReusePolicy::new(spec.reuse_connections)),
-            models_url: models_url(&parsed, protocol::of(spec.endpoint)),
+            models_url: models_url(&parsed, protocol),
             url: parsed,
             model: spec.model.clone(),
-            protocol: protocol::of(spec.endpoint),
+            protocol,
             max_tokens: spec.max_tokens,
             temperature: spec.temperature,
             ignore_eos: spec.ignore_eos,
@@ -344,7 +345,8 @@ impl EngineClient {
         ex.status = response.status().as_u16();
         if !response.status().is_success() {
             let status = ex.status;
-            if matches!(status, 429 | 503) {
+            // 529: Anthropic's "overloaded".
+            if matches!(status, 429 | 503 | 529) {
                 ex.retry_after = response
                     .headers()
                     .get(RETRY_AFTER)

@@ -1,7 +1,7 @@
 //! What one admitted request produces and when: the deterministic word and
 //! fault draws, the token schedule (absolute deadlines, so timer rounding
-//! never accumulates), the OpenAI SSE framing, and the body stream that
-//! plays it all out, including the in-stream faults.
+//! never accumulates), and the body stream that plays it all out in the
+//! request's dialect (`dialects`), including the in-stream faults.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,8 +16,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::dialects::StreamFormat;
 use super::request::SimRequest;
-use super::sse::{ERROR_EVENT, ERROR_SSE_EVENT, PromptCount, SseFormat, TokenKind};
+use super::sse::{PromptCount, TokenKind};
 use super::stats::Counters;
 use super::vocab::WORDS;
 use crate::config::{FaultKind, Quirk, SimSpec};
@@ -207,7 +208,7 @@ enum Phase {
 /// [`Generation::into_stream`]. Dropping it (client gone) frees the slot.
 #[derive(Debug)]
 pub(crate) struct Generation {
-    format: SseFormat,
+    format: StreamFormat,
     schedule: Schedule,
     output_tokens: u32,
     sent: u32,
@@ -228,7 +229,7 @@ pub(crate) struct Generation {
 /// Inputs of a [`Generation`].
 #[derive(Debug)]
 pub(crate) struct GenerationParts {
-    pub format: SseFormat,
+    pub format: StreamFormat,
     pub schedule: Schedule,
     pub output_tokens: u32,
     pub prompt: PromptCount,
@@ -314,8 +315,8 @@ impl Generation {
                 Phase::Done => return None,
                 Phase::Opening => {
                     self.phase = Phase::Tokens;
-                    if let Some(role) = self.format.role_event() {
-                        return Some(Ok(role));
+                    if let Some(opening) = self.format.opening(self.prompt) {
+                        return Some(Ok(opening));
                     }
                 }
                 Phase::Tokens => {
@@ -400,14 +401,8 @@ impl Generation {
     }
 
     fn push_tail(&mut self, buf: &mut Vec<u8>) {
-        if self.output_tokens == 0 {
-            self.format.push_empty_finish(buf);
-        }
-        let usage_sent = self.format.has(Quirk::UsageInFinishChunk) && self.output_tokens > 0;
-        if self.include_usage && !usage_sent {
-            self.format.push_usage(buf, self.prompt, self.sent);
-        }
-        self.format.push_done(buf);
+        self.format
+            .push_tail(buf, self.prompt, self.sent, self.include_usage);
         self.phase = Phase::Done;
         self.lease.end(!self.faulted);
     }
@@ -426,12 +421,12 @@ impl Generation {
             FaultKind::StreamError => {
                 self.phase = Phase::Done;
                 self.lease.end(false);
-                Ok(Bytes::from_static(ERROR_EVENT))
+                Ok(Bytes::from_static(self.format.failure_event()))
             }
             FaultKind::EventError => {
                 self.phase = Phase::Done;
                 self.lease.end(false);
-                Ok(Bytes::from_static(ERROR_SSE_EVENT))
+                Ok(Bytes::from_static(self.format.error_event()))
             }
             FaultKind::EarlyEnd => {
                 // An empty frame, then the body's clean end.

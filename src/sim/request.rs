@@ -6,11 +6,15 @@ use serde::Deserialize;
 
 use crate::workload::estimate_tokens;
 
-/// Which completion route a request came in on.
+/// Which route a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Api {
     Chat,
     Completions,
+    /// OpenAI's Responses API.
+    Responses,
+    /// Anthropic's Messages API.
+    Messages,
 }
 
 /// What the simulator needs from one request.
@@ -74,6 +78,35 @@ struct Part {
     text: Option<String>,
 }
 
+/// `/v1/responses`: `instructions`, and `input` as text or messages.
+#[derive(Deserialize)]
+struct ResponsesBody {
+    #[serde(default)]
+    instructions: Option<String>,
+    input: ResponsesInput,
+    #[serde(default)]
+    max_output_tokens: Option<u32>,
+    #[serde(flatten)]
+    common: Common,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ResponsesInput {
+    Text(String),
+    Items(Vec<Message>),
+}
+
+/// `/v1/messages`: `system` as text or blocks, and the messages.
+#[derive(Deserialize)]
+struct MessagesBody {
+    #[serde(default)]
+    system: Option<Content>,
+    messages: Vec<Message>,
+    #[serde(flatten)]
+    common: Common,
+}
+
 #[derive(Deserialize)]
 struct CompletionBody {
     prompt: Prompt,
@@ -94,15 +127,35 @@ enum Prompt {
 /// Parses a request body; the error is the message for a 400 answer.
 pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
     let invalid = |e: serde_json::Error| format!("invalid request body: {e}");
-    let (prompt_tokens, prompt_text, common) = match api {
+    let text = |text: String| (estimate_tokens(&text), text.into_bytes());
+    // The Responses and Messages APIs always report their usage.
+    let (prompt_tokens, prompt_text, common, always_usage, max_output_tokens) = match api {
         Api::Chat => {
             let chat: ChatBody = serde_json::from_slice(body).map_err(invalid)?;
-            let text = chat_prompt_text(&chat.messages);
-            (estimate_tokens(&text), text.into_bytes(), chat.common)
+            let (n, bytes) = text(chat_prompt_text(None, &chat.messages));
+            (n, bytes, chat.common, false, None)
         }
         Api::Completions => {
             let c: CompletionBody = serde_json::from_slice(body).map_err(invalid)?;
-            (prompt_tokens(&c.prompt), prompt_bytes(&c.prompt), c.common)
+            let (n, bytes) = (prompt_tokens(&c.prompt), prompt_bytes(&c.prompt));
+            (n, bytes, c.common, false, None)
+        }
+        Api::Responses => {
+            let r: ResponsesBody = serde_json::from_slice(body).map_err(invalid)?;
+            let instructions = r.instructions.map(Content::Text);
+            let items = match r.input {
+                ResponsesInput::Text(t) => vec![Message {
+                    content: Some(Content::Text(t)),
+                }],
+                ResponsesInput::Items(items) => items,
+            };
+            let (n, bytes) = text(chat_prompt_text(instructions.as_ref(), &items));
+            (n, bytes, r.common, true, r.max_output_tokens)
+        }
+        Api::Messages => {
+            let m: MessagesBody = serde_json::from_slice(body).map_err(invalid)?;
+            let (n, bytes) = text(chat_prompt_text(m.system.as_ref(), &m.messages));
+            (n, bytes, m.common, true, None)
         }
     };
     Ok(SimRequest {
@@ -110,11 +163,14 @@ pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
         prompt_tokens,
         prompt_text,
         stream: common.stream.unwrap_or(false),
-        include_usage: common
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
-        max_tokens: common.max_tokens.or(common.max_completion_tokens),
+        include_usage: always_usage
+            || common
+                .stream_options
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false),
+        max_tokens: max_output_tokens
+            .or(common.max_tokens)
+            .or(common.max_completion_tokens),
     })
 }
 
@@ -122,17 +178,19 @@ pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
 /// from and what the prefix cache keys. A conversation's earlier answers
 /// are prompt too, as real servers count them (llama.cpp and vLLM render
 /// the whole history through the chat template).
-fn chat_prompt_text(messages: &[Message]) -> String {
+fn chat_prompt_text(system: Option<&Content>, messages: &[Message]) -> String {
     let mut text = String::new();
-    for m in messages {
-        match &m.content {
-            Some(Content::Text(t)) => text.push_str(t),
-            Some(Content::Parts(parts)) => {
+    let contents = system
+        .into_iter()
+        .chain(messages.iter().filter_map(|m| m.content.as_ref()));
+    for content in contents {
+        match content {
+            Content::Text(t) => text.push_str(t),
+            Content::Parts(parts) => {
                 for t in parts.iter().filter_map(|p| p.text.as_deref()) {
                     text.push_str(t);
                 }
             }
-            None => {}
         }
     }
     text

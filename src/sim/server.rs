@@ -22,14 +22,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use super::answer::{error_response, malformed_answer, whole_answer};
 use super::connection::{ClosePolicy, ConnectionHandle, SimListener};
+use super::dialects::{StreamFor, StreamFormat};
 use super::generate::{
     Abort, Generation, GenerationParts, Lease, Schedule, draw_fault, fault_point, later,
     output_tokens, request_rng,
 };
 use super::prefix_cache::PrefixCache;
 use super::request::{self, Api, SimRequest};
-use super::sse::{PromptCount, SseFormat};
+use super::sse::PromptCount;
 use super::stats::{Counters, GaugeGuard, SimStats};
 use crate::config::{FaultKind, Quirk, SimSpec};
 
@@ -228,6 +230,8 @@ fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/responses", post(responses))
+        .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/metrics", get(metrics_page))
@@ -242,6 +246,14 @@ async fn chat(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 async fn completions(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     sim.handle(Api::Completions, &body).await
+}
+
+async fn responses(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    sim.handle(Api::Responses, &body).await
+}
+
+async fn messages(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    sim.handle(Api::Messages, &body).await
 }
 
 /// Every request on a connection the simulator may close on its own: none
@@ -294,12 +306,6 @@ async fn models() -> Response {
     .into_response()
 }
 
-/// An OpenAI-style error answer.
-fn error_response(status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": status.as_u16()}});
-    (status, axum::Json(body)).into_response()
-}
-
 /// A 200 whose body breaks off: hyper drops the connection mid-response.
 fn cut_response(abort: Abort) -> Response {
     let body = futures_util::stream::once(async move {
@@ -314,7 +320,7 @@ fn cut_response(abort: Abort) -> Response {
         .into_response()
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -328,12 +334,17 @@ impl Sim {
             Ok(r) => r,
             Err(message) => {
                 debug!(seq, "sim: bad request: {message}");
-                return error_response(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+                return error_response(
+                    api,
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &message,
+                );
             }
         };
         let mut rng = request_rng(self.spec.seed, seq);
         let fault = draw_fault(&self.probabilities, &mut rng);
-        if let Some(response) = fault.and_then(|kind| self.status_fault(kind, seq)) {
+        if let Some(response) = fault.and_then(|kind| self.status_fault(api, kind, seq)) {
             return response;
         }
         let lease = match self.admit(seq).await {
@@ -342,6 +353,7 @@ impl Sim {
             Admission::QueueFull => {
                 debug!(seq, "sim: queue full, turned away");
                 return error_response(
+                    api,
                     StatusCode::TOO_MANY_REQUESTS,
                     "overloaded",
                     "Model is overloaded",
@@ -349,6 +361,7 @@ impl Sim {
             }
             Admission::Cut => {
                 return error_response(
+                    api,
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_error",
                     "simulator shutting down",
@@ -380,11 +393,14 @@ impl Sim {
         );
         if req.stream {
             let generation = Generation::new(GenerationParts {
-                format: SseFormat::with_quirks(
+                format: StreamFormat::new(
                     api,
-                    seq,
-                    unix_now(),
-                    &req.model,
+                    StreamFor {
+                        seq,
+                        created: unix_now(),
+                        model: &req.model,
+                        capped: req.max_tokens == Some(n),
+                    },
                     self.spec.quirks.clone(),
                 ),
                 schedule,
@@ -416,7 +432,7 @@ impl Sim {
 
     /// Answers the HTTP-status faults at once, without taking a slot, as an
     /// overloaded or broken server would. `None` for the in-stream kinds.
-    fn status_fault(&self, kind: FaultKind, seq: u64) -> Option<Response> {
+    fn status_fault(&self, api: Api, kind: FaultKind, seq: u64) -> Option<Response> {
         let (status, kind_name, message) = match kind {
             FaultKind::Http429 => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -444,7 +460,7 @@ impl Sim {
         };
         self.counters.fault(kind);
         debug!(seq, fault = kind.name(), "sim: injecting fault");
-        let mut response = error_response(status, kind_name, message);
+        let mut response = error_response(api, status, kind_name, message);
         if kind == FaultKind::Http429 {
             response
                 .headers_mut()
@@ -512,7 +528,7 @@ impl Sim {
             return match kind {
                 FaultKind::Malformed => (
                     [(header::CONTENT_TYPE, "application/json")],
-                    MALFORMED_ANSWER,
+                    malformed_answer(api),
                 )
                     .into_response(),
                 FaultKind::Stall => {
@@ -525,6 +541,7 @@ impl Sim {
                 }
                 FaultKind::StreamError | FaultKind::EventError | FaultKind::EarlyEnd => {
                     error_response(
+                        api,
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "server_error",
                         "simulated server error",
@@ -548,53 +565,4 @@ impl Sim {
             () = tokio::time::sleep_until(due) => true,
         }
     }
-}
-
-/// A whole answer cut off mid-JSON (the `malformed` fault).
-const MALFORMED_ANSWER: &str = r#"{"choices":[{"message":{"content":"#;
-
-/// A whole answer of `n` tokens, `text`, as `api` gives it.
-fn whole_answer(
-    api: Api,
-    req: &SimRequest,
-    seq: u64,
-    text: String,
-    prompt: PromptCount,
-    n: u32,
-) -> Response {
-    let (id, object, choice) = match api {
-        Api::Chat => (
-            format!("chatcmpl-{seq}"),
-            "chat.completion",
-            json!({"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}),
-        ),
-        Api::Completions => (
-            format!("cmpl-{seq}"),
-            "text_completion",
-            json!({"index": 0, "text": text, "logprobs": null, "finish_reason": "length"}),
-        ),
-    };
-    axum::Json(json!({
-        "id": id,
-        "object": object,
-        "created": unix_now(),
-        "model": req.model,
-        "choices": [choice],
-        "usage": usage_value(prompt, n),
-    }))
-    .into_response()
-}
-
-/// A whole answer's `usage`: the counts, and the cached prompt tokens when
-/// the server has a prefix cache.
-fn usage_value(prompt: PromptCount, completion: u32) -> serde_json::Value {
-    let mut usage = json!({
-        "prompt_tokens": prompt.tokens,
-        "completion_tokens": completion,
-        "total_tokens": u64::from(prompt.tokens) + u64::from(completion),
-    });
-    if let Some(cached) = prompt.cached {
-        usage["prompt_tokens_details"] = json!({ "cached_tokens": cached });
-    }
-    usage
 }

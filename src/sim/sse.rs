@@ -50,7 +50,7 @@ impl SseFormat {
     ) -> Self {
         let (id, object) = match api {
             Api::Chat => ("chatcmpl", "chat.completion.chunk"),
-            Api::Completions => ("cmpl", "text_completion"),
+            _ => ("cmpl", "text_completion"),
         };
         let model = serde_json::Value::from(model).to_string();
         let head = format!(
@@ -72,7 +72,7 @@ impl SseFormat {
                     self.head
                 ) + "\n\n",
             )),
-            Api::Completions => None,
+            _ => None,
         }
     }
 
@@ -124,7 +124,7 @@ impl SseFormat {
             ),
             (Api::Chat, TokenKind::Answer) => format!(r#""delta":{{"content":" {word}"}}"#),
             // Completions have no reasoning field: every token is text.
-            (Api::Completions, _) => format!(r#""text":" {word}","logprobs":null"#),
+            (_, _) => format!(r#""text":" {word}","logprobs":null"#),
         };
         let usage = match usage {
             Some((prompt, completion)) => format!(",{}", usage_json(prompt, completion)),
@@ -151,14 +151,14 @@ impl SseFormat {
         buf.extend_from_slice(self.head.as_bytes());
         buf.extend_from_slice(match self.api {
             Api::Chat => br#""choices":[{"index":0,"delta":{"content":" "#,
-            Api::Completions => br#""choices":[{"index":0,"text":" "#,
+            _ => br#""choices":[{"index":0,"text":" "#,
         });
         buf.extend_from_slice(word.as_bytes());
         buf.extend_from_slice(match (self.api, last) {
             (Api::Chat, false) => b"\"},\"finish_reason\":null}]}\n\n",
             (Api::Chat, true) => b"\"},\"finish_reason\":\"length\"}]}\n\n",
-            (Api::Completions, false) => b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
-            (Api::Completions, true) => b"\",\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n",
+            (_, false) => b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+            (_, true) => b"\",\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n",
         });
     }
 
@@ -166,7 +166,7 @@ impl SseFormat {
     pub(crate) fn push_empty_finish(&self, buf: &mut Vec<u8>) {
         let piece = match self.api {
             Api::Chat => r#""delta":{}"#,
-            Api::Completions => r#""text":"""#,
+            _ => r#""text":"""#,
         };
         buf.extend_from_slice(
             format!(
@@ -212,7 +212,7 @@ impl SseFormat {
     pub(crate) fn malformed_event(&self) -> &'static [u8] {
         match self.api {
             Api::Chat => b"data: {\"choices\":[{\"delta\":{\"content\":\n\n",
-            Api::Completions => b"data: {\"choices\":[{\"text\":\n\n",
+            _ => b"data: {\"choices\":[{\"text\":\n\n",
         }
     }
 }

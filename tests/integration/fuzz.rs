@@ -15,7 +15,7 @@ use llm_locust::engine::stream::Exchange;
 use proptest::prelude::*;
 
 /// Runs a future to its end on a small runtime, failing if it hangs.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -28,7 +28,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// Splits `body` at the sorted, deduplicated `cuts`.
-fn split(body: &[u8], cuts: &[usize]) -> Vec<Bytes> {
+pub(crate) fn split(body: &[u8], cuts: &[usize]) -> Vec<Bytes> {
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
     cuts.sort_unstable();
     cuts.dedup();
@@ -122,7 +122,7 @@ impl Event {
     }
 }
 
-fn text() -> impl Strategy<Value = String> {
+pub(crate) fn text() -> impl Strategy<Value = String> {
     // Multi-byte characters, quotes, backslashes and newlines: the cuts land
     // inside UTF-8 sequences and JSON escapes.
     proptest::string::string_regex("[a-zé€🦀\"\\\\\n ]{1,8}").unwrap()

@@ -146,3 +146,61 @@ async fn conversations_against_llama_cpp_report_its_prompt_cache() {
     let check = server.token_check.expect("llamacpp:tokens_predicted_total");
     assert!(check.matches, "{check:?}");
 }
+
+/// Chat, the Responses API and the Messages API against one llama.cpp:
+/// every answer read, its counts from the usage of each dialect, and the
+/// same prompt the same count through all three (llama.cpp renders each
+/// through the one chat template, the cached part included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_protocol_against_llama_cpp_reads_the_same_counts() {
+    let Some(server) = llama_or_skip() else {
+        return;
+    };
+    let mut yaml = String::from(
+        "race:\n  name: llama\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 30\n  target_output_tokens: 4\n  system_prompt: \"You are terse.\"\n  users: 1\n  finish: {requests: 6}\n  engines:\n",
+    );
+    for endpoint in ["chat", "responses", "anthropic"] {
+        yaml.push_str(&format!(
+            "    - {{name: {endpoint}, url: 'http://127.0.0.1:{}', endpoint: {endpoint}, model: gemma-3-270m}}\n",
+            server.port
+        ));
+    }
+    let spec = common::spec(&yaml);
+    let prompts = llm_locust::workload::load(&spec, &common::offline())
+        .await
+        .unwrap();
+    let (outcome, records) = common::run_with(&spec, prompts, Duration::from_secs(120)).await;
+    for lane in &outcome.snapshot.lanes {
+        assert_eq!(
+            lane.counts.failed, 0,
+            "{}: {:?}",
+            lane.name, lane.error_samples
+        );
+        assert!(lane.counts.ok >= 6, "{}", lane.name);
+        assert_eq!(
+            lane.counts
+                .output_sources
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
+            vec![llm_locust::metrics::TokenSource::Usage],
+            "{}",
+            lane.name
+        );
+        assert!(
+            lane.prompt_cache.is_some(),
+            "{}: cached tokens read",
+            lane.name
+        );
+    }
+    let of = |engine: usize| {
+        let mut mine: Vec<_> = records.iter().filter(|r| r.engine == engine).collect();
+        mine.sort_by_key(|r| r.request_id);
+        mine.iter()
+            .take(6)
+            .map(|r| r.input_tokens)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(1), of(0), "responses");
+    assert_eq!(of(2), of(0), "anthropic");
+}

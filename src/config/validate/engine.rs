@@ -114,6 +114,8 @@ pub(super) fn engine_spec(
     let endpoint = e.endpoint.map(|k| match k {
         EndpointFile::Chat => EndpointKind::Chat,
         EndpointFile::Completions => EndpointKind::Completions,
+        EndpointFile::Responses => EndpointKind::Responses,
+        EndpointFile::Anthropic => EndpointKind::Anthropic,
     });
     let simulated = e.simulate.is_some();
     let replaced = simulate_all && !simulated && e.url.is_some();
@@ -167,6 +169,7 @@ pub(super) fn engine_spec(
             endpoint.unwrap_or(EndpointKind::Chat),
         ),
     };
+    check_quirks(&target, endpoint, &at("simulate.quirks"), p);
     let model = match e.model.as_deref().map(str::trim) {
         Some("") => {
             p.add(at("model"), "empty; give the model name the server expects");
@@ -244,6 +247,28 @@ pub(super) fn engine_spec(
         reuse_connections: e.reuse_connections.unwrap_or_default(),
         server_metrics: server_metrics(e.server_metrics, &at("server_metrics"), p),
         extra_body: serde_json::Map::new(),
+    }
+}
+
+/// A simulator's quirks are of the stream it serves: those of OpenAI's
+/// chunks have nothing to change in a Responses or Messages stream.
+fn check_quirks(target: &EngineTarget, endpoint: EndpointKind, path: &str, p: &mut Problems) {
+    let EngineTarget::Simulated(sim) = target else {
+        return;
+    };
+    if matches!(endpoint, EndpointKind::Chat | EndpointKind::Completions) {
+        return;
+    }
+    for quirk in sim.quirks.iter().filter(|q| q.of_openai_chunks()) {
+        p.add(
+            path,
+            format!(
+                "'{}' is a quirk of OpenAI's chunks (chat, completions); the {} stream has no \
+                 such field, remove it",
+                quirk.name(),
+                endpoint.name()
+            ),
+        );
     }
 }
 
@@ -556,18 +581,12 @@ pub fn normalize_url(
         ));
     }
     let path = url.path().trim_end_matches('/').to_owned();
-    let from_url = if path.ends_with("/chat/completions") {
-        Some(EndpointKind::Chat)
-    } else if path.ends_with("/completions") {
-        Some(EndpointKind::Completions)
-    } else {
-        None
-    };
+    let from_url = EndpointKind::of_path(&path);
     let (kind, full_path) = match (from_url, endpoint) {
         (Some(url_kind), Some(kind)) if url_kind != kind => {
             return Err(UrlError::Endpoint(format!(
                 "'{}' contradicts the url, which ends in '{}'; remove endpoint or change the url",
-                endpoint_name(kind),
+                kind.name(),
                 url_kind.path().trim_start_matches("/v1")
             )));
         }
@@ -584,11 +603,4 @@ pub fn normalize_url(
     };
     url.set_path(&full_path);
     Ok((url.into(), kind))
-}
-
-pub(super) fn endpoint_name(kind: EndpointKind) -> &'static str {
-    match kind {
-        EndpointKind::Chat => "chat",
-        EndpointKind::Completions => "completions",
-    }
 }

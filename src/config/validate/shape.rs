@@ -312,7 +312,7 @@ fn tool_list(tools: ToolsFile, file: &Path, p: &mut Problems) -> Option<Vec<Json
 fn owned_key(key: &str) -> Option<&'static str> {
     Some(match key {
         "model" => "the engine's model key sets it",
-        "messages" | "prompt" => {
+        "messages" | "prompt" | "input" | "instructions" | "system" => {
             "the prompts come from race.dataset (a system message from race.system_prompt)"
         }
         "stream" | "stream_options" => "llm-locust always streams and asks for the usage report",
@@ -345,10 +345,16 @@ pub(super) fn engine_body(
     if let Some(own) = &own {
         check_owned_keys(own, &own_path, p);
     }
+    // The Messages API requires max_tokens: llm-locust always sends it.
+    let (length_key, length_set) = match spec.endpoint {
+        EndpointKind::Responses => ("max_output_tokens", spec.max_tokens.is_some()),
+        EndpointKind::Anthropic => ("max_tokens", true),
+        EndpointKind::Chat | EndpointKind::Completions => ("max_tokens", spec.max_tokens.is_some()),
+    };
     let set = [
         (
-            "max_tokens",
-            spec.max_tokens.is_some(),
+            length_key,
+            length_set,
             "max_tokens or race.target_output_tokens",
         ),
         ("temperature", spec.temperature.is_some(), "temperature"),

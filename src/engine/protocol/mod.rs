@@ -4,10 +4,12 @@
 //! speak. Adding one is a file here implementing [`Protocol`], its variant
 //! of `config::EndpointKind` (with its path), and its line in [`of`].
 
+mod anthropic;
 mod chat;
 mod chunk;
 mod completions;
 mod openai;
+mod responses;
 
 use std::fmt::Debug;
 
@@ -63,6 +65,16 @@ pub trait Protocol: Debug + Send + Sync {
 
     /// A whole JSON body: a server that did not stream.
     fn on_body(&self, body: &str, fold: &mut EventFold<'_, '_>);
+
+    /// Headers every request carries (an engine's own `headers` replace them).
+    fn headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// The header that carries the API key `key`, and its value.
+    fn key_header(&self, key: &str) -> (&'static str, String) {
+        ("authorization", format!("Bearer {key}"))
+    }
 }
 
 /// The protocol of an endpoint kind.
@@ -71,6 +83,8 @@ pub fn of(endpoint: EndpointKind) -> &'static dyn Protocol {
     match endpoint {
         EndpointKind::Chat => &chat::Chat,
         EndpointKind::Completions => &completions::Completions,
+        EndpointKind::Responses => &responses::Responses,
+        EndpointKind::Anthropic => &anthropic::Anthropic,
     }
 }
 
@@ -106,5 +120,24 @@ mod tests {
             body(EndpointKind::Completions, &tuned),
             r#"{"model":"m","prompt":"say \"hi\"","temperature":0.5,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}"#
         );
+        let history = [Turn {
+            user: "q".into(),
+            answer: "a".into(),
+        }];
+        let talk = Prompt {
+            system: Some("be brief"),
+            history: &history,
+            ..prompt
+        };
+        assert_eq!(
+            body(EndpointKind::Responses, &talk),
+            r#"{"model":"m","instructions":"be brief","input":[{"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"say \"hi\""}],"max_output_tokens":8,"stream":true}"#
+        );
+        assert_eq!(
+            body(EndpointKind::Anthropic, &talk),
+            r#"{"model":"m","system":"be brief","messages":[{"role":"user","content":"q"},{"role":"assistant","content":"a"},{"role":"user","content":"say \"hi\""}],"max_tokens":8,"stream":true}"#
+        );
+        // The Messages API requires max_tokens.
+        assert!(body(EndpointKind::Anthropic, &tuned).contains(r#""max_tokens":4096,"#));
     }
 }
