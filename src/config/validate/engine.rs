@@ -69,6 +69,7 @@ pub(super) fn engine_specs(
             p,
         );
         spec.extra_body = engine_body(race_body, own_body, &spec, &prefix, p);
+        dialect::in_dialect(&mut spec.extra_body, spec.endpoint, &prefix, p);
 
         if !spec.name.is_empty() {
             let lower = spec.name.to_ascii_lowercase();

@@ -32,6 +32,7 @@ use super::spec::{
     UNTIL_TRACE_ENDS, WarmupSpec,
 };
 
+mod dialect;
 mod engine;
 mod lenient;
 mod load;
