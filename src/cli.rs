@@ -26,7 +26,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a race described by a race config (YAML)
+    /// Run a race: of the engines a race config (YAML) describes, or of the
+    /// servers at the URLs given
+    #[command(after_help = RACE_EXAMPLES)]
     Race(RaceArgs),
     /// Serve the built-in simulated OpenAI-compatible endpoint until Ctrl-C
     Sim(SimArgs),
@@ -126,8 +128,10 @@ pub struct ReplayArgs {
 
 #[derive(Debug, Args)]
 pub struct RaceArgs {
-    /// The race config (YAML)
-    pub file: PathBuf,
+    /// A race config (YAML), or the base URLs of the servers to race
+    /// (each its own engine, the rest from the flags below)
+    #[arg(required = true, value_name = "RACE_FILE|URL")]
+    pub targets: Vec<String>,
     /// Run headless: progress lines on stderr, leaderboard on stdout (for CI)
     #[arg(long)]
     pub no_tui: bool,
@@ -185,6 +189,53 @@ pub struct RaceArgs {
     pub simulate: bool,
     #[command(flatten)]
     pub tui: TuiArgs,
+    #[command(flatten)]
+    pub quick: QuickArgs,
+}
+
+/// `race --help`'s examples: the two forms.
+const RACE_EXAMPLES: &str = "Examples:
+  A race file:      llm-locust race races/demo.yaml
+  Servers by URL:   llm-locust race http://localhost:8000 http://localhost:8001 --users 8 --duration 30
+                    (the model is each server's first in GET /v1/models unless --model names it;
+                    --write-race quick.yaml saves the race the flags describe as a race file)";
+
+/// The flags of a race of URLs (`race URL...`): what a race file would
+/// say. Those marked "per URL" take one value for every URL, or one each.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "A race of URLs")]
+pub struct QuickArgs {
+    /// The model to ask for, per URL (default: the first id in the
+    /// server's GET /v1/models)
+    #[arg(long, value_name = "MODEL")]
+    pub model: Vec<String>,
+    /// The API, per URL: chat, completions, responses or anthropic
+    /// (default: chat, or what the URL's path ends in)
+    #[arg(long, value_name = "API")]
+    pub endpoint: Vec<String>,
+    /// The name of the environment variable holding the API key, per URL
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Vec<String>,
+    /// The engine's name, per URL (default: host-port, made unique)
+    #[arg(long, value_name = "NAME")]
+    pub name: Vec<String>,
+    /// Open loop: requests a second per engine, at a constant rate
+    /// (instead of --users)
+    #[arg(long, allow_negative_numbers = true, value_name = "PER_S", value_parser = positive_f64, conflicts_with = "users")]
+    pub rate: Option<f64>,
+    /// Finish once each engine has answered this many requests
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = at_least_one)]
+    pub requests: Option<u32>,
+    /// Prompts of about this many tokens (synthetic unless --dataset)
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = at_least_one)]
+    pub input_tokens: Option<u32>,
+    /// Answers of this many tokens (max_tokens of every request)
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = at_least_one)]
+    pub output_tokens: Option<u32>,
+    /// Also write the race the flags describe to FILE, a race file that
+    /// runs the same race again
+    #[arg(long, value_name = "FILE")]
+    pub write_race: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,7 @@ macro_rules! say_part {
 
 mod compare;
 mod front_end;
+mod quick;
 mod race;
 mod results;
 mod saved;

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::front_end::{check_tui_flags, tui_options, wants_tui};
+use super::quick;
 use super::results::{Saved, finish_race};
 use crate::cli::RaceArgs;
 use crate::config::{self, RaceSpec};
@@ -23,7 +24,7 @@ use crate::ui::run::TuiOptions;
 use crate::workload::{self, PromptSet};
 
 pub(super) async fn race(args: RaceArgs) -> Result<Exit, AppError> {
-    let mut spec = load_race(&args)?;
+    let mut spec = load_race(&args).await?;
     let tui = if wants_tui(args.no_tui) {
         Some(tui_options(&args.tui, None)?)
     } else {
@@ -118,7 +119,7 @@ async fn load_prompts(
 }
 
 /// A line on stderr, wrapped to the terminal's width (whole in a pipe).
-fn tell(line: &str) {
+pub(super) fn tell(line: &str) {
     let width = crate::ui::terminal::width_of(&std::io::stderr());
     eprintln!("{}", crate::report::table::wrap(line, width));
 }
@@ -318,18 +319,25 @@ fn check_start_at(at: std::time::SystemTime, now: std::time::SystemTime) -> anyh
 }
 
 /// The race file with the command line's values, validated once.
-fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
-    let overrides = config::validate::Overrides {
-        duration_s: args.duration,
-        users: args.users,
-        seed: args.seed,
-        countdown_s: args.countdown,
-        output_dir: args.output_dir.as_ref().map(|d| d.display().to_string()),
-        simulate: args.simulate,
+async fn load_race(args: &RaceArgs) -> Result<RaceSpec, AppError> {
+    let mut spec = if quick::is_race_of_urls(&args.targets)? {
+        quick::race_of_urls(args).await?
+    } else {
+        quick::refuse_quick_flags(&args.quick)?;
+        let overrides = config::validate::Overrides {
+            duration_s: args.duration,
+            users: args.users,
+            seed: args.seed,
+            countdown_s: args.countdown,
+            output_dir: args.output_dir.as_ref().map(|d| d.display().to_string()),
+            simulate: args.simulate,
+        };
+        let file = Path::new(&args.targets[0]);
+        let mut spec =
+            config::load_race_file_with(file, &overrides).map_err(AppError::bad_input)?;
+        apply_dataset(&mut spec, args)?;
+        spec
     };
-    let mut spec =
-        config::load_race_file_with(&args.file, &overrides).map_err(AppError::bad_input)?;
-    apply_dataset(&mut spec, args)?;
     if let Some(at) = args.start_at {
         if !args.allow_far_start {
             check_start_at(at, std::time::SystemTime::now()).map_err(AppError::bad_input)?;

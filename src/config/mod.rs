@@ -10,6 +10,7 @@ pub mod color;
 mod describe;
 pub mod file;
 pub mod load;
+pub mod quick;
 pub mod secrets;
 pub mod shape;
 pub mod shard;

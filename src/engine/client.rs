@@ -388,7 +388,7 @@ const PRECONNECT_BODY_LIMIT: usize = 64 << 10;
 
 /// The protocol's route's sibling `/models` (`…/v1/chat/completions` →
 /// `…/v1/models`); a URL of any other path is pre-connected to as it is.
-fn models_url(url: &reqwest::Url, protocol: &dyn Protocol) -> reqwest::Url {
+pub(crate) fn models_url(url: &reqwest::Url, protocol: &dyn Protocol) -> reqwest::Url {
     let base = url.path().strip_suffix(protocol.route());
     let mut models = url.clone();
     if let Some(base) = base {
@@ -430,7 +430,7 @@ async fn read_prefix(response: reqwest::Response, limit: usize) -> (String, Rest
     (String::from_utf8_lossy(&body).trim().to_owned(), stream)
 }
 
-trait NoProxyIfLoopback {
+pub(crate) trait NoProxyIfLoopback {
     fn no_proxy_if_loopback(self, url: &reqwest::Url) -> Self;
 }
 

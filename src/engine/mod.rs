@@ -9,6 +9,7 @@ pub mod body;
 pub mod client;
 pub mod connections;
 mod conversation;
+pub mod discover;
 pub mod drain;
 pub mod driver;
 pub mod event;

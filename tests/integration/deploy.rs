@@ -150,8 +150,11 @@ fn the_indexed_job_runs_every_shard_of_the_race_file_with_its_keys() {
         let mounts = c["volumeMounts"].as_sequence().unwrap();
         let race_mount = mounts.iter().find(|v| v["name"] == "race").unwrap();
         assert_eq!(
-            race_args.file,
-            Path::new(text(&race_mount["mountPath"])).join("race.yaml")
+            race_args.targets,
+            [Path::new(text(&race_mount["mountPath"]))
+                .join("race.yaml")
+                .display()
+                .to_string()]
         );
         // ...which this shard can run.
         let output = bin()

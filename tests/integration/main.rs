@@ -33,6 +33,7 @@ mod prompt_cache;
 mod protocols;
 mod race_file;
 mod race_sim;
+mod race_urls;
 mod real_streams;
 mod reconnects;
 mod reports;

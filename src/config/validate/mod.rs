@@ -42,7 +42,7 @@ mod race;
 mod shape;
 mod sim;
 
-pub use self::engine::normalize_url;
+pub use self::engine::{UrlError, normalize_url};
 pub use self::race::{dataset_arg, slug};
 pub use self::sim::sim_flags;
 #[allow(clippy::wildcard_imports)]
