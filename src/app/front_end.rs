@@ -39,3 +39,9 @@ pub(super) fn tui_options(
         replay,
     })
 }
+
+/// A line on stderr, wrapped to the terminal's width (whole in a pipe).
+pub(super) fn tell(line: &str) {
+    let width = crate::ui::terminal::width_of(&std::io::stderr());
+    eprintln!("{}", crate::report::table::wrap(line, width));
+}

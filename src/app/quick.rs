@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
 
+use super::front_end::tell;
 use crate::cli::{QuickArgs, RaceArgs};
 use crate::config::quick::{QuickEngine, QuickRace, default_names, race_yaml};
 use crate::config::validate::{Overrides, UrlError, normalize_url};
@@ -87,7 +88,7 @@ pub(super) async fn race_of_urls(args: &RaceArgs) -> Result<RaceSpec, AppError> 
         };
         let name = names[i].map_or_else(|| defaults[i].clone(), str::to_owned);
         if discovered {
-            super::race::tell(&format!(
+            tell(&format!(
                 "engine {name}: model '{model}' (the first in the server's model list; --model to choose)"
             ));
         }
@@ -118,7 +119,7 @@ pub(super) async fn race_of_urls(args: &RaceArgs) -> Result<RaceSpec, AppError> 
             std::fs::write(path, &text)
                 .with_context(|| format!("cannot write the race file '{}'", path.display()))
                 .map_err(AppError::bad_input)?;
-            super::race::tell(&format!(
+            tell(&format!(
                 "wrote {}: `llm-locust race {}` runs this race again",
                 path.display(),
                 path.display()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::front_end::{check_tui_flags, tui_options, wants_tui};
+use super::front_end::{check_tui_flags, tell, tui_options, wants_tui};
 use super::quick;
 use super::results::{Saved, finish_race};
 use crate::cli::RaceArgs;
@@ -116,12 +116,6 @@ async fn load_prompts(
         tell(&format!("note: {note}"));
     }
     Ok(Some(prompts))
-}
-
-/// A line on stderr, wrapped to the terminal's width (whole in a pipe).
-pub(super) fn tell(line: &str) {
-    let width = crate::ui::terminal::width_of(&std::io::stderr());
-    eprintln!("{}", crate::report::table::wrap(line, width));
 }
 
 /// What is about to be raced, on stderr.

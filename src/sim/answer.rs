@@ -1,6 +1,8 @@
 //! The simulator's whole (not streamed) bodies, in each route's shape: an
 //! answer, an error, and the `malformed` fault's cut-off answer.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -17,7 +19,7 @@ pub(super) fn whole_answer(
     prompt: PromptCount,
     n: u32,
 ) -> Response {
-    let created = super::server::unix_now();
+    let created = unix_now();
     let body = match api {
         Api::Chat => json!({
             "id": format!("chatcmpl-{seq}"),
@@ -125,4 +127,11 @@ pub(super) fn malformed_answer(api: Api) -> &'static str {
         Api::Responses => r#"{"object":"response","status":"completed","output":[{"#,
         Api::Messages => r#"{"type":"message","content":[{"type":"text","text":"#,
     }
+}
+
+/// Seconds since the Unix epoch, as answers stamp their creation.
+pub(super) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -14,6 +14,16 @@ use super::request::Api;
 use super::sse::{ERROR_EVENT, ERROR_SSE_EVENT, PromptCount, SseFormat, TokenKind};
 use crate::config::Quirk;
 
+/// An event cut off inside its JSON, as each dialect frames it.
+const MESSAGES_MALFORMED: &[u8] = b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\n\n";
+const RESPONSES_MALFORMED: &[u8] = b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\n\n";
+/// The failure of the whole answer (`stream_error`).
+const MESSAGES_FAILURE: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"simulated server error\"}}\n\n";
+const RESPONSES_FAILURE: &[u8] = b"event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"object\":\"response\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"simulated server error\"}}}\n\n";
+/// The `error` event (`event_error`); Anthropic's is the overload its API sends mid-stream.
+const MESSAGES_ERROR: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+const RESPONSES_ERROR: &[u8] = b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"simulated error event\",\"param\":null}\n\n";
+
 /// What a simulated tool call is named.
 const TOOL_NAME: &str = "get_weather";
 
@@ -108,8 +118,8 @@ impl StreamFormat {
         match self {
             StreamFormat::OpenAi(f) => f.malformed_event(),
             StreamFormat::Typed(f) => match f.api {
-                Api::Messages => b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\n\n",
-                _ => b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\n\n",
+                Api::Messages => MESSAGES_MALFORMED,
+                _ => RESPONSES_MALFORMED,
             },
         }
     }
@@ -119,8 +129,8 @@ impl StreamFormat {
         match self {
             StreamFormat::OpenAi(_) => ERROR_EVENT,
             StreamFormat::Typed(f) => match f.api {
-                Api::Messages => b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"simulated server error\"}}\n\n",
-                _ => b"event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"object\":\"response\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"simulated server error\"}}}\n\n",
+                Api::Messages => MESSAGES_FAILURE,
+                _ => RESPONSES_FAILURE,
             },
         }
     }
@@ -131,8 +141,8 @@ impl StreamFormat {
         match self {
             StreamFormat::OpenAi(_) => ERROR_SSE_EVENT,
             StreamFormat::Typed(f) => match f.api {
-                Api::Messages => b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
-                _ => b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"simulated error event\",\"param\":null}\n\n",
+                Api::Messages => MESSAGES_ERROR,
+                _ => RESPONSES_ERROR,
             },
         }
     }

@@ -5,7 +5,7 @@
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::answer::{error_response, malformed_answer, whole_answer};
+use super::answer::{error_response, malformed_answer, unix_now, whole_answer};
 use super::connection::{ClosePolicy, ConnectionHandle, SimListener};
 use super::dialects::{StreamFor, StreamFormat};
 use super::generate::{
@@ -320,12 +320,6 @@ fn cut_response(abort: Abort) -> Response {
         .into_response()
 }
 
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Sim {
     async fn handle(&self, api: Api, body: &[u8]) -> Response {
         let arrived = Instant::now();
@@ -368,19 +362,7 @@ impl Sim {
                 );
             }
         };
-        // Looked up once admitted, as a server's scheduler does: prefill
-        // costs only what the cache does not hold.
-        let prompt = PromptCount {
-            tokens: req.prompt_tokens,
-            cached: self.cache.as_ref().map(|cache| {
-                cache
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .serve(&req.prompt_text, req.prompt_tokens)
-            }),
-        };
-        self.counters
-            .prompt_served(prompt.tokens, prompt.cached.unwrap_or(0));
+        let prompt = self.served_prompt(&req);
         let prefill = prompt.tokens - prompt.cached.unwrap_or(0);
         let schedule = Schedule::new(Instant::now(), &self.spec, prefill, rng);
         let n = output_tokens(&self.spec, &req);
@@ -428,6 +410,24 @@ impl Sim {
             self.complete(api, &req, prompt, schedule, lease, fault)
                 .await
         }
+    }
+
+    /// The request's prompt, looked up in the prefix cache once admitted,
+    /// as a server's scheduler does: prefill costs only what the cache does
+    /// not hold.
+    fn served_prompt(&self, req: &SimRequest) -> PromptCount {
+        let prompt = PromptCount {
+            tokens: req.prompt_tokens,
+            cached: self.cache.as_ref().map(|cache| {
+                cache
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .serve(&req.prompt_text, req.prompt_tokens)
+            }),
+        };
+        self.counters
+            .prompt_served(prompt.tokens, prompt.cached.unwrap_or(0));
+        prompt
     }
 
     /// Answers the HTTP-status faults at once, without taking a slot, as an

@@ -58,10 +58,12 @@ fn a_race_of_urls_finds_each_servers_model_and_writes_a_race_file_that_runs_it_a
     let summary = common::summary(&dir);
     let engines = summary["engines"].as_array().unwrap();
     let port = url.rsplit(':').next().unwrap();
-    let names: Vec<&str> = engines
+    // In the order they placed.
+    let mut names: Vec<&str> = engines
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
+    names.sort_unstable();
     assert_eq!(
         names,
         [format!("127.0.0.1-{port}"), format!("127.0.0.1-{port}-2")]
