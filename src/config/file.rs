@@ -317,6 +317,7 @@ pub enum EndpointFile {
     Completions,
     Responses,
     Anthropic,
+    Embeddings,
 }
 
 /// One entry of `race.engines`.
@@ -338,6 +339,8 @@ pub struct EngineFile {
     pub ignore_eos: Option<bool>,
     /// An answer of reasoning tokens alone counts as a success.
     pub count_reasoning: Option<bool>,
+    /// Prompts in one request of an `endpoint: embeddings` engine.
+    pub inputs_per_request: Option<i64>,
     pub timeout_s: Option<f64>,
     /// What the machine serving the engine costs an hour (self-hosted).
     pub cost_per_hour: Option<f64>,

@@ -263,14 +263,17 @@ pub enum EndpointKind {
     Responses,
     /// Anthropic's Messages API.
     Anthropic,
+    /// OpenAI's embeddings API: not generation, not streamed.
+    Embeddings,
 }
 
 impl EndpointKind {
-    pub const ALL: [EndpointKind; 4] = [
+    pub const ALL: [EndpointKind; 5] = [
         EndpointKind::Chat,
         EndpointKind::Completions,
         EndpointKind::Responses,
         EndpointKind::Anthropic,
+        EndpointKind::Embeddings,
     ];
 
     /// Its route from the server's root.
@@ -280,6 +283,7 @@ impl EndpointKind {
             EndpointKind::Completions => "/v1/completions",
             EndpointKind::Responses => "/v1/responses",
             EndpointKind::Anthropic => "/v1/messages",
+            EndpointKind::Embeddings => "/v1/embeddings",
         }
     }
 
@@ -290,7 +294,14 @@ impl EndpointKind {
             EndpointKind::Completions => "completions",
             EndpointKind::Responses => "responses",
             EndpointKind::Anthropic => "anthropic",
+            EndpointKind::Embeddings => "embeddings",
         }
+    }
+
+    /// Whether its answers are generated text (every endpoint but
+    /// embeddings): TTFT, TPOT and output tokens apply.
+    pub fn generates(self) -> bool {
+        self != EndpointKind::Embeddings
     }
 
     /// The kind whose route a URL's path ends in.
@@ -348,6 +359,8 @@ pub struct EngineSpec {
     /// Reasoning tokens alone make a successful answer (otherwise an answer
     /// with only reasoning is an `empty_answer`).
     pub count_reasoning: bool,
+    /// Prompts in one request of an embeddings engine (1 for the others).
+    pub inputs_per_request: u32,
     pub timeout: Duration,
     /// What its tokens cost (`cost_per_hour` or `price`), if known.
     pub pricing: Option<Pricing>,

@@ -66,6 +66,7 @@ pub struct EngineClient {
     /// Keys added to every body (`extra_body`, `tools`, ...).
     extra_body: Arc<serde_json::Map<String, serde_json::Value>>,
     count_reasoning: bool,
+    inputs_per_request: u32,
     timeout: Duration,
     headers: HeaderMap,
     connections: ConnectionLedger,
@@ -149,6 +150,7 @@ impl EngineClient {
             ignore_eos: spec.ignore_eos,
             extra_body: Arc::new(spec.extra_body.clone()),
             count_reasoning: spec.count_reasoning,
+            inputs_per_request: spec.inputs_per_request,
             timeout: spec.timeout,
             headers,
             connections,
@@ -159,6 +161,13 @@ impl EngineClient {
     #[must_use]
     pub fn url(&self) -> &reqwest::Url {
         &self.url
+    }
+
+    /// An embeddings engine's batch: prompts in one request (`None` for an
+    /// engine that generates).
+    #[must_use]
+    pub fn embeddings_batch(&self) -> Option<u32> {
+        (!self.protocol.generates()).then_some(self.inputs_per_request)
     }
 
     /// Connections this client has opened so far.
@@ -208,6 +217,7 @@ impl EngineClient {
             system: ask.system.as_deref(),
             history: ask.history(),
             text: &ask.text,
+            more: &ask.more,
             max_tokens: max_tokens.or(self.max_tokens),
             temperature: self.temperature,
             ignore_eos: self.ignore_eos,
@@ -250,7 +260,18 @@ impl EngineClient {
                 ),
             );
         }
-        exchange.check_not_empty(self.count_reasoning);
+        if self.protocol.generates() {
+            exchange.check_not_empty(self.count_reasoning);
+        } else {
+            let inputs = 1 + ask.more.len();
+            match exchange.embedded {
+                Some(n) if n != inputs && exchange.error.is_none() => exchange.fail_keeping_end(
+                    ErrorKind::Malformed,
+                    &format!("{n} embeddings for {inputs} inputs"),
+                ),
+                _ => {}
+            }
+        }
         if let Some(error) = &mut exchange.error {
             error.message = self.redact(&error.message);
         }

@@ -87,6 +87,7 @@ pub(super) async fn converse(
             },
             history_len: i,
             text: Arc::clone(&turn.user),
+            more: Arc::from(Vec::new()),
         };
         let outcome = run_guarded(lane, slot, &ask).await;
         drop(gate.first.take());

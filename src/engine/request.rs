@@ -31,6 +31,14 @@ pub(super) struct Ended {
 /// Sends one request, measures it and reports it. Returns how it ended
 /// (`None` when it was aborted).
 async fn run_request(lane: &Lane, slot: RequestSlot, ask: &Ask) -> Option<Ended> {
+    let batch;
+    let ask = match lane.client.embeddings_batch() {
+        Some(n) => {
+            batch = lane.prompts.batch(slot.request_id, n);
+            &batch
+        }
+        None => ask,
+    };
     let prompt = Arc::clone(&ask.text);
     let max_tokens = lane.prompts.max_tokens_for(slot.request_id);
     lane.emit(RaceEvent::Started {
@@ -156,7 +164,7 @@ impl Counts {
         // a system message and a history are counted part by part).
         let input = match exchange.usage {
             Some(u) if u.prompt_tokens > 0 => (u.prompt_tokens, TokenSource::Usage),
-            _ if ask.system.is_none() && ask.history().is_empty() => {
+            _ if ask.system.is_none() && ask.history().is_empty() && ask.more.is_empty() => {
                 match lane.prompts.tokenizer_count(lane.engine, request_id) {
                     Some(n) => (n, TokenSource::Tokenizer),
                     None => (estimate_tokens(&ask.text), TokenSource::Estimate),

@@ -68,6 +68,8 @@ pub struct Exchange {
     pub connection_retried: bool,
     /// That close made the client stop reusing the engine's connections.
     pub reuse_stopped: bool,
+    /// Embeddings in a whole embeddings answer.
+    pub embedded: Option<usize>,
 }
 
 impl Exchange {
@@ -87,6 +89,7 @@ impl Exchange {
             retry_after: None,
             connection_retried: false,
             reuse_stopped: false,
+            embedded: None,
         }
     }
 
@@ -149,7 +152,7 @@ impl Exchange {
         }
     }
 
-    fn fail_keeping_end(&mut self, kind: ErrorKind, message: &str) {
+    pub(crate) fn fail_keeping_end(&mut self, kind: ErrorKind, message: &str) {
         let end = self.end;
         self.fail(kind, message);
         self.end = end;
@@ -207,6 +210,11 @@ impl<'e, 'o> EventFold<'e, 'o> {
         if !reason.trim().is_empty() {
             self.ex.finish_reason = Some(reason.to_owned());
         }
+    }
+
+    /// The answer holds `n` embeddings.
+    pub fn embedded(&mut self, n: usize) {
+        self.ex.embedded = Some(n);
     }
 
     /// The answer is complete: the protocol's end.

@@ -86,7 +86,10 @@ async fn warm_up_one(
                 break;
             }
             let k = warmup_request(ticket, prompts.cycle_len());
-            let ask = prompts.ask(k);
+            let ask = match client.embeddings_batch() {
+                Some(n) => prompts.batch(k, n),
+                None => prompts.ask(k),
+            };
             let mut ignore = |_: &str, _, _| {};
             let exchange = tokio::select! {
                 ex = client.send_observed(&ask, prompts.max_tokens_for(k), &mut ignore) => ex,

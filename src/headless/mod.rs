@@ -38,10 +38,25 @@ pub fn progress_lines(s: &RaceSnapshot, narrow: bool) -> String {
         let _ = writeln!(out, "[{:>7.1}s] {stage}", s.elapsed.as_secs_f64());
     }
     for l in &s.lanes {
-        let ttft = if l.latencies.ttft.count == 0 {
+        // An embeddings engine's throughput is its inputs, its latency E2E.
+        let (per_s, unit, (wide, short), latency) = match l.embeddings {
+            None => (
+                l.rates.output_tokens_per_s,
+                "tok/s",
+                ("TTFT p50", "TTFT"),
+                &l.latencies.ttft,
+            ),
+            Some(e) => (
+                e.inputs_per_s,
+                "in/s ",
+                ("E2E p50 ", "E2E "),
+                &l.latencies.e2e,
+            ),
+        };
+        let ttft = if latency.count == 0 {
             "-".to_owned()
         } else {
-            format!("{:.1} ms", l.latencies.ttft.p50.as_secs_f64() * 1000.0)
+            format!("{:.1} ms", latency.p50.as_secs_f64() * 1000.0)
         };
         let mut trouble = String::new();
         if let Some(n) = l.counts.errors.get(&ErrorKind::Http429) {
@@ -67,25 +82,25 @@ pub fn progress_lines(s: &RaceSnapshot, narrow: bool) -> String {
             // The same figures in the width of a small terminal.
             let _ = writeln!(
                 out,
-                "[{:>5.0}s] {:<width$} ok {:>5} fail {:>4} {:>6.1} tok/s TTFT {:>8} flight {:>3}{trouble}",
+                "[{:>5.0}s] {:<width$} ok {:>5} fail {:>4} {:>6.1} {unit} {short} {:>8} flight {:>3}{trouble}",
                 s.elapsed.as_secs_f64(),
                 l.name,
                 l.counts.ok,
                 l.counts.failed,
-                l.rates.output_tokens_per_s,
+                per_s,
                 ttft,
                 l.counts.in_flight(),
             );
         } else {
             let _ = writeln!(
                 out,
-                "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} tok/s  TTFT p50 {:>9}  in flight {:>4}{trouble}",
+                "[{:>7.1}s] {:<width$}  ok {:>6}  failed {:>5}  {:>7.2} req/s  {:>9.1} {unit}  {wide} {:>9}  in flight {:>4}{trouble}",
                 s.elapsed.as_secs_f64(),
                 l.name,
                 l.counts.ok,
                 l.counts.failed,
                 l.rates.requests_per_s,
-                l.rates.output_tokens_per_s,
+                per_s,
                 ttft,
                 l.counts.in_flight(),
             );

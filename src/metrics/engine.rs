@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::breakdown::{Breakdown, BreakdownFold};
 use super::cost::Cost;
-use super::figures::{Arrivals, Connections, Counts, Grades, Latencies, Rates, Waits};
+use super::figures::{
+    Arrivals, Connections, Counts, EmbeddingRates, Grades, Latencies, Rates, Waits,
+};
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram, LatencySummary};
 use super::prompt_cache::PromptCacheFold;
@@ -63,6 +65,9 @@ pub struct EngineStats {
     pub(super) sweep_next: Option<f64>,
     /// What the engine's tokens cost (`cost_per_hour` or `price`).
     pub(super) pricing: Option<Pricing>,
+    /// An embeddings engine's batch: prompts in one request (`None` for an
+    /// engine that generates).
+    pub(super) embeddings_batch: Option<u32>,
     series: Series,
     last_end: Duration,
     /// The latest end of a successful request so far.
@@ -98,12 +103,26 @@ impl EngineStats {
             sweep: None,
             sweep_next: None,
             pricing: None,
+            embeddings_batch: None,
             series: Series::default(),
             last_end: Duration::ZERO,
             last_ok_end: Duration::ZERO,
             state: LaneState::Running,
             finished_at: None,
         }
+    }
+
+    /// The race's objectives that apply to this engine: an embeddings
+    /// engine has no token, so no TTFT or TPOT to judge.
+    pub(super) fn applicable<'s>(&self, slo: &'s SloSpec) -> std::borrow::Cow<'s, SloSpec> {
+        if self.embeddings_batch.is_none() {
+            return std::borrow::Cow::Borrowed(slo);
+        }
+        std::borrow::Cow::Owned(SloSpec {
+            ttft_p99: None,
+            tpot_p99: None,
+            ..slo.clone()
+        })
     }
 
     pub fn on_started(&mut self) {
@@ -150,6 +169,7 @@ impl EngineStats {
     /// Folds one finished request into the metrics. Latencies and tokens come
     /// from successful requests only; failures are counted by kind.
     pub fn observe(&mut self, record: &RequestRecord, slo: &SloSpec) {
+        let slo = &*self.applicable(slo);
         self.last_end = self.last_end.max(record.end_at);
         if record.is_ok() {
             self.last_ok_end = self.last_ok_end.max(record.end_at);
@@ -315,6 +335,7 @@ impl EngineStats {
     /// Where the engine stands at `now`, as its snapshot then would say
     /// (without building one).
     pub(super) fn standing(&self, slo_spec: &SloSpec, now: Duration) -> Standing {
+        let slo_spec = &*self.applicable(slo_spec);
         let (ttft, tpot, e2e) = (
             self.latencies.ttft.summary(),
             self.latencies.tpot.summary(),
@@ -355,6 +376,7 @@ impl EngineStats {
         series_from: u32,
         full: bool,
     ) -> LaneSnapshot {
+        let slo_spec = &*self.applicable(slo_spec);
         let active = self.active(now);
         let latencies = self.latencies.map(LatencyHistogram::summary);
         let counts = &self.counts;
@@ -393,6 +415,11 @@ impl EngineStats {
             active,
             counts: counts.clone(),
             rates: rates(counts, lost, active),
+            embeddings: self.embeddings_batch.map(|n| EmbeddingRates {
+                inputs_per_request: n,
+                inputs_per_s: per_second(counts.ok.saturating_mul(u64::from(n)), active),
+                input_tokens_per_s: per_second(counts.input_tokens, active),
+            }),
             latencies,
             arrivals: Arrivals {
                 offered: counts.started.saturating_add(lost),
@@ -401,7 +428,17 @@ impl EngineStats {
             waits: self.waits,
             connections: self.connections,
             prompt_cache: self.prompt_cache.figures(),
-            server: self.server.snapshot(series_from, counts.output_tokens),
+            server: self
+                .server
+                .snapshot(series_from, counts.output_tokens)
+                .map(|mut s| {
+                    // Output tokens counted against the server's: an embeddings
+                    // engine generates none.
+                    if self.embeddings_batch.is_some() {
+                        s.token_check = None;
+                    }
+                    s
+                }),
             breakdown: if full {
                 Some(std::sync::Arc::new(self.breakdown.figures()))
             } else {

@@ -55,6 +55,18 @@ pub struct Rates {
     pub success_rate: f64,
 }
 
+/// An embeddings engine's throughput: what its requests carried, per second
+/// of active time (its latency is E2E; TTFT, TPOT and output tokens do not
+/// apply).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingRates {
+    /// Prompts in one request.
+    pub inputs_per_request: u32,
+    /// Prompts embedded a second: successful requests × inputs per request.
+    pub inputs_per_s: f64,
+    pub input_tokens_per_s: f64,
+}
+
 /// One value per latency: histograms in the fold, summaries in a snapshot,
 /// percentiles in milliseconds in `summary.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

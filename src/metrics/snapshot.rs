@@ -55,6 +55,8 @@ pub struct LaneSnapshot {
     pub active: Duration,
     pub counts: Counts,
     pub rates: Rates,
+    /// An embeddings engine's throughput (`None` for one that generates).
+    pub embeddings: Option<super::figures::EmbeddingRates>,
     /// Over the successful requests (send delay: over all).
     pub latencies: Latencies<LatencySummary>,
     pub arrivals: Arrivals,
@@ -94,6 +96,19 @@ pub struct LaneSnapshot {
 }
 
 pub use super::figures::ConnectionReuse;
+
+impl RaceSnapshot {
+    /// Embeddings engines race engines that generate: an embedding's
+    /// latency and a generated answer's are not the same figure.
+    #[must_use]
+    pub fn mixes_embeddings(&self) -> bool {
+        let embeds = self.lanes.iter().filter(|l| l.embeddings.is_some()).count();
+        embeds > 0 && embeds < self.lanes.len()
+    }
+}
+
+/// What the views say when [`RaceSnapshot::mixes_embeddings`].
+pub const NOT_COMPARABLE: &str = "embeddings engines race engines that generate: their latencies and throughputs are not the same figures";
 
 /// One distinct failure message and how often it came.
 #[derive(Debug, Clone, PartialEq, Eq)]

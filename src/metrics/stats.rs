@@ -81,6 +81,8 @@ impl RaceStats {
         };
         for (engine, spec_engine) in stats.engines.iter_mut().zip(&spec.engines) {
             engine.pricing = spec_engine.pricing;
+            engine.embeddings_batch =
+                (!spec_engine.endpoint.generates()).then_some(spec_engine.inputs_per_request);
             engine.connections.reuse = ConnectionReuse::configured(spec_engine.reuse_connections);
             engine.stages = Windows::new(spec.load.stage_starts(), levels.clone());
             if let LoadSpec::Sweep(sweep) = &spec.load {
@@ -213,14 +215,15 @@ impl RaceStats {
                 }
             }
             RaceEvent::SweepJudged { engine } => {
-                let slo = &self.slo;
-                if let Some(e) = self.engines.get_mut(*engine)
-                    && let Some(sweep) = &mut e.sweep
-                {
-                    e.sweep_next = sweep.judge(slo);
-                    if e.sweep_next.is_none() && e.is_running() {
-                        e.end(LaneState::Finished, at);
-                        return Some(*engine);
+                let race_slo = &self.slo;
+                if let Some(e) = self.engines.get_mut(*engine) {
+                    let slo = e.applicable(race_slo).into_owned();
+                    if let Some(sweep) = &mut e.sweep {
+                        e.sweep_next = sweep.judge(&slo);
+                        if e.sweep_next.is_none() && e.is_running() {
+                            e.end(LaneState::Finished, at);
+                            return Some(*engine);
+                        }
                     }
                 }
             }

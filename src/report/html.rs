@@ -18,6 +18,7 @@ use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
 use crate::metrics::ErrorKind;
 use crate::metrics::commentary::Tone;
+use crate::metrics::snapshot::NOT_COMPARABLE;
 
 const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
@@ -49,7 +50,7 @@ pub fn report(summary: &SummaryFile, spec: &RaceSpec) -> String {
     leaderboard(&mut body, summary, &colors);
     comparison(&mut body, summary, &colors);
     latency(&mut body, summary);
-    throughput(&mut body);
+    throughput(&mut body, generates(summary));
     reliability(&mut body, summary);
     commentary(&mut body, summary);
     tokens(&mut body, summary);
@@ -204,7 +205,18 @@ fn ms(p: &Percentiles, v: f64) -> String {
 
 fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
     let priced = s.engines.iter().any(|e| e.cost.is_some());
-    out.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n<div class=\"scroll\"><table>\n<tr><th>#</th><th class=\"text\">engine</th><th class=\"text\">model</th><th>ok</th><th>failed</th><th>req/s</th><th>output tok/s</th><th>goodput req/s</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>TPOT p50 ms</th><th>E2E p99 ms</th>");
+    let embeds = s.engines.iter().any(|e| e.embeddings.is_some());
+    out.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n<div class=\"scroll\"><table>\n<tr><th>#</th><th class=\"text\">engine</th><th class=\"text\">model</th><th>ok</th><th>failed</th><th>req/s</th><th>output tok/s</th>");
+    if embeds {
+        out.push_str("<th>inputs/s</th><th>input tok/s</th>");
+    }
+    out.push_str(
+        "<th>goodput req/s</th><th>TTFT p50 ms</th><th>TTFT p99 ms</th><th>TPOT p50 ms</th>",
+    );
+    if embeds {
+        out.push_str("<th>E2E p50 ms</th>");
+    }
+    out.push_str("<th>E2E p99 ms</th>");
     if priced {
         out.push_str("<th>$/1M output</th><th>cheapest</th>");
     }
@@ -212,7 +224,7 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
     for (e, color) in s.engines.iter().zip(colors) {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.1}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td>{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td>",
             e.place,
             swatch(color),
             escape(&e.name),
@@ -220,12 +232,43 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
             e.counts.ok,
             e.counts.failed,
             e.rates.requests_per_s,
-            e.rates.output_tokens_per_s,
+            // An embeddings engine generates nothing: a dash, not a zero.
+            match e.embeddings {
+                Some(_) => "–".to_owned(),
+                None => format!("{:.1}", e.rates.output_tokens_per_s),
+            },
+        );
+        if embeds {
+            let _ = write!(
+                out,
+                "<td>{}</td><td>{}</td>",
+                e.embeddings
+                    .map_or_else(|| "–".to_owned(), |m| format!("{:.1}", m.inputs_per_s)),
+                e.embeddings.map_or_else(
+                    || "–".to_owned(),
+                    |m| format!("{:.1}", m.input_tokens_per_s)
+                ),
+            );
+        }
+        let _ = write!(
+            out,
+            "<td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td>",
             e.rates.goodput_rps,
             ms(&e.latencies.ttft, e.latencies.ttft.p50),
             ms(&e.latencies.ttft, e.latencies.ttft.p99),
             ms(&e.latencies.tpot, e.latencies.tpot.p50),
-            ms(&e.latencies.e2e, e.latencies.e2e.p99),
+        );
+        if embeds {
+            let _ = write!(
+                out,
+                "<td>{}</td>",
+                ms(&e.latencies.e2e, e.latencies.e2e.p50)
+            );
+        }
+        let _ = write!(
+            out,
+            "<td>{}</td>",
+            ms(&e.latencies.e2e, e.latencies.e2e.p99)
         );
         if priced {
             let c = e.cost.as_ref();
@@ -256,14 +299,25 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
         let _ = writeln!(out, "<td>{slo}</td></tr>");
     }
     out.push_str("</table></div>\n<p class=\"note\">Goodput: requests that met every latency SLO, per second of the engine's active time. Definitions: docs/METRICS.md.</p>\n");
+    if embeds {
+        out.push_str("<p class=\"note\">An embeddings engine's latency is E2E and its throughput its inputs a second; TTFT, TPOT and output tokens do not apply.</p>\n");
+        if s.engines.iter().any(|e| e.embeddings.is_none()) {
+            let _ = writeln!(out, "<p class=\"warn\">Note: {NOT_COMPARABLE}.</p>");
+        }
+    }
 }
 
 /// Normalised bars: each engine's figure against the best of the race.
 fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
     type Figure = fn(&EngineSummary) -> Option<f64>;
-    let figures: [(&str, &str, bool, Figure); 9] = [
+    let figures: [(&str, &str, bool, Figure); 10] = [
         ("output tokens / s", "", true, |e| {
-            Some(e.rates.output_tokens_per_s)
+            e.embeddings
+                .is_none()
+                .then_some(e.rates.output_tokens_per_s)
+        }),
+        ("inputs embedded / s", "", true, |e| {
+            e.embeddings.map(|m| m.inputs_per_s)
         }),
         ("requests / s", "", true, |e| Some(e.rates.requests_per_s)),
         ("goodput requests / s", "", true, |e| {
@@ -322,9 +376,9 @@ fn pct(p: &Percentiles, v: f64) -> Option<f64> {
     (p.count > 0).then_some(v)
 }
 
-fn percentile_table(out: &mut String, s: &SummaryFile, of: LatencyOf) {
+fn percentile_table(out: &mut String, engines: &[&EngineSummary], of: LatencyOf) {
     out.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>count</th><th>mean</th><th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
-    for e in &s.engines {
+    for e in engines {
         let p = of(e);
         let _ = write!(
             out,
@@ -347,14 +401,28 @@ fn chart(out: &mut String, id: &str) {
 fn latency(out: &mut String, s: &SummaryFile) {
     out.push_str("<h2 id=\"latency\">Latency</h2>\n");
     for (id, title, of) in LATENCIES {
+        // Only E2E is an embeddings engine's latency.
+        let engines: Vec<&EngineSummary> = s
+            .engines
+            .iter()
+            .filter(|e| id == "e2e" || e.embeddings.is_none())
+            .collect();
+        if engines.is_empty() {
+            continue;
+        }
         let _ = writeln!(out, "<h3>{title} (ms)</h3>");
-        percentile_table(out, s, of);
+        percentile_table(out, &engines, of);
         chart(out, &format!("chart-{id}-dist"));
     }
-    out.push_str("<h3>Over time (each second's requests: TTFT and TPOT p50 solid, p99 dashed; E2E mean)</h3>\n");
-    for id in ["ttft", "tpot", "e2e"] {
-        chart(out, &format!("chart-{id}-time"));
+    if generates(s) {
+        out.push_str("<h3>Over time (each second's requests: TTFT and TPOT p50 solid, p99 dashed; E2E mean)</h3>\n");
+        for id in ["ttft", "tpot"] {
+            chart(out, &format!("chart-{id}-time"));
+        }
+    } else {
+        out.push_str("<h3>Over time (each second's requests: E2E mean)</h3>\n");
     }
+    chart(out, "chart-e2e-time");
     let scraped = s
         .engines
         .iter()
@@ -366,9 +434,17 @@ fn latency(out: &mut String, s: &SummaryFile) {
     }
 }
 
-fn throughput(out: &mut String) {
+/// Whether an engine of the race generates (not all embed): the figures of
+/// generated tokens have something to show.
+fn generates(s: &SummaryFile) -> bool {
+    s.engines.iter().any(|e| e.embeddings.is_none())
+}
+
+fn throughput(out: &mut String, generates: bool) {
     out.push_str("<h2 id=\"throughput\">Throughput over time</h2>\n");
-    chart(out, "chart-tokens-time");
+    if generates {
+        chart(out, "chart-tokens-time");
+    }
     chart(out, "chart-requests-time");
 }
 
@@ -550,7 +626,9 @@ fn tokens(out: &mut String, s: &SummaryFile) {
     }
     out.push_str("</table></div>\n<p class=\"note\">Counted by: usage (the server's own count), tokenizer (the engine's tokenizer over the text), estimate (characters ÷ 4), chunks (one per streamed piece), mixed.</p>\n");
     chart(out, "chart-input-dist");
-    chart(out, "chart-output-dist");
+    if generates(s) {
+        chart(out, "chart-output-dist");
+    }
 }
 
 fn cost(out: &mut String, s: &SummaryFile) {

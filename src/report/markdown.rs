@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use super::number;
 use super::summary::{EngineSummary, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile};
+use crate::metrics::snapshot::NOT_COMPARABLE;
 
 /// Distinct error messages listed per engine.
 const ERRORS_SHOWN: usize = 3;
@@ -172,21 +173,17 @@ fn facts(s: &SummaryFile) -> String {
 
 fn leaderboard(out: &mut String, s: &SummaryFile) {
     let priced = s.engines.iter().any(|e| e.cost.is_some());
+    let embeds = s.engines.iter().any(|e| e.embeddings.is_some());
     out.push_str("\n### Leaderboard\n\n");
-    let mut header = vec![
-        "#",
-        "engine",
-        "model",
-        "ok",
-        "failed",
-        "req/s",
-        "out tok/s",
-        "goodput req/s",
-        "TTFT p50",
-        "TTFT p99",
-        "TPOT p50",
-        "E2E p99",
-    ];
+    let mut header = vec!["#", "engine", "model", "ok", "failed", "req/s", "out tok/s"];
+    if embeds {
+        header.extend(["inputs/s", "in tok/s"]);
+    }
+    header.extend(["goodput req/s", "TTFT p50", "TTFT p99", "TPOT p50"]);
+    if embeds {
+        header.push("E2E p50");
+    }
+    header.push("E2E p99");
     if priced {
         header.extend(["$/1M out", "cheapest"]);
     }
@@ -200,13 +197,31 @@ fn leaderboard(out: &mut String, s: &SummaryFile) {
             e.counts.ok.to_string(),
             e.counts.failed.to_string(),
             format!("{:.2}", e.rates.requests_per_s),
-            format!("{:.1}", e.rates.output_tokens_per_s),
+            // An embeddings engine generates nothing: a dash, not a zero.
+            match e.embeddings {
+                Some(_) => dash(),
+                None => format!("{:.1}", e.rates.output_tokens_per_s),
+            },
+        ];
+        if embeds {
+            row.extend(match e.embeddings {
+                Some(m) => [
+                    format!("{:.1}", m.inputs_per_s),
+                    format!("{:.1}", m.input_tokens_per_s),
+                ],
+                None => [dash(), dash()],
+            });
+        }
+        row.extend([
             format!("{:.2}", e.rates.goodput_rps),
             ms(&e.latencies.ttft, e.latencies.ttft.p50),
             ms(&e.latencies.ttft, e.latencies.ttft.p99),
             ms(&e.latencies.tpot, e.latencies.tpot.p50),
-            ms(&e.latencies.e2e, e.latencies.e2e.p99),
-        ];
+        ]);
+        if embeds {
+            row.push(ms(&e.latencies.e2e, e.latencies.e2e.p50));
+        }
+        row.push(ms(&e.latencies.e2e, e.latencies.e2e.p99));
         if priced {
             let c = e.cost.as_ref();
             row.push(money(c.and_then(|c| c.per_1m_output_tokens)));
@@ -219,6 +234,15 @@ fn leaderboard(out: &mut String, s: &SummaryFile) {
         table_row(out, &row);
     }
     out.push_str("\nLatencies in ms. Goodput: requests that met every latency SLO, per second.\n");
+    if embeds {
+        out.push_str(
+            "An embeddings engine's latency is E2E and its throughput its inputs a second; \
+             TTFT, TPOT and output tokens do not apply.\n",
+        );
+        if s.engines.iter().any(|e| e.embeddings.is_none()) {
+            let _ = writeln!(out, "\n> **Note:** {NOT_COMPARABLE}.");
+        }
+    }
 }
 
 fn slo_mark(e: &EngineSummary) -> String {
@@ -257,7 +281,16 @@ fn slos(out: &mut String, s: &SummaryFile) {
 
 fn percentiles(out: &mut String, s: &SummaryFile) {
     out.push_str("\n### Latency percentiles (ms)\n");
-    for (_, title, of) in LATENCIES {
+    for (id, title, of) in LATENCIES {
+        // Only E2E is an embeddings engine's latency.
+        let engines: Vec<&EngineSummary> = s
+            .engines
+            .iter()
+            .filter(|e| id == "e2e" || e.embeddings.is_none())
+            .collect();
+        if engines.is_empty() {
+            continue;
+        }
         let _ = write!(out, "\n**{title}**\n\n");
         table_header(
             out,
@@ -266,7 +299,7 @@ fn percentiles(out: &mut String, s: &SummaryFile) {
             ],
             1..10,
         );
-        for e in &s.engines {
+        for e in engines {
             let p = of(e);
             let mut row = vec![cell(&e.name), p.count.to_string()];
             row.extend(

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::breakdown::Breakdown;
 use crate::metrics::cost::Cost;
-use crate::metrics::figures::{Arrivals, Connections, Counts, Latencies, Rates, Waits};
+use crate::metrics::figures::{
+    Arrivals, Connections, Counts, EmbeddingRates, Latencies, Rates, Waits,
+};
 use crate::metrics::histogram::Bin;
 use crate::metrics::prompt_cache::PromptCache;
 use crate::metrics::series::SeriesPoint;
@@ -153,6 +155,11 @@ pub struct EngineSummary {
     pub rates: Rates,
     #[serde(flatten)]
     pub latencies: Latencies<Percentiles>,
+    /// An embeddings engine's throughput (absent for one that generates):
+    /// `inputs_per_request`, `inputs_per_s`, `input_tokens_per_s`. Its
+    /// latency is `e2e_ms`; TTFT, TPOT and output tokens do not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingRates>,
     /// `offered`: requests the load offered (sent, dropped or never sent);
     /// `unsent_arrivals`: still waiting for a slot when the engine stopped.
     #[serde(flatten)]
@@ -525,6 +532,11 @@ impl EngineSummary {
                 success_rate: round3(l.rates.success_rate),
             },
             latencies: l.latencies.map(|s| s.into()),
+            embeddings: l.embeddings.map(|e| EmbeddingRates {
+                inputs_per_s: round3(e.inputs_per_s),
+                input_tokens_per_s: round3(e.input_tokens_per_s),
+                ..e
+            }),
             arrivals: l.arrivals,
             // To the millisecond, as the file has it, for every report alike.
             waits: Waits {

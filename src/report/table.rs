@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::metrics::snapshot::NOT_COMPARABLE;
 use crate::metrics::{LaneSnapshot, LaneState, RaceSnapshot};
 
 fn ms(d: Duration, count: u64) -> String {
@@ -114,26 +115,16 @@ pub fn leaderboard_table(s: &RaceSnapshot) -> String {
 /// the engine, so no row wraps. Without a width, one block.
 #[must_use]
 pub fn leaderboard_table_for(s: &RaceSnapshot, width: Option<usize>) -> String {
-    let header = [
-        "#",
-        "engine",
-        "ok",
-        "failed",
-        "dropped",
-        "late",
-        "req/s",
-        "out tok/s",
-        "goodput",
-        "TTFT p50",
-        "TTFT p99",
-        "TTFOT p50",
-        "TPOT p50",
-        "E2E p99",
-        "finish",
-        "SLO",
-    ];
+    let columns = columns_of(s);
+    let header: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    rows.extend(s.leaderboard.iter().map(|&i| row(&s.lanes[i])));
+    rows.extend(s.leaderboard.iter().map(|&i| {
+        let lane = &s.lanes[i];
+        columns
+            .iter()
+            .map(|(_, cell)| cell(lane))
+            .collect::<Vec<_>>()
+    }));
     // Cost only where an engine has a price: other races' tables stay as they were.
     if s.lanes.iter().any(|l| l.cost.is_some()) {
         rows[0].push("$/1M out".to_owned());
@@ -151,7 +142,13 @@ pub fn leaderboard_table_for(s: &RaceSnapshot, width: Option<usize>) -> String {
             );
         }
     }
-    in_blocks(&rows, &[1, header.len() - 1], width)
+    let table = in_blocks(&rows, &[1, header.len() - 1], width);
+    if s.mixes_embeddings() {
+        let note = wrap(&format!("note: {NOT_COMPARABLE}"), width);
+        format!("{table}{note}\n")
+    } else {
+        table
+    }
 }
 
 /// `rows` in blocks no wider than `width`: every block has the first two
@@ -197,14 +194,95 @@ fn in_blocks(rows: &[Vec<String>], left: &[usize], width: Option<usize>) -> Stri
 }
 
 /// One engine's row of the leaderboard.
-fn row(l: &LaneSnapshot) -> Vec<String> {
-    let finish = match (l.state, l.finished_at) {
+/// One cell of the final table, drawn from a lane.
+type Cell = fn(&LaneSnapshot) -> String;
+
+/// The final table's columns: those of generation when an engine
+/// generates, those of embeddings when one embeds; a cell that does not
+/// apply to its lane is "-", never a zero.
+fn columns_of(s: &RaceSnapshot) -> Vec<(&'static str, Cell)> {
+    let generates = s.lanes.iter().any(|l| l.embeddings.is_none());
+    let embeds = s.lanes.iter().any(|l| l.embeddings.is_some());
+    let mut columns: Vec<(&'static str, Cell)> = vec![
+        ("#", |l| l.place.to_string()),
+        ("engine", |l| l.name.clone()),
+        ("ok", |l| l.counts.ok.to_string()),
+        ("failed", |l| l.counts.failed.to_string()),
+        ("dropped", |l| l.arrivals.lost().to_string()),
+        ("late", |l| l.arrivals.late.to_string()),
+        ("req/s", |l| format!("{:.2}", l.rates.requests_per_s)),
+    ];
+    if generates {
+        columns.push(("out tok/s", |l| {
+            generated(l, || format!("{:.1}", l.rates.output_tokens_per_s))
+        }));
+    }
+    if embeds {
+        columns.push(("inputs/s", |l| {
+            l.embeddings
+                .map_or_else(|| "-".to_owned(), |e| format!("{:.1}", e.inputs_per_s))
+        }));
+        columns.push(("in tok/s", |l| {
+            l.embeddings.map_or_else(
+                || "-".to_owned(),
+                |e| format!("{:.1}", e.input_tokens_per_s),
+            )
+        }));
+    }
+    columns.push(("goodput", |l| format!("{:.2}", l.rates.goodput_rps)));
+    if generates {
+        columns.extend([
+            (
+                "TTFT p50",
+                (|l| ms(l.latencies.ttft.p50, l.latencies.ttft.count)) as Cell,
+            ),
+            ("TTFT p99", |l| {
+                ms(l.latencies.ttft.p99, l.latencies.ttft.count)
+            }),
+            ("TTFOT p50", |l| {
+                ms(l.latencies.ttfot.p50, l.latencies.ttfot.count)
+            }),
+            ("TPOT p50", |l| {
+                ms(l.latencies.tpot.p50, l.latencies.tpot.count)
+            }),
+        ]);
+    }
+    if embeds {
+        columns.push(("E2E p50", |l| {
+            ms(l.latencies.e2e.p50, l.latencies.e2e.count)
+        }));
+    }
+    columns.extend([
+        (
+            "E2E p99",
+            (|l| ms(l.latencies.e2e.p99, l.latencies.e2e.count)) as Cell,
+        ),
+        ("finish", finish_cell),
+        ("SLO", slo_cell),
+    ]);
+    columns
+}
+
+/// `figure` for a lane that generates; "-" for an embeddings lane.
+fn generated(l: &LaneSnapshot, figure: impl FnOnce() -> String) -> String {
+    if l.embeddings.is_some() {
+        "-".to_owned()
+    } else {
+        figure()
+    }
+}
+
+fn finish_cell(l: &LaneSnapshot) -> String {
+    match (l.state, l.finished_at) {
         (LaneState::Finished, Some(t)) => format!("{:.1}s", t.as_secs_f64()),
         (LaneState::OutOfTime, _) => "DNF".to_owned(),
         (LaneState::Stopped, _) => "stopped".to_owned(),
         _ => "-".to_owned(),
-    };
-    let slo = if l.slo_checks.is_empty() {
+    }
+}
+
+fn slo_cell(l: &LaneSnapshot) -> String {
+    if l.slo_checks.is_empty() {
         "-".to_owned()
     } else if l.slo_pass {
         "pass".to_owned()
@@ -219,25 +297,7 @@ fn row(l: &LaneSnapshot) -> Vec<String> {
             })
             .collect();
         format!("FAIL {}", failed.join(", "))
-    };
-    vec![
-        l.place.to_string(),
-        l.name.clone(),
-        l.counts.ok.to_string(),
-        l.counts.failed.to_string(),
-        l.arrivals.lost().to_string(),
-        l.arrivals.late.to_string(),
-        format!("{:.2}", l.rates.requests_per_s),
-        format!("{:.1}", l.rates.output_tokens_per_s),
-        format!("{:.2}", l.rates.goodput_rps),
-        ms(l.latencies.ttft.p50, l.latencies.ttft.count),
-        ms(l.latencies.ttft.p99, l.latencies.ttft.count),
-        ms(l.latencies.ttfot.p50, l.latencies.ttfot.count),
-        ms(l.latencies.tpot.p50, l.latencies.tpot.count),
-        ms(l.latencies.e2e.p99, l.latencies.e2e.count),
-        finish,
-        slo,
-    ]
+    }
 }
 
 /// The rows as columns, two spaces apart, a rule under the first; the

@@ -64,6 +64,16 @@ pub(super) fn whole_answer(
                 "usage": usage,
             })
         }
+        Api::Embeddings => json!({
+            "object": "list",
+            "data": (0..req.inputs).map(|i| json!({
+                "object": "embedding",
+                "index": i,
+                "embedding": embedding(seq, i),
+            })).collect::<Vec<_>>(),
+            "model": req.model,
+            "usage": {"prompt_tokens": prompt.tokens, "total_tokens": prompt.tokens},
+        }),
         Api::Messages => {
             let cached = prompt.cached.unwrap_or(0);
             json!({
@@ -84,6 +94,25 @@ pub(super) fn whole_answer(
         }
     };
     axum::Json(body).into_response()
+}
+
+/// Numbers in a simulated embedding.
+const EMBEDDING_DIMENSIONS: u64 = 32;
+
+/// A simulated embedding: unit-free numbers, the same for the same request
+/// and input.
+fn embedding(seq: u64, input: u32) -> Vec<f64> {
+    (0..EMBEDDING_DIMENSIONS)
+        .map(|d| {
+            let mixed = seq
+                .wrapping_mul(31)
+                .wrapping_add(u64::from(input) * 7 + d * 13)
+                % 2000;
+            #[allow(clippy::cast_precision_loss)]
+            let unit = mixed as f64 / 1000.0 - 1.0;
+            unit
+        })
+        .collect()
 }
 
 /// A whole answer's `usage`: the counts, and the cached prompt tokens when
@@ -126,6 +155,7 @@ pub(super) fn malformed_answer(api: Api) -> &'static str {
         Api::Chat | Api::Completions => r#"{"choices":[{"message":{"content":"#,
         Api::Responses => r#"{"object":"response","status":"completed","output":[{"#,
         Api::Messages => r#"{"type":"message","content":[{"type":"text","text":"#,
+        Api::Embeddings => r#"{"object":"list","data":[{"object":"embedding","embedding":[0.1,"#,
     }
 }
 

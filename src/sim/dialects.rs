@@ -49,9 +49,10 @@ pub(crate) struct StreamFor<'a> {
 impl StreamFormat {
     pub(crate) fn new(api: Api, to: StreamFor<'_>, quirks: BTreeSet<Quirk>) -> Self {
         match api {
-            Api::Chat | Api::Completions => StreamFormat::OpenAi(SseFormat::with_quirks(
-                api, to.seq, to.created, to.model, quirks,
-            )),
+            // Embeddings are never streamed (`request` says so).
+            Api::Chat | Api::Completions | Api::Embeddings => StreamFormat::OpenAi(
+                SseFormat::with_quirks(api, to.seq, to.created, to.model, quirks),
+            ),
             Api::Responses | Api::Messages => {
                 StreamFormat::Typed(TypedFormat::new(api, to, quirks))
             }

@@ -15,6 +15,8 @@ pub(crate) enum Api {
     Responses,
     /// Anthropic's Messages API.
     Messages,
+    /// OpenAI's embeddings API.
+    Embeddings,
 }
 
 /// What the simulator needs from one request.
@@ -29,6 +31,8 @@ pub(crate) struct SimRequest {
     pub include_usage: bool,
     /// `max_tokens`, or else `max_completion_tokens`.
     pub max_tokens: Option<u32>,
+    /// Texts to embed (an embeddings request; 1 for the others).
+    pub inputs: u32,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +101,15 @@ enum ResponsesInput {
     Items(Vec<Message>),
 }
 
+/// `/v1/embeddings`: `input` as a completion's prompt is (text, texts,
+/// token ids or batches of them).
+#[derive(Deserialize)]
+struct EmbeddingsBody {
+    input: Prompt,
+    #[serde(flatten)]
+    common: Common,
+}
+
 /// `/v1/messages`: `system` as text or blocks, and the messages.
 #[derive(Deserialize)]
 struct MessagesBody {
@@ -128,6 +141,7 @@ enum Prompt {
 pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
     let invalid = |e: serde_json::Error| format!("invalid request body: {e}");
     let text = |text: String| (estimate_tokens(&text), text.into_bytes());
+    let mut inputs = 1;
     // The Responses and Messages APIs always report their usage.
     let (prompt_tokens, prompt_text, common, always_usage, max_output_tokens) = match api {
         Api::Chat => {
@@ -157,12 +171,23 @@ pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
             let (n, bytes) = text(chat_prompt_text(m.system.as_ref(), &m.messages));
             (n, bytes, m.common, true, None)
         }
+        Api::Embeddings => {
+            let e: EmbeddingsBody = serde_json::from_slice(body).map_err(invalid)?;
+            inputs = match &e.input {
+                Prompt::Texts(texts) => texts.len(),
+                Prompt::TokenBatches(batches) => batches.len(),
+                Prompt::Text(_) | Prompt::Tokens(_) => 1,
+            };
+            let (n, bytes) = (prompt_tokens(&e.input), prompt_bytes(&e.input));
+            (n, bytes, e.common, false, None)
+        }
     };
     Ok(SimRequest {
         model: common.model.unwrap_or_else(|| "sim".to_owned()),
         prompt_tokens,
         prompt_text,
-        stream: common.stream.unwrap_or(false),
+        // Embeddings answer whole, whatever the request asks.
+        stream: api != Api::Embeddings && common.stream.unwrap_or(false),
         include_usage: always_usage
             || common
                 .stream_options
@@ -171,6 +196,7 @@ pub(crate) fn parse(api: Api, body: &[u8]) -> Result<SimRequest, String> {
         max_tokens: max_output_tokens
             .or(common.max_tokens)
             .or(common.max_completion_tokens),
+        inputs: u32::try_from(inputs).unwrap_or(u32::MAX),
     })
 }
 
@@ -215,7 +241,10 @@ fn prompt_tokens(prompt: &Prompt) -> u32 {
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     match prompt {
         Prompt::Text(t) => estimate_tokens(t),
-        Prompt::Texts(ts) => estimate_tokens(&ts.concat()),
+        Prompt::Texts(ts) => ts
+            .iter()
+            .map(|t| estimate_tokens(t))
+            .fold(0, u32::saturating_add),
         Prompt::Tokens(ids) => count(ids.len()),
         Prompt::TokenBatches(batches) => count(batches.iter().map(Vec::len).sum()),
     }

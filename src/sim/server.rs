@@ -232,6 +232,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/responses", post(responses))
         .route("/v1/messages", post(messages))
+        .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
         .route("/metrics", get(metrics_page))
@@ -254,6 +255,10 @@ async fn responses(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 async fn messages(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     sim.handle(Api::Messages, &body).await
+}
+
+async fn embeddings(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    sim.handle(Api::Embeddings, &body).await
 }
 
 /// Every request on a connection the simulator may close on its own: none
@@ -362,7 +367,7 @@ impl Sim {
                 );
             }
         };
-        let prompt = self.served_prompt(&req);
+        let prompt = self.served_prompt(api, &req);
         let prefill = prompt.tokens - prompt.cached.unwrap_or(0);
         let schedule = Schedule::new(Instant::now(), &self.spec, prefill, rng);
         let n = output_tokens(&self.spec, &req);
@@ -415,10 +420,12 @@ impl Sim {
     /// The request's prompt, looked up in the prefix cache once admitted,
     /// as a server's scheduler does: prefill costs only what the cache does
     /// not hold.
-    fn served_prompt(&self, req: &SimRequest) -> PromptCount {
+    /// Embedding servers keep no prefix cache.
+    fn served_prompt(&self, api: Api, req: &SimRequest) -> PromptCount {
+        let cache = self.cache.as_ref().filter(|_| api != Api::Embeddings);
         let prompt = PromptCount {
             tokens: req.prompt_tokens,
-            cached: self.cache.as_ref().map(|cache| {
+            cached: cache.map(|cache| {
                 cache
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -509,7 +516,12 @@ impl Sim {
         fault: Option<FaultKind>,
     ) -> Response {
         let seq = lease.seq();
-        let n = output_tokens(&self.spec, req);
+        // An embedding is one answer after the prefill: no token.
+        let n = if api == Api::Embeddings {
+            0
+        } else {
+            output_tokens(&self.spec, req)
+        };
         let tokens = fault.map_or(n, |_| fault_point(n));
         let mut text = String::new();
         let mut due = schedule.next_due();

@@ -500,6 +500,21 @@ impl PromptSet {
         Ask::single(self.shapes.system(k), self.for_request(k))
     }
 
+    /// What request `k` of an embeddings engine, `n` prompts a request,
+    /// sends: prompts `k·n` to `k·n + n − 1`, so a race's batches never
+    /// share a prompt (for `n` = 1, request `k`'s prompt, as every lane's).
+    /// No system message: embeddings embed the prompts alone.
+    #[must_use]
+    pub fn batch(&self, k: u64, n: u32) -> Ask {
+        let n = n.max(1);
+        let first = k.saturating_mul(u64::from(n));
+        let mut ask = Ask::single(None, self.for_request(first));
+        ask.more = (1..u64::from(n))
+            .map(|i| self.for_request(first.saturating_add(i)))
+            .collect();
+        ask
+    }
+
     /// The system message of conversation `c` (or request `c`).
     #[must_use]
     pub fn system_for(&self, c: u64) -> Option<Arc<str>> {

@@ -33,6 +33,9 @@ pub struct Ask {
     /// one script between its turns).
     pub history_len: usize,
     pub text: Arc<str>,
+    /// The batch's other inputs, after `text` (an embeddings request of
+    /// several prompts).
+    pub more: Arc<[Arc<str>]>,
 }
 
 impl Ask {
@@ -44,6 +47,7 @@ impl Ask {
             history: Arc::from(Vec::new()),
             history_len: 0,
             text,
+            more: Arc::from(Vec::new()),
         }
     }
 
@@ -64,6 +68,7 @@ impl Ask {
                     .flat_map(|t| [t.user.as_ref(), t.answer.as_ref()]),
             )
             .chain(std::iter::once(self.text.as_ref()))
+            .chain(self.more.iter().map(AsRef::as_ref))
     }
 }
 

@@ -144,6 +144,7 @@ pub fn engine_spec(url: &str, timeout: Duration) -> EngineSpec {
         temperature: None,
         ignore_eos: false,
         count_reasoning: false,
+        inputs_per_request: 1,
         timeout,
         pricing: None,
         reuse_connections: llm_locust::config::ReuseConnections::Auto,

@@ -22,6 +22,20 @@ pub(super) fn in_dialect(
     if matches!(endpoint, EndpointKind::Chat | EndpointKind::Completions) {
         return;
     }
+    if endpoint == EndpointKind::Embeddings {
+        for key in ["tools", "tool_choice", "response_format"] {
+            if body.contains_key(key) {
+                p.add(
+                    join(prefix, "endpoint"),
+                    format!(
+                        "an embeddings engine takes no {key}; remove race.{key}, or race this \
+                         engine apart"
+                    ),
+                );
+            }
+        }
+        return;
+    }
     if let Some(Json::Array(tools)) = body.get_mut("tools") {
         for tool in tools.iter_mut() {
             if let Some(function) = tool.get("function").and_then(Json::as_object) {

@@ -117,6 +117,7 @@ pub(super) fn engine_spec(
         EndpointFile::Completions => EndpointKind::Completions,
         EndpointFile::Responses => EndpointKind::Responses,
         EndpointFile::Anthropic => EndpointKind::Anthropic,
+        EndpointFile::Embeddings => EndpointKind::Embeddings,
     });
     let simulated = e.simulate.is_some();
     let replaced = simulate_all && !simulated && e.url.is_some();
@@ -223,12 +224,20 @@ pub(super) fn engine_spec(
     let max_tokens = e
         .max_tokens
         .map(|v| whole_u32(p, &at("max_tokens"), v, 1, i64::MAX))
-        .or(target_output_tokens);
+        .or(target_output_tokens)
+        .filter(|_| endpoint.generates());
     let temperature = e
         .temperature
         .map(|v| within(p, &at("temperature"), v, 0.0, 2.0));
     let timeout = secs_opt(p, &at("timeout_s"), e.timeout_s, false, DEFAULT_TIMEOUT);
     let pricing = pricing(e.cost_per_hour, e.price, &at, p);
+    let generation = [
+        ("max_tokens", e.max_tokens.is_some()),
+        ("temperature", e.temperature.is_some()),
+        ("ignore_eos", e.ignore_eos.is_some()),
+        ("count_reasoning", e.count_reasoning.is_some()),
+    ];
+    let inputs_per_request = embedding_keys(e.inputs_per_request, generation, endpoint, &at, p);
     EngineSpec {
         name,
         model,
@@ -243,12 +252,42 @@ pub(super) fn engine_spec(
         temperature,
         ignore_eos: e.ignore_eos.unwrap_or(false),
         count_reasoning: e.count_reasoning.unwrap_or(false),
+        inputs_per_request,
         timeout,
         pricing,
         reuse_connections: e.reuse_connections.unwrap_or_default(),
         server_metrics: server_metrics(e.server_metrics, &at("server_metrics"), p),
         extra_body: serde_json::Map::new(),
     }
+}
+
+/// The most prompts one embeddings request carries.
+const MAX_INPUTS_PER_REQUEST: i64 = 2048;
+
+/// An embeddings engine's batch size, and the keys of generation it may
+/// not have (they would be sent to be ignored).
+fn embedding_keys(
+    inputs_per_request: Option<i64>,
+    generation: [(&str, bool); 4],
+    endpoint: EndpointKind,
+    at: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> u32 {
+    if endpoint.generates() {
+        if inputs_per_request.is_some() {
+            p.add(
+                at("inputs_per_request"),
+                "only for endpoint: embeddings; remove it",
+            );
+        }
+        return 1;
+    }
+    for (key, _) in generation.iter().filter(|(_, set)| *set) {
+        p.add(at(key), "an embeddings engine generates nothing; remove it");
+    }
+    inputs_per_request.map_or(1, |n| {
+        whole_u32(p, &at("inputs_per_request"), n, 1, MAX_INPUTS_PER_REQUEST)
+    })
 }
 
 /// A simulator's quirks are of the stream it serves: those of OpenAI's

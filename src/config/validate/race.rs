@@ -128,6 +128,7 @@ pub(super) fn race_spec(
         p,
     );
     resolve_tokenizer_paths(&mut engines, file);
+    embeddings_in_race(&engines, &finish, shape.conversation.is_some(), p);
 
     RaceSpec {
         slug: slug(&name),
@@ -150,6 +151,37 @@ pub(super) fn race_spec(
         engines,
         simulated: simulate,
         workload: None,
+    }
+}
+
+/// What an embeddings engine cannot take part in: a race to a number of
+/// output tokens (it generates none), and conversations (it has no turns).
+fn embeddings_in_race(
+    engines: &[EngineSpec],
+    finish: &FinishSpec,
+    conversation: bool,
+    p: &mut Problems,
+) {
+    let Some(i) = engines.iter().position(|e| !e.endpoint.generates()) else {
+        return;
+    };
+    if finish.output_tokens.is_some() {
+        p.add(
+            "race.finish.output_tokens",
+            format!(
+                "engine '{}' embeds and generates no token; finish at requests or a duration",
+                engines[i].name
+            ),
+        );
+    }
+    if conversation {
+        p.add(
+            "race.conversation",
+            format!(
+                "engine '{}' embeds: an embedding has no conversation; race it apart",
+                engines[i].name
+            ),
+        );
     }
 }
 

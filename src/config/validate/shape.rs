@@ -349,7 +349,9 @@ pub(super) fn engine_body(
     let (length_key, length_set) = match spec.endpoint {
         EndpointKind::Responses => ("max_output_tokens", spec.max_tokens.is_some()),
         EndpointKind::Anthropic => ("max_tokens", true),
-        EndpointKind::Chat | EndpointKind::Completions => ("max_tokens", spec.max_tokens.is_some()),
+        EndpointKind::Chat | EndpointKind::Completions | EndpointKind::Embeddings => {
+            ("max_tokens", spec.max_tokens.is_some())
+        }
     };
     let set = [
         (

@@ -8,6 +8,7 @@ mod anthropic;
 mod chat;
 mod chunk;
 mod completions;
+mod embeddings;
 mod openai;
 mod responses;
 
@@ -27,6 +28,8 @@ pub struct Prompt<'a> {
     pub history: &'a [Turn],
     /// The new user message.
     pub text: &'a str,
+    /// A batch's other inputs (embeddings).
+    pub more: &'a [std::sync::Arc<str>],
     pub max_tokens: Option<u32>,
     pub temperature: Option<f64>,
     /// vLLM and SGLang's extension: generate `max_tokens` whatever the model says.
@@ -71,6 +74,12 @@ pub trait Protocol: Debug + Send + Sync {
         &[]
     }
 
+    /// Whether answers are generated text, timed token by token (else one
+    /// whole body, as embeddings are: no token, and no empty answer).
+    fn generates(&self) -> bool {
+        true
+    }
+
     /// The header that carries the API key `key`, and its value.
     fn key_header(&self, key: &str) -> (&'static str, String) {
         ("authorization", format!("Bearer {key}"))
@@ -85,6 +94,7 @@ pub fn of(endpoint: EndpointKind) -> &'static dyn Protocol {
         EndpointKind::Completions => &completions::Completions,
         EndpointKind::Responses => &responses::Responses,
         EndpointKind::Anthropic => &anthropic::Anthropic,
+        EndpointKind::Embeddings => &embeddings::Embeddings,
     }
 }
 
@@ -100,6 +110,7 @@ mod tests {
             system: None,
             history: &[],
             text: "say \"hi\"",
+            more: &[],
             max_tokens: Some(8),
             temperature: None,
             ignore_eos: false,

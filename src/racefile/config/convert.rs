@@ -239,6 +239,7 @@ impl From<&EngineSpec> for StoredEngine {
             temperature: e.temperature,
             ignore_eos: e.ignore_eos,
             count_reasoning: e.count_reasoning,
+            inputs_per_request: e.inputs_per_request,
             timeout: e.timeout,
             cost_per_hour: match e.pricing {
                 Some(Pricing::Hourly { per_hour }) => Some(per_hour),
@@ -412,6 +413,7 @@ impl StoredEngine {
             temperature: self.temperature,
             ignore_eos: self.ignore_eos,
             count_reasoning: self.count_reasoning,
+            inputs_per_request: self.inputs_per_request,
             timeout: self.timeout,
             pricing: match (self.cost_per_hour, self.price) {
                 (_, Some(p)) => Some(Pricing::Tokens {

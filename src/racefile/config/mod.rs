@@ -228,6 +228,9 @@ struct StoredEngine {
     ignore_eos: bool,
     #[serde(default)]
     count_reasoning: bool,
+    /// An embeddings engine's batch (absent when 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    inputs_per_request: u32,
     timeout: Duration,
     cost_per_hour: Option<f64>,
     /// An API's price list (format v3 on; absent before).
@@ -243,6 +246,15 @@ struct StoredEngine {
     /// `server_metrics` (format v5 on; absent at its default).
     #[serde(default, skip_serializing_if = "is_default_scrape")]
     server_metrics: ServerMetricsSpec,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 fn is_default_scrape(s: &ServerMetricsSpec) -> bool {

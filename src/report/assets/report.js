@@ -46,10 +46,16 @@
   // is a gap, not a zero.
   const seconds = Math.max(0, ...engines.map((e) => e.columns.t_s.length));
   const xs = Array.from({ length: seconds }, (_, i) => i);
+  // An embeddings engine has no token: its lines on a figure of generation
+  // are empty, never zeros.
+  const generation = { tokens: true };
   // `pick99`, when given, adds each engine's p99 as a dashed line.
-  function overTime(id, label, pick, pick99) {
+  function overTime(id, label, pick, pick99, of) {
     const rows = [xs];
-    const column = (e, f) => xs.map((t) => (t < e.columns.t_s.length ? f(e.columns, t) : null));
+    const column = (e, f) =>
+      xs.map((t) =>
+        t < e.columns.t_s.length && !(of === generation && e.embeddings) ? f(e.columns, t) : null,
+      );
     for (const e of engines) rows.push(column(e, pick));
     const series = [{ label: "s" }, ...lineSeries()];
     if (pick99) {
@@ -67,10 +73,10 @@
     );
   }
   const meanOf = (key) => (c, t) => (c.requests_ok[t] > 0 ? c[key][t] : null);
-  overTime("chart-ttft-time", "TTFT p50 / p99 (ms)", meanOf("ttft_p50_ms"), meanOf("ttft_p99_ms"));
-  overTime("chart-tpot-time", "TPOT p50 / p99 (ms)", meanOf("tpot_p50_ms"), meanOf("tpot_p99_ms"));
+  overTime("chart-ttft-time", "TTFT p50 / p99 (ms)", meanOf("ttft_p50_ms"), meanOf("ttft_p99_ms"), generation);
+  overTime("chart-tpot-time", "TPOT p50 / p99 (ms)", meanOf("tpot_p50_ms"), meanOf("tpot_p99_ms"), generation);
   overTime("chart-e2e-time", "E2E mean (ms)", meanOf("e2e_mean_ms"));
-  overTime("chart-tokens-time", "output tokens / s", (c, t) => c.output_tokens[t]);
+  overTime("chart-tokens-time", "output tokens / s", (c, t) => c.output_tokens[t], null, generation);
   overTime("chart-requests-time", "requests / s", (c, t) => c.requests_ok[t]);
   overTime("chart-failed-time", "failed requests / s", (c, t) => c.requests_failed[t]);
 
@@ -149,8 +155,9 @@
     }
     return (100 * below) / total;
   }
-  function distribution(id, key, label) {
-    const present = engines.filter((e) => e.distributions && e.distributions[key].length > 0);
+  function distribution(id, key, label, of) {
+    const shown = (e) => e.distributions && !(of === generation && e.embeddings);
+    const present = engines.filter((e) => shown(e) && e.distributions[key].length > 0);
     if (present.length === 0) return;
     const edges = new Set();
     for (const e of present) {
@@ -162,7 +169,7 @@
     const x = Array.from(edges).sort((a, b) => a - b);
     const rows = [x];
     for (const e of engines) {
-      const bins = e.distributions ? e.distributions[key] : [];
+      const bins = shown(e) ? e.distributions[key] : [];
       const total = bins.reduce((s, b) => s + b.count, 0);
       rows.push(x.map((v) => (total > 0 ? cdfAt(bins, total, v) : null)));
     }
@@ -182,7 +189,7 @@
   distribution("chart-itl-dist", "itl_ms", "ITL (ms)");
   distribution("chart-e2e-dist", "e2e_ms", "E2E (ms)");
   distribution("chart-input-dist", "input_tokens", "input tokens per request");
-  distribution("chart-output-dist", "output_tokens", "output tokens per request");
+  distribution("chart-output-dist", "output_tokens", "output tokens per request", generation);
 
   // A sweep: output tokens/s at each level that ran.
   const swept = engines.filter((e) => e.sweep && e.sweep.steps.length > 0);

@@ -11,9 +11,9 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Widget};
 
-use crate::metrics::RaceSnapshot;
 use crate::metrics::series::SeriesPoint;
 use crate::metrics::server::ServerFigures;
+use crate::metrics::{LaneSnapshot, RaceSnapshot};
 use crate::ui::theme::Theme;
 
 /// What the chart shows; `←/→` in the charts view steps through them.
@@ -23,6 +23,8 @@ pub enum ChartMetric {
     Ttft,
     Ttfot,
     Tpot,
+    /// E2E, the one latency of every engine (an embedding's whole latency).
+    E2e,
     OutputTokens,
     /// The servers' own figures, where they are scraped.
     ServerWaiting,
@@ -31,10 +33,11 @@ pub enum ChartMetric {
 }
 
 impl ChartMetric {
-    pub const ALL: [ChartMetric; 7] = [
+    pub const ALL: [ChartMetric; 8] = [
         ChartMetric::Ttft,
         ChartMetric::Ttfot,
         ChartMetric::Tpot,
+        ChartMetric::E2e,
         ChartMetric::OutputTokens,
         ChartMetric::ServerWaiting,
         ChartMetric::ServerKvUse,
@@ -58,6 +61,7 @@ impl ChartMetric {
             ChartMetric::Ttft => "TTFT",
             ChartMetric::Ttfot => "TTFOT",
             ChartMetric::Tpot => "TPOT",
+            ChartMetric::E2e => "E2E mean",
             ChartMetric::OutputTokens => "output tok/s",
             ChartMetric::ServerWaiting => "server queue",
             ChartMetric::ServerKvUse => "server KV use",
@@ -71,6 +75,17 @@ impl ChartMetric {
             ChartMetric::ServerWaiting => "requests",
             ChartMetric::ServerKvUse | ChartMetric::ServerHitRate => "%",
             _ => "ms",
+        }
+    }
+
+    /// Whether `lane` has this figure: an embeddings engine has no token.
+    fn applies(self, lane: &LaneSnapshot) -> bool {
+        match self {
+            ChartMetric::Ttft
+            | ChartMetric::Ttfot
+            | ChartMetric::Tpot
+            | ChartMetric::OutputTokens => lane.embeddings.is_none(),
+            _ => true,
         }
     }
 
@@ -105,6 +120,7 @@ impl ChartMetric {
             ChartMetric::Tpot => {
                 (p.tpot_p50_ms > 0.0).then_some((p.tpot_p50_ms, Some(p.tpot_p99_ms)))
             }
+            ChartMetric::E2e => Some((p.e2e_mean_ms, None)),
             // Drawn from the server's series instead.
             ChartMetric::ServerWaiting | ChartMetric::ServerKvUse | ChartMetric::ServerHitRate => {
                 None
@@ -128,16 +144,30 @@ pub struct TimeChart<'a> {
 type Plotted = (usize, bool, Vec<(f64, f64)>);
 
 impl TimeChart<'_> {
+    /// The figure drawn: the one asked for, or E2E when no engine has it
+    /// (a race of embeddings engines).
+    fn shown(&self) -> ChartMetric {
+        if self.snap.lanes.iter().any(|l| self.metric.applies(l)) {
+            self.metric
+        } else {
+            ChartMetric::E2e
+        }
+    }
+
     fn lines(&self) -> Vec<Plotted> {
         let mut out = Vec::new();
+        let metric = self.shown();
         for (i, lane) in self.snap.lanes.iter().enumerate() {
-            if self.metric.is_server() {
+            if !metric.applies(lane) {
+                continue;
+            }
+            if metric.is_server() {
                 let points: Vec<(f64, f64)> = lane
                     .server
                     .iter()
                     .flat_map(|s| &s.series)
                     .filter_map(|p| {
-                        let v = self.metric.server_value(&p.figures)??;
+                        let v = metric.server_value(&p.figures)??;
                         Some((f64::from(p.second), v))
                     })
                     .collect();
@@ -147,7 +177,7 @@ impl TimeChart<'_> {
             let mut p50 = Vec::new();
             let mut p99 = Vec::new();
             for point in lane.whole_seconds() {
-                if let Some((a, b)) = self.metric.values(point) {
+                if let Some((a, b)) = metric.values(point) {
                     let t = f64::from(point.t_s);
                     p50.push((t, a));
                     if let Some(b) = b {
@@ -172,9 +202,16 @@ impl TimeChart<'_> {
         let room = usize::from(width).saturating_sub(4);
         let mut legend = vec![Span::raw(" ")];
         let mut used = 1;
-        for (i, lane) in self.snap.lanes.iter().enumerate() {
+        let metric = self.shown();
+        let drawn: Vec<&LaneSnapshot> = self
+            .snap
+            .lanes
+            .iter()
+            .filter(|l| metric.applies(l))
+            .collect();
+        for (i, lane) in drawn.iter().enumerate() {
             let entry = lane.name.chars().count() + 4;
-            let left = self.snap.lanes.len() - i;
+            let left = drawn.len() - i;
             let more = if left > 1 { 10 } else { 0 };
             if used + entry + more > room {
                 legend.push(Span::styled(format!("+{left} more "), t.dim));
@@ -235,20 +272,20 @@ impl Widget for &TimeChart<'_> {
                 }
             })
             .collect();
-        let unit = self.metric.unit();
+        let metric = self.shown();
+        let unit = metric.unit();
         let title = if self.compact {
-            format!(" {} ({unit}) · c for charts ", self.metric.title())
-        } else if self.metric == ChartMetric::OutputTokens {
+            format!(" {} ({unit}) · c for charts ", metric.title())
+        } else if metric == ChartMetric::OutputTokens {
             " output tokens per second ".to_owned()
-        } else if self.metric.is_server() {
-            format!(
-                " {} ({unit}), from the servers' /metrics ",
-                self.metric.title()
-            )
+        } else if metric.is_server() {
+            format!(" {} ({unit}), from the servers' /metrics ", metric.title())
+        } else if metric == ChartMetric::E2e {
+            " E2E per second: the mean of the requests that ended in it (ms) ".to_owned()
         } else {
             format!(
                 " {} per second: p50 line, p99 dots ({unit}) ",
-                self.metric.title()
+                metric.title()
             )
         };
         let label = |s: String| Span::styled(s, t.dim);

@@ -66,7 +66,12 @@ impl DrillDown<'_> {
             ("E2E", &l.latencies.e2e),
             ("send", &l.latencies.send_delay),
         ];
+        // An embeddings engine has no token: its latency is E2E alone.
+        let embeds = l.embeddings.is_some();
         for (name, s) in rows {
+            if embeds && !matches!(name, "E2E" | "send") {
+                continue;
+            }
             let text = if s.count == 0 {
                 format!("{name:<6}{:>7}", 0)
             } else {
@@ -102,13 +107,23 @@ impl DrillDown<'_> {
             ),
             pair(
                 "tokens",
-                format!(
-                    "{} in ({}) · {} out ({})",
-                    l.counts.input_tokens,
-                    sources(&l.counts.input_sources),
-                    l.counts.output_tokens,
-                    sources(&l.counts.output_sources)
-                ),
+                match l.embeddings {
+                    Some(e) => format!(
+                        "{} in ({}) · {} inputs embedded ({} a request) · {:.1} inputs/s",
+                        l.counts.input_tokens,
+                        sources(&l.counts.input_sources),
+                        l.counts.ok.saturating_mul(u64::from(e.inputs_per_request)),
+                        e.inputs_per_request,
+                        e.inputs_per_s
+                    ),
+                    None => format!(
+                        "{} in ({}) · {} out ({})",
+                        l.counts.input_tokens,
+                        sources(&l.counts.input_sources),
+                        l.counts.output_tokens,
+                        sources(&l.counts.output_sources)
+                    ),
+                },
             ),
             pair(
                 "arrivals",
@@ -178,17 +193,20 @@ impl DrillDown<'_> {
                 (None, Some(_)) => ("done".to_owned(), t.good),
                 (None, None) => ("streaming".to_owned(), t.ok),
             };
+            let figures = if l.embeddings.is_some() {
+                let e2e = trace.ended_at.map(|end| end.saturating_sub(trace.sent_at));
+                format!("E2E {:>6}  ", e2e.map_or_else(|| "–".to_owned(), ms))
+            } else {
+                format!(
+                    "{:>5} tok  TTFT {:>6}  ",
+                    trace.chunks,
+                    trace.ttft.map_or_else(|| "–".to_owned(), ms)
+                )
+            };
             let mut spans = vec![
                 Span::styled(format!("#{:<6}", trace.request_id), t.title),
                 Span::styled(format!("{status:<12}"), style),
-                Span::styled(
-                    format!(
-                        "{:>5} tok  TTFT {:>6}  ",
-                        trace.chunks,
-                        trace.ttft.map_or_else(|| "–".to_owned(), ms)
-                    ),
-                    t.text,
-                ),
+                Span::styled(figures, t.text),
             ];
             // The prompt's start in the room the line leaves: a snippet,
             // never a second line.
@@ -344,16 +362,19 @@ impl Widget for &DrillDown<'_> {
         if let Some(charts) = charts_area {
             let empty = Vec::new();
             let d = l.distributions.as_deref();
-            let parts = Layout::vertical([Constraint::Fill(1); 3]).split(charts);
-            for (i, (title, bins)) in [
-                ("TTFT", d.map_or(&empty, |d| &d.ttft_ms)),
-                ("TPOT", d.map_or(&empty, |d| &d.tpot_ms)),
-                ("E2E", d.map_or(&empty, |d| &d.e2e_ms)),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                histogram(title, bins, color, t, parts[i], buf);
+            // An embeddings engine's one latency is E2E.
+            let shown = if l.embeddings.is_some() {
+                vec![("E2E", d.map_or(&empty, |d| &d.e2e_ms))]
+            } else {
+                vec![
+                    ("TTFT", d.map_or(&empty, |d| &d.ttft_ms)),
+                    ("TPOT", d.map_or(&empty, |d| &d.tpot_ms)),
+                    ("E2E", d.map_or(&empty, |d| &d.e2e_ms)),
+                ]
+            };
+            let parts = Layout::vertical(vec![Constraint::Fill(1); shown.len()]).split(charts);
+            for ((title, bins), part) in shown.into_iter().zip(parts.iter()) {
+                histogram(title, bins, color, t, *part, buf);
             }
         }
     }

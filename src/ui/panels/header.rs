@@ -173,6 +173,13 @@ impl Widget for &Header<'_> {
             second.push(sep());
             second.push(Span::styled(stage.to_string(), t.text));
         }
+        if snap.mixes_embeddings() {
+            second.push(sep());
+            second.push(Span::styled(
+                "embeddings and generation: not the same figures",
+                t.ok,
+            ));
+        }
         Paragraph::new(vec![Line::from(first), Line::from(second)]).render(area, buf);
     }
 }
