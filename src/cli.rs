@@ -209,7 +209,8 @@ pub struct QuickArgs {
     /// server's GET /v1/models)
     #[arg(long, value_name = "MODEL")]
     pub model: Vec<String>,
-    /// The API, per URL: chat, completions, responses or anthropic
+    /// The API, per URL: chat, completions, responses, anthropic or
+    /// embeddings
     /// (default: chat, or what the URL's path ends in)
     #[arg(long, value_name = "API")]
     pub endpoint: Vec<String>,

@@ -161,7 +161,7 @@ fn endpoint_named(name: &str) -> Result<EndpointKind, AppError> {
         .ok_or_else(|| {
             AppError::bad_input(anyhow!(
                 "--endpoint '{name}' is not an API llm-locust speaks; use chat, completions, \
-                 responses or anthropic"
+                 responses, anthropic or embeddings"
             ))
         })
 }

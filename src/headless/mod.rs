@@ -240,3 +240,36 @@ mod tests {
         assert_eq!(reconnecting_lines(&snap, &mut said), "", "said once");
     }
 }
+
+#[cfg(test)]
+mod embeddings_tests {
+    use super::*;
+    use crate::metrics::figures::EmbeddingRates;
+    use crate::ui::test_support::snapshot_fixture;
+
+    #[test]
+    fn an_embeddings_lane_says_its_inputs_and_latency_not_tokens() {
+        let mut snap = snapshot_fixture(2);
+        snap.lanes[0].embeddings = Some(EmbeddingRates {
+            inputs_per_request: 4,
+            inputs_per_s: 123.4,
+            input_tokens_per_s: 5000.0,
+        });
+        for narrow in [false, true] {
+            let text = progress_lines(&snap, narrow);
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(
+                lines[0].contains("123.4 in/s") && lines[0].contains("E2E"),
+                "{text}"
+            );
+            assert!(
+                !lines[0].contains("tok/s") && !lines[0].contains("TTFT"),
+                "{text}"
+            );
+            assert!(
+                lines[1].contains("tok/s") && lines[1].contains("TTFT"),
+                "{text}"
+            );
+        }
+    }
+}

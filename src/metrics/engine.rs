@@ -112,6 +112,35 @@ impl EngineStats {
         }
     }
 
+    /// An embeddings engine's throughput over `active` time.
+    fn embedding_rates(&self, active: Duration) -> Option<EmbeddingRates> {
+        let n = self.embeddings_batch?;
+        Some(EmbeddingRates {
+            inputs_per_request: n,
+            inputs_per_s: per_second(self.counts.ok.saturating_mul(u64::from(n)), active),
+            input_tokens_per_s: per_second(self.counts.input_tokens, active),
+        })
+    }
+
+    /// The server's figures; an embeddings engine generates no token to
+    /// count against the server's.
+    fn server_snapshot(&self, series_from: u32) -> Option<super::server::ServerSnapshot> {
+        let mut s = self
+            .server
+            .snapshot(series_from, self.counts.output_tokens)?;
+        if self.embeddings_batch.is_some() {
+            s.token_check = None;
+        }
+        Some(s)
+    }
+
+    /// What its tokens cost over `active` time, if it is priced.
+    fn cost(&self, active: Duration) -> Option<Cost> {
+        let c = &self.counts;
+        self.pricing
+            .map(|pricing| Cost::of(pricing, active, c.ok, c.input_tokens, c.output_tokens))
+    }
+
     /// The race's objectives that apply to this engine: an embeddings
     /// engine has no token, so no TTFT or TPOT to judge.
     pub(super) fn applicable<'s>(&self, slo: &'s SloSpec) -> std::borrow::Cow<'s, SloSpec> {
@@ -415,11 +444,7 @@ impl EngineStats {
             active,
             counts: counts.clone(),
             rates: rates(counts, lost, active),
-            embeddings: self.embeddings_batch.map(|n| EmbeddingRates {
-                inputs_per_request: n,
-                inputs_per_s: per_second(counts.ok.saturating_mul(u64::from(n)), active),
-                input_tokens_per_s: per_second(counts.input_tokens, active),
-            }),
+            embeddings: self.embedding_rates(active),
             latencies,
             arrivals: Arrivals {
                 offered: counts.started.saturating_add(lost),
@@ -428,31 +453,13 @@ impl EngineStats {
             waits: self.waits,
             connections: self.connections,
             prompt_cache: self.prompt_cache.figures(),
-            server: self
-                .server
-                .snapshot(series_from, counts.output_tokens)
-                .map(|mut s| {
-                    // Output tokens counted against the server's: an embeddings
-                    // engine generates none.
-                    if self.embeddings_batch.is_some() {
-                        s.token_check = None;
-                    }
-                    s
-                }),
+            server: self.server_snapshot(series_from),
             breakdown: if full {
                 Some(std::sync::Arc::new(self.breakdown.figures()))
             } else {
                 self.breakdown_figures.clone()
             },
-            cost: self.pricing.map(|pricing| {
-                Cost::of(
-                    pricing,
-                    active,
-                    counts.ok,
-                    counts.input_tokens,
-                    counts.output_tokens,
-                )
-            }),
+            cost: self.cost(active),
             cheapest: None,
             error_samples: self.error_samples.samples.clone(),
             grades,

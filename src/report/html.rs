@@ -281,22 +281,7 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
                     .map_or_else(|| "–".to_owned(), |r| r.to_string())
             );
         }
-        let slo = if e.slo.is_empty() {
-            "–".to_owned()
-        } else {
-            let failed: Vec<&str> = e
-                .slo
-                .iter()
-                .filter(|c| !c.pass)
-                .map(|c| c.kind.name())
-                .collect();
-            if failed.is_empty() {
-                "<span class=\"good\">pass</span>".to_owned()
-            } else {
-                format!("<span class=\"bad\">FAIL {}</span>", failed.join(", "))
-            }
-        };
-        let _ = writeln!(out, "<td>{slo}</td></tr>");
+        let _ = writeln!(out, "<td>{}</td></tr>", slo_cell(e));
     }
     out.push_str("</table></div>\n<p class=\"note\">Goodput: requests that met every latency SLO, per second of the engine's active time. Definitions: docs/METRICS.md.</p>\n");
     if embeds {
@@ -304,6 +289,24 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
         if s.engines.iter().any(|e| e.embeddings.is_none()) {
             let _ = writeln!(out, "<p class=\"warn\">Note: {NOT_COMPARABLE}.</p>");
         }
+    }
+}
+
+/// An engine's SLO verdict: pass, or the objectives it failed.
+fn slo_cell(e: &EngineSummary) -> String {
+    if e.slo.is_empty() {
+        return "–".to_owned();
+    }
+    let failed: Vec<&str> = e
+        .slo
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.kind.name())
+        .collect();
+    if failed.is_empty() {
+        "<span class=\"good\">pass</span>".to_owned()
+    } else {
+        format!("<span class=\"bad\">FAIL {}</span>", failed.join(", "))
     }
 }
 

@@ -249,7 +249,31 @@ fn engine_figures(out: &mut String, lanes: &[LaneSnapshot], engines: &[String]) 
     for (name, kind, help, of) in figures {
         family(out, name, kind, help);
         for (l, e) in lanes.iter().zip(engines) {
+            // An embeddings engine generates no token: no sample, not a zero.
+            if name.contains("output_tokens") && l.embeddings.is_some() {
+                continue;
+            }
             let _ = writeln!(out, "{name}{{engine=\"{e}\"}} {}", of(l));
+        }
+    }
+    let embedders: Vec<_> = lanes
+        .iter()
+        .zip(engines)
+        .filter_map(|(l, e)| Some((l.embeddings?, e)))
+        .collect();
+    if !embedders.is_empty() {
+        family(
+            out,
+            "llm_locust_embedded_inputs_per_second",
+            "gauge",
+            "An embeddings engine's inputs embedded per second of its active time.",
+        );
+        for (m, e) in embedders {
+            let _ = writeln!(
+                out,
+                "llm_locust_embedded_inputs_per_second{{engine=\"{e}\"}} {}",
+                m.inputs_per_s
+            );
         }
     }
 }

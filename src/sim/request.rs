@@ -282,8 +282,15 @@ mod tests {
             (r.prompt_tokens, r.max_tokens, r.stream),
             (estimate_tokens("hello world"), Some(3), false)
         );
+        // A batch of texts counts each text as its own prompt.
         let r = parse(Api::Completions, br#"{"prompt":["ab","cd"]}"#).unwrap();
-        assert_eq!((r.model.as_str(), r.prompt_tokens), ("sim", 1));
+        assert_eq!((r.model.as_str(), r.prompt_tokens), ("sim", 2));
+        let r = parse(
+            Api::Embeddings,
+            br#"{"input":["ab","cd","ef"],"stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!((r.inputs, r.prompt_tokens, r.stream), (3, 3, false));
         let r = parse(Api::Completions, br#"{"prompt":[1,2,3]}"#).unwrap();
         assert_eq!(r.prompt_tokens, 3);
     }

@@ -533,6 +533,10 @@ impl Sim {
         if !self.sleep_until(due).await {
             return cut_response(Abort::Shutdown);
         }
+        // A whole answer's first byte is its first token: as late as this.
+        lease
+            .counters()
+            .first_token(Instant::now().saturating_duration_since(due));
         if let Some(kind) = fault {
             self.counters.fault(kind);
             debug!(seq, fault = kind.name(), "sim: injecting fault");

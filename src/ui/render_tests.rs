@@ -1021,3 +1021,43 @@ fn selected_lane_border_is_highlighted() {
     assert_eq!(buf[(x, y)].fg, t.border_selected.fg.unwrap());
     assert_eq!(buf[(x, y0)].fg, t.border.fg.unwrap());
 }
+
+#[test]
+fn an_embeddings_lane_shows_its_latency_and_inputs_and_no_token_figures() {
+    let mut snap = snapshot_fixture(2);
+    let lane = &mut snap.lanes[0];
+    lane.embeddings = Some(crate::metrics::figures::EmbeddingRates {
+        inputs_per_request: 8,
+        inputs_per_s: 812.0,
+        input_tokens_per_s: 40_000.0,
+    });
+    lane.latencies.ttft = crate::metrics::LatencySummary::default();
+    lane.latencies.tpot = crate::metrics::LatencySummary::default();
+    let name = lane.name.clone();
+    let text = render_to_string(&snap, &ui(2), &theme(), 140, 40);
+    assert!(
+        text.contains("in/s 812") || text.contains("812in/s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("embeddings and generation: not the same figures"),
+        "{text}"
+    );
+    let lane_rows: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains(&name))
+        .take(4)
+        .collect();
+    assert!(
+        lane_rows
+            .iter()
+            .all(|l| !l.contains("TTFT") && !l.contains("tok/s")),
+        "{lane_rows:#?}"
+    );
+    // The chart of TTFT draws the engine that generates, not the other.
+    assert!(!text.contains(&format!("━ {name}")), "{text}");
+    // Its details: E2E and what it embedded.
+    let drill = render_to_string(&snap, &drill(2, 0), &theme(), 140, 45);
+    assert!(drill.contains("inputs embedded (8 a request)"), "{drill}");
+    assert!(!drill.contains("TTFT   "), "{drill}");
+}

@@ -154,6 +154,7 @@ fn lane(i: usize) -> LaneSnapshot {
             input_sources: Default::default(),
             output_sources: Default::default(),
         },
+        embeddings: None,
         rates: Rates {
             requests_per_s: okf / 42.0,
             output_tokens_per_s: okf * 120.0 / 42.0,

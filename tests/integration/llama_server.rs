@@ -22,6 +22,11 @@ impl Drop for LlamaServer {
 
 /// Starts llama-server on a free port, or says why it cannot.
 fn start_llama() -> Result<LlamaServer, String> {
+    start_llama_with(&[])
+}
+
+/// [`start_llama`] with more of llama-server's arguments.
+fn start_llama_with(args: &[&str]) -> Result<LlamaServer, String> {
     let start = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/llama/start.sh");
     if !start.exists() {
         return Err(format!("{} is absent", start.display()));
@@ -45,6 +50,7 @@ fn start_llama() -> Result<LlamaServer, String> {
         .port();
     let output = Command::new(&start)
         .arg(port.to_string())
+        .args(args)
         .output()
         .map_err(|e| e.to_string())?;
     if !output.status.success() {
@@ -203,4 +209,35 @@ async fn every_protocol_against_llama_cpp_reads_the_same_counts() {
     };
     assert_eq!(of(1), of(0), "responses");
     assert_eq!(of(2), of(0), "anthropic");
+}
+
+/// llama.cpp serving embeddings (`--embeddings`): batches answered whole,
+/// one embedding an input, the batch's tokens from its usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_against_llama_cpp_count_the_batchs_tokens() {
+    let Some(server) = start_llama_with(&["--embeddings", "--pooling", "mean"])
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()
+    else {
+        return;
+    };
+    let yaml = format!(
+        "race:\n  name: llama\n  countdown_s: 0\n  dataset: synthetic\n  target_input_tokens: 12\n  users: 2\n  finish: {{requests: 6}}\n  engines:\n    - {{name: llama, url: 'http://127.0.0.1:{}', endpoint: embeddings, inputs_per_request: 3, model: gemma-3-270m}}\n",
+        server.port
+    );
+    let spec = common::spec(&yaml);
+    let prompts = llm_locust::workload::load(&spec, &common::offline())
+        .await
+        .unwrap();
+    let (outcome, records) = common::run_with(&spec, prompts, Duration::from_secs(120)).await;
+    let lane = &outcome.snapshot.lanes[0];
+    assert_eq!(lane.counts.failed, 0, "{:?}", lane.error_samples);
+    assert!(lane.counts.ok >= 6);
+    assert!(records.iter().all(
+        |r| r.input_source == llm_locust::metrics::TokenSource::Usage
+            && r.input_tokens >= 3
+            && r.output_tokens == 0
+    ));
+    let e = lane.embeddings.expect("an embeddings lane");
+    assert!(e.inputs_per_s > 0.0);
 }

@@ -23,6 +23,7 @@ mod conversations;
 mod datasets;
 mod deploy;
 mod doc_examples;
+mod embeddings;
 mod fuzz;
 mod fuzz_dialects;
 mod llama_server;

@@ -188,24 +188,7 @@ pub(super) fn engine_spec(
             String::new()
         }
     };
-    let color = match e.color {
-        None => EngineColor::Named(PALETTE[index % PALETTE.len()]),
-        Some(c) => parse_color(&c).unwrap_or_else(|| {
-            let names = color_names();
-            let hint = did_you_mean(&c, &names)
-                .map(|n| format!("did you mean '{n}'? "))
-                .unwrap_or_default();
-            p.add(
-                at("color"),
-                format!(
-                    "unknown colour '{}'; {hint}use one of {}, bright_<colour>, or #rrggbb",
-                    shorten(&c),
-                    names.join(", ")
-                ),
-            );
-            EngineColor::Named(NamedColor::White)
-        }),
-    };
+    let color = engine_color(e.color, index, &at("color"), p);
     let tokenizer = match e.tokenizer.as_deref().map(str::trim) {
         Some("") => {
             p.add(at("tokenizer"), "empty; remove it or name a tokenizer");
@@ -259,6 +242,28 @@ pub(super) fn engine_spec(
         server_metrics: server_metrics(e.server_metrics, &at("server_metrics"), p),
         extra_body: serde_json::Map::new(),
     }
+}
+
+/// The engine's colour: as given, or the palette's next.
+fn engine_color(raw: Option<String>, index: usize, path: &str, p: &mut Problems) -> EngineColor {
+    let Some(c) = raw else {
+        return EngineColor::Named(PALETTE[index % PALETTE.len()]);
+    };
+    parse_color(&c).unwrap_or_else(|| {
+        let names = color_names();
+        let hint = did_you_mean(&c, &names)
+            .map(|n| format!("did you mean '{n}'? "))
+            .unwrap_or_default();
+        p.add(
+            path,
+            format!(
+                "unknown colour '{}'; {hint}use one of {}, bright_<colour>, or #rrggbb",
+                shorten(&c),
+                names.join(", ")
+            ),
+        );
+        EngineColor::Named(NamedColor::White)
+    })
 }
 
 /// The most prompts one embeddings request carries.

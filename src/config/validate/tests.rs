@@ -461,7 +461,7 @@ fn the_words_follow_the_types() {
     }
     assert_eq!(
         one_problem(&engine("      simulate: {}\n      endpoint: 5\n")),
-        "race.engines[0].endpoint: expected one of: chat, completions, responses, anthropic, got '5'"
+        "race.engines[0].endpoint: expected one of: chat, completions, responses, anthropic, embeddings, got '5'"
     );
     assert_eq!(
         one_problem(&engine("      simulate: {}\n      jitter: 0.2\n")),

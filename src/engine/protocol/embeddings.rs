@@ -114,3 +114,65 @@ impl Protocol for Embeddings {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::Instant;
+
+    fn read(body: &str) -> Exchange {
+        let mut ex = Exchange::new(Instant::now());
+        let mut observe = |_: &str, _: crate::engine::stream::PieceKind, _: Instant| {};
+        let mut fold = EventFold::new(&mut ex, &mut observe, Instant::now());
+        Embeddings.on_body(body, &mut fold);
+        drop(fold);
+        ex
+    }
+
+    #[test]
+    fn a_batch_is_one_input_list() {
+        let more = [
+            std::sync::Arc::from("second"),
+            std::sync::Arc::from("third"),
+        ];
+        let none = serde_json::Map::new();
+        let body = Embeddings.body(&Prompt {
+            model: "m",
+            system: Some("ignored: embeddings embed the prompts alone"),
+            history: &[],
+            text: "first",
+            more: &more,
+            max_tokens: None,
+            temperature: None,
+            ignore_eos: false,
+            extra: &none,
+        });
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"model":"m","input":["first","second","third"]}"#
+        );
+    }
+
+    /// llama.cpp (b11434, `--embeddings`)'s answer, its vectors cut short.
+    #[test]
+    fn a_recorded_answer_is_complete_with_its_count_and_no_token() {
+        let ex = read(
+            r#"{"model":"gemma-3-270m","object":"list","usage":{"prompt_tokens":6,"total_tokens":6},"data":[{"embedding":[0.1,-0.2],"index":0,"object":"embedding"},{"embedding":[0.3,0.4],"index":1,"object":"embedding"}]}"#,
+        );
+        assert!(ex.complete && ex.error.is_none(), "{:?}", ex.error);
+        assert_eq!(ex.embedded, Some(2));
+        assert_eq!(ex.usage.map(|u| u.prompt_tokens), Some(6));
+        assert!(ex.chunk_times.is_empty() && ex.first_answer.is_none());
+    }
+
+    #[test]
+    fn errors_and_other_bodies_fail_as_their_kinds() {
+        let error =
+            read(r#"{"error":{"code":501,"message":"This server does not support embeddings"}}"#);
+        assert_eq!(error.error.map(|e| e.kind), Some(ErrorKind::ServerError));
+        let chat = read(r#"{"choices":[{"message":{"content":"hi"}}]}"#);
+        assert_eq!(chat.error.map(|e| e.kind), Some(ErrorKind::Malformed));
+        let cut = read(r#"{"object":"list","data":[{"embedding":[0.1,"#);
+        assert_eq!(cut.error.map(|e| e.kind), Some(ErrorKind::Malformed));
+    }
+}

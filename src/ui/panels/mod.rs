@@ -11,6 +11,7 @@ pub mod footer;
 pub mod header;
 pub mod help;
 pub mod inspector;
+mod lane_cells;
 pub mod lanes;
 pub mod leaderboard;
 pub mod sweep;
