@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 use super::html_escape::escape;
 use super::summary::{
     EngineSummary, LATENCIES, LatencyOf, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
+    engines_with,
 };
 use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
@@ -404,12 +405,7 @@ fn chart(out: &mut String, id: &str) {
 fn latency(out: &mut String, s: &SummaryFile) {
     out.push_str("<h2 id=\"latency\">Latency</h2>\n");
     for (id, title, of) in LATENCIES {
-        // Only E2E is an embeddings engine's latency.
-        let engines: Vec<&EngineSummary> = s
-            .engines
-            .iter()
-            .filter(|e| id == "e2e" || e.embeddings.is_none())
-            .collect();
+        let engines = engines_with(s, id);
         if engines.is_empty() {
             continue;
         }

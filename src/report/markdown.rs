@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use super::number;
-use super::summary::{EngineSummary, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile};
+use super::summary::{
+    EngineSummary, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile, engines_with,
+};
 use crate::metrics::snapshot::NOT_COMPARABLE;
 
 /// Distinct error messages listed per engine.
@@ -282,12 +284,7 @@ fn slos(out: &mut String, s: &SummaryFile) {
 fn percentiles(out: &mut String, s: &SummaryFile) {
     out.push_str("\n### Latency percentiles (ms)\n");
     for (id, title, of) in LATENCIES {
-        // Only E2E is an embeddings engine's latency.
-        let engines: Vec<&EngineSummary> = s
-            .engines
-            .iter()
-            .filter(|e| id == "e2e" || e.embeddings.is_none())
-            .collect();
+        let engines = engines_with(s, id);
         if engines.is_empty() {
             continue;
         }

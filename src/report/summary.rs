@@ -138,6 +138,17 @@ pub const LATENCIES: [(&str, &str, LatencyOf); 5] = [
     ("e2e", "E2E: whole request", |e| &e.latencies.e2e),
 ];
 
+/// The engines a table of the latency `id` (of [`LATENCIES`]) shows: all of
+/// them for E2E, the ones that generate for the others (an embeddings
+/// engine's one latency is E2E).
+#[must_use]
+pub fn engines_with<'s>(s: &'s SummaryFile, id: &str) -> Vec<&'s EngineSummary> {
+    s.engines
+        .iter()
+        .filter(|e| id == "e2e" || e.embeddings.is_none())
+        .collect()
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct EngineSummary {
     pub name: String,

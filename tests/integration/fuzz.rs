@@ -44,17 +44,17 @@ pub(crate) fn split(body: &[u8], cuts: &[usize]) -> Vec<Bytes> {
 
 /// What a decode produced, without its times.
 #[derive(Debug, PartialEq)]
-struct Decoded {
-    text: String,
-    chunks: usize,
-    first_answer: Option<usize>,
-    usage: Option<(u32, u32)>,
-    finish_reason: Option<String>,
-    error: Option<String>,
-    complete: bool,
+pub(crate) struct Decoded {
+    pub(crate) text: String,
+    pub(crate) chunks: usize,
+    pub(crate) first_answer: Option<usize>,
+    pub(crate) usage: Option<(u32, u32)>,
+    pub(crate) finish_reason: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) complete: bool,
 }
 
-fn decoded(ex: &Exchange) -> Decoded {
+pub(crate) fn decoded(ex: &Exchange) -> Decoded {
     Decoded {
         text: ex.text.clone(),
         chunks: ex.chunk_times.len(),

@@ -8,7 +8,7 @@ use llm_locust::engine::body::decode_sse_body;
 use llm_locust::engine::protocol;
 use proptest::prelude::*;
 
-use crate::fuzz::{block_on, split, text};
+use crate::fuzz::{Decoded, block_on, decoded, split, text};
 
 #[derive(Debug, Clone, Copy)]
 enum Dialect {
@@ -141,36 +141,12 @@ fn render(
     body.into_bytes()
 }
 
-/// What a decode produced, without its times.
-#[derive(Debug, PartialEq)]
-struct Decoded {
-    text: String,
-    chunks: usize,
-    first_answer: Option<usize>,
-    usage: Option<(u32, u32)>,
-    finish_reason: Option<String>,
-    error: Option<String>,
-    complete: bool,
-}
-
 fn decode(dialect: Dialect, pieces: Vec<Bytes>) -> Decoded {
-    let ex = block_on(decode_sse_body(
+    decoded(&block_on(decode_sse_body(
         pieces,
         protocol::of(dialect.endpoint()),
         false,
-    ));
-    Decoded {
-        text: ex.text.clone(),
-        chunks: ex.chunk_times.len(),
-        first_answer: ex.first_answer,
-        usage: ex.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
-        finish_reason: ex.finish_reason.clone(),
-        error: ex
-            .error
-            .as_ref()
-            .map(|e| format!("{}: {}", e.kind.name(), e.message)),
-        complete: ex.complete,
-    }
+    )))
 }
 
 fn dialect() -> impl Strategy<Value = Dialect> {

@@ -40,7 +40,7 @@ struct Body<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<&'a str>,
-    messages: Vec<Message<'a>>,
+    messages: Vec<super::Message<'a>>,
     #[serde(flatten)]
     extra: &'a serde_json::Map<String, serde_json::Value>,
     max_tokens: u32,
@@ -49,12 +49,6 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
     stream: bool,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
 }
 
 /// What the decoder reads of one event, or of a whole message's body.
@@ -171,21 +165,7 @@ impl Protocol for Anthropic {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        let mut messages = Vec::with_capacity(1 + 2 * p.history.len());
-        for turn in p.history {
-            messages.push(Message {
-                role: "user",
-                content: &turn.user,
-            });
-            messages.push(Message {
-                role: "assistant",
-                content: &turn.answer,
-            });
-        }
-        messages.push(Message {
-            role: "user",
-            content: p.text,
-        });
+        let messages = super::messages(None, p);
         serde_json::to_vec(&Body {
             model: p.model,
             system: p.system,
@@ -204,15 +184,8 @@ impl Protocol for Anthropic {
         if data.is_empty() {
             return Flow::Continue;
         }
-        let event = match serde_json::from_str::<EventDto<'_>>(data) {
-            Ok(event) => event,
-            Err(e) => {
-                fold.fail(
-                    ErrorKind::Malformed,
-                    format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
-                );
-                return Flow::Failed;
-            }
+        let Some(event) = super::event_json::<EventDto<'_>>(data, fold) else {
+            return Flow::Failed;
         };
         match event.kind.as_deref().unwrap_or(kind) {
             "content_block_delta" => {
@@ -319,11 +292,8 @@ mod tests {
     use crate::engine::stream::Usage;
     use tokio::time::Instant;
 
-    /// Folds one event as the reader does.
     fn apply(ex: &mut Exchange, data: &str) -> Flow {
-        let mut observe = |_: &str, _: PieceKind, _: Instant| {};
-        let mut fold = EventFold::new(ex, &mut observe, Instant::now());
-        Anthropic.on_event("", data, &mut fold)
+        super::super::fold_event(&Anthropic, ex, data)
     }
 
     /// llama.cpp (b11434)'s stream, as recorded: `input_tokens` without the
@@ -427,13 +397,11 @@ mod tests {
     #[test]
     fn a_whole_message_and_a_whole_error_are_read() {
         let mut ex = Exchange::new(Instant::now());
-        let mut observe = |_: &str, _: PieceKind, _: Instant| {};
-        let mut fold = EventFold::new(&mut ex, &mut observe, Instant::now());
-        Anthropic.on_body(
+        super::super::fold_body(
+            &Anthropic,
+            &mut ex,
             r#"{"id":"m","type":"message","role":"assistant","content":[{"type":"text","text":"Say hi"}],"stop_reason":"max_tokens","usage":{"cache_read_input_tokens":6,"input_tokens":5,"output_tokens":5}}"#,
-            &mut fold,
         );
-        drop(fold);
         assert_eq!(ex.text, "Say hi");
         assert_eq!(
             ex.usage.map(|u| (u.prompt_tokens, u.cached_tokens)),
@@ -442,12 +410,11 @@ mod tests {
         assert!(ex.complete);
 
         let mut ex = Exchange::new(Instant::now());
-        let mut fold = EventFold::new(&mut ex, &mut observe, Instant::now());
-        Anthropic.on_body(
+        super::super::fold_body(
+            &Anthropic,
+            &mut ex,
             r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-            &mut fold,
         );
-        drop(fold);
         assert_eq!(ex.error.unwrap().kind, ErrorKind::ServerError);
     }
 }

@@ -12,13 +12,7 @@ pub struct Chat;
 
 #[derive(Serialize)]
 struct Messages<'a> {
-    messages: Vec<Message<'a>>,
-}
-
-#[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
+    messages: Vec<super::Message<'a>>,
 }
 
 impl Protocol for Chat {
@@ -27,27 +21,7 @@ impl Protocol for Chat {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        let mut messages = Vec::with_capacity(2 + 2 * p.history.len());
-        if let Some(system) = p.system {
-            messages.push(Message {
-                role: "system",
-                content: system,
-            });
-        }
-        for turn in p.history {
-            messages.push(Message {
-                role: "user",
-                content: &turn.user,
-            });
-            messages.push(Message {
-                role: "assistant",
-                content: &turn.answer,
-            });
-        }
-        messages.push(Message {
-            role: "user",
-            content: p.text,
-        });
+        let messages = super::messages(p.system, p);
         openai::body(p, Messages { messages })
     }
 

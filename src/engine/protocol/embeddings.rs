@@ -122,10 +122,7 @@ mod tests {
 
     fn read(body: &str) -> Exchange {
         let mut ex = Exchange::new(Instant::now());
-        let mut observe = |_: &str, _: crate::engine::stream::PieceKind, _: Instant| {};
-        let mut fold = EventFold::new(&mut ex, &mut observe, Instant::now());
-        Embeddings.on_body(body, &mut fold);
-        drop(fold);
+        super::super::fold_body(&Embeddings, &mut ex, body);
         ex
     }
 

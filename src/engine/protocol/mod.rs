@@ -39,6 +39,62 @@ pub struct Prompt<'a> {
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
+/// One message of a conversation, as chat, the Responses API and the
+/// Messages API all write it.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Message<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+/// The conversation a prompt is: `system` (when given) as a system message,
+/// the turns so far, then the prompt as the last user message.
+pub(crate) fn messages<'a>(system: Option<&'a str>, p: &Prompt<'a>) -> Vec<Message<'a>> {
+    let mut messages = Vec::with_capacity(2 + 2 * p.history.len());
+    if let Some(system) = system {
+        messages.push(Message {
+            role: "system",
+            content: system,
+        });
+    }
+    for turn in p.history {
+        messages.push(Message {
+            role: "user",
+            content: &turn.user,
+        });
+        messages.push(Message {
+            role: "assistant",
+            content: &turn.answer,
+        });
+    }
+    messages.push(Message {
+        role: "user",
+        content: p.text,
+    });
+    messages
+}
+
+/// One typed event's JSON; `None` when it is not JSON, and the request
+/// failed as malformed.
+pub(crate) fn event_json<'a, T: serde::Deserialize<'a>>(
+    data: &'a str,
+    fold: &mut EventFold<'_, '_>,
+) -> Option<T> {
+    match serde_json::from_str(data) {
+        Ok(event) => Some(event),
+        Err(e) => {
+            fold.fail(
+                crate::metrics::ErrorKind::Malformed,
+                format!(
+                    "invalid JSON in stream ({e}): {}",
+                    crate::engine::stream::clip(data, 200)
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// What the reader does after an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -96,6 +152,22 @@ pub fn of(endpoint: EndpointKind) -> &'static dyn Protocol {
         EndpointKind::Anthropic => &anthropic::Anthropic,
         EndpointKind::Embeddings => &embeddings::Embeddings,
     }
+}
+
+/// Folds one event of `protocol` as the reader does, timed now.
+#[cfg(test)]
+pub(crate) fn fold_event(protocol: &dyn Protocol, ex: &mut Exchange, data: &str) -> Flow {
+    let mut observe = |_: &str, _: crate::engine::stream::PieceKind, _: tokio::time::Instant| {};
+    let mut fold = EventFold::new(ex, &mut observe, tokio::time::Instant::now());
+    protocol.on_event("", data, &mut fold)
+}
+
+/// Folds a whole body of `protocol` as the reader does, timed now.
+#[cfg(test)]
+pub(crate) fn fold_body(protocol: &dyn Protocol, ex: &mut Exchange, body: &str) {
+    let mut observe = |_: &str, _: crate::engine::stream::PieceKind, _: tokio::time::Instant| {};
+    let mut fold = EventFold::new(ex, &mut observe, tokio::time::Instant::now());
+    protocol.on_body(body, &mut fold);
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ struct Body<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     instructions: Option<&'a str>,
-    input: Vec<InputMessage<'a>>,
+    input: Vec<super::Message<'a>>,
     #[serde(flatten)]
     extra: &'a serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,12 +41,6 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
     stream: bool,
-}
-
-#[derive(Serialize)]
-struct InputMessage<'a> {
-    role: &'static str,
-    content: &'a str,
 }
 
 /// What the decoder reads of one event (or of a whole response's body,
@@ -128,21 +122,7 @@ impl Protocol for Responses {
     }
 
     fn body(&self, p: &Prompt<'_>) -> Vec<u8> {
-        let mut input = Vec::with_capacity(1 + 2 * p.history.len());
-        for turn in p.history {
-            input.push(InputMessage {
-                role: "user",
-                content: &turn.user,
-            });
-            input.push(InputMessage {
-                role: "assistant",
-                content: &turn.answer,
-            });
-        }
-        input.push(InputMessage {
-            role: "user",
-            content: p.text,
-        });
+        let input = super::messages(None, p);
         serde_json::to_vec(&Body {
             model: p.model,
             instructions: p.system,
@@ -161,15 +141,8 @@ impl Protocol for Responses {
         if data.is_empty() || data == "[DONE]" {
             return Flow::Continue;
         }
-        let event = match serde_json::from_str::<EventDto<'_>>(data) {
-            Ok(event) => event,
-            Err(e) => {
-                fold.fail(
-                    ErrorKind::Malformed,
-                    format!("invalid JSON in stream ({e}): {}", clip(data, 200)),
-                );
-                return Flow::Failed;
-            }
+        let Some(event) = super::event_json::<EventDto<'_>>(data, fold) else {
+            return Flow::Failed;
         };
         // The `type` names the event; the SSE `event:` line repeats it.
         let name = event.kind.as_deref().unwrap_or(kind);
@@ -299,11 +272,8 @@ mod tests {
     use crate::engine::stream::Usage;
     use tokio::time::Instant;
 
-    /// Folds one event as the reader does.
     fn apply(ex: &mut Exchange, data: &str) -> Flow {
-        let mut observe = |_: &str, _: PieceKind, _: Instant| {};
-        let mut fold = EventFold::new(ex, &mut observe, Instant::now());
-        Responses.on_event("", data, &mut fold)
+        super::super::fold_event(&Responses, ex, data)
     }
 
     /// llama.cpp (b11434)'s stream, as recorded: no `sequence_number`, the
@@ -434,13 +404,11 @@ mod tests {
     #[test]
     fn a_whole_response_is_read_in_the_order_of_its_items() {
         let mut ex = Exchange::new(Instant::now());
-        let mut observe = |_: &str, _: PieceKind, _: Instant| {};
-        let mut fold = EventFold::new(&mut ex, &mut observe, Instant::now());
-        Responses.on_body(
+        super::super::fold_body(
+            &Responses,
+            &mut ex,
             r#"{"status":"completed","output":[{"type":"reasoning","summary":[{"type":"summary_text","text":"hm "}]},{"type":"message","content":[{"type":"output_text","text":"Say hi"}]}],"usage":{"input_tokens":11,"output_tokens":5,"input_tokens_details":{"cached_tokens":6}}}"#,
-            &mut fold,
         );
-        drop(fold);
         assert_eq!(ex.text, "hm Say hi");
         assert_eq!(ex.usage.map(|u| u.completion_tokens), Some(5));
         assert!(ex.complete && ex.error.is_none());
