@@ -255,3 +255,44 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[tokio::test]
+async fn an_anthropic_overload_is_a_5xx_whose_retry_after_is_honoured() {
+    let url = common::serve_one(
+        |_| {
+            let body = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+            format!(
+                "HTTP/1.1 529 Site Overloaded\r\ncontent-type: application/json\r\nretry-after: 7\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        },
+        Duration::ZERO,
+    )
+    .await
+    .replace("/chat/completions", "/messages");
+    let mut spec = common::engine_spec(&url, Duration::from_secs(5));
+    spec.endpoint = EndpointKind::Anthropic;
+    let ex = EngineClient::new(&spec, &url, None)
+        .unwrap()
+        .send("hi")
+        .await;
+    assert_eq!(ex.status, 529);
+    let error = ex.error.clone().expect("an overload is a failure");
+    assert_eq!(error.kind, ErrorKind::Http5xx);
+    assert!(
+        error.message.contains("overloaded_error"),
+        "{}",
+        error.message
+    );
+    assert_eq!(ex.retry_after, Some(Duration::from_secs(7)));
+    // A user backs off as long as the server asks, as after a 429 or 503.
+    let mut backoff = llm_locust::engine::backoff::Backoff::default();
+    let wait = backoff.after_with(&llm_locust::engine::backoff::Outcome::of(&ex), 0.5);
+    assert_eq!(
+        wait,
+        Some((
+            Duration::from_secs(7),
+            llm_locust::engine::backoff::Reason::RetryAfter
+        ))
+    );
+}
