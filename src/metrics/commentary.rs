@@ -947,6 +947,7 @@ mod tests {
         let mut l = lane("vllm");
         l.counts.ok = ok;
         l.slo_checks = vec![SloCheck {
+            few_samples: false,
             kind,
             threshold,
             actual: Some(actual),

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+
+use super::interval::{self, Interval, PercentileIntervals};
 use serde::Serialize;
 
 /// Largest latency we record: one hour. Longer values saturate.
@@ -94,6 +96,37 @@ impl LatencyHistogram {
             p99: self.quantile(0.99),
             p999: self.quantile(0.999),
             max: Duration::from_micros(self.histogram.max()),
+            ci95: PercentileIntervals {
+                p50: self.interval(0.50),
+                p90: self.interval(0.90),
+                p95: self.interval(0.95),
+                p99: self.interval(0.99),
+                p999: self.interval(0.999),
+            },
+        }
+    }
+
+    /// The 95 % interval of the q-quantile: the values at the ranks the
+    /// binomial distribution gives (see [`interval::ranks`]).
+    #[must_use]
+    pub fn interval(&self, q: f64) -> Interval {
+        let n = self.count();
+        let (l, u, at_edge) = interval::ranks(n, q);
+        if n == 0 {
+            return Interval::default();
+        }
+        // The `rank`-th smallest sample is known to the histogram's
+        // precision (0.1 %): its bucket's middle, so the rounding neither
+        // widens nor narrows the interval on average.
+        #[allow(clippy::cast_precision_loss)]
+        let at_rank = |rank: u64| {
+            let value = self.histogram.value_at_quantile(rank as f64 / n as f64);
+            Duration::from_micros(self.histogram.median_equivalent(value))
+        };
+        Interval {
+            lo: at_rank(l),
+            hi: at_rank(u),
+            at_edge,
         }
     }
 }
@@ -201,6 +234,8 @@ pub struct LatencySummary {
     pub p99: Duration,
     pub p999: Duration,
     pub max: Duration,
+    /// Each percentile's 95 % interval.
+    pub ci95: PercentileIntervals,
 }
 
 #[cfg(test)]

@@ -181,6 +181,7 @@ mod tests {
     fn engines_that_pass_their_slos_rank_above_those_that_fail_one() {
         use crate::metrics::slo::{SloCheck, SloKind};
         let check = |pass| SloCheck {
+            few_samples: false,
             kind: SloKind::ErrorRate,
             threshold: 0.05,
             actual: Some(if pass { 0.0 } else { 0.2 }),

@@ -11,6 +11,7 @@ pub mod event;
 pub mod figures;
 pub mod health;
 pub mod histogram;
+pub mod interval;
 pub mod leaderboard;
 pub mod prompt_cache;
 pub mod recent;

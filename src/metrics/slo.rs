@@ -65,6 +65,10 @@ pub struct SloCheck {
     /// to measure (which fails the check).
     pub actual: Option<f64>,
     pub pass: bool,
+    /// Judged on a percentile too few samples bound (its 95 % interval
+    /// reaches the sample's edge: a p99 of fewer than ~100 requests).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub few_samples: bool,
 }
 
 /// Error rate: failed / (ok + failed); 0 when nothing completed. Callers
@@ -101,6 +105,7 @@ pub fn evaluate(
                 threshold,
                 actual,
                 pass,
+                few_samples: s.count > 0 && s.ci95.p99.at_edge,
             });
         }
     };
@@ -111,6 +116,7 @@ pub fn evaluate(
         let actual = (ok.saturating_add(failed) > 0).then(|| error_rate(ok, failed));
         let pass = actual.is_some_and(|a| a <= max);
         checks.push(SloCheck {
+            few_samples: false,
             kind: SloKind::ErrorRate,
             threshold: max,
             actual,

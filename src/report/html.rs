@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::html_escape::escape;
 use super::summary::{
-    EngineSummary, LATENCIES, LatencyOf, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
-    engines_with,
+    EngineSummary, FEW_SAMPLES_NOTE, LATENCIES, LatencyOf, PROMPT_CACHE_COLUMNS, Percentiles,
+    SummaryFile, engines_with,
 };
 use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
@@ -298,16 +298,20 @@ fn slo_cell(e: &EngineSummary) -> String {
     if e.slo.is_empty() {
         return "–".to_owned();
     }
-    let failed: Vec<&str> = e
+    let failed: Vec<String> = e
         .slo
         .iter()
         .filter(|c| !c.pass)
-        .map(|c| c.kind.name())
+        .map(|c| {
+            let few = if c.few_samples { " (few samples)" } else { "" };
+            format!("{}{few}", c.kind.name())
+        })
         .collect();
-    if failed.is_empty() {
-        "<span class=\"good\">pass</span>".to_owned()
-    } else {
-        format!("<span class=\"bad\">FAIL {}</span>", failed.join(", "))
+    let few = e.slo.iter().any(|c| c.pass && c.few_samples);
+    match (failed.is_empty(), few) {
+        (true, false) => "<span class=\"good\">pass</span>".to_owned(),
+        (true, true) => "<span class=\"good\">pass</span> (few samples for a p99)".to_owned(),
+        (false, _) => format!("<span class=\"bad\">FAIL {}</span>", failed.join(", ")),
     }
 }
 
@@ -381,21 +385,33 @@ fn pct(p: &Percentiles, v: f64) -> Option<f64> {
 }
 
 fn percentile_table(out: &mut String, engines: &[&EngineSummary], of: LatencyOf) {
-    out.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>count</th><th>mean</th><th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n");
+    out.push_str("<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th>count</th><th>mean</th><th>min</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th><th>p50 95% CI</th><th>p99 95% CI</th></tr>\n");
     for e in engines {
         let p = of(e);
         let _ = write!(
             out,
-            "<tr><td class=\"text\">{}</td><td>{}</td>",
+            "<tr><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td>",
             escape(&e.name),
-            p.count
+            p.count,
+            ms(p, p.mean),
+            ms(p, p.min)
         );
-        for v in [p.mean, p.min, p.p50, p.p90, p.p95, p.p99, p.p999, p.max] {
-            let _ = write!(out, "<td>{}</td>", ms(p, v));
+        for (name, v) in p.named() {
+            let _ = write!(out, "<td>{}</td>", p.shown(name, v));
         }
+        let _ = write!(
+            out,
+            "<td>{}</td><td>{}</td><td>{}</td>",
+            ms(p, p.max),
+            p.interval("p50"),
+            p.interval("p99")
+        );
         out.push_str("</tr>\n");
     }
-    out.push_str("</table></div>\n");
+    let _ = writeln!(
+        out,
+        "</table></div>\n<p class=\"note\">{FEW_SAMPLES_NOTE}.</p>"
+    );
 }
 
 fn chart(out: &mut String, id: &str) {
@@ -801,6 +817,8 @@ mod tests {
             p99: ms,
             p999: ms,
             max: ms,
+            ci95: std::collections::BTreeMap::new(),
+            few_samples: Vec::new(),
         };
         summary.engines[1].prompt_cache = Some(PromptCache {
             reported_requests: 10,

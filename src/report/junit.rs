@@ -98,12 +98,14 @@ mod tests {
         for (i, lane) in snap.lanes.iter_mut().enumerate() {
             lane.slo_checks = vec![
                 SloCheck {
+                    few_samples: false,
                     kind: crate::metrics::slo::SloKind::TtftP99,
                     threshold: 2500.0,
                     actual: Some(if i == 1 { 12600.0 } else { 540.0 }),
                     pass: i != 1,
                 },
                 SloCheck {
+                    few_samples: false,
                     kind: crate::metrics::slo::SloKind::ErrorRate,
                     threshold: 0.05,
                     actual: Some(0.01),

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use super::number;
 use super::summary::{
-    EngineSummary, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile, engines_with,
+    EngineSummary, FEW_SAMPLES_NOTE, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
+    engines_with,
 };
 use crate::metrics::snapshot::NOT_COMPARABLE;
 
@@ -271,9 +272,13 @@ fn slos(out: &mut String, s: &SummaryFile) {
                     cell(&e.name),
                     format!("`{}`", check.kind.name()),
                     number(check.threshold),
-                    check
-                        .actual
-                        .map_or_else(|| "nothing measured".to_owned(), number),
+                    match check.actual {
+                        None => "nothing measured".to_owned(),
+                        Some(v) if check.few_samples => {
+                            format!("≈{} (too few requests to bound a p99)", number(v))
+                        }
+                        Some(v) => number(v),
+                    },
                     if check.pass { "✅" } else { "❌" }.to_owned(),
                 ],
             );
@@ -292,21 +297,35 @@ fn percentiles(out: &mut String, s: &SummaryFile) {
         table_header(
             out,
             &[
-                "engine", "count", "mean", "min", "p50", "p90", "p95", "p99", "p99.9", "max",
+                "engine",
+                "count",
+                "mean",
+                "min",
+                "p50",
+                "p90",
+                "p95",
+                "p99",
+                "p99.9",
+                "max",
+                "p50 95% CI",
+                "p99 95% CI",
             ],
-            1..10,
+            1..12,
         );
         for e in engines {
             let p = of(e);
-            let mut row = vec![cell(&e.name), p.count.to_string()];
-            row.extend(
-                [p.mean, p.min, p.p50, p.p90, p.p95, p.p99, p.p999, p.max]
-                    .into_iter()
-                    .map(|v| ms(p, v)),
-            );
+            let mut row = vec![
+                cell(&e.name),
+                p.count.to_string(),
+                ms(p, p.mean),
+                ms(p, p.min),
+            ];
+            row.extend(p.named().into_iter().map(|(name, v)| p.shown(name, v)));
+            row.extend([ms(p, p.max), p.interval("p50"), p.interval("p99")]);
             table_row(out, &row);
         }
     }
+    let _ = writeln!(out, "\n{FEW_SAMPLES_NOTE}.");
 }
 
 fn cost(out: &mut String, s: &SummaryFile) {
@@ -465,6 +484,7 @@ mod tests {
         snap.lanes[2].cheapest = Some(1);
         for (i, lane) in snap.lanes.iter_mut().enumerate() {
             lane.slo_checks = vec![SloCheck {
+                few_samples: false,
                 kind: crate::metrics::slo::SloKind::TtftP99,
                 threshold: 2500.0,
                 actual: Some(lane.latencies.ttft.p99.as_secs_f64() * 1000.0),
@@ -551,6 +571,8 @@ mod tests {
             p99: p50,
             p999: p50,
             max: p50,
+            ci95: std::collections::BTreeMap::new(),
+            few_samples: Vec::new(),
         };
         s.engines[0].prompt_cache = Some(PromptCache {
             reported_requests: 12,

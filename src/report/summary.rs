@@ -105,12 +105,32 @@ pub struct Percentiles {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
+    /// Each percentile's 95 % confidence interval, `[lo, hi]` in ms
+    /// (distribution-free; see docs/METRICS.md, "Confidence intervals").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci95: BTreeMap<String, [f64; 2]>,
+    /// The percentiles too few samples bound (their interval reaches the
+    /// sample's edge: a p99 of 37 requests is about the maximum).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub few_samples: Vec<String>,
 }
 
 impl From<&LatencySummary> for Percentiles {
     fn from(s: &LatencySummary) -> Self {
         let ms = |d: Duration| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let named = s.ci95.named();
+        let counted = s.count > 0;
         Percentiles {
+            ci95: named
+                .iter()
+                .filter(|_| counted)
+                .map(|(name, i)| ((*name).to_owned(), [ms(i.lo), ms(i.hi)]))
+                .collect(),
+            few_samples: named
+                .iter()
+                .filter(|(_, i)| counted && i.at_edge)
+                .map(|(name, _)| (*name).to_owned())
+                .collect(),
             count: s.count,
             mean: ms(s.mean),
             min: ms(s.min),
@@ -123,6 +143,49 @@ impl From<&LatencySummary> for Percentiles {
         }
     }
 }
+
+impl Percentiles {
+    /// The percentiles the reports list, by name, with their values.
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, f64); 5] {
+        [
+            ("p50", self.p50),
+            ("p90", self.p90),
+            ("p95", self.p95),
+            ("p99", self.p99),
+            ("p999", self.p999),
+        ]
+    }
+
+    /// A percentile as the reports write it (ms): `≈` before one that too
+    /// few samples bound, a dash when nothing was measured.
+    #[must_use]
+    pub fn shown(&self, name: &str, value: f64) -> String {
+        if self.count == 0 {
+            "–".to_owned()
+        } else if self.few_samples.iter().any(|n| n == name) {
+            format!("≈{value:.1}")
+        } else {
+            format!("{value:.1}")
+        }
+    }
+
+    /// A percentile's 95 % interval as the reports write it (ms):
+    /// `lo–hi`, with `, n=N` when it reaches the sample's edge.
+    #[must_use]
+    pub fn interval(&self, name: &str) -> String {
+        match self.ci95.get(name) {
+            Some([lo, hi]) if self.few_samples.iter().any(|n| n == name) => {
+                format!("{lo:.1}–{hi:.1}, n={}", self.count)
+            }
+            Some([lo, hi]) => format!("{lo:.1}–{hi:.1}"),
+            None => "–".to_owned(),
+        }
+    }
+}
+
+/// What the reports say of a value marked `≈`.
+pub const FEW_SAMPLES_NOTE: &str = "≈: too few requests to bound this percentile (its 95 % interval reaches the slowest or fastest request); the interval columns are distribution-free 95 % confidence intervals";
 
 /// One of an engine's latency figures.
 pub type LatencyOf = fn(&EngineSummary) -> &Percentiles;

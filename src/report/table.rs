@@ -284,6 +284,8 @@ fn finish_cell(l: &LaneSnapshot) -> String {
 fn slo_cell(l: &LaneSnapshot) -> String {
     if l.slo_checks.is_empty() {
         "-".to_owned()
+    } else if l.slo_pass && l.slo_checks.iter().any(|c| c.few_samples) {
+        "pass (few samples)".to_owned()
     } else if l.slo_pass {
         "pass".to_owned()
     } else {
@@ -292,6 +294,7 @@ fn slo_cell(l: &LaneSnapshot) -> String {
             .iter()
             .filter(|c| !c.pass)
             .map(|c| match c.actual {
+                Some(_) if c.few_samples => format!("{} (few samples)", c.kind.name()),
                 Some(_) => c.kind.name().to_owned(),
                 None => format!("{} (no data)", c.kind.name()),
             })

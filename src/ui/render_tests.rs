@@ -502,6 +502,7 @@ fn lanes_and_details_show_connections_the_server_closed() {
 fn the_leaderboard_marks_an_engine_failing_an_slo() {
     use crate::metrics::slo::{SloCheck, SloKind};
     let check = |actual: Option<f64>| SloCheck {
+        few_samples: false,
         kind: SloKind::ErrorRate,
         threshold: 0.05,
         actual,

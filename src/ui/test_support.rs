@@ -91,6 +91,27 @@ fn summary(ms: u64, count: u64) -> LatencySummary {
         p99: d * 3,
         p999: d * 4,
         max: d * 5,
+        // Plausible intervals: narrower in the middle, at the edge for a
+        // p99 of fewer than 100 samples.
+        ci95: {
+            use crate::metrics::interval::{Interval, PercentileIntervals};
+            let around = |v: Duration, spread: u32, at_edge: bool| Interval {
+                lo: v * (100 - spread) / 100,
+                hi: if at_edge {
+                    d * 5
+                } else {
+                    v * (100 + spread) / 100
+                },
+                at_edge,
+            };
+            PercentileIntervals {
+                p50: around(d, 4, false),
+                p90: around(d * 3 / 2, 6, false),
+                p95: around(d * 2, 8, count < 40),
+                p99: around(d * 3, 12, count < 100),
+                p999: around(d * 4, 20, count < 1000),
+            }
+        },
     }
 }
 

@@ -42,6 +42,7 @@ mod server_metrics;
 mod shards;
 mod sse_client;
 mod start_at;
+mod statistics;
 mod tokenizers;
 mod trace_replay;
 mod tui_tmux;

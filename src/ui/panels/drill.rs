@@ -15,6 +15,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Widget, Wrap};
 
 use super::{car, fit};
 use crate::metrics::histogram::Bin;
+use crate::metrics::interval::Interval;
 use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 use crate::ui::theme::Theme;
 
@@ -75,14 +76,22 @@ impl DrillDown<'_> {
             let text = if s.count == 0 {
                 format!("{name:<6}{:>7}", 0)
             } else {
+                // `≈`: too few samples bound the percentile.
+                let p = |v: Duration, i: Interval| {
+                    if i.at_edge {
+                        format!("≈{}", ms(v))
+                    } else {
+                        ms(v)
+                    }
+                };
                 format!(
                     "{name:<6}{:>7}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
                     s.count,
                     ms(s.mean),
-                    ms(s.p50),
-                    ms(s.p90),
-                    ms(s.p99),
-                    ms(s.p999),
+                    p(s.p50, s.ci95.p50),
+                    p(s.p90, s.ci95.p90),
+                    p(s.p99, s.ci95.p99),
+                    p(s.p999, s.ci95.p999),
                     ms(s.max)
                 )
             };
@@ -222,6 +231,40 @@ impl DrillDown<'_> {
     }
 }
 
+/// The 95 % intervals of p50 and p99 of the headline latencies (an
+/// embeddings engine's: E2E), `(few)` where too few samples bound one.
+fn interval_lines(l: &LaneSnapshot, width: usize, t: &Theme) -> Vec<Line<'static>> {
+    let measured: Vec<(&str, &LatencySummary)> = [
+        ("TTFT", &l.latencies.ttft),
+        ("TPOT", &l.latencies.tpot),
+        ("E2E", &l.latencies.e2e),
+    ]
+    .into_iter()
+    .filter(|(name, s)| s.count > 0 && (l.embeddings.is_none() || *name == "E2E"))
+    .collect();
+    if measured.is_empty() {
+        return Vec::new();
+    }
+    let span = |i: Interval| {
+        let few = if i.at_edge { " (few)" } else { "" };
+        format!("{}–{}{few}", ms(i.lo), ms(i.hi))
+    };
+    let of = |pick: fn(&LatencySummary) -> Interval| {
+        measured
+            .iter()
+            .map(|(name, s)| format!("{name} {}", span(pick(s))))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    [
+        ("p50 95% CI", of(|s| s.ci95.p50)),
+        ("p99 95% CI", of(|s| s.ci95.p99)),
+    ]
+    .into_iter()
+    .flat_map(|(k, v)| key_value_lines(k, &v, width, t))
+    .collect()
+}
+
 /// Columns of a figure's name in the details.
 const KEY_WIDTH: usize = 18;
 
@@ -338,7 +381,7 @@ impl Widget for &DrillDown<'_> {
         } else {
             let breakdown_lines = u16::try_from(breakdown(l).len() + server(l).len()).unwrap_or(0);
             let want =
-                7 + 8 + breakdown_lines + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
+                9 + 8 + breakdown_lines + 2 + u16::try_from(l.error_samples.len()).unwrap_or(0) + 1;
             if inner.height > want + 8 {
                 let [a, b] =
                     Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(inner);
@@ -348,8 +391,9 @@ impl Widget for &DrillDown<'_> {
             }
         };
         let mut lines = self.percentile_lines(l);
-        lines.push(Line::raw(""));
         let width = usize::from(text_area.width);
+        lines.extend(interval_lines(l, width, t));
+        lines.push(Line::raw(""));
         lines.extend(self.figure_lines(l, width));
         lines.push(Line::raw(""));
         lines.extend(self.error_lines(l));
