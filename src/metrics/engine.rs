@@ -6,10 +6,11 @@ use std::time::Duration;
 use super::breakdown::{Breakdown, BreakdownFold};
 use super::cost::Cost;
 use super::figures::{
-    Arrivals, Connections, Counts, EmbeddingRates, Grades, Latencies, Rates, Waits,
+    Arrivals, Connections, Counts, EmbeddingRates, Grades, Latencies, RateIntervals, Rates, Waits,
 };
 use super::health::{self, Grade};
 use super::histogram::{CountHistogram, LatencyHistogram, LatencySummary};
+use super::interval;
 use super::prompt_cache::PromptCacheFold;
 use super::recent::RecentRequests;
 use super::record::ConversationEnd;
@@ -112,6 +113,28 @@ impl EngineStats {
         }
     }
 
+    /// The 95 % intervals of `rates`, from the lane's whole seconds up to
+    /// `now` (or its end): `None` before three whole seconds.
+    fn rate_intervals(&self, rates: &Rates, now: Duration) -> Option<RateIntervals> {
+        let end = self.finished_at.unwrap_or(now).min(now);
+        let seconds = u32::try_from(end.as_secs()).unwrap_or(u32::MAX);
+        let points = self.series.points(0, seconds);
+        let half = |of: fn(&super::series::SeriesPoint) -> f64| {
+            let values: Vec<f64> = points.iter().map(of).collect();
+            interval::batch_means_half_width(&values)
+        };
+        let around = |rate: f64, half: f64| [(rate - half).max(0.0), rate + half];
+        #[allow(clippy::cast_precision_loss)]
+        Some(RateIntervals {
+            requests_per_s: around(rates.requests_per_s, half(|p| f64::from(p.requests_ok))?),
+            output_tokens_per_s: around(
+                rates.output_tokens_per_s,
+                half(|p| p.output_tokens as f64)?,
+            ),
+            goodput_rps: around(rates.goodput_rps, half(|p| f64::from(p.requests_good))?),
+        })
+    }
+
     /// An embeddings engine's throughput over `active` time.
     fn embedding_rates(&self, active: Duration) -> Option<EmbeddingRates> {
         let n = self.embeddings_batch?;
@@ -205,7 +228,8 @@ impl EngineStats {
         }
         self.recent.observe(record);
         self.breakdown.observe(record);
-        self.series.observe(record);
+        self.series
+            .observe(record, record.is_ok() && slo::request_meets(slo, record));
         self.stages.observe(record);
         if let Some(sweep) = &mut self.sweep {
             sweep.observe(record);
@@ -445,6 +469,8 @@ impl EngineStats {
             counts: counts.clone(),
             rates: rates(counts, lost, active),
             embeddings: self.embedding_rates(active),
+            rate_ci95: self.rate_intervals(&rates(counts, lost, active), now),
+            too_close_to_call: false,
             latencies,
             arrivals: Arrivals {
                 offered: counts.started.saturating_add(lost),

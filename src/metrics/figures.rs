@@ -55,6 +55,16 @@ pub struct Rates {
     pub success_rate: f64,
 }
 
+/// The 95 % intervals of an engine's rates, `[lo, hi]` around each (by
+/// batch means of its whole seconds; see `interval::batch_means_half_width`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateIntervals {
+    #[serde(rename = "rps")]
+    pub requests_per_s: [f64; 2],
+    pub output_tokens_per_s: [f64; 2],
+    pub goodput_rps: [f64; 2],
+}
+
 /// An embeddings engine's throughput: what its requests carried, per second
 /// of active time (its latency is E2E; TTFT, TPOT and output tokens do not
 /// apply).

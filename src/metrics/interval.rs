@@ -125,6 +125,36 @@ impl PercentileIntervals {
     }
 }
 
+/// Student's t quantile of 0.975 for 2 to 9 degrees of freedom.
+const T_975: [f64; 8] = [4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262];
+
+/// Batches the per-second values are grouped in (at most).
+pub const BATCHES: usize = 10;
+
+/// The half-width of the 95 % interval of a rate from its per-second
+/// values, by batch means: the seconds in (at most) ten batches of equal
+/// length, and the t interval of the batches' means, so a slow drift or
+/// seconds that depend on each other (a closed loop's) widen it rather
+/// than hide in it. `None` with fewer than three whole seconds.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn batch_means_half_width(per_second: &[f64]) -> Option<f64> {
+    let k = per_second.len().min(BATCHES);
+    if k < 3 {
+        return None;
+    }
+    let size = per_second.len() / k;
+    // The latest seconds, whole batches of them.
+    let used = &per_second[per_second.len() - k * size..];
+    let means: Vec<f64> = used
+        .chunks(size)
+        .map(|b| b.iter().sum::<f64>() / size as f64)
+        .collect();
+    let mean = means.iter().sum::<f64>() / k as f64;
+    let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (k - 1) as f64;
+    Some(T_975[k - 3] * (var / k as f64).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +182,18 @@ mod tests {
             le.abs_diff(ln) <= 2 && ue.abs_diff(un) <= 2,
             "{le} {ue} / {ln} {un}"
         );
+    }
+
+    #[test]
+    fn steady_seconds_give_a_narrow_rate_interval_and_noisy_ones_a_wide_one() {
+        let steady = vec![30.0; 20];
+        assert_eq!(batch_means_half_width(&steady), Some(0.0));
+        let noisy: Vec<f64> = (0..20)
+            .map(|i| if i % 4 < 2 { 20.0 } else { 40.0 })
+            .collect();
+        let half = batch_means_half_width(&noisy).unwrap();
+        assert!(half > 1.0, "{half}");
+        assert_eq!(batch_means_half_width(&[1.0, 2.0]), None);
     }
 
     #[test]

@@ -58,6 +58,27 @@ pub fn time_boxed_progress(
     }
 }
 
+/// In a race the clock ends (ranked by goodput), marks each engine whose
+/// goodput interval overlaps the one of the engine placed just above it,
+/// both with the same SLO verdict: the places are too close to call.
+/// Races to a finish line rank by time and are left as they are.
+pub fn mark_ties(lanes: &mut [LaneSnapshot], order: &[usize], finish: &FinishSpec) {
+    if finish.requests.is_some() || finish.output_tokens.is_some() {
+        return;
+    }
+    for pair in order.windows(2) {
+        let (above, below) = (&lanes[pair[0]], &lanes[pair[1]]);
+        let tied = match (above.rate_ci95, below.rate_ci95) {
+            (Some(a), Some(b)) if above.sweep.is_none() && above.slo_pass == below.slo_pass => {
+                let ([a_lo, a_hi], [b_lo, b_hi]) = (a.goodput_rps, b.goodput_rps);
+                a_lo <= b_hi && b_lo <= a_hi
+            }
+            _ => false,
+        };
+        lanes[pair[1]].too_close_to_call = tied;
+    }
+}
+
 /// Engine indices in leaderboard order. In a sweep, by maximum sustainable
 /// load (an engine that held no step last), then throughput there.
 #[must_use]

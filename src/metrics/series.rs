@@ -21,6 +21,9 @@ pub struct SeriesPoint {
     /// Seconds since the start signal: this point covers `[t_s, t_s + 1)`.
     pub t_s: u32,
     pub requests_ok: u32,
+    /// Successful requests that met every latency objective.
+    #[serde(default)]
+    pub requests_good: u32,
     pub requests_failed: u32,
     pub output_tokens: u64,
     /// Mean TTFT of the successful requests that ended in this second (ms).
@@ -141,6 +144,7 @@ fn nearest_rank(sorted_us: &[u32], q: f64) -> f64 {
 #[derive(Debug, Clone, Default)]
 struct Bucket {
     ok: u32,
+    good: u32,
     failed: u32,
     failed_by_kind: [u32; ErrorKind::ALL.len()],
     output_tokens: u64,
@@ -174,7 +178,8 @@ fn mean_ms(sum: Duration, n: u32) -> f64 {
 }
 
 impl Series {
-    pub fn observe(&mut self, record: &RequestRecord) {
+    /// Folds one finished request (`good`: it met every objective).
+    pub fn observe(&mut self, record: &RequestRecord, good: bool) {
         let second = usize::try_from(record.end_at.as_secs()).unwrap_or(usize::MAX / 2);
         if self.buckets.len() <= second {
             self.buckets.resize(second + 1, Bucket::default());
@@ -196,6 +201,7 @@ impl Series {
             return;
         }
         b.ok += 1;
+        b.good += u32::from(good);
         b.output_tokens += u64::from(record.output_tokens);
         b.e2e_sum += record.e2e();
         if let Some(ttft) = record.ttft() {
@@ -225,6 +231,7 @@ impl Series {
                 SeriesPoint {
                     t_s: t,
                     requests_ok: b.ok,
+                    requests_good: b.good,
                     requests_failed: b.failed,
                     output_tokens: b.output_tokens,
                     ttft_mean_ms: mean_ms(b.ttft.sum, b.ttft_n),
@@ -252,8 +259,8 @@ mod tests {
     #[test]
     fn requests_land_in_the_second_they_end() {
         let mut s = Series::default();
-        s.observe(&ok_record(0, 100, 80, 10, 5)); // ends at 220 ms
-        s.observe(&ok_record(0, 1900, 80, 10, 5)); // ends at 2.02 s
+        s.observe(&ok_record(0, 100, 80, 10, 5), true); // ends at 220 ms
+        s.observe(&ok_record(0, 1900, 80, 10, 5), true); // ends at 2.02 s
         let p = s.points(0, 3);
         assert_eq!(p.len(), 3);
         assert_eq!(
@@ -270,14 +277,14 @@ mod tests {
         let mut s = Series::default();
         // 100 requests ending in second 0, TTFT 1..=100 ms.
         for ttft in 1..=100u64 {
-            s.observe(&ok_record(0, 0, ttft, 1, 3));
+            s.observe(&ok_record(0, 0, ttft, 1, 3), true);
         }
         let p = s.points(0, 1);
         assert!((p[0].ttft_p50_ms - 50.0).abs() < 1e-9, "{p:?}");
         assert!((p[0].ttft_p99_ms - 99.0).abs() < 1e-9, "{p:?}");
         assert!((p[0].ttfot_p50_ms - 50.0).abs() < 1e-9, "{p:?}");
         // A request in second 5 seals second 0: the same figures, no values kept.
-        s.observe(&ok_record(0, 5000, 7, 1, 3));
+        s.observe(&ok_record(0, 5000, 7, 1, 3), true);
         assert!(s.buckets[0].ttft.values_us.is_empty());
         let q = s.points(0, 6);
         assert!((q[0].ttft_p99_ms - 99.0).abs() < 1e-9);

@@ -55,6 +55,11 @@ pub struct LaneSnapshot {
     pub active: Duration,
     pub counts: Counts,
     pub rates: Rates,
+    /// The 95 % intervals of its rates (`None` before three whole seconds).
+    pub rate_ci95: Option<super::figures::RateIntervals>,
+    /// In a race ranked by goodput, its interval overlaps the one of the
+    /// engine placed just above: the places are too close to call.
+    pub too_close_to_call: bool,
     /// An embeddings engine's throughput (`None` for one that generates).
     pub embeddings: Option<super::figures::EmbeddingRates>,
     /// Over the successful requests (send delay: over all).
@@ -106,6 +111,10 @@ impl RaceSnapshot {
         embeds > 0 && embeds < self.lanes.len()
     }
 }
+
+/// What the views say of a place marked too close to call.
+pub const TIE_NOTE: &str =
+    "=: too close to call: its goodput's 95 % interval overlaps the one of the engine above";
 
 /// What the views say when [`RaceSnapshot::mixes_embeddings`].
 pub const NOT_COMPARABLE: &str = "embeddings engines race engines that generate: their latencies and throughputs are not the same figures";

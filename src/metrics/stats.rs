@@ -356,6 +356,7 @@ impl RaceStats {
         for (place, &lane) in leaderboard.iter().enumerate() {
             lanes[lane].place = place + 1;
         }
+        leaderboard::mark_ties(&mut lanes, &leaderboard, &self.finish);
         // The stage runs while load is offered: not once every engine has
         // ended (a duration shorter than the stages, the grace period).
         let offering = self.engines.iter().any(EngineStats::is_running);

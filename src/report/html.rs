@@ -19,7 +19,7 @@ use crate::config::RaceSpec;
 use crate::config::color::{EngineColor, NamedColor};
 use crate::metrics::ErrorKind;
 use crate::metrics::commentary::Tone;
-use crate::metrics::snapshot::NOT_COMPARABLE;
+use crate::metrics::snapshot::{NOT_COMPARABLE, TIE_NOTE};
 
 const UPLOT_JS: &str = include_str!("assets/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("assets/uPlot.min.css");
@@ -226,7 +226,7 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td class=\"text\">{}{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td>",
-            e.place,
+            e.place_shown(),
             swatch(color),
             escape(&e.name),
             escape(&e.model),
@@ -285,6 +285,9 @@ fn leaderboard(out: &mut String, s: &SummaryFile, colors: &[String]) {
         let _ = writeln!(out, "<td>{}</td></tr>", slo_cell(e));
     }
     out.push_str("</table></div>\n<p class=\"note\">Goodput: requests that met every latency SLO, per second of the engine's active time. Definitions: docs/METRICS.md.</p>\n");
+    if s.engines.iter().any(|e| e.too_close_to_call) {
+        let _ = writeln!(out, "<p class=\"note\">{TIE_NOTE}.</p>");
+    }
     if embeds {
         out.push_str("<p class=\"note\">An embeddings engine's latency is E2E and its throughput its inputs a second; TTFT, TPOT and output tokens do not apply.</p>\n");
         if s.engines.iter().any(|e| e.embeddings.is_none()) {

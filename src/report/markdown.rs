@@ -9,7 +9,7 @@ use super::summary::{
     EngineSummary, FEW_SAMPLES_NOTE, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
     engines_with,
 };
-use crate::metrics::snapshot::NOT_COMPARABLE;
+use crate::metrics::snapshot::{NOT_COMPARABLE, TIE_NOTE};
 
 /// Distinct error messages listed per engine.
 const ERRORS_SHOWN: usize = 3;
@@ -194,7 +194,7 @@ fn leaderboard(out: &mut String, s: &SummaryFile) {
     table_header(out, &header, 3..header.len());
     for e in &s.engines {
         let mut row = vec![
-            e.place.to_string(),
+            e.place_shown(),
             format!("**{}**", cell(&e.name)),
             format!("`{}`", code(&e.model)),
             e.counts.ok.to_string(),
@@ -237,6 +237,9 @@ fn leaderboard(out: &mut String, s: &SummaryFile) {
         table_row(out, &row);
     }
     out.push_str("\nLatencies in ms. Goodput: requests that met every latency SLO, per second.\n");
+    if s.engines.iter().any(|e| e.too_close_to_call) {
+        let _ = writeln!(out, "{TIE_NOTE}.");
+    }
     if embeds {
         out.push_str(
             "An embeddings engine's latency is E2E and its throughput its inputs a second; \

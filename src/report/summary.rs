@@ -11,7 +11,7 @@ use crate::config::{Pricing, Sharding, WorkloadFacts};
 use crate::metrics::breakdown::Breakdown;
 use crate::metrics::cost::Cost;
 use crate::metrics::figures::{
-    Arrivals, Connections, Counts, EmbeddingRates, Latencies, Rates, Waits,
+    Arrivals, Connections, Counts, EmbeddingRates, Latencies, RateIntervals, Rates, Waits,
 };
 use crate::metrics::histogram::Bin;
 use crate::metrics::prompt_cache::PromptCache;
@@ -234,6 +234,15 @@ pub struct EngineSummary {
     /// latency is `e2e_ms`; TTFT, TPOT and output tokens do not apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingRates>,
+    /// The 95 % intervals of `rps`, `output_tokens_per_s` and
+    /// `goodput_rps` (`[lo, hi]`, by batch means of its whole seconds;
+    /// absent before three).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rates_ci95: Option<RateIntervals>,
+    /// Its goodput's interval overlaps the one of the engine placed just
+    /// above: too close to call (races the clock ends only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub too_close_to_call: bool,
     /// `offered`: requests the load offered (sent, dropped or never sent);
     /// `unsent_arrivals`: still waiting for a slot when the engine stopped.
     #[serde(flatten)]
@@ -589,6 +598,16 @@ fn round3(x: f64) -> f64 {
 }
 
 impl EngineSummary {
+    /// Its place as the reports write it: `2=` when too close to call.
+    #[must_use]
+    pub fn place_shown(&self) -> String {
+        if self.too_close_to_call {
+            format!("{}=", self.place)
+        } else {
+            self.place.to_string()
+        }
+    }
+
     fn from_lane(l: &LaneSnapshot, unit: Option<LevelUnit>) -> Self {
         EngineSummary {
             name: l.name.clone(),
@@ -606,6 +625,12 @@ impl EngineSummary {
                 success_rate: round3(l.rates.success_rate),
             },
             latencies: l.latencies.map(|s| s.into()),
+            rates_ci95: l.rate_ci95.map(|r| RateIntervals {
+                requests_per_s: r.requests_per_s.map(round3),
+                output_tokens_per_s: r.output_tokens_per_s.map(round3),
+                goodput_rps: r.goodput_rps.map(round3),
+            }),
+            too_close_to_call: l.too_close_to_call,
             embeddings: l.embeddings.map(|e| EmbeddingRates {
                 inputs_per_s: round3(e.inputs_per_s),
                 input_tokens_per_s: round3(e.input_tokens_per_s),

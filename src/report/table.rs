@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::metrics::snapshot::NOT_COMPARABLE;
+use crate::metrics::snapshot::{NOT_COMPARABLE, TIE_NOTE};
 use crate::metrics::{LaneSnapshot, LaneState, RaceSnapshot};
 
 fn ms(d: Duration, count: u64) -> String {
@@ -142,13 +142,14 @@ pub fn leaderboard_table_for(s: &RaceSnapshot, width: Option<usize>) -> String {
             );
         }
     }
-    let table = in_blocks(&rows, &[1, header.len() - 1], width);
-    if s.mixes_embeddings() {
-        let note = wrap(&format!("note: {NOT_COMPARABLE}"), width);
-        format!("{table}{note}\n")
-    } else {
-        table
+    let mut table = in_blocks(&rows, &[1, header.len() - 1], width);
+    if s.lanes.iter().any(|l| l.too_close_to_call) {
+        table.push_str(&wrap(&format!("{TIE_NOTE}\n"), width));
     }
+    if s.mixes_embeddings() {
+        table.push_str(&wrap(&format!("note: {NOT_COMPARABLE}\n"), width));
+    }
+    table
 }
 
 /// `rows` in blocks no wider than `width`: every block has the first two
@@ -204,7 +205,11 @@ fn columns_of(s: &RaceSnapshot) -> Vec<(&'static str, Cell)> {
     let generates = s.lanes.iter().any(|l| l.embeddings.is_none());
     let embeds = s.lanes.iter().any(|l| l.embeddings.is_some());
     let mut columns: Vec<(&'static str, Cell)> = vec![
-        ("#", |l| l.place.to_string()),
+        // "2=": too close to call with the engine above.
+        ("#", |l| {
+            let tie = if l.too_close_to_call { "=" } else { "" };
+            format!("{}{tie}", l.place)
+        }),
         ("engine", |l| l.name.clone()),
         ("ok", |l| l.counts.ok.to_string()),
         ("failed", |l| l.counts.failed.to_string()),
@@ -355,6 +360,22 @@ mod tests {
         }
         // Without a width, one block as before.
         assert_eq!(leaderboard_table_for(&snap, None), whole);
+    }
+
+    #[test]
+    fn a_place_too_close_to_call_is_marked_and_explained() {
+        let mut snap = crate::ui::test_support::snapshot_fixture(3);
+        let second = snap.leaderboard[1];
+        snap.lanes[second].too_close_to_call = true;
+        let table = leaderboard_table(&snap);
+        let row = table
+            .lines()
+            .find(|l| l.contains(&snap.lanes[second].name))
+            .unwrap();
+        assert!(row.starts_with("2= "), "{table}");
+        assert!(table.contains(TIE_NOTE), "{table}");
+        snap.lanes[second].too_close_to_call = false;
+        assert!(!leaderboard_table(&snap).contains(TIE_NOTE));
     }
 
     #[test]

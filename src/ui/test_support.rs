@@ -176,6 +176,8 @@ fn lane(i: usize) -> LaneSnapshot {
             output_sources: Default::default(),
         },
         embeddings: None,
+        rate_ci95: None,
+        too_close_to_call: false,
         rates: Rates {
             requests_per_s: okf / 42.0,
             output_tokens_per_s: okf * 120.0 / 42.0,

@@ -40,3 +40,43 @@ fn percentiles_carry_their_intervals_and_a_p99_of_few_requests_says_so() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("p99 95% CI") && md.contains(", n="), "{md}");
 }
+
+/// Two identical engines and one a fifth faster, in a race the clock
+/// ends: the twins are too close to call, the faster one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_engines_tie_and_a_faster_one_does_not() {
+    let engine = |name: &str, ttft: u32, tpot: u32| {
+        format!(
+            "    - {{name: {name}, max_tokens: 16, simulate: {{ttft_ms: {ttft}, tpot_ms: {tpot}, jitter: 0.1, prefill_us_per_token: 0}}}}\n"
+        )
+    };
+    let yaml = format!(
+        "race:\n  name: ties\n  countdown_s: 0\n  duration: 10\n  users: 4\n  spawn_rate: 1000\n  engines:\n{}{}{}",
+        engine("twin-a", 50, 5),
+        engine("twin-b", 50, 5),
+        engine("fast", 40, 4),
+    );
+    let (outcome, _) = common::run(&common::spec(&yaml), std::time::Duration::from_secs(60)).await;
+    let s = &outcome.snapshot;
+    let by_place: Vec<&llm_locust::metrics::LaneSnapshot> =
+        s.leaderboard.iter().map(|&i| &s.lanes[i]).collect();
+    assert_eq!(by_place[0].name, "fast");
+    for lane in &by_place {
+        let ci = lane.rate_ci95.expect("ten whole seconds");
+        let [lo, hi] = ci.goodput_rps;
+        assert!(
+            lo <= lane.rates.goodput_rps && lane.rates.goodput_rps <= hi,
+            "{ci:?}"
+        );
+    }
+    assert!(
+        !by_place[1].too_close_to_call,
+        "{:?}",
+        by_place[1].rate_ci95
+    );
+    assert!(
+        by_place[2].too_close_to_call,
+        "{:?} vs {:?}",
+        by_place[1].rate_ci95, by_place[2].rate_ci95
+    );
+}

@@ -59,6 +59,8 @@ impl Leaderboard<'_> {
             }
             _ if f.requests.is_some() => format!("{} req", l.counts.ok),
             _ if f.output_tokens.is_some() => format!("{} tok", l.counts.output_tokens),
+            // `≈`: its goodput's interval overlaps the one above.
+            _ if l.too_close_to_call => format!("≈{:.2} good/s", l.rates.goodput_rps),
             _ => format!("{:.2} good/s", l.rates.goodput_rps),
         }
     }
