@@ -431,7 +431,7 @@ impl EngineStats {
     ) -> LaneSnapshot {
         let slo_spec = &*self.applicable(slo_spec);
         let active = self.active(now);
-        let latencies = self.latencies.map(LatencyHistogram::summary);
+        let latencies = self.latencies.map(LatencyHistogram::summary_with_intervals);
         let counts = &self.counts;
         let lost = self.arrivals.lost();
         let slo_checks = slo::evaluate(

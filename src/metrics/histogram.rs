@@ -96,38 +96,73 @@ impl LatencyHistogram {
             p99: self.quantile(0.99),
             p999: self.quantile(0.999),
             max: Duration::from_micros(self.histogram.max()),
-            ci95: PercentileIntervals {
-                p50: self.interval(0.50),
-                p90: self.interval(0.90),
-                p95: self.interval(0.95),
-                p99: self.interval(0.99),
-                p999: self.interval(0.999),
-            },
+            ci95: None,
         }
+    }
+
+    /// [`summary`](Self::summary) with each percentile's 95 % interval:
+    /// ten more reads of the histogram, so for the snapshots the views
+    /// show, not for every fold of a request.
+    #[must_use]
+    pub fn summary_with_intervals(&self) -> LatencySummary {
+        let mut summary = self.summary();
+        if summary.count > 0 {
+            let [p50, p90, p95, p99, p999] = self.intervals([0.50, 0.90, 0.95, 0.99, 0.999]);
+            summary.ci95 = Some(PercentileIntervals {
+                p50,
+                p90,
+                p95,
+                p99,
+                p999,
+            });
+        }
+        summary
+    }
+
+    /// The 95 % intervals of several quantiles, their order statistics read
+    /// in one pass over the recorded values (the histogram's own quantile
+    /// lookup walks every bucket, each time).
+    fn intervals<const N: usize>(&self, quantiles: [f64; N]) -> [Interval; N] {
+        let n = self.count();
+        let bounds = quantiles.map(|q| interval::ranks(n, q));
+        // Every rank wanted, ascending, with where its value goes.
+        let mut wanted: Vec<(u64, usize)> = bounds
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &(l, u, _))| [(l, 2 * i), (u, 2 * i + 1)])
+            .collect();
+        wanted.sort_unstable();
+        let mut values = vec![0u64; 2 * N];
+        let mut next = wanted.iter().peekable();
+        let mut seen = 0u64;
+        for v in self.histogram.iter_recorded() {
+            seen += v.count_at_value();
+            while let Some(&&(rank, slot)) = next.peek() {
+                if rank > seen {
+                    break;
+                }
+                // The bucket's middle: the rounding neither widens nor
+                // narrows the interval on average.
+                values[slot] = self.histogram.median_equivalent(v.value_iterated_to());
+                next.next();
+            }
+        }
+        std::array::from_fn(|i| Interval {
+            lo: Duration::from_micros(values[2 * i]),
+            hi: Duration::from_micros(values[2 * i + 1]),
+            at_edge: bounds[i].2,
+        })
     }
 
     /// The 95 % interval of the q-quantile: the values at the ranks the
     /// binomial distribution gives (see [`interval::ranks`]).
     #[must_use]
     pub fn interval(&self, q: f64) -> Interval {
-        let n = self.count();
-        let (l, u, at_edge) = interval::ranks(n, q);
-        if n == 0 {
+        if self.count() == 0 {
             return Interval::default();
         }
-        // The `rank`-th smallest sample is known to the histogram's
-        // precision (0.1 %): its bucket's middle, so the rounding neither
-        // widens nor narrows the interval on average.
-        #[allow(clippy::cast_precision_loss)]
-        let at_rank = |rank: u64| {
-            let value = self.histogram.value_at_quantile(rank as f64 / n as f64);
-            Duration::from_micros(self.histogram.median_equivalent(value))
-        };
-        Interval {
-            lo: at_rank(l),
-            hi: at_rank(u),
-            at_edge,
-        }
+        let [interval] = self.intervals([q]);
+        interval
     }
 }
 
@@ -234,8 +269,9 @@ pub struct LatencySummary {
     pub p99: Duration,
     pub p999: Duration,
     pub max: Duration,
-    /// Each percentile's 95 % interval.
-    pub ci95: PercentileIntervals,
+    /// Each percentile's 95 % interval, where computed (an engine's
+    /// whole-race figures in a snapshot).
+    pub ci95: Option<PercentileIntervals>,
 }
 
 #[cfg(test)]

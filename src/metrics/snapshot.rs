@@ -209,6 +209,9 @@ pub struct RaceSnapshot {
     pub commentary: Vec<CommentaryLine>,
     /// Publication counter; increases with every snapshot.
     pub sequence: u64,
+    /// Every pair of engines of one kind compared request by request (the
+    /// final snapshot only; empty while the race runs).
+    pub pairs: Vec<super::pairs::PairComparison>,
 }
 
 impl LaneSnapshot {

@@ -9,6 +9,7 @@ use super::commentary::{Commentary, ROLLING_SECONDS};
 use super::event::RaceEvent;
 use super::health::{self};
 use super::leaderboard;
+use super::pairs::PairFold;
 use super::record::RequestRecord;
 use super::server::ServerSample;
 use super::snapshot::{ConnectionReuse, LaneSnapshot, LaneState, RacePhase, RaceSnapshot};
@@ -43,6 +44,8 @@ pub struct RaceStats {
     /// The commentary feed, written as the events are folded.
     commentary: Commentary,
     sequence: u64,
+    /// Each engine's times by request id, for the paired comparison.
+    pairs: PairFold,
     /// The race second the live distributions were last binned at.
     binned_second: u64,
 }
@@ -72,6 +75,13 @@ impl RaceStats {
                 _ => None,
             },
             commentary: Commentary::new(spec.engines.len()),
+            pairs: PairFold::new(
+                &spec
+                    .engines
+                    .iter()
+                    .map(|e| !e.endpoint.generates())
+                    .collect::<Vec<_>>(),
+            ),
             sequence: 0,
             binned_second: 0,
         };
@@ -94,6 +104,7 @@ impl RaceStats {
 
     pub fn observe(&mut self, record: &RequestRecord) {
         self.client.observe(record);
+        self.pairs.observe(record);
         if let Some(engine) = self.engines.get_mut(record.engine) {
             engine.observe(record, &self.slo);
         }
@@ -382,6 +393,11 @@ impl RaceStats {
             client: self.client.health(),
             commentary: self.commentary.lines(full),
             sequence: self.sequence,
+            pairs: if full {
+                self.pairs.comparisons()
+            } else {
+                Vec::new()
+            },
         }
     }
 }

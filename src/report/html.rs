@@ -51,6 +51,7 @@ pub fn report(summary: &SummaryFile, spec: &RaceSpec) -> String {
     leaderboard(&mut body, summary, &colors);
     comparison(&mut body, summary, &colors);
     latency(&mut body, summary);
+    pairs(&mut body, summary);
     throughput(&mut body, generates(summary));
     reliability(&mut body, summary);
     commentary(&mut body, summary);
@@ -385,6 +386,29 @@ fn comparison(out: &mut String, s: &SummaryFile, colors: &[String]) {
 
 fn pct(p: &Percentiles, v: f64) -> Option<f64> {
     (p.count > 0).then_some(v)
+}
+
+/// Lane against lane: each pair's median ratios with their intervals.
+fn pairs(out: &mut String, s: &SummaryFile) {
+    if s.pairs.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"pairs\">Lane against lane</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"text\">engine</th><th class=\"text\">against</th><th>requests</th><th>TTFT ratio</th><th>E2E ratio</th></tr>\n");
+    for p in &s.pairs {
+        let shown = |r: &Option<super::summary::RatioSummary>| {
+            r.as_ref().map_or_else(|| "–".to_owned(), |r| r.shown())
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&p.a),
+            escape(&p.b),
+            p.e2e.as_ref().map_or(0, |r| r.pairs),
+            shown(&p.ttft),
+            shown(&p.e2e)
+        );
+    }
+    out.push_str("</table></div>\n<p class=\"note\">The median of the engine's time over the other's, request by request (the same prompt), with its 95 % interval: below 1 it was faster; an interval across 1 is too close to call.</p>\n");
 }
 
 fn percentile_table(out: &mut String, engines: &[&EngineSummary], of: LatencyOf) {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use super::number;
 use super::summary::{
-    EngineSummary, FEW_SAMPLES_NOTE, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, SummaryFile,
-    engines_with,
+    EngineSummary, FEW_SAMPLES_NOTE, LATENCIES, PROMPT_CACHE_COLUMNS, Percentiles, RatioSummary,
+    SummaryFile, engines_with,
 };
 use crate::metrics::snapshot::{NOT_COMPARABLE, TIE_NOTE};
 
@@ -53,6 +53,7 @@ pub fn report(s: &SummaryFile) -> String {
     }
     leaderboard(&mut out, s);
     slos(&mut out, s);
+    pairs(&mut out, s);
     percentiles(&mut out, s);
     cost(&mut out, s);
     errors(&mut out, s);
@@ -287,6 +288,34 @@ fn slos(out: &mut String, s: &SummaryFile) {
             );
         }
     }
+}
+
+/// Lane against lane: each pair's median ratios with their intervals.
+fn pairs(out: &mut String, s: &SummaryFile) {
+    if s.pairs.is_empty() {
+        return;
+    }
+    out.push_str("\n### Lane against lane (paired by request)\n\n");
+    table_header(
+        out,
+        &["engine", "against", "requests", "TTFT ratio", "E2E ratio"],
+        2..5,
+    );
+    for p in &s.pairs {
+        let pairs = p.e2e.as_ref().map_or(0, |r| r.pairs);
+        let shown = |r: &Option<RatioSummary>| r.as_ref().map_or_else(dash, RatioSummary::shown);
+        table_row(
+            out,
+            &[
+                cell(&p.a),
+                cell(&p.b),
+                pairs.to_string(),
+                shown(&p.ttft),
+                shown(&p.e2e),
+            ],
+        );
+    }
+    out.push_str("\nThe median of the engine's time over the other's, request by request (the same prompt), with its 95 % interval: below 1 it was faster; an interval across 1 is too close to call.\n");
 }
 
 fn percentiles(out: &mut String, s: &SummaryFile) {

@@ -57,6 +57,64 @@ pub struct SummaryFile {
     pub engines: Vec<EngineSummary>,
     /// The commentary feed, oldest first (its rules: docs/METRICS.md).
     pub commentary: Vec<CommentarySummary>,
+    /// Every pair of engines of one kind compared request by request: the
+    /// median ratio of `a`'s TTFT and E2E to `b`'s over the requests both
+    /// answered, its 95 % interval, and the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<PairSummary>,
+}
+
+/// Two engines compared request by request (see docs/METRICS.md, "Lane
+/// against lane").
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PairSummary {
+    pub a: String,
+    pub b: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<RatioSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e: Option<RatioSummary>,
+}
+
+/// A ratio of a figure of `a` to `b`'s.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RatioSummary {
+    pub pairs: u64,
+    pub median: f64,
+    pub ci95: [f64; 2],
+    /// `faster` (a's whole interval below 1), `slower`, or
+    /// `too_close_to_call`.
+    pub verdict: String,
+}
+
+impl RatioSummary {
+    fn of(r: crate::metrics::pairs::Ratio) -> Self {
+        use crate::metrics::pairs::Verdict;
+        let round4 = |x: f64| (x * 10_000.0).round() / 10_000.0;
+        RatioSummary {
+            pairs: r.pairs,
+            median: round4(r.median),
+            ci95: r.ci95.map(round4),
+            verdict: match r.verdict() {
+                Verdict::Faster => "faster",
+                Verdict::Slower => "slower",
+                Verdict::TooCloseToCall => "too_close_to_call",
+            }
+            .to_owned(),
+        }
+    }
+
+    /// As the reports write it: `×0.82 (0.80–0.85) faster`.
+    #[must_use]
+    pub fn shown(&self) -> String {
+        format!(
+            "×{:.3} ({:.3}–{:.3}) {}",
+            self.median,
+            self.ci95[0],
+            self.ci95[1],
+            self.verdict.replace('_', " ")
+        )
+    }
 }
 
 /// One line of the commentary feed.
@@ -118,17 +176,15 @@ pub struct Percentiles {
 impl From<&LatencySummary> for Percentiles {
     fn from(s: &LatencySummary) -> Self {
         let ms = |d: Duration| (d.as_secs_f64() * 1_000_000.0).round() / 1000.0;
-        let named = s.ci95.named();
-        let counted = s.count > 0;
+        let named: Vec<_> = s.ci95.iter().flat_map(|c| c.named()).collect();
         Percentiles {
             ci95: named
                 .iter()
-                .filter(|_| counted)
                 .map(|(name, i)| ((*name).to_owned(), [ms(i.lo), ms(i.hi)]))
                 .collect(),
             few_samples: named
                 .iter()
-                .filter(|(_, i)| counted && i.at_edge)
+                .filter(|(_, i)| i.at_edge)
                 .map(|(name, _)| (*name).to_owned())
                 .collect(),
             count: s.count,
@@ -763,6 +819,16 @@ impl SummaryFile {
                         .map(|l| l.name.clone()),
                     kind: line.kind,
                     text: line.text.clone(),
+                })
+                .collect(),
+            pairs: snapshot
+                .pairs
+                .iter()
+                .map(|p| PairSummary {
+                    a: snapshot.lanes[p.a].name.clone(),
+                    b: snapshot.lanes[p.b].name.clone(),
+                    ttft: p.ttft.map(RatioSummary::of),
+                    e2e: p.e2e.map(RatioSummary::of),
                 })
                 .collect(),
         }

@@ -93,7 +93,7 @@ fn summary(ms: u64, count: u64) -> LatencySummary {
         max: d * 5,
         // Plausible intervals: narrower in the middle, at the edge for a
         // p99 of fewer than 100 samples.
-        ci95: {
+        ci95: Some({
             use crate::metrics::interval::{Interval, PercentileIntervals};
             let around = |v: Duration, spread: u32, at_edge: bool| Interval {
                 lo: v * (100 - spread) / 100,
@@ -111,7 +111,7 @@ fn summary(ms: u64, count: u64) -> LatencySummary {
                 p99: around(d * 3, 12, count < 100),
                 p999: around(d * 4, 20, count < 1000),
             }
-        },
+        }),
     }
 }
 
@@ -257,6 +257,7 @@ pub fn snapshot_fixture(lanes: usize) -> RaceSnapshot {
         simulated: false,
         sharding: crate::config::Sharding::Whole,
         sequence: 420,
+        pairs: Vec::new(),
     }
 }
 

@@ -79,4 +79,23 @@ async fn identical_engines_tie_and_a_faster_one_does_not() {
         "{:?} vs {:?}",
         by_place[1].rate_ci95, by_place[2].rate_ci95
     );
+    // Request by request: each twin is slower than the fast engine, and
+    // the twins' median ratio is about 1.
+    use llm_locust::metrics::pairs::Verdict;
+    let index = |name: &str| s.lanes.iter().position(|l| l.name == name).unwrap();
+    let (a, b, fast) = (index("twin-a"), index("twin-b"), index("fast"));
+    assert_eq!(s.pairs.len(), 3);
+    for pair in &s.pairs {
+        let e2e = pair.e2e.expect("both answered");
+        assert!(e2e.pairs > 100, "{e2e:?}");
+        if (pair.a, pair.b) == (a, b) {
+            assert!((0.95..=1.05).contains(&e2e.median), "{e2e:?}");
+        } else {
+            // `fast` is last in the file: it is `b`, and `a` is slower.
+            assert_eq!(pair.b, fast);
+            assert_eq!(e2e.verdict(), Verdict::Slower, "{e2e:?}");
+            assert_eq!(pair.ttft.unwrap().verdict(), Verdict::Slower);
+            assert!((1.15..=1.35).contains(&e2e.median), "{e2e:?}");
+        }
+    }
 }

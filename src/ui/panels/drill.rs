@@ -15,7 +15,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Widget, Wrap};
 
 use super::{car, fit};
 use crate::metrics::histogram::Bin;
-use crate::metrics::interval::Interval;
+use crate::metrics::interval::{Interval, PercentileIntervals};
 use crate::metrics::{ConnectionReuse, LaneSnapshot, LatencySummary, RaceSnapshot, TokenSource};
 use crate::ui::theme::Theme;
 
@@ -77,8 +77,8 @@ impl DrillDown<'_> {
                 format!("{name:<6}{:>7}", 0)
             } else {
                 // `≈`: too few samples bound the percentile.
-                let p = |v: Duration, i: Interval| {
-                    if i.at_edge {
+                let p = |v: Duration, i: Option<Interval>| {
+                    if i.is_some_and(|i| i.at_edge) {
                         format!("≈{}", ms(v))
                     } else {
                         ms(v)
@@ -88,10 +88,10 @@ impl DrillDown<'_> {
                     "{name:<6}{:>7}{:>8}{:>8}{:>8}{:>8}{:>8}{:>8}",
                     s.count,
                     ms(s.mean),
-                    p(s.p50, s.ci95.p50),
-                    p(s.p90, s.ci95.p90),
-                    p(s.p99, s.ci95.p99),
-                    p(s.p999, s.ci95.p999),
+                    p(s.p50, s.ci95.map(|c| c.p50)),
+                    p(s.p90, s.ci95.map(|c| c.p90)),
+                    p(s.p99, s.ci95.map(|c| c.p99)),
+                    p(s.p999, s.ci95.map(|c| c.p999)),
                     ms(s.max)
                 )
             };
@@ -169,6 +169,53 @@ impl DrillDown<'_> {
             }),
         ];
         lines.into_iter().flatten().collect()
+    }
+
+    /// This engine against each other one, request by request (once the
+    /// race is over).
+    fn pair_lines(&self, width: usize) -> Vec<Line<'static>> {
+        use crate::metrics::pairs::{Ratio, Verdict};
+        let t = self.theme;
+        let shown = |r: Option<Ratio>, flip: bool| {
+            r.map_or_else(
+                || "–".to_owned(),
+                |r| {
+                    // Always this engine over the other.
+                    let (m, lo, hi) = if flip {
+                        (1.0 / r.median, 1.0 / r.ci95[1], 1.0 / r.ci95[0])
+                    } else {
+                        (r.median, r.ci95[0], r.ci95[1])
+                    };
+                    let verdict = match (r.verdict(), flip) {
+                        (Verdict::TooCloseToCall, _) => "too close to call",
+                        (Verdict::Faster, false) | (Verdict::Slower, true) => "faster",
+                        _ => "slower",
+                    };
+                    format!("×{m:.2} ({lo:.2}–{hi:.2}) {verdict}")
+                },
+            )
+        };
+        let mut lines = Vec::new();
+        for p in &self.snap.pairs {
+            let (other, flip) = match (p.a == self.lane, p.b == self.lane) {
+                (true, _) => (p.b, false),
+                (_, true) => (p.a, true),
+                _ => continue,
+            };
+            let Some(name) = self.snap.lanes.get(other).map(|o| o.name.clone()) else {
+                continue;
+            };
+            let text = format!("TTFT {} · E2E {}", shown(p.ttft, flip), shown(p.e2e, flip));
+            lines.extend(key_value_lines(&format!("vs {name}"), &text, width, t));
+        }
+        if !lines.is_empty() {
+            lines.insert(
+                0,
+                Line::styled("request by request (median, 95% CI)", t.title),
+            );
+            lines.push(Line::raw(""));
+        }
+        lines
     }
 
     fn error_lines(&self, l: &LaneSnapshot) -> Vec<Line<'static>> {
@@ -249,20 +296,17 @@ fn interval_lines(l: &LaneSnapshot, width: usize, t: &Theme) -> Vec<Line<'static
         let few = if i.at_edge { " (few)" } else { "" };
         format!("{}–{}{few}", ms(i.lo), ms(i.hi))
     };
-    let of = |pick: fn(&LatencySummary) -> Interval| {
+    let of = |pick: fn(&PercentileIntervals) -> Interval| {
         measured
             .iter()
-            .map(|(name, s)| format!("{name} {}", span(pick(s))))
+            .filter_map(|(name, s)| Some(format!("{name} {}", span(pick(s.ci95.as_ref()?)))))
             .collect::<Vec<_>>()
             .join(" · ")
     };
-    [
-        ("p50 95% CI", of(|s| s.ci95.p50)),
-        ("p99 95% CI", of(|s| s.ci95.p99)),
-    ]
-    .into_iter()
-    .flat_map(|(k, v)| key_value_lines(k, &v, width, t))
-    .collect()
+    [("p50 95% CI", of(|c| c.p50)), ("p99 95% CI", of(|c| c.p99))]
+        .into_iter()
+        .flat_map(|(k, v)| key_value_lines(k, &v, width, t))
+        .collect()
 }
 
 /// Columns of a figure's name in the details.
@@ -397,6 +441,7 @@ impl Widget for &DrillDown<'_> {
         lines.extend(self.figure_lines(l, width));
         lines.push(Line::raw(""));
         lines.extend(self.error_lines(l));
+        lines.extend(self.pair_lines(width));
         lines.push(Line::raw(""));
         lines.push(Line::styled("latest requests", t.title));
         lines.extend(self.sample_lines(l, width));
