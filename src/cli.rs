@@ -82,6 +82,11 @@ pub enum Command {
         /// goodput_rps, success_rate, cost_per_1m_output)
         #[arg(long, value_name = "METRIC=PCT")]
         max_regression: Vec<String>,
+        /// Fail (exit 1) also when a gate is inconclusive: the figures' 95 %
+        /// intervals allow a change within the gate and one beyond it
+        /// (without, such a gate warns and passes)
+        #[arg(long)]
+        strict: bool,
         /// Write compare.md and compare.html into this folder
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
@@ -515,6 +520,7 @@ mod tests {
             current,
             max_regression,
             output_dir,
+            strict,
         } = cli.command
         else {
             panic!("not compare")
@@ -523,6 +529,7 @@ mod tests {
         assert_eq!(current, PathBuf::from("b/summary.json"));
         assert_eq!(max_regression, ["ttft_p99=10%", "rps=5"]);
         assert_eq!(output_dir, Some(PathBuf::from("out")));
+        assert!(!strict);
     }
 
     #[test]

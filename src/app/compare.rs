@@ -16,6 +16,7 @@ pub(super) fn run(
     baseline: &Path,
     current: &Path,
     gates: &[String],
+    strict: bool,
     output_dir: Option<&Path>,
 ) -> Result<Exit, AppError> {
     let gates = gates
@@ -53,7 +54,20 @@ pub(super) fn run(
     if let Some(path) = report::step_summary::append(&markdown).map_err(AppError::failure)? {
         say!("step summary: {}", path.display());
     }
-    if !comparison.regressed() {
+    for gate in &comparison.gates {
+        for check in &gate.checks {
+            if matches!(check.outcome, compare::GateOutcome::Inconclusive { .. }) {
+                eprintln!(
+                    "{}: {} of {} {}; race longer to tell",
+                    if strict { "regression" } else { "warning" },
+                    gate.gate.metric.name(),
+                    check.engine,
+                    compare::describe_outcome(check.outcome),
+                );
+            }
+        }
+    }
+    if !comparison.regressed(strict) {
         return Ok(Exit::Success);
     }
     for gate in &comparison.gates {

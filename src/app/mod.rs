@@ -66,8 +66,15 @@ pub async fn run(cli: Cli) -> Result<Exit, AppError> {
             baseline,
             current,
             max_regression,
+            strict,
             output_dir,
-        } => compare::run(&baseline, &current, &max_regression, output_dir.as_deref()),
+        } => compare::run(
+            &baseline,
+            &current,
+            &max_regression,
+            strict,
+            output_dir.as_deref(),
+        ),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(

@@ -24,6 +24,8 @@ pub struct EngineFigures {
     /// One value per [`Metric::ALL`], in its order; `None` where the summary
     /// has none.
     pub values: Vec<Option<f64>>,
+    /// Their 95 % intervals, where the summary has them.
+    pub intervals: Vec<Option<[f64; 2]>>,
 }
 
 /// Why a `summary.json` value cannot be compared.
@@ -67,6 +69,7 @@ impl RaceFigures {
             figures.push(EngineFigures {
                 name: engine.name.clone(),
                 values: Metric::ALL.iter().map(|m| m.value_in(engine)).collect(),
+                intervals: Metric::ALL.iter().map(|m| m.interval_in(engine)).collect(),
             });
         }
         Ok(RaceFigures {

@@ -2,7 +2,8 @@
 //! from the baseline to the current race. Parsing and the messages for bad
 //! ones; checking them is [`super::Comparison`]'s.
 
-use super::metric::Metric;
+use super::metric::{Direction, Metric};
+use super::{GateOutcome, MetricRow, Verdict};
 
 /// A metric and how much worse, in percent of the baseline, it may get.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +49,56 @@ fn closest(name: &str) -> Option<Metric> {
 }
 
 impl Gate {
+    /// How the gate fares on one engine's row: with both races' intervals,
+    /// broken only when even the most favourable reading of them is worse
+    /// than it allows, held when even the least favourable is within it,
+    /// inconclusive between; without them, on the point values.
+    #[must_use]
+    pub fn judge(&self, row: &MetricRow) -> GateOutcome {
+        let Some(change) = row.change else {
+            return match row.baseline {
+                Some(_) => GateOutcome::Missing,
+                None => GateOutcome::NoBaseline,
+            };
+        };
+        // The same figure (a race compared with itself) holds any gate.
+        if let [Some([b_lo, b_hi]), Some([c_lo, c_hi])] = row.intervals
+            && b_lo > 0.0
+            && change.absolute != 0.0
+        {
+            // current ÷ baseline at its least and most, as percent worse.
+            let (least, most) = ((c_lo / b_hi - 1.0) * 100.0, (c_hi / b_lo - 1.0) * 100.0);
+            let (low, high) = match self.metric.direction() {
+                Direction::LowerIsBetter => (least, most),
+                Direction::HigherIsBetter => (-most, -least),
+            };
+            return if low > self.max_worse_pct {
+                GateOutcome::Broke {
+                    worse_pct: change.worse_pct,
+                }
+            } else if high <= self.max_worse_pct {
+                GateOutcome::Held {
+                    worse_pct: change.worse_pct,
+                }
+            } else {
+                GateOutcome::Inconclusive {
+                    worse_pct: change.worse_pct,
+                    low,
+                    high,
+                }
+            };
+        }
+        if change.verdict == Verdict::Worse && change.worse_pct > self.max_worse_pct {
+            GateOutcome::Broke {
+                worse_pct: change.worse_pct,
+            }
+        } else {
+            GateOutcome::Held {
+                worse_pct: change.worse_pct,
+            }
+        }
+    }
+
     /// Parses `METRIC=PCT` or `METRIC=PCT%` (PCT a finite number ≥ 0).
     pub fn parse(s: &str) -> Result<Gate, GateError> {
         let (name, pct) = s.split_once('=').ok_or(GateError::Form)?;

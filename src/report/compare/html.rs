@@ -101,10 +101,10 @@ pub fn to_html(c: &Comparison) -> String {
     } else {
         let _ = writeln!(out, "<ul class=\"gates\">");
         for gate in &c.gates {
-            let (class, mark) = if gate.failed() {
-                ("worse", "❌")
-            } else {
-                ("better", "✅")
+            let (class, mark) = match (gate.failed(), gate.inconclusive()) {
+                (true, _) => ("worse", "❌"),
+                (false, true) => ("same", "⚠️"),
+                (false, false) => ("better", "✅"),
             };
             let said = cells::gate_said(gate, escape, escape);
             let _ = writeln!(

@@ -73,7 +73,11 @@ pub fn to_markdown(c: &Comparison) -> String {
         let _ = writeln!(out, "None set (`--max-regression METRIC=PCT`).");
     }
     for gate in &c.gates {
-        let mark = if gate.failed() { "❌" } else { "✅" };
+        let mark = match (gate.failed(), gate.inconclusive()) {
+            (true, _) => "❌",
+            (false, true) => "⚠️",
+            (false, false) => "✅",
+        };
         let said = cells::gate_said(gate, escape, str::to_owned);
         let _ = writeln!(out, "- {mark} `{}`: {said}", gate.gate);
     }

@@ -94,6 +94,29 @@ impl Metric {
         }
     }
 
+    /// The 95 % interval of its value in one engine's summary, `[lo, hi]`,
+    /// where the summary has one (latency percentiles, rates).
+    #[must_use]
+    pub fn interval_in(self, engine: &EngineSummary) -> Option<[f64; 2]> {
+        let of = |p: &Percentiles, name: &str| p.ci95.get(name).copied();
+        let rates = engine.rates_ci95.as_ref();
+        let l = &engine.latencies;
+        match self {
+            Metric::TtftP50 => of(&l.ttft, "p50"),
+            Metric::TtftP99 => of(&l.ttft, "p99"),
+            Metric::TtfotP99 => of(&l.ttfot, "p99"),
+            Metric::TpotP50 => of(&l.tpot, "p50"),
+            Metric::TpotP99 => of(&l.tpot, "p99"),
+            Metric::ItlP99 => of(&l.itl, "p99"),
+            Metric::E2eP50 => of(&l.e2e, "p50"),
+            Metric::E2eP99 => of(&l.e2e, "p99"),
+            Metric::Rps => rates.map(|r| r.requests_per_s),
+            Metric::OutputTokensPerS => rates.map(|r| r.output_tokens_per_s),
+            Metric::GoodputRps => rates.map(|r| r.goodput_rps),
+            Metric::TotalTokensPerS | Metric::SuccessRate | Metric::CostPer1mOutput => None,
+        }
+    }
+
     /// Its value in one engine's summary: `None` when it has none (an
     /// engine without a price, a latency of no successful request: its
     /// percentiles are zeros with `count` 0, not a latency of 0 ms).

@@ -85,6 +85,8 @@ pub struct MetricRow {
     pub metric: Metric,
     pub baseline: Option<f64>,
     pub current: Option<f64>,
+    /// Each race's 95 % interval of the figure, where it has one.
+    pub intervals: [Option<[f64; 2]>; 2],
     /// Absent unless both races have the figure.
     pub change: Option<Change>,
 }
@@ -117,6 +119,9 @@ pub enum GateOutcome {
     Missing,
     /// The baseline has no figure to hold the current race to: passes.
     NoBaseline,
+    /// The figures' intervals say the change may be within the gate or
+    /// beyond it (`low` to `high` percent worse): fails only `--strict`.
+    Inconclusive { worse_pct: f64, low: f64, high: f64 },
 }
 
 impl GateOutcome {
@@ -143,6 +148,16 @@ impl GateResult {
     #[must_use]
     pub fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.outcome.failed())
+    }
+
+    /// Its intervals could not tell on some engine (and it failed on none).
+    #[must_use]
+    pub fn inconclusive(&self) -> bool {
+        !self.failed()
+            && self
+                .checks
+                .iter()
+                .any(|c| matches!(c.outcome, GateOutcome::Inconclusive { .. }))
     }
 
     /// The engines it failed on.
@@ -176,11 +191,16 @@ impl Comparison {
             };
             let rows = Metric::ALL
                 .iter()
+                .enumerate()
                 .zip(b.values.iter().zip(&c.values))
-                .map(|(&metric, (&baseline, &current))| MetricRow {
+                .map(|((i, &metric), (&baseline, &current))| MetricRow {
                     metric,
                     baseline,
                     current,
+                    intervals: [
+                        b.intervals.get(i).copied().flatten(),
+                        c.intervals.get(i).copied().flatten(),
+                    ],
                     change: baseline
                         .zip(current)
                         .map(|(b, c)| Change::new(metric, b, c)),
@@ -204,22 +224,7 @@ impl Comparison {
                 checks: engines
                     .iter()
                     .filter_map(|e| {
-                        let row = e.row(gate.metric)?;
-                        let outcome = match (row.baseline, row.change) {
-                            (_, Some(change))
-                                if change.verdict == Verdict::Worse
-                                    && change.worse_pct > gate.max_worse_pct =>
-                            {
-                                GateOutcome::Broke {
-                                    worse_pct: change.worse_pct,
-                                }
-                            }
-                            (_, Some(change)) => GateOutcome::Held {
-                                worse_pct: change.worse_pct,
-                            },
-                            (Some(_), None) => GateOutcome::Missing,
-                            (None, None) => GateOutcome::NoBaseline,
-                        };
+                        let outcome = gate.judge(e.row(gate.metric)?);
                         Some(GateCheck {
                             engine: e.name.clone(),
                             outcome,
@@ -238,10 +243,17 @@ impl Comparison {
         }
     }
 
-    /// A gate failed on some engine: the exit code's question.
+    /// A gate failed on some engine (`strict`: or could not tell): the
+    /// exit code's question.
     #[must_use]
-    pub fn regressed(&self) -> bool {
-        self.gates.iter().any(GateResult::failed)
+    pub fn regressed(&self, strict: bool) -> bool {
+        self.gates.iter().any(|g| {
+            g.failed()
+                || (strict
+                    && g.checks
+                        .iter()
+                        .any(|c| matches!(c.outcome, GateOutcome::Inconclusive { .. })))
+        })
     }
 }
 
@@ -276,6 +288,20 @@ pub fn describe_outcome(outcome: GateOutcome) -> String {
         GateOutcome::Held { worse_pct } => format!("{} better", format_amount(worse_pct)),
         GateOutcome::Missing => "no value in the current race".to_owned(),
         GateOutcome::NoBaseline => "no value in the baseline to compare with".to_owned(),
+        GateOutcome::Inconclusive {
+            worse_pct,
+            low,
+            high,
+        } => format!(
+            "inconclusive: {} (the 95 % intervals allow {} to {})",
+            if worse_pct >= 0.0 {
+                format!("{} worse", format_amount(worse_pct))
+            } else {
+                format!("{} better", format_amount(worse_pct))
+            },
+            format_percent(low),
+            format_percent(high)
+        ),
     }
 }
 
@@ -293,11 +319,15 @@ pub(crate) mod tests {
         s["race"] = json!(race);
         s["started_at"] = json!("2025-01-02T03:04:05.000+00:00");
         s["simulated"] = json!(false);
+        // Point figures only: the tests of intervals set their own.
         let latency = |e: &mut Value, key: &str, p50: f64, p99: f64| {
             e[key]["count"] = json!(10);
             for (field, v) in [("mean", p50), ("p50", p50), ("p99", p99)] {
                 e[key][field] = json!(v);
             }
+            let figure = e[key].as_object_mut().unwrap();
+            figure.remove("ci95");
+            figure.remove("few_samples");
         };
         for (e, &(name, ttft_p99, out_tps)) in
             s["engines"].as_array_mut().unwrap().iter_mut().zip(engines)
@@ -334,6 +364,41 @@ pub(crate) mod tests {
 
     fn gate(s: &str) -> Gate {
         Gate::parse(s).unwrap()
+    }
+
+    #[test]
+    fn with_intervals_a_gate_breaks_only_beyond_doubt_and_is_otherwise_inconclusive() {
+        let with_ci = |ttft_p99: f64, lo: f64, hi: f64| {
+            let mut s = summary("r", &[("e", ttft_p99, 50.0)]);
+            s["engines"][0]["ttft_ms"]["ci95"] = json!({"p99": [lo, hi]});
+            RaceFigures::from_json(&s).unwrap()
+        };
+        let outcome = |baseline: &RaceFigures, current: &RaceFigures| {
+            Comparison::new(baseline.clone(), current.clone(), &[gate("ttft_p99=2%")]).gates[0]
+                .checks[0]
+                .outcome
+        };
+        let base = with_ci(100.0, 95.0, 105.0);
+        // 5 % worse on the points, but the intervals overlap widely.
+        let noisy = with_ci(105.0, 99.0, 111.0);
+        let c = Comparison::new(base.clone(), noisy.clone(), &[gate("ttft_p99=2%")]);
+        assert!(matches!(
+            outcome(&base, &noisy),
+            GateOutcome::Inconclusive { .. }
+        ));
+        assert!(!c.regressed(false) && c.regressed(true));
+        assert!(c.gates[0].inconclusive());
+        // 30 % worse beyond doubt: broken.
+        let slower = with_ci(130.0, 125.0, 136.0);
+        assert!(matches!(outcome(&base, &slower), GateOutcome::Broke { .. }));
+        // Better beyond doubt: held.
+        let faster = with_ci(80.0, 76.0, 84.0);
+        assert!(matches!(outcome(&base, &faster), GateOutcome::Held { .. }));
+        let said = describe_outcome(outcome(&base, &noisy));
+        assert!(
+            said.starts_with("inconclusive: 5.0 % worse (the 95 % intervals allow"),
+            "{said}"
+        );
     }
 
     #[test]
@@ -411,7 +476,7 @@ pub(crate) mod tests {
                 worse_pct: f64::NEG_INFINITY
             }
         );
-        assert!(c.regressed());
+        assert!(c.regressed(false));
     }
 
     #[test]
@@ -428,7 +493,7 @@ pub(crate) mod tests {
         assert_eq!(ttft.change.unwrap().verdict, Verdict::Worse);
         assert_eq!(c.only_in_baseline, ["b"]);
         assert_eq!(c.only_in_current, ["c"]);
-        assert!(!c.regressed());
+        assert!(!c.regressed(false));
     }
 
     #[test]
@@ -455,7 +520,7 @@ pub(crate) mod tests {
         assert!(!c.gates[1].failed());
         // Unchanged holds a 0 % gate.
         assert!(!c.gates[2].failed());
-        assert!(c.regressed());
+        assert!(c.regressed(false));
     }
 
     #[test]
@@ -474,7 +539,7 @@ pub(crate) mod tests {
                 .verdict,
             Verdict::Same
         );
-        assert!(!c.regressed());
+        assert!(!c.regressed(false));
     }
 
     #[test]

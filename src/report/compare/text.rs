@@ -96,7 +96,11 @@ pub fn to_text(c: &Comparison) -> String {
     if !c.gates.is_empty() {
         let _ = writeln!(out, "\ngates:");
         for gate in &c.gates {
-            let mark = if gate.failed() { "FAIL" } else { "ok  " };
+            let mark = match (gate.failed(), gate.inconclusive()) {
+                (true, _) => "FAIL",
+                (false, true) => "??  ",
+                (false, false) => "ok  ",
+            };
             let said = cells::gate_said(gate, printable, str::to_owned);
             let _ = writeln!(out, "  {mark} {}: {said}", gate.gate);
         }
