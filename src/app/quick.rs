@@ -78,12 +78,24 @@ pub(super) async fn race_of_urls(args: &RaceArgs) -> Result<RaceSpec, AppError> 
     let mut engines = Vec::with_capacity(n);
     for (i, url) in args.targets.iter().enumerate() {
         let endpoint = endpoints[i].map(endpoint_named).transpose()?;
+        if quick.write_race.is_some()
+            && let Some(key) = secret_in_query(url)
+        {
+            return Err(AppError::bad_input(anyhow!(
+                "URL {}: its query carries a secret ('{key}'), which --write-race would write \
+                 into the file; put the key in an environment variable and name it with \
+                 --api-key-env",
+                i + 1
+            )));
+        }
         let (full, kind) = normalize_url(url, endpoint).map_err(|e| {
             let (UrlError::Url(message) | UrlError::Endpoint(message)) = e;
             AppError::bad_input(anyhow!("URL {}: {message}", i + 1))
         })?;
         let (model, discovered) = match models[i] {
             Some(model) => (model.to_owned(), false),
+            // Raced against a simulator: no server to ask.
+            None if args.simulate => ("sim".to_owned(), false),
             None => (discover(&full, kind, keys[i]).await?, true),
         };
         let name = names[i].map_or_else(|| defaults[i].clone(), str::to_owned);
@@ -154,6 +166,15 @@ fn per_url<'a>(
     }
 }
 
+/// The name of a secret-looking query parameter of `url` (`api_key=...`).
+fn secret_in_query(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url.trim()).ok()?;
+    parsed
+        .query_pairs()
+        .map(|(key, _)| key.into_owned())
+        .find(|key| crate::config::secrets::looks_secret(key))
+}
+
 fn endpoint_named(name: &str) -> Result<EndpointKind, AppError> {
     EndpointKind::ALL
         .into_iter()
@@ -197,8 +218,13 @@ fn dataset_for_file(dataset: &str) -> String {
     dataset.to_owned()
 }
 
-/// The command as it was typed (the API keys are in variables, never here).
+/// The command as it was typed, for a comment: one line, URLs without
+/// credentials or secret query values (the API keys are in variables).
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    format!("llm-locust {}", args.join(" "))
+    let line = format!("llm-locust {}", args.join(" "));
+    crate::config::secrets::scrub_urls_in(&line)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

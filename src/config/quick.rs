@@ -37,9 +37,21 @@ pub struct QuickRace {
     pub command: String,
 }
 
-/// A YAML scalar for any text: a JSON string is a valid YAML one.
+/// A YAML scalar for any text: a JSON string is a valid YAML one once
+/// the characters YAML reads otherwise (controls JSON leaves as they are,
+/// and the line breaks U+0085, U+2028, U+2029) are escaped too.
 fn quoted(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+    serde_json::Value::from(text)
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
+                format!("\\u{:04x}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The race file of `race`, commented.
@@ -162,6 +174,21 @@ mod tests {
             default_names(&urls),
             ["localhost-8000", "localhost-8000-2", "api.example.com-443"]
         );
+    }
+
+    #[test]
+    fn any_text_stays_one_yaml_scalar() {
+        for text in [
+            "a\nrace: {}",
+            "tab\there",
+            "del\u{7f}",
+            "nel\u{85}ls\u{2028}",
+            "q\"b\\",
+        ] {
+            let yaml = format!("k: {}\n", quoted(text));
+            let value: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+            assert_eq!(value["k"].as_str(), Some(text), "{yaml}");
+        }
     }
 
     #[test]

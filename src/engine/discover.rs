@@ -69,7 +69,7 @@ pub async fn first_model(
     let body = response
         .text()
         .await
-        .map_err(|e| no_models(error_chain(&e)))?;
+        .map_err(|e| no_models(scrub_urls_in(&error_chain(&e))))?;
     let list: ModelList = serde_json::from_str(&body)
         .map_err(|_| no_models("its answer is not a model list".to_owned()))?;
     list.data

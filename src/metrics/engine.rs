@@ -431,7 +431,10 @@ impl EngineStats {
     ) -> LaneSnapshot {
         let slo_spec = &*self.applicable(slo_spec);
         let active = self.active(now);
-        let latencies = self.latencies.map(LatencyHistogram::summary_with_intervals);
+        let mut latencies = self.latencies.map(LatencyHistogram::summary_with_intervals);
+        // ITL's gaps within a request are not independent samples: an
+        // interval over them would be far too narrow.
+        latencies.itl.ci95 = None;
         let counts = &self.counts;
         let lost = self.arrivals.lost();
         let slo_checks = slo::evaluate(

@@ -69,7 +69,11 @@ pub fn mark_ties(lanes: &mut [LaneSnapshot], order: &[usize], finish: &FinishSpe
     for pair in order.windows(2) {
         let (above, below) = (&lanes[pair[0]], &lanes[pair[1]]);
         let tied = match (above.rate_ci95, below.rate_ci95) {
-            (Some(a), Some(b)) if above.sweep.is_none() && above.slo_pass == below.slo_pass => {
+            (Some(a), Some(b))
+                if above.sweep.is_none()
+                    && below.sweep.is_none()
+                    && above.slo_pass == below.slo_pass =>
+            {
                 let ([a_lo, a_hi], [b_lo, b_hi]) = (a.goodput_rps, b.goodput_rps);
                 a_lo <= b_hi && b_lo <= a_hi
             }

@@ -6,15 +6,21 @@
 //! replay gives the same interval as the race), and a verdict: faster,
 //! slower, or too close to call. Computed once, for the final snapshot.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::interval;
 use super::record::RequestRecord;
 
+/// A request's (TTFT, E2E) in microseconds.
+type Times = (u32, u32);
+
 /// A request's time not known (failed, or no token).
 const MISSING: u32 = u32::MAX;
 
-/// Each lane's TTFT and E2E by request id, in microseconds.
+/// Each lane's TTFT and E2E by request id, in microseconds (16 bytes and
+/// a map entry a request).
 #[derive(Debug, Clone, Default)]
 pub struct PairFold {
     lanes: Vec<LaneTimes>,
@@ -22,8 +28,9 @@ pub struct PairFold {
 
 #[derive(Debug, Clone, Default)]
 struct LaneTimes {
-    ttft_us: Vec<u32>,
-    e2e_us: Vec<u32>,
+    /// (TTFT, E2E) by request id: ids may be sparse (a conversation's are
+    /// `c · 256 + turn`), so a map rather than a vector indexed by them.
+    times: HashMap<u64, Times>,
     /// An embeddings engine: its pairs are with embeddings engines only.
     embeds: bool,
 }
@@ -98,15 +105,9 @@ impl PairFold {
         if !record.is_ok() {
             return;
         }
-        let Ok(id) = usize::try_from(record.request_id) else {
-            return;
-        };
-        if lane.e2e_us.len() <= id {
-            lane.e2e_us.resize(id + 1, MISSING);
-            lane.ttft_us.resize(id + 1, MISSING);
-        }
-        lane.e2e_us[id] = micros(record.e2e());
-        lane.ttft_us[id] = record.ttft().map_or(MISSING, micros);
+        let ttft = record.ttft().map_or(MISSING, micros);
+        lane.times
+            .insert(record.request_id, (ttft, micros(record.e2e())));
     }
 
     /// Every pair of engines of one kind (both generate, or both embed).
@@ -118,13 +119,26 @@ impl PairFold {
                 if la.embeds != lb.embeds {
                     continue;
                 }
+                // The requests both answered, in id order.
+                let mut both: Vec<(u64, Times, Times)> = la
+                    .times
+                    .iter()
+                    .filter_map(|(id, &x)| Some((*id, x, *lb.times.get(id)?)))
+                    .collect();
+                both.sort_unstable_by_key(|(id, _, _)| *id);
+                let column = |pick: fn(Times) -> u32| -> [Vec<u32>; 2] {
+                    [
+                        both.iter().map(|(_, x, _)| pick(*x)).collect(),
+                        both.iter().map(|(_, _, y)| pick(*y)).collect(),
+                    ]
+                };
+                let [ttft_a, ttft_b] = column(|t| t.0);
+                let [e2e_a, e2e_b] = column(|t| t.1);
                 out.push(PairComparison {
                     a,
                     b,
-                    ttft: (!la.embeds)
-                        .then(|| ratio(&la.ttft_us, &lb.ttft_us))
-                        .flatten(),
-                    e2e: ratio(&la.e2e_us, &lb.e2e_us),
+                    ttft: (!la.embeds).then(|| ratio(&ttft_a, &ttft_b)).flatten(),
+                    e2e: ratio(&e2e_a, &e2e_b),
                 });
             }
         }

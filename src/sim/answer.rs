@@ -82,7 +82,7 @@ pub(super) fn whole_answer(
                 "role": "assistant",
                 "model": req.model,
                 "content": [{"type": "text", "text": text}],
-                "stop_reason": "max_tokens",
+                "stop_reason": if req.max_tokens == Some(n) { "max_tokens" } else { "end_turn" },
                 "stop_sequence": null,
                 "usage": {
                     "input_tokens": prompt.tokens - cached,

@@ -358,7 +358,11 @@ impl TypedFormat {
         let cached = prompt.cached.unwrap_or(0);
         let usage = include && self.usage();
         if self.api == Api::Messages {
-            let stop = if sent == 0 { "end_turn" } else { "max_tokens" };
+            let stop = if self.capped && sent > 0 {
+                "max_tokens"
+            } else {
+                "end_turn"
+            };
             let usage = if usage {
                 format!(r#","usage":{{"output_tokens":{sent}}}"#)
             } else {

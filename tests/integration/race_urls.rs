@@ -163,3 +163,41 @@ fn race_help_shows_both_forms() {
     );
     assert!(text.contains("--write-race"), "{text}");
 }
+
+#[test]
+fn a_race_of_urls_under_simulate_needs_no_server() {
+    // Nothing listens on port 9: the simulator stands in, and no model
+    // list is asked for.
+    let output = common::run_bin(&[
+        "race",
+        "http://127.0.0.1:9",
+        "--simulate",
+        "--requests",
+        "3",
+        "--output-tokens",
+        "4",
+        "--countdown",
+        "0",
+        "--no-tui",
+        "--no-save",
+    ]);
+    common::assert_success(&output);
+}
+
+#[test]
+fn a_secret_in_a_urls_query_is_never_written_into_a_race_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("quick.yaml");
+    let output = common::run_bin(&[
+        "race",
+        "http://127.0.0.1:9/v1?api_key=SECRET-IN-QUERY",
+        "--model",
+        "m",
+        "--write-race",
+        file.to_str().unwrap(),
+        "--no-tui",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--api-key-env"));
+    assert!(!file.exists());
+}

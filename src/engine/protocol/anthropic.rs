@@ -205,8 +205,14 @@ impl Protocol for Anthropic {
                 }
             }
             "message_start" => {
+                // Its `output_tokens` is a placeholder (Anthropic's 1): the
+                // count comes with `message_delta`.
                 if let Some(usage) = event.message.and_then(|m| m.usage) {
-                    usage.report(fold);
+                    UsageDto {
+                        output_tokens: None,
+                        ..usage
+                    }
+                    .report(fold);
                 }
             }
             "message_delta" => {
@@ -325,6 +331,23 @@ mod tests {
         );
         assert_eq!(ex.finish_reason.as_deref(), Some("max_tokens"));
         assert!(ex.complete && ex.error.is_none());
+    }
+
+    #[test]
+    fn message_starts_placeholder_output_count_is_no_count() {
+        // Anthropic's `message_start` says `output_tokens: 1`; a gateway
+        // whose `message_delta` carries no usage leaves the count unknown.
+        let mut ex = Exchange::new(Instant::now());
+        apply(
+            &mut ex,
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+        );
+        apply(
+            &mut ex,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#,
+        );
+        let usage = ex.usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (12, 0));
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Gate {
                 Direction::LowerIsBetter => (least, most),
                 Direction::HigherIsBetter => (-most, -least),
             };
-            return if low > self.max_worse_pct {
+            return if low > self.max_worse_pct && change.verdict == Verdict::Worse {
                 GateOutcome::Broke {
                     worse_pct: change.worse_pct,
                 }

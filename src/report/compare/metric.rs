@@ -98,7 +98,12 @@ impl Metric {
     /// where the summary has one (latency percentiles, rates).
     #[must_use]
     pub fn interval_in(self, engine: &EngineSummary) -> Option<[f64; 2]> {
-        let of = |p: &Percentiles, name: &str| p.ci95.get(name).copied();
+        // A percentile too few samples bound has no interval to judge by.
+        let of = |p: &Percentiles, name: &str| {
+            (!p.few_samples.iter().any(|n| n == name))
+                .then(|| p.ci95.get(name).copied())
+                .flatten()
+        };
         let rates = engine.rates_ci95.as_ref();
         let l = &engine.latencies;
         match self {
@@ -107,7 +112,8 @@ impl Metric {
             Metric::TtfotP99 => of(&l.ttfot, "p99"),
             Metric::TpotP50 => of(&l.tpot, "p50"),
             Metric::TpotP99 => of(&l.tpot, "p99"),
-            Metric::ItlP99 => of(&l.itl, "p99"),
+            // ITL's gaps within a request are not independent samples.
+            Metric::ItlP99 => None,
             Metric::E2eP50 => of(&l.e2e, "p50"),
             Metric::E2eP99 => of(&l.e2e, "p99"),
             Metric::Rps => rates.map(|r| r.requests_per_s),
@@ -134,7 +140,11 @@ impl Metric {
             Metric::E2eP50 => latency(&engine.latencies.e2e, engine.latencies.e2e.p50),
             Metric::E2eP99 => latency(&engine.latencies.e2e, engine.latencies.e2e.p99),
             Metric::Rps => Some(engine.rates.requests_per_s),
-            Metric::OutputTokensPerS => Some(engine.rates.output_tokens_per_s),
+            // An embeddings engine generates no token.
+            Metric::OutputTokensPerS => engine
+                .embeddings
+                .is_none()
+                .then_some(engine.rates.output_tokens_per_s),
             Metric::TotalTokensPerS => Some(engine.rates.total_tokens_per_s),
             Metric::GoodputRps => Some(engine.rates.goodput_rps),
             Metric::SuccessRate => Some(engine.rates.success_rate),

@@ -394,6 +394,12 @@ pub(crate) mod tests {
         // Better beyond doubt: held.
         let faster = with_ci(80.0, 76.0, 84.0);
         assert!(matches!(outcome(&base, &faster), GateOutcome::Held { .. }));
+        // A p99 too few samples bound is judged on its point, as before.
+        let mut few = summary("r", &[("e", 105.0, 50.0)]);
+        few["engines"][0]["ttft_ms"]["ci95"] = json!({"p99": [99.0, 111.0]});
+        few["engines"][0]["ttft_ms"]["few_samples"] = json!(["p99"]);
+        let few = RaceFigures::from_json(&few).unwrap();
+        assert!(matches!(outcome(&base, &few), GateOutcome::Broke { .. }));
         let said = describe_outcome(outcome(&base, &noisy));
         assert!(
             said.starts_with("inconclusive: 5.0 % worse (the 95 % intervals allow"),
