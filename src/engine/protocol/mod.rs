@@ -16,6 +16,7 @@ use std::fmt::Debug;
 
 use crate::config::EndpointKind;
 pub use crate::engine::stream::{EventFold, Exchange};
+use crate::metrics::ErrorKind;
 pub use crate::workload::Turn;
 
 /// What a prompt is sent with: the engine's settings for one request.
@@ -84,7 +85,7 @@ pub(crate) fn event_json<'a, T: serde::Deserialize<'a>>(
         Ok(event) => Some(event),
         Err(e) => {
             fold.fail(
-                crate::metrics::ErrorKind::Malformed,
+                ErrorKind::Malformed,
                 format!(
                     "invalid JSON in stream ({e}): {}",
                     crate::engine::stream::clip(data, 200)
