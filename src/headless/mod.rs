@@ -252,6 +252,7 @@ mod embeddings_tests {
         let mut snap = snapshot_fixture(2);
         snap.lanes[0].embeddings = Some(EmbeddingRates {
             inputs_per_request: 4,
+            inputs: 1000,
             inputs_per_s: 123.4,
             input_tokens_per_s: 5000.0,
         });

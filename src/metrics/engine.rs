@@ -118,29 +118,31 @@ impl EngineStats {
     fn rate_intervals(&self, rates: &Rates, now: Duration) -> Option<RateIntervals> {
         let end = self.finished_at.unwrap_or(now).min(now);
         let seconds = u32::try_from(end.as_secs()).unwrap_or(u32::MAX);
-        let points = self.series.points(0, seconds);
-        let half = |of: fn(&super::series::SeriesPoint) -> f64| {
-            let values: Vec<f64> = points.iter().map(of).collect();
+        let counts = self.series.counts(seconds);
+        let half = |of: fn(&super::series::SecondCounts) -> f64| {
+            let values: Vec<f64> = counts.iter().map(of).collect();
             interval::batch_means_half_width(&values)
         };
         let around = |rate: f64, half: f64| [(rate - half).max(0.0), rate + half];
         #[allow(clippy::cast_precision_loss)]
         Some(RateIntervals {
-            requests_per_s: around(rates.requests_per_s, half(|p| f64::from(p.requests_ok))?),
+            requests_per_s: around(rates.requests_per_s, half(|c| f64::from(c.ok))?),
             output_tokens_per_s: around(
                 rates.output_tokens_per_s,
-                half(|p| p.output_tokens as f64)?,
+                half(|c| c.output_tokens as f64)?,
             ),
-            goodput_rps: around(rates.goodput_rps, half(|p| f64::from(p.requests_good))?),
+            goodput_rps: around(rates.goodput_rps, half(|c| f64::from(c.good))?),
         })
     }
 
     /// An embeddings engine's throughput over `active` time.
     fn embedding_rates(&self, active: Duration) -> Option<EmbeddingRates> {
         let n = self.embeddings_batch?;
+        let inputs = self.counts.ok.saturating_mul(u64::from(n));
         Some(EmbeddingRates {
             inputs_per_request: n,
-            inputs_per_s: per_second(self.counts.ok.saturating_mul(u64::from(n)), active),
+            inputs,
+            inputs_per_s: per_second(inputs, active),
             input_tokens_per_s: per_second(self.counts.input_tokens, active),
         })
     }

@@ -72,7 +72,9 @@ pub struct RateIntervals {
 pub struct EmbeddingRates {
     /// Prompts in one request.
     pub inputs_per_request: u32,
-    /// Prompts embedded a second: successful requests × inputs per request.
+    /// Prompts embedded: successful requests × inputs per request.
+    pub inputs: u64,
+    /// Prompts embedded a second.
     pub inputs_per_s: f64,
     pub input_tokens_per_s: f64,
 }

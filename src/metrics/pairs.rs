@@ -59,6 +59,19 @@ pub enum Verdict {
 }
 
 impl Ratio {
+    /// The same ratio the other way round (b ÷ a): the reciprocal of each
+    /// per-request ratio has the reciprocal median, and its interval's
+    /// ends swap.
+    #[must_use]
+    pub fn inverse(&self) -> Ratio {
+        Ratio {
+            pairs: self.pairs,
+            median: 1.0 / self.median,
+            ci95: [1.0 / self.ci95[1], 1.0 / self.ci95[0]],
+            at_edge: self.at_edge,
+        }
+    }
+
     #[must_use]
     pub fn verdict(&self) -> Verdict {
         if self.at_edge {
@@ -80,6 +93,23 @@ pub struct PairComparison {
     pub b: usize,
     pub ttft: Option<Ratio>,
     pub e2e: Option<Ratio>,
+}
+
+impl PairComparison {
+    /// The comparison from engine `lane`'s side: the other engine, and
+    /// `lane`'s TTFT and E2E over the other's; `None` when `lane` is not in
+    /// the pair.
+    #[must_use]
+    pub fn seen_from(&self, lane: usize) -> Option<(usize, Option<Ratio>, Option<Ratio>)> {
+        if lane == self.a {
+            Some((self.b, self.ttft, self.e2e))
+        } else if lane == self.b {
+            let flip = |r: Option<Ratio>| r.map(|r| r.inverse());
+            Some((self.a, flip(self.ttft), flip(self.e2e)))
+        } else {
+            None
+        }
+    }
 }
 
 impl PairFold {
@@ -222,6 +252,42 @@ mod tests {
                 "n {n} scale {scale}: {coverage}"
             );
         }
+    }
+
+    #[test]
+    fn a_pair_seen_from_either_side_says_the_same() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (a, b) = samples(&mut rng, 300, 0.8);
+        let pair = PairComparison {
+            a: 0,
+            b: 2,
+            ttft: None,
+            e2e: ratio(&a, &b),
+        };
+        let (other, _, from_a) = pair.seen_from(0).unwrap();
+        let (back, _, from_b) = pair.seen_from(2).unwrap();
+        assert_eq!((other, back), (2, 0));
+        let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+        assert_eq!(from_a.verdict(), Verdict::Faster);
+        assert_eq!(from_b.verdict(), Verdict::Slower);
+        assert!((from_a.median * from_b.median - 1.0).abs() < 1e-12);
+        assert!((from_a.ci95[0] * from_b.ci95[1] - 1.0).abs() < 1e-12);
+        // As computed the other way round directly: the same to a fraction
+        // (an even count's median is the mean of its middle two, and the
+        // interval's ranks are not quite symmetric), with the same verdict.
+        let direct = ratio(&b, &a).unwrap();
+        assert!(
+            (direct.median / from_b.median - 1.0).abs() < 0.01,
+            "{direct:?}"
+        );
+        for i in 0..2 {
+            assert!(
+                (direct.ci95[i] / from_b.ci95[i] - 1.0).abs() < 0.02,
+                "{direct:?}"
+            );
+        }
+        assert_eq!(direct.verdict(), from_b.verdict());
+        assert!(pair.seen_from(1).is_none());
     }
 
     #[test]

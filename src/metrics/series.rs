@@ -157,6 +157,14 @@ struct Bucket {
     e2e_sum: Duration,
 }
 
+/// One second's counts of completed requests (see [`Series::counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondCounts {
+    pub ok: u32,
+    pub good: u32,
+    pub output_tokens: u64,
+}
+
 /// Per-second buckets, indexed by whole seconds since the start signal.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -216,6 +224,24 @@ impl Series {
             b.tpot.record(tpot);
             b.tpot_n += 1;
         }
+    }
+
+    /// Each second's successful, good and output-token counts for seconds
+    /// `[0, until)`, straight from the buckets (no percentiles built): what
+    /// the rates' intervals need, at every snapshot.
+    #[must_use]
+    pub fn counts(&self, until: u32) -> Vec<SecondCounts> {
+        let empty = Bucket::default();
+        (0..until)
+            .map(|t| {
+                let b = self.buckets.get(t as usize).unwrap_or(&empty);
+                SecondCounts {
+                    ok: b.ok,
+                    good: b.good,
+                    output_tokens: b.output_tokens,
+                }
+            })
+            .collect()
     }
 
     /// Points for seconds `[from, until)` (seconds with no data are zero).

@@ -1029,6 +1029,7 @@ fn an_embeddings_lane_shows_its_latency_and_inputs_and_no_token_figures() {
     let lane = &mut snap.lanes[0];
     lane.embeddings = Some(crate::metrics::figures::EmbeddingRates {
         inputs_per_request: 8,
+        inputs: 1000,
         inputs_per_s: 812.0,
         input_tokens_per_s: 40_000.0,
     });
@@ -1061,4 +1062,31 @@ fn an_embeddings_lane_shows_its_latency_and_inputs_and_no_token_figures() {
     let drill = render_to_string(&snap, &drill(2, 0), &theme(), 140, 45);
     assert!(drill.contains("inputs embedded (8 a request)"), "{drill}");
     assert!(!drill.contains("TTFT   "), "{drill}");
+}
+
+#[test]
+fn the_details_compare_the_engine_with_each_other_one_from_its_side() {
+    use crate::metrics::pairs::{PairComparison, Ratio};
+    let mut snap = snapshot_fixture(3);
+    let slower = Ratio {
+        pairs: 400,
+        median: 1.25,
+        ci95: [1.2, 1.3],
+        at_edge: false,
+    };
+    snap.pairs = vec![PairComparison {
+        a: 0,
+        b: 1,
+        ttft: Some(slower),
+        e2e: Some(slower),
+    }];
+    let (first, second) = (snap.lanes[0].name.clone(), snap.lanes[1].name.clone());
+    let from_a = render_to_string(&snap, &drill(3, 0), &theme(), 140, 45);
+    assert!(from_a.contains(&format!("vs {second}")), "{from_a}");
+    assert!(from_a.contains("TTFT ×1.25 (1.20–1.30) slower"), "{from_a}");
+    let from_b = render_to_string(&snap, &drill(3, 1), &theme(), 140, 45);
+    assert!(from_b.contains(&format!("vs {first}")), "{from_b}");
+    assert!(from_b.contains("TTFT ×0.80 (0.77–0.83) faster"), "{from_b}");
+    let third = render_to_string(&snap, &drill(3, 2), &theme(), 140, 45);
+    assert!(!third.contains("request by request"), "{third}");
 }

@@ -121,7 +121,7 @@ impl DrillDown<'_> {
                         "{} in ({}) · {} inputs embedded ({} a request) · {:.1} inputs/s",
                         l.counts.input_tokens,
                         sources(&l.counts.input_sources),
-                        l.counts.ok.saturating_mul(u64::from(e.inputs_per_request)),
+                        e.inputs,
                         e.inputs_per_request,
                         e.inputs_per_s
                     ),
@@ -176,36 +176,33 @@ impl DrillDown<'_> {
     fn pair_lines(&self, width: usize) -> Vec<Line<'static>> {
         use crate::metrics::pairs::{Ratio, Verdict};
         let t = self.theme;
-        let shown = |r: Option<Ratio>, flip: bool| {
+        let shown = |r: Option<Ratio>| {
             r.map_or_else(
                 || "–".to_owned(),
                 |r| {
-                    // Always this engine over the other.
-                    let (m, lo, hi) = if flip {
-                        (1.0 / r.median, 1.0 / r.ci95[1], 1.0 / r.ci95[0])
-                    } else {
-                        (r.median, r.ci95[0], r.ci95[1])
+                    let verdict = match r.verdict() {
+                        Verdict::Faster => "faster",
+                        Verdict::Slower => "slower",
+                        Verdict::TooCloseToCall => "too close to call",
                     };
-                    let verdict = match (r.verdict(), flip) {
-                        (Verdict::TooCloseToCall, _) => "too close to call",
-                        (Verdict::Faster, false) | (Verdict::Slower, true) => "faster",
-                        _ => "slower",
-                    };
-                    format!("×{m:.2} ({lo:.2}–{hi:.2}) {verdict}")
+                    format!(
+                        "×{:.2} ({:.2}–{:.2}) {verdict}",
+                        r.median, r.ci95[0], r.ci95[1]
+                    )
                 },
             )
         };
         let mut lines = Vec::new();
-        for p in &self.snap.pairs {
-            let (other, flip) = match (p.a == self.lane, p.b == self.lane) {
-                (true, _) => (p.b, false),
-                (_, true) => (p.a, true),
-                _ => continue,
-            };
+        for (other, ttft, e2e) in self
+            .snap
+            .pairs
+            .iter()
+            .filter_map(|p| p.seen_from(self.lane))
+        {
             let Some(name) = self.snap.lanes.get(other).map(|o| o.name.clone()) else {
                 continue;
             };
-            let text = format!("TTFT {} · E2E {}", shown(p.ttft, flip), shown(p.e2e, flip));
+            let text = format!("TTFT {} · E2E {}", shown(ttft), shown(e2e));
             lines.extend(key_value_lines(&format!("vs {name}"), &text, width, t));
         }
         if !lines.is_empty() {

@@ -155,10 +155,9 @@ fn embedding_cells(l: &LaneSnapshot, e: EmbeddingRates, recent: &[SeriesPoint]) 
         .iter()
         .map(|p| p.e2e_mean_ms.max(0.0) as u64)
         .collect();
-    let inputs: Vec<u64> = recent
-        .iter()
-        .map(|p| u64::from(p.requests_ok) * u64::from(e.inputs_per_request))
-        .collect();
+    // A sparkline shows a shape, not a scale: each second's requests draw
+    // the inputs' (every request carries the same number).
+    let inputs: Vec<u64> = recent.iter().map(|p| u64::from(p.requests_ok)).collect();
     [
         (
             "E2E",
