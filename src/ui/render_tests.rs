@@ -1045,6 +1045,9 @@ fn an_embeddings_lane_shows_its_latency_and_inputs_and_no_token_figures() {
         text.contains("embeddings and generation: not the same figures"),
         "{text}"
     );
+    // Where it does not fit whole, it is left out rather than cut.
+    let narrow = render_to_string(&snap, &ui(2), &theme(), 80, 24);
+    assert!(!narrow.contains("embeddings a"), "{narrow}");
     let lane_rows: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.contains(&name))

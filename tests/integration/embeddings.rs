@@ -61,6 +61,7 @@ async fn an_embeddings_race_measures_the_batchs_latency_inputs_and_tokens() {
     assert_eq!(lane.latencies.ttft.count, 0);
     let e = lane.embeddings.expect("an embeddings lane");
     assert_eq!(e.inputs_per_request, 4);
+    assert_eq!(e.inputs, lane.counts.ok * 4);
     let active = lane.active.as_secs_f64();
     assert!((e.inputs_per_s - lane.counts.ok as f64 * 4.0 / active).abs() < 1e-6);
     assert!((e.input_tokens_per_s - lane.counts.input_tokens as f64 / active).abs() < 1e-6);
