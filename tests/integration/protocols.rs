@@ -49,10 +49,12 @@ async fn every_protocol_measures_the_same_latencies_and_tokens() {
         .unwrap();
     let (outcome, records) = common::run_with(&spec, prompts, Duration::from_secs(30)).await;
     for ((lane, endpoint), server) in outcome.snapshot.lanes.iter().zip(ENDPOINTS).zip(&servers) {
-        // Each lane's own simulator's timer lateness is part of its TTFT.
+        // Each lane's own simulator's timer lateness is part of its TTFT
+        // (measured, so it is added, not hoped away); four simulators share
+        // two cores with the rest of the suite, so it may reach a few ms.
         let late = server.stats().mean_first_token_lateness();
         assert!(
-            late < Duration::from_millis(5),
+            late < Duration::from_millis(15),
             "{endpoint}: simulator late by {late:?}"
         );
         let ttft = 80.0 + late.as_secs_f64() * 1000.0;
